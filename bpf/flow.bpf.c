@@ -1,0 +1,206 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR MIT)
+/*
+ * flow.bpf.c — flowlens's packet counter. The only compilation unit in bpf/.
+ *
+ * Logic:
+ *  1. Parse Ethernet, up to two VLAN tags, IPv4/IPv6 (with extension headers)
+ *     and the transport header into a flow key (parse.bpf.h).
+ *  2. Aggregate per key into flow_tables[drain_epoch]: packets, L3 bytes,
+ *     first/last seen, OR of TCP flags. GSO/GRO super-packets count as the wire
+ *     packets they stand for.
+ *  3. User space drains by flipping drain_epoch and waiting for an RCU grace
+ *     period, then empties the table no program writes to any more (maps.bpf.h).
+ *  4. Overflow: when the flow table is full the packet is counted in
+ *     iface_counters (per interface, direction and epoch) instead, so totals stay
+ *     exact. Non-IP and malformed frames are counted there too.
+ *
+ * Every program returns the pass verdict on every path: flowlens observes, it
+ * never drops or redirects.
+ */
+#include <linux/bpf.h>
+#include <linux/pkt_cls.h>
+#include <stdbool.h>
+#include <bpf/bpf_helpers.h>
+#include "flow.h"
+#include "maps.bpf.h"
+#include "parse.bpf.h"
+
+#define E2BIG 7
+#define EEXIST 17
+
+/* Headers of a non-linear skb are pulled into the linear area up to this many bytes. */
+#define TC_PULL_BYTES 512
+
+static __always_inline void count_error(__u32 which)
+{
+	__u64 *n = bpf_map_lookup_elem(&bpf_errors, &which);
+
+	if (n)
+		*n += 1;
+}
+
+enum iface_slot { SLOT_OVERFLOW, SLOT_NON_IP, SLOT_MALFORMED };
+
+/* Rare path: overflow, non-IP and malformed packets, per interface and direction. */
+static __always_inline void count_iface(__u32 ifindex, __u8 direction, __u32 epoch,
+					enum iface_slot slot, __u64 packets, __u64 bytes)
+{
+	struct iface_key key = { .ifindex = ifindex, .direction = direction, .epoch = epoch };
+	struct iface_counters *c = bpf_map_lookup_elem(&iface_counters, &key);
+
+	if (!c) {
+		struct iface_counters zero = {};
+
+		bpf_map_update_elem(&iface_counters, &key, &zero, BPF_NOEXIST);
+		c = bpf_map_lookup_elem(&iface_counters, &key);
+		if (!c) {
+			count_error(FLOW_ERR_IFACE_FULL);
+			return;
+		}
+	}
+	if (slot == SLOT_OVERFLOW) {
+		c->overflow_packets += packets;
+		c->overflow_bytes += bytes;
+	} else if (slot == SLOT_NON_IP) {
+		c->non_ip_packets += packets;
+		c->non_ip_bytes += bytes;
+	} else {
+		c->malformed_packets += packets;
+		c->malformed_bytes += bytes;
+	}
+}
+
+static __always_inline void add_to_flow(struct flow_counters *v, const struct parsed *p, __u64 now)
+{
+	v->packets += p->packets;
+	v->bytes += p->l3_bytes;
+	/* per-CPU values: a flow created on another CPU starts at 0 here */
+	if (!v->first_seen_ns)
+		v->first_seen_ns = now;
+	v->last_seen_ns = now;
+	v->tcp_flags |= p->tcp_flags;
+}
+
+static __always_inline void count_flow(struct parsed *p, __u32 epoch)
+{
+	struct flow_counters *v;
+	void *table;
+	__u64 now;
+	long err;
+
+	table = bpf_map_lookup_elem(&flow_tables, &epoch);
+	if (!table) {
+		count_error(FLOW_ERR_NO_TABLE);
+		return;
+	}
+	now = bpf_ktime_get_ns();
+	v = bpf_map_lookup_elem(table, &p->key);
+	if (v) {
+		add_to_flow(v, p, now);
+		return;
+	}
+
+	struct flow_counters init = {
+		.packets = p->packets,
+		.bytes = p->l3_bytes,
+		.first_seen_ns = now,
+		.last_seen_ns = now,
+		.tcp_flags = p->tcp_flags,
+	};
+	err = bpf_map_update_elem(table, &p->key, &init, BPF_NOEXIST);
+	if (!err)
+		return;
+	if (err == -EEXIST) {
+		/* another CPU inserted the same flow between our lookup and update */
+		v = bpf_map_lookup_elem(table, &p->key);
+		if (v) {
+			add_to_flow(v, p, now);
+			return;
+		}
+	}
+	if (err != -E2BIG)
+		count_error(FLOW_ERR_FLOW_UPDATE);
+	count_iface(p->key.ifindex, p->key.direction, epoch, SLOT_OVERFLOW, p->packets, p->l3_bytes);
+}
+
+/* Parses and counts one frame; returns the parse result so TC can pull and retry. */
+static __always_inline int count_packet(const struct packet *pkt, __u32 ifindex, __u8 direction,
+					bool final)
+{
+	struct parsed p;
+	__u32 epoch;
+	int r;
+
+	__builtin_memset(&p, 0, sizeof(p));  /* padding must not split flows */
+	r = parse_packet(pkt, &p);
+	if (r == PARSE_TRUNCATED && !final)
+		return r;
+	epoch = drain_epoch & 1;
+	if (r == PARSE_FLOW) {
+		p.key.ifindex = ifindex;
+		p.key.direction = direction;
+		count_flow(&p, epoch);
+	} else {
+		count_iface(ifindex, direction, epoch, r == PARSE_NON_IP ? SLOT_NON_IP : SLOT_MALFORMED,
+			    1, pkt->frame_len);
+	}
+	return r;
+}
+
+SEC("xdp")
+int flowlens_xdp(struct xdp_md *ctx)
+{
+	struct packet pkt = {
+		.data = (void *)(long)ctx->data,
+		.data_end = (void *)(long)ctx->data_end,
+	};
+
+	pkt.frame_len = pkt.data_end - pkt.data;
+	count_packet(&pkt, ctx->ingress_ifindex, FLOW_DIR_INGRESS, true);
+	return XDP_PASS;
+}
+
+/*
+ * A global (not inlined) function is verified once, on its own: calling it twice
+ * below (before and after a pull) costs no extra verification.
+ */
+__noinline int count_skb_once(struct __sk_buff *skb, __u32 direction, __u32 final)
+{
+	struct packet pkt = {
+		.data = (void *)(long)skb->data,
+		.data_end = (void *)(long)skb->data_end,
+		.frame_len = skb->len,
+		.gso_segs = skb->gso_segs,
+		.gso_size = skb->gso_size,
+	};
+
+	return count_packet(&pkt, skb->ifindex, direction, final);
+}
+
+static __always_inline void count_skb(struct __sk_buff *skb, __u8 direction)
+{
+	bool linear = (long)skb->data_end - (long)skb->data >= skb->len;
+
+	if (count_skb_once(skb, direction, linear) != PARSE_TRUNCATED)
+		return;
+	/* headers reach into the non-linear part: pull them in and parse again */
+	if (bpf_skb_pull_data(skb, skb->len < TC_PULL_BYTES ? skb->len : TC_PULL_BYTES))
+		count_error(FLOW_ERR_PULL);
+	count_skb_once(skb, direction, true);
+}
+
+SEC("tc")
+int flowlens_tc_in(struct __sk_buff *skb)
+{
+	count_skb(skb, FLOW_DIR_INGRESS);
+	return TC_ACT_UNSPEC;  /* TCX_NEXT: let the next program or the stack decide */
+}
+
+SEC("tc")
+int flowlens_tc_eg(struct __sk_buff *skb)
+{
+	count_skb(skb, FLOW_DIR_EGRESS);
+	return TC_ACT_UNSPEC;
+}
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";

@@ -1,0 +1,429 @@
+// SPDX-License-Identifier: MIT
+/*
+ * addon.cc — the N-API face of loader.c. It checks argument types and lengths,
+ * converts results, and owns the lifecycle: every loader is closed by close(),
+ * by garbage collection, or at environment teardown (process exit), whichever
+ * comes first. Option validation beyond types lives in TypeScript.
+ */
+#include <napi.h>
+#include <cstddef>
+#include <set>
+#include <string>
+#include "loader.h"
+
+namespace {
+
+std::string ErrCode(int rc)
+{
+	switch (-rc) {
+	case EPERM:
+		return "FLOW_ERR_PERMISSION";
+	case EEXIST:
+		return "FLOW_ERR_ALREADY_ATTACHED";
+	case EBUSY:
+		return "FLOW_ERR_XDP_BUSY";
+	case ENOENT:
+		return "FLOW_ERR_NOT_ATTACHED";
+	default:
+		return "FLOW_ERR_KERNEL";
+	}
+}
+
+Napi::Error KernelError(Napi::Env env, int rc, const char *msg)
+{
+	Napi::Error e = Napi::Error::New(env, msg);
+	e.Set("code", ErrCode(rc));
+	e.Set("errno", Napi::Number::New(env, -rc));
+	return e;
+}
+
+#define REQUIRE(cond, msg)                                                                         \
+	do {                                                                                       \
+		if (!(cond))                                                                        \
+			throw Napi::TypeError::New(env, msg);                                      \
+	} while (0)
+
+class Collector;
+
+// Every live loader of this environment, closed at teardown.
+struct AddonData {
+	std::set<Collector *> live;
+};
+
+class Collector : public Napi::ObjectWrap<Collector> {
+public:
+	static Napi::Function Init(Napi::Env env)
+	{
+		return DefineClass(env, "Collector",
+				   {
+					   InstanceMethod<&Collector::Attach>("attach"),
+					   InstanceMethod<&Collector::Detach>("detach"),
+					   InstanceMethod<&Collector::Drain>("drain"),
+					   InstanceMethod<&Collector::Errors>("errors"),
+					   InstanceMethod<&Collector::TestRun>("testRun"),
+					   InstanceMethod<&Collector::Close>("close"),
+					   InstanceAccessor<&Collector::MapEntries>("mapEntries"),
+					   InstanceAccessor<&Collector::BufferSize>("bufferSize"),
+				   });
+	}
+
+	Collector(const Napi::CallbackInfo &info) : Napi::ObjectWrap<Collector>(info)
+	{
+		Napi::Env env = info.Env();
+		char err[FL_ERR_LEN] = "";
+
+		REQUIRE(info.Length() == 1 && info[0].IsNumber(), "new Collector(mapEntries: number)");
+		uint32_t entries = info[0].As<Napi::Number>().Uint32Value();
+		REQUIRE(entries >= 1, "mapEntries must be at least 1");
+		int rc = fl_open(entries, &loader_, err);
+		if (rc)
+			throw KernelError(env, rc, err);
+		env.GetInstanceData<AddonData>()->live.insert(this);
+	}
+
+	~Collector() { Release(); }
+
+	// Closes the loader now, or when a running drain finishes.
+	void Release()
+	{
+		if (!loader_)
+			return;
+		if (draining_) {
+			close_pending_ = true;
+			return;
+		}
+		fl_close(loader_);
+		loader_ = nullptr;
+		AddonData *data = Env().GetInstanceData<AddonData>();
+		if (data)
+			data->live.erase(this);
+	}
+
+	void DrainFinished()
+	{
+		draining_ = false;
+		if (close_pending_)
+			Release();
+	}
+
+	fl_loader *loader_ = nullptr;
+	bool draining_ = false;
+	bool close_pending_ = false;
+
+private:
+	fl_loader *Open(Napi::Env env)
+	{
+		if (!loader_ || close_pending_) {
+			Napi::Error e = Napi::Error::New(env, "the collector is closed");
+			e.Set("code", "FLOW_ERR_CLOSED");
+			throw e;
+		}
+		return loader_;
+	}
+
+	Napi::Value Attach(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 3 && info[0].IsNumber() && info[1].IsString() && info[2].IsString(),
+			"attach(ifindex: number, hook: 'xdp' | 'tc', xdpMode: 'auto' | 'native' | 'generic')");
+		int ifindex = info[0].As<Napi::Number>().Int32Value();
+		std::string hook = info[1].As<Napi::String>();
+		std::string mode = info[2].As<Napi::String>();
+		REQUIRE(ifindex > 0, "ifindex must be positive");
+		REQUIRE(hook == "xdp" || hook == "tc", "hook must be 'xdp' or 'tc'");
+		REQUIRE(mode == "auto" || mode == "native" || mode == "generic",
+			"xdpMode must be 'auto', 'native' or 'generic'");
+		fl_loader *l = Open(env);
+		fl_attach_info ai;
+		char err[FL_ERR_LEN] = "";
+		int rc = fl_attach(l, ifindex, hook == "xdp" ? FL_HOOK_XDP : FL_HOOK_TC,
+				   mode == "native" ? FL_XDP_NATIVE : mode == "generic" ? FL_XDP_GENERIC : FL_XDP_AUTO,
+				   &ai, err);
+		if (rc)
+			throw KernelError(env, rc, err);
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("ingress", ai.ingress);
+		o.Set("egress", ai.egress);
+		return o;
+	}
+
+	Napi::Value Detach(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 1 && info[0].IsNumber(), "detach(ifindex: number)");
+		char err[FL_ERR_LEN] = "";
+		int rc = fl_detach(Open(env), info[0].As<Napi::Number>().Int32Value(), err);
+		if (rc)
+			throw KernelError(env, rc, err);
+		return env.Undefined();
+	}
+
+	Napi::Value Drain(const Napi::CallbackInfo &info);
+
+	Napi::Value Errors(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		uint64_t v[FLOW_ERR__COUNT];
+		char err[FL_ERR_LEN] = "";
+		int rc = fl_read_errors(Open(env), v, err);
+		if (rc)
+			throw KernelError(env, rc, err);
+		Napi::Array a = Napi::Array::New(env, FLOW_ERR__COUNT);
+		for (uint32_t i = 0; i < FLOW_ERR__COUNT; i++)
+			a.Set(i, Napi::Number::New(env, (double)v[i]));
+		return a;
+	}
+
+	Napi::Value TestRun(const Napi::CallbackInfo &info);
+
+	Napi::Value Close(const Napi::CallbackInfo &info)
+	{
+		Release();
+		return info.Env().Undefined();
+	}
+
+	Napi::Value MapEntries(const Napi::CallbackInfo &info)
+	{
+		return Napi::Number::New(info.Env(), fl_map_entries(Open(info.Env())));
+	}
+
+	Napi::Value BufferSize(const Napi::CallbackInfo &info)
+	{
+		return Napi::Number::New(info.Env(), (double)fl_buffer_size(Open(info.Env())));
+	}
+};
+
+// Drains on a libuv worker thread: the event loop never waits for the kernel.
+class DrainWorker : public Napi::AsyncWorker {
+public:
+	DrainWorker(Napi::Env env, Collector *c, Napi::Buffer<uint8_t> buf)
+		: Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), c_(c),
+		  data_(buf.Data()), len_(buf.Length())
+	{
+		buf_ref_ = Napi::Persistent(buf);
+		self_ref_ = Napi::Persistent(c->Value());
+	}
+
+	Napi::Promise Promise() { return deferred_.Promise(); }
+
+	void Execute() override
+	{
+		rc_ = fl_drain(c_->loader_, data_, len_, &res_, err_);
+		if (rc_)
+			SetError(err_);
+	}
+
+	void OnOK() override
+	{
+		Napi::Env env = Env();
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("ifaces", res_.ifaces);
+		o.Set("flows", res_.flows);
+		o.Set("graceNs", (double)res_.grace_ns);
+		o.Set("drainNs", (double)res_.drain_ns);
+		o.Set("monoNs", (double)res_.mono_ns);
+		c_->DrainFinished();
+		deferred_.Resolve(o);
+	}
+
+	void OnError(const Napi::Error &) override
+	{
+		c_->DrainFinished();
+		deferred_.Reject(KernelError(Env(), rc_, err_).Value());
+	}
+
+private:
+	Napi::Promise::Deferred deferred_;
+	Collector *c_;
+	uint8_t *data_;
+	size_t len_;
+	Napi::Reference<Napi::Buffer<uint8_t>> buf_ref_;
+	Napi::ObjectReference self_ref_;
+	fl_drain_result res_{};
+	int rc_ = 0;
+	char err_[FL_ERR_LEN] = "";
+};
+
+Napi::Value Collector::Drain(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	REQUIRE(info.Length() == 1 && info[0].IsBuffer(), "drain(buffer: Buffer)");
+	Napi::Buffer<uint8_t> buf = info[0].As<Napi::Buffer<uint8_t>>();
+	fl_loader *l = Open(env);
+	if (buf.Length() < fl_buffer_size(l)) {
+		Napi::RangeError e = Napi::RangeError::New(
+			env, "drain buffer too small: " + std::to_string(buf.Length()) + " bytes, need " +
+				     std::to_string(fl_buffer_size(l)) + " (use bufferSize)");
+		throw e;
+	}
+	if (draining_) {
+		Napi::Error e = Napi::Error::New(env, "a drain is already running; await it first");
+		e.Set("code", "FLOW_ERR_DRAIN_BUSY");
+		throw e;
+	}
+	draining_ = true;
+	DrainWorker *w = new DrainWorker(env, this, buf);
+	Napi::Promise p = w->Promise();
+	w->Queue();
+	return p;
+}
+
+// Shared by Collector.testRun and BpfObject.testRun.
+Napi::Value RunTest(const Napi::CallbackInfo &info, int prog_fd, const std::string &name)
+{
+	Napi::Env env = info.Env();
+	if (prog_fd < 0)
+		throw Napi::Error::New(env, "no BPF program named '" + name + "'");
+	Napi::Buffer<uint8_t> data = info[1].As<Napi::Buffer<uint8_t>>();
+	int repeat = 1;
+	uint32_t gso_segs = 0, gso_size = 0;
+	if (info.Length() > 2 && info[2].IsObject()) {
+		Napi::Object o = info[2].As<Napi::Object>();
+		if (o.Has("repeat"))
+			repeat = o.Get("repeat").As<Napi::Number>().Int32Value();
+		if (o.Has("gsoSegs"))
+			gso_segs = o.Get("gsoSegs").As<Napi::Number>().Uint32Value();
+		if (o.Has("gsoSize"))
+			gso_size = o.Get("gsoSize").As<Napi::Number>().Uint32Value();
+	}
+	uint32_t retval = 0, duration = 0;
+	char err[FL_ERR_LEN] = "";
+	int rc = fl_test_run(prog_fd, data.Data(), (uint32_t)data.Length(), repeat, gso_segs, gso_size,
+			     &retval, &duration, err);
+	if (rc)
+		throw KernelError(env, rc, err);
+	Napi::Object r = Napi::Object::New(env);
+	r.Set("retval", retval);
+	r.Set("durationNs", duration);
+	return r;
+}
+
+#define TEST_RUN_USAGE "testRun(program: string, packet: Buffer, options?: { repeat, gsoSegs, gsoSize })"
+
+Napi::Value Collector::TestRun(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	REQUIRE(info.Length() >= 2 && info[0].IsString() && info[1].IsBuffer(), TEST_RUN_USAGE);
+	std::string name = info[0].As<Napi::String>();
+	return RunTest(info, fl_prog_fd(Open(env), name.c_str()), name);
+}
+
+// A BPF object file loaded as is: the benchmarks' yardstick programs.
+class BpfObject : public Napi::ObjectWrap<BpfObject> {
+public:
+	static Napi::Function Init(Napi::Env env)
+	{
+		return DefineClass(env, "BpfObject",
+				   { InstanceMethod<&BpfObject::TestRun>("testRun"),
+				     InstanceMethod<&BpfObject::Close>("close") });
+	}
+
+	BpfObject(const Napi::CallbackInfo &info) : Napi::ObjectWrap<BpfObject>(info)
+	{
+		Napi::Env env = info.Env();
+		char err[FL_ERR_LEN] = "";
+		REQUIRE(info.Length() == 1 && info[0].IsString(), "new BpfObject(path: string)");
+		std::string path = info[0].As<Napi::String>();
+		int rc = fl_object_open(path.c_str(), &obj_, err);
+		if (rc)
+			throw KernelError(env, rc, err);
+	}
+
+	~BpfObject() { fl_object_close(obj_); }
+
+private:
+	Napi::Value TestRun(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() >= 2 && info[0].IsString() && info[1].IsBuffer(), TEST_RUN_USAGE);
+		if (!obj_)
+			throw Napi::Error::New(env, "the object is closed");
+		std::string name = info[0].As<Napi::String>();
+		return RunTest(info, fl_object_prog_fd(obj_, name.c_str()), name);
+	}
+
+	Napi::Value Close(const Napi::CallbackInfo &info)
+	{
+		fl_object_close(obj_);
+		obj_ = nullptr;
+		return info.Env().Undefined();
+	}
+
+	fl_object *obj_ = nullptr;
+};
+
+Napi::Value XdpSupport(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	REQUIRE(info.Length() == 1 && info[0].IsNumber(), "xdpSupport(ifindex: number)");
+	struct fl_xdp_support s;
+	int rc = fl_xdp_support(info[0].As<Napi::Number>().Int32Value(), &s);
+	if (rc)
+		throw KernelError(env, rc, "cannot query XDP support");
+	Napi::Object o = Napi::Object::New(env);
+	o.Set("native", Napi::Boolean::New(env, s.native));
+	o.Set("progId", s.prog_id);
+	return o;
+}
+
+// sizeof/offsetof of every shared struct, as the compiler that built the addon sees them.
+Napi::Object Layout(Napi::Env env)
+{
+	Napi::Object l = Napi::Object::New(env);
+#define STRUCT(name) { Napi::Object s = Napi::Object::New(env); s.Set("size", sizeof(struct name)); \
+	Napi::Object f = Napi::Object::New(env); s.Set("fields", f); l.Set(#name, s);
+#define FIELD(sname, field) f.Set(#field, offsetof(struct sname, field));
+#define END s.Freeze(); f.Freeze(); }
+	STRUCT(flow_key)
+	FIELD(flow_key, ifindex) FIELD(flow_key, direction) FIELD(flow_key, ip_version)
+	FIELD(flow_key, protocol) FIELD(flow_key, pad0) FIELD(flow_key, src_addr)
+	FIELD(flow_key, dst_addr) FIELD(flow_key, src_port) FIELD(flow_key, dst_port)
+	FIELD(flow_key, pad1) END
+	STRUCT(flow_counters)
+	FIELD(flow_counters, packets) FIELD(flow_counters, bytes) FIELD(flow_counters, first_seen_ns)
+	FIELD(flow_counters, last_seen_ns) FIELD(flow_counters, tcp_flags) FIELD(flow_counters, pad0)
+	FIELD(flow_counters, pad1) END
+	STRUCT(flow_record) FIELD(flow_record, key) FIELD(flow_record, counters) END
+	STRUCT(iface_key)
+	FIELD(iface_key, ifindex) FIELD(iface_key, direction) FIELD(iface_key, epoch)
+	FIELD(iface_key, pad0) END
+	STRUCT(iface_counters)
+	FIELD(iface_counters, overflow_packets) FIELD(iface_counters, overflow_bytes)
+	FIELD(iface_counters, non_ip_packets) FIELD(iface_counters, non_ip_bytes)
+	FIELD(iface_counters, malformed_packets) FIELD(iface_counters, malformed_bytes) END
+	STRUCT(iface_record) FIELD(iface_record, key) FIELD(iface_record, counters) END
+#undef STRUCT
+#undef FIELD
+#undef END
+	Napi::Object consts = Napi::Object::New(env);
+	consts.Set("FLOW_IFACE_MAX_ENTRIES", FLOW_IFACE_MAX_ENTRIES);
+	consts.Set("FLOW_ERR__COUNT", (uint32_t)FLOW_ERR__COUNT);
+	consts.Freeze();
+	l.Set("constants", consts);
+	l.Freeze();
+	return l;
+}
+
+Napi::Object Init(Napi::Env env, Napi::Object exports)
+{
+	AddonData *data = new AddonData();
+	env.SetInstanceData<AddonData>(data);
+	// process exit: detach everything this environment still has attached
+	env.AddCleanupHook([data]() {
+		std::set<Collector *> live = data->live;
+		for (Collector *c : live) {
+			c->draining_ = false; // the thread pool is gone at teardown
+			c->Release();
+		}
+	});
+	exports.Set("Collector", Collector::Init(env));
+	exports.Set("BpfObject", BpfObject::Init(env));
+	exports.Set("xdpSupport", Napi::Function::New(env, XdpSupport));
+	exports.Set("libbpfVersion", Napi::String::New(env, fl_libbpf_version()));
+	exports.Set("layout", Layout(env));
+	return exports;
+}
+
+} // namespace
+
+NODE_API_MODULE(flowlens, Init)

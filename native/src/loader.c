@@ -1,0 +1,671 @@
+// SPDX-License-Identifier: MIT
+/*
+ * loader.c — load, attach, drain and close the flow counter with libbpf.
+ * See loader.h for the contract; the drain scheme is explained in
+ * bpf/maps.bpf.h.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <net/if.h>
+#include <linux/if_link.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "loader.h"
+#include "flow.skel.h"
+
+#define MAX_ATTACHMENTS 256
+#define DRAIN_BATCH 16384
+#define ROUND_UP8(x) (((x) + 7) & ~(size_t)7)
+/* Legacy TC filter identity, used only where TCX is unavailable (kernel < 6.6). */
+#define LEGACY_TC_HANDLE 0xF10E
+#define LEGACY_TC_PRIORITY 1
+#define XDP_FEATURE_BASIC 1 /* NETDEV_XDP_ACT_BASIC */
+/* enum bpf_attach_type values of TCX (Linux 6.6); Debian 12's UAPI headers predate them */
+#define FL_TCX_INGRESS ((enum bpf_attach_type)46)
+#define FL_TCX_EGRESS ((enum bpf_attach_type)47)
+
+enum att_kind { ATT_LINK, ATT_LEGACY_TC };
+
+struct attachment {
+	int ifindex;
+	enum att_kind kind;
+	int link_fd;                   /* ATT_LINK: closing it detaches */
+	enum bpf_tc_attach_point point; /* ATT_LEGACY_TC */
+	int hook_created;               /* ATT_LEGACY_TC: the clsact qdisc is ours to remove */
+};
+
+struct fl_loader {
+	struct flow_bpf *skel;
+	uint32_t map_entries;
+	int ncpus;
+	struct attachment att[MAX_ATTACHMENTS];
+	int natt;
+	void *keys;  /* drain scratch: DRAIN_BATCH keys */
+	void *vals;  /* drain scratch: DRAIN_BATCH x ncpus values */
+};
+
+struct fl_object {
+	struct bpf_object *obj;
+};
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + ts.tv_nsec;
+}
+
+/* ---- libbpf log capture: the tail of the verifier log goes into error messages ---- */
+
+static char log_buf[64 * 1024];
+static size_t log_len;
+
+static int capture_print(enum libbpf_print_level level, const char *fmt, va_list args)
+{
+	char line[1024];
+	int n;
+
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	n = vsnprintf(line, sizeof(line), fmt, args);
+	if (n <= 0)
+		return 0;
+	if ((size_t)n >= sizeof(line))
+		n = sizeof(line) - 1;
+	if (log_len + n >= sizeof(log_buf)) {
+		/* keep the tail: drop the older half */
+		size_t keep = log_len / 2;
+		memmove(log_buf, log_buf + log_len - keep, keep);
+		log_len = keep;
+	}
+	memcpy(log_buf + log_len, line, n);
+	log_len += n;
+	log_buf[log_len] = 0;
+	return 0;
+}
+
+static const char *log_tail(size_t max)
+{
+	return log_len > max ? log_buf + log_len - max : log_buf;
+}
+
+static int fail(char *err, int code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err, FL_ERR_LEN, fmt, ap);
+	va_end(ap);
+	return code < 0 ? code : -code;
+}
+
+/* ---- open / load ---- */
+
+int fl_open(uint32_t map_entries, struct fl_loader **out, char *err)
+{
+	struct fl_loader *l;
+	libbpf_print_fn_t old_print;
+	int e;
+
+	*out = NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return fail(err, ENOMEM, "out of memory");
+	l->map_entries = map_entries;
+	l->ncpus = libbpf_num_possible_cpus();
+	if (l->ncpus <= 0) {
+		free(l);
+		return fail(err, EINVAL, "cannot count the possible CPUs");
+	}
+
+	log_len = 0;
+	log_buf[0] = 0;
+	old_print = libbpf_set_print(capture_print);
+
+	/* open → size the maps → load: the maps' sizes are fixed at load */
+	l->skel = flow_bpf__open();
+	if (!l->skel) {
+		e = -errno;
+		libbpf_set_print(old_print);
+		free(l);
+		return fail(err, e, "cannot open the BPF object: %s\n%s", strerror(-e), log_tail(2000));
+	}
+	bpf_map__set_max_entries(l->skel->maps.flows_0, map_entries);
+	bpf_map__set_max_entries(l->skel->maps.flows_1, map_entries);
+	/* the outer map's inner template may keep its compiled size: the kernel
+	 * compares type, key and value sizes of hash inner maps, not max_entries */
+
+	e = flow_bpf__load(l->skel);
+	libbpf_set_print(old_print);
+	if (e) {
+		const char *what = e == -EPERM ? "permission denied" : strerror(-e);
+
+		fail(err, e, "cannot load the BPF programs (%s).\n%s", what, log_tail(3000));
+		flow_bpf__destroy(l->skel);
+		free(l);
+		return e;
+	}
+
+	l->keys = malloc(DRAIN_BATCH * sizeof(struct flow_key));
+	l->vals = malloc((size_t)DRAIN_BATCH * l->ncpus * ROUND_UP8(sizeof(struct flow_counters)));
+	if (!l->keys || !l->vals) {
+		fl_close(l);
+		return fail(err, ENOMEM, "out of memory for the drain buffers");
+	}
+	*out = l;
+	return 0;
+}
+
+uint32_t fl_map_entries(const struct fl_loader *l)
+{
+	return l->map_entries;
+}
+
+int fl_prog_fd(struct fl_loader *l, const char *name)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(l->skel->obj, name);
+
+	return p ? bpf_program__fd(p) : -1;
+}
+
+/* ---- attach / detach ---- */
+
+static void prog_name(uint32_t id, char *name, size_t len)
+{
+	struct bpf_prog_info info = {};
+	uint32_t info_len = sizeof(info);
+	int fd = bpf_prog_get_fd_by_id(id);
+
+	snprintf(name, len, "id %u", id);
+	if (fd < 0)
+		return;
+	if (!bpf_prog_get_info_by_fd(fd, &info, &info_len))
+		snprintf(name, len, "%s", info.name);
+	close(fd);
+}
+
+static int is_flowlens(const char *name)
+{
+	return strncmp(name, "flowlens_", 9) == 0;
+}
+
+static const char *ifname(int ifindex, char *buf)
+{
+	if (!if_indextoname(ifindex, buf))
+		snprintf(buf, IF_NAMESIZE, "#%d", ifindex);
+	return buf;
+}
+
+/* Refuses when another flowlens (or, for XDP, any program) already counts on the interface. */
+static int check_free(int ifindex, enum fl_hook hook, char *err)
+{
+	char dev[IF_NAMESIZE], name[64];
+	enum bpf_attach_type types[2] = { FL_TCX_INGRESS, FL_TCX_EGRESS };
+
+	if (hook == FL_HOOK_XDP) {
+		LIBBPF_OPTS(bpf_xdp_query_opts, q);
+
+		if (!bpf_xdp_query(ifindex, 0, &q) && q.prog_id) {
+			prog_name(q.prog_id, name, sizeof(name));
+			if (is_flowlens(name))
+				return fail(err, EEXIST,
+					    "another flowlens is already attached to %s (XDP program %s, id %u). "
+					    "Stop it first; `bpftool net show dev %s` lists what is attached.",
+					    ifname(ifindex, dev), name, q.prog_id, dev);
+			return fail(err, EBUSY,
+				    "%s already has an XDP program (%s, id %u); XDP allows one. "
+				    "Use --hook tc to count with TC instead.",
+				    ifname(ifindex, dev), name, q.prog_id);
+		}
+	}
+	for (int t = 0; t < 2; t++) {
+		uint32_t ids[64];
+		LIBBPF_OPTS(bpf_prog_query_opts, q, .prog_ids = ids, .count = 64);
+
+		if (bpf_prog_query_opts(ifindex, types[t], &q))
+			continue; /* no TCX on this kernel: nothing to find */
+		for (uint32_t i = 0; i < q.count; i++) {
+			prog_name(ids[i], name, sizeof(name));
+			if (is_flowlens(name))
+				return fail(err, EEXIST,
+					    "another flowlens is already attached to %s (TC %s program %s, id %u). "
+					    "Stop it first; `bpftool net show dev %s` lists what is attached.",
+					    ifname(ifindex, dev), t ? "egress" : "ingress", name, ids[i], dev);
+		}
+	}
+	return 0;
+}
+
+static int push_attachment(struct fl_loader *l, struct attachment a, char *err)
+{
+	if (l->natt >= MAX_ATTACHMENTS)
+		return fail(err, ENOSPC, "too many attachments (at most %d)", MAX_ATTACHMENTS);
+	l->att[l->natt++] = a;
+	return 0;
+}
+
+static int attach_xdp(struct fl_loader *l, int ifindex, enum fl_xdp_mode mode,
+		      struct fl_attach_info *info, char *err)
+{
+	int prog = bpf_program__fd(l->skel->progs.flowlens_xdp);
+	char dev[IF_NAMESIZE];
+	int fd = -1, e = 0;
+
+	/* a link, not a netlink attachment: the kernel detaches it when our fd closes,
+	 * even if the process is killed */
+	if (mode != FL_XDP_GENERIC) {
+		LIBBPF_OPTS(bpf_link_create_opts, o, .flags = XDP_FLAGS_DRV_MODE);
+		fd = bpf_link_create(prog, ifindex, BPF_XDP, &o);
+		e = fd < 0 ? -errno : 0;
+		if (fd >= 0)
+			snprintf(info->ingress, sizeof(info->ingress), "xdp-native");
+		else if (mode == FL_XDP_NATIVE)
+			return fail(err, e, "cannot attach XDP in native (driver) mode to %s: %s. "
+				    "Use --xdp-mode generic, or --hook tc.", ifname(ifindex, dev), strerror(-e));
+	}
+	if (fd < 0) {
+		LIBBPF_OPTS(bpf_link_create_opts, o, .flags = XDP_FLAGS_SKB_MODE);
+		fd = bpf_link_create(prog, ifindex, BPF_XDP, &o);
+		if (fd < 0) {
+			e = -errno;
+			return fail(err, e, "cannot attach XDP to %s: %s. Try --hook tc.",
+				    ifname(ifindex, dev), strerror(-e));
+		}
+		snprintf(info->ingress, sizeof(info->ingress), "xdp-generic");
+	}
+	return push_attachment(l, (struct attachment){ .ifindex = ifindex, .kind = ATT_LINK, .link_fd = fd }, err);
+}
+
+/* Legacy TC (kernels without TCX): a filter the kernel does not remove on exit. */
+static int attach_legacy_tc(struct fl_loader *l, int ifindex, int prog, enum bpf_tc_attach_point point,
+			    char *err)
+{
+	LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = ifindex, .attach_point = point);
+	LIBBPF_OPTS(bpf_tc_opts, q, .handle = LEGACY_TC_HANDLE, .priority = LEGACY_TC_PRIORITY);
+	LIBBPF_OPTS(bpf_tc_opts, o, .prog_fd = prog, .handle = LEGACY_TC_HANDLE,
+		    .priority = LEGACY_TC_PRIORITY);
+	char dev[IF_NAMESIZE];
+	int created, e;
+
+	e = bpf_tc_hook_create(&hook);
+	if (e && e != -EEXIST)
+		return fail(err, e, "cannot create the clsact qdisc on %s: %s", ifname(ifindex, dev), strerror(-e));
+	/* -EEXIST: the qdisc was there before us, so it is not ours to remove */
+	created = e == 0;
+	if (!bpf_tc_query(&hook, &q) && q.prog_id) {
+		/* our fixed handle holds a filter: a flowlens that died left it behind */
+		LIBBPF_OPTS(bpf_tc_opts, d, .handle = LEGACY_TC_HANDLE, .priority = LEGACY_TC_PRIORITY);
+		bpf_tc_detach(&hook, &d);
+	}
+	e = bpf_tc_attach(&hook, &o);
+	if (e)
+		return fail(err, e, "cannot attach the TC program to %s: %s", ifname(ifindex, dev), strerror(-e));
+	return push_attachment(l, (struct attachment){ .ifindex = ifindex, .kind = ATT_LEGACY_TC,
+						       .point = point, .hook_created = created }, err);
+}
+
+static int attach_tc(struct fl_loader *l, int ifindex, int egress, char *label, char *err)
+{
+	int prog = bpf_program__fd(egress ? l->skel->progs.flowlens_tc_eg : l->skel->progs.flowlens_tc_in);
+	int fd = bpf_link_create(prog, ifindex, egress ? FL_TCX_EGRESS : FL_TCX_INGRESS, NULL);
+	char dev[IF_NAMESIZE];
+	int e;
+
+	if (fd >= 0) {
+		snprintf(label, 16, "tcx");
+		return push_attachment(l, (struct attachment){ .ifindex = ifindex, .kind = ATT_LINK, .link_fd = fd }, err);
+	}
+	e = -errno;
+	if (e != -EINVAL && e != -EOPNOTSUPP && e != -ENOTSUP)
+		return fail(err, e, "cannot attach TC %s to %s: %s", egress ? "egress" : "ingress",
+			    ifname(ifindex, dev), strerror(-e));
+	snprintf(label, 16, "tc");
+	return attach_legacy_tc(l, ifindex, prog, egress ? BPF_TC_EGRESS : BPF_TC_INGRESS, err);
+}
+
+static void release(struct attachment *a)
+{
+	if (a->kind == ATT_LINK) {
+		close(a->link_fd);
+	} else {
+		LIBBPF_OPTS(bpf_tc_hook, hook, .ifindex = a->ifindex, .attach_point = a->point);
+		LIBBPF_OPTS(bpf_tc_opts, o, .handle = LEGACY_TC_HANDLE, .priority = LEGACY_TC_PRIORITY);
+
+		bpf_tc_detach(&hook, &o);
+		if (a->hook_created) {
+			hook.attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS;
+			bpf_tc_hook_destroy(&hook);
+		}
+	}
+}
+
+int fl_attach(struct fl_loader *l, int ifindex, enum fl_hook hook, enum fl_xdp_mode mode,
+	      struct fl_attach_info *info, char *err)
+{
+	char dev[IF_NAMESIZE];
+	int before = l->natt, e;
+
+	memset(info, 0, sizeof(*info));
+	for (int i = 0; i < l->natt; i++)
+		if (l->att[i].ifindex == ifindex)
+			return fail(err, EEXIST, "already attached to %s", ifname(ifindex, dev));
+	e = check_free(ifindex, hook, err);
+	if (e)
+		return e;
+	e = hook == FL_HOOK_XDP ? attach_xdp(l, ifindex, mode, info, err)
+				: attach_tc(l, ifindex, 0, info->ingress, err);
+	if (!e)
+		e = attach_tc(l, ifindex, 1, info->egress, err);
+	if (e) {
+		/* all or nothing: undo what this call attached */
+		while (l->natt > before)
+			release(&l->att[--l->natt]);
+	}
+	return e;
+}
+
+int fl_detach(struct fl_loader *l, int ifindex, char *err)
+{
+	int kept = 0, found = 0;
+
+	for (int i = 0; i < l->natt; i++) {
+		if (l->att[i].ifindex == ifindex) {
+			release(&l->att[i]);
+			found = 1;
+		} else {
+			l->att[kept++] = l->att[i];
+		}
+	}
+	l->natt = kept;
+	if (!found && ifindex >= 0) {
+		char dev[IF_NAMESIZE];
+		return fail(err, ENOENT, "not attached to %s", ifname(ifindex, dev));
+	}
+	return 0;
+}
+
+/* ---- drain ---- */
+
+size_t fl_buffer_size(const struct fl_loader *l)
+{
+	return FLOW_IFACE_MAX_ENTRIES * sizeof(struct iface_record) +
+	       (size_t)l->map_entries * sizeof(struct flow_record);
+}
+
+/* Sums one flow's per-CPU counters: add counts, earliest first, latest last, OR flags. */
+static void sum_flow(const void *vals, int ncpus, struct flow_counters *out)
+{
+	const size_t stride = ROUND_UP8(sizeof(struct flow_counters));
+
+	memset(out, 0, sizeof(*out));
+	for (int c = 0; c < ncpus; c++) {
+		const struct flow_counters *v = (const void *)((const char *)vals + c * stride);
+
+		out->packets += v->packets;
+		out->bytes += v->bytes;
+		if (v->first_seen_ns && (!out->first_seen_ns || v->first_seen_ns < out->first_seen_ns))
+			out->first_seen_ns = v->first_seen_ns;
+		if (v->last_seen_ns > out->last_seen_ns)
+			out->last_seen_ns = v->last_seen_ns;
+		out->tcp_flags |= v->tcp_flags;
+	}
+}
+
+/* Reads and deletes the iface counters of one (quiescent) epoch. */
+static int drain_ifaces(struct fl_loader *l, uint8_t epoch, struct iface_record *out, char *err)
+{
+	int fd = bpf_map__fd(l->skel->maps.iface_counters);
+	const size_t stride = ROUND_UP8(sizeof(struct iface_counters));
+	struct iface_key keys[FLOW_IFACE_MAX_ENTRIES], cur, next;
+	char vals[stride * 512];
+	int nkeys = 0, n = 0, has = 0;
+
+	if ((size_t)l->ncpus > 512)
+		return fail(err, EINVAL, "more than 512 CPUs are not supported");
+	/* collect first: deleting while walking with get_next_key restarts the walk */
+	while (nkeys < FLOW_IFACE_MAX_ENTRIES && !bpf_map_get_next_key(fd, has ? &cur : NULL, &next)) {
+		cur = next;
+		has = 1;
+		if (next.epoch == epoch)
+			keys[nkeys++] = next;
+	}
+	for (int i = 0; i < nkeys; i++) {
+		struct iface_record *r = &out[n];
+
+		if (bpf_map_lookup_elem(fd, &keys[i], vals))
+			continue;
+		memset(r, 0, sizeof(*r));
+		r->key = keys[i];
+		for (int c = 0; c < l->ncpus; c++) {
+			const struct iface_counters *v = (const void *)(vals + c * stride);
+
+			r->counters.overflow_packets += v->overflow_packets;
+			r->counters.overflow_bytes += v->overflow_bytes;
+			r->counters.non_ip_packets += v->non_ip_packets;
+			r->counters.non_ip_bytes += v->non_ip_bytes;
+			r->counters.malformed_packets += v->malformed_packets;
+			r->counters.malformed_bytes += v->malformed_bytes;
+		}
+		bpf_map_delete_elem(fd, &keys[i]);
+		n++;
+	}
+	return n;
+}
+
+/* Fallback for kernels without batch operations on this map type. */
+static int drain_flows_iter(struct fl_loader *l, int fd, struct flow_record *out, char *err)
+{
+	struct flow_key key, next;
+	uint32_t n = 0;
+
+	while (!bpf_map_get_next_key(fd, NULL, &next)) {
+		key = next;
+		if (n >= l->map_entries)
+			return fail(err, EOVERFLOW, "flow table holds more entries than its size");
+		if (!bpf_map_lookup_elem(fd, &key, l->vals)) {
+			out[n].key = key;
+			sum_flow(l->vals, l->ncpus, &out[n].counters);
+			n++;
+		}
+		if (bpf_map_delete_elem(fd, &key))
+			return fail(err, errno, "cannot empty the flow table: %s", strerror(errno));
+	}
+	return (int)n;
+}
+
+/* Reads and empties one (quiescent) flow table with batch lookup-and-delete. */
+static int drain_flows(struct fl_loader *l, int fd, struct flow_record *out, char *err)
+{
+	const size_t stride = ROUND_UP8(sizeof(struct flow_counters)) * l->ncpus;
+	uint32_t in_batch = 0, out_batch = 0, n = 0;
+	int first = 1;
+
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t count = DRAIN_BATCH;
+		int e = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch, l->keys,
+							l->vals, &count, &opts);
+
+		if (e && e != -ENOENT) {
+			if (first && (e == -EINVAL || e == -EOPNOTSUPP || e == -ENOTSUP))
+				return drain_flows_iter(l, fd, out, err);
+			return fail(err, e, "cannot drain the flow table: %s", strerror(-e));
+		}
+		if (n + count > l->map_entries)
+			return fail(err, EOVERFLOW, "flow table holds more entries than its size");
+		for (uint32_t i = 0; i < count; i++) {
+			memcpy(&out[n].key, (char *)l->keys + i * sizeof(struct flow_key), sizeof(struct flow_key));
+			sum_flow((char *)l->vals + i * stride, l->ncpus, &out[n].counters);
+			n++;
+		}
+		if (e == -ENOENT)
+			break;
+		in_batch = out_batch;
+		first = 0;
+	}
+	return (int)n;
+}
+
+int fl_drain(struct fl_loader *l, void *buf, size_t len, struct fl_drain_result *res, char *err)
+{
+	int tables = bpf_map__fd(l->skel->maps.flow_tables);
+	uint64_t t0 = mono_ns();
+	uint32_t old;
+	int old_fd, n;
+
+	memset(res, 0, sizeof(*res));
+	if (len < fl_buffer_size(l))
+		return fail(err, EINVAL, "drain buffer too small: %zu bytes, need %zu", len, fl_buffer_size(l));
+
+	/* 1. new packets go to the other table from now on */
+	old = l->skel->bss->drain_epoch & 1;
+	__atomic_store_n(&l->skel->bss->drain_epoch, old ^ 1, __ATOMIC_SEQ_CST);
+	res->mono_ns = mono_ns();
+	/* 2. updating an array-of-maps slot returns only after an RCU grace period:
+	 *    every program that read the old epoch has finished counting */
+	old_fd = bpf_map__fd(old ? l->skel->maps.flows_1 : l->skel->maps.flows_0);
+	if (bpf_map_update_elem(tables, &old, &old_fd, BPF_ANY))
+		return fail(err, errno, "cannot swap the flow tables: %s", strerror(errno));
+	res->grace_ns = mono_ns() - t0;
+
+	/* 3. the old epoch is quiescent: read and empty it */
+	n = drain_ifaces(l, (uint8_t)old, buf, err);
+	if (n < 0)
+		return n;
+	res->ifaces = n;
+	n = drain_flows(l, old_fd, (struct flow_record *)((char *)buf + n * sizeof(struct iface_record)), err);
+	if (n < 0)
+		return n;
+	res->flows = n;
+	res->drain_ns = mono_ns() - t0;
+	return 0;
+}
+
+int fl_read_errors(struct fl_loader *l, uint64_t out[FLOW_ERR__COUNT], char *err)
+{
+	int fd = bpf_map__fd(l->skel->maps.bpf_errors);
+	uint64_t vals[512];
+
+	if (l->ncpus > 512)
+		return fail(err, EINVAL, "more than 512 CPUs are not supported");
+	for (uint32_t k = 0; k < FLOW_ERR__COUNT; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, vals))
+			return fail(err, errno, "cannot read bpf_errors: %s", strerror(errno));
+		for (int c = 0; c < l->ncpus; c++)
+			out[k] += vals[c];
+	}
+	return 0;
+}
+
+/* ---- test run ---- */
+
+int fl_test_run(int prog_fd, const void *data, uint32_t len, int repeat, uint32_t gso_segs,
+		uint32_t gso_size, uint32_t *retval, uint32_t *duration_ns, char *err)
+{
+	struct __sk_buff ctx = { .gso_segs = gso_segs, .gso_size = gso_size };
+	LIBBPF_OPTS(bpf_test_run_opts, o, .data_in = data, .data_size_in = len, .repeat = repeat);
+	int e;
+
+	if (gso_segs || gso_size) {
+		o.ctx_in = &ctx;
+		o.ctx_size_in = sizeof(ctx);
+	}
+	e = bpf_prog_test_run_opts(prog_fd, &o);
+	if (e)
+		return fail(err, e, "BPF_PROG_TEST_RUN failed: %s", strerror(-e));
+	*retval = o.retval;
+	*duration_ns = o.duration;
+	return 0;
+}
+
+/* ---- close ---- */
+
+void fl_close(struct fl_loader *l)
+{
+	if (!l)
+		return;
+	/* reverse order of creation: attachments, then programs and maps */
+	while (l->natt > 0)
+		release(&l->att[--l->natt]);
+	flow_bpf__destroy(l->skel);
+	free(l->keys);
+	free(l->vals);
+	free(l);
+}
+
+/* ---- plain objects (benchmarks) ---- */
+
+int fl_object_open(const char *path, struct fl_object **out, char *err)
+{
+	struct fl_object *o = calloc(1, sizeof(*o));
+	libbpf_print_fn_t old_print;
+	int e;
+
+	*out = NULL;
+	if (!o)
+		return fail(err, ENOMEM, "out of memory");
+	log_len = 0;
+	old_print = libbpf_set_print(capture_print);
+	o->obj = bpf_object__open_file(path, NULL);
+	if (!o->obj) {
+		e = -errno;
+		libbpf_set_print(old_print);
+		free(o);
+		return fail(err, e, "cannot open %s: %s", path, strerror(-e));
+	}
+	e = bpf_object__load(o->obj);
+	libbpf_set_print(old_print);
+	if (e) {
+		fail(err, e, "cannot load %s: %s\n%s", path, strerror(-e), log_tail(3000));
+		bpf_object__close(o->obj);
+		free(o);
+		return e;
+	}
+	*out = o;
+	return 0;
+}
+
+int fl_object_prog_fd(struct fl_object *o, const char *name)
+{
+	struct bpf_program *p = bpf_object__find_program_by_name(o->obj, name);
+
+	return p ? bpf_program__fd(p) : -1;
+}
+
+void fl_object_close(struct fl_object *o)
+{
+	if (!o)
+		return;
+	bpf_object__close(o->obj);
+	free(o);
+}
+
+/* ---- probes ---- */
+
+int fl_xdp_support(int ifindex, struct fl_xdp_support *out)
+{
+	LIBBPF_OPTS(bpf_xdp_query_opts, q);
+	int e = bpf_xdp_query(ifindex, 0, &q);
+
+	memset(out, 0, sizeof(*out));
+	if (e)
+		return e;
+	out->native = (q.feature_flags & XDP_FEATURE_BASIC) != 0;
+	out->prog_id = q.prog_id;
+	return 0;
+}
+
+const char *fl_libbpf_version(void)
+{
+	static char v[32];
+
+	snprintf(v, sizeof(v), "%u.%u", libbpf_major_version(), libbpf_minor_version());
+	return v;
+}

@@ -1,0 +1,86 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * loader.h — the libbpf side of flowlens, in plain C: load the flow counter,
+ * attach it to interfaces, drain its tables, read its counters, close it.
+ * The N-API glue (addon.cc) only converts arguments and results.
+ *
+ * Every function that can fail returns 0 or a negative errno and writes a
+ * human-readable message into the caller's `err` buffer.
+ */
+#ifndef FLOWLENS_LOADER_H
+#define FLOWLENS_LOADER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "../../bpf/flow.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define FL_ERR_LEN 4096
+
+enum fl_hook { FL_HOOK_XDP = 0, FL_HOOK_TC = 1 };
+enum fl_xdp_mode { FL_XDP_AUTO = 0, FL_XDP_NATIVE = 1, FL_XDP_GENERIC = 2 };
+
+/* How the programs ended up attached on one interface. */
+struct fl_attach_info {
+	char ingress[16];  /* "xdp-native", "xdp-generic", "tcx" or "tc" */
+	char egress[16];   /* "tcx" or "tc" */
+};
+
+struct fl_drain_result {
+	uint32_t ifaces;     /* iface_record entries at the start of the buffer */
+	uint32_t flows;      /* flow_record entries after them */
+	uint64_t grace_ns;   /* flip + RCU grace period */
+	uint64_t drain_ns;   /* whole drain */
+	uint64_t mono_ns;    /* CLOCK_MONOTONIC when the epoch flipped (the interval's end) */
+};
+
+struct fl_loader;
+
+/* Opens, sizes (flow table entries) and loads the flow counter through the verifier. */
+int fl_open(uint32_t map_entries, struct fl_loader **out, char *err);
+/* Attaches ingress (XDP or TC) and egress (TC) counting on one interface. */
+int fl_attach(struct fl_loader *l, int ifindex, enum fl_hook hook, enum fl_xdp_mode mode,
+	      struct fl_attach_info *info, char *err);
+/* Detaches everything this loader attached to one interface. */
+int fl_detach(struct fl_loader *l, int ifindex, char *err);
+/* Bytes drain() needs: the iface region plus the whole flow table. */
+size_t fl_buffer_size(const struct fl_loader *l);
+/*
+ * Ends the current interval and writes its counts into buf: iface_records, then
+ * flow_records. Not thread-safe against itself; the caller serialises drains.
+ */
+int fl_drain(struct fl_loader *l, void *buf, size_t len, struct fl_drain_result *res, char *err);
+/* Cumulative bpf_errors, summed over CPUs. */
+int fl_read_errors(struct fl_loader *l, uint64_t out[FLOW_ERR__COUNT], char *err);
+/* Runs one program over one packet through BPF_PROG_TEST_RUN (tests, benchmarks). */
+int fl_test_run(int prog_fd, const void *data, uint32_t len, int repeat, uint32_t gso_segs,
+		uint32_t gso_size, uint32_t *retval, uint32_t *duration_ns, char *err);
+/* The fd of one of the loader's programs by name, or -1. */
+int fl_prog_fd(struct fl_loader *l, const char *name);
+/* Entries the flow tables were sized to. */
+uint32_t fl_map_entries(const struct fl_loader *l);
+/* Detaches everything and frees the loader. Safe to call with NULL. */
+void fl_close(struct fl_loader *l);
+
+/* A BPF object file loaded as is (benchmarks' yardsticks). */
+struct fl_object;
+int fl_object_open(const char *path, struct fl_object **out, char *err);
+int fl_object_prog_fd(struct fl_object *o, const char *name);
+void fl_object_close(struct fl_object *o);
+
+/* What `flowlens check` and `flowlens interfaces` report. */
+struct fl_xdp_support {
+	int native;       /* the driver implements XDP (NETDEV_XDP_ACT_BASIC) */
+	uint32_t prog_id; /* an XDP program already attached (0: none) */
+};
+int fl_xdp_support(int ifindex, struct fl_xdp_support *out);
+/* libbpf's runtime version, "major.minor". */
+const char *fl_libbpf_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
