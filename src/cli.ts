@@ -1,0 +1,142 @@
+#!/usr/bin/env node
+/**
+ * The flowlens command line. Every failure a user can cause or meet prints one
+ * clear message (what is wrong, what to do) and exits non-zero: never a stack trace.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { FlowlensError } from './errors.js';
+import { defaultConfig, parseDuration, type CollectorConfig, type Hook, type XdpMode } from './collector/index.js';
+import { run, type OutputFormat } from './cli/run.js';
+import { interfacesCommand } from './cli/interfaces.js';
+import { checkCommand } from './cli/check.js';
+
+interface Command {
+  summary: string;
+  usage: string;
+  options: NonNullable<ParseArgsConfig['options']>;
+  main(values: Record<string, string | boolean | undefined>): Promise<number>;
+}
+
+const COMMANDS: Record<string, Command> = {
+  run: {
+    summary: 'count flows on interfaces and show them live (or as NDJSON)',
+    usage: `flowlens run --iface eth0[,eth1] [options]
+flowlens run --demo [options]
+
+Options:
+  --iface LIST        interfaces to count on, comma-separated
+  --demo              create a network namespace with a veth pair and traffic, and count on it
+  --interval DUR      time between reports (default 1s; e.g. 500ms, 2s)
+  --hook xdp|tc       ingress hook (default xdp); egress always uses TC
+  --xdp-mode MODE     auto (default: native where the driver supports it), native or generic
+  --map-size N        flow table entries (default 65536); a full table counts into overflow
+  --format FMT        table (default) or ndjson: one JSON object per flow per interval,
+                      plus one "totals" object per interface per interval
+  --top N             rows in the live table (default 20)
+  --duration DUR      stop after this long (default: run until Ctrl-C / SIGTERM)`,
+    options: {
+      iface: { type: 'string' }, demo: { type: 'boolean' }, interval: { type: 'string' },
+      hook: { type: 'string' }, 'xdp-mode': { type: 'string' }, 'map-size': { type: 'string' },
+      format: { type: 'string' }, top: { type: 'string' }, duration: { type: 'string' },
+    },
+    async main(v) {
+      const config: CollectorConfig = {
+        ...defaultConfig(),
+        interfaces: typeof v.iface === 'string' ? v.iface.split(',').map((s) => s.trim()).filter(Boolean) : [],
+        hook: (v.hook as Hook | undefined) ?? 'xdp',
+        xdpMode: (v['xdp-mode'] as XdpMode | undefined) ?? 'auto',
+        mapEntries: v['map-size'] !== undefined ? Number(v['map-size']) : defaultConfig().mapEntries,
+        intervalMs: v.interval !== undefined ? parseDuration(String(v.interval), '--interval') : 1000,
+      };
+      const format = (v.format as string | undefined) ?? 'table';
+      if (format !== 'table' && format !== 'ndjson') throw new FlowlensError('FLOW_ERR_USAGE', `--format must be table or ndjson, not "${format}"`);
+      const top = v.top !== undefined ? Number(v.top) : 20;
+      if (!Number.isInteger(top) || top < 1) throw new FlowlensError('FLOW_ERR_USAGE', `--top must be a positive integer, not "${v.top}"`);
+      const durationMs = v.duration !== undefined ? parseDuration(String(v.duration), '--duration') : 0;
+      const opts = { format: format as OutputFormat, top, durationMs };
+      if (!v.demo) {
+        await run(config, opts);
+        return 0;
+      }
+      if (config.interfaces.length) throw new FlowlensError('FLOW_ERR_USAGE', '--demo makes its own interface: do not combine it with --iface');
+      const { preflight } = await import('./system/preflight.js');
+      preflight();
+      const { startDemo } = await import('./demo/index.js');
+      const demo = await startDemo();
+      if (format === 'table' && !process.stdout.isTTY) {
+        process.stdout.write(`flowlens demo: ${demo.iface} (${demo.hostV4}, ${demo.hostV6}) ↔ namespace peer (${demo.peerV4}, ${demo.peerV6})\n`);
+      }
+      try {
+        config.interfaces = [demo.iface];
+        const running = run(config, opts);
+        demo.startTraffic();
+        await running;
+      } finally {
+        await demo.stop();
+      }
+      return 0;
+    },
+  },
+  interfaces: {
+    summary: 'list network interfaces: index, state, addresses, XDP support',
+    usage: 'flowlens interfaces [--format table|json]',
+    options: { format: { type: 'string' } },
+    async main(v) {
+      return interfacesCommand((v.format as string | undefined) ?? 'table');
+    },
+  },
+  check: {
+    summary: 'check that this host can run flowlens (kernel, BTF, privileges, libbpf, verifier)',
+    usage: 'flowlens check [--format table|json]',
+    options: { format: { type: 'string' } },
+    async main(v) {
+      return checkCommand((v.format as string | undefined) ?? 'table');
+    },
+  },
+};
+
+function help(): string {
+  const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
+  return `flowlens — exact per-flow traffic counting with eBPF
+
+Usage: flowlens <command> [options]      flowlens <command> --help
+
+Commands:
+${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`).join('\n')}
+`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(help());
+    return name ? 0 : 2;
+  }
+  const cmd = COMMANDS[name];
+  if (!cmd) throw new FlowlensError('FLOW_ERR_USAGE', `unknown command "${name}"`, `commands: ${Object.keys(COMMANDS).join(', ')}; see flowlens --help`);
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${cmd.summary}\n\nUsage: ${cmd.usage}\n`);
+    return 0;
+  }
+  let values: Record<string, string | boolean | undefined>;
+  try {
+    values = parseArgs({ args: rest, options: cmd.options, strict: true, allowPositionals: false }).values as typeof values;
+  } catch (e) {
+    throw new FlowlensError('FLOW_ERR_USAGE', (e as Error).message, `see flowlens ${name} --help`);
+  }
+  return cmd.main(values);
+}
+
+main(process.argv.slice(2)).then(
+  (code) => { process.exitCode = code; },
+  (e) => {
+    process.stderr.write(`${e instanceof FlowlensError ? e.format() : `flowlens: ${(e as Error).message ?? e}`}\n`);
+    process.exitCode = 1;
+  },
+);
+
+process.on('uncaughtException', (e) => {
+  // the collector's exit hook detaches; here we only make sure no stack trace is the last word
+  process.stderr.write(`flowlens: unexpected error: ${e.message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,47 @@
+/** The collector's configuration, validated before anything touches the kernel. */
+import { FlowlensError } from '../errors.js';
+
+export type Hook = 'xdp' | 'tc';
+export type XdpMode = 'auto' | 'native' | 'generic';
+
+export interface CollectorConfig {
+  /** Interface names to count on. */
+  interfaces: string[];
+  /** Ingress hook: XDP (default) or TC; egress is always TC. */
+  hook: Hook;
+  xdpMode: XdpMode;
+  /** Flow table entries per table; a full table sends packets to the overflow counters. */
+  mapEntries: number;
+  /** Milliseconds between drains. */
+  intervalMs: number;
+}
+
+export function defaultConfig(): CollectorConfig {
+  return { interfaces: [], hook: 'xdp', xdpMode: 'auto', mapEntries: 65536, intervalMs: 1000 };
+}
+
+const MIN_INTERVAL_MS = 100;
+const MAX_MAP_ENTRIES = 1 << 24;
+
+export function validateConfig(c: CollectorConfig): CollectorConfig {
+  const bad = (what: string, hint?: string) => { throw new FlowlensError('FLOW_ERR_USAGE', what, hint); };
+  if (c.interfaces.length === 0) bad('no interface given', 'name one or more with --iface eth0[,eth1], or try --demo');
+  if (new Set(c.interfaces).size !== c.interfaces.length) bad(`an interface is named twice: ${c.interfaces.join(',')}`);
+  if (c.hook !== 'xdp' && c.hook !== 'tc') bad(`--hook must be xdp or tc, not "${c.hook}"`);
+  if (!['auto', 'native', 'generic'].includes(c.xdpMode)) bad(`--xdp-mode must be auto, native or generic, not "${c.xdpMode}"`);
+  if (!Number.isInteger(c.mapEntries) || c.mapEntries < 1 || c.mapEntries > MAX_MAP_ENTRIES) {
+    bad(`--map-size must be an integer from 1 to ${MAX_MAP_ENTRIES}, not "${c.mapEntries}"`);
+  }
+  if (!Number.isFinite(c.intervalMs) || c.intervalMs < MIN_INTERVAL_MS) {
+    bad(`--interval must be at least ${MIN_INTERVAL_MS}ms`);
+  }
+  return c;
+}
+
+/** Parses "1s", "500ms", "2.5s", "1m" or a bare number of seconds. */
+export function parseDuration(text: string, flag: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(text.trim());
+  if (!m) throw new FlowlensError('FLOW_ERR_USAGE', `${flag} must be a duration like 1s, 500ms or 2m, not "${text}"`);
+  const n = Number(m[1]);
+  return m[2] === 'ms' ? n : m[2] === 'm' ? n * 60000 : n * 1000;
+}

@@ -1,0 +1,163 @@
+/**
+ * Decodes what the addon's drain() wrote: iface_records, then flow_records,
+ * packed with the offsets of layout.gen.ts. Flows stay in the buffer and are
+ * read on demand through FlowBatch; only the rows a caller asks for become
+ * objects.
+ */
+import { FlowCounters, FlowKey, FlowRecord, IfaceCounters, IfaceKey, IfaceRecord } from './layout.gen.js';
+import { formatAddress } from './address.js';
+import type { ClockOffset } from './clock.js';
+
+export type Direction = 'ingress' | 'egress';
+const DIRECTIONS: Direction[] = ['ingress', 'egress'];
+
+/** One direction of one conversation during one interval (JSON-ready). */
+export interface Flow {
+  ifindex: number;
+  direction: Direction;
+  ipVersion: 4 | 6;
+  protocol: number;
+  src: string;
+  dst: string;
+  srcPort: number;
+  dstPort: number;
+  packets: number;
+  bytes: number;
+  /** Wall-clock milliseconds since the epoch. */
+  firstSeen: number;
+  lastSeen: number;
+  tcpFlags: number;
+}
+
+/** Per interface and direction counts of packets that are not flows. */
+export interface IfaceCounts {
+  ifindex: number;
+  direction: Direction;
+  overflowPackets: number;
+  overflowBytes: number;
+  nonIpPackets: number;
+  nonIpBytes: number;
+  malformedPackets: number;
+  malformedBytes: number;
+}
+
+/** Reads an unsigned 64-bit little-endian counter as a double (exact below 2^53). */
+function u64(view: DataView, offset: number): number {
+  return view.getUint32(offset + 4, true) * 4294967296 + view.getUint32(offset, true);
+}
+
+export function decodeIfaces(buf: Buffer, count: number): IfaceCounts[] {
+  const view = new DataView(buf.buffer, buf.byteOffset, count * IfaceRecord.size);
+  const out: IfaceCounts[] = [];
+  for (let i = 0; i < count; i++) {
+    const k = i * IfaceRecord.size + IfaceRecord.key;
+    const c = i * IfaceRecord.size + IfaceRecord.counters;
+    out.push({
+      ifindex: view.getUint32(k + IfaceKey.ifindex, true),
+      direction: DIRECTIONS[view.getUint8(k + IfaceKey.direction)] ?? 'ingress',
+      overflowPackets: u64(view, c + IfaceCounters.overflowPackets),
+      overflowBytes: u64(view, c + IfaceCounters.overflowBytes),
+      nonIpPackets: u64(view, c + IfaceCounters.nonIpPackets),
+      nonIpBytes: u64(view, c + IfaceCounters.nonIpBytes),
+      malformedPackets: u64(view, c + IfaceCounters.malformedPackets),
+      malformedBytes: u64(view, c + IfaceCounters.malformedBytes),
+    });
+  }
+  return out;
+}
+
+/**
+ * The flows of one interval, read in place from the drain buffer. Valid until
+ * the collector drains again (it does so only after every listener returned).
+ */
+export class FlowBatch {
+  private readonly view: DataView;
+
+  constructor(
+    private readonly buf: Buffer,
+    /** Byte offset of the first flow_record. */
+    private readonly start: number,
+    readonly count: number,
+    private readonly clock: ClockOffset,
+  ) {
+    this.view = new DataView(buf.buffer, buf.byteOffset + start, count * FlowRecord.size);
+  }
+
+  private key(i: number): number {
+    return i * FlowRecord.size + FlowRecord.key;
+  }
+  private ctr(i: number): number {
+    return i * FlowRecord.size + FlowRecord.counters;
+  }
+
+  ifindex(i: number): number {
+    return this.view.getUint32(this.key(i) + FlowKey.ifindex, true);
+  }
+  direction(i: number): Direction {
+    return DIRECTIONS[this.view.getUint8(this.key(i) + FlowKey.direction)] ?? 'ingress';
+  }
+  ipVersion(i: number): 4 | 6 {
+    return this.view.getUint8(this.key(i) + FlowKey.ipVersion) === 6 ? 6 : 4;
+  }
+  protocol(i: number): number {
+    return this.view.getUint8(this.key(i) + FlowKey.protocol);
+  }
+  src(i: number): string {
+    return this.address(i, FlowKey.srcAddr);
+  }
+  dst(i: number): string {
+    return this.address(i, FlowKey.dstAddr);
+  }
+  srcPort(i: number): number {
+    return this.view.getUint16(this.key(i) + FlowKey.srcPort, true);
+  }
+  dstPort(i: number): number {
+    return this.view.getUint16(this.key(i) + FlowKey.dstPort, true);
+  }
+  packets(i: number): number {
+    return u64(this.view, this.ctr(i) + FlowCounters.packets);
+  }
+  bytes(i: number): number {
+    return u64(this.view, this.ctr(i) + FlowCounters.bytes);
+  }
+  /** Wall-clock ms of the first packet in this interval. */
+  firstSeen(i: number): number {
+    return this.clock.toWallMs(u64(this.view, this.ctr(i) + FlowCounters.firstSeenNs));
+  }
+  lastSeen(i: number): number {
+    return this.clock.toWallMs(u64(this.view, this.ctr(i) + FlowCounters.lastSeenNs));
+  }
+  tcpFlags(i: number): number {
+    return this.view.getUint16(this.ctr(i) + FlowCounters.tcpFlags, true);
+  }
+
+  private address(i: number, field: number): string {
+    const at = this.start + this.key(i) + field;
+    return formatAddress(this.buf, at, this.ipVersion(i));
+  }
+
+  /** One flow as an object (for the rows a caller actually returns). */
+  flow(i: number): Flow {
+    return {
+      ifindex: this.ifindex(i),
+      direction: this.direction(i),
+      ipVersion: this.ipVersion(i),
+      protocol: this.protocol(i),
+      src: this.src(i),
+      dst: this.dst(i),
+      srcPort: this.srcPort(i),
+      dstPort: this.dstPort(i),
+      packets: this.packets(i),
+      bytes: this.bytes(i),
+      firstSeen: this.firstSeen(i),
+      lastSeen: this.lastSeen(i),
+      tcpFlags: this.tcpFlags(i),
+    };
+  }
+
+  flows(): Flow[] {
+    const out: Flow[] = [];
+    for (let i = 0; i < this.count; i++) out.push(this.flow(i));
+    return out;
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The collector: loads the flow counter, attaches it, drains it every interval
+ * (never two drains at once) and hands each interval's flows and per-interface
+ * totals to listeners. Stopping drains one last time, so nothing counted is
+ * left behind.
+ */
+import { EventEmitter } from 'node:events';
+import { loadAddon, type AttachInfo, type NativeCollector } from '../native/binding.js';
+import { FlowlensError } from '../errors.js';
+import { explainKernelError, preflight } from '../system/preflight.js';
+import { resolveInterfaces, type NetInterface } from '../system/interfaces.js';
+import { checkLayout } from './layout.js';
+import { ClockOffset } from './clock.js';
+import { FlowBatch, decodeIfaces, type Direction } from './decode.js';
+import { IfaceRecord } from './layout.gen.js';
+import { validateConfig, type CollectorConfig } from './config.js';
+
+export * from './config.js';
+export type { Flow, Direction } from './decode.js';
+export { FlowBatch } from './decode.js';
+
+/** Counts of one interface in one direction during one interval. */
+export interface DirectionTotals {
+  /** IP packets and L3 bytes, flows and overflow together. */
+  packets: number;
+  bytes: number;
+  flows: number;
+  overflowPackets: number;
+  overflowBytes: number;
+  nonIpPackets: number;
+  nonIpBytes: number;
+  malformedPackets: number;
+  malformedBytes: number;
+}
+
+export interface IfaceTotals {
+  iface: string;
+  ifindex: number;
+  ingress: DirectionTotals;
+  egress: DirectionTotals;
+}
+
+export interface Interval {
+  /** Wall-clock ms of the interval's start and end. */
+  start: number;
+  end: number;
+  flows: FlowBatch;
+  totals: IfaceTotals[];
+  drain: { ms: number; graceMs: number };
+}
+
+export interface Attachment extends AttachInfo {
+  iface: string;
+  ifindex: number;
+}
+
+export interface CollectorStatus {
+  attachments: Attachment[];
+  mapEntries: number;
+  /** Flows in the last drained table over its size (0..1). */
+  mapFill: number;
+  intervals: number;
+  lastDrainMs: number;
+  /** Since start. */
+  overflowPackets: number;
+  nonIpPackets: number;
+  malformedPackets: number;
+  /** The BPF program's own failures, by reason. */
+  bpfErrors: Record<string, number>;
+}
+
+/** enum flow_error in bpf/flow.h, in order. */
+export const BPF_ERROR_NAMES = ['flow_update', 'iface_full', 'no_table', 'pull'] as const;
+
+function zeroTotals(): DirectionTotals {
+  return { packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
+    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0 };
+}
+
+export class Collector extends EventEmitter<{ interval: [Interval]; error: [Error] }> {
+  private native: NativeCollector | undefined;
+  private readonly buffer: Buffer;
+  private readonly attachments: Attachment[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private draining: Promise<Interval> | undefined;
+  private intervalStart = Date.now();
+  private stats = { intervals: 0, lastDrainMs: 0, mapFill: 0, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0 };
+
+  private constructor(readonly config: CollectorConfig, native: NativeCollector, private readonly ifaces: NetInterface[]) {
+    super();
+    this.native = native;
+    this.buffer = Buffer.alloc(native.bufferSize);
+  }
+
+  /** Checks, loads and attaches; on any failure nothing stays attached. */
+  static open(config: CollectorConfig): Collector {
+    validateConfig(config);
+    const ifaces = resolveInterfaces(config.interfaces);
+    preflight();
+    const addon = loadAddon();
+    checkLayout(addon.layout);
+    let native: NativeCollector;
+    try {
+      native = new addon.Collector(config.mapEntries);
+    } catch (e) {
+      throw explainKernelError(e, 'cannot load the flow counter');
+    }
+    const c = new Collector(config, native, ifaces);
+    try {
+      for (const i of ifaces) {
+        const info = native.attach(i.ifindex, config.hook, config.xdpMode);
+        c.attachments.push({ iface: i.name, ifindex: i.ifindex, ...info });
+      }
+    } catch (e) {
+      native.close();
+      throw explainKernelError(e, 'cannot attach');
+    }
+    c.intervalStart = Date.now();
+    return c;
+  }
+
+  get attached(): readonly Attachment[] {
+    return this.attachments;
+  }
+
+  /** Drains every intervalMs until stop(). */
+  start(): void {
+    const tick = () => {
+      this.timer = setTimeout(() => {
+        this.drainNow().then(tick, (e) => { this.emit('error', e as Error); tick(); });
+      }, this.config.intervalMs);
+    };
+    tick();
+  }
+
+  /** Ends the current interval now and emits it; concurrent calls share one drain. */
+  drainNow(): Promise<Interval> {
+    if (!this.draining) {
+      this.draining = this.drainOnce().finally(() => { this.draining = undefined; });
+    }
+    return this.draining;
+  }
+
+  private async drainOnce(): Promise<Interval> {
+    const native = this.native;
+    if (!native) throw new FlowlensError('FLOW_ERR_USAGE', 'the collector is stopped');
+    const r = await native.drain(this.buffer);
+    const clock = ClockOffset.now();
+    const end = clock.toWallMs(r.monoNs);
+    const flows = new FlowBatch(this.buffer, r.ifaces * IfaceRecord.size, r.flows, clock);
+    const interval: Interval = {
+      start: this.intervalStart,
+      end,
+      flows,
+      totals: this.totals(flows, r.ifaces),
+      drain: { ms: r.drainNs / 1e6, graceMs: r.graceNs / 1e6 },
+    };
+    this.intervalStart = end;
+    this.stats.intervals++;
+    this.stats.lastDrainMs = interval.drain.ms;
+    this.stats.mapFill = r.flows / native.mapEntries;
+    this.emit('interval', interval);
+    return interval;
+  }
+
+  private totals(flows: FlowBatch, ifaceCount: number): IfaceTotals[] {
+    const byIndex = new Map<number, IfaceTotals>();
+    for (const a of this.attachments) {
+      byIndex.set(a.ifindex, { iface: a.iface, ifindex: a.ifindex, ingress: zeroTotals(), egress: zeroTotals() });
+    }
+    const get = (ifindex: number, dir: Direction): DirectionTotals | undefined => byIndex.get(ifindex)?.[dir];
+    for (let i = 0; i < flows.count; i++) {
+      const t = get(flows.ifindex(i), flows.direction(i));
+      if (!t) continue;
+      t.packets += flows.packets(i);
+      t.bytes += flows.bytes(i);
+      t.flows++;
+    }
+    for (const c of decodeIfaces(this.buffer, ifaceCount)) {
+      const t = get(c.ifindex, c.direction);
+      if (!t) continue;
+      t.packets += c.overflowPackets;
+      t.bytes += c.overflowBytes;
+      t.overflowPackets += c.overflowPackets;
+      t.overflowBytes += c.overflowBytes;
+      t.nonIpPackets += c.nonIpPackets;
+      t.nonIpBytes += c.nonIpBytes;
+      t.malformedPackets += c.malformedPackets;
+      t.malformedBytes += c.malformedBytes;
+      this.stats.overflowPackets += c.overflowPackets;
+      this.stats.nonIpPackets += c.nonIpPackets;
+      this.stats.malformedPackets += c.malformedPackets;
+    }
+    return [...byIndex.values()];
+  }
+
+  status(): CollectorStatus {
+    const errors = this.native?.errors() ?? [];
+    return {
+      attachments: [...this.attachments],
+      mapEntries: this.config.mapEntries,
+      mapFill: this.stats.mapFill,
+      intervals: this.stats.intervals,
+      lastDrainMs: this.stats.lastDrainMs,
+      overflowPackets: this.stats.overflowPackets,
+      nonIpPackets: this.stats.nonIpPackets,
+      malformedPackets: this.stats.malformedPackets,
+      bpfErrors: Object.fromEntries(BPF_ERROR_NAMES.map((n, i) => [n, errors[i] ?? 0])),
+    };
+  }
+
+  /** Detaches, drains what was counted since the last interval, emits it, unloads. */
+  async stop(): Promise<void> {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    const native = this.native;
+    if (!native) return;
+    await this.draining?.catch(() => undefined);
+    for (const a of this.attachments) {
+      try { native.detach(a.ifindex); } catch { /* interface already gone */ }
+    }
+    try {
+      await this.drainNow();
+    } finally {
+      native.close();
+      this.native = undefined;
+    }
+  }
+
+  /** Synchronous last resort (process exit): detach and unload without draining. */
+  closeNow(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.native?.close();
+    this.native = undefined;
+  }
+}

@@ -1,0 +1,35 @@
+/**
+ * The catalogue of errors a user can meet. Each has a code, says what is wrong,
+ * and says what to do; the CLI prints them without a stack trace.
+ */
+export type FlowlensErrorCode =
+  | 'FLOW_ERR_USAGE'
+  | 'FLOW_ERR_NOT_BUILT'
+  | 'FLOW_ERR_PERMISSION'
+  | 'FLOW_ERR_NO_BTF'
+  | 'FLOW_ERR_NO_BPF'
+  | 'FLOW_ERR_VERIFIER'
+  | 'FLOW_ERR_UNKNOWN_INTERFACE'
+  | 'FLOW_ERR_ALREADY_ATTACHED'
+  | 'FLOW_ERR_XDP_BUSY'
+  | 'FLOW_ERR_ATTACH'
+  | 'FLOW_ERR_LAYOUT'
+  | 'FLOW_ERR_KERNEL'
+  | 'FLOW_ERR_DEMO';
+
+export class FlowlensError extends Error {
+  constructor(
+    readonly code: FlowlensErrorCode,
+    message: string,
+    /** What the user can do about it. */
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'FlowlensError';
+  }
+
+  /** The text the CLI prints. */
+  format(): string {
+    return `flowlens: ${this.message}${this.hint ? `\n  → ${this.hint}` : ''}`;
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * The native addon's surface, declared once. The addon is loaded lazily so that
+ * commands which do not need the kernel (help, config) work without it, and so
+ * that a missing build is a clear error, not a stack trace.
+ */
+import { createRequire } from 'node:module';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { FlowlensError } from '../errors.js';
+
+/** How the programs ended up attached to one interface. */
+export interface AttachInfo {
+  /** 'xdp-native', 'xdp-generic', 'tcx' or 'tc' (legacy, kernels without TCX). */
+  ingress: string;
+  /** 'tcx' or 'tc'. */
+  egress: string;
+}
+
+export interface DrainResult {
+  /** iface_record entries at the start of the buffer. */
+  ifaces: number;
+  /** flow_record entries right after them. */
+  flows: number;
+  /** Nanoseconds spent flipping the epoch and waiting for the RCU grace period. */
+  graceNs: number;
+  /** Nanoseconds the whole drain took (on a worker thread). */
+  drainNs: number;
+  /** CLOCK_MONOTONIC at the flip: the end of the drained interval. */
+  monoNs: number;
+}
+
+export interface TestRunOptions {
+  repeat?: number;
+  /** TC only: the skb's gso_segs, to test GSO accounting. */
+  gsoSegs?: number;
+  /** TC only: the skb's gso_size. */
+  gsoSize?: number;
+}
+
+export interface TestRunResult {
+  retval: number;
+  /** Average nanoseconds per repetition, as the kernel measured it. */
+  durationNs: number;
+}
+
+/** The loaded flow counter: one per process. */
+export interface NativeCollector {
+  /** Attaches ingress (XDP or TC) and egress (TC) counting to one interface. */
+  attach(ifindex: number, hook: 'xdp' | 'tc', xdpMode: 'auto' | 'native' | 'generic'): AttachInfo;
+  /** Detaches everything attached to one interface. */
+  detach(ifindex: number): void;
+  /** Ends the interval and writes its records into `buffer` (at least `bufferSize` bytes). */
+  drain(buffer: Buffer): Promise<DrainResult>;
+  /** Cumulative bpf_errors, indexed by enum flow_error. */
+  errors(): number[];
+  /** Runs one program over one packet with BPF_PROG_TEST_RUN. */
+  testRun(program: string, packet: Buffer, options?: TestRunOptions): TestRunResult;
+  /** Detaches everything and unloads. Idempotent. */
+  close(): void;
+  readonly mapEntries: number;
+  readonly bufferSize: number;
+}
+
+/** An arbitrary BPF object file, for benchmarks. */
+export interface NativeBpfObject {
+  testRun(program: string, packet: Buffer, options?: TestRunOptions): TestRunResult;
+  close(): void;
+}
+
+export interface StructLayout {
+  size: number;
+  fields: Record<string, number>;
+}
+
+export interface Addon {
+  Collector: new (mapEntries: number) => NativeCollector;
+  BpfObject: new (path: string) => NativeBpfObject;
+  /** Whether the driver implements XDP, and the id of an attached XDP program (0: none). */
+  xdpSupport(ifindex: number): { native: boolean; progId: number };
+  libbpfVersion: string;
+  /** sizeof/offsetof of every struct in bpf/flow.h, as the addon's compiler saw them. */
+  layout: Record<string, StructLayout> & { constants: Record<string, number> };
+}
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..').replace(/\/dist$/, '');
+
+/** The addon's path: FLOWLENS_ADDON overrides it (for a debug build). */
+export function addonPath(): string {
+  return process.env.FLOWLENS_ADDON ?? path.join(repoRoot, 'native/build/Release/flowlens.node');
+}
+
+let cached: Addon | undefined;
+
+export function loadAddon(): Addon {
+  if (cached) return cached;
+  const file = addonPath();
+  if (!existsSync(file)) {
+    throw new FlowlensError('FLOW_ERR_NOT_BUILT', `the native addon is not built (${file} is missing)`,
+      'run `npm run build` (bin/flowlens does it for you)');
+  }
+  cached = createRequire(import.meta.url)(file) as Addon;
+  return cached;
+}
