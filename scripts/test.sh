@@ -11,6 +11,12 @@ if ! bash scripts/setup.sh --test; then
 fi
 # a run as root proves the kernel parts: skipping them would prove nothing
 if [[ $(id -u) -eq 0 ]]; then export FLOWLENS_REQUIRE_KERNEL=1; fi
+# tests are type-checked too (tap itself only transpiles them)
+typecheck_failed=0
+if ! node_modules/.bin/tsc -p tsconfig.test.json; then
+  echo "type check of the tests failed"
+  typecheck_failed=1
+fi
 out=$(mktemp)
 node_modules/.bin/tap --reporter=tap "$@" 2>&1 | tee "$out"
 summary=$(grep -E '^# \{ total: ' "$out" | tail -1)
@@ -25,5 +31,6 @@ total=$(field total)
 # a test file that crashed shows up as total > pass + fail + skip + todo
 lost=$(( total - pass - fail - skip - todo ))
 (( lost > 0 )) && fail=$(( fail + lost ))
+fail=$(( fail + typecheck_failed ))
 echo "$pass passed, $fail failed, $skip skipped"
 (( fail == 0 ))

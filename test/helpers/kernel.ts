@@ -12,6 +12,6 @@ export function requireKernel(t: Test): boolean {
   if (missing.length === 0) return true;
   const why = `needs root or ${missing.join(', ')}`;
   if (process.env.FLOWLENS_REQUIRE_KERNEL === '1') t.fail(`kernel test cannot run: ${why}`);
-  else t.skip(why);
+  else t.skip(why, () => undefined);
   return false;
 }
