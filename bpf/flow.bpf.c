@@ -5,12 +5,13 @@
  * Logic:
  *  1. Parse Ethernet, up to two VLAN tags, IPv4/IPv6 (with extension headers)
  *     and the transport header into a flow key (parse.bpf.h).
- *  2. Aggregate per key into flow_tables[drain_epoch]: packets, L3 bytes,
- *     first/last seen, OR of TCP flags. GSO/GRO super-packets count as the wire
- *     packets they stand for.
+ *  2. Aggregate per key in the drain_epoch region of the flow table (an
+ *     open-addressing hash in an mmapped array, table.bpf.h): packets, L3
+ *     bytes, first/last seen, OR of TCP flags. GSO/GRO super-packets count as
+ *     the wire packets they stand for.
  *  3. User space drains by flipping drain_epoch and waiting for an RCU grace
- *     period, then empties the table no program writes to any more (maps.bpf.h).
- *  4. Overflow: when the flow table is full the packet is counted in
+ *     period, then reads the region no program writes to any more (maps.bpf.h).
+ *  4. Overflow: when max_flows flows are in the table the packet is counted in
  *     iface_counters (per interface, direction and epoch) instead, so totals stay
  *     exact. Non-IP and malformed frames are counted there too.
  *
@@ -23,10 +24,8 @@
 #include <bpf/bpf_helpers.h>
 #include "flow.h"
 #include "maps.bpf.h"
+#include "table.bpf.h"
 #include "parse.bpf.h"
-
-#define E2BIG 7
-#define EEXIST 17
 
 /* Headers of a non-linear skb are pulled into the linear area up to this many bytes. */
 #define TC_PULL_BYTES 512
@@ -70,57 +69,18 @@ static __always_inline void count_iface(__u32 ifindex, __u8 direction, __u32 epo
 	}
 }
 
-static __always_inline void add_to_flow(struct flow_counters *v, const struct parsed *p, __u64 now)
-{
-	v->packets += p->packets;
-	v->bytes += p->l3_bytes;
-	/* per-CPU values: a flow created on another CPU starts at 0 here */
-	if (!v->first_seen_ns)
-		v->first_seen_ns = now;
-	v->last_seen_ns = now;
-	v->tcp_flags |= p->tcp_flags;
-}
-
 static __always_inline void count_flow(struct parsed *p, __u32 epoch)
 {
-	struct flow_counters *v;
-	void *table;
-	__u64 now;
-	long err;
+	__u32 errors = 0;
+	int r = table_count(&p->key, epoch, p->packets, p->l3_bytes, p->tcp_flags, bpf_ktime_get_ns(),
+			    &errors);
 
-	table = bpf_map_lookup_elem(&flow_tables, &epoch);
-	if (!table) {
-		count_error(FLOW_ERR_NO_TABLE);
-		return;
-	}
-	now = bpf_ktime_get_ns();
-	v = bpf_map_lookup_elem(table, &p->key);
-	if (v) {
-		add_to_flow(v, p, now);
-		return;
-	}
-
-	struct flow_counters init = {
-		.packets = p->packets,
-		.bytes = p->l3_bytes,
-		.first_seen_ns = now,
-		.last_seen_ns = now,
-		.tcp_flags = p->tcp_flags,
-	};
-	err = bpf_map_update_elem(table, &p->key, &init, BPF_NOEXIST);
-	if (!err)
-		return;
-	if (err == -EEXIST) {
-		/* another CPU inserted the same flow between our lookup and update */
-		v = bpf_map_lookup_elem(table, &p->key);
-		if (v) {
-			add_to_flow(v, p, now);
-			return;
-		}
-	}
-	if (err != -E2BIG)
-		count_error(FLOW_ERR_FLOW_UPDATE);
-	count_iface(p->key.ifindex, p->key.direction, epoch, SLOT_OVERFLOW, p->packets, p->l3_bytes);
+	if (r == TABLE_FULL)
+		count_iface(p->key.ifindex, p->key.direction, epoch, SLOT_OVERFLOW, p->packets, p->l3_bytes);
+	if (errors & (1u << FLOW_ERR_PROBE_LIMIT))
+		count_error(FLOW_ERR_PROBE_LIMIT);
+	if (errors & (1u << FLOW_ERR_CLAIM_RACE))
+		count_error(FLOW_ERR_CLAIM_RACE);
 }
 
 /* Parses and counts one frame; returns the parse result so TC can pull and retry. */

@@ -37,18 +37,17 @@ struct flow_key {
 	__u32 pad1;         /* always 0 */
 };
 
-/* Counters of one flow (per CPU in the kernel, summed by the addon). */
+/* Counters of one flow, updated with atomic instructions from every CPU. */
 struct flow_counters {
 	__u64 packets;        /* wire packets (a GSO/GRO super-packet counts as its segments) */
 	__u64 bytes;          /* L3 bytes (IP header + payload) of those wire packets */
-	__u64 first_seen_ns;  /* CLOCK_MONOTONIC (bpf_ktime_get_ns) of the first packet; 0 = none on this CPU */
+	__u64 first_seen_ns;  /* CLOCK_MONOTONIC (bpf_ktime_get_ns) of the first packet */
 	__u64 last_seen_ns;   /* CLOCK_MONOTONIC of the last packet */
-	__u16 tcp_flags;      /* OR of the TCP flags byte of every packet (FIN=0x01 ... CWR=0x80) */
-	__u16 pad0;           /* always 0 */
-	__u32 pad1;           /* always 0 */
+	__u32 tcp_flags;      /* OR of the TCP flags byte of every packet (FIN=0x01 ... CWR=0x80) */
+	__u32 slot_state;     /* kernel: enum flow_slot_state of the table slot; drained records: 0 */
 };
 
-/* What drain() writes into the caller's buffer for each flow. */
+/* A slot of the kernel's flow table, and what drain() writes for each flow. */
 struct flow_record {
 	struct flow_key key;
 	struct flow_counters counters;
@@ -63,6 +62,9 @@ struct iface_key {
 };
 
 struct iface_counters {
+	__u64 ip_packets;         /* drain only (0 in the kernel): IP packets, flows and overflow */
+	__u64 ip_bytes;           /* drain only: their L3 bytes */
+	__u64 flows;              /* drain only: flow records of this interface and direction */
 	__u64 overflow_packets;   /* IP packets counted while the flow table was full */
 	__u64 overflow_bytes;     /* their L3 bytes */
 	__u64 non_ip_packets;     /* frames that are not IPv4/IPv6 (ARP, LLDP, ...) */
@@ -71,7 +73,8 @@ struct iface_counters {
 	__u64 malformed_bytes;    /* their L2 bytes */
 };
 
-/* What drain() writes into the caller's buffer for each interface and direction. */
+/* What drain() writes into the caller's buffer for each interface and direction:
+ * the interval's totals. */
 struct iface_record {
 	struct iface_key key;
 	struct iface_counters counters;
@@ -79,11 +82,18 @@ struct iface_record {
 
 /* Failures of the BPF program itself, indexed into the bpf_errors map. */
 enum flow_error {
-	FLOW_ERR_FLOW_UPDATE = 0,   /* inserting a flow failed for a reason other than a full map */
+	FLOW_ERR_PROBE_LIMIT = 0,   /* no free slot within the probe limit: counted as overflow */
 	FLOW_ERR_IFACE_FULL = 1,    /* the iface_counters map was full: a non-flow packet went uncounted */
-	FLOW_ERR_NO_TABLE = 2,      /* the flow table slot was empty (never expected) */
+	FLOW_ERR_CLAIM_RACE = 2,    /* two CPUs inserted one flow at once: drain merges the copies */
 	FLOW_ERR_PULL = 3,          /* bpf_skb_pull_data failed on a non-linear skb */
 	FLOW_ERR__COUNT = 4,
+};
+
+/* State of a flow table slot (flow_counters.slot_state). */
+enum flow_slot_state {
+	FLOW_SLOT_EMPTY = 0,    /* free: a CPU may claim it with compare-and-swap */
+	FLOW_SLOT_CLAIMED = 1,  /* a CPU is writing the key; others wait briefly */
+	FLOW_SLOT_READY = 2,    /* key written: match and count */
 };
 
 /* Interfaces x directions x epochs the iface_counters map holds. */

@@ -6,44 +6,44 @@
 #include "flow.h"
 
 /*
- * Flow tables: per-CPU hashes with plain `+=`.
+ * The flow table: an open-addressing hash table (linear probing) that the BPF
+ * program keeps in a plain array, which user space maps into its memory.
  *
- * Why per-CPU and not a shared hash with atomics: every packet updates its flow,
- * and a flow's packets arrive on one RX queue (one CPU) most of the time, so a
- * per-CPU value never bounces a cache line between CPUs and needs no lock-prefixed
- * instruction. User space sums the CPUs when it drains.
+ * Why not a BPF hash map: user space can only read a BPF hash through the
+ * bpf() system call, and reading 1M entries that way (BPF_MAP_LOOKUP_BATCH)
+ * costs ~0.5 s of kernel time per drain. An mmapped array is read at memory
+ * speed, with no system call per entry. The price is that the program does its
+ * own hashing and uses atomic instructions (shared slots instead of per-CPU
+ * values); a flow's packets normally arrive on one CPU, so those atomics stay
+ * uncontended.
  *
- * Why two tables (A/B) behind an array-of-maps: a drain must not lose increments
- * made while it runs. The program reads `drain_epoch` once per packet and counts
- * into flow_tables[drain_epoch]. To drain, user space flips drain_epoch and then
- * updates a flow_tables slot, which makes the kernel wait for an RCU grace period
- * (maybe_wait_bpf_programs): every program that could still hold the old epoch has
- * finished. The old table is then quiescent and is read and emptied at leisure,
- * while new packets go to the other table. Nothing is counted twice or lost.
+ * Why two epochs: a drain must not lose increments made while it runs. The
+ * table holds two regions of table_slots slots. The program reads drain_epoch
+ * once per packet and counts in that region. To drain, user space flips
+ * drain_epoch and then updates grace_barrier, which makes the kernel wait for
+ * an RCU grace period (maybe_wait_bpf_programs): every program that could still
+ * count into the old region has finished. The old region is then quiescent:
+ * user space reads the slots listed in claimed_slots and marks them empty,
+ * while packets go to the other region. Nothing is counted twice or lost.
  *
- * max_entries is set by user space at load time (--map-size).
+ * max_entries are set by user space at load time (--map-size).
  */
-struct flow_table {
-	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
-	__uint(max_entries, 65536);
-	__type(key, struct flow_key);
-	__type(value, struct flow_counters);
-};
-
-/* Flow table of epoch 0. */
-struct flow_table flows_0 SEC(".maps");
-/* Flow table of epoch 1. */
-struct flow_table flows_1 SEC(".maps");
-
-/* The two flow tables, indexed by drain_epoch; also the RCU barrier for a drain. */
 struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
 	__uint(max_entries, 2);
 	__type(key, __u32);
-	__array(values, struct flow_table);
-} flow_tables SEC(".maps") = {
-	.values = { &flows_0, &flows_1 },
-};
+	__type(value, struct flow_record);
+} flow_slots SEC(".maps");
+
+/* Indexes of the slots claimed in each epoch, in claim order: [epoch * max_flows + n]. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(map_flags, BPF_F_MMAPABLE);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, __u32);
+} claimed_slots SEC(".maps");
 
 /* Overflow, non-IP and malformed counts per (interface, direction, epoch). Rare path. */
 struct {
@@ -61,7 +61,26 @@ struct {
 	__type(value, __u64);
 } bpf_errors SEC(".maps");
 
-/* Which flow table the programs count into; flipped by user space through mmap. */
+/* A map-in-map whose only job is its update: the kernel returns from it after an RCU grace period. */
+struct grace_inner {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u32);
+} grace_inner SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__array(values, struct grace_inner);
+} grace_barrier SEC(".maps") = {
+	.values = { &grace_inner },
+};
+
+/* Which epoch region the programs count into; flipped by user space through mmap. */
 volatile __u32 drain_epoch = 0;
+/* Slots claimed per epoch (may pass max_flows: those claims were given back). Reset by the drain. */
+__u64 claimed[2] = {};
 
 #endif /* FLOWLENS_MAPS_BPF_H */

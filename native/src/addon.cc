@@ -219,6 +219,7 @@ public:
 		Napi::Object o = Napi::Object::New(env);
 		o.Set("ifaces", res_.ifaces);
 		o.Set("flows", res_.flows);
+		o.Set("flowsOffset", (double)(FLOW_IFACE_MAX_ENTRIES * sizeof(struct iface_record)));
 		o.Set("graceNs", (double)res_.grace_ns);
 		o.Set("drainNs", (double)res_.drain_ns);
 		o.Set("monoNs", (double)res_.mono_ns);
@@ -381,13 +382,14 @@ Napi::Object Layout(Napi::Env env)
 	FIELD(flow_key, pad1) END
 	STRUCT(flow_counters)
 	FIELD(flow_counters, packets) FIELD(flow_counters, bytes) FIELD(flow_counters, first_seen_ns)
-	FIELD(flow_counters, last_seen_ns) FIELD(flow_counters, tcp_flags) FIELD(flow_counters, pad0)
-	FIELD(flow_counters, pad1) END
+	FIELD(flow_counters, last_seen_ns) FIELD(flow_counters, tcp_flags) FIELD(flow_counters, slot_state)
+	END
 	STRUCT(flow_record) FIELD(flow_record, key) FIELD(flow_record, counters) END
 	STRUCT(iface_key)
 	FIELD(iface_key, ifindex) FIELD(iface_key, direction) FIELD(iface_key, epoch)
 	FIELD(iface_key, pad0) END
 	STRUCT(iface_counters)
+	FIELD(iface_counters, ip_packets) FIELD(iface_counters, ip_bytes) FIELD(iface_counters, flows)
 	FIELD(iface_counters, overflow_packets) FIELD(iface_counters, overflow_bytes)
 	FIELD(iface_counters, non_ip_packets) FIELD(iface_counters, non_ip_bytes)
 	FIELD(iface_counters, malformed_packets) FIELD(iface_counters, malformed_bytes) END

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#include <sys/mman.h>
 #include <net/if.h>
 #include <linux/if_link.h>
 #include <bpf/bpf.h>
@@ -19,7 +20,6 @@
 #include "flow.skel.h"
 
 #define MAX_ATTACHMENTS 256
-#define DRAIN_BATCH 16384
 #define ROUND_UP8(x) (((x) + 7) & ~(size_t)7)
 /* Legacy TC filter identity, used only where TCX is unavailable (kernel < 6.6). */
 #define LEGACY_TC_HANDLE 0xF10E
@@ -41,12 +41,16 @@ struct attachment {
 
 struct fl_loader {
 	struct flow_bpf *skel;
-	uint32_t map_entries;
+	uint32_t map_entries;  /* max_flows: flows per interval */
+	uint32_t table_slots;  /* slots per epoch region */
 	int ncpus;
 	struct attachment att[MAX_ATTACHMENTS];
 	int natt;
-	void *keys;  /* drain scratch: DRAIN_BATCH keys */
-	void *vals;  /* drain scratch: DRAIN_BATCH x ncpus values */
+	struct flow_record *slots;  /* mmap of flow_slots: 2 x table_slots */
+	size_t slots_len;
+	uint64_t *claimed_list;     /* mmap of claimed_slots: 2 x max_flows 8-byte elements */
+	size_t claimed_len;
+	uint64_t claim_races;       /* bpf_errors[FLOW_ERR_CLAIM_RACE] at the last drain */
 };
 
 struct fl_object {
@@ -136,10 +140,13 @@ int fl_open(uint32_t map_entries, struct fl_loader **out, char *err)
 		free(l);
 		return fail(err, e, "cannot open the BPF object: %s\n%s", strerror(-e), log_tail(2000));
 	}
-	bpf_map__set_max_entries(l->skel->maps.flows_0, map_entries);
-	bpf_map__set_max_entries(l->skel->maps.flows_1, map_entries);
-	/* the outer map's inner template may keep its compiled size: the kernel
-	 * compares type, key and value sizes of hash inner maps, not max_entries */
+	/* at most half full, so probe runs stay short; the multiply-shift in
+	 * table.bpf.h needs no power of two */
+	l->table_slots = map_entries < 32 ? 64 : map_entries * 2;
+	l->skel->rodata->table_slots = l->table_slots;
+	l->skel->rodata->max_flows = map_entries;
+	bpf_map__set_max_entries(l->skel->maps.flow_slots, 2 * l->table_slots);
+	bpf_map__set_max_entries(l->skel->maps.claimed_slots, 2 * map_entries);
 
 	e = flow_bpf__load(l->skel);
 	libbpf_set_print(old_print);
@@ -152,11 +159,21 @@ int fl_open(uint32_t map_entries, struct fl_loader **out, char *err)
 		return e;
 	}
 
-	l->keys = malloc(DRAIN_BATCH * sizeof(struct flow_key));
-	l->vals = malloc((size_t)DRAIN_BATCH * l->ncpus * ROUND_UP8(sizeof(struct flow_counters)));
-	if (!l->keys || !l->vals) {
+	/* the flow table and the claimed-slot lists are read in place */
+	l->slots_len = (size_t)2 * l->table_slots * sizeof(struct flow_record);
+	l->slots = mmap(NULL, l->slots_len, PROT_READ | PROT_WRITE, MAP_SHARED,
+			bpf_map__fd(l->skel->maps.flow_slots), 0);
+	l->claimed_len = (size_t)2 * map_entries * sizeof(uint64_t);
+	l->claimed_list = mmap(NULL, l->claimed_len, PROT_READ, MAP_SHARED,
+			       bpf_map__fd(l->skel->maps.claimed_slots), 0);
+	if (l->slots == MAP_FAILED || l->claimed_list == MAP_FAILED) {
+		e = -errno;
+		if (l->slots == MAP_FAILED)
+			l->slots = NULL;
+		if (l->claimed_list == MAP_FAILED)
+			l->claimed_list = NULL;
 		fl_close(l);
-		return fail(err, ENOMEM, "out of memory for the drain buffers");
+		return fail(err, e, "cannot map the flow table into memory: %s", strerror(-e));
 	}
 	*out = l;
 	return 0;
@@ -398,33 +415,30 @@ size_t fl_buffer_size(const struct fl_loader *l)
 	       (size_t)l->map_entries * sizeof(struct flow_record);
 }
 
-/* Sums one flow's per-CPU counters: add counts, earliest first, latest last, OR flags. */
-static void sum_flow(const void *vals, int ncpus, struct flow_counters *out)
+/* Finds (or adds) the record of (ifindex, direction) among the first *n. */
+static struct iface_record *iface_slot(struct iface_record *recs, int *n, uint32_t ifindex,
+				       uint8_t direction)
 {
-	const size_t stride = ROUND_UP8(sizeof(struct flow_counters));
-
-	memset(out, 0, sizeof(*out));
-	for (int c = 0; c < ncpus; c++) {
-		const struct flow_counters *v = (const void *)((const char *)vals + c * stride);
-
-		out->packets += v->packets;
-		out->bytes += v->bytes;
-		if (v->first_seen_ns && (!out->first_seen_ns || v->first_seen_ns < out->first_seen_ns))
-			out->first_seen_ns = v->first_seen_ns;
-		if (v->last_seen_ns > out->last_seen_ns)
-			out->last_seen_ns = v->last_seen_ns;
-		out->tcp_flags |= v->tcp_flags;
-	}
+	for (int i = 0; i < *n; i++)
+		if (recs[i].key.ifindex == ifindex && recs[i].key.direction == direction)
+			return &recs[i];
+	if (*n >= FLOW_IFACE_MAX_ENTRIES)
+		return NULL;
+	memset(&recs[*n], 0, sizeof(recs[*n]));
+	recs[*n].key.ifindex = ifindex;
+	recs[*n].key.direction = direction;
+	return &recs[(*n)++];
 }
 
-/* Reads and deletes the iface counters of one (quiescent) epoch. */
-static int drain_ifaces(struct fl_loader *l, uint8_t epoch, struct iface_record *out, char *err)
+/* Reads and deletes the iface counters of one (quiescent) epoch into recs. */
+static int drain_ifaces(struct fl_loader *l, uint8_t epoch, struct iface_record *recs, int *n,
+			char *err)
 {
 	int fd = bpf_map__fd(l->skel->maps.iface_counters);
 	const size_t stride = ROUND_UP8(sizeof(struct iface_counters));
 	struct iface_key keys[FLOW_IFACE_MAX_ENTRIES], cur, next;
 	char vals[stride * 512];
-	int nkeys = 0, n = 0, has = 0;
+	int nkeys = 0, has = 0;
 
 	if ((size_t)l->ncpus > 512)
 		return fail(err, EINVAL, "more than 512 CPUs are not supported");
@@ -436,15 +450,19 @@ static int drain_ifaces(struct fl_loader *l, uint8_t epoch, struct iface_record 
 			keys[nkeys++] = next;
 	}
 	for (int i = 0; i < nkeys; i++) {
-		struct iface_record *r = &out[n];
+		struct iface_record *r;
 
 		if (bpf_map_lookup_elem(fd, &keys[i], vals))
 			continue;
-		memset(r, 0, sizeof(*r));
-		r->key = keys[i];
+		bpf_map_delete_elem(fd, &keys[i]);
+		r = iface_slot(recs, n, keys[i].ifindex, keys[i].direction);
+		if (!r)
+			continue;
 		for (int c = 0; c < l->ncpus; c++) {
 			const struct iface_counters *v = (const void *)(vals + c * stride);
 
+			r->counters.ip_packets += v->overflow_packets;
+			r->counters.ip_bytes += v->overflow_bytes;
 			r->counters.overflow_packets += v->overflow_packets;
 			r->counters.overflow_bytes += v->overflow_bytes;
 			r->counters.non_ip_packets += v->non_ip_packets;
@@ -452,97 +470,120 @@ static int drain_ifaces(struct fl_loader *l, uint8_t epoch, struct iface_record 
 			r->counters.malformed_packets += v->malformed_packets;
 			r->counters.malformed_bytes += v->malformed_bytes;
 		}
-		bpf_map_delete_elem(fd, &keys[i]);
-		n++;
 	}
-	return n;
+	return 0;
 }
 
-/* Fallback for kernels without batch operations on this map type. */
-static int drain_flows_iter(struct fl_loader *l, int fd, struct flow_record *out, char *err)
+static int compare_keys(const void *a, const void *b)
 {
-	struct flow_key key, next;
-	uint32_t n = 0;
-
-	while (!bpf_map_get_next_key(fd, NULL, &next)) {
-		key = next;
-		if (n >= l->map_entries)
-			return fail(err, EOVERFLOW, "flow table holds more entries than its size");
-		if (!bpf_map_lookup_elem(fd, &key, l->vals)) {
-			out[n].key = key;
-			sum_flow(l->vals, l->ncpus, &out[n].counters);
-			n++;
-		}
-		if (bpf_map_delete_elem(fd, &key))
-			return fail(err, errno, "cannot empty the flow table: %s", strerror(errno));
-	}
-	return (int)n;
+	return memcmp(&((const struct flow_record *)a)->key, &((const struct flow_record *)b)->key,
+		      sizeof(struct flow_key));
 }
 
-/* Reads and empties one (quiescent) flow table with batch lookup-and-delete. */
-static int drain_flows(struct fl_loader *l, int fd, struct flow_record *out, char *err)
+/*
+ * Merges records with equal keys (sorted first). Only needed after a claim race:
+ * two CPUs inserted the same new flow at the same instant into two slots.
+ */
+static uint32_t merge_duplicates(struct flow_record *recs, uint32_t n)
 {
-	const size_t stride = ROUND_UP8(sizeof(struct flow_counters)) * l->ncpus;
-	uint32_t in_batch = 0, out_batch = 0, n = 0;
-	int first = 1;
+	uint32_t out = 0;
 
-	for (;;) {
-		LIBBPF_OPTS(bpf_map_batch_opts, opts);
-		uint32_t count = DRAIN_BATCH;
-		int e = bpf_map_lookup_and_delete_batch(fd, first ? NULL : &in_batch, &out_batch, l->keys,
-							l->vals, &count, &opts);
+	if (n == 0)
+		return 0;
+	qsort(recs, n, sizeof(*recs), compare_keys);
+	for (uint32_t i = 1; i < n; i++) {
+		struct flow_counters *a = &recs[out].counters;
+		const struct flow_counters *b = &recs[i].counters;
 
-		if (e && e != -ENOENT) {
-			if (first && (e == -EINVAL || e == -EOPNOTSUPP || e == -ENOTSUP))
-				return drain_flows_iter(l, fd, out, err);
-			return fail(err, e, "cannot drain the flow table: %s", strerror(-e));
+		if (memcmp(&recs[out].key, &recs[i].key, sizeof(struct flow_key))) {
+			recs[++out] = recs[i];
+			continue;
 		}
-		if (n + count > l->map_entries)
-			return fail(err, EOVERFLOW, "flow table holds more entries than its size");
-		for (uint32_t i = 0; i < count; i++) {
-			memcpy(&out[n].key, (char *)l->keys + i * sizeof(struct flow_key), sizeof(struct flow_key));
-			sum_flow((char *)l->vals + i * stride, l->ncpus, &out[n].counters);
-			n++;
-		}
-		if (e == -ENOENT)
-			break;
-		in_batch = out_batch;
-		first = 0;
+		a->packets += b->packets;
+		a->bytes += b->bytes;
+		if (b->first_seen_ns < a->first_seen_ns)
+			a->first_seen_ns = b->first_seen_ns;
+		if (b->last_seen_ns > a->last_seen_ns)
+			a->last_seen_ns = b->last_seen_ns;
+		a->tcp_flags |= b->tcp_flags;
 	}
-	return (int)n;
+	return out + 1;
+}
+
+static uint64_t read_error(struct fl_loader *l, uint32_t which)
+{
+	uint64_t all[FLOW_ERR__COUNT];
+	char ignored[FL_ERR_LEN];
+
+	return fl_read_errors(l, all, ignored) ? 0 : all[which];
 }
 
 int fl_drain(struct fl_loader *l, void *buf, size_t len, struct fl_drain_result *res, char *err)
 {
-	int tables = bpf_map__fd(l->skel->maps.flow_tables);
-	uint64_t t0 = mono_ns();
-	uint32_t old;
-	int old_fd, n;
+	struct iface_record *ifaces = buf;
+	struct flow_record *flows =
+		(struct flow_record *)((char *)buf + FLOW_IFACE_MAX_ENTRIES * sizeof(struct iface_record));
+	int grace = bpf_map__fd(l->skel->maps.grace_barrier);
+	int inner = bpf_map__fd(l->skel->maps.grace_inner);
+	const uint64_t *list;
+	uint64_t t0 = mono_ns(), claimed, races;
+	uint32_t old, zero = 0, n, nflows = 0;
+	int nifaces = 0, e;
 
 	memset(res, 0, sizeof(*res));
 	if (len < fl_buffer_size(l))
 		return fail(err, EINVAL, "drain buffer too small: %zu bytes, need %zu", len, fl_buffer_size(l));
 
-	/* 1. new packets go to the other table from now on */
+	/* 1. new packets go to the other epoch's region from now on */
 	old = l->skel->bss->drain_epoch & 1;
 	__atomic_store_n(&l->skel->bss->drain_epoch, old ^ 1, __ATOMIC_SEQ_CST);
 	res->mono_ns = mono_ns();
-	/* 2. updating an array-of-maps slot returns only after an RCU grace period:
-	 *    every program that read the old epoch has finished counting */
-	old_fd = bpf_map__fd(old ? l->skel->maps.flows_1 : l->skel->maps.flows_0);
-	if (bpf_map_update_elem(tables, &old, &old_fd, BPF_ANY))
-		return fail(err, errno, "cannot swap the flow tables: %s", strerror(errno));
+	/* 2. updating a map-in-map returns only after an RCU grace period: every
+	 *    program that read the old epoch has finished counting */
+	if (bpf_map_update_elem(grace, &zero, &inner, BPF_ANY))
+		return fail(err, errno, "cannot wait for the BPF programs (grace period): %s", strerror(errno));
 	res->grace_ns = mono_ns() - t0;
 
-	/* 3. the old epoch is quiescent: read and empty it */
-	n = drain_ifaces(l, (uint8_t)old, buf, err);
-	if (n < 0)
-		return n;
-	res->ifaces = n;
-	n = drain_flows(l, old_fd, (struct flow_record *)((char *)buf + n * sizeof(struct iface_record)), err);
-	if (n < 0)
-		return n;
-	res->flows = n;
+	/* 3. the old region is quiescent: copy its claimed slots, mark them empty */
+	claimed = __atomic_load_n(&l->skel->bss->claimed[old], __ATOMIC_ACQUIRE);
+	n = claimed < l->map_entries ? (uint32_t)claimed : l->map_entries;
+	list = l->claimed_list + (size_t)old * l->map_entries;
+	for (uint32_t i = 0; i < n; i++) {
+		uint32_t index = (uint32_t)list[i];
+		struct flow_record *slot;
+
+		if (index >= 2 * l->table_slots)
+			continue;
+		slot = &l->slots[index];
+		if (slot->counters.slot_state != FLOW_SLOT_READY)
+			continue;
+		flows[nflows] = *slot;
+		flows[nflows].counters.slot_state = 0;
+		nflows++;
+		slot->counters.slot_state = FLOW_SLOT_EMPTY;
+	}
+	__atomic_store_n(&l->skel->bss->claimed[old], 0, __ATOMIC_RELEASE);
+	races = read_error(l, FLOW_ERR_CLAIM_RACE);
+	if (races != l->claim_races) {
+		l->claim_races = races;
+		nflows = merge_duplicates(flows, nflows);
+	}
+
+	/* 4. per interface and direction totals: flows, then overflow, non-IP, malformed */
+	for (uint32_t i = 0; i < nflows; i++) {
+		struct iface_record *r = iface_slot(ifaces, &nifaces, flows[i].key.ifindex, flows[i].key.direction);
+
+		if (!r)
+			continue;
+		r->counters.flows++;
+		r->counters.ip_packets += flows[i].counters.packets;
+		r->counters.ip_bytes += flows[i].counters.bytes;
+	}
+	e = drain_ifaces(l, (uint8_t)old, ifaces, &nifaces, err);
+	if (e)
+		return e;
+	res->ifaces = nifaces;
+	res->flows = nflows;
 	res->drain_ns = mono_ns() - t0;
 	return 0;
 }
@@ -594,9 +635,11 @@ void fl_close(struct fl_loader *l)
 	/* reverse order of creation: attachments, then programs and maps */
 	while (l->natt > 0)
 		release(&l->att[--l->natt]);
+	if (l->slots)
+		munmap(l->slots, l->slots_len);
+	if (l->claimed_list)
+		munmap(l->claimed_list, l->claimed_len);
 	flow_bpf__destroy(l->skel);
-	free(l->keys);
-	free(l->vals);
 	free(l);
 }
 

@@ -31,7 +31,7 @@ struct fl_attach_info {
 
 struct fl_drain_result {
 	uint32_t ifaces;     /* iface_record entries at the start of the buffer */
-	uint32_t flows;      /* flow_record entries after them */
+	uint32_t flows;      /* flow_record entries from FLOW_IFACE_MAX_ENTRIES iface records on */
 	uint64_t grace_ns;   /* flip + RCU grace period */
 	uint64_t drain_ns;   /* whole drain */
 	uint64_t mono_ns;    /* CLOCK_MONOTONIC when the epoch flipped (the interval's end) */
@@ -46,11 +46,13 @@ int fl_attach(struct fl_loader *l, int ifindex, enum fl_hook hook, enum fl_xdp_m
 	      struct fl_attach_info *info, char *err);
 /* Detaches everything this loader attached to one interface. */
 int fl_detach(struct fl_loader *l, int ifindex, char *err);
-/* Bytes drain() needs: the iface region plus the whole flow table. */
+/* Bytes drain() needs: a region of FLOW_IFACE_MAX_ENTRIES iface records, then max flows. */
 size_t fl_buffer_size(const struct fl_loader *l);
 /*
- * Ends the current interval and writes its counts into buf: iface_records, then
- * flow_records. Not thread-safe against itself; the caller serialises drains.
+ * Ends the current interval and writes its counts into buf: iface_records (the
+ * interval's totals per interface and direction) at the start, flow_records from
+ * offset FLOW_IFACE_MAX_ENTRIES * sizeof(struct iface_record). Not thread-safe
+ * against itself; the caller serialises drains.
  */
 int fl_drain(struct fl_loader *l, void *buf, size_t len, struct fl_drain_result *res, char *err);
 /* Cumulative bpf_errors, summed over CPUs. */

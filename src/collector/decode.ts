@@ -29,10 +29,15 @@ export interface Flow {
   tcpFlags: number;
 }
 
-/** Per interface and direction counts of packets that are not flows. */
+/** One interface and direction during one interval. */
 export interface IfaceCounts {
   ifindex: number;
   direction: Direction;
+  /** IP packets and their L3 bytes: flows and overflow together. */
+  ipPackets: number;
+  ipBytes: number;
+  /** Flow records. */
+  flows: number;
   overflowPackets: number;
   overflowBytes: number;
   nonIpPackets: number;
@@ -55,6 +60,9 @@ export function decodeIfaces(buf: Buffer, count: number): IfaceCounts[] {
     out.push({
       ifindex: view.getUint32(k + IfaceKey.ifindex, true),
       direction: DIRECTIONS[view.getUint8(k + IfaceKey.direction)] ?? 'ingress',
+      ipPackets: u64(view, c + IfaceCounters.ipPackets),
+      ipBytes: u64(view, c + IfaceCounters.ipBytes),
+      flows: u64(view, c + IfaceCounters.flows),
       overflowPackets: u64(view, c + IfaceCounters.overflowPackets),
       overflowBytes: u64(view, c + IfaceCounters.overflowBytes),
       nonIpPackets: u64(view, c + IfaceCounters.nonIpPackets),
@@ -128,7 +136,7 @@ export class FlowBatch {
     return this.clock.toWallMs(u64(this.view, this.ctr(i) + FlowCounters.lastSeenNs));
   }
   tcpFlags(i: number): number {
-    return this.view.getUint16(this.ctr(i) + FlowCounters.tcpFlags, true);
+    return this.view.getUint32(this.ctr(i) + FlowCounters.tcpFlags, true);
   }
 
   private address(i: number, field: number): string {

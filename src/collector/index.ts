@@ -11,8 +11,7 @@ import { explainKernelError, preflight } from '../system/preflight.js';
 import { resolveInterfaces, type NetInterface } from '../system/interfaces.js';
 import { checkLayout } from './layout.js';
 import { ClockOffset } from './clock.js';
-import { FlowBatch, decodeIfaces, type Direction } from './decode.js';
-import { IfaceRecord } from './layout.gen.js';
+import { FlowBatch, decodeIfaces } from './decode.js';
 import { validateConfig, type CollectorConfig } from './config.js';
 
 export * from './config.js';
@@ -57,7 +56,7 @@ export interface Attachment extends AttachInfo {
 export interface CollectorStatus {
   attachments: Attachment[];
   mapEntries: number;
-  /** Flows in the last drained table over its size (0..1). */
+  /** Flows of the last interval over the flow limit (--map-size), 0..1. */
   mapFill: number;
   intervals: number;
   lastDrainMs: number;
@@ -70,7 +69,7 @@ export interface CollectorStatus {
 }
 
 /** enum flow_error in bpf/flow.h, in order. */
-export const BPF_ERROR_NAMES = ['flow_update', 'iface_full', 'no_table', 'pull'] as const;
+export const BPF_ERROR_NAMES = ['probe_limit', 'iface_full', 'claim_race', 'pull'] as const;
 
 function zeroTotals(): DirectionTotals {
   return { packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
@@ -147,12 +146,12 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     const r = await native.drain(this.buffer);
     const clock = ClockOffset.now();
     const end = clock.toWallMs(r.monoNs);
-    const flows = new FlowBatch(this.buffer, r.ifaces * IfaceRecord.size, r.flows, clock);
+    const flows = new FlowBatch(this.buffer, r.flowsOffset, r.flows, clock);
     const interval: Interval = {
       start: this.intervalStart,
       end,
       flows,
-      totals: this.totals(flows, r.ifaces),
+      totals: this.totals(r.ifaces),
       drain: { ms: r.drainNs / 1e6, graceMs: r.graceNs / 1e6 },
     };
     this.intervalStart = end;
@@ -163,30 +162,24 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     return interval;
   }
 
-  private totals(flows: FlowBatch, ifaceCount: number): IfaceTotals[] {
+  /** Every attached interface, both directions, zero when quiet (the addon summed the flows). */
+  private totals(ifaceCount: number): IfaceTotals[] {
     const byIndex = new Map<number, IfaceTotals>();
     for (const a of this.attachments) {
       byIndex.set(a.ifindex, { iface: a.iface, ifindex: a.ifindex, ingress: zeroTotals(), egress: zeroTotals() });
     }
-    const get = (ifindex: number, dir: Direction): DirectionTotals | undefined => byIndex.get(ifindex)?.[dir];
-    for (let i = 0; i < flows.count; i++) {
-      const t = get(flows.ifindex(i), flows.direction(i));
-      if (!t) continue;
-      t.packets += flows.packets(i);
-      t.bytes += flows.bytes(i);
-      t.flows++;
-    }
     for (const c of decodeIfaces(this.buffer, ifaceCount)) {
-      const t = get(c.ifindex, c.direction);
+      const t = byIndex.get(c.ifindex)?.[c.direction];
       if (!t) continue;
-      t.packets += c.overflowPackets;
-      t.bytes += c.overflowBytes;
-      t.overflowPackets += c.overflowPackets;
-      t.overflowBytes += c.overflowBytes;
-      t.nonIpPackets += c.nonIpPackets;
-      t.nonIpBytes += c.nonIpBytes;
-      t.malformedPackets += c.malformedPackets;
-      t.malformedBytes += c.malformedBytes;
+      t.packets = c.ipPackets;
+      t.bytes = c.ipBytes;
+      t.flows = c.flows;
+      t.overflowPackets = c.overflowPackets;
+      t.overflowBytes = c.overflowBytes;
+      t.nonIpPackets = c.nonIpPackets;
+      t.nonIpBytes = c.nonIpBytes;
+      t.malformedPackets = c.malformedPackets;
+      t.malformedBytes = c.malformedBytes;
       this.stats.overflowPackets += c.overflowPackets;
       this.stats.nonIpPackets += c.nonIpPackets;
       this.stats.malformedPackets += c.malformedPackets;

@@ -23,8 +23,7 @@ export const FlowCounters = {
   firstSeenNs: 16,
   lastSeenNs: 24,
   tcpFlags: 32,
-  pad0: 34,
-  pad1: 36,
+  slotState: 36,
 } as const;
 
 /** struct flow_record */
@@ -45,18 +44,21 @@ export const IfaceKey = {
 
 /** struct iface_counters */
 export const IfaceCounters = {
-  size: 48,
-  overflowPackets: 0,
-  overflowBytes: 8,
-  nonIpPackets: 16,
-  nonIpBytes: 24,
-  malformedPackets: 32,
-  malformedBytes: 40,
+  size: 72,
+  ipPackets: 0,
+  ipBytes: 8,
+  flows: 16,
+  overflowPackets: 24,
+  overflowBytes: 32,
+  nonIpPackets: 40,
+  nonIpBytes: 48,
+  malformedPackets: 56,
+  malformedBytes: 64,
 } as const;
 
 /** struct iface_record */
 export const IfaceRecord = {
-  size: 56,
+  size: 80,
   key: 0,
   counters: 8,
 } as const;

@@ -18,10 +18,12 @@ export interface AttachInfo {
 }
 
 export interface DrainResult {
-  /** iface_record entries at the start of the buffer. */
+  /** iface_record entries at the start of the buffer: the interval's totals per interface and direction. */
   ifaces: number;
-  /** flow_record entries right after them. */
+  /** flow_record entries, from byte flowsOffset on. */
   flows: number;
+  /** Byte offset of the first flow_record (fixed: after room for every iface record). */
+  flowsOffset: number;
   /** Nanoseconds spent flipping the epoch and waiting for the RCU grace period. */
   graceNs: number;
   /** Nanoseconds the whole drain took (on a worker thread). */

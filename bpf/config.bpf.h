@@ -1,0 +1,11 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR MIT) */
+/* config.bpf.h — every knob of flow.bpf.c, set by user space between open and load. */
+#ifndef FLOWLENS_CONFIG_BPF_H
+#define FLOWLENS_CONFIG_BPF_H
+
+/* Slots per epoch region of flow_slots (twice max_flows: short probe runs). */
+const volatile __u32 table_slots = 2;
+/* Flows counted per interval before new flows go to the overflow counters (--map-size). */
+const volatile __u32 max_flows = 1;
+
+#endif
