@@ -141,7 +141,11 @@ static __always_inline void count_skb(struct __sk_buff *skb, __u8 direction)
 {
 	bool linear = (long)skb->data_end - (long)skb->data >= skb->len;
 
-	if (count_skb_once(skb, direction, linear) != PARSE_TRUNCATED)
+	/*
+	 * A linear skb was parsed with final = true: a truncated frame has been
+	 * counted (as malformed) already, and pulling cannot bring more bytes.
+	 */
+	if (count_skb_once(skb, direction, linear) != PARSE_TRUNCATED || linear)
 		return;
 	/* headers reach into the non-linear part: pull them in and parse again */
 	if (bpf_skb_pull_data(skb, skb->len < TC_PULL_BYTES ? skb->len : TC_PULL_BYTES))

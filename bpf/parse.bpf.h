@@ -105,7 +105,7 @@ struct ipv6_frag {
 struct l3_info {
 	__u32 off;      /* offset of the IP header from the frame start */
 	__u32 hdr_len;  /* IP header + IPv6 extension headers */
-	__u32 ip_len;   /* length the IP header claims (0: unknown, e.g. BIG TCP / jumbogram) */
+	__u32 ip_len;   /* length the IP header claims (0: unknown, e.g. IPv4 BIG TCP) */
 	__u8 no_ports;  /* a non-first fragment: there is no L4 header */
 };
 
@@ -146,7 +146,13 @@ static __always_inline int parse_ipv6(struct cursor *c, struct parsed *p, struct
 	__builtin_memcpy(p->key.src_addr, &ip6->saddr, 16);
 	__builtin_memcpy(p->key.dst_addr, &ip6->daddr, 16);
 	p->key.ip_version = 6;
-	l3->ip_len = ip6->payload_len ? bpf_ntohs(ip6->payload_len) + sizeof(*ip6) : 0;
+	/*
+	 * payload_len 0 is an empty payload (e.g. next header 59). A jumbogram or
+	 * BIG TCP packet also says 0 with more behind it: only a GSO skb, whose
+	 * length does not come from ip_len, is trusted with that; otherwise the
+	 * headers past byte 40 make it malformed.
+	 */
+	l3->ip_len = bpf_ntohs(ip6->payload_len) + sizeof(*ip6);
 	nexthdr = ip6->nexthdr;
 
 #pragma unroll
