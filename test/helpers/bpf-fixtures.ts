@@ -104,7 +104,7 @@ export async function drain(c: NativeCollector): Promise<Drained> {
   const buf = Buffer.alloc(c.bufferSize);
   const r = await c.drain(buf);
   const clock = ClockOffset.now();
-  const batch = new FlowBatch(buf, r.ifaces * IfaceRecord.size, r.flows, clock);
+  const batch = new FlowBatch(buf, r.flowsOffset, r.flows, clock);
   const flows = batch.flows().sort((a, b) => flowId(a).localeCompare(flowId(b)));
   const ifaces = decodeIfaces(buf, r.ifaces).sort((a, b) => a.ifindex - b.ifindex || a.direction.localeCompare(b.direction));
   return { flows, ifaces, endWall: clock.toWallMs(r.monoNs), clock };
@@ -140,11 +140,15 @@ export function withoutTimes(f: Flow): Omit<Flow, 'firstSeen' | 'lastSeen'> {
   return rest;
 }
 
-/** An interface record as expected after `runs` passes, for the non-flow counts given. */
+/** An interface record as expected after `runs` passes: the totals of the flows and the non-flow counts. */
 export function expectedIface(direction: Direction, e: Expected, runs = RUNS): IfaceCounts {
+  const flows = e.flows ?? [];
   return {
     ifindex: LOOPBACK,
     direction,
+    ipPackets: flows.reduce((n, f) => n + f.packets * runs, 0),
+    ipBytes: flows.reduce((n, f) => n + f.bytes * runs, 0),
+    flows: flows.length,
     overflowPackets: 0,
     overflowBytes: 0,
     nonIpPackets: (e.nonIp?.packets ?? 0) * runs,
@@ -169,8 +173,8 @@ export function assertDrain(t: Test, d: Drained, direction: Direction, e: Expect
     t.ok(f.firstSeen >= startWall && f.lastSeen <= d.endWall,
       `${flowId(f)}: seen during the test (${startWall} <= ${f.firstSeen} <= ${f.lastSeen} <= ${d.endWall})`);
   }
-  const ifaces = e.nonIp || e.malformed ? [expectedIface(direction, e, runs)] : [];
-  t.strictSame(d.ifaces, ifaces, `${direction}: ${ifaces.length ? 'the exact non-IP/malformed counts' : 'no interface record'}`);
+  const ifaces = e.nonIp || e.malformed || e.flows?.length ? [expectedIface(direction, e, runs)] : [];
+  t.strictSame(d.ifaces, ifaces, `${direction}: ${ifaces.length ? 'the exact totals and non-IP/malformed counts' : 'no interface record'}`);
 }
 
 /**
