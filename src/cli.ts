@@ -10,6 +10,19 @@ import { run, type OutputFormat } from './cli/run.js';
 import { interfacesCommand } from './cli/interfaces.js';
 import { checkCommand } from './cli/check.js';
 
+/** A whole decimal number: Number() would take "abc" as NaN, "" as 0 and "0x10" as 16. */
+function parseInteger(text: string, flag: string): number {
+  if (!/^\d+$/.test(text.trim())) throw new FlowlensError('FLOW_ERR_USAGE', `${flag} must be a whole number, not "${text}"`);
+  return Number(text);
+}
+
+/** --format of the commands that print a table or JSON. */
+function tableOrJson(v: Record<string, string | boolean | undefined>): string {
+  const format = (v.format as string | undefined) ?? 'table';
+  if (format !== 'table' && format !== 'json') throw new FlowlensError('FLOW_ERR_USAGE', `--format must be table or json, not "${format}"`);
+  return format;
+}
+
 interface Command {
   summary: string;
   usage: string;
@@ -45,7 +58,7 @@ Options:
         interfaces: typeof v.iface === 'string' ? v.iface.split(',').map((s) => s.trim()).filter(Boolean) : [],
         hook: (v.hook as Hook | undefined) ?? 'xdp',
         xdpMode: (v['xdp-mode'] as XdpMode | undefined) ?? 'auto',
-        mapEntries: v['map-size'] !== undefined ? Number(v['map-size']) : defaultConfig().mapEntries,
+        mapEntries: v['map-size'] !== undefined ? parseInteger(String(v['map-size']), '--map-size') : defaultConfig().mapEntries,
         intervalMs: v.interval !== undefined ? parseDuration(String(v.interval), '--interval') : 1000,
       };
       const format = (v.format as string | undefined) ?? 'table';
@@ -82,7 +95,7 @@ Options:
     usage: 'flowlens interfaces [--format table|json]',
     options: { format: { type: 'string' } },
     async main(v) {
-      return interfacesCommand((v.format as string | undefined) ?? 'table');
+      return interfacesCommand(tableOrJson(v));
     },
   },
   check: {
@@ -90,7 +103,7 @@ Options:
     usage: 'flowlens check [--format table|json]',
     options: { format: { type: 'string' } },
     async main(v) {
-      return checkCommand((v.format as string | undefined) ?? 'table');
+      return checkCommand(tableOrJson(v));
     },
   },
 };

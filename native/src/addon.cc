@@ -6,6 +6,7 @@
  * comes first. Option validation beyond types lives in TypeScript.
  */
 #include <napi.h>
+#include <cmath>
 #include <cstddef>
 #include <set>
 #include <string>
@@ -43,6 +44,20 @@ Napi::Error KernelError(Napi::Env env, int rc, const char *msg)
 			throw Napi::TypeError::New(env, msg);                                      \
 	} while (0)
 
+// A whole number in [lo, hi]: Int32Value() and Uint32Value() would quietly
+// turn 1.5 into 1, -1 into 4294967295 and 2^32 into 0.
+bool IsInteger(const Napi::Value &v, double lo, double hi)
+{
+	if (!v.IsNumber())
+		return false;
+	double d = v.As<Napi::Number>().DoubleValue();
+	return std::isfinite(d) && std::floor(d) == d && d >= lo && d <= hi;
+}
+
+// Marks Collector objects, so that an accessor called on another wrapped object
+// (a BpfObject) throws instead of reading it as a Collector.
+const napi_type_tag kCollectorTag = { 0x8c3f6a1e5b2d4c07ULL, 0x9e1b7d3a2f4c6e58ULL };
+
 class Collector;
 
 // Every live loader of this environment, closed at teardown.
@@ -73,12 +88,13 @@ public:
 		char err[FL_ERR_LEN] = "";
 
 		REQUIRE(info.Length() == 1 && info[0].IsNumber(), "new Collector(mapEntries: number)");
+		REQUIRE(IsInteger(info[0], 1, UINT32_MAX), "mapEntries must be an integer from 1 to 4294967295");
 		uint32_t entries = info[0].As<Napi::Number>().Uint32Value();
-		REQUIRE(entries >= 1, "mapEntries must be at least 1");
 		int rc = fl_open(entries, &loader_, err);
 		if (rc)
 			throw KernelError(env, rc, err);
 		env.GetInstanceData<AddonData>()->live.insert(this);
+		info.This().As<Napi::Object>().TypeTag(&kCollectorTag);
 	}
 
 	~Collector() { Release(); }
@@ -126,10 +142,10 @@ private:
 		Napi::Env env = info.Env();
 		REQUIRE(info.Length() == 3 && info[0].IsNumber() && info[1].IsString() && info[2].IsString(),
 			"attach(ifindex: number, hook: 'xdp' | 'tc', xdpMode: 'auto' | 'native' | 'generic')");
+		REQUIRE(IsInteger(info[0], 1, INT32_MAX), "ifindex must be a positive integer");
 		int ifindex = info[0].As<Napi::Number>().Int32Value();
 		std::string hook = info[1].As<Napi::String>();
 		std::string mode = info[2].As<Napi::String>();
-		REQUIRE(ifindex > 0, "ifindex must be positive");
 		REQUIRE(hook == "xdp" || hook == "tc", "hook must be 'xdp' or 'tc'");
 		REQUIRE(mode == "auto" || mode == "native" || mode == "generic",
 			"xdpMode must be 'auto', 'native' or 'generic'");
@@ -151,6 +167,8 @@ private:
 	{
 		Napi::Env env = info.Env();
 		REQUIRE(info.Length() == 1 && info[0].IsNumber(), "detach(ifindex: number)");
+		// a negative ifindex would pass fl_detach's not-attached check silently
+		REQUIRE(IsInteger(info[0], 1, INT32_MAX), "ifindex must be a positive integer");
 		char err[FL_ERR_LEN] = "";
 		int rc = fl_detach(Open(env), info[0].As<Napi::Number>().Int32Value(), err);
 		if (rc)
@@ -182,13 +200,24 @@ private:
 		return info.Env().Undefined();
 	}
 
+	// V8 checks the receiver of methods ("Illegal invocation"), not of accessors:
+	// called on a BpfObject, Unwrap would hand us that object as a Collector.
+	static void RequireCollector(const Napi::CallbackInfo &info)
+	{
+		Napi::Value self = info.This();
+		if (!self.IsObject() || !self.As<Napi::Object>().CheckTypeTag(&kCollectorTag))
+			throw Napi::TypeError::New(info.Env(), "Illegal invocation: not a Collector");
+	}
+
 	Napi::Value MapEntries(const Napi::CallbackInfo &info)
 	{
+		RequireCollector(info);
 		return Napi::Number::New(info.Env(), fl_map_entries(Open(info.Env())));
 	}
 
 	Napi::Value BufferSize(const Napi::CallbackInfo &info)
 	{
+		RequireCollector(info);
 		return Napi::Number::New(info.Env(), (double)fl_buffer_size(Open(info.Env())));
 	}
 };
@@ -213,24 +242,35 @@ public:
 			SetError(err_);
 	}
 
+	// When the environment is being torn down (a worker thread ending with a
+	// drain in flight), the completion runs where JavaScript cannot: settling the
+	// promise fails, and the Napi::Error that failure raises would escape the
+	// libuv callback and abort the whole process. Nobody can await the promise
+	// then, so the failure is dropped.
 	void OnOK() override
 	{
-		Napi::Env env = Env();
-		Napi::Object o = Napi::Object::New(env);
-		o.Set("ifaces", res_.ifaces);
-		o.Set("flows", res_.flows);
-		o.Set("flowsOffset", (double)(FLOW_IFACE_MAX_ENTRIES * sizeof(struct iface_record)));
-		o.Set("graceNs", (double)res_.grace_ns);
-		o.Set("drainNs", (double)res_.drain_ns);
-		o.Set("monoNs", (double)res_.mono_ns);
 		c_->DrainFinished();
-		deferred_.Resolve(o);
+		try {
+			Napi::Env env = Env();
+			Napi::Object o = Napi::Object::New(env);
+			o.Set("ifaces", res_.ifaces);
+			o.Set("flows", res_.flows);
+			o.Set("flowsOffset", (double)(FLOW_IFACE_MAX_ENTRIES * sizeof(struct iface_record)));
+			o.Set("graceNs", (double)res_.grace_ns);
+			o.Set("drainNs", (double)res_.drain_ns);
+			o.Set("monoNs", (double)res_.mono_ns);
+			deferred_.Resolve(o);
+		} catch (const Napi::Error &) {
+		}
 	}
 
 	void OnError(const Napi::Error &) override
 	{
 		c_->DrainFinished();
-		deferred_.Reject(KernelError(Env(), rc_, err_).Value());
+		try {
+			deferred_.Reject(KernelError(Env(), rc_, err_).Value());
+		} catch (const Napi::Error &) {
+		}
 	}
 
 private:

@@ -1,0 +1,132 @@
+/**
+ * The command line's usage errors need no privileges and never show a stack
+ * trace: a bad command, option or value exits non-zero with one line on
+ * stderr (`flowlens: what is wrong`, optionally followed by one `  → hint` line);
+ * --help exits 0. When the tests run as root, the CLI is run as `nobody`, which
+ * proves that the usage checks come before anything needs a privilege.
+ */
+import t, { type Test } from 'tap';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { repoRoot } from '../../src/native/binding.js';
+
+const cli = path.join(repoRoot, 'dist/src/cli.js');
+const NOBODY = 65534;
+
+interface Result { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
+
+function flowlens(args: string[]): Promise<Result> {
+  return new Promise((resolve, reject) => {
+    const asRoot = process.getuid?.() === 0;
+    // through env -u: tap's spawn wrapper would add its process-info loader to
+    // NODE_OPTIONS, and that loader cannot write its records as nobody
+    const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, cli, ...args], {
+      cwd: repoRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', LANG: 'C' },
+      ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
+      timeout: 15_000,
+    });
+    let stdout = '', stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+const STACK_LINE = /^\s+at /m;
+
+/** One error line, optionally one hint line; no stack trace. */
+function assertUsageError(t: Test, r: Result, message: RegExp) {
+  t.equal(r.signal, null, 'not killed');
+  t.ok(r.code === 1 || r.code === 2, `exit code 1 or 2 (got ${r.code})`);
+  t.equal(r.stdout, '', 'nothing on stdout');
+  t.notMatch(r.stderr, STACK_LINE, 'no stack trace');
+  const lines = r.stderr.replace(/\n$/, '').split('\n');
+  t.ok(lines.length === 1 || (lines.length === 2 && lines[1].startsWith('  → ')), `one message line (+ one hint): ${JSON.stringify(r.stderr)}`);
+  t.match(lines[0], /^flowlens: \S/, 'starts with "flowlens: "');
+  t.match(lines[0], message, lines[0]);
+}
+
+t.before(() => {
+  if (!existsSync(cli)) throw new Error(`${cli} is missing: run bash scripts/build.sh`);
+});
+
+const errors: [string[], RegExp][] = [
+  [['bogus'], /unknown command "bogus"/],
+  [['Run'], /unknown command "Run"/],
+  [['run', '--bogus'], /Unknown option '--bogus'/],
+  [['run', '-x'], /Unknown option '-x'/],
+  [['interfaces', '--iface', 'lo'], /Unknown option '--iface'/],
+  [['check', '--verbose'], /Unknown option '--verbose'/],
+  [['run', 'lo'], /Unexpected argument 'lo'/],
+  [['run', '--iface'], /--iface/],
+  [['run', '--demo=yes'], /--demo/],
+  [['run', '--iface', 'lo', '--map-size', 'abc'], /--map-size must be a whole number, not "abc"/],
+  [['run', '--iface', 'lo', '--map-size', ''], /--map-size must be a whole number, not ""/],
+  [['run', '--iface', 'lo', '--map-size', '1.5'], /--map-size must be a whole number, not "1\.5"/],
+  [['run', '--iface', 'lo', '--map-size', '0'], /--map-size must be an integer from 1 to 16777216, not "0"/],
+  [['run', '--iface', 'lo', '--map-size', '99999999'], /--map-size must be an integer from 1 to 16777216, not "99999999"/],
+  [['run', '--format', 'xml'], /--format must be table or ndjson, not "xml"/],
+  [['run', '--iface', 'lo', '--format', 'json'], /--format must be table or ndjson, not "json"/],
+  [['run'], /no interface given/],
+  [['run', '--iface', ''], /no interface given/],
+  [['run', '--iface', 'lo,lo'], /an interface is named twice: lo,lo/],
+  [['run', '--iface', 'lo', '--hook', 'kprobe'], /--hook must be xdp or tc, not "kprobe"/],
+  [['run', '--iface', 'lo', '--xdp-mode', 'offload'], /--xdp-mode must be auto, native or generic, not "offload"/],
+  [['run', '--iface', 'lo', '--interval', 'abc'], /--interval must be a duration like 1s, 500ms or 2m, not "abc"/],
+  [['run', '--iface', 'lo', '--interval', '10ms'], /--interval must be at least 100ms/],
+  [['run', '--iface', 'lo', '--duration', 'soon'], /--duration must be a duration like 1s, 500ms or 2m, not "soon"/],
+  [['run', '--iface', 'lo', '--top', '0'], /--top must be a positive integer, not "0"/],
+  [['run', '--iface', 'lo', '--top', 'ten'], /--top must be a positive integer, not "ten"/],
+  [['run', '--demo', '--iface', 'lo'], /--demo makes its own interface/],
+  [['run', '--iface', 'no-such-if0'], /no interface named "no-such-if0"/],
+  [['interfaces', '--format', 'xml'], /--format must be table or json, not "xml"/],
+  [['check', '--format', 'yaml'], /--format must be table or json, not "yaml"/],
+];
+
+for (const [args, message] of errors) {
+  t.test(`flowlens ${args.map((a) => (a === '' ? "''" : a)).join(' ')}: a usage error`, async (t) => {
+    assertUsageError(t, await flowlens(args), message);
+  });
+}
+
+const helps: [string[], RegExp][] = [
+  [['--help'], /^flowlens — .*\n\nUsage: flowlens <command>/],
+  [['-h'], /Usage: flowlens <command>/],
+  [['help'], /Usage: flowlens <command>/],
+  [['run', '--help'], /^count flows on interfaces.*\n\nUsage: flowlens run --iface/],
+  [['run', '-h'], /Usage: flowlens run --iface/],
+  [['run', '--iface', 'lo', '--bogus', '--help'], /Usage: flowlens run --iface/],
+  [['interfaces', '--help'], /^list network interfaces.*\n\nUsage: flowlens interfaces/],
+  [['check', '--help'], /^check that this host can run flowlens.*\n\nUsage: flowlens check/],
+];
+
+for (const [args, usage] of helps) {
+  t.test(`flowlens ${args.join(' ')}: help on stdout, exit 0`, async (t) => {
+    const r = await flowlens(args);
+    t.equal(r.code, 0, 'exit 0');
+    t.equal(r.stderr, '', 'nothing on stderr');
+    t.match(r.stdout, usage);
+  });
+}
+
+t.test('every command is listed in the main help and has its own', async (t) => {
+  const r = await flowlens(['--help']);
+  const commands = [...r.stdout.matchAll(/^ {2}(\w+) {2,}\S/gm)].map((m) => m[1]);
+  t.same(commands.sort(), ['check', 'interfaces', 'run']);
+  for (const c of commands) {
+    const h = await flowlens([c, '--help']);
+    t.equal(h.code, 0, `${c} --help exits 0`);
+    t.match(h.stdout, new RegExp(`Usage: flowlens ${c}`));
+  }
+});
+
+t.test('no arguments: the help, and exit 2 (a usage error)', async (t) => {
+  const r = await flowlens([]);
+  t.equal(r.code, 2);
+  t.match(r.stdout, /Usage: flowlens <command>/);
+  t.notMatch(r.stderr, STACK_LINE);
+});
