@@ -23,7 +23,7 @@ const benchObject = path.join(repoRoot, 'build/bpf/bench.bpf.o');
 async function icmpFlows(c: NativeCollector, ifindex: number) {
   const buf = Buffer.alloc(c.bufferSize);
   const r = await c.drain(buf);
-  return new FlowBatch(buf, r.ifaces * IfaceRecord.size, r.flows, ClockOffset.now()).flows()
+  return new FlowBatch(buf, r.flowsOffset, r.flows, ClockOffset.now()).flows()
     .filter((f) => f.ifindex === ifindex && f.protocol === 1);
 }
 

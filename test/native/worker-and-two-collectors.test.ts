@@ -12,7 +12,7 @@ import { requireKernel } from '../helpers/kernel.js';
 import { addonPath, loadAddon, type NativeCollector } from '../../src/native/binding.js';
 import { FlowBatch } from '../../src/collector/decode.js';
 import { ClockOffset } from '../../src/collector/clock.js';
-import { IfaceRecord } from '../../src/collector/layout.gen.js';
+import { FlowRecord, IfaceRecord } from '../../src/collector/layout.gen.js';
 import { udp4 } from '../helpers/udp-packet.js';
 import { bpfHeldBy } from '../helpers/bpf-inspect.js';
 import { CRASH_TEXT, fixtures, runNode } from '../helpers/child-process.js';
@@ -22,7 +22,7 @@ interface Seen { src: string; dst: string; srcPort: number; dstPort: number; pac
 /** Drains and returns the flows (as plain objects). */
 async function drainFlows(c: NativeCollector, buf = Buffer.alloc(c.bufferSize)): Promise<Seen[]> {
   const r = await c.drain(buf);
-  const batch = new FlowBatch(buf, r.ifaces * IfaceRecord.size, r.flows, ClockOffset.now());
+  const batch = new FlowBatch(buf, r.flowsOffset, r.flows, ClockOffset.now());
   return batch.flows().map(({ src, dst, srcPort, dstPort, packets, bytes }) => ({ src, dst, srcPort, dstPort, packets, bytes }));
 }
 
@@ -38,7 +38,7 @@ const WORKER = `
     c.close();
     let afterClose;
     try { c.errors(); } catch (e) { afterClose = e.code; }
-    parentPort.postMessage({ testRun, drain, errors, afterClose, records: buf.subarray(0, drain.ifaces * ${IfaceRecord.size} + drain.flows * 88) });
+    parentPort.postMessage({ testRun, drain, errors, afterClose, records: buf.subarray(drain.flowsOffset, drain.flowsOffset + drain.flows * ${FlowRecord.size}) });
   })().catch((e) => parentPort.postMessage({ failed: e.message }));
 `;
 
@@ -59,7 +59,7 @@ t.test('a worker thread loads the addon, counts a test-run packet, drains it and
   const m = await runWorker(packet, 5);
   t.notOk(m.failed, `no failure in the worker: ${m.failed}`);
   t.match(m.testRun, { retval: 2 }, 'XDP_PASS');
-  t.match(m.drain, { ifaces: 0, flows: 1 });
+  t.match(m.drain, { ifaces: 1, flows: 1 }, 'one flow, and its interface totals');
   t.same(m.errors, [0, 0, 0, 0]);
   t.equal(m.afterClose, 'FLOW_ERR_CLOSED');
   const records = Buffer.from(m.records as Uint8Array);

@@ -21,23 +21,26 @@ function hex(text: string): Buffer {
 }
 
 const IFACE_RECORD = `
-  // ---- iface_record #0, bytes [0, 56) ----
+  // ---- iface_record #0, bytes [0, 80) ----
   // -- key (struct iface_key, 8 bytes) --
   07 00 00 00                // +0   ifindex = 7
   01                         // +4   direction = 1 (egress)
   01                         // +5   epoch = 1
   00 00                      // +6   pad0
-  // -- counters (struct iface_counters, 48 bytes) --
-  02 00 00 00 01 00 00 00    // +8   overflow_packets = 0x1_0000_0002 = 4294967298
-  ab 89 67 45 23 01 00 00    // +16  overflow_bytes = 0x123_4567_89ab = 1250999896491
-  03 00 00 00 00 00 00 00    // +24  non_ip_packets = 3
-  b4 00 00 00 00 00 00 00    // +32  non_ip_bytes = 180
-  01 00 00 00 00 00 00 00    // +40  malformed_packets = 1
-  00 00 00 00 00 00 10 00    // +48  malformed_bytes = 2^52 = 4503599627370496
+  // -- counters (struct iface_counters, 72 bytes) --
+  05 00 00 00 03 00 00 00    // +8   ip_packets = 0x3_0000_0005 = 12884901893
+  00 10 00 00 00 00 02 00    // +16  ip_bytes = 2^49 + 4096 = 562949953425408
+  e8 03 00 00 00 00 00 00    // +24  flows = 1000
+  02 00 00 00 01 00 00 00    // +32  overflow_packets = 0x1_0000_0002 = 4294967298
+  ab 89 67 45 23 01 00 00    // +40  overflow_bytes = 0x123_4567_89ab = 1250999896491
+  03 00 00 00 00 00 00 00    // +48  non_ip_packets = 3
+  b4 00 00 00 00 00 00 00    // +56  non_ip_bytes = 180
+  01 00 00 00 00 00 00 00    // +64  malformed_packets = 1
+  00 00 00 00 00 00 10 00    // +72  malformed_bytes = 2^52 = 4503599627370496
 `;
 
 const FLOW_V4_TCP = `
-  // ---- flow_record #0, bytes [56, 144) ----
+  // ---- flow_record #0, bytes [80, 168) ----
   // -- key (struct flow_key, 48 bytes) --
   07 00 00 00                // +0   ifindex = 7
   00                         // +4   direction = 0 (ingress)
@@ -56,13 +59,12 @@ const FLOW_V4_TCP = `
   ff ff ff ff ff ff 1f 00    // +56  bytes = 2^53 - 1 = 9007199254740991
   60 d5 1c 2a 01 00 00 00    // +64  first_seen_ns = 5001500000
   f8 84 ee 38 01 00 00 00    // +72  last_seen_ns = 5250123000
-  1b 00                      // +80  tcp_flags = 0x1b (FIN SYN PSH ACK)
-  00 00                      // +82  pad0
-  00 00 00 00                // +84  pad1
+  1b 00 00 00                // +80  tcp_flags = 0x1b (FIN SYN PSH ACK)
+  02 00 00 00                // +84  slot_state = 2 (READY: a kernel slot; the decoder ignores it)
 `;
 
 const FLOW_V6_UDP = `
-  // ---- flow_record #1, bytes [144, 232) ----
+  // ---- flow_record #1, bytes [168, 256) ----
   // -- key --
   2c 01 00 00                // +0   ifindex = 300
   01                         // +4   direction = 1 (egress)
@@ -79,9 +81,8 @@ const FLOW_V6_UDP = `
   ff ff ff ff ff 00 00 00    // +56  bytes = 2^40 - 1 = 1099511627775
   20 c9 72 ee 00 00 00 00    // +64  first_seen_ns = 4000500000
   78 07 82 ee 00 00 00 00    // +72  last_seen_ns = 4001499000
-  00 00                      // +80  tcp_flags = 0 (not TCP)
-  00 00                      // +82  pad0
-  00 00 00 00                // +84  pad1
+  00 00 00 00                // +80  tcp_flags = 0 (not TCP)
+  00 00 00 00                // +84  slot_state = 0 (as drain() writes it)
 `;
 
 // wall-clock 1.7e12 ms when CLOCK_MONOTONIC read 5 s
@@ -98,6 +99,9 @@ t.test('decodeIfaces reads every field of an iface_record', async (t) => {
   t.same(decodeIfaces(buf, 1), [{
     ifindex: 7,
     direction: 'egress',
+    ipPackets: 12884901893,
+    ipBytes: 562949953425408,
+    flows: 1000,
     overflowPackets: 4294967298,
     overflowBytes: 1250999896491,
     nonIpPackets: 3,
