@@ -6,7 +6,8 @@ set -euo pipefail
 runtime_pkgs=(clang llvm libelf-dev zlib1g-dev pkg-config bpftool iproute2 iputils-ping make g++ python3)
 test_pkgs=(iperf3 tcpreplay ethtool)
 want=("${runtime_pkgs[@]}")
-[[ "${1:-}" == "--test" ]] && want+=("${test_pkgs[@]}")
+testing=0
+[[ "${1:-}" == "--test" ]] && testing=1 && want+=("${test_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do
@@ -20,6 +21,16 @@ libbpf_ok() {
   local v
   v=$(dpkg-query -W -f='${Version}' libbpf-dev 2>/dev/null || true)
   [[ -n "$v" ]] && dpkg --compare-versions "$v" ge 1:1.3
+}
+
+# The end-to-end tests check what is attached with `bpftool net show`, which lists TCX
+# attachments from bpftool 7.3 on; Debian 12 has 7.1, bookworm-backports 7.5 (only the
+# bpftool package comes from backports, nothing else is pulled in).
+bpftool_ok() {
+  local v
+  if [[ $testing -eq 0 ]]; then return 0; fi
+  v=$(dpkg-query -W -f='${Version}' bpftool 2>/dev/null || true)
+  [[ -n "$v" ]] && dpkg --compare-versions "$v" ge 7.3
 }
 
 add_backports() {
@@ -39,20 +50,26 @@ Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
 SRC
 }
 
-if [[ ${#missing[@]} -eq 0 ]] && libbpf_ok; then
+if [[ ${#missing[@]} -eq 0 ]] && libbpf_ok && bpftool_ok; then
   exit 0
 fi
 
 export DEBIAN_FRONTEND=noninteractive
 if [[ $(id -u) -ne 0 ]]; then
-  echo "install-deps: missing packages (${missing[*]:-libbpf-dev>=1.3}); run as root to install them" >&2
+  need=("${missing[@]}")
+  libbpf_ok || need+=("libbpf-dev>=1.3")
+  bpftool_ok || need+=("bpftool>=7.3")
+  echo "install-deps: missing packages (${need[*]}); run as root to install them" >&2
   exit 1
 fi
-libbpf_ok || add_backports
+{ libbpf_ok && bpftool_ok; } || add_backports
 apt-get update -qq
 if [[ ${#missing[@]} -gt 0 ]]; then
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 if ! libbpf_ok; then
   apt-get install -y -qq --no-install-recommends -t bookworm-backports libbpf-dev libbpf1 >/dev/null
+fi
+if ! bpftool_ok; then
+  apt-get install -y -qq --no-install-recommends bpftool/bookworm-backports >/dev/null
 fi

@@ -81,6 +81,8 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
   private readonly buffer: Buffer;
   private readonly attachments: Attachment[] = [];
   private timer: NodeJS.Timeout | undefined;
+  /** Set by stop()/closeNow(): a drain that was running then must not schedule another one. */
+  private stopping = false;
   private draining: Promise<Interval> | undefined;
   private intervalStart = Date.now();
   private stats = { intervals: 0, lastDrainMs: 0, mapFill: 0, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0 };
@@ -125,6 +127,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
   /** Drains every intervalMs until stop(). */
   start(): void {
     const tick = () => {
+      if (this.stopping) return;
       this.timer = setTimeout(() => {
         this.drainNow().then(tick, (e) => { this.emit('error', e as Error); tick(); });
       }, this.config.intervalMs);
@@ -204,6 +207,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
 
   /** Detaches, drains what was counted since the last interval, emits it, unloads. */
   async stop(): Promise<void> {
+    this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
     const native = this.native;
@@ -222,6 +226,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
 
   /** Synchronous last resort (process exit): detach and unload without draining. */
   closeNow(): void {
+    this.stopping = true;
     if (this.timer) clearTimeout(this.timer);
     this.native?.close();
     this.native = undefined;

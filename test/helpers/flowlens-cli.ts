@@ -1,0 +1,74 @@
+/**
+ * `flowlens run --format ndjson` as a child process of a test: its NDJSON is
+ * summed into a Tally as it arrives, so a test can wait for counts, then stop it.
+ */
+import path from 'node:path';
+import { existsSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { repoRoot } from '../../src/native/binding.js';
+import { waitFor, type End, type Lab } from './netns.js';
+import { Tally } from './tally.js';
+
+export const CLI = path.join(repoRoot, 'dist/src/cli.js');
+
+export function cliBuilt(): boolean {
+  return existsSync(CLI);
+}
+
+/**
+ * The command line that runs the CLI: `env -u NODE_OPTIONS node dist/src/cli.js ...`. The test
+ * runner puts its own process tracking into NODE_OPTIONS of every child it can see (it writes
+ * under .tap/); the CLI is tested as a user runs it, without that. `env` execs node, so the
+ * child's PID stays the CLI's own.
+ */
+export function cliCommand(args: string[]): [string, string[]] {
+  return ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args]];
+}
+
+export class CliRun {
+  readonly tally = new Tally();
+  stdout = '';
+  stderr = '';
+  lines = 0;
+  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  private partial = '';
+
+  constructor(readonly child: ChildProcess) {
+    child.stdout!.setEncoding('utf8').on('data', (d: string) => {
+      this.stdout += d;
+      this.partial += d;
+      const parts = this.partial.split('\n');
+      this.partial = parts.pop()!;
+      for (const l of parts) {
+        if (!l) continue;
+        this.lines++;
+        this.tally.addNdjson(l);
+      }
+    });
+    child.stderr!.setEncoding('utf8').on('data', (d: string) => { this.stderr += d; });
+    this.exited = new Promise((resolve) => {
+      child.once('close', (code, signal) => resolve({ code, signal }));
+      child.once('error', () => resolve({ code: null, signal: null }));
+    });
+  }
+
+  /** Starts `flowlens run --iface <end> --format ndjson <args>` in the end's namespace. */
+  static start(lab: Lab, where: End, args: string[]): CliRun {
+    return new CliRun(lab.spawn(where, ...cliCommand(['run', '--iface', where.name, '--format', 'ndjson', ...args])));
+  }
+
+  async waitFor(pred: (r: CliRun) => boolean, timeoutMs: number): Promise<boolean> {
+    let done = false;
+    void this.exited.then(() => { done = true; });
+    return waitFor(() => pred(this) || done, timeoutMs, 20).then(() => pred(this));
+  }
+
+  /** Sends a signal and waits for the exit (SIGKILL after timeoutMs). */
+  async stop(signal: NodeJS.Signals = 'SIGTERM', timeoutMs = 10_000): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
+    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
+    const timer = setTimeout(() => this.child.kill('SIGKILL'), timeoutMs);
+    const r = await this.exited;
+    clearTimeout(timer);
+    return r;
+  }
+}
