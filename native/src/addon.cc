@@ -320,12 +320,19 @@ Napi::Value RunTest(const Napi::CallbackInfo &info, int prog_fd, const std::stri
 	uint32_t gso_segs = 0, gso_size = 0;
 	if (info.Length() > 2 && info[2].IsObject()) {
 		Napi::Object o = info[2].As<Napi::Object>();
-		if (o.Has("repeat"))
+		// the kernel takes repeat as u32: -1 would run the program 4 billion times
+		if (o.Has("repeat")) {
+			REQUIRE(IsInteger(o.Get("repeat"), 1, 1e9), "repeat must be an integer from 1 to 1000000000");
 			repeat = o.Get("repeat").As<Napi::Number>().Int32Value();
-		if (o.Has("gsoSegs"))
+		}
+		if (o.Has("gsoSegs")) {
+			REQUIRE(IsInteger(o.Get("gsoSegs"), 0, 65535), "gsoSegs must be an integer from 0 to 65535");
 			gso_segs = o.Get("gsoSegs").As<Napi::Number>().Uint32Value();
-		if (o.Has("gsoSize"))
+		}
+		if (o.Has("gsoSize")) {
+			REQUIRE(IsInteger(o.Get("gsoSize"), 0, 65535), "gsoSize must be an integer from 0 to 65535");
 			gso_size = o.Get("gsoSize").As<Napi::Number>().Uint32Value();
+		}
 	}
 	uint32_t retval = 0, duration = 0;
 	char err[FL_ERR_LEN] = "";
@@ -366,8 +373,13 @@ public:
 		REQUIRE(info.Length() == 1 && info[0].IsString(), "new BpfObject(path: string)");
 		std::string path = info[0].As<Napi::String>();
 		int rc = fl_object_open(path.c_str(), &obj_, err);
-		if (rc)
-			throw KernelError(env, rc, err);
+		if (rc) {
+			// not KernelError: its ENOENT means "not attached", here it means no such file
+			Napi::Error e = Napi::Error::New(env, err);
+			e.Set("code", "FLOW_ERR_OBJECT");
+			e.Set("errno", Napi::Number::New(env, -rc));
+			throw e;
+		}
 	}
 
 	~BpfObject() { fl_object_close(obj_); }

@@ -83,7 +83,20 @@ function renderTable(iv: Interval, collector: Collector, top: number): string {
 
 /** Runs until SIGINT/SIGTERM (or durationMs), then drains one last time and detaches. */
 export async function run(config: CollectorConfig, opts: RunOptions, out: NodeJS.WriteStream = process.stdout): Promise<void> {
-  const collector = Collector.open(config);
+  // listen for the stop signal before loading: a SIGTERM during start-up still
+  // ends with a clean stop (and a final interval) instead of an abrupt kill
+  let requestStop = () => {};
+  const stopRequested = new Promise<void>((resolve) => { requestStop = resolve; });
+  process.once('SIGINT', requestStop);
+  process.once('SIGTERM', requestStop);
+  let collector: Collector;
+  try {
+    collector = Collector.open(config);
+  } catch (e) {
+    process.off('SIGINT', requestStop);
+    process.off('SIGTERM', requestStop);
+    throw e;
+  }
   const live = opts.format === 'table' && out.isTTY;
   if (opts.format === 'table' && !live) {
     out.write(`flowlens: counting on ${collector.attached.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}\n`);
@@ -94,17 +107,13 @@ export async function run(config: CollectorConfig, opts: RunOptions, out: NodeJS
   });
   collector.on('error', (e) => process.stderr.write(`flowlens: drain failed: ${e.message}\n`));
 
-  // the kernel detaches our links when the process dies, but a clean stop also
-  // reports the counts of the last partial interval
+  // the kernel detaches our links when the process dies; this also covers an
+  // uncaught exception (the CLI exits through process.exit)
   const onExit = () => collector.closeNow();
   process.once('exit', onExit);
   collector.start();
-  await new Promise<void>((resolve) => {
-    const finish = () => resolve();
-    process.once('SIGINT', finish);
-    process.once('SIGTERM', finish);
-    if (opts.durationMs > 0) setTimeout(finish, opts.durationMs).unref();
-  });
+  if (opts.durationMs > 0) setTimeout(requestStop, opts.durationMs).unref();
+  await stopRequested;
   await collector.stop();
   process.off('exit', onExit);
 }
