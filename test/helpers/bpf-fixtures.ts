@@ -35,17 +35,7 @@ export const ALL_PROGRAMS = Object.keys(PROGRAMS) as Program[];
 export const TC_PROGRAMS: Program[] = ['flowlens_tc_in', 'flowlens_tc_eg'];
 
 /** One flow record, with packets and bytes for one pass over the fixture's packets. */
-export interface ExpectedFlow {
-  ipVersion: 4 | 6;
-  protocol: number;
-  src: string;
-  dst: string;
-  srcPort: number;
-  dstPort: number;
-  packets: number;
-  bytes: number;
-  tcpFlags: number;
-}
+export type ExpectedFlow = Omit<Flow, 'ifindex' | 'direction' | 'firstSeen' | 'lastSeen'>;
 
 /** Packets and bytes for one pass over the fixture's packets. */
 export interface Count {

@@ -3,7 +3,7 @@
  * Collector's Interval objects or from the CLI's NDJSON lines, per
  * (interface, direction, flow) and per (interface, direction).
  */
-import type { Interval } from '../../src/collector/index.js';
+import type { DirectionTotals, Interval } from '../../src/collector/index.js';
 import { flowIdKey, type FlowId } from './pcap.js';
 
 export type Dir = 'ingress' | 'egress';
@@ -18,17 +18,8 @@ export interface TalliedFlow extends FlowId {
   intervals: number;
 }
 
-export interface TalliedTotals {
-  packets: number;
-  bytes: number;
-  flows: number;
-  overflowPackets: number;
-  overflowBytes: number;
-  nonIpPackets: number;
-  nonIpBytes: number;
-  malformedPackets: number;
-  malformedBytes: number;
-}
+/** Summed over intervals: the collector's per-direction totals. */
+export type TalliedTotals = DirectionTotals;
 
 const zero = (): TalliedTotals => ({ packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
   nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0 });
