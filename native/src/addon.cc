@@ -363,6 +363,7 @@ public:
 	{
 		return DefineClass(env, "BpfObject",
 				   { InstanceMethod<&BpfObject::TestRun>("testRun"),
+				     InstanceMethod<&BpfObject::BatchDrain>("batchDrain"),
 				     InstanceMethod<&BpfObject::Close>("close") });
 	}
 
@@ -393,6 +394,25 @@ private:
 			throw Napi::Error::New(env, "the object is closed");
 		std::string name = info[0].As<Napi::String>();
 		return RunTest(info, fl_object_prog_fd(obj_, name.c_str()), name);
+	}
+
+	Napi::Value BatchDrain(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 1 && info[0].IsString(), "batchDrain(map: string)");
+		if (!obj_)
+			throw Napi::Error::New(env, "the object is closed");
+		std::string name = info[0].As<Napi::String>();
+		uint32_t entries = 0;
+		uint64_t ns = 0;
+		char err[FL_ERR_LEN] = "";
+		int rc = fl_object_batch_drain(obj_, name.c_str(), &entries, &ns, err);
+		if (rc)
+			throw KernelError(env, rc, err);
+		Napi::Object r = Napi::Object::New(env);
+		r.Set("entries", entries);
+		r.Set("ns", (double)ns);
+		return r;
 	}
 
 	Napi::Value Close(const Napi::CallbackInfo &info)

@@ -682,6 +682,50 @@ int fl_object_prog_fd(struct fl_object *o, const char *name)
 	return p ? bpf_program__fd(p) : -1;
 }
 
+int fl_object_batch_drain(struct fl_object *o, const char *name, uint32_t *entries, uint64_t *ns, char *err)
+{
+	struct bpf_map *m = bpf_object__find_map_by_name(o->obj, name);
+	const uint32_t batch = 16384;
+	uint32_t in_batch = 0, out_batch = 0, total = 0;
+	size_t vsize;
+	void *keys, *vals;
+	uint64_t t0;
+	int first = 1, e = 0;
+
+	if (!m)
+		return fail(err, ENOENT, "no map named '%s'", name);
+	vsize = ROUND_UP8(bpf_map__value_size(m));
+	if (bpf_map__type(m) == BPF_MAP_TYPE_PERCPU_HASH || bpf_map__type(m) == BPF_MAP_TYPE_PERCPU_ARRAY)
+		vsize *= libbpf_num_possible_cpus();
+	keys = malloc((size_t)batch * bpf_map__key_size(m));
+	vals = malloc((size_t)batch * vsize);
+	if (!keys || !vals) {
+		free(keys);
+		free(vals);
+		return fail(err, ENOMEM, "out of memory");
+	}
+	t0 = mono_ns();
+	for (;;) {
+		LIBBPF_OPTS(bpf_map_batch_opts, opts);
+		uint32_t count = batch;
+
+		e = bpf_map_lookup_and_delete_batch(bpf_map__fd(m), first ? NULL : &in_batch, &out_batch, keys,
+						    vals, &count, &opts);
+		total += count;
+		if (e)
+			break;
+		in_batch = out_batch;
+		first = 0;
+	}
+	*ns = mono_ns() - t0;
+	*entries = total;
+	free(keys);
+	free(vals);
+	if (e && e != -ENOENT)
+		return fail(err, e, "BPF_MAP_LOOKUP_AND_DELETE_BATCH failed: %s", strerror(-e));
+	return 0;
+}
+
 void fl_object_close(struct fl_object *o)
 {
 	if (!o)

@@ -71,6 +71,8 @@ void fl_close(struct fl_loader *l);
 struct fl_object;
 int fl_object_open(const char *path, struct fl_object **out, char *err);
 int fl_object_prog_fd(struct fl_object *o, const char *name);
+/* Empties one of its maps with BPF_MAP_LOOKUP_AND_DELETE_BATCH: the kernel's floor for draining a hash. */
+int fl_object_batch_drain(struct fl_object *o, const char *map, uint32_t *entries, uint64_t *ns, char *err);
 void fl_object_close(struct fl_object *o);
 
 /* What `flowlens check` and `flowlens interfaces` report. */

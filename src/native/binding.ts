@@ -67,6 +67,8 @@ export interface NativeCollector {
 /** An arbitrary BPF object file, for benchmarks. */
 export interface NativeBpfObject {
   testRun(program: string, packet: Buffer, options?: TestRunOptions): TestRunResult;
+  /** Empties a map with BPF_MAP_LOOKUP_AND_DELETE_BATCH and times it (the kernel's floor for a hash). */
+  batchDrain(map: string): { entries: number; ns: number };
   close(): void;
 }
 
