@@ -1,0 +1,106 @@
+/**
+ * Shared helpers of the benchmarks: the command line that reproduces a run, a
+ * description of the machine, and plain-text tables. Benchmarks print figures;
+ * they never assert timings.
+ */
+import { execFileSync } from 'node:child_process';
+import { readdirSync, readFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..').replace(/\/dist$/, '');
+
+/** The command that reproduces this run, relative to the repository root. */
+export function commandLine(): string {
+  const script = path.relative(repoRoot, process.argv[1] ?? '');
+  const quote = (s: string) => (/^[\w@%+=:,./-]+$/.test(s) ? s : `'${s.replace(/'/g, `'\\''`)}'`);
+  return ['node', ...process.execArgv, script, ...process.argv.slice(2)].map(quote).join(' ');
+}
+
+export function loadAverage(): string {
+  return os.loadavg().map((l) => l.toFixed(2)).join(' ');
+}
+
+/** Kernel, CPU, Node and load: what a reader needs to compare two runs. */
+export function machineLine(): string {
+  const cpus = os.cpus();
+  return `kernel ${os.release()}, ${cpus.length} x ${cpus[0]?.model ?? '?'}, node ${process.version}, load average ${loadAverage()}`;
+}
+
+/** The commit the figures belong to, marked when the working tree differs from it. */
+export function gitDescription(): string {
+  try {
+    const git = (...args: string[]) => execFileSync('git', ['-C', repoRoot, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'bpf', 'native', 'src', 'bench').length > 0;
+    return `${git('rev-parse', '--short', 'HEAD')}${dirty ? ' + uncommitted changes in bpf/native/src/bench' : ''}`;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function printHeader(title: string): void {
+  process.stdout.write(`# ${title}\n# command: (cd ${repoRoot} && ${commandLine()})\n` +
+    `# ${new Date().toISOString()}  commit ${gitDescription()}\n# ${machineLine()}\n`);
+}
+
+/** A right-aligned table; columns listed in `left` are left-aligned. */
+export function table(headers: string[], rows: string[][], left: number[] = [0]): string {
+  const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const fmt = (r: string[]) => r.map((c, i) => (left.includes(i) ? (c ?? '').padEnd(widths[i]) : (c ?? '').padStart(widths[i]))).join('  ').trimEnd();
+  return [fmt(headers), widths.map((w) => '-'.repeat(w)).join('  '), ...rows.map(fmt)].join('\n');
+}
+
+export function median(xs: number[]): number {
+  if (!xs.length) return NaN;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** A small seeded PRNG (mulberry32), so runs pick the same flows every time. */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Fields 14 (utime) and 15 (stime) of /proc/<pid>/stat, in clock ticks. */
+export function procCpuTicks(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  // fields[0] is field 3 (state): utime is field 14, stime field 15
+  return Number(fields[11]) + Number(fields[12]);
+}
+
+/**
+ * CPU time of every live thread of a process in ns, from /proc/<pid>/task/<tid>/schedstat:
+ * exact where utime + stime (sampled at clock ticks) is coarse. Threads that exited
+ * in between are missed: use it as a cross-check of procCpuTicks, not instead of it.
+ */
+export function procSchedNs(pid: number): number {
+  let ns = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try { ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]); } catch { /* exited */ }
+  }
+  return ns;
+}
+
+export interface CpuTimes {
+  user: number; nice: number; system: number; idle: number; iowait: number; irq: number; softirq: number; steal: number;
+}
+
+/** The machine-wide "cpu" line of /proc/stat, in clock ticks. */
+export function machineCpuTicks(): CpuTimes {
+  const line = readFileSync('/proc/stat', 'utf8').split('\n').find((l) => l.startsWith('cpu '));
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = (line ?? '').trim().split(/\s+/).slice(1).map(Number);
+  return { user, nice, system, idle, iowait, irq, softirq, steal };
+}
+
+/** Clock ticks per second (USER_HZ): 100 on every Linux architecture Node runs on. */
+export const CLK_TCK = 100;
