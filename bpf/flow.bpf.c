@@ -72,8 +72,7 @@ static __always_inline void count_iface(__u32 ifindex, __u8 direction, __u32 epo
 static __always_inline void count_flow(struct parsed *p, __u32 epoch)
 {
 	__u32 errors = 0;
-	int r = table_count(&p->key, epoch, p->packets, p->l3_bytes, p->tcp_flags, bpf_ktime_get_ns(),
-			    &errors);
+	int r = table_count(&p->key, epoch, p->packets, p->l3_bytes, p->tcp_flags, &errors);
 
 	if (r == TABLE_FULL)
 		count_iface(p->key.ifindex, p->key.direction, epoch, SLOT_OVERFLOW, p->packets, p->l3_bytes);

@@ -42,7 +42,7 @@ struct flow_counters {
 	__u64 packets;        /* wire packets (a GSO/GRO super-packet counts as its segments) */
 	__u64 bytes;          /* L3 bytes (IP header + payload) of those wire packets */
 	__u64 first_seen_ns;  /* CLOCK_MONOTONIC (bpf_ktime_get_ns) of the first packet */
-	__u64 last_seen_ns;   /* CLOCK_MONOTONIC of the last packet */
+	__u64 last_seen_ns;   /* CLOCK_MONOTONIC_COARSE of the last packet (1-4 ms resolution), >= first_seen_ns once drained */
 	__u32 tcp_flags;      /* OR of the TCP flags byte of every packet (FIN=0x01 ... CWR=0x80) */
 	__u32 slot_state;     /* kernel: enum flow_slot_state of the table slot; drained records: 0 */
 };

@@ -559,6 +559,9 @@ int fl_drain(struct fl_loader *l, void *buf, size_t len, struct fl_drain_result 
 			continue;
 		flows[nflows] = *slot;
 		flows[nflows].counters.slot_state = 0;
+		/* last seen is a coarse clock reading (table.bpf.h): never before first seen */
+		if (flows[nflows].counters.last_seen_ns < flows[nflows].counters.first_seen_ns)
+			flows[nflows].counters.last_seen_ns = flows[nflows].counters.first_seen_ns;
 		nflows++;
 		slot->counters.slot_state = FLOW_SLOT_EMPTY;
 	}
