@@ -29,13 +29,11 @@ export interface Flow {
   tcpFlags: number;
 }
 
-/** One interface and direction during one interval. */
-export interface IfaceCounts {
-  ifindex: number;
-  direction: Direction;
+/** Counts of one interface in one direction during one interval. */
+export interface DirectionTotals {
   /** IP packets and their L3 bytes: flows and overflow together. */
-  ipPackets: number;
-  ipBytes: number;
+  packets: number;
+  bytes: number;
   /** Flow records. */
   flows: number;
   overflowPackets: number;
@@ -44,6 +42,12 @@ export interface IfaceCounts {
   nonIpBytes: number;
   malformedPackets: number;
   malformedBytes: number;
+}
+
+/** One iface_record: the totals of one interface and direction. */
+export interface IfaceCounts extends DirectionTotals {
+  ifindex: number;
+  direction: Direction;
 }
 
 /** Reads an unsigned 64-bit little-endian counter as a double (exact below 2^53). */
@@ -60,8 +64,8 @@ export function decodeIfaces(buf: Buffer, count: number): IfaceCounts[] {
     out.push({
       ifindex: view.getUint32(k + IfaceKey.ifindex, true),
       direction: DIRECTIONS[view.getUint8(k + IfaceKey.direction)] ?? 'ingress',
-      ipPackets: u64(view, c + IfaceCounters.ipPackets),
-      ipBytes: u64(view, c + IfaceCounters.ipBytes),
+      packets: u64(view, c + IfaceCounters.ipPackets),
+      bytes: u64(view, c + IfaceCounters.ipBytes),
       flows: u64(view, c + IfaceCounters.flows),
       overflowPackets: u64(view, c + IfaceCounters.overflowPackets),
       overflowBytes: u64(view, c + IfaceCounters.overflowBytes),

@@ -11,26 +11,12 @@ import { explainKernelError, preflight } from '../system/preflight.js';
 import { resolveInterfaces, type NetInterface } from '../system/interfaces.js';
 import { checkLayout } from './layout.js';
 import { ClockOffset } from './clock.js';
-import { FlowBatch, decodeIfaces } from './decode.js';
+import { FlowBatch, decodeIfaces, type DirectionTotals } from './decode.js';
 import { validateConfig, type CollectorConfig } from './config.js';
 
 export * from './config.js';
-export type { Flow, Direction } from './decode.js';
+export type { Flow, Direction, DirectionTotals } from './decode.js';
 export { FlowBatch } from './decode.js';
-
-/** Counts of one interface in one direction during one interval. */
-export interface DirectionTotals {
-  /** IP packets and L3 bytes, flows and overflow together. */
-  packets: number;
-  bytes: number;
-  flows: number;
-  overflowPackets: number;
-  overflowBytes: number;
-  nonIpPackets: number;
-  nonIpBytes: number;
-  malformedPackets: number;
-  malformedBytes: number;
-}
 
 export interface IfaceTotals {
   iface: string;
@@ -171,21 +157,13 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     for (const a of this.attachments) {
       byIndex.set(a.ifindex, { iface: a.iface, ifindex: a.ifindex, ingress: zeroTotals(), egress: zeroTotals() });
     }
-    for (const c of decodeIfaces(this.buffer, ifaceCount)) {
-      const t = byIndex.get(c.ifindex)?.[c.direction];
+    for (const { ifindex, direction, ...counts } of decodeIfaces(this.buffer, ifaceCount)) {
+      const t = byIndex.get(ifindex);
       if (!t) continue;
-      t.packets = c.ipPackets;
-      t.bytes = c.ipBytes;
-      t.flows = c.flows;
-      t.overflowPackets = c.overflowPackets;
-      t.overflowBytes = c.overflowBytes;
-      t.nonIpPackets = c.nonIpPackets;
-      t.nonIpBytes = c.nonIpBytes;
-      t.malformedPackets = c.malformedPackets;
-      t.malformedBytes = c.malformedBytes;
-      this.stats.overflowPackets += c.overflowPackets;
-      this.stats.nonIpPackets += c.nonIpPackets;
-      this.stats.malformedPackets += c.malformedPackets;
+      t[direction] = counts;
+      this.stats.overflowPackets += counts.overflowPackets;
+      this.stats.nonIpPackets += counts.nonIpPackets;
+      this.stats.malformedPackets += counts.malformedPackets;
     }
     return [...byIndex.values()];
   }

@@ -52,7 +52,7 @@ t.test('the same 5-tuple on XDP (ingress) and TC egress is two records, differin
   const d = await drain(c);
   const want = [expectedRecord(requestFlow, 'egress', 2), expectedRecord(requestFlow, 'ingress', 3)];
   t.strictSame(d.flows.map(withoutTimes), want, 'an egress record (2 packets) and an ingress record (3 packets)');
-  t.strictSame(d.ifaces.map((i) => [i.direction, i.flows, i.ipPackets, i.ipBytes, i.nonIpPackets + i.malformedPackets + i.overflowPackets]),
+  t.strictSame(d.ifaces.map((i) => [i.direction, i.flows, i.packets, i.bytes, i.nonIpPackets + i.malformedPackets + i.overflowPackets]),
     [['egress', 1, 2, 2 * requestFlow.bytes, 0], ['ingress', 1, 3, 3 * requestFlow.bytes, 0]], 'totals per direction, nothing else');
   const [eg, ing] = d.flows;
   t.ok(eg.firstSeen > 0 && eg.firstSeen <= eg.lastSeen && ing.firstSeen > 0 && ing.firstSeen <= ing.lastSeen, 'timestamps set and ordered');

@@ -33,7 +33,7 @@ t.test('10 flows into a 4-entry table: 4 flow records, 6 packets of overflow wit
     const overflowBytes = range(4, 10).reduce((s, i) => s + l3(i), 0);
     t.equal(overflowBytes, 6 * 31 + 10 * (4 + 5 + 6 + 7 + 8 + 9), 'flows 4..9 carry 576 L3 bytes');
     const allBytes = range(0, 10).reduce((s, i) => s + l3(i), 0);
-    t.strictSame(d.ifaces, [{ ifindex: LOOPBACK, direction, ipPackets: 10, ipBytes: allBytes, flows: 4, overflowPackets: 6, overflowBytes,
+    t.strictSame(d.ifaces, [{ ifindex: LOOPBACK, direction, packets: 10, bytes: allBytes, flows: 4, overflowPackets: 6, overflowBytes,
       nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0 }], `${program}: the other 6 are overflow; totals hold all 10`);
     const flowBytes = d.flows.reduce((s, f) => s + f.bytes, 0);
     t.equal(flowBytes + d.ifaces[0].overflowBytes, packets.reduce((s, p) => s + p.length - 14, 0),
@@ -55,7 +55,7 @@ t.test('with the table full, known flows keep counting and non-IP frames stay no
     const d = await drain(c);
     t.strictSame(d.flows.map(withoutTimes), [flow(0, 2), flow(1, 2), flow(2, 3), flow(3, 2)].map((f) => expectedRecord(f, direction, 1)),
       `${program}: the 4 flows in the table count every packet`);
-    t.strictSame(d.ifaces, [{ ifindex: LOOPBACK, direction, ipPackets: 21, ipBytes: 2 * range(0, 10).reduce((s, i) => s + l3(i), 0) + l3(2),
+    t.strictSame(d.ifaces, [{ ifindex: LOOPBACK, direction, packets: 21, bytes: 2 * range(0, 10).reduce((s, i) => s + l3(i), 0) + l3(2),
       flows: 4, overflowPackets: 12, overflowBytes: 2 * range(4, 10).reduce((s, i) => s + l3(i), 0),
       nonIpPackets: 1, nonIpBytes: 42, malformedPackets: 0, malformedBytes: 0 }], `${program}: 12 overflow packets, 1 non-IP frame`);
   }
@@ -76,5 +76,5 @@ t.test('after a drain the table has room again', async (t) => {
   const d = await drain(c);
   t.strictSame(d.flows.map(withoutTimes), range(10, 14).map((i) => expectedRecord(flow(i, 1), 'ingress', 1)), '4 new flows fit');
   t.strictSame(d.ifaces.map((i) => i.overflowPackets), [0], 'no overflow');
-  t.equal(d.ifaces[0].ipPackets, 4, 'the totals hold the 4 packets');
+  t.equal(d.ifaces[0].packets, 4, 'the totals hold the 4 packets');
 });

@@ -136,8 +136,8 @@ export function expectedIface(direction: Direction, e: Expected, runs = RUNS): I
   return {
     ifindex: LOOPBACK,
     direction,
-    ipPackets: flows.reduce((n, f) => n + f.packets * runs, 0),
-    ipBytes: flows.reduce((n, f) => n + f.bytes * runs, 0),
+    packets: flows.reduce((n, f) => n + f.packets * runs, 0),
+    bytes: flows.reduce((n, f) => n + f.bytes * runs, 0),
     flows: flows.length,
     overflowPackets: 0,
     overflowBytes: 0,

@@ -99,8 +99,8 @@ t.test('decodeIfaces reads every field of an iface_record', async (t) => {
   t.same(decodeIfaces(buf, 1), [{
     ifindex: 7,
     direction: 'egress',
-    ipPackets: 12884901893,
-    ipBytes: 562949953425408,
+    packets: 12884901893,
+    bytes: 562949953425408,
     flows: 1000,
     overflowPackets: 4294967298,
     overflowBytes: 1250999896491,
