@@ -10,6 +10,7 @@
  */
 import { writeFileSync } from 'node:fs';
 import net from 'node:net';
+import type { Flow } from '../../src/collector/decode.js';
 
 export const ETH_P_IP = 0x0800;
 export const ETH_P_IPV6 = 0x86dd;
@@ -315,14 +316,7 @@ export function ethernetFrame(dstMac: string, srcMac: string, ethertype: number,
 // ---- flows and their truth ----
 
 /** What flowlens keys a flow by (without interface and direction). */
-export interface FlowId {
-  ipVersion: 4 | 6;
-  protocol: number;
-  src: string;
-  dst: string;
-  srcPort: number;
-  dstPort: number;
-}
+export type FlowId = Pick<Flow, 'ipVersion' | 'protocol' | 'src' | 'dst' | 'srcPort' | 'dstPort'>;
 
 export function flowIdKey(f: FlowId): string {
   return `v${f.ipVersion} p${f.protocol} ${canonicalIp(f.src)}:${f.srcPort} > ${canonicalIp(f.dst)}:${f.dstPort}`;
