@@ -1,19 +1,6 @@
 /** Human-readable units and names shared by the terminal views. */
 
-const PROTOCOLS: Record<number, string> = {
-  1: 'icmp', 2: 'igmp', 4: 'ipip', 6: 'tcp', 17: 'udp', 41: 'ipv6', 47: 'gre', 50: 'esp', 51: 'ah',
-  58: 'icmpv6', 59: 'none', 89: 'ospf', 103: 'pim', 112: 'vrrp', 132: 'sctp', 136: 'udplite',
-};
-
-export function protocolName(p: number): string {
-  return PROTOCOLS[p] ?? `proto-${p}`;
-}
-
-const TCP_FLAGS = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'];
-
-export function tcpFlagNames(flags: number): string[] {
-  return TCP_FLAGS.filter((_, i) => flags & (1 << i));
-}
+export { protocolName, tcpFlagNames } from '../net/protocols.js';
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];

@@ -30,7 +30,7 @@ export interface TrafficRow {
  *  ip      remote address                    label: domain name, if known
  *  host    local address
  *  port    service "tcp/443", "udp/53", "icmp/echo" (the responder's port)
- *  proto   "tcp", "udp", "icmp", "ipv6-icmp", "gre", or the protocol number
+ *  proto   "tcp", "udp", "icmp", "icmpv6", "gre", ... or "proto-N"
  *  country ISO 3166 code, "private" (remote not on the internet) or "unknown"
  *  asn     "AS15169" (label: organisation), "private" or "unknown"
  *  domain  remote's name from DNS answers / TLS SNI, or "unknown"

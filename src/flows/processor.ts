@@ -1,0 +1,245 @@
+/**
+ * Turns each interval's flows (one direction each) into sessions, per
+ * interface/up-down/scope traffic, and talkers per dimension: the IntervalStats
+ * every consumer reads (src/flows/types.ts).
+ *
+ * Per flow the work is a classification (cached per address), one session
+ * lookup and a few additions; per-dimension talker rows are built once per
+ * touched session, from its interval deltas, so a session with traffic both
+ * ways costs one talker update per dimension, not two.
+ */
+import type { FlowBatch, IfaceTotals } from '../collector/index.js';
+import type { AddressClassifier } from '../net/classify.js';
+import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, isIcmp, protocolName } from '../net/protocols.js';
+import { TrafficFilter, type FilterConfig } from './filters.js';
+import { Session, guessInitiator, sessionId, sessionKeyParts, type RemoteLabels, type SessionConfig } from './sessions.js';
+import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow, type TrafficScope, type UpDown } from './types.js';
+
+export interface FlowsConfig {
+  sessions: SessionConfig;
+  filters: FilterConfig;
+}
+
+/** Names and places of remote ends (src/enrich), looked up once per session. */
+export interface Enrichment {
+  /** Country, city, ASN of a public address. */
+  place(remote: string): Omit<RemoteLabels, 'domain'>;
+  /** The name of the remote end: this connection's TLS SNI, else a DNS answer for the address. */
+  domain(local: string, localPort: number, remote: string, remotePort: number, protocol: number): string | undefined;
+}
+
+/** What the processor needs of a collector interval. */
+export interface IntervalInput {
+  start: number;
+  end: number;
+  flows: FlowBatch;
+  totals: IfaceTotals[];
+}
+
+export interface FlowsStatus {
+  sessions: number;
+  maxSessions: number;
+  /** Since start: conversations not tracked because the session table was full. */
+  untrackedSessions: number;
+  endedSessions: number;
+  /** Since start: traffic the filters removed. */
+  filteredPackets: number;
+  filteredBytes: number;
+}
+
+/** How long a session keeps asking for a name it did not find (DNS answers and SNI come early). */
+const NAME_RETRY_MS = 30_000;
+
+const DIM_COUNT = TALKER_DIMENSIONS.length;
+
+export class FlowProcessor {
+  readonly sessions = new Map<string, Session>();
+  private readonly filter: TrafficFilter;
+  private interval = 0;
+  private counters = { untracked: 0, ended: 0, filteredPackets: 0, filteredBytes: 0 };
+
+  constructor(
+    private readonly config: FlowsConfig,
+    private readonly classifier: AddressClassifier,
+    private readonly enrichment?: Enrichment,
+  ) {
+    this.filter = new TrafficFilter(config.filters);
+  }
+
+  process(iv: IntervalInput): IntervalStats {
+    const n = ++this.interval;
+    const { flows } = iv;
+    const ifaceNames = new Map(iv.totals.map((t) => [t.ifindex, t.iface]));
+    const traffic = new Map<string, TrafficRow>();
+    const addTraffic = (iface: string, direction: UpDown, scope: TrafficScope, bytes: number, packets: number) => {
+      const key = `${iface}|${direction}|${scope}`;
+      const row = traffic.get(key);
+      if (row) { row.bytes += bytes; row.packets += packets; } else traffic.set(key, { iface, direction, scope, bytes, packets });
+    };
+    const touched: Session[] = [];
+    const filterAll = !this.filter.empty;
+
+    for (let i = 0; i < flows.count; i++) {
+      const protocol = flows.protocol(i);
+      const src = flows.src(i);
+      const dst = flows.dst(i);
+      const icmp = isIcmp(protocol);
+      const sp = flows.srcPort(i);
+      const dp = flows.dstPort(i);
+      const packets = flows.packets(i);
+      const bytes = flows.bytes(i);
+      if (filterAll && !this.filter.accepts(protocol, src, dst, icmp ? 0 : sp, icmp ? 0 : dp)) {
+        this.counters.filteredPackets += packets;
+        this.counters.filteredBytes += bytes;
+        continue;
+      }
+      const ifindex = flows.ifindex(i);
+      const iface = ifaceNames.get(ifindex) ?? `#${ifindex}`;
+      const { srcIsLocal, scope } = this.classifier.sides(src, dst, flows.direction(i));
+      const local = srcIsLocal ? src : dst;
+      const remote = srcIsLocal ? dst : src;
+      const key = sessionKeyParts(protocol, srcIsLocal ? sp : dp, srcIsLocal ? dp : sp, sp);
+      const id = sessionId(iface, protocol, local, key.localPort, remote, key.remotePort, key.kind);
+      const firstSeen = flows.firstSeen(i);
+      const from: 'local' | 'remote' = srcIsLocal ? 'local' : 'remote';
+
+      let s = this.sessions.get(id);
+      if (!s) {
+        // ICMP: the end that sent the request began it; else the first packet seen
+        const initiator = icmp ? (icmpIsRequest(protocol, sp) === srcIsLocal ? 'local' : 'remote') : from;
+        s = new Session(id, iface, protocol, local, key.localPort, remote, key.remotePort, scope, key.kind, firstSeen, initiator);
+        s.created = n;
+        if (this.sessions.size < this.config.sessions.maxSessions) this.sessions.set(id, s);
+        else this.counters.untracked++; // still counted below, in traffic and talkers
+      } else if (s.created === n && !icmp && firstSeen < s.firstSeen) {
+        // both directions of a new conversation in one interval: the earlier first packet began it
+        s.initiator = from;
+      }
+      if (s.touched !== n) {
+        s.touched = n;
+        s.dBytesUp = s.dBytesDown = s.dPacketsUp = s.dPacketsDown = 0;
+        touched.push(s);
+      }
+      const flags = flows.tcpFlags(i);
+      if (srcIsLocal) {
+        s.bytesUp += bytes; s.packetsUp += packets; s.dBytesUp += bytes; s.dPacketsUp += packets; s.tcpFlagsUp |= flags;
+      } else {
+        s.bytesDown += bytes; s.packetsDown += packets; s.dBytesDown += bytes; s.dPacketsDown += packets; s.tcpFlagsDown |= flags;
+      }
+      if (firstSeen < s.firstSeen) s.firstSeen = firstSeen;
+      const lastSeen = flows.lastSeen(i);
+      if (lastSeen > s.lastSeen) s.lastSeen = lastSeen;
+      addTraffic(iface, srcIsLocal ? 'up' : 'down', scope, bytes, packets);
+    }
+
+    // overflow packets have no addresses: ingress counts as down, egress as up
+    for (const t of iv.totals) {
+      if (t.ingress.overflowPackets) addTraffic(t.iface, 'down', 'unknown', t.ingress.overflowBytes, t.ingress.overflowPackets);
+      if (t.egress.overflowPackets) addTraffic(t.iface, 'up', 'unknown', t.egress.overflowBytes, t.egress.overflowPackets);
+    }
+
+    const talkers = this.talkers(touched, n, iv.end);
+    const { ended, activeRemotes } = this.sweep(iv.end);
+    return {
+      start: iv.start,
+      end: iv.end,
+      traffic: [...traffic.values()],
+      activeSessions: this.sessions.size,
+      activeRemotes,
+      talkers,
+      endedSessions: ended,
+    };
+  }
+
+  /** Labels new sessions, updates TCP state, and sums the touched sessions' deltas per talker key. */
+  private talkers(touched: Session[], n: number, now: number): Record<TalkerDimension, TalkerRow[]> {
+    const maps = TALKER_DIMENSIONS.map(() => new Map<string, TalkerRow>());
+    for (const s of touched) {
+      if (s.created === n && s.protocol === IPPROTO_TCP && !((s.tcpFlagsUp | s.tcpFlagsDown) & TCP_SYN)) {
+        s.initiator = guessInitiator(s.localPort, s.remotePort); // joined mid-stream
+      }
+      s.updateTcpState();
+      if (s.created === n || (s.unnamedSince && now - s.unnamedSince < NAME_RETRY_MS)) this.label(s, now);
+      const keys = s.talkerKeys;
+      for (let d = 0; d < DIM_COUNT; d++) {
+        const key = keys[d]!;
+        let row = maps[d]!.get(key);
+        if (!row) {
+          row = { key, bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0, sessions: 0, newSessions: 0 };
+          const label = d === 0 ? s.labels.domain : d === 5 ? s.labels.asOrg : undefined;
+          if (label) row.label = label;
+          maps[d]!.set(key, row);
+        }
+        row.bytesUp += s.dBytesUp;
+        row.bytesDown += s.dBytesDown;
+        row.packetsUp += s.dPacketsUp;
+        row.packetsDown += s.dPacketsDown;
+        row.sessions++;
+        if (s.created === n) row.newSessions++;
+      }
+    }
+    const out = {} as Record<TalkerDimension, TalkerRow[]>;
+    TALKER_DIMENSIONS.forEach((dim, d) => {
+      out[dim] = [...maps[d]!.values()].sort((a, b) => b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown) || (a.key < b.key ? -1 : 1));
+    });
+    return out;
+  }
+
+  /** Looks up the remote's place (once) and name (until found or NAME_RETRY_MS), then the talker keys. */
+  private label(s: Session, now: number): void {
+    const e = this.enrichment;
+    if (e) {
+      if (s.created === this.interval && s.scope === 'internet') Object.assign(s.labels, e.place(s.remote));
+      const domain = e.domain(s.local, s.localPort, s.remote, s.remotePort, s.protocol);
+      if (domain) { s.labels.domain = domain; s.unnamedSince = 0; } else if (!s.unnamedSince) s.unnamedSince = now;
+    }
+    const { labels } = s;
+    const lan = s.scope === 'lan';
+    s.talkerKeys = [
+      s.remote,
+      s.local,
+      s.service,
+      protocolName(s.protocol),
+      lan ? 'private' : labels.country ?? 'unknown',
+      lan ? 'private' : labels.asn !== undefined ? `AS${labels.asn}` : 'unknown',
+      labels.domain ?? 'unknown',
+    ];
+  }
+
+  /** Ends sessions past their timeout (and not touched in this interval); counts the remotes of the rest. */
+  private sweep(now: number): { ended: SessionRecord[]; activeRemotes: number } {
+    const ended: SessionRecord[] = [];
+    const remotes = new Set<string>();
+    const cfg = this.config.sessions;
+    for (const [id, s] of this.sessions) {
+      if (s.touched === this.interval || s.expiresAt(cfg) > now) {
+        remotes.add(s.remote);
+        continue;
+      }
+      const reason = s.state === 'closed' ? 'closed' : s.state === 'reset' ? 'reset' : 'idle';
+      ended.push(s.toRecord(reason));
+      this.sessions.delete(id);
+    }
+    this.counters.ended += ended.length;
+    return { ended, activeRemotes: remotes.size };
+  }
+
+  /** Ends every session (shutdown), for the session log. */
+  endAll(): SessionRecord[] {
+    const ended = [...this.sessions.values()].map((s) => s.toRecord('shutdown'));
+    this.counters.ended += ended.length;
+    this.sessions.clear();
+    return ended;
+  }
+
+  status(): FlowsStatus {
+    return {
+      sessions: this.sessions.size,
+      maxSessions: this.config.sessions.maxSessions,
+      untrackedSessions: this.counters.untracked,
+      endedSessions: this.counters.ended,
+      filteredPackets: this.counters.filteredPackets,
+      filteredBytes: this.counters.filteredBytes,
+    };
+  }
+}
