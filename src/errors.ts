@@ -14,7 +14,8 @@ export type FlowlensErrorCode =
   | 'FLOW_ERR_XDP_BUSY'
   | 'FLOW_ERR_LAYOUT'
   | 'FLOW_ERR_KERNEL'
-  | 'FLOW_ERR_DEMO';
+  | 'FLOW_ERR_DEMO'
+  | 'FLOW_ERR_STORE';
 
 export class FlowlensError extends Error {
   constructor(
