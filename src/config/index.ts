@@ -1,0 +1,81 @@
+/**
+ * The typed configuration every part of `flowlens run` reads, made from the
+ * loaded settings (load.ts). Checks that need more than one setting, or a
+ * component's own rules (filters compile, local networks parse), happen here,
+ * so `flowlens config --check` finds every error `flowlens run` would.
+ */
+import type { CollectorConfig, Hook, XdpMode } from '../collector/config.js';
+import type { FilterConfig, FilterRule } from '../flows/filters.js';
+import { TrafficFilter } from '../flows/filters.js';
+import type { SessionConfig } from '../flows/sessions.js';
+import { defaultLocalNetworks } from '../net/classify.js';
+import { loadConfig, type LoadOptions, type LoadedConfig } from './load.js';
+
+export { loadConfig, dumpConfig, settingFlags, settingsHelp, DEFAULT_CONFIG_FILE } from './load.js';
+
+export interface HistoryConfig {
+  enabled: boolean;
+  dataDir: string;
+  flushIntervalMs: number;
+  minuteRetentionDays: number;
+  hourlyTopN: number;
+  sessionLogDays: number;
+}
+
+export interface FlowlensConfig {
+  host: string;
+  collector: CollectorConfig;
+  networks: { local: string[]; private: string[] };
+  filters: FilterConfig;
+  sessions: SessionConfig;
+  geo: { country?: string; city?: string; asn?: string };
+  names: { enabled: boolean; maxEntries: number };
+  history: HistoryConfig;
+  /** The influx section as written (url, token, ... and the writer's own options); absent: no writer. */
+  influx?: Record<string, unknown>;
+  loaded: LoadedConfig;
+}
+
+export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
+  const v = <T>(key: string): T => loaded.values.get(key) as T;
+  const privateNetworks = v<string[]>('networks.private');
+  const filters: FilterConfig = { ignore: v<FilterRule[]>('filters.ignore'), keep: v<FilterRule[]>('filters.keep') };
+  new TrafficFilter(filters); // throws on a rule that cannot work (unknown protocol, empty rule)
+  const influxUrl = loaded.values.get('influx.url') as string | undefined;
+  let influx: Record<string, unknown> | undefined;
+  if (influxUrl !== undefined) {
+    influx = { ...loaded.extra.influx };
+    for (const k of ['url', 'token', 'tokenFile', 'org', 'bucket']) {
+      if (loaded.values.has(`influx.${k}`)) influx[k] = loaded.values.get(`influx.${k}`);
+    }
+  }
+  return {
+    host: v('host'),
+    collector: {
+      interfaces: v('interfaces'),
+      hook: v<Hook>('hook'),
+      xdpMode: v<XdpMode>('xdpMode'),
+      mapEntries: v('mapSize'),
+      intervalMs: v('interval'),
+    },
+    networks: { local: loaded.values.has('networks.local') ? v('networks.local') : defaultLocalNetworks(privateNetworks), private: privateNetworks },
+    filters,
+    sessions: { idleTimeoutMs: v('sessions.idleTimeout'), tcpIdleTimeoutMs: v('sessions.tcpIdleTimeout'), maxSessions: v('sessions.max') },
+    geo: { country: v('geo.country'), city: v('geo.city'), asn: v('geo.asn') },
+    names: { enabled: v('names.enabled'), maxEntries: v('names.maxEntries') },
+    history: {
+      enabled: v('history.enabled'),
+      dataDir: v('dataDir'),
+      flushIntervalMs: v('history.flushInterval'),
+      minuteRetentionDays: v('history.minuteDays'),
+      hourlyTopN: v('history.topN'),
+      sessionLogDays: v('history.sessionLogDays'),
+    },
+    influx,
+    loaded,
+  };
+}
+
+export function configFrom(opts: LoadOptions): FlowlensConfig {
+  return resolveConfig(loadConfig(opts));
+}

@@ -1,0 +1,250 @@
+/**
+ * Loads the configuration: defaults, then the YAML file, then environment
+ * variables, then command-line flags (each overrides the one before), and
+ * validates every value against the table in schema.ts. An error names the
+ * setting, where it came from (file, variable or flag) and what is wrong.
+ */
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+import { parseDocument, stringify } from 'yaml';
+import { FlowlensError } from '../errors.js';
+import { parseDuration } from '../collector/config.js';
+import { parseCidr } from '../net/cidr.js';
+import { SETTINGS, OPEN_SECTIONS, type Setting } from './schema.js';
+
+export const DEFAULT_CONFIG_FILE = '/etc/flowlens/flowlens.yaml';
+
+export type Source = 'default' | 'file' | 'env' | 'flag';
+
+export interface LoadOptions {
+  /** --config; when undefined, FLOWLENS_CONFIG or DEFAULT_CONFIG_FILE if it exists. */
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  /** parseArgs values of the command (flag name → value). */
+  flags?: Record<string, string | boolean | undefined>;
+}
+
+export interface LoadedConfig {
+  /** Setting key → parsed value (durations in ms). Unset optional settings are absent. */
+  values: Map<string, unknown>;
+  sources: Map<string, Source>;
+  /** Keys of open sections (influx.*) from the file that the table does not list, passed through. */
+  extra: Record<string, Record<string, unknown>>;
+  file?: string;
+}
+
+const bySetting = new Map(SETTINGS.map((s) => [s.key, s]));
+
+function usage(message: string, hint?: string): never {
+  throw new FlowlensError('FLOW_ERR_USAGE', message, hint);
+}
+
+function describe(s: Setting): string {
+  switch (s.type) {
+    case 'integer': return `a whole number${s.min !== undefined ? ` from ${s.min}` : ''}${s.max !== undefined ? ` to ${s.max}` : ''}`;
+    case 'number': return 'a number';
+    case 'duration': return 'a duration like 500ms, 10s, 2m or 1h';
+    case 'boolean': return 'true or false';
+    case 'enum': return `one of ${s.values!.join(', ')}`;
+    case 'strings': return 'a list of names';
+    case 'cidrs': return 'a list of addresses or CIDR prefixes';
+    case 'rules': return 'a list of rules like {port: [22]} or {cidr: [10.0.0.0/8], protocol: [udp]}';
+    default: return 'a string';
+  }
+}
+
+function list(raw: unknown): unknown[] {
+  if (Array.isArray(raw)) return raw;
+  if (typeof raw === 'string') return raw.split(',').map((x) => x.trim()).filter(Boolean);
+  return [raw];
+}
+
+/** Parses one value (text from a flag or variable, or a YAML value) into the setting's type. */
+function parseValue(s: Setting, raw: unknown, where: string): unknown {
+  const bad = (): never => usage(`${where} must be ${describe(s)}, not ${JSON.stringify(raw)}`);
+  switch (s.type) {
+    case 'string':
+    case 'path':
+      if (typeof raw !== 'string' && typeof raw !== 'number') bad();
+      if (String(raw).trim() === '') bad();
+      return String(raw);
+    case 'enum':
+      if (!s.values!.includes(String(raw))) bad();
+      return String(raw);
+    case 'integer': {
+      const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
+      if (!Number.isInteger(n) || (s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) bad();
+      return n;
+    }
+    case 'number': {
+      const n = Number(raw);
+      if (raw === '' || !Number.isFinite(n)) bad();
+      return n;
+    }
+    case 'boolean':
+      if (typeof raw === 'boolean') return raw;
+      if (/^(true|yes|on|1)$/i.test(String(raw))) return true;
+      if (/^(false|no|off|0)$/i.test(String(raw))) return false;
+      return bad();
+    case 'duration': {
+      let ms: number;
+      try {
+        ms = parseDuration(String(raw).replace(/^(\d+(?:\.\d+)?)h$/, (_, h: string) => `${Number(h) * 60}m`), where);
+      } catch {
+        return bad();
+      }
+      if ((s.min !== undefined && ms < s.min) || (s.max !== undefined && ms > s.max)) {
+        usage(`${where} must be between ${s.min}ms and ${s.max}ms, not ${JSON.stringify(raw)}`);
+      }
+      return ms;
+    }
+    case 'strings': {
+      const items = list(raw);
+      if (!items.every((x) => typeof x === 'string' && x.trim() !== '')) bad();
+      return items.map((x) => String(x).trim());
+    }
+    case 'cidrs':
+      return list(raw).map((x) => {
+        if (typeof x !== 'string') bad();
+        return parseCidr(x as string, where).text;
+      });
+    case 'rules': {
+      if (!Array.isArray(raw)) bad();
+      return (raw as unknown[]).map((rule, i) => {
+        if (!rule || typeof rule !== 'object' || Array.isArray(rule)) usage(`${where}[${i}] must be a rule like {port: [22]}`);
+        const out: Record<string, unknown[]> = {};
+        for (const [k, v] of Object.entries(rule as Record<string, unknown>)) {
+          if (k === 'cidr') out.cidr = list(v).map((x) => parseCidr(String(x), `${where}[${i}].cidr`).text);
+          else if (k === 'port') {
+            out.port = list(v).map((x) => {
+              const n = Number(x);
+              if (!Number.isInteger(n) || n < 0 || n > 65535) usage(`${where}[${i}].port: ${JSON.stringify(x)} is not a port (0-65535)`);
+              return n;
+            });
+          } else if (k === 'protocol') out.protocol = list(v).map(String);
+          else usage(`${where}[${i}] has an unknown field "${k}"`, 'a rule has cidr, port and/or protocol');
+        }
+        return out;
+      });
+    }
+  }
+}
+
+/** Flattens the YAML document into dotted keys, refusing unknown ones. */
+function flattenFile(doc: Record<string, unknown>, file: string, into: Map<string, unknown>, extra: LoadedConfig['extra']): void {
+  const walk = (obj: Record<string, unknown>, prefix: string) => {
+    for (const [k, v] of Object.entries(obj)) {
+      const key = prefix ? `${prefix}.${k}` : k;
+      const setting = bySetting.get(key);
+      if (setting) {
+        into.set(key, v);
+        continue;
+      }
+      const section = (OPEN_SECTIONS as readonly string[]).find((s) => s === prefix);
+      if (section) {
+        (extra[section] ??= {})[k] = v;
+        continue;
+      }
+      if (v && typeof v === 'object' && !Array.isArray(v) && SETTINGS.some((s) => s.key.startsWith(`${key}.`))) {
+        walk(v as Record<string, unknown>, key);
+        continue;
+      }
+      const near = SETTINGS.map((s) => s.key).filter((s) => s.toLowerCase().includes(k.toLowerCase().slice(0, 4)));
+      usage(`${file}: unknown setting "${key}"`, near.length ? `did you mean ${near.slice(0, 3).join(', ')}? (flowlens config --dump lists every setting)` : 'flowlens config --dump lists every setting');
+    }
+  };
+  walk(doc, '');
+}
+
+function readFile(file: string, explicit: boolean): Record<string, unknown> | undefined {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' && !explicit) return undefined;
+    usage(`cannot read the config file ${file}: ${code === 'ENOENT' ? 'it does not exist' : (e as Error).message}`,
+      code === 'EACCES' ? 'check its permissions' : 'give the right path with --config');
+  }
+  const doc = parseDocument(text, { prettyErrors: true });
+  if (doc.errors.length) {
+    const err = doc.errors[0]!;
+    const line = err.linePos?.[0];
+    usage(`${file}${line ? `:${line.line}:${line.col}` : ''}: not valid YAML: ${err.message.split('\n')[0]}`);
+  }
+  const value = doc.toJS() as unknown;
+  if (value === null || value === undefined) return {};
+  if (typeof value !== 'object' || Array.isArray(value)) usage(`${file}: the top level must be a mapping of settings (key: value)`);
+  return value as Record<string, unknown>;
+}
+
+export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
+  const env = opts.env ?? process.env;
+  const flags = opts.flags ?? {};
+  const values = new Map<string, unknown>();
+  const sources = new Map<string, Source>();
+  const extra: LoadedConfig['extra'] = {};
+  for (const s of SETTINGS) {
+    if (s.default !== undefined) { values.set(s.key, s.default); sources.set(s.key, 'default'); }
+  }
+
+  const explicit = opts.file ?? env.FLOWLENS_CONFIG;
+  const file = explicit ?? DEFAULT_CONFIG_FILE;
+  const doc = readFile(file, explicit !== undefined);
+  if (doc) {
+    const raw = new Map<string, unknown>();
+    flattenFile(doc, file, raw, extra);
+    for (const [key, v] of raw) {
+      values.set(key, parseValue(bySetting.get(key)!, v, `${file}: ${key}`));
+      sources.set(key, 'file');
+    }
+  }
+  for (const s of SETTINGS) {
+    const v = s.env ? env[s.env] : undefined;
+    if (v !== undefined && v !== '') { values.set(s.key, parseValue(s, v, s.env!)); sources.set(s.key, 'env'); }
+  }
+  for (const s of SETTINGS) {
+    if (!s.flag || flags[s.flag] === undefined) continue;
+    const v = s.type === 'boolean' && s.flag.startsWith('no-') ? !flags[s.flag] : flags[s.flag];
+    values.set(s.key, parseValue(s, v, `--${s.flag}`));
+    sources.set(s.key, 'flag');
+  }
+  if (!values.has('host')) { values.set('host', os.hostname()); sources.set('host', 'default'); }
+  return { values, sources, extra, file: doc ? file : undefined };
+}
+
+/** parseArgs options for every setting that has a flag. */
+export function settingFlags(): Record<string, { type: 'string' | 'boolean' }> {
+  return Object.fromEntries(SETTINGS.filter((s) => s.flag).map((s) => [s.flag!, { type: s.type === 'boolean' ? 'boolean' as const : 'string' as const }]));
+}
+
+/** The flags' help lines, from the table. */
+export function settingsHelp(): string {
+  return SETTINGS.filter((s) => s.flag).map((s) => {
+    const arg = s.type === 'boolean' ? '' : s.type === 'enum' ? ` ${s.values!.join('|')}` : ` ${s.type === 'duration' ? 'DUR' : s.type === 'integer' ? 'N' : s.type === 'path' ? 'PATH' : 'VALUE'}`;
+    return `  --${`${s.flag}${arg}`.padEnd(30)} ${s.doc}${s.env ? ` [${s.env}]` : ''}`;
+  }).join('\n');
+}
+
+/** The effective configuration as YAML, secrets hidden, each value's source as a comment. */
+export function dumpConfig(c: LoadedConfig): string {
+  const tree: Record<string, unknown> = {};
+  for (const s of SETTINGS) {
+    if (!c.values.has(s.key)) continue;
+    let v = c.values.get(s.key);
+    if (s.secret) v = '<set>';
+    else if (s.type === 'duration') v = `${v}ms`;
+    const parts = s.key.split('.');
+    let node = tree;
+    for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
+    node[parts.at(-1)!] = v;
+  }
+  for (const [section, keys] of Object.entries(c.extra)) {
+    const node = (tree[section] ??= {}) as Record<string, unknown>;
+    for (const [k, v] of Object.entries(keys)) node[k] = /token|password|secret/i.test(k) ? '<set>' : v;
+  }
+  const sources = SETTINGS.filter((s) => c.sources.get(s.key) && c.sources.get(s.key) !== 'default')
+    .map((s) => `#   ${s.key}: ${c.sources.get(s.key)}`);
+  return `# flowlens configuration${c.file ? ` (file: ${c.file})` : ' (no config file)'}\n` +
+    (sources.length ? `# set by file, environment or flags:\n${sources.join('\n')}\n` : '') + stringify(tree);
+}

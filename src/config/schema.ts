@@ -1,0 +1,61 @@
+/**
+ * Every setting of `flowlens run` in one table: its key in the YAML file, its
+ * command-line flag, its environment variable, its type, default and limits.
+ * The loader (load.ts), `flowlens config --dump`, `--help` and the README's
+ * configuration table all read this table, so a setting cannot exist in one
+ * place and be missing in another.
+ */
+
+export type SettingType =
+  | 'string' | 'strings' | 'integer' | 'number' | 'boolean' | 'duration' | 'bytes' | 'enum' | 'cidrs' | 'rules' | 'path';
+
+export interface Setting {
+  /** Dotted key in the YAML file ("history.flushInterval"). */
+  key: string;
+  type: SettingType;
+  /** Default value in the type's parsed form (durations in ms); undefined: not set. */
+  default?: unknown;
+  flag?: string;
+  env?: string;
+  values?: readonly string[];
+  min?: number;
+  max?: number;
+  /** Never printed (config --dump shows "<set>"). */
+  secret?: boolean;
+  doc: string;
+}
+
+export const SETTINGS: readonly Setting[] = [
+  { key: 'interfaces', type: 'strings', default: [], flag: 'iface', env: 'FLOWLENS_INTERFACES', doc: 'interfaces to count on (comma-separated on the command line)' },
+  { key: 'hook', type: 'enum', values: ['xdp', 'tc'], default: 'xdp', flag: 'hook', env: 'FLOWLENS_HOOK', doc: 'ingress hook; egress always uses TC' },
+  { key: 'xdpMode', type: 'enum', values: ['auto', 'native', 'generic'], default: 'auto', flag: 'xdp-mode', env: 'FLOWLENS_XDP_MODE', doc: 'XDP attach mode: auto uses native where the driver supports it' },
+  { key: 'mapSize', type: 'integer', default: 65536, min: 1, max: 1 << 24, flag: 'map-size', env: 'FLOWLENS_MAP_SIZE', doc: 'flows per interval the kernel table holds; beyond it packets count into overflow' },
+  { key: 'interval', type: 'duration', default: 1000, min: 100, max: 60_000, flag: 'interval', env: 'FLOWLENS_INTERVAL', doc: 'time between drains of the kernel table (the live resolution)' },
+  { key: 'host', type: 'string', flag: 'host', env: 'FLOWLENS_HOST', doc: 'this host\'s name in stored and exported data (default: the hostname)' },
+  { key: 'dataDir', type: 'path', default: '/var/lib/flowlens', flag: 'data-dir', env: 'FLOWLENS_DATA_DIR', doc: 'directory of the embedded history database' },
+  { key: 'networks.local', type: 'cidrs', flag: 'local-networks', env: 'FLOWLENS_LOCAL_NETWORKS', doc: 'networks whose addresses are local (default: the private ranges plus networks.private)' },
+  { key: 'networks.private', type: 'cidrs', default: [], flag: 'private-networks', env: 'FLOWLENS_PRIVATE_NETWORKS', doc: 'extra prefixes that are not the internet, e.g. your ISP-assigned IPv6 prefix' },
+  { key: 'filters.ignore', type: 'rules', default: [], doc: 'drop matching traffic: a list of {cidr: [...], port: [...], protocol: [...]}' },
+  { key: 'filters.keep', type: 'rules', default: [], doc: 'when set, keep only traffic matching one of these rules' },
+  { key: 'sessions.idleTimeout', type: 'duration', default: 120_000, min: 1000, max: 86_400_000, flag: 'idle-timeout', doc: 'a UDP/ICMP/other session ends after this long without packets' },
+  { key: 'sessions.tcpIdleTimeout', type: 'duration', default: 600_000, min: 1000, max: 7 * 86_400_000, flag: 'tcp-idle-timeout', doc: 'a TCP session ends after this long without packets' },
+  { key: 'sessions.max', type: 'integer', default: 200_000, min: 1, max: 10_000_000, flag: 'max-sessions', doc: 'sessions tracked at once; beyond it traffic still counts but starts no session' },
+  { key: 'geo.country', type: 'path', flag: 'geo-country', env: 'FLOWLENS_GEO_COUNTRY', doc: 'country mmdb (GeoLite2-Country or compatible)' },
+  { key: 'geo.city', type: 'path', flag: 'geo-city', env: 'FLOWLENS_GEO_CITY', doc: 'city mmdb (GeoLite2-City or compatible; also answers country)' },
+  { key: 'geo.asn', type: 'path', flag: 'geo-asn', env: 'FLOWLENS_GEO_ASN', doc: 'ASN mmdb (GeoLite2-ASN or compatible)' },
+  { key: 'names.enabled', type: 'boolean', default: true, flag: 'no-names', doc: 'learn remote names from DNS answers and TLS SNI' },
+  { key: 'names.maxEntries', type: 'integer', default: 100_000, min: 100, max: 10_000_000, doc: 'addresses with a remembered name' },
+  { key: 'history.enabled', type: 'boolean', default: true, flag: 'no-history', doc: 'keep history in the embedded database' },
+  { key: 'history.flushInterval', type: 'duration', default: 10_000, min: 1000, max: 3_600_000, flag: 'flush-interval', env: 'FLOWLENS_FLUSH_INTERVAL', doc: 'how often history is written; a crash loses at most this much' },
+  { key: 'history.minuteDays', type: 'integer', default: 14, min: 1, max: 3660, doc: 'days of per-minute history kept (hourly history is kept forever)' },
+  { key: 'history.topN', type: 'integer', default: 100, min: 1, max: 100_000, doc: 'talkers kept per dimension and hour (the rest are summed as "other")' },
+  { key: 'history.sessionLogDays', type: 'integer', default: 30, min: 1, max: 3660, doc: 'days the log of ended sessions is kept' },
+  { key: 'influx.url', type: 'string', flag: 'influx-url', env: 'FLOWLENS_INFLUX_URL', doc: 'InfluxDB URL: setting it turns the InfluxDB writer on' },
+  { key: 'influx.token', type: 'string', secret: true, flag: 'influx-token', env: 'FLOWLENS_INFLUX_TOKEN', doc: 'InfluxDB API token (prefer the environment or influx.tokenFile)' },
+  { key: 'influx.tokenFile', type: 'path', flag: 'influx-token-file', env: 'FLOWLENS_INFLUX_TOKEN_FILE', doc: 'file holding the InfluxDB token' },
+  { key: 'influx.org', type: 'string', flag: 'influx-org', env: 'FLOWLENS_INFLUX_ORG', doc: 'InfluxDB organisation' },
+  { key: 'influx.bucket', type: 'string', flag: 'influx-bucket', env: 'FLOWLENS_INFLUX_BUCKET', doc: 'InfluxDB bucket' },
+];
+
+/** Sections passed through whole to their own validators (e.g. influx's batching options). */
+export const OPEN_SECTIONS = ['influx'] as const;
