@@ -5,7 +5,8 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { FlowlensError } from './errors.js';
-import { defaultConfig, parseDuration, type CollectorConfig, type Hook, type XdpMode } from './collector/index.js';
+import { parseDuration, validateConfig } from './collector/index.js';
+import { configFrom, dumpConfig, settingFlags, settingsHelp, DEFAULT_CONFIG_FILE } from './config/index.js';
 import { run, type OutputFormat } from './cli/run.js';
 import { interfacesCommand } from './cli/interfaces.js';
 import { checkCommand } from './cli/check.js';
@@ -32,46 +33,39 @@ interface Command {
 
 const COMMANDS: Record<string, Command> = {
   run: {
-    summary: 'count flows on interfaces and show them live (or as NDJSON)',
+    summary: 'count traffic on interfaces: sessions, talkers, history; live view or NDJSON',
     usage: `flowlens run --iface eth0[,eth1] [options]
 flowlens run --demo [options]
 
+Settings come from the config file (--config, default ${DEFAULT_CONFIG_FILE}), then
+FLOWLENS_* environment variables, then these flags; \`flowlens config --dump\` shows the result.
+
 Options:
-  --iface LIST        interfaces to count on, comma-separated
-  --demo              create a network namespace with a veth pair and traffic, and count on it
-  --interval DUR      time between reports (default 1s; e.g. 500ms, 2s)
-  --hook xdp|tc       ingress hook (default xdp); egress always uses TC
-  --xdp-mode MODE     auto (default: native where the driver supports it), native or generic
-  --map-size N        flow table entries (default 65536); a full table counts into overflow
-  --format FMT        table (default) or ndjson: one JSON object per flow per interval,
-                      plus one "totals" object per interface per interval
-  --top N             rows in the live table (default 20)
-  --duration DUR      stop after this long (default: run until Ctrl-C / SIGTERM)`,
+  --config FILE                  YAML configuration file [FLOWLENS_CONFIG]
+  --demo                         create a network namespace with a veth pair and traffic, and count on it
+  --format table|ndjson          live table (default) or NDJSON: per interval one object per flow,
+                                 per interface totals, an "interval" summary; one per ended session
+  --top N                        rows in the live table, talkers per dimension in NDJSON (default 20)
+  --duration DUR                 stop after this long (default: run until Ctrl-C / SIGTERM)
+${settingsHelp()}`,
     options: {
-      iface: { type: 'string' }, demo: { type: 'boolean' }, interval: { type: 'string' },
-      hook: { type: 'string' }, 'xdp-mode': { type: 'string' }, 'map-size': { type: 'string' },
+      ...settingFlags(), config: { type: 'string' }, demo: { type: 'boolean' },
       format: { type: 'string' }, top: { type: 'string' }, duration: { type: 'string' },
     },
     async main(v) {
-      const config: CollectorConfig = {
-        ...defaultConfig(),
-        interfaces: typeof v.iface === 'string' ? v.iface.split(',').map((s) => s.trim()).filter(Boolean) : [],
-        hook: (v.hook as Hook | undefined) ?? 'xdp',
-        xdpMode: (v['xdp-mode'] as XdpMode | undefined) ?? 'auto',
-        mapEntries: v['map-size'] !== undefined ? parseInteger(String(v['map-size']), '--map-size') : defaultConfig().mapEntries,
-        intervalMs: v.interval !== undefined ? parseDuration(String(v.interval), '--interval') : 1000,
-      };
+      const config = configFrom({ file: v.config as string | undefined, flags: v });
       const format = (v.format as string | undefined) ?? 'table';
       if (format !== 'table' && format !== 'ndjson') throw new FlowlensError('FLOW_ERR_USAGE', `--format must be table or ndjson, not "${format}"`);
-      const top = v.top !== undefined ? Number(v.top) : 20;
-      if (!Number.isInteger(top) || top < 1) throw new FlowlensError('FLOW_ERR_USAGE', `--top must be a positive integer, not "${v.top}"`);
+      const top = v.top !== undefined ? parseInteger(String(v.top), '--top') : 20;
+      if (top < 1) throw new FlowlensError('FLOW_ERR_USAGE', `--top must be a positive integer, not "${v.top}"`);
       const durationMs = v.duration !== undefined ? parseDuration(String(v.duration), '--duration') : 0;
       const opts = { format: format as OutputFormat, top, durationMs };
       if (!v.demo) {
+        validateConfig(config.collector);
         await run(config, opts);
         return 0;
       }
-      if (config.interfaces.length) throw new FlowlensError('FLOW_ERR_USAGE', '--demo makes its own interface: do not combine it with --iface');
+      if (config.collector.interfaces.length) throw new FlowlensError('FLOW_ERR_USAGE', '--demo makes its own interface: do not combine it with --iface');
       const { preflight } = await import('./system/preflight.js');
       preflight();
       const { startDemo } = await import('./demo/index.js');
@@ -80,12 +74,28 @@ Options:
         process.stdout.write(`flowlens demo: ${demo.iface} (${demo.hostV4}, ${demo.hostV6}) ↔ namespace peer (${demo.peerV4}, ${demo.peerV6})\n`);
       }
       try {
-        config.interfaces = [demo.iface];
+        config.collector.interfaces = [demo.iface];
         const running = run(config, opts);
         demo.startTraffic();
         await running;
       } finally {
         await demo.stop();
+      }
+      return 0;
+    },
+  },
+  config: {
+    summary: 'check the configuration (--check) or print the effective one (--dump)',
+    usage: `flowlens config --check|--dump [--config FILE] [any flag of flowlens run]`,
+    options: { ...settingFlags(), config: { type: 'string' }, check: { type: 'boolean' }, dump: { type: 'boolean' } },
+    async main(v) {
+      if (!v.check && !v.dump) throw new FlowlensError('FLOW_ERR_USAGE', 'say --check or --dump');
+      const config = configFrom({ file: v.config as string | undefined, flags: v });
+      if (v.dump) process.stdout.write(dumpConfig(config.loaded));
+      if (v.check) {
+        const { checkConfig } = await import('./cli/check-config.js');
+        await checkConfig(config);
+        process.stdout.write(`configuration OK${config.loaded.file ? ` (${config.loaded.file})` : ' (no config file: defaults, environment and flags)'}\n`);
       }
       return 0;
     },

@@ -1,24 +1,29 @@
 /**
- * `flowlens run`: count on interfaces and show the flows, as a live terminal
- * view or as NDJSON (one object per flow per interval, one totals object per
- * interface per interval) for scripts and tests.
+ * `flowlens run`: count on interfaces and show what is using them, as a live
+ * terminal view (sessions by rate, totals per interface) or as NDJSON for
+ * scripts and tests: per interval one "flow" object per kernel flow, one
+ * "totals" object per interface, one "interval" object (traffic by up/down
+ * and scope, the top talkers); one "session" object per ended session.
  */
-import { Collector, type CollectorConfig, type Interval } from '../collector/index.js';
+import type { Interval } from '../collector/index.js';
+import type { FlowlensConfig } from '../config/index.js';
+import type { IntervalStats } from '../flows/types.js';
+import { TALKER_DIMENSIONS } from '../flows/types.js';
+import { Monitor } from '../monitor.js';
 import { endpoint, formatBits, formatBytes, protocolName, table, tcpFlagNames } from './format.js';
 
 export type OutputFormat = 'table' | 'ndjson';
 
 export interface RunOptions {
   format: OutputFormat;
-  /** Rows in the live view. */
+  /** Rows in the live view, and talkers per dimension in NDJSON. */
   top: number;
   /** Stop after this many ms (0: run until a signal). */
   durationMs: number;
 }
 
-function writeNdjson(iv: Interval, out: NodeJS.WritableStream): void {
+function flowLines(iv: Interval, lines: string[]): void {
   const names = new Map(iv.totals.map((t) => [t.ifindex, t.iface]));
-  const lines: string[] = [];
   const { flows } = iv;
   for (let i = 0; i < flows.count; i++) {
     const f = flows.flow(i);
@@ -41,57 +46,68 @@ function writeNdjson(iv: Interval, out: NodeJS.WritableStream): void {
       ingress: t.ingress, egress: t.egress,
     }));
   }
-  if (lines.length) out.write(`${lines.join('\n')}\n`);
 }
 
-function renderTable(iv: Interval, collector: Collector, top: number): string {
+function statsLines(s: IntervalStats, top: number, lines: string[]): void {
+  if (s.traffic.length || s.activeSessions) {
+    lines.push(JSON.stringify({
+      type: 'interval', start: s.start, end: s.end, traffic: s.traffic,
+      activeSessions: s.activeSessions, activeRemotes: s.activeRemotes,
+      talkers: Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, s.talkers[d].slice(0, top)])),
+    }));
+  }
+  for (const e of s.endedSessions) lines.push(JSON.stringify({ type: 'session', ...e }));
+}
+
+function renderTable(iv: Interval, s: IntervalStats, monitor: Monitor, top: number): string {
   const seconds = Math.max((iv.end - iv.start) / 1000, 0.001);
-  const { flows } = iv;
-  const order = Array.from({ length: flows.count }, (_, i) => i).sort((a, b) => flows.bytes(b) - flows.bytes(a)).slice(0, top);
-  const names = new Map(iv.totals.map((t) => [t.ifindex, t.iface]));
-  const rows = order.map((i) => {
-    const p = flows.protocol(i);
+  const live = [...monitor.processor.sessions.values()]
+    .filter((x) => x.touched >= 0)
+    .sort((a, b) => (b.lastSeen >= iv.start ? b.dBytesUp + b.dBytesDown : 0) - (a.lastSeen >= iv.start ? a.dBytesUp + a.dBytesDown : 0) || b.lastSeen - a.lastSeen)
+    .slice(0, top);
+  const rows = live.map((x) => {
+    const active = x.lastSeen >= iv.start;
+    const remote = endpoint(x.remote, x.remotePort, x.protocol);
     return [
-      names.get(flows.ifindex(i)) ?? String(flows.ifindex(i)),
-      flows.direction(i) === 'ingress' ? 'in' : 'out',
-      protocolName(p),
-      endpoint(flows.src(i), flows.srcPort(i), p),
-      endpoint(flows.dst(i), flows.dstPort(i), p),
-      p === 1 || p === 58 ? `type ${flows.srcPort(i)}/${flows.dstPort(i)}` : tcpFlagNames(flows.tcpFlags(i)).join(' '),
-      String(flows.packets(i)),
-      formatBytes(flows.bytes(i)),
-      formatBits((flows.bytes(i) * 8) / seconds),
+      x.iface, protocolName(x.protocol), endpoint(x.local, x.localPort, x.protocol),
+      x.labels.domain ? `${remote} (${x.labels.domain})` : remote,
+      [x.labels.country, x.labels.asn ? `AS${x.labels.asn}` : ''].filter(Boolean).join(' '),
+      String(x.state), formatBytes(x.bytesUp), formatBytes(x.bytesDown),
+      active ? formatBits(((x.dBytesUp + x.dBytesDown) * 8) / seconds) : '-',
     ];
   });
-  const status = collector.status();
+  const status = monitor.collector.status();
   const head = iv.totals.map((t) => {
-    const att = collector.attached.find((a) => a.ifindex === t.ifindex);
-    return `${t.iface} [${att?.ingress}/${att?.egress}]  in ${formatBits((t.ingress.bytes * 8) / seconds)} (${Math.round(t.ingress.packets / seconds)} pkt/s)` +
-      `  out ${formatBits((t.egress.bytes * 8) / seconds)} (${Math.round(t.egress.packets / seconds)} pkt/s)` +
+    const att = monitor.collector.attached.find((a) => a.ifindex === t.ifindex);
+    const by = (dir: 'up' | 'down', scope?: string) => s.traffic.filter((r) => r.iface === t.iface && r.direction === dir && (!scope || r.scope === scope)).reduce((a, r) => a + r.bytes, 0);
+    return `${t.iface} [${att?.ingress}/${att?.egress}]  up ${formatBits((by('up') * 8) / seconds)} (internet ${formatBits((by('up', 'internet') * 8) / seconds)})` +
+      `  down ${formatBits((by('down') * 8) / seconds)} (internet ${formatBits((by('down', 'internet') * 8) / seconds)})` +
       `  non-IP ${t.ingress.nonIpPackets + t.egress.nonIpPackets}  malformed ${t.ingress.malformedPackets + t.egress.malformedPackets}` +
       `  overflow ${t.ingress.overflowPackets + t.egress.overflowPackets}`;
   });
   return [
-    `flowlens — ${new Date(iv.end).toLocaleTimeString()}  ${flows.count} flows this interval  table ${(status.mapFill * 100).toFixed(1)}% full  drain ${iv.drain.ms.toFixed(1)} ms`,
+    `flowlens — ${new Date(iv.end).toLocaleTimeString()}  ${s.activeSessions} sessions, ${s.activeRemotes} remote addresses` +
+      `  ${iv.flows.count} flows  table ${(status.mapFill * 100).toFixed(1)}% full  drain ${iv.drain.ms.toFixed(1)} ms`,
     ...head,
     '',
-    table(['IFACE', 'DIR', 'PROTO', 'SOURCE', 'DESTINATION', 'FLAGS', 'PKTS', 'BYTES', 'RATE'], rows, [6, 7, 8]),
+    table(['IFACE', 'PROTO', 'LOCAL', 'REMOTE', 'WHERE', 'STATE', 'UP', 'DOWN', 'RATE'], rows, [6, 7, 8]),
     '',
     'Ctrl-C to stop',
   ].join('\n');
 }
 
-/** Runs until SIGINT/SIGTERM (or durationMs), then drains one last time and detaches. */
-export async function run(config: CollectorConfig, opts: RunOptions, out: NodeJS.WriteStream = process.stdout): Promise<void> {
+/** Runs until SIGINT/SIGTERM (or durationMs), then drains one last time, flushes and detaches. */
+export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.WriteStream = process.stdout): Promise<void> {
   // listen for the stop signal before loading: a SIGTERM during start-up still
   // ends with a clean stop (and a final interval) instead of an abrupt kill
   let requestStop = () => {};
   const stopRequested = new Promise<void>((resolve) => { requestStop = resolve; });
   process.once('SIGINT', requestStop);
   process.once('SIGTERM', requestStop);
-  let collector: Collector;
+  let monitor: Monitor;
   try {
-    collector = Collector.open(config);
+    const { openMonitor } = await import('./open-monitor.js');
+    monitor = await openMonitor(config);
   } catch (e) {
     process.off('SIGINT', requestStop);
     process.off('SIGTERM', requestStop);
@@ -99,21 +115,31 @@ export async function run(config: CollectorConfig, opts: RunOptions, out: NodeJS
   }
   const live = opts.format === 'table' && out.isTTY;
   if (opts.format === 'table' && !live) {
-    out.write(`flowlens: counting on ${collector.attached.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}\n`);
+    out.write(`flowlens: counting on ${monitor.collector.attached.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}\n`);
   }
-  collector.on('interval', (iv) => {
-    if (opts.format === 'ndjson') writeNdjson(iv, out);
-    else out.write(live ? `\x1b[H\x1b[2J${renderTable(iv, collector, opts.top)}\n` : `${renderTable(iv, collector, opts.top)}\n\n`);
+  monitor.on('stats', (s, iv) => {
+    if (opts.format === 'ndjson') {
+      const lines: string[] = [];
+      flowLines(iv, lines);
+      statsLines(s, opts.top, lines);
+      if (lines.length) out.write(`${lines.join('\n')}\n`);
+    } else {
+      out.write(live ? `\x1b[H\x1b[2J${renderTable(iv, s, monitor, opts.top)}\n` : `${renderTable(iv, s, monitor, opts.top)}\n\n`);
+    }
   });
-  collector.on('error', (e) => process.stderr.write(`flowlens: drain failed: ${e.message}\n`));
+  monitor.on('error', (e) => process.stderr.write(`flowlens: ${e.message}\n`));
+  // sessions still open at shutdown end into the log: print them as well
+  monitor.on('shutdown', (ended) => {
+    if (opts.format === 'ndjson' && ended.length) out.write(`${ended.map((e) => JSON.stringify({ type: 'session', ...e })).join('\n')}\n`);
+  });
 
   // the kernel detaches our links when the process dies; this also covers an
   // uncaught exception (the CLI exits through process.exit)
-  const onExit = () => collector.closeNow();
+  const onExit = () => monitor.closeNow();
   process.once('exit', onExit);
-  collector.start();
+  monitor.start();
   if (opts.durationMs > 0) setTimeout(requestStop, opts.durationMs).unref();
   await stopRequested;
-  await collector.stop();
+  await monitor.stop();
   process.off('exit', onExit);
 }

@@ -5,6 +5,7 @@
  */
 import type { DirectionTotals, Interval } from '../../src/collector/index.js';
 import { flowIdKey, type FlowId } from './pcap.js';
+import type { IntervalStats, SessionRecord } from '../../src/flows/types.js';
 
 export type Dir = 'ingress' | 'egress';
 
@@ -34,6 +35,10 @@ export class Tally {
   intervals = 0;
   /** Most flows any single interval held. */
   maxFlowsPerInterval = 0;
+  /** NDJSON "interval" objects (IntervalStats with talkers cut to --top). */
+  readonly stats: (IntervalStats & { type: 'interval' })[] = [];
+  /** NDJSON "session" objects: sessions that ended (also those open at shutdown). */
+  readonly sessions: SessionRecord[] = [];
 
   totals(iface: string, direction: Dir): TalliedTotals {
     const k = `${iface} ${direction}`;
@@ -91,6 +96,10 @@ export class Tally {
       this.maxFlowsPerInterval = Math.max(this.maxFlowsPerInterval, o.ingress.flows + o.egress.flows);
       this.addTotals(o.iface, 'ingress', o.ingress);
       this.addTotals(o.iface, 'egress', o.egress);
+    } else if (o.type === 'interval') {
+      this.stats.push(o);
+    } else if (o.type === 'session') {
+      this.sessions.push(o);
     } else {
       throw new Error(`unexpected NDJSON line: ${line}`);
     }
