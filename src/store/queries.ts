@@ -1,0 +1,228 @@
+/**
+ * Traffic and talker queries: the flushed database plus, in the process that
+ * writes, the pending part, so answers equal the live totals.
+ */
+import { TALKER_DIMENSIONS, type TalkerDimension } from '../flows/types.js';
+import { FlowlensError } from '../errors.js';
+import { addAcc, byBytes, emptyAcc, OTHER_KEY, type Pending, type TalkerAcc } from './pending.js';
+import type { Db } from './schema.js';
+import { addUnits, bucketLabel, buckets, GRANULARITIES, HOUR_MS, localDate, MINUTE_MS, nextStart, parseDateArg, QUARTER_MS, startOf, type CalendarUnit } from './time.js';
+import type { DateRange, History, HistoryQuery, LiveTop, PeriodTotals, Summary, TalkerTotal, TopQuery, TopTalkers, Totals, TrafficFilter } from './types.js';
+
+export interface Source {
+  db: Db;
+  /** The writer's counts not yet flushed; null in a reader. */
+  pending: Pending | null;
+  now: number;
+}
+
+/** Hourly buckets over more than ~5 years would be an answer nobody reads. */
+const MAX_BUCKETS = 50_000;
+const MAX_TOP_LIMIT = 10_000;
+
+const usage = (message: string, hint?: string) => new FlowlensError('FLOW_ERR_USAGE', message, hint);
+
+export function checkFilter(f: TrafficFilter): void {
+  if (f.direction !== undefined && f.direction !== 'up' && f.direction !== 'down') throw usage(`direction must be up or down, not "${f.direction}"`);
+  if (f.scope !== undefined && !['internet', 'lan', 'unknown'].includes(f.scope)) throw usage(`scope must be internet, lan or unknown, not "${f.scope}"`);
+  if (f.iface !== undefined && (typeof f.iface !== 'string' || f.iface === '')) throw usage('iface must be an interface name');
+}
+
+function filterSql(f: TrafficFilter): { where: string; params: string[] } {
+  const where: string[] = [];
+  const params: string[] = [];
+  if (f.iface !== undefined) { where.push('iface = ?'); params.push(f.iface); }
+  if (f.direction !== undefined) { where.push('direction = ?'); params.push(f.direction); }
+  if (f.scope !== undefined) { where.push('scope = ?'); params.push(f.scope); }
+  return { where: where.map((w) => ` AND ${w}`).join(''), params };
+}
+
+const zero = (): Totals => ({ up: 0, down: 0, total: 0, packetsUp: 0, packetsDown: 0 });
+
+function addTo(t: Totals, direction: string, bytes: number, packets: number): void {
+  if (direction === 'up') { t.up += bytes; t.packetsUp += packets; } else { t.down += bytes; t.packetsDown += packets; }
+  t.total += bytes;
+}
+
+/** Traffic in [from, to) (both on quarter-hour boundaries). */
+export function sumRange(src: Source, from: number, to: number, f: TrafficFilter = {}): Totals {
+  const { where, params } = filterSql(f);
+  const t = zero();
+  const rows = src.db.prepare(
+    `SELECT direction, sum(bytes) AS bytes, sum(packets) AS packets FROM traffic_quarter
+     WHERE quarter >= ? AND quarter < ?${where} GROUP BY direction`).all(from / QUARTER_MS, to / QUARTER_MS, ...params) as Array<{ direction: string; bytes: number; packets: number }>;
+  for (const r of rows) addTo(t, r.direction, r.bytes, r.packets);
+  for (const d of pendingTraffic(src, f)) {
+    const at = d.minute * MINUTE_MS;
+    if (at >= from && at < to) addTo(t, d.direction, d.bytes, d.packets);
+  }
+  return t;
+}
+
+function* pendingTraffic(src: Source, f: TrafficFilter) {
+  if (!src.pending) return;
+  for (const d of src.pending.traffic.values()) {
+    if (f.iface !== undefined && d.iface !== f.iface) continue;
+    if (f.direction !== undefined && d.direction !== f.direction) continue;
+    if (f.scope !== undefined && d.scope !== f.scope) continue;
+    yield d;
+  }
+}
+
+function period(src: Source, unit: CalendarUnit, f: TrafficFilter): PeriodTotals {
+  const start = startOf(src.now, unit);
+  const end = nextStart(start, unit);
+  const label = unit === 'day' ? localDate(start) : unit === 'month' ? localDate(start).slice(0, 7) : localDate(start).slice(0, 4);
+  return { start, end, label, ...sumRange(src, start, end, f) };
+}
+
+/** Today, this month and this year in local time, including the pending part. */
+export function summary(src: Source, f: TrafficFilter = {}): Summary {
+  checkFilter(f);
+  return { at: src.now, today: period(src, 'day', f), month: period(src, 'month', f), year: period(src, 'year', f) };
+}
+
+/** Zero-filled local hour/day/month buckets of [from, to). */
+export function history(src: Source, q: HistoryQuery): History {
+  if (!GRANULARITIES.includes(q.granularity)) throw usage(`granularity must be hour, day or month, not "${q.granularity}"`);
+  checkFilter(q);
+  const from = parseDateArg(q.from, 'from', 'start', src.now);
+  const to = parseDateArg(q.to, 'to', 'end', src.now);
+  if (to <= from) throw usage(`to (${String(q.to)}) must come after from (${String(q.from)})`, 'both dates are inclusive: --from 2026-03-01 --to 2026-03-01 is one day');
+  const perBucket = { hour: HOUR_MS, day: 24 * HOUR_MS, month: 28 * 24 * HOUR_MS }[q.granularity];
+  if ((to - from) / perBucket > MAX_BUCKETS) throw usage(`the range has more than ${MAX_BUCKETS} ${q.granularity}s`, 'choose a coarser granularity or a shorter range');
+  const spans = buckets(from, to, q.granularity);
+  const out = spans.map(([start, end]) => ({ start, end, label: bucketLabel(start, q.granularity), ...zero() }));
+  const lo = spans[0][0], hi = spans[spans.length - 1][1];
+  const { where, params } = filterSql(q);
+  const rows = src.db.prepare(
+    `SELECT quarter, direction, sum(bytes) AS bytes, sum(packets) AS packets FROM traffic_quarter
+     WHERE quarter >= ? AND quarter < ?${where} GROUP BY quarter, direction ORDER BY quarter`)
+    .all(lo / QUARTER_MS, hi / QUARTER_MS, ...params) as Array<{ quarter: number; direction: string; bytes: number; packets: number }>;
+  let i = 0;
+  for (const r of rows) {
+    const at = r.quarter * QUARTER_MS;
+    while (out[i].end <= at) i++;
+    addTo(out[i], r.direction, r.bytes, r.packets);
+  }
+  for (const d of pendingTraffic(src, q)) {
+    const at = d.minute * MINUTE_MS;
+    if (at < lo || at >= hi) continue;
+    addTo(out[bucketIndex(out, at)], d.direction, d.bytes, d.packets);
+  }
+  const total = zero();
+  for (const b of out) {
+    total.up += b.up; total.down += b.down; total.total += b.total;
+    total.packetsUp += b.packetsUp; total.packetsDown += b.packetsDown;
+  }
+  return { granularity: q.granularity, from: lo, to: hi, buckets: out, total };
+}
+
+function bucketIndex(bs: Array<{ start: number; end: number }>, at: number): number {
+  let lo = 0, hi = bs.length - 1;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (bs[mid].end <= at) lo = mid + 1; else hi = mid;
+  }
+  return lo;
+}
+
+/** The last 30 local days including today, by day. */
+export function last30Days(src: Source, f: TrafficFilter = {}): History {
+  const today = startOf(src.now, 'day');
+  return history(src, { ...f, granularity: 'day', from: addUnits(today, 'day', -29), to: nextStart(today, 'day') });
+}
+
+/** The last 12 local months including this one, by month. */
+export function last12Months(src: Source, f: TrafficFilter = {}): History {
+  const month = startOf(src.now, 'month');
+  return history(src, { ...f, granularity: 'month', from: addUnits(month, 'month', -11), to: nextStart(month, 'month') });
+}
+
+/** Every hour of the local day so far and to come, by hour. */
+export function todayByHour(src: Source, f: TrafficFilter = {}): History {
+  const today = startOf(src.now, 'day');
+  return history(src, { ...f, granularity: 'hour', from: today, to: nextStart(today, 'day') });
+}
+
+/** First and last quarter hour that has traffic, as local dates and epoch ms. */
+export function dateRange(src: Source): DateRange {
+  const r = src.db.prepare(`SELECT min(quarter) AS lo, max(quarter) AS hi FROM traffic_quarter`).get() as { lo: number | null; hi: number | null };
+  let lo = r.lo === null ? null : r.lo * QUARTER_MS;
+  let hi = r.hi === null ? null : r.hi * QUARTER_MS;
+  for (const d of pendingTraffic(src, {})) {
+    const q = Math.floor((d.minute * MINUTE_MS) / QUARTER_MS) * QUARTER_MS;
+    if (lo === null || q < lo) lo = q;
+    if (hi === null || q > hi) hi = q;
+  }
+  return { first: lo === null ? null : localDate(lo), last: hi === null ? null : localDate(hi), firstTime: lo, lastTime: hi };
+}
+
+function checkDimension(dimension: string): asserts dimension is TalkerDimension {
+  if (!(TALKER_DIMENSIONS as readonly string[]).includes(dimension)) throw usage(`dimension must be one of ${TALKER_DIMENSIONS.join(', ')}, not "${dimension}"`);
+}
+
+function checkLimit(limit: number | undefined, fallback: number, max: number): number {
+  if (limit === undefined) return fallback;
+  if (!Number.isInteger(limit) || limit < 1 || limit > max) throw usage(`limit must be a whole number from 1 to ${max}, not "${limit}"`);
+  return limit;
+}
+
+export function talkerTotal(key: string, a: TalkerAcc): TalkerTotal {
+  const t: TalkerTotal = { key, bytesUp: a.bytesUp, bytesDown: a.bytesDown, bytes: a.bytesUp + a.bytesDown, packetsUp: a.packetsUp, packetsDown: a.packetsDown, connections: a.connections };
+  if (a.label !== undefined && a.label !== null) t.label = a.label;
+  return t;
+}
+
+/** The top `limit` of ranked entries, the rest (and the "other" entry) summed, and the total. */
+function cut(entries: Map<string, TalkerAcc>, limit: number): { rows: TalkerTotal[]; other: TalkerTotal; total: TalkerTotal } {
+  const ranked = [...entries.entries()].filter(([k]) => k !== OTHER_KEY).sort(byBytes);
+  const other = emptyAcc();
+  const rest = entries.get(OTHER_KEY);
+  if (rest) addAcc(other, { ...rest, label: undefined });
+  for (const [, a] of ranked.slice(limit)) addAcc(other, { ...a, label: undefined });
+  const total = emptyAcc();
+  for (const a of entries.values()) addAcc(total, { ...a, label: undefined });
+  return { rows: ranked.slice(0, limit).map(([k, a]) => talkerTotal(k, a)), other: talkerTotal(OTHER_KEY, other), total: talkerTotal(OTHER_KEY, total) };
+}
+
+/** Top talkers of a dimension over whole UTC hours covering [from, to). */
+export function topTalkers(src: Source, q: TopQuery): TopTalkers {
+  checkDimension(q.dimension);
+  const limit = checkLimit(q.limit, 10, MAX_TOP_LIMIT);
+  const from = parseDateArg(q.from, 'from', 'start', src.now);
+  const to = parseDateArg(q.to, 'to', 'end', src.now);
+  if (to <= from) throw usage(`to (${String(q.to)}) must come after from (${String(q.from)})`);
+  const h0 = Math.floor(from / HOUR_MS), h1 = Math.ceil(to / HOUR_MS);
+  const entries = new Map<string, TalkerAcc>();
+  const rows = src.db.prepare(
+    `SELECT key, sum(bytes_up) AS bu, sum(bytes_down) AS bd, sum(packets_up) AS pu, sum(packets_down) AS pd,
+       sum(connections) AS c, max(hour) AS last, label
+     FROM talker_hour WHERE dimension = ? AND hour >= ? AND hour < ? GROUP BY key`)
+    .all(q.dimension, h0, h1) as Array<{ key: string; bu: number; bd: number; pu: number; pd: number; c: number; label: string | null }>;
+  for (const r of rows) {
+    entries.set(r.key, { label: r.label ?? undefined, bytesUp: r.bu, bytesDown: r.bd, packetsUp: r.pu, packetsDown: r.pd, connections: r.c });
+  }
+  if (src.pending) {
+    for (const [hour, dims] of src.pending.talkers) {
+      if (hour < h0 || hour >= h1) continue;
+      for (const [k, a] of dims.get(q.dimension) ?? []) {
+        let acc = entries.get(k);
+        if (!acc) entries.set(k, (acc = emptyAcc()));
+        addAcc(acc, a);
+      }
+    }
+  }
+  return { dimension: q.dimension, from: h0 * HOUR_MS, to: h1 * HOUR_MS, ...cut(entries, limit) };
+}
+
+/** Top talkers of the last flush window, as the running flowlens wrote them; null when none was written. */
+export function liveTop(src: Source, q: { dimension: TalkerDimension; limit?: number }): LiveTop | null {
+  checkDimension(q.dimension);
+  const limit = checkLimit(q.limit, 10, MAX_TOP_LIMIT);
+  const row = src.db.prepare(`SELECT at, body FROM live WHERE kind = 'talkers'`).get() as { at: number; body: string } | undefined;
+  if (!row) return null;
+  const body = JSON.parse(row.body) as { from: number; to: number; talkers: Partial<Record<TalkerDimension, Array<[string, TalkerAcc]>>> };
+  const entries = new Map(body.talkers[q.dimension] ?? []);
+  return { dimension: q.dimension, from: body.from, to: body.to, ...cut(entries, limit) };
+}

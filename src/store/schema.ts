@@ -1,0 +1,157 @@
+/**
+ * The history database: where it lives, how it is opened (WAL, busy timeout),
+ * its tables and their migrations.
+ *
+ * Tables (times are UTC epoch units, never local: local days and months are
+ * computed when asked, src/store/time.ts):
+ *  traffic_minute   bytes/packets per minute × iface × up/down × scope; pruned after minuteRetentionDays
+ *  traffic_quarter  the same per quarter hour, kept forever: the quarter is the
+ *                   largest unit every time zone's hours and days are made of
+ *  talker_hour      per UTC hour × dimension × key: bytes/packets up/down and connections; a finished
+ *                   hour keeps its top N keys and one "other" row (key '') with the rest
+ *  talker_open      hours whose talkers are not yet cut to the top N
+ *  session_log      ended sessions; pruned after sessionLogDays
+ *  live             what a running flowlens last saw (top talkers of the last flush
+ *                   window, active sessions), replaced on every flush, for other processes
+ */
+import Database from 'better-sqlite3';
+import fs from 'node:fs';
+import path from 'node:path';
+import { FlowlensError } from '../errors.js';
+
+export type Db = Database.Database;
+
+export const DB_FILE = 'flowlens.db';
+/** PRAGMA application_id of a flowlens database: "flow" in ASCII. */
+const APPLICATION_ID = 0x666c6f77;
+
+/** Each entry upgrades the schema by one version (PRAGMA user_version); never edit a released one. */
+const MIGRATIONS: string[] = [
+  `CREATE TABLE traffic_minute (
+     minute INTEGER NOT NULL, iface TEXT NOT NULL, direction TEXT NOT NULL, scope TEXT NOT NULL,
+     bytes INTEGER NOT NULL, packets INTEGER NOT NULL,
+     PRIMARY KEY (minute, iface, direction, scope)) WITHOUT ROWID;
+   CREATE TABLE traffic_quarter (
+     quarter INTEGER NOT NULL, iface TEXT NOT NULL, direction TEXT NOT NULL, scope TEXT NOT NULL,
+     bytes INTEGER NOT NULL, packets INTEGER NOT NULL,
+     PRIMARY KEY (quarter, iface, direction, scope)) WITHOUT ROWID;
+   CREATE TABLE talker_hour (
+     hour INTEGER NOT NULL, dimension TEXT NOT NULL, key TEXT NOT NULL, label TEXT,
+     bytes_up INTEGER NOT NULL, bytes_down INTEGER NOT NULL,
+     packets_up INTEGER NOT NULL, packets_down INTEGER NOT NULL, connections INTEGER NOT NULL,
+     PRIMARY KEY (dimension, hour, key)) WITHOUT ROWID;
+   CREATE TABLE talker_open (hour INTEGER PRIMARY KEY);
+   CREATE TABLE session_log (
+     id TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
+     iface TEXT NOT NULL, protocol INTEGER NOT NULL, protocol_name TEXT NOT NULL,
+     local TEXT NOT NULL, local_port INTEGER NOT NULL, remote TEXT NOT NULL, remote_port INTEGER NOT NULL,
+     local_bin BLOB, remote_bin BLOB,
+     scope TEXT NOT NULL, initiator TEXT NOT NULL, state TEXT NOT NULL,
+     bytes_up INTEGER NOT NULL, bytes_down INTEGER NOT NULL, packets_up INTEGER NOT NULL, packets_down INTEGER NOT NULL,
+     tcp_flags_up INTEGER NOT NULL, tcp_flags_down INTEGER NOT NULL,
+     domain TEXT, country TEXT, city TEXT, asn INTEGER, as_org TEXT, end_reason TEXT,
+     UNIQUE (id, first_seen));
+   CREATE INDEX session_log_last_seen ON session_log (last_seen);
+   CREATE INDEX session_log_first_seen ON session_log (first_seen);
+   CREATE INDEX session_log_bytes ON session_log ((bytes_up + bytes_down));
+   CREATE INDEX session_log_packets ON session_log ((packets_up + packets_down));
+   CREATE INDEX session_log_local ON session_log (local_bin);
+   CREATE INDEX session_log_remote ON session_log (remote_bin);
+   CREATE TABLE live (kind TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL);`,
+];
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+const HINT_DIR = 'choose a writable directory with --data-dir, or run flowlens as a user that may write there (default /var/lib/flowlens needs root)';
+
+/** Creates the data directory (if needed) and opens its database for writing, migrated to SCHEMA_VERSION. */
+export function openForWriting(dataDir: string): Db {
+  try {
+    fs.mkdirSync(dataDir, { recursive: true });
+    fs.accessSync(dataDir, fs.constants.W_OK);
+  } catch (e) {
+    throw new FlowlensError('FLOW_ERR_STORE', `cannot write the data directory ${dataDir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, HINT_DIR);
+  }
+  const file = path.join(dataDir, DB_FILE);
+  let db: Db | undefined;
+  try {
+    db = new Database(file);
+    db.pragma('busy_timeout = 5000');
+    db.pragma('journal_mode = WAL');
+    // NORMAL in WAL mode: a committed flush survives a crash of the process (not
+    // necessarily of the machine), and commits cost no fsync
+    db.pragma('synchronous = NORMAL');
+    checkIdentity(db, file);
+    migrate(db, file);
+    return db;
+  } catch (e) {
+    db?.close();
+    throw storeError(e, file);
+  }
+}
+
+/**
+ * Opens an existing database read-only: the CLI beside a running flowlens (WAL
+ * lets it read while the other process writes).
+ */
+export function openForReading(dataDir: string): Db {
+  const file = path.join(dataDir, DB_FILE);
+  if (!fs.existsSync(file)) {
+    throw new FlowlensError('FLOW_ERR_STORE', `no history in ${dataDir} yet (${DB_FILE} does not exist)`,
+      `flowlens run writes it; point --data-dir at the directory flowlens run uses`);
+  }
+  let db: Db | undefined;
+  try {
+    db = new Database(file, { readonly: true, fileMustExist: true });
+    db.pragma('busy_timeout = 5000');
+    checkIdentity(db, file);
+    const version = db.pragma('user_version', { simple: true }) as number;
+    if (version > SCHEMA_VERSION) throw newerSchema(file, version);
+    if (version < SCHEMA_VERSION) {
+      throw new FlowlensError('FLOW_ERR_STORE', `${file} has an older layout (version ${version}, this flowlens reads ${SCHEMA_VERSION})`,
+        'start flowlens run with this --data-dir once: it upgrades the database');
+    }
+    return db;
+  } catch (e) {
+    db?.close();
+    throw storeError(e, file);
+  }
+}
+
+/** A database file that SQLite can read but another program made: refuse it, change nothing. */
+function checkIdentity(db: Db, file: string): void {
+  const id = db.pragma('application_id', { simple: true }) as number;
+  if (id === APPLICATION_ID) return;
+  const tables = (db.prepare(`SELECT count(*) AS n FROM sqlite_master`).get() as { n: number }).n;
+  if (id !== 0 || tables > 0) throw notOurs(file);
+}
+
+function migrate(db: Db, file: string): void {
+  const version = db.pragma('user_version', { simple: true }) as number;
+  if (version > SCHEMA_VERSION) throw newerSchema(file, version);
+  if (version === SCHEMA_VERSION) return;
+  db.transaction(() => {
+    for (let v = version; v < SCHEMA_VERSION; v++) db.exec(MIGRATIONS[v]);
+    db.pragma(`application_id = ${APPLICATION_ID}`);
+    db.pragma(`user_version = ${SCHEMA_VERSION}`);
+  })();
+}
+
+function notOurs(file: string): FlowlensError {
+  return new FlowlensError('FLOW_ERR_STORE', `${file} is not a flowlens database`,
+    'move the file away, or choose another directory with --data-dir');
+}
+
+function newerSchema(file: string, version: number): FlowlensError {
+  return new FlowlensError('FLOW_ERR_STORE', `${file} was written by a newer flowlens (schema ${version}, this one knows ${SCHEMA_VERSION})`,
+    'upgrade flowlens, or choose another directory with --data-dir');
+}
+
+function storeError(e: unknown, file: string): FlowlensError {
+  if (e instanceof FlowlensError) return e;
+  const code = (e as { code?: string }).code ?? '';
+  if (code === 'SQLITE_NOTADB' || code === 'SQLITE_CORRUPT') return notOurs(file);
+  if (code.startsWith('SQLITE_CANTOPEN') || code.startsWith('SQLITE_READONLY') || code.startsWith('SQLITE_PERM')) {
+    return new FlowlensError('FLOW_ERR_STORE', `cannot open ${file}: ${(e as Error).message}`, HINT_DIR);
+  }
+  return new FlowlensError('FLOW_ERR_STORE', `cannot use ${file}: ${(e as Error).message}`, HINT_DIR);
+}

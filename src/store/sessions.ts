@@ -1,0 +1,209 @@
+/**
+ * Session queries: the session log (ended sessions, in SQLite, plus the writer's
+ * pending ones) and the live snapshot (active sessions), with one filter
+ * language, keyset pagination and one sort order for both.
+ */
+import type { SessionRecord } from '../flows/types.js';
+import { FlowlensError } from '../errors.js';
+import { cidrRange } from '../net/address-bytes.js';
+import { CidrSet } from '../net/cidr.js';
+import type { Source } from './queries.js';
+import { parseDateArg } from './time.js';
+import type { SessionFilter, SessionPage, SessionQuery, SessionSort } from './types.js';
+
+const SORTS: Record<SessionSort, { sql: string; value: (s: SessionRecord) => number }> = {
+  lastSeen: { sql: 'last_seen', value: (s) => s.lastSeen },
+  firstSeen: { sql: 'first_seen', value: (s) => s.firstSeen },
+  bytes: { sql: '(bytes_up + bytes_down)', value: (s) => s.bytesUp + s.bytesDown },
+  packets: { sql: '(packets_up + packets_down)', value: (s) => s.packetsUp + s.packetsDown },
+};
+const MAX_LIMIT = 10_000;
+
+const usage = (message: string, hint?: string) => new FlowlensError('FLOW_ERR_USAGE', message, hint);
+
+/** A filter checked and normalised once, usable as SQL and as a predicate. */
+interface Prepared {
+  addr?: { text: string; range: [Buffer, Buffer]; set: CidrSet };
+  port?: number;
+  protocol?: number | string;
+  iface?: string;
+  scope?: string;
+  country?: string;
+  asn?: number;
+  domain?: string;
+}
+
+function prepare(f: SessionFilter = {}): Prepared {
+  const p: Prepared = {};
+  if (f.addr !== undefined) p.addr = { text: f.addr, range: cidrRange(f.addr, 'addr'), set: new CidrSet([f.addr], 'addr') };
+  if (f.port !== undefined) {
+    const port = typeof f.port === 'string' && /^\d+$/.test(f.port) ? Number(f.port) : f.port;
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`port must be a number from 0 to 65535, not "${f.port}"`);
+    p.port = port;
+  }
+  if (f.protocol !== undefined) {
+    const text = String(f.protocol).trim().toLowerCase();
+    if (/^\d+$/.test(text) && Number(text) <= 255) p.protocol = Number(text);
+    else if (/^[a-z][a-z0-9-]*$/.test(text)) p.protocol = text;
+    else throw usage(`protocol must be a name like tcp or a number from 0 to 255, not "${f.protocol}"`);
+  }
+  if (f.iface !== undefined) p.iface = f.iface;
+  if (f.scope !== undefined) {
+    if (f.scope !== 'internet' && f.scope !== 'lan') throw usage(`scope must be internet or lan, not "${f.scope}"`);
+    p.scope = f.scope;
+  }
+  if (f.country !== undefined) p.country = f.country.toUpperCase();
+  if (f.asn !== undefined) {
+    const m = /^(?:AS)?(\d+)$/i.exec(String(f.asn).trim());
+    if (!m) throw usage(`asn must be a number like 15169 or AS15169, not "${f.asn}"`);
+    p.asn = Number(m[1]);
+  }
+  if (f.domain !== undefined) {
+    const d = f.domain.trim().toLowerCase().replace(/\.$/, '');
+    if (!d) throw usage('domain must not be empty');
+    p.domain = d;
+  }
+  return p;
+}
+
+function matches(p: Prepared, s: SessionRecord): boolean {
+  if (p.addr && !p.addr.set.has(s.local) && !p.addr.set.has(s.remote)) return false;
+  if (p.port !== undefined && s.localPort !== p.port && s.remotePort !== p.port) return false;
+  if (typeof p.protocol === 'number' && s.protocol !== p.protocol) return false;
+  if (typeof p.protocol === 'string' && s.protocolName !== p.protocol) return false;
+  if (p.iface !== undefined && s.iface !== p.iface) return false;
+  if (p.scope !== undefined && s.scope !== p.scope) return false;
+  if (p.country !== undefined && (s.country ?? '').toUpperCase() !== p.country) return false;
+  if (p.asn !== undefined && s.asn !== p.asn) return false;
+  if (p.domain !== undefined) {
+    const d = (s.domain ?? '').toLowerCase();
+    if (d !== p.domain && !d.endsWith(`.${p.domain}`)) return false;
+  }
+  return true;
+}
+
+function whereSql(p: Prepared): { where: string[]; params: unknown[] } {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  if (p.addr) {
+    where.push('(local_bin BETWEEN ? AND ? OR remote_bin BETWEEN ? AND ?)');
+    params.push(p.addr.range[0], p.addr.range[1], p.addr.range[0], p.addr.range[1]);
+  }
+  if (p.port !== undefined) { where.push('(local_port = ? OR remote_port = ?)'); params.push(p.port, p.port); }
+  if (typeof p.protocol === 'number') { where.push('protocol = ?'); params.push(p.protocol); }
+  if (typeof p.protocol === 'string') { where.push('protocol_name = ?'); params.push(p.protocol); }
+  if (p.iface !== undefined) { where.push('iface = ?'); params.push(p.iface); }
+  if (p.scope !== undefined) { where.push('scope = ?'); params.push(p.scope); }
+  if (p.country !== undefined) { where.push('upper(country) = ?'); params.push(p.country); }
+  if (p.asn !== undefined) { where.push('asn = ?'); params.push(p.asn); }
+  if (p.domain !== undefined) {
+    where.push(`(lower(domain) = ? OR lower(domain) LIKE ? ESCAPE '\\')`);
+    params.push(p.domain, `%.${p.domain.replace(/[\\%_]/g, (c) => `\\${c}`)}`);
+  }
+  return { where, params };
+}
+
+/** Where the previous page ended: sort, its last value, id and firstSeen. */
+type Cursor = [SessionSort, number, string, number];
+
+function encodeCursor(c: Cursor): string {
+  return Buffer.from(JSON.stringify(c)).toString('base64url');
+}
+
+function decodeCursor(text: string, sort: SessionSort): Cursor {
+  try {
+    const c = JSON.parse(Buffer.from(text, 'base64url').toString()) as Cursor;
+    if (Array.isArray(c) && c.length === 4 && c[0] === sort && typeof c[1] === 'number' && typeof c[2] === 'string' && typeof c[3] === 'number') return c;
+  } catch { /* reported below */ }
+  throw usage('cursor is not one this query returned', 'pass nextCursor of the previous page unchanged, with the same sort');
+}
+
+/** Descending by (sort value, id, firstSeen): the order of every page. */
+function compare(sort: SessionSort, a: SessionRecord, b: SessionRecord): number {
+  const v = SORTS[sort].value;
+  const d = v(b) - v(a);
+  if (d !== 0) return d;
+  if (a.id !== b.id) return a.id < b.id ? 1 : -1;
+  return b.firstSeen - a.firstSeen;
+}
+
+function afterCursor(sort: SessionSort, c: Cursor | null, s: SessionRecord): boolean {
+  if (!c) return true;
+  const v = SORTS[sort].value(s);
+  if (v !== c[1]) return v < c[1];
+  if (s.id !== c[2]) return s.id < c[2];
+  return s.firstSeen < c[3];
+}
+
+function page(source: 'ended' | 'live', sort: SessionSort, limit: number, candidates: SessionRecord[], at: number | null): SessionPage {
+  candidates.sort((a, b) => compare(sort, a, b));
+  const sessions = candidates.slice(0, limit);
+  const more = candidates.length > limit;
+  const last = sessions[sessions.length - 1];
+  return { source, sessions, nextCursor: more && last ? encodeCursor([sort, SORTS[sort].value(last), last.id, last.firstSeen]) : null, at };
+}
+
+interface LogRow {
+  id: string; first_seen: number; last_seen: number; iface: string; protocol: number; protocol_name: string;
+  local: string; local_port: number; remote: string; remote_port: number; scope: 'internet' | 'lan';
+  initiator: 'local' | 'remote'; state: string; bytes_up: number; bytes_down: number; packets_up: number; packets_down: number;
+  tcp_flags_up: number; tcp_flags_down: number; domain: string | null; country: string | null; city: string | null;
+  asn: number | null; as_org: string | null; end_reason: SessionRecord['endReason'] | null;
+}
+
+function fromRow(r: LogRow): SessionRecord {
+  const s: SessionRecord = {
+    id: r.id, iface: r.iface, protocol: r.protocol, protocolName: r.protocol_name, local: r.local, localPort: r.local_port,
+    remote: r.remote, remotePort: r.remote_port, scope: r.scope, initiator: r.initiator, state: r.state,
+    bytesUp: r.bytes_up, bytesDown: r.bytes_down, packetsUp: r.packets_up, packetsDown: r.packets_down,
+    firstSeen: r.first_seen, lastSeen: r.last_seen, tcpFlagsUp: r.tcp_flags_up, tcpFlagsDown: r.tcp_flags_down,
+  };
+  if (r.domain !== null) s.domain = r.domain;
+  if (r.country !== null) s.country = r.country;
+  if (r.city !== null) s.city = r.city;
+  if (r.asn !== null) s.asn = r.asn;
+  if (r.as_org !== null) s.asOrg = r.as_org;
+  if (r.end_reason !== null) s.endReason = r.end_reason;
+  return s;
+}
+
+/**
+ * A page of sessions, largest/latest first. `live`: the active sessions a running
+ * flowlens last handed over (in the writer: the latest in memory; elsewhere: its
+ * last flush).
+ */
+export function sessions(src: Source, q: SessionQuery, liveInMemory: { at: number; sessions: SessionRecord[] } | null): SessionPage {
+  const sort = q.sort ?? 'lastSeen';
+  if (!(sort in SORTS)) throw usage(`sort must be one of ${Object.keys(SORTS).join(', ')}, not "${sort}"`);
+  const limit = q.limit ?? 100;
+  if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw usage(`limit must be a whole number from 1 to ${MAX_LIMIT}, not "${q.limit}"`);
+  const source = q.source ?? 'ended';
+  if (source !== 'ended' && source !== 'live') throw usage(`source must be ended or live, not "${source}"`);
+  const p = prepare(q.filter);
+  const cursor = q.cursor !== undefined ? decodeCursor(q.cursor, sort) : null;
+  const from = q.from !== undefined ? parseDateArg(q.from, 'from', 'start', src.now) : null;
+  const to = q.to !== undefined ? parseDateArg(q.to, 'to', 'end', src.now) : null;
+  const inRange = (s: SessionRecord) => (from === null || s.lastSeen >= from) && (to === null || s.firstSeen < to);
+  const keep = (s: SessionRecord) => matches(p, s) && inRange(s) && afterCursor(sort, cursor, s);
+
+  if (source === 'live') {
+    let live = liveInMemory;
+    if (!live) {
+      const row = src.db.prepare(`SELECT at, body FROM live WHERE kind = 'sessions'`).get() as { at: number; body: string } | undefined;
+      live = row ? { at: row.at, sessions: JSON.parse(row.body) as SessionRecord[] } : null;
+    }
+    return page('live', sort, limit, (live?.sessions ?? []).filter(keep), live?.at ?? null);
+  }
+
+  const { where, params } = whereSql(p);
+  const expr = SORTS[sort].sql;
+  if (from !== null) { where.push('last_seen >= ?'); params.push(from); }
+  if (to !== null) { where.push('first_seen < ?'); params.push(to); }
+  if (cursor) { where.push(`${expr} <= ? AND (${expr}, id, first_seen) < (?, ?, ?)`); params.push(cursor[1], cursor[1], cursor[2], cursor[3]); }
+  const rows = src.db.prepare(
+    `SELECT * FROM session_log ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY ${expr} DESC, id DESC, first_seen DESC LIMIT ?`).all(...params, limit + 1) as LogRow[];
+  const candidates = rows.map(fromRow);
+  for (const s of src.pending?.sessions ?? []) if (keep(s)) candidates.push(s);
+  return page('ended', sort, limit, candidates, null);
+}
