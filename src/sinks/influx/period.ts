@@ -1,0 +1,132 @@
+/**
+ * Sums the collector's intervals over one write period, so each period gives
+ * one point per series with exact totals (bytes and packets are sums; nothing
+ * is sampled). Talkers are kept per key for the whole period, so the top-N cut
+ * is made on the period's totals, not on one interval's.
+ */
+import type { CollectorStatus } from '../../collector/index.js';
+import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension, type TrafficScope, type UpDown } from '../../flows/types.js';
+
+export interface TrafficSum {
+  iface: string;
+  direction: UpDown;
+  scope: TrafficScope;
+  bytes: number;
+  packets: number;
+}
+
+export interface TalkerSum {
+  bytesUp: number;
+  bytesDown: number;
+  packetsUp: number;
+  packetsDown: number;
+  /** Σ sessions × interval length (ms): divided by the period's length it is the mean number of sessions. */
+  sessionMs: number;
+  newSessions: number;
+  /** The last label seen in the period. */
+  label?: string;
+}
+
+export interface Period {
+  /** Wall-clock ms: the first interval's start and the last interval's end. */
+  start: number;
+  end: number;
+  intervals: number;
+  /** Σ of the intervals' lengths (ms); equals end − start when intervals are contiguous. */
+  coveredMs: number;
+  /** Interfaces attached at any time in the period (each gets zero points when quiet). */
+  ifaces: Set<string>;
+  traffic: Map<string, TrafficSum>;
+  talkers: Record<TalkerDimension, Map<string, TalkerSum>>;
+  /** At the period's end. */
+  activeSessions: number;
+  activeRemotes: number;
+  endedSessions: number;
+  /** The collector's status after the last interval, and the worst values seen in the period. */
+  status: CollectorStatus;
+  maxMapFill: number;
+  maxDrainMs: number;
+}
+
+function emptyTalkers(): Record<TalkerDimension, Map<string, TalkerSum>> {
+  return Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, new Map()])) as Record<TalkerDimension, Map<string, TalkerSum>>;
+}
+
+export class PeriodAggregator {
+  private period: Period | undefined;
+  private lastIntervalMs = 0;
+
+  constructor(private readonly periodMs: number) {}
+
+  get current(): Period | undefined {
+    return this.period;
+  }
+
+  /** Adds one interval; returns the period when this interval completes it. */
+  add(stats: IntervalStats, status: CollectorStatus): Period | undefined {
+    const len = Math.max(0, stats.end - stats.start);
+    let p = this.period;
+    if (!p) {
+      p = this.period = {
+        start: stats.start, end: stats.end, intervals: 0, coveredMs: 0, ifaces: new Set(), traffic: new Map(),
+        talkers: emptyTalkers(), activeSessions: 0, activeRemotes: 0, endedSessions: 0, status, maxMapFill: 0, maxDrainMs: 0,
+      };
+    }
+    p.end = Math.max(p.end, stats.end);
+    p.intervals++;
+    p.coveredMs += len;
+    for (const a of status.attachments) p.ifaces.add(a.iface);
+    for (const r of stats.traffic) {
+      const k = `${r.iface}\0${r.direction}\0${r.scope}`;
+      const t = p.traffic.get(k);
+      if (t) {
+        t.bytes += r.bytes;
+        t.packets += r.packets;
+      } else {
+        p.traffic.set(k, { iface: r.iface, direction: r.direction, scope: r.scope, bytes: r.bytes, packets: r.packets });
+      }
+    }
+    for (const dim of TALKER_DIMENSIONS) {
+      const rows = stats.talkers[dim];
+      if (!rows) continue;
+      const sums = p.talkers[dim];
+      for (const r of rows) {
+        // an empty key cannot be a tag value in line protocol: it is counted as unknown
+        const key = r.key || 'unknown';
+        const s = sums.get(key);
+        if (s) {
+          s.bytesUp += r.bytesUp;
+          s.bytesDown += r.bytesDown;
+          s.packetsUp += r.packetsUp;
+          s.packetsDown += r.packetsDown;
+          s.sessionMs += r.sessions * len;
+          s.newSessions += r.newSessions;
+          if (r.label) s.label = r.label;
+        } else {
+          sums.set(key, {
+            bytesUp: r.bytesUp, bytesDown: r.bytesDown, packetsUp: r.packetsUp, packetsDown: r.packetsDown,
+            sessionMs: r.sessions * len, newSessions: r.newSessions, label: r.label || undefined,
+          });
+        }
+      }
+    }
+    p.activeSessions = stats.activeSessions;
+    p.activeRemotes = stats.activeRemotes;
+    p.endedSessions += stats.endedSessions.length;
+    p.status = status;
+    p.maxMapFill = Math.max(p.maxMapFill, status.mapFill);
+    p.maxDrainMs = Math.max(p.maxDrainMs, status.lastDrainMs);
+    this.lastIntervalMs = len;
+    // Complete when another interval of the same length would overshoot the period
+    // by more than it undershoots now: collector timers jitter by a few ms.
+    if (p.end - p.start + this.lastIntervalMs / 2 >= this.periodMs) return this.take();
+    return undefined;
+  }
+
+  /** Ends the current period now (shutdown) and returns it, if it has any interval. */
+  take(): Period | undefined {
+    const p = this.period;
+    this.period = undefined;
+    return p;
+  }
+}

@@ -1,0 +1,189 @@
+/**
+ * The InfluxDB schema (docs/influx.md) and the line-protocol points of one
+ * write period. Series are bounded: per host, interfaces × 2 directions × 3
+ * scopes of traffic, and per talker dimension at most seriesBudget keys plus
+ * "other", which holds the rest, so that the parts always sum to the total.
+ * The Grafana dashboards and their check (test/deploy) read these constants.
+ */
+import { Point } from '@influxdata/influxdb-client';
+import { BPF_ERROR_NAMES, type CollectorStatus } from '../../collector/index.js';
+import { TALKER_DIMENSIONS, type TalkerDimension, type TrafficScope, type UpDown } from '../../flows/types.js';
+import type { InfluxPrecision } from './config.js';
+import type { Period, TalkerSum } from './period.js';
+
+export const TRAFFIC = 'flowlens_traffic';
+export const TALKERS = 'flowlens_talkers';
+export const SERIES_FOLDED = 'flowlens_series_folded';
+export const SESSIONS = 'flowlens_sessions';
+export const HEALTH = 'flowlens_health';
+
+/** The talker key that sums every key beyond the series budget (a real key "other" is folded into it too). */
+export const OTHER_KEY = 'other';
+
+const BPF_ERROR_FIELDS = BPF_ERROR_NAMES.map((n) => `bpf_error_${n}` as const);
+
+/** Every measurement with its tags and fields: what flowlens writes, and all it writes. */
+export const SCHEMA = {
+  [TRAFFIC]: {
+    tags: ['host', 'iface', 'direction', 'scope'],
+    fields: ['bytes', 'packets', 'bits_per_second', 'packets_per_second'],
+  },
+  [TALKERS]: {
+    tags: ['host', 'dimension', 'key', 'label'],
+    fields: ['bytes_up', 'bytes_down', 'bytes', 'packets_up', 'packets_down', 'packets', 'sessions', 'new_sessions'],
+  },
+  [SERIES_FOLDED]: {
+    tags: ['host', 'dimension'],
+    fields: ['folded', 'keys'],
+  },
+  [SESSIONS]: {
+    tags: ['host'],
+    fields: ['active', 'remotes', 'ended'],
+  },
+  [HEALTH]: {
+    tags: ['host'],
+    fields: ['interfaces', 'intervals', 'map_entries', 'map_fill', 'drain_ms',
+      'overflow_packets', 'non_ip_packets', 'malformed_packets', 'bpf_errors', ...BPF_ERROR_FIELDS,
+      'sink_points_written', 'sink_points_dropped', 'sink_bytes_dropped', 'sink_retries',
+      'sink_buffered_points', 'sink_buffered_bytes'],
+  },
+} as const;
+
+export type Measurement = keyof typeof SCHEMA;
+
+/** Tag values of flowlens_traffic. */
+export const TRAFFIC_DIRECTIONS: readonly UpDown[] = ['up', 'down'];
+/** Always written (zero when quiet); "unknown" (overflow, no addresses) only when it had traffic. */
+export const TRAFFIC_SCOPES: readonly TrafficScope[] = ['internet', 'lan'];
+
+/** The sink's own figures over the period, for flowlens_health. */
+export interface SinkFigures {
+  pointsWritten: number;
+  pointsDropped: number;
+  bytesDropped: number;
+  retries: number;
+  bufferedPoints: number;
+  bufferedBytes: number;
+}
+
+/** Wall-clock ms (µs resolution) as a line-protocol timestamp in the given precision. */
+export function toTimestamp(ms: number, precision: InfluxPrecision): string {
+  const us = Math.round(ms * 1000);
+  switch (precision) {
+    case 's': return String(Math.floor(us / 1e6));
+    case 'ms': return String(Math.floor(us / 1e3));
+    case 'us': return String(us);
+    case 'ns': return `${us}000`;
+  }
+}
+
+/** A counter of the collector (since its start) over the period; a smaller value means a new collector. */
+function delta(now: number, before: number | undefined): number {
+  return before === undefined || now < before ? now : now - before;
+}
+
+function line(p: Point): string {
+  // Point drops a point without fields; every point built here has fields
+  return p.toLineProtocol()!;
+}
+
+export interface PeriodLines {
+  lines: string[];
+  /** Keys folded into "other" in this period, per dimension. */
+  folded: Record<TalkerDimension, number>;
+}
+
+/**
+ * The points of one period, all stamped with the period's end. `previous` is
+ * the collector's status at the end of the previous period (undefined for the
+ * first), for the health counters' increase over the period.
+ */
+export function periodLines(
+  p: Period,
+  opts: { host: string; seriesBudget: Record<TalkerDimension, number>; precision: InfluxPrecision; previous?: CollectorStatus; sink: SinkFigures },
+): PeriodLines {
+  const ts = toTimestamp(p.end, opts.precision);
+  const seconds = (p.end - p.start) / 1000;
+  const lines: string[] = [];
+
+  const ifaces = new Set(p.ifaces);
+  for (const t of p.traffic.values()) ifaces.add(t.iface);
+  for (const iface of [...ifaces].sort()) {
+    for (const direction of TRAFFIC_DIRECTIONS) {
+      for (const scope of [...TRAFFIC_SCOPES, 'unknown' as const]) {
+        const t = p.traffic.get(`${iface}\0${direction}\0${scope}`);
+        if (!t && scope === 'unknown') continue;
+        const bytes = t?.bytes ?? 0;
+        const packets = t?.packets ?? 0;
+        const point = new Point(TRAFFIC).tag('host', opts.host).tag('iface', iface).tag('direction', direction).tag('scope', scope)
+          .intField('bytes', bytes).intField('packets', packets).timestamp(ts);
+        if (seconds > 0) point.floatField('bits_per_second', (bytes * 8) / seconds).floatField('packets_per_second', packets / seconds);
+        lines.push(line(point));
+      }
+    }
+  }
+
+  const folded = {} as Record<TalkerDimension, number>;
+  for (const dim of TALKER_DIMENSIONS) {
+    const sums = p.talkers[dim];
+    const ranked = [...sums.entries()]
+      .filter(([key]) => key !== OTHER_KEY)
+      .sort(([ka, a], [kb, b]) => (b.bytesUp + b.bytesDown) - (a.bytesUp + a.bytesDown) || (ka < kb ? -1 : ka > kb ? 1 : 0));
+    const top = ranked.slice(0, opts.seriesBudget[dim]);
+    const other: TalkerSum = { bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0, sessionMs: 0, newSessions: 0 };
+    const rest = ranked.slice(top.length);
+    const realOther = sums.get(OTHER_KEY);
+    if (realOther) rest.push([OTHER_KEY, realOther]);
+    for (const [, s] of rest) {
+      other.bytesUp += s.bytesUp;
+      other.bytesDown += s.bytesDown;
+      other.packetsUp += s.packetsUp;
+      other.packetsDown += s.packetsDown;
+      other.sessionMs += s.sessionMs;
+      other.newSessions += s.newSessions;
+    }
+    folded[dim] = rest.length;
+    for (const [key, s] of [...top, [OTHER_KEY, other] as [string, TalkerSum]]) {
+      const point = new Point(TALKERS).tag('host', opts.host).tag('dimension', dim).tag('key', key);
+      if (s.label && key !== OTHER_KEY) point.tag('label', s.label);
+      point.intField('bytes_up', s.bytesUp).intField('bytes_down', s.bytesDown).intField('bytes', s.bytesUp + s.bytesDown)
+        .intField('packets_up', s.packetsUp).intField('packets_down', s.packetsDown).intField('packets', s.packetsUp + s.packetsDown)
+        .floatField('sessions', p.coveredMs > 0 ? s.sessionMs / p.coveredMs : 0).intField('new_sessions', s.newSessions)
+        .timestamp(ts);
+      lines.push(line(point));
+    }
+    lines.push(line(new Point(SERIES_FOLDED).tag('host', opts.host).tag('dimension', dim)
+      .intField('folded', rest.length).intField('keys', sums.size).timestamp(ts)));
+  }
+
+  lines.push(line(new Point(SESSIONS).tag('host', opts.host)
+    .intField('active', p.activeSessions).intField('remotes', p.activeRemotes).intField('ended', p.endedSessions).timestamp(ts)));
+
+  const s = p.status;
+  const prev = opts.previous;
+  const health = new Point(HEALTH).tag('host', opts.host)
+    .intField('interfaces', s.attachments.length)
+    .intField('intervals', p.intervals)
+    .intField('map_entries', s.mapEntries)
+    .floatField('map_fill', p.maxMapFill)
+    .floatField('drain_ms', p.maxDrainMs)
+    .intField('overflow_packets', delta(s.overflowPackets, prev?.overflowPackets))
+    .intField('non_ip_packets', delta(s.nonIpPackets, prev?.nonIpPackets))
+    .intField('malformed_packets', delta(s.malformedPackets, prev?.malformedPackets));
+  let bpfErrors = 0;
+  BPF_ERROR_NAMES.forEach((name, i) => {
+    const d = delta(s.bpfErrors[name] ?? 0, prev?.bpfErrors[name]);
+    bpfErrors += d;
+    health.intField(BPF_ERROR_FIELDS[i], d);
+  });
+  health.intField('bpf_errors', bpfErrors)
+    .intField('sink_points_written', opts.sink.pointsWritten)
+    .intField('sink_points_dropped', opts.sink.pointsDropped)
+    .intField('sink_bytes_dropped', opts.sink.bytesDropped)
+    .intField('sink_retries', opts.sink.retries)
+    .intField('sink_buffered_points', opts.sink.bufferedPoints)
+    .intField('sink_buffered_bytes', opts.sink.bufferedBytes)
+    .timestamp(ts);
+  lines.push(line(health));
+  return { lines, folded };
+}
