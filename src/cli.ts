@@ -4,6 +4,8 @@
  * clear message (what is wrong, what to do) and exits non-zero: never a stack trace.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import os from 'node:os';
+import path from 'node:path';
 import { FlowlensError } from './errors.js';
 import { parseDuration, validateConfig } from './collector/index.js';
 import { configFrom, dumpConfig, settingFlags, settingsHelp, DEFAULT_CONFIG_FILE } from './config/index.js';
@@ -72,6 +74,11 @@ ${settingsHelp()}`,
       const demo = await startDemo();
       if (format === 'table' && !process.stdout.isTTY) {
         process.stdout.write(`flowlens demo: ${demo.iface} (${demo.hostV4}, ${demo.hostV6}) ↔ namespace peer (${demo.peerV4}, ${demo.peerV6})\n`);
+      }
+      if (config.loaded.sources.get('dataDir') === 'default') {
+        // the demo's made-up traffic stays out of the host's real history
+        config.history.dataDir = path.join(os.tmpdir(), `flowlens-demo-${process.pid}`);
+        process.stderr.write(`flowlens demo: history in ${config.history.dataDir} (flowlens history --data-dir ${config.history.dataDir})\n`);
       }
       try {
         config.collector.interfaces = [demo.iface];

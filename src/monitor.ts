@@ -12,6 +12,7 @@ import { FlowProcessor, type Enrichment, type FlowsStatus } from './flows/proces
 import { AddressClassifier } from './net/classify.js';
 import type { IntervalStats, SessionRecord } from './flows/types.js';
 import type { FlowlensConfig } from './config/index.js';
+import type { Store } from './store/index.js';
 
 /** How often the host's own addresses are re-read (DHCP and PPP change them). */
 const HOST_ADDRESS_REFRESH_MS = 30_000;
@@ -25,6 +26,8 @@ export interface Consumer {
   name: string;
   add(stats: IntervalStats, status: CollectorStatus): void;
   close(): Promise<void>;
+  /** Its own health, for the status API and /metrics. */
+  status?(): Record<string, unknown>;
 }
 
 export interface MonitorStatus {
@@ -33,11 +36,15 @@ export interface MonitorStatus {
   collector: CollectorStatus;
   flows: FlowsStatus;
   consumerErrors: Record<string, { count: number; last: string }>;
+  /** Each consumer's own status (history store, InfluxDB writer), by name. */
+  sinks: Record<string, Record<string, unknown>>;
 }
 
 export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; shutdown: [SessionRecord[]]; error: [Error] }> {
   readonly processor: FlowProcessor;
   readonly classifier: AddressClassifier;
+  /** The history store this monitor writes (queries read it too), when history is on. */
+  store: Store | undefined;
   /** The latest interval's stats (undefined before the first drain). */
   last: IntervalStats | undefined;
   private readonly consumers: Consumer[] = [];
@@ -100,6 +107,7 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
       collector: this.collector.status(),
       flows: this.processor.status(),
       consumerErrors: structuredClone(this.consumerErrors),
+      sinks: Object.fromEntries(this.consumers.filter((c) => c.status).map((c) => [c.name, c.status!()])),
     };
   }
 

@@ -1,11 +1,68 @@
 /**
  * Builds a Monitor from the configuration with every part it names: the
  * enrichers (geo, names) and the consumers (history store, InfluxDB writer).
- * A part that cannot start is a clear error before anything is attached.
+ * A part that cannot start is a clear error before anything is attached, and
+ * whatever was opened before the failure is closed again.
  */
 import type { FlowlensConfig } from '../config/index.js';
 import { Monitor } from '../monitor.js';
+import { preflight } from '../system/preflight.js';
+import { resolveInterfaces } from '../system/interfaces.js';
+import { Store } from '../store/index.js';
+import { InfluxSink, validateInfluxConfig } from '../sinks/influx/index.js';
+
+/** How often the live sessions are handed to the store's snapshot (what `flowlens sessions` shows). */
+const LIVE_SNAPSHOT_MS = 5_000;
 
 export async function openMonitor(config: FlowlensConfig): Promise<Monitor> {
-  return Monitor.open(config);
+  // everything that can be refused is checked before the kernel is touched and
+  // before the history directory is created
+  resolveInterfaces(config.collector.interfaces);
+  preflight();
+  const influxConfig = config.influx ? validateInfluxConfig(config.influx, 'influx') : undefined;
+  const store = config.history.enabled
+    ? Store.open({
+      dataDir: config.history.dataDir,
+      flushIntervalMs: config.history.flushIntervalMs,
+      minuteRetentionDays: config.history.minuteRetentionDays,
+      hourlyTopN: config.history.hourlyTopN,
+      sessionLogDays: config.history.sessionLogDays,
+    })
+    : undefined;
+  let monitor: Monitor;
+  try {
+    monitor = Monitor.open(config);
+  } catch (e) {
+    store?.close();
+    throw e;
+  }
+  if (store) {
+    let lastSnapshot = 0;
+    monitor.addConsumer({
+      name: 'history',
+      add: (stats) => {
+        store.add(stats);
+        if (stats.end - lastSnapshot >= LIVE_SNAPSHOT_MS) {
+          lastSnapshot = stats.end;
+          store.setLiveSessions([...monitor.processor.sessions.values()].map((s) => s.toRecord()));
+        }
+      },
+      close: async () => {
+        store.setLiveSessions([]);
+        store.close();
+      },
+      status: () => ({ dataDir: config.history.dataDir, flushIntervalMs: config.history.flushIntervalMs }),
+    });
+  }
+  if (influxConfig) {
+    const sink = new InfluxSink(influxConfig, { host: config.host });
+    monitor.addConsumer({
+      name: 'influx',
+      add: (stats, status) => sink.write(stats, status),
+      close: () => sink.close(5_000),
+      status: () => ({ ...sink.stats() }),
+    });
+  }
+  monitor.store = store;
+  return monitor;
 }

@@ -22,7 +22,10 @@ export function cliBuilt(): boolean {
  * child's PID stays the CLI's own.
  */
 export function cliCommand(args: string[]): [string, string[]] {
-  return ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args]];
+  // `run` keeps history in /var/lib/flowlens by default: tests that are not about
+  // history keep the host's directory clean
+  const history = args[0] === 'run' && !args.some((a) => a === '--data-dir' || a === '--no-history' || a === '--config') ? ['--no-history'] : [];
+  return ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args, ...history]];
 }
 
 export class CliRun {
