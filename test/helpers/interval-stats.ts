@@ -3,7 +3,7 @@
  * numbers a test chooses, so the points read back can be checked exactly.
  */
 import type { CollectorStatus } from '../../src/collector/index.js';
-import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension, type TalkerRow, type TrafficRow } from '../../src/flows/types.js';
+import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow } from '../../src/flows/types.js';
 
 export function collectorStatus(ifaces: string[], over: Partial<CollectorStatus> = {}): CollectorStatus {
   return {
@@ -29,4 +29,14 @@ export function intervalStats(start: number, end: number, traffic: TrafficRow[],
   talkers: Partial<Record<TalkerDimension, TalkerRow[]>> = {}, over: Partial<IntervalStats> = {}): IntervalStats {
   const all = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, talkers[d] ?? []])) as Record<TalkerDimension, TalkerRow[]>;
   return { start, end, traffic, activeSessions: 0, activeRemotes: 0, talkers: all, endedSessions: [], ...over };
+}
+
+/** n sessions that ended (the sink only counts them). */
+export function endedSessions(n: number, at: number): SessionRecord[] {
+  return Array.from({ length: n }, (_, i) => ({
+    id: `veth0|6|10.0.0.1|${40000 + i}|192.0.2.1|443`, iface: 'veth0', protocol: 6, protocolName: 'tcp',
+    local: '10.0.0.1', localPort: 40000 + i, remote: '192.0.2.1', remotePort: 443, scope: 'internet' as const,
+    initiator: 'local' as const, state: 'closed', bytesUp: 100, bytesDown: 100, packetsUp: 1, packetsDown: 1,
+    firstSeen: at - 1000, lastSeen: at, tcpFlagsUp: 0x13, tcpFlagsDown: 0x12, endReason: 'closed' as const,
+  }));
 }
