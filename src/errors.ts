@@ -15,7 +15,8 @@ export type FlowlensErrorCode =
   | 'FLOW_ERR_LAYOUT'
   | 'FLOW_ERR_KERNEL'
   | 'FLOW_ERR_DEMO'
-  | 'FLOW_ERR_STORE';
+  | 'FLOW_ERR_STORE'
+  | 'FLOW_ERR_GEO';
 
 export class FlowlensError extends Error {
   constructor(
