@@ -9,6 +9,7 @@ import type { FilterConfig, FilterRule } from '../flows/filters.js';
 import { TrafficFilter } from '../flows/filters.js';
 import type { SessionConfig } from '../flows/sessions.js';
 import { defaultLocalNetworks } from '../net/classify.js';
+import { FlowlensError } from '../errors.js';
 import { loadConfig, type LoadOptions, type LoadedConfig } from './load.js';
 
 export { loadConfig, dumpConfig, settingFlags, settingsHelp, DEFAULT_CONFIG_FILE } from './load.js';
@@ -22,6 +23,54 @@ export interface HistoryConfig {
   sessionLogDays: number;
 }
 
+export interface ApiConfig {
+  enabled: boolean;
+  listen: string;
+  /** 0: any free port (the bound one is logged). */
+  httpPort: number;
+  grpcPort: number;
+  tokensFile?: string;
+  tls?: { cert: string; key: string };
+  grpcClientCa?: string;
+  /** Requests per minute per client address. */
+  rateLimit: number;
+  bodyLimit: number;
+  /** Remote addresses with their own /metrics series. */
+  metricsRemoteSeries: number;
+}
+
+/** Loopback: 127.0.0.0/8, ::1, localhost. */
+export function isLoopback(address: string): boolean {
+  return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) || address === '::1' || address === 'localhost' || address === '::ffff:127.0.0.1';
+}
+
+function apiConfig(v: <T>(key: string) => T, has: (key: string) => boolean): ApiConfig {
+  const api: ApiConfig = {
+    enabled: v('api.enabled'),
+    listen: v('api.listen'),
+    httpPort: v('api.httpPort'),
+    grpcPort: v('api.grpcPort'),
+    rateLimit: v('api.rateLimit'),
+    bodyLimit: v('api.bodyLimit'),
+    metricsRemoteSeries: v('api.metricsRemoteSeries'),
+  };
+  if (has('api.tokensFile')) api.tokensFile = v('api.tokensFile');
+  if (has('api.tlsCert') !== has('api.tlsKey')) {
+    throw new FlowlensError('FLOW_ERR_USAGE', `api.${has('api.tlsCert') ? 'tlsCert' : 'tlsKey'} is set without api.${has('api.tlsCert') ? 'tlsKey' : 'tlsCert'}`,
+      'TLS needs both a certificate (--tls-cert) and its private key (--tls-key)');
+  }
+  if (has('api.tlsCert')) api.tls = { cert: v('api.tlsCert'), key: v('api.tlsKey') };
+  if (has('api.grpcClientCa')) {
+    if (!api.tls) throw new FlowlensError('FLOW_ERR_USAGE', 'api.grpcClientCa needs TLS', 'set --tls-cert and --tls-key as well');
+    api.grpcClientCa = v('api.grpcClientCa');
+  }
+  if (api.enabled && !isLoopback(api.listen) && !api.tokensFile) {
+    throw new FlowlensError('FLOW_ERR_USAGE', `refusing to serve the APIs on ${api.listen} without access tokens: anyone who can reach it could read this host's traffic`,
+      'give a tokens file (--tokens-file, one "read TOKEN" or "admin TOKEN" per line), or listen on 127.0.0.1');
+  }
+  return api;
+}
+
 export interface FlowlensConfig {
   host: string;
   collector: CollectorConfig;
@@ -33,6 +82,7 @@ export interface FlowlensConfig {
   history: HistoryConfig;
   /** The influx section as written (url, token, ... and the writer's own options); absent: no writer. */
   influx?: Record<string, unknown>;
+  api: ApiConfig;
   loaded: LoadedConfig;
 }
 
@@ -72,6 +122,7 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
       sessionLogDays: v('history.sessionLogDays'),
     },
     influx,
+    api: apiConfig(v, (key) => loaded.values.has(key)),
     loaded,
   };
 }

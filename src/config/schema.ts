@@ -55,6 +55,17 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'influx.tokenFile', type: 'path', flag: 'influx-token-file', env: 'FLOWLENS_INFLUX_TOKEN_FILE', doc: 'file holding the InfluxDB token' },
   { key: 'influx.org', type: 'string', flag: 'influx-org', env: 'FLOWLENS_INFLUX_ORG', doc: 'InfluxDB organisation' },
   { key: 'influx.bucket', type: 'string', flag: 'influx-bucket', env: 'FLOWLENS_INFLUX_BUCKET', doc: 'InfluxDB bucket' },
+  { key: 'api.enabled', type: 'boolean', default: true, flag: 'no-api', doc: 'serve the JSON API, /metrics and the gRPC API' },
+  { key: 'api.listen', type: 'string', default: '127.0.0.1', flag: 'listen', env: 'FLOWLENS_LISTEN', doc: 'address the APIs listen on; any address but loopback needs api.tokensFile' },
+  { key: 'api.httpPort', type: 'integer', default: 8080, min: 0, max: 65535, flag: 'http-port', env: 'FLOWLENS_HTTP_PORT', doc: 'port of the JSON API, /metrics and the dashboard (0: any free port, logged at start)' },
+  { key: 'api.grpcPort', type: 'integer', default: 50051, min: 0, max: 65535, flag: 'grpc-port', env: 'FLOWLENS_GRPC_PORT', doc: 'port of the gRPC API (0: any free port, logged at start)' },
+  { key: 'api.tokensFile', type: 'path', flag: 'tokens-file', env: 'FLOWLENS_TOKENS_FILE', doc: 'file of API tokens, one "read TOKEN" or "admin TOKEN" per line; when set every call needs one' },
+  { key: 'api.tlsCert', type: 'path', flag: 'tls-cert', env: 'FLOWLENS_TLS_CERT', doc: 'PEM certificate (chain) for HTTPS and gRPC over TLS; needs api.tlsKey' },
+  { key: 'api.tlsKey', type: 'path', flag: 'tls-key', env: 'FLOWLENS_TLS_KEY', doc: 'PEM private key of api.tlsCert' },
+  { key: 'api.grpcClientCa', type: 'path', flag: 'grpc-client-ca', env: 'FLOWLENS_GRPC_CLIENT_CA', doc: 'PEM CA: gRPC clients must present a certificate it signed (needs TLS)' },
+  { key: 'api.rateLimit', type: 'integer', default: 1200, min: 1, max: 10_000_000, flag: 'rate-limit', doc: 'requests per minute one client address may make (HTTP and gRPC each)' },
+  { key: 'api.bodyLimit', type: 'integer', default: 65536, min: 1024, max: 16 << 20, doc: 'largest request body (HTTP) or message (gRPC) accepted, in bytes' },
+  { key: 'api.metricsRemoteSeries', type: 'integer', default: 50, min: 0, max: 100_000, flag: 'metrics-remote-series', doc: 'remote addresses with their own /metrics series; the rest are summed as remote="other"' },
 ];
 
 /** Sections passed through whole to their own validators (e.g. influx's batching options). */
