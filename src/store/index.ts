@@ -135,6 +135,7 @@ export class Store {
         to: Number.isFinite(pending.windowEnd) ? pending.windowEnd : now,
         talkers: liveTalkers(pending, this.config.hourlyTopN),
         sessions: this.live?.sessions ?? [],
+        sessionsAt: this.live?.at ?? now,
       }
       : null;
     writer.flush(pending, live, now);

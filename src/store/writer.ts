@@ -22,6 +22,8 @@ export interface LiveSnapshot {
   to: number;
   talkers: Partial<Record<TalkerDimension, Array<[string, TalkerAcc]>>>;
   sessions: SessionRecord[];
+  /** When the flows stage handed the sessions over. */
+  sessionsAt: number;
 }
 
 export class Writer {
@@ -108,7 +110,7 @@ export class Writer {
       this.pruneSessions.run(now - this.config.sessionLogDays * DAY_MS);
       if (live) {
         this.putLive.run('talkers', live.at, JSON.stringify({ from: live.from, to: live.to, talkers: live.talkers }));
-        this.putLive.run('sessions', live.at, JSON.stringify(live.sessions));
+        this.putLive.run('sessions', live.sessionsAt, JSON.stringify(live.sessions));
       }
     })();
   }

@@ -1,0 +1,93 @@
+/**
+ * Opening the store: the directory and schema are created (WAL, a schema
+ * version); a directory that cannot be made, a file that is not a flowlens
+ * database, one from a newer flowlens, a missing database for a reader and bad
+ * settings each give one clear FlowlensError — and the file is left untouched.
+ * SIGTERM-style shutdown (close) flushes; the flush timer flushes on its own.
+ */
+import t from 'tap';
+import path from 'node:path';
+import { readFileSync, writeFileSync } from 'node:fs';
+import Database from 'better-sqlite3';
+import { Store } from '../../src/store/index.js';
+import { DB_FILE, SCHEMA_VERSION } from '../../src/store/schema.js';
+import { interval, row, tempDataDir } from '../helpers/intervals.js';
+
+const T0 = Date.UTC(2026, 8, 1, 12);
+
+t.test('creates the directory and a WAL database with its schema version', async (t) => {
+  const dir = path.join(tempDataDir(t, 'create'), 'a', 'b');
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => T0 });
+  store.close();
+  const db = new Database(path.join(dir, DB_FILE), { readonly: true });
+  t.teardown(() => db.close());
+  t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  t.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
+  t.equal(db.pragma('application_id', { simple: true }), 0x666c6f77);
+});
+
+t.test('a data directory that cannot be created', async (t) => {
+  const base = tempDataDir(t, 'notdir');
+  writeFileSync(path.join(base, 'file'), 'x');
+  t.throws(() => Store.open({ dataDir: path.join(base, 'file', 'sub') }), {
+    code: 'FLOW_ERR_STORE', message: `cannot write the data directory ${path.join(base, 'file', 'sub')}: ENOTDIR`, hint: /--data-dir/,
+  });
+});
+
+t.test('a file that is not a flowlens database is refused and left as it was', async (t) => {
+  const dir = tempDataDir(t, 'notours');
+  const file = path.join(dir, DB_FILE);
+  writeFileSync(file, 'hello, this is not SQLite at all, just some text long enough to have a header........');
+  const before = readFileSync(file);
+  t.throws(() => Store.open({ dataDir: dir }), { code: 'FLOW_ERR_STORE', message: `${file} is not a flowlens database`, hint: /move the file away, or choose another directory with --data-dir/ });
+  t.throws(() => Store.openReadOnly({ dataDir: dir }), { message: `${file} is not a flowlens database` });
+  t.same(readFileSync(file), before, 'unchanged');
+
+  const other = tempDataDir(t, 'otherapp');
+  const db = new Database(path.join(other, DB_FILE));
+  db.exec('CREATE TABLE recipes (name TEXT)');
+  db.close();
+  t.throws(() => Store.open({ dataDir: other }), { message: /is not a flowlens database/ }, "another program's SQLite database");
+  const check = new Database(path.join(other, DB_FILE), { readonly: true });
+  t.same(check.prepare(`SELECT name FROM sqlite_master`).all(), [{ name: 'recipes' }], 'no table added to it');
+  check.close();
+});
+
+t.test('a database from a newer flowlens', async (t) => {
+  const dir = tempDataDir(t, 'newer');
+  Store.open({ dataDir: dir, flushIntervalMs: 0 }).close();
+  const db = new Database(path.join(dir, DB_FILE));
+  db.pragma(`user_version = ${SCHEMA_VERSION + 1}`);
+  db.close();
+  t.throws(() => Store.open({ dataDir: dir }), { code: 'FLOW_ERR_STORE', message: /was written by a newer flowlens/, hint: /upgrade flowlens/ });
+  t.throws(() => Store.openReadOnly({ dataDir: dir }), { message: /was written by a newer flowlens/ });
+});
+
+t.test('a reader on a directory without history', async (t) => {
+  const dir = tempDataDir(t, 'empty');
+  t.throws(() => Store.openReadOnly({ dataDir: dir }), { code: 'FLOW_ERR_STORE', message: `no history in ${dir} yet (${DB_FILE} does not exist)`, hint: /flowlens run writes it/ });
+});
+
+t.test('bad settings name the setting', async (t) => {
+  const dir = tempDataDir(t, 'config');
+  t.throws(() => Store.open({ dataDir: dir, hourlyTopN: 0 }), { code: 'FLOW_ERR_USAGE', message: 'store: hourlyTopN must be a whole number ≥ 1, not 0' });
+  t.throws(() => Store.open({ dataDir: dir, flushIntervalMs: 1.5 }), { message: /flushIntervalMs must be a whole number/ });
+  t.throws(() => Store.open({ dataDir: '' }), { message: /dataDir must be a directory path/ });
+});
+
+t.test('close() flushes; the timer flushes by itself; a closed store says so', async (t) => {
+  const dir = tempDataDir(t, 'close');
+  let store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => T0 });
+  store.add(interval({ end: T0, traffic: [row('eth0', 'up', 'internet', 1234)] }));
+  store.close();
+  const reader = Store.openReadOnly({ dataDir: dir, clock: () => T0 });
+  t.teardown(() => reader.close());
+  t.equal(reader.summary().today.up, 1234, 'close wrote what was pending');
+  t.throws(() => store.summary(), { code: 'FLOW_ERR_STORE', message: 'the history store is closed' });
+
+  store = Store.open({ dataDir: dir, flushIntervalMs: 50, clock: () => T0 });
+  t.teardown(() => store.close());
+  store.add(interval({ end: T0, traffic: [row('eth0', 'up', 'internet', 1)] }));
+  for (let i = 0; i < 100 && reader.summary().today.up !== 1235; i++) await new Promise((r) => setTimeout(r, 20));
+  t.equal(reader.summary().today.up, 1235, 'the flush timer wrote it');
+});

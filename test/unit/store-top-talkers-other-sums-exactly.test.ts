@@ -1,0 +1,118 @@
+/**
+ * Hourly talkers: a finished hour keeps its top N keys per dimension and folds
+ * the rest into one "other" row, so the table stays bounded while every range's
+ * rows + other equal the talker total exactly — before and after the cut, with
+ * pending counts merged, and when keys held in memory overflow their bound.
+ * The live snapshot (top of the last flush window) is what another process reads.
+ */
+process.env.TZ = 'UTC';
+import t from 'tap';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { Store } from '../../src/store/index.js';
+import { DB_FILE } from '../../src/store/schema.js';
+import { interval, manualClock, talker, tempDataDir } from '../helpers/intervals.js';
+
+const H = 3_600_000;
+const T0 = Date.UTC(2026, 5, 1, 10);
+
+/** 12 countries per interval: "C0".."C11", country i carrying (i + 1) * 100 bytes up and i down. */
+function countries(scale = 1) {
+  return Array.from({ length: 12 }, (_, i) => talker(`C${i}`, (i + 1) * 100 * scale, i, { newSessions: 1, label: `country ${i}` }));
+}
+
+t.test('top N per finished hour, "other" keeps the sum exact', async (t) => {
+  const dir = tempDataDir(t, 'top');
+  const clock = manualClock(T0);
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: clock.now, hourlyTopN: 3 });
+  t.teardown(() => store.close());
+  // two hours, 10 intervals each
+  for (const hour of [0, 1]) {
+    for (let i = 1; i <= 10; i++) store.add(interval({ end: T0 + hour * H + i * 60_000, talkers: { country: countries(hour + 1) } }));
+  }
+  const perInterval = (s: number) => countries(s).reduce((a, r) => a + r.bytesUp + r.bytesDown, 0);
+  const total = 10 * perInterval(1) + 10 * perInterval(2);
+
+  const check = (label: string) => {
+    const top = store.topTalkers({ dimension: 'country', from: '2026-06-01', to: '2026-06-01', limit: 2 });
+    t.same(top.rows.map((r) => r.key), ['C11', 'C10'], `${label}: the largest first`);
+    t.same(top.rows.map((r) => r.bytes), [10 * (1200 + 11) + 10 * (2400 + 11), 10 * (1100 + 10) + 10 * (2200 + 10)], `${label}: their bytes`);
+    t.equal(top.rows[0].connections, 20, `${label}: connections summed`);
+    t.equal(top.rows[0].label, 'country 11', `${label}: label kept`);
+    t.equal(top.total.bytes, total, `${label}: total`);
+    t.equal(top.rows.reduce((a, r) => a + r.bytes, 0) + top.other.bytes, total, `${label}: rows + other = total`);
+    t.equal(top.rows.reduce((a, r) => a + r.packetsUp, 0) + top.other.packetsUp, top.total.packetsUp, `${label}: packets too`);
+  };
+  check('pending');
+  clock.set(T0 + 1 * H + 30 * 60_000); // hour 10 finished, hour 11 not
+  store.flush();
+  check('first hour cut');
+
+  const db = new Database(path.join(dir, DB_FILE), { readonly: true });
+  t.teardown(() => db.close());
+  const keys = (hour: number) => (db.prepare(`SELECT key FROM talker_hour WHERE dimension = 'country' AND hour = ? ORDER BY key`).all((T0 + hour * H) / H) as Array<{ key: string }>).map((r) => r.key);
+  t.same(keys(0), ['', 'C10', 'C11', 'C9'], 'the finished hour holds its top 3 and "other"');
+  t.equal(keys(1).length, 12, 'the current hour is not cut yet');
+
+  clock.set(T0 + 2 * H + 5 * 60_000);
+  store.flush();
+  t.same(keys(1), ['', 'C10', 'C11', 'C9'], 'cut once finished');
+  check('both hours cut');
+
+  const oneHour = store.topTalkers({ dimension: 'country', from: '2026-06-01T10', to: '2026-06-01T10', limit: 5 });
+  t.same(oneHour.rows.map((r) => r.key), ['C11', 'C10', 'C9'], 'keys folded away stay in "other"');
+  t.equal(oneHour.total.bytes, 10 * perInterval(1));
+  t.equal(oneHour.from, T0);
+  t.equal(oneHour.to, T0 + H);
+});
+
+t.test('late counts for a cut hour are cut again, totals exact', async (t) => {
+  const dir = tempDataDir(t, 'late');
+  const clock = manualClock(T0 + 2 * H);
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: clock.now, hourlyTopN: 2 });
+  t.teardown(() => store.close());
+  store.add(interval({ end: T0 + 60_000, talkers: { port: [talker('tcp/443', 50), talker('udp/53', 40), talker('tcp/22', 30)] } }));
+  store.flush();
+  store.add(interval({ end: T0 + 120_000, talkers: { port: [talker('tcp/22', 100), talker('udp/123', 1)] } }));
+  store.flush();
+  const top = store.topTalkers({ dimension: 'port', from: T0, to: T0 + H, limit: 10 });
+  // tcp/22's first 30 bytes were folded into "other" by the first cut and stay there
+  t.same(top.rows.map((r) => [r.key, r.bytes]), [['tcp/22', 100], ['tcp/443', 50]], 'the late key joins the top; the rest are in "other"');
+  t.equal(top.other.bytes, 71);
+  t.equal(top.total.bytes, 221);
+});
+
+t.test('keys held in memory are bounded; the fold keeps totals exact', async (t) => {
+  const dir = tempDataDir(t, 'bound');
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => T0, pendingKeysLimit: 10 });
+  t.teardown(() => store.close());
+  const ips = Array.from({ length: 25 }, (_, i) => talker(`198.51.100.${i}`, 1000 - i));
+  store.add(interval({ end: T0 + 1000, talkers: { ip: ips } }));
+  const top = store.topTalkers({ dimension: 'ip', from: T0, to: T0 + H, limit: 3 });
+  t.same(top.rows.map((r) => r.key), ['198.51.100.0', '198.51.100.1', '198.51.100.2']);
+  t.equal(top.total.bytes, ips.reduce((a, r) => a + r.bytesUp, 0));
+  store.flush();
+  t.equal(store.topTalkers({ dimension: 'ip', from: T0, to: T0 + H, limit: 3 }).total.bytes, ips.reduce((a, r) => a + r.bytesUp, 0));
+});
+
+t.test('live snapshot: the last flush window, for other processes', async (t) => {
+  const dir = tempDataDir(t, 'live');
+  const clock = manualClock(T0);
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: clock.now, hourlyTopN: 2 });
+  t.teardown(() => store.close());
+  store.add(interval({ end: T0 + 1000, talkers: { domain: [talker('a.example', 10), talker('b.example', 5), talker('c.example', 1)] } }));
+  clock.set(T0 + 2000);
+  store.flush();
+  const reader = Store.openReadOnly({ dataDir: dir });
+  t.teardown(() => reader.close());
+  const live = reader.liveTop({ dimension: 'domain', limit: 5 });
+  t.same(live && { from: live.from, to: live.to, rows: live.rows.map((r) => [r.key, r.bytes]), other: live.other.bytes, total: live.total.bytes },
+    { from: T0, to: T0 + 1000, rows: [['a.example', 10], ['b.example', 5]], other: 1, total: 16 });
+  t.same(reader.liveTop({ dimension: 'asn' })?.rows, [], 'a dimension without traffic is empty');
+
+  store.add(interval({ end: T0 + 3000, talkers: { domain: [talker('z.example', 7)] } }));
+  store.flush();
+  t.same(reader.liveTop({ dimension: 'domain' })?.rows.map((r) => r.key), ['z.example'], 'replaced on each flush');
+  t.throws(() => reader.topTalkers({ dimension: 'colour' as 'ip', from: 'today', to: 'today' }), { message: /dimension must be one of ip, host, port, proto, country, asn, domain/ });
+  t.throws(() => reader.topTalkers({ dimension: 'ip', from: 'today', to: 'today', limit: 0 }), { message: /limit must be a whole number/ });
+});
