@@ -3,7 +3,8 @@
  * thousand addresses recur every interval, and formatting is the slow part.
  */
 const cache = new Map<string, string>();
-const CACHE_LIMIT = 1 << 16;
+// a gateway with 100k sessions sees as many addresses each interval: a smaller cache would thrash
+const CACHE_LIMIT = 1 << 18;
 
 function formatV6(b: Buffer, at: number): string {
   const groups: number[] = [];

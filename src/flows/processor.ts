@@ -51,6 +51,20 @@ export interface FlowsStatus {
 const NAME_RETRY_MS = 30_000;
 
 const DIM_COUNT = TALKER_DIMENSIONS.length;
+const SCOPES: TrafficScope[] = ['internet', 'lan', 'unknown'];
+
+function trafficRows(acc: Map<string, Float64Array>): TrafficRow[] {
+  const rows: TrafficRow[] = [];
+  for (const [iface, a] of acc) {
+    for (let d = 0; d < 2; d++) {
+      for (let sc = 0; sc < 3; sc++) {
+        const at = d * 6 + sc * 2;
+        if (a[at + 1]) rows.push({ iface, direction: d === 0 ? 'up' : 'down', scope: SCOPES[sc]!, bytes: a[at]!, packets: a[at + 1]! });
+      }
+    }
+  }
+  return rows;
+}
 
 export class FlowProcessor {
   readonly sessions = new Map<string, Session>();
@@ -70,11 +84,14 @@ export class FlowProcessor {
     const n = ++this.interval;
     const { flows } = iv;
     const ifaceNames = new Map(iv.totals.map((t) => [t.ifindex, t.iface]));
-    const traffic = new Map<string, TrafficRow>();
+    // per interface: [up, down] × [internet, lan, unknown] × [bytes, packets], made into rows at the end
+    const traffic = new Map<string, Float64Array>();
     const addTraffic = (iface: string, direction: UpDown, scope: TrafficScope, bytes: number, packets: number) => {
-      const key = `${iface}|${direction}|${scope}`;
-      const row = traffic.get(key);
-      if (row) { row.bytes += bytes; row.packets += packets; } else traffic.set(key, { iface, direction, scope, bytes, packets });
+      let acc = traffic.get(iface);
+      if (!acc) traffic.set(iface, (acc = new Float64Array(12)));
+      const at = (direction === 'up' ? 0 : 6) + (scope === 'internet' ? 0 : scope === 'lan' ? 2 : 4);
+      acc[at] += bytes;
+      acc[at + 1] += packets;
     };
     const touched: Session[] = [];
     const filterAll = !this.filter.empty;
@@ -143,7 +160,7 @@ export class FlowProcessor {
     return {
       start: iv.start,
       end: iv.end,
-      traffic: [...traffic.values()],
+      traffic: trafficRows(traffic),
       activeSessions: this.sessions.size,
       activeRemotes,
       talkers,

@@ -1,8 +1,7 @@
 /**
- * CIDR sets for classifying addresses (local networks, private ranges, filters).
- * Built on node:net's BlockList, which matches IPv4 and IPv6 prefixes natively;
- * answers are cached per address because the same few thousand addresses are
- * asked about every interval.
+ * CIDR sets for classifying addresses (local networks, private ranges, filters):
+ * a short list of prefixes matched word by word; callers that ask about the same
+ * address often (the classifier) cache the answers.
  */
 import net from 'node:net';
 import { FlowlensError } from '../errors.js';
@@ -28,16 +27,79 @@ export function parseCidr(text: string, where = 'CIDR'): Cidr {
   return { text: `${address}/${prefix}`, address, prefix, version: version as 4 | 6 };
 }
 
-const CACHE_LIMIT = 65536;
+/**
+ * An address as four 32-bit words (IPv4: one word, in words[3], with version 4),
+ * or undefined when the text is not an address. Hand-written because it runs for
+ * every address of every interval: node:net's BlockList builds an object per check.
+ */
+export function addressWords(text: string): { version: 4 | 6; words: Uint32Array } | undefined {
+  if (!text.includes(':')) {
+    let word = 0, part = 0, digits = 0, dots = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c === 46) {
+        if (digits === 0 || ++dots > 3) return undefined;
+        word = (word * 256) + part; part = 0; digits = 0;
+      } else if (c >= 48 && c <= 57) {
+        part = part * 10 + (c - 48);
+        if (++digits > 3 || part > 255) return undefined;
+      } else return undefined;
+    }
+    if (dots !== 3 || digits === 0) return undefined;
+    const words = new Uint32Array(4);
+    words[3] = word * 256 + part;
+    return { version: 4, words };
+  }
+  if (!net.isIPv6(text)) return undefined;
+  const zone = text.indexOf('%');
+  let t = zone >= 0 ? text.slice(0, zone) : text;
+  const groups: number[] = [];
+  // an embedded IPv4 tail (::ffff:1.2.3.4) becomes two groups
+  const v4 = /(\d+)\.(\d+)\.(\d+)\.(\d+)$/.exec(t);
+  let tail: number[] = [];
+  if (v4) {
+    tail = [(Number(v4[1]) << 8) | Number(v4[2]), (Number(v4[3]) << 8) | Number(v4[4])];
+    t = t.slice(0, v4.index).replace(/:$/, t.slice(0, v4.index).endsWith('::') ? ':' : '');
+  }
+  const [head = '', rest] = t.split('::');
+  const parse = (x: string) => (x ? x.split(':').map((g) => parseInt(g, 16)) : []);
+  const h = parse(head);
+  const r = rest !== undefined ? parse(rest) : [];
+  const fill = 8 - h.length - r.length - tail.length;
+  groups.push(...h, ...Array(rest !== undefined ? fill : 0).fill(0), ...r, ...tail);
+  const words = new Uint32Array(4);
+  for (let i = 0; i < 4; i++) words[i] = ((groups[2 * i]! << 16) | groups[2 * i + 1]!) >>> 0;
+  return { version: 6, words };
+}
+
+interface Prefix {
+  version: 4 | 6;
+  words: Uint32Array;
+  masks: Uint32Array;
+}
+
+function prefixOf(c: Cidr): Prefix {
+  const { words } = addressWords(c.address)!;
+  const masks = new Uint32Array(4);
+  // IPv4 lives in the last word only
+  const first = c.version === 4 ? 3 : 0;
+  let bits = c.prefix;
+  for (let i = first; i < 4; i++) {
+    const take = Math.min(32, Math.max(0, bits));
+    masks[i] = take === 0 ? 0 : (0xffffffff << (32 - take)) >>> 0;
+    bits -= take;
+  }
+  for (let i = 0; i < 4; i++) words[i] = (words[i]! & masks[i]!) >>> 0;
+  return { version: c.version, words, masks };
+}
 
 export class CidrSet {
-  private readonly list = new net.BlockList();
-  private readonly cache = new Map<string, boolean>();
+  private readonly prefixes: Prefix[];
   readonly cidrs: Cidr[];
 
   constructor(cidrs: Iterable<string | Cidr>, where = 'CIDR') {
     this.cidrs = [...cidrs].map((c) => (typeof c === 'string' ? parseCidr(c, where) : c));
-    for (const c of this.cidrs) this.list.addSubnet(c.address, c.prefix, c.version === 4 ? 'ipv4' : 'ipv6');
+    this.prefixes = this.cidrs.map(prefixOf);
   }
 
   get size(): number {
@@ -46,14 +108,17 @@ export class CidrSet {
 
   /** True when addr (a formatted IPv4 or IPv6 address) lies in one of the prefixes. */
   has(addr: string): boolean {
-    let hit = this.cache.get(addr);
-    if (hit === undefined) {
-      const v = net.isIPv4(addr) ? 'ipv4' : net.isIPv6(addr) ? 'ipv6' : undefined;
-      hit = v !== undefined && this.list.check(addr, v);
-      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
-      this.cache.set(addr, hit);
+    const a = addressWords(addr);
+    return a !== undefined && this.hasWords(a.version, a.words);
+  }
+
+  hasWords(version: 4 | 6, words: Uint32Array): boolean {
+    for (const p of this.prefixes) {
+      if (p.version !== version) continue;
+      if (((words[0]! & p.masks[0]!) >>> 0) === p.words[0] && ((words[1]! & p.masks[1]!) >>> 0) === p.words[1] &&
+        ((words[2]! & p.masks[2]!) >>> 0) === p.words[2] && ((words[3]! & p.masks[3]!) >>> 0) === p.words[3]) return true;
     }
-    return hit;
+    return false;
   }
 }
 

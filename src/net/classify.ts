@@ -10,7 +10,7 @@
  * gateway that forwards between two LANs this makes the server side local for
  * both directions of a conversation, so both land in one session.
  */
-import { CidrSet, GROUP_RANGES, PRIVATE_RANGES } from './cidr.js';
+import { CidrSet, GROUP_RANGES, PRIVATE_RANGES, addressWords } from './cidr.js';
 import type { Direction } from '../collector/decode.js';
 
 export type Scope = 'internet' | 'lan';
@@ -28,11 +28,18 @@ export interface Sides {
   scope: Scope;
 }
 
+/** Bits of a cached classification: the rank (0-2) and whether the address is private. */
+const RANK_MASK = 3;
+const PRIVATE_BIT = 4;
+/** Distinct addresses remembered; a busy gateway sees far fewer per interval. */
+const CACHE_LIMIT = 1 << 18;
+
 export class AddressClassifier {
   private readonly local: CidrSet;
   private readonly private: CidrSet;
   private readonly group = new CidrSet(GROUP_RANGES);
   private host: Set<string>;
+  private readonly cache = new Map<string, number>();
 
   constructor(config: ClassifierConfig, hostAddresses: Iterable<string>) {
     this.private = new CidrSet([...PRIVATE_RANGES, ...config.privateNetworks], 'privateNetworks');
@@ -42,7 +49,10 @@ export class AddressClassifier {
 
   /** The host's own addresses change (DHCP, PPP): the caller refreshes them. */
   setHostAddresses(addrs: Iterable<string>): void {
-    this.host = new Set(addrs);
+    const next = new Set(addrs);
+    if (next.size === this.host.size && [...next].every((a) => this.host.has(a))) return;
+    this.host = next;
+    this.cache.clear();
   }
 
   isHost(addr: string): boolean {
@@ -51,22 +61,32 @@ export class AddressClassifier {
 
   /** Not the internet: a private range or a configured private network. */
   isPrivate(addr: string): boolean {
-    return this.private.has(addr);
+    return (this.classify(addr) & PRIVATE_BIT) !== 0;
   }
 
-  /** 2: this host, 1: a local network, 0: remote or a group address. */
-  private rank(addr: string): number {
-    if (this.group.has(addr)) return 0;
-    if (this.host.has(addr)) return 2;
-    return this.local.has(addr) ? 1 : 0;
+  /** Rank (2: this host, 1: a local network, 0: remote or a group address) and the private bit, cached. */
+  private classify(addr: string): number {
+    let c = this.cache.get(addr);
+    if (c === undefined) {
+      const a = addressWords(addr);
+      if (!a) c = 0;
+      else {
+        const rank = this.group.hasWords(a.version, a.words) ? 0 : this.host.has(addr) ? 2 : this.local.hasWords(a.version, a.words) ? 1 : 0;
+        c = rank | (this.private.hasWords(a.version, a.words) ? PRIVATE_BIT : 0);
+      }
+      if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
+      this.cache.set(addr, c);
+    }
+    return c;
   }
 
   sides(src: string, dst: string, hook: Direction): Sides {
-    const rs = this.rank(src);
-    const rd = this.rank(dst);
+    const cs = this.classify(src);
+    const cd = this.classify(dst);
+    const rs = cs & RANK_MASK;
+    const rd = cd & RANK_MASK;
     const srcIsLocal = rs !== rd ? rs > rd : hook === 'egress';
-    const remote = srcIsLocal ? dst : src;
-    return { srcIsLocal, scope: this.private.has(remote) ? 'lan' : 'internet' };
+    return { srcIsLocal, scope: ((srcIsLocal ? cd : cs) & PRIVATE_BIT) !== 0 ? 'lan' : 'internet' };
   }
 }
 

@@ -1,0 +1,64 @@
+/**
+ * The flows stage's cost per interval: FlowProcessor.process() over a batch of
+ * N flows (both directions of N/2 conversations) against a table that already
+ * holds S sessions, for the steady state (every conversation known) and for
+ * churn (every conversation new). This runs on the event loop once per
+ * interval, so it bounds how many flows per second the control plane keeps up
+ * with.
+ *
+ *   node --import tsx bench/flows.ts [--flows 10000,65536,262144] [--reps 5]
+ *
+ * Prints figures; asserts nothing.
+ */
+import { parseArgs } from 'node:util';
+import { FlowProcessor } from '../src/flows/processor.js';
+import { defaultSessionConfig } from '../src/flows/sessions.js';
+import { AddressClassifier, defaultLocalNetworks } from '../src/net/classify.js';
+import { flowBatch, totalsFor, type FlowSpec } from '../test/helpers/flow-batch.js';
+import { median, printHeader, table } from './lib.js';
+
+const { values } = parseArgs({ options: { flows: { type: 'string', default: '10000,65536,262144' }, reps: { type: 'string', default: '5' } } });
+const counts = values.flows!.split(',').map(Number);
+const reps = Number(values.reps);
+
+/** Both directions of n/2 conversations between LAN hosts and public addresses; `salt` makes them distinct. */
+function specs(n: number, salt: number): FlowSpec[] {
+  const out: FlowSpec[] = [];
+  for (let i = 0; i < n / 2; i++) {
+    const local = `192.168.${(i >> 8) & 0xff}.${i & 0xff}`;
+    const remote = `203.${salt & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`;
+    const port = 40000 + (i % 20000);
+    out.push({ direction: 'egress', protocol: 6, src: local, dst: remote, srcPort: port, dstPort: 443, packets: 10, bytes: 1500, tcpFlags: 0x18 });
+    out.push({ direction: 'ingress', protocol: 6, src: remote, dst: local, srcPort: 443, dstPort: port, packets: 20, bytes: 30000, tcpFlags: 0x18 });
+  }
+  return out;
+}
+
+function processor(): FlowProcessor {
+  const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, ['192.168.0.1']);
+  return new FlowProcessor({ sessions: { ...defaultSessionConfig(), maxSessions: 2_000_000 }, filters: { ignore: [], keep: [] } }, classifier);
+}
+
+printHeader('flows stage: FlowProcessor.process() per interval', `node --import tsx bench/flows.ts --flows ${values.flows} --reps ${reps}`);
+const rows: string[][] = [];
+for (const n of counts) {
+  const batch = flowBatch(specs(n, 7), 1_000_500);
+  const totals = totalsFor(specs(n, 7));
+  const steady: number[] = [];
+  const churn: number[] = [];
+  for (let r = 0; r < reps; r++) {
+    // churn: a fresh processor sees every conversation for the first time
+    const p = processor();
+    let t0 = process.hrtime.bigint();
+    p.process({ start: 1_000_000, end: 1_001_000, flows: batch, totals });
+    churn.push(Number(process.hrtime.bigint() - t0) / 1e6);
+    // steady state: the same conversations again, already known
+    t0 = process.hrtime.bigint();
+    p.process({ start: 1_001_000, end: 1_002_000, flows: batch, totals });
+    steady.push(Number(process.hrtime.bigint() - t0) / 1e6);
+  }
+  const heap = process.memoryUsage().heapUsed / 1e6;
+  rows.push([String(n), String(n / 2), median(churn).toFixed(1), median(steady).toFixed(1),
+    ((median(steady) * 1e6) / n).toFixed(0), heap.toFixed(0)]);
+}
+console.log(table(['flows/interval', 'sessions', 'new sessions ms', 'known sessions ms', 'ns/flow (known)', 'heap MB'], rows));
