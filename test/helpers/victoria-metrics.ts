@@ -35,7 +35,7 @@ export class VictoriaMetrics {
   private child: ChildProcess | undefined;
   private log = '';
 
-  private constructor(readonly port: number, readonly dataDir: string) {}
+  private constructor(readonly port: number, readonly dataDir: string, private readonly extraArgs: string[]) {}
 
   get url(): string {
     return `http://127.0.0.1:${this.port}`;
@@ -45,9 +45,12 @@ export class VictoriaMetrics {
     return this.child?.pid;
   }
 
-  /** Starts a server with an empty data directory; stop it with destroy() (t.teardown). */
-  static async start(): Promise<VictoriaMetrics> {
-    const vm = new VictoriaMetrics(await freePort(), mkdtempSync(path.join(os.tmpdir(), 'flowlens-vm-')));
+  /**
+   * Starts a server with an empty data directory; stop it with destroy() (t.teardown).
+   * extraArgs: more flags, e.g. -httpAuth.username=... (then only Basic auth is accepted).
+   */
+  static async start(extraArgs: string[] = []): Promise<VictoriaMetrics> {
+    const vm = new VictoriaMetrics(await freePort(), mkdtempSync(path.join(os.tmpdir(), 'flowlens-vm-')), extraArgs);
     await vm.resume();
     return vm;
   }
@@ -63,6 +66,7 @@ export class VictoriaMetrics {
       '-search.disableCache',
       '-retentionPeriod=100y',
       '-loggerLevel=ERROR',
+      ...this.extraArgs,
     ], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.child = child;
     child.stdout!.on('data', (d: Buffer) => { this.log += d.toString(); });
