@@ -12,6 +12,9 @@ import { configFrom, dumpConfig, settingFlags, settingsHelp, DEFAULT_CONFIG_FILE
 import { run, type OutputFormat } from './cli/run.js';
 import { interfacesCommand } from './cli/interfaces.js';
 import { checkCommand } from './cli/check.js';
+import { historyCli } from './cli/history.js';
+import { topCli } from './cli/top.js';
+import { sessionsCli } from './cli/sessions.js';
 
 /** A whole decimal number: Number() would take "abc" as NaN, "" as 0 and "0x10" as 16. */
 function parseInteger(text: string, flag: string): number {
@@ -123,6 +126,9 @@ ${settingsHelp()}`,
       return checkCommand(tableOrJson(v));
     },
   },
+  history: historyCli,
+  top: topCli,
+  sessions: sessionsCli,
 };
 
 function help(): string {

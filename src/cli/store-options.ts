@@ -1,0 +1,76 @@
+/**
+ * What the history commands (history, top, sessions) share: --data-dir and
+ * --format, opening the store read-only beside a running flowlens, and how
+ * local times are printed.
+ */
+import type { ParseArgsConfig } from 'node:util';
+import { FlowlensError } from '../errors.js';
+import { defaultStoreConfig, Store } from '../store/index.js';
+
+export type Values = Record<string, string | boolean | undefined>;
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** A command of src/cli.ts's COMMANDS table. */
+export interface CliCommand {
+  summary: string;
+  usage: string;
+  options: Options;
+  main(values: Values): Promise<number>;
+}
+
+export const STORE_OPTIONS: Options = { 'data-dir': { type: 'string' }, format: { type: 'string' } };
+
+export const STORE_USAGE = `  --data-dir DIR      the data directory flowlens run writes (default ${defaultStoreConfig().dataDir})
+  --format FMT        table (default) or json`;
+
+export function outputFormat(v: Values): 'table' | 'json' {
+  const format = (v.format as string | undefined) ?? 'table';
+  if (format !== 'table' && format !== 'json') throw new FlowlensError('FLOW_ERR_USAGE', `--format must be table or json, not "${format}"`);
+  return format;
+}
+
+/** The store, read-only: safe while flowlens run writes it. */
+export function openStore(v: Values): Store {
+  return Store.openReadOnly({ dataDir: (v['data-dir'] as string | undefined) ?? defaultStoreConfig().dataDir });
+}
+
+/** Runs fn with the store open, closing it after. */
+export function withStore<T>(v: Values, fn: (store: Store) => T): T {
+  const store = openStore(v);
+  try {
+    return fn(store);
+  } finally {
+    store.close();
+  }
+}
+
+export function positiveInteger(v: string | boolean | undefined, flag: string, fallback: number): number {
+  if (v === undefined) return fallback;
+  const text = String(v).trim();
+  if (!/^\d+$/.test(text) || Number(text) < 1) throw new FlowlensError('FLOW_ERR_USAGE', `${flag} must be a positive whole number, not "${text}"`);
+  return Number(text);
+}
+
+/** One of `allowed`, or a usage error naming the flag. */
+export function oneOf<T extends string>(v: string | boolean | undefined, flag: string, allowed: readonly T[]): T | undefined {
+  if (v === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(String(v))) throw new FlowlensError('FLOW_ERR_USAGE', `${flag} must be ${allowed.join(', ')}, not "${String(v)}"`);
+  return v as T;
+}
+
+const pad = (n: number) => String(n).padStart(2, '0');
+
+/** "2026-03-08 14:05:09" in local time. */
+export function localTime(t: number): string {
+  const d = new Date(t);
+  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
+}
+
+/** The zone days are counted in, for table headers. */
+export function zoneName(): string {
+  return Intl.DateTimeFormat().resolvedOptions().timeZone ?? 'local time';
+}
+
+export function printJson(value: unknown): void {
+  process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
+}
