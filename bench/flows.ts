@@ -39,7 +39,7 @@ function processor(): FlowProcessor {
   return new FlowProcessor({ sessions: { ...defaultSessionConfig(), maxSessions: 2_000_000 }, filters: { ignore: [], keep: [] } }, classifier);
 }
 
-printHeader('flows stage: FlowProcessor.process() per interval', `node --import tsx bench/flows.ts --flows ${values.flows} --reps ${reps}`);
+printHeader('flows stage: FlowProcessor.process() per interval');
 const rows: string[][] = [];
 for (const n of counts) {
   const batch = flowBatch(specs(n, 7), 1_000_500);
