@@ -10,3 +10,8 @@ if [[ ! -f native/build/Release/flowlens.node || -n "$(find native/src native/bi
 fi
 node native/gen-layout.mjs --check
 node_modules/.bin/tsc -p tsconfig.json
+# the dashboard (ui/ → ui/dist, served by the HTTP API): rebuilt when its
+# sources or the locked dependencies are newer than the last build
+if [[ ! -f ui/dist/index.html || -n "$(find ui/src ui/index.html ui/vite.config.ts ui/svelte.config.js package-lock.json -newer ui/dist/index.html 2>/dev/null | head -1)" ]]; then
+  node_modules/.bin/vite build --config ui/vite.config.ts --logLevel warn
+fi

@@ -1,0 +1,116 @@
+/**
+ * State the whole dashboard shares: the view, the interface, the host's time
+ * zone and today, the theme, the connection to the live feed and the live rate
+ * series. Columns are $state.raw and replaced on every update (never proxied).
+ */
+import { LiveSeries, type IntervalBytes, type RateColumns } from './live-series';
+
+export const VIEWS = [
+  { id: 'overview', label: 'Overview' },
+  { id: 'history', label: 'History' },
+  { id: 'sessions', label: 'Sessions' },
+  { id: 'map', label: 'Map' },
+  { id: 'status', label: 'Status' },
+] as const;
+export type View = (typeof VIEWS)[number]['id'];
+
+export type Connection = 'connecting' | 'live' | 'reconnecting' | 'offline' | 'unauthorized';
+
+const THEME_KEY = 'flowlens.theme';
+export const LIVE_SECONDS = 300;
+
+function viewFromHash(): View {
+  const id = location.hash.replace(/^#\/?/, '').split('?')[0];
+  return (VIEWS.find((v) => v.id === id)?.id ?? 'overview') as View;
+}
+
+function initialTheme(): 'light' | 'dark' {
+  const stored = (() => { try { return localStorage.getItem(THEME_KEY); } catch { return null; } })();
+  if (stored === 'light' || stored === 'dark') return stored;
+  return matchMedia('(prefers-color-scheme: dark)').matches ? 'dark' : 'light';
+}
+
+export class AppState {
+  view = $state<View>(viewFromHash());
+  /** '' = every interface. */
+  iface = $state('');
+  interfaces = $state.raw<string[]>([]);
+  /** The flowlens host's IANA zone (undefined until known: the browser's). */
+  timeZone = $state<string | undefined>(undefined);
+  /** The host's today, "YYYY-MM-DD". */
+  today = $state('');
+  theme = $state<'light' | 'dark'>(initialTheme());
+  connection = $state<Connection>('connecting');
+  needToken = $state(false);
+  /** Last 5 minutes of the selected interface at 1 s. */
+  rates = $state.raw<RateColumns>(new LiveSeries(LIVE_SECONDS).columns());
+  /** Latest second's rates (bytes/s) of the selected interface. */
+  upRate = $state(0);
+  downRate = $state(0);
+  /** Counts live updates; views that poll refresh when it changes. */
+  tick = $state(0);
+  /** End (epoch ms) of the latest interval. */
+  lastUpdate = $state(0);
+
+  private readonly series = new Map<string, LiveSeries>();
+
+  constructor() {
+    addEventListener('hashchange', () => { this.view = viewFromHash(); });
+  }
+
+  go(view: View): void {
+    location.hash = `#/${view}`;
+    this.view = view;
+  }
+
+  setTheme(t: 'light' | 'dark'): void {
+    this.theme = t;
+    document.documentElement.dataset.theme = t;
+    try { localStorage.setItem(THEME_KEY, t); } catch { /* private mode */ }
+  }
+
+  selectIface(iface: string): void {
+    this.iface = iface;
+    this.publish();
+  }
+
+  private seriesOf(iface: string): LiveSeries {
+    let s = this.series.get(iface);
+    if (!s) { s = new LiveSeries(LIVE_SECONDS); this.series.set(iface, s); }
+    return s;
+  }
+
+  /** One interval's bytes per interface ('' key: all interfaces) arrived. */
+  addInterval(start: number, end: number, perIface: Map<string, { up: number; down: number }>): void {
+    let up = 0;
+    let down = 0;
+    for (const [iface, b] of perIface) {
+      this.seriesOf(iface).add({ start, end, up: b.up, down: b.down });
+      up += b.up;
+      down += b.down;
+    }
+    // interfaces without traffic in this interval still get their zero second
+    for (const [iface, s] of this.series) if (iface !== '' && !perIface.has(iface)) s.add({ start, end, up: 0, down: 0 });
+    this.seriesOf('').add({ start, end, up, down });
+    this.lastUpdate = end;
+    this.tick++;
+    this.publish();
+  }
+
+  /** History of intervals (e.g. the last 30 s) to start the live chart with. */
+  seed(iface: string, points: IntervalBytes[]): void {
+    const s = this.seriesOf(iface);
+    for (const p of points) s.add(p);
+    this.publish();
+  }
+
+  private publish(): void {
+    const s = this.seriesOf(this.iface);
+    this.rates = s.columns();
+    const l = s.latest();
+    this.upRate = l.up;
+    this.downRate = l.down;
+  }
+}
+
+export const app = new AppState();
