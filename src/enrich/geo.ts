@@ -118,6 +118,7 @@ export function bundledCountryDatabase(): string | undefined {
   }
 }
 
+const GEO_FIELDS = ['country', 'countryName', 'city', 'latitude', 'longitude', 'asn', 'asOrg'] as const;
 const PRIVATE: GeoInfo = Object.freeze({ private: true as const });
 const NOTHING: GeoInfo = Object.freeze({});
 const DEFAULT_CACHE_SIZE = 50_000;
@@ -249,7 +250,11 @@ export class GeoLookup {
       const name = countryNameOf(info.country);
       if (name) info.countryName = name;
     }
-    return Object.keys(info).length === 0 ? NOTHING : Object.freeze(info);
+    if (Object.keys(info).length === 0) return NOTHING;
+    // One key order for every answer, whichever database filled which field.
+    const ordered: GeoInfo = {};
+    for (const k of GEO_FIELDS) if (info[k] !== undefined) (ordered as Record<string, unknown>)[k] = info[k];
+    return Object.freeze(ordered);
   }
 
   private watch(db: Database, intervalMs: number, onReload: GeoOptions['onReload']): void {

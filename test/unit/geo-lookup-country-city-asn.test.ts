@@ -93,6 +93,7 @@ t.test('GeoLite2 layout: country, city, coordinates and ASN for IPv4 and IPv6', 
   t.strictSame(geo.lookup('192.0.2.1'), { country: 'US', countryName: 'United States' }, 'registered country stands in');
   t.strictSame(geo.lookup('::ffff:198.51.100.7'), geo.lookup('198.51.100.7'), 'an IPv4-mapped address is its IPv4 address');
   t.ok(Object.isFrozen(geo.lookup('198.51.100.7')), 'answers are shared, so frozen');
+  t.strictSame(Object.keys(geo.lookup('2001:db8:100::1')), ['country', 'countryName', 'city', 'latitude', 'longitude', 'asn', 'asOrg'], 'one key order');
 
   const s = geo.stats();
   t.strictSame(s.databases.map((d) => [d.role, d.databaseType, d.ipVersion, d.buildDate, d.bundled, d.reloads, d.attribution]), [
