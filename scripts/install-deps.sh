@@ -4,7 +4,7 @@
 set -euo pipefail
 
 runtime_pkgs=(clang llvm libelf-dev zlib1g-dev pkg-config bpftool iproute2 iputils-ping make g++ python3)
-test_pkgs=(iperf3 tcpreplay ethtool dnsmasq nginx-light bind9-dnsutils curl openssl victoria-metrics chromium)
+test_pkgs=(iperf3 tcpreplay ethtool dnsmasq nginx-light bind9-dnsutils curl openssl victoria-metrics chromium systemd)
 want=("${runtime_pkgs[@]}")
 testing=0
 [[ "${1:-}" == "--test" ]] && testing=1 && want+=("${test_pkgs[@]}")
