@@ -13,7 +13,7 @@ import { FlowlensError } from '../errors.js';
 import { defaultStoreConfig, type StoreConfig } from './config.js';
 import { Pending } from './pending.js';
 import * as q from './queries.js';
-import { openForReading, openForWriting, type Db } from './schema.js';
+import { closeWriter, openForReading, openForWriting, type Db } from './schema.js';
 import { sessions } from './sessions.js';
 import type { DateRange, History, HistoryQuery, LiveTop, SessionPage, SessionQuery, Summary, TopQuery, TopTalkers, TrafficFilter } from './types.js';
 import { liveTalkers, Writer } from './writer.js';
@@ -152,7 +152,7 @@ export class Store {
       if (!this.readOnly) this.flush();
     } finally {
       this.closed = true;
-      this.db.close();
+      if (this.readOnly) this.db.close(); else closeWriter(this.db);
     }
   }
 

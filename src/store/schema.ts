@@ -90,14 +90,36 @@ export function openForWriting(dataDir: string): Db {
 }
 
 /**
+ * Closes the writer's connection, leaving the file in rollback-journal mode: a
+ * reader without write access to the directory (a user running `flowlens history`)
+ * cannot open a WAL database whose -shm file does not exist, and SQLite removes
+ * it on close. The next writer switches back to WAL. If a reader holds the file
+ * right now the switch is skipped: WAL mode is as correct, only less convenient.
+ */
+export function closeWriter(db: Db): void {
+  try {
+    db.pragma('busy_timeout = 0');
+    db.pragma('journal_mode = DELETE');
+  } catch { /* see above */ }
+  db.close();
+}
+
+/**
  * Opens an existing database read-only: the CLI beside a running flowlens (WAL
  * lets it read while the other process writes).
  */
 export function openForReading(dataDir: string): Db {
   const file = path.join(dataDir, DB_FILE);
-  if (!fs.existsSync(file)) {
-    throw new FlowlensError('FLOW_ERR_STORE', `no history in ${dataDir} yet (${DB_FILE} does not exist)`,
-      `flowlens run writes it; point --data-dir at the directory flowlens run uses`);
+  try {
+    fs.statSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') {
+      throw new FlowlensError('FLOW_ERR_STORE', `no history in ${dataDir} yet (${DB_FILE} does not exist)`,
+        `flowlens run writes it; point --data-dir at the directory flowlens run uses`);
+    }
+    throw new FlowlensError('FLOW_ERR_STORE', `cannot read ${file}: ${code ?? (e as Error).message}`,
+      'run as a user that may read the data directory (e.g. with sudo), or choose another with --data-dir');
   }
   let db: Db | undefined;
   try {

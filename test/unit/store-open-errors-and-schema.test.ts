@@ -1,6 +1,6 @@
 /**
  * Opening the store: the directory and schema are created (WAL, a schema
- * version); a directory that cannot be made, a file that is not a flowlens
+ * version; WAL while open); a directory that cannot be made, a file that is not a flowlens
  * database, one from a newer flowlens, a missing database for a reader and bad
  * settings each give one clear FlowlensError — and the file is left untouched.
  * SIGTERM-style shutdown (close) flushes; the flush timer flushes on its own.
@@ -18,10 +18,13 @@ const T0 = Date.UTC(2026, 8, 1, 12);
 t.test('creates the directory and a WAL database with its schema version', async (t) => {
   const dir = path.join(tempDataDir(t, 'create'), 'a', 'b');
   const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => T0 });
+  const open = new Database(path.join(dir, DB_FILE), { readonly: true });
+  t.equal(open.pragma('journal_mode', { simple: true }), 'wal', 'WAL while it runs');
+  open.close();
   store.close();
   const db = new Database(path.join(dir, DB_FILE), { readonly: true });
   t.teardown(() => db.close());
-  t.equal(db.pragma('journal_mode', { simple: true }), 'wal');
+  t.equal(db.pragma('journal_mode', { simple: true }), 'delete', 'a rollback journal once closed (readable without write access)');
   t.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   t.equal(db.pragma('application_id', { simple: true }), 0x666c6f77);
 });
