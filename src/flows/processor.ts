@@ -80,6 +80,11 @@ export class FlowProcessor {
     this.filter = new TrafficFilter(config.filters);
   }
 
+  /** Intervals processed so far: a session with `touched` equal to it had traffic in the latest one. */
+  get intervals(): number {
+    return this.interval;
+  }
+
   process(iv: IntervalInput): IntervalStats {
     const n = ++this.interval;
     const { flows } = iv;

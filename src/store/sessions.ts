@@ -21,8 +21,8 @@ const MAX_LIMIT = 10_000;
 
 const usage = (message: string, hint?: string) => new FlowlensError('FLOW_ERR_USAGE', message, hint);
 
-/** A filter checked and normalised once, usable as SQL and as a predicate. */
-interface Prepared {
+/** A filter checked and normalised once, usable as SQL and as a predicate (live queries use it too). */
+export interface Prepared {
   addr?: { text: string; range: [Buffer, Buffer]; set: CidrSet };
   port?: number;
   protocol?: number | string;
@@ -33,7 +33,7 @@ interface Prepared {
   domain?: string;
 }
 
-function prepare(f: SessionFilter = {}): Prepared {
+export function prepare(f: SessionFilter = {}): Prepared {
   const p: Prepared = {};
   if (f.addr !== undefined) p.addr = { text: f.addr, range: cidrRange(f.addr, 'addr'), set: new CidrSet([f.addr], 'addr') };
   if (f.port !== undefined) {

@@ -1,0 +1,214 @@
+/**
+ * The gRPC API (grpc-js): the Traffic and Admin services of
+ * proto/flowlens/v1/flowlens.proto over ApiService, plus the standard health
+ * service and server reflection so that generic tools (grpcurl, grpc_cli,
+ * grpc-health-probe) work without our .proto files.
+ *
+ * Access: with tokens configured every Traffic call needs `authorization:
+ * Bearer TOKEN` metadata (read or admin) and every Admin call an admin token;
+ * health and reflection stay open (probes, schema only). Each client address
+ * may make `rateLimit` calls a minute (a token bucket). TLS from the
+ * certificate and key files; with a client CA, clients must present a
+ * certificate it signed.
+ */
+import path from 'node:path';
+import { readFileSync } from 'node:fs';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
+import { ReflectionService } from '@grpc/reflection';
+import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { FlowlensError } from '../../errors.js';
+import type { IntervalStats } from '../../flows/types.js';
+import { allows, type Role, type TokenSet } from '../auth.js';
+import type { ApiService } from '../service.js';
+import { AdminService, TrafficService, type LiveUpdate, type SessionsResponse, type WatchLiveRequest, type WatchSessionsRequest } from './gen/flowlens/v1/flowlens.js';
+
+export interface GrpcOptions {
+  host: string;
+  port: number;
+  tokens: TokenSet;
+  /** PEM texts. */
+  tls?: { cert: Buffer; key: Buffer; clientCa?: Buffer };
+  /** Calls per minute per client address. */
+  rateLimit: number;
+  /** Largest request message, bytes. */
+  maxMessageBytes: number;
+  /** The repository's proto/ directory (for reflection). */
+  protoDir: string;
+}
+
+/** A token bucket per client address: `perMinute` calls, refilled continuously. */
+export class RateLimiter {
+  private readonly buckets = new Map<string, { tokens: number; at: number }>();
+  constructor(private readonly perMinute: number) {}
+
+  take(client: string, now = Date.now()): boolean {
+    let b = this.buckets.get(client);
+    if (!b) {
+      if (this.buckets.size > 10_000) this.buckets.clear(); // many clients: forget the quiet ones
+      b = { tokens: this.perMinute, at: now };
+      this.buckets.set(client, b);
+    }
+    b.tokens = Math.min(this.perMinute, b.tokens + ((now - b.at) * this.perMinute) / 60_000);
+    b.at = now;
+    if (b.tokens < 1) return false;
+    b.tokens -= 1;
+    return true;
+  }
+}
+
+/** "127.0.0.1:4321", "[::1]:4321", "ipv4:..." → the address alone. */
+function peerAddress(peer: string): string {
+  const p = peer.replace(/^ipv[46]:/, '');
+  const v6 = /^\[(.*)\]:\d+$/.exec(p);
+  if (v6) return v6[1]!;
+  return p.replace(/:\d+$/, '');
+}
+
+function grpcError(e: unknown): Partial<grpc.StatusObject> {
+  if (e instanceof FlowlensError) {
+    const code = e.code === 'FLOW_ERR_USAGE' ? grpc.status.INVALID_ARGUMENT : e.code === 'FLOW_ERR_STORE' ? grpc.status.FAILED_PRECONDITION : grpc.status.INTERNAL;
+    return { code, details: e.hint ? `${e.message} (${e.hint})` : e.message };
+  }
+  return { code: grpc.status.INTERNAL, details: (e as Error).message ?? String(e) };
+}
+
+type Call = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
+
+interface Stream<Req, Res> {
+  call: grpc.ServerWritableStream<Req, Res>;
+  update(stats: IntervalStats): Res;
+  /** A write returned false: skip updates until the client catches up. */
+  busy: boolean;
+}
+
+export class GrpcApi {
+  private readonly server: grpc.Server;
+  private readonly limiter: RateLimiter;
+  private readonly health = new HealthImplementation({ '': 'SERVING', 'flowlens.v1.Traffic': 'SERVING', 'flowlens.v1.Admin': 'SERVING' });
+  private readonly streams = new Set<Stream<any, any>>();
+  port = 0;
+
+  constructor(private readonly service: ApiService, private readonly opts: GrpcOptions) {
+    this.limiter = new RateLimiter(opts.rateLimit);
+    this.server = new grpc.Server({ 'grpc.max_receive_message_length': opts.maxMessageBytes });
+    const s = service;
+    this.server.addService(TrafficService, {
+      summary: this.unary('read', (req) => s.summary(req as any)),
+      history: this.unary('read', (req) => s.historyRange(req as any)),
+      dateRange: this.unary('read', () => s.dateRange()),
+      topTalkers: this.unary('read', (req) => s.topTalkers(req as any)),
+      sessions: this.unary('read', (req) => s.sessions(req as any)),
+      realtime: this.unary('read', (req) => s.realtime(req as any)),
+      status: this.unary('read', () => s.status()),
+      watchLive: this.streaming<WatchLiveRequest, LiveUpdate>((req) => {
+        s.checkWatchLive(req);
+        return (stats) => s.liveUpdate(req, stats);
+      }),
+      watchSessions: this.streaming<WatchSessionsRequest, SessionsResponse>((req) => {
+        s.watchSessions(req); // a bad filter fails the call now, not at the first interval
+        return () => s.watchSessions(req);
+      }),
+    });
+    this.server.addService(AdminService, {
+      flushHistory: this.unary('admin', () => s.flushHistory()),
+    });
+    this.health.addToServer(this.server);
+    const definitions = protoLoader.loadSync([path.join(opts.protoDir, 'flowlens/v1/flowlens.proto'), healthProtoPath], { includeDirs: [opts.protoDir] });
+    new ReflectionService(definitions).addToServer(this.server);
+  }
+
+  /** Token and rate checks; on refusal the call is answered here and null returned. */
+  private admit(call: Call, need: Role): grpc.StatusObject | null {
+    const refuse = (code: grpc.status, details: string): grpc.StatusObject => ({ code, details, metadata: new grpc.Metadata() });
+    if (!this.limiter.take(peerAddress(call.getPeer()))) return refuse(grpc.status.RESOURCE_EXHAUSTED, 'too many calls from this address: slow down');
+    const auth = call.metadata.get('authorization')[0];
+    const access = this.opts.tokens.check(typeof auth === 'string' ? auth : undefined);
+    if (access === 'none') return refuse(grpc.status.UNAUTHENTICATED, 'a token is required: send metadata "authorization: Bearer TOKEN"');
+    if (!allows(access, need)) return refuse(grpc.status.PERMISSION_DENIED, 'this call needs an admin token');
+    return null;
+  }
+
+  private unary(need: Role, answer: (req: unknown) => unknown): grpc.handleUnaryCall<unknown, unknown> {
+    return (call, callback) => {
+      const refused = this.admit(call, need);
+      if (refused) return callback(refused);
+      try {
+        callback(null, answer(call.request));
+      } catch (e) {
+        callback(grpcError(e));
+      }
+    };
+  }
+
+  private streaming<Req, Res>(open: (req: Req) => (stats: IntervalStats) => Res): grpc.handleServerStreamingCall<Req, Res> {
+    return (call) => {
+      const refused = this.admit(call as Call, 'read');
+      if (refused) return call.destroy(Object.assign(new Error(refused.details), refused));
+      let update: (stats: IntervalStats) => Res;
+      try {
+        update = open(call.request);
+      } catch (e) {
+        const err = grpcError(e);
+        return call.destroy(Object.assign(new Error(err.details), err));
+      }
+      const stream: Stream<Req, Res> = { call, update, busy: false };
+      this.streams.add(stream);
+      const forget = () => this.streams.delete(stream);
+      call.on('cancelled', forget);
+      call.on('close', forget);
+      call.on('error', forget);
+      call.on('drain', () => { stream.busy = false; });
+    };
+  }
+
+  /** Sends every open stream its update for the interval just processed. */
+  publish(stats: IntervalStats): void {
+    for (const s of this.streams) {
+      if (s.busy || s.call.cancelled) continue;
+      try {
+        s.busy = !s.call.write(s.update(stats));
+      } catch (e) {
+        this.streams.delete(s);
+        const err = grpcError(e);
+        s.call.destroy(Object.assign(new Error(err.details), err));
+      }
+    }
+  }
+
+  async listen(): Promise<number> {
+    const { tls } = this.opts;
+    const creds = tls
+      ? grpc.ServerCredentials.createSsl(tls.clientCa ?? null, [{ private_key: tls.key, cert_chain: tls.cert }], tls.clientCa !== undefined)
+      : grpc.ServerCredentials.createInsecure();
+    const host = this.opts.host.includes(':') ? `[${this.opts.host}]` : this.opts.host;
+    this.port = await new Promise<number>((resolve, reject) => {
+      this.server.bindAsync(`${host}:${this.opts.port}`, creds, (e, port) => (e ? reject(e) : resolve(port)));
+    }).catch((e: Error) => {
+      throw new FlowlensError('FLOW_ERR_USAGE', `cannot serve gRPC on ${host}:${this.opts.port}: ${e.message}`,
+        'choose another port with --grpc-port (0 picks a free one) or stop what uses it');
+    });
+    return this.port;
+  }
+
+  /** Ends every stream cleanly (status OK), then stops; calls in flight get a moment to finish. */
+  async close(): Promise<void> {
+    this.health.setStatus('', 'NOT_SERVING');
+    for (const s of this.streams) s.call.end();
+    this.streams.clear();
+    await new Promise<void>((resolve) => {
+      const force = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2000);
+      force.unref();
+      this.server.tryShutdown(() => { clearTimeout(force); resolve(); });
+    });
+  }
+}
+
+/** Reads the TLS files of the configuration (a clear error names the one that fails). */
+export function readPem(file: string, what: string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (e) {
+    throw new FlowlensError('FLOW_ERR_USAGE', `cannot read the ${what} ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, 'check the path and its permissions');
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * The API server of a running flowlens: the JSON API (with /metrics and the
+ * dashboard) and the gRPC API, over one query layer (ApiService) fed by the
+ * monitor. It is a Consumer: every interval it updates the live query, the
+ * metrics and the open streams; at shutdown it ends the streams and closes.
+ *
+ * start() reads the tokens and TLS files and binds both ports before anything
+ * is counted, so a wrong file or a busy port is a clear error at start.
+ */
+import path from 'node:path';
+import { EventEmitter } from 'node:events';
+import type { FastifyInstance } from 'fastify';
+import type { ApiConfig } from '../config/index.js';
+import type { CollectorStatus } from '../collector/index.js';
+import type { FlowsStatus } from '../flows/processor.js';
+import type { IntervalStats } from '../flows/types.js';
+import type { Consumer, MonitorStatus } from '../monitor.js';
+import type { Store } from '../store/index.js';
+import { repoRoot } from '../native/binding.js';
+import { FlowlensError } from '../errors.js';
+import { TokenSet } from './auth.js';
+import { GrpcApi, readPem } from './grpc/server.js';
+import { buildHttpApp } from './http/app.js';
+import { LiveQuery, type LiveSessionSource } from './live-query.js';
+import { FlowMetrics } from './metrics.js';
+import { ApiService } from './service.js';
+
+export { LiveQuery } from './live-query.js';
+export { ApiService } from './service.js';
+
+/** What the API reads of a running flowlens (a Monitor provides all of it). */
+export interface ApiSource {
+  processor: LiveSessionSource & { status(): FlowsStatus };
+  status(): MonitorStatus;
+  store?: Store;
+  /** The collector's interval, for the health check. */
+  intervalMs: number;
+  host: string;
+}
+
+export class ApiServer {
+  readonly live: LiveQuery;
+  readonly service: ApiService;
+  readonly metrics: FlowMetrics;
+  private readonly hub = new EventEmitter<{ interval: [IntervalStats] }>();
+  private http: FastifyInstance | undefined;
+  private grpc: GrpcApi | undefined;
+  httpPort = 0;
+  grpcPort = 0;
+  private closed = false;
+
+  private constructor(readonly config: ApiConfig, private readonly source: ApiSource) {
+    this.hub.setMaxListeners(0);
+    this.live = new LiveQuery(source.processor);
+    this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store });
+    this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host });
+  }
+
+  /** Reads the tokens and TLS files, builds both servers and binds their ports. */
+  static async start(config: ApiConfig, source: ApiSource): Promise<ApiServer> {
+    const api = new ApiServer(config, source);
+    try {
+      await api.listen();
+    } catch (e) {
+      await api.close();
+      throw e;
+    }
+    return api;
+  }
+
+  private async listen(): Promise<void> {
+    const c = this.config;
+    const tokens = c.tokensFile ? TokenSet.fromFile(c.tokensFile) : TokenSet.open();
+    const tls = c.tls ? { cert: readPem(c.tls.cert, 'TLS certificate'), key: readPem(c.tls.key, 'TLS key') } : undefined;
+    const clientCa = c.grpcClientCa ? readPem(c.grpcClientCa, 'gRPC client CA') : undefined;
+    this.http = await buildHttpApp(
+      { service: this.service, metrics: this.metrics, onInterval: (l) => { this.hub.on('interval', l); return () => this.hub.off('interval', l); } },
+      { tokens, rateLimit: c.rateLimit, bodyLimit: c.bodyLimit, uiDir: path.join(repoRoot, 'ui/dist'), https: tls, healthy: () => this.health() },
+    );
+    try {
+      await this.http.listen({ host: c.listen, port: c.httpPort });
+    } catch (e) {
+      throw bindError('HTTP', c.listen, c.httpPort, e as Error, '--http-port');
+    }
+    this.httpPort = (this.http.server.address() as { port: number }).port;
+    this.grpc = new GrpcApi(this.service, {
+      host: c.listen, port: c.grpcPort, tokens, rateLimit: c.rateLimit, maxMessageBytes: c.bodyLimit,
+      protoDir: path.join(repoRoot, 'proto'), tls: tls ? { ...tls, ...(clientCa ? { clientCa } : {}) } : undefined,
+    });
+    this.grpcPort = await this.grpc.listen();
+  }
+
+  /** Healthy while attached and the intervals keep coming (a stuck drain is unhealthy). */
+  health(): { ok: boolean; reason?: string } {
+    const s = this.source.status();
+    if (!s.collector.attachments.length) return { ok: false, reason: 'not attached to any interface' };
+    const last = this.live.last?.end ?? s.startedAt;
+    const late = Date.now() - last;
+    const allowed = 3 * this.source.intervalMs + 5000;
+    if (late > allowed) return { ok: false, reason: `no interval for ${Math.round(late / 1000)} s` };
+    return { ok: true };
+  }
+
+  /** The Consumer the monitor feeds every interval. */
+  consumer(): Consumer {
+    return {
+      name: 'api',
+      add: (stats, status) => this.add(stats, status),
+      close: () => this.close(),
+      status: () => ({ httpPort: this.httpPort, grpcPort: this.grpcPort }),
+    };
+  }
+
+  add(stats: IntervalStats, status: CollectorStatus): void {
+    if (this.closed) return;
+    this.live.add(stats);
+    this.metrics.add(stats, status, this.source.processor.status());
+    if (stats.end > stats.start) {
+      this.grpc?.publish(stats);
+      this.hub.emit('interval', stats);
+    }
+  }
+
+  /** Ends the streams (cleanly) and stops both servers. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all([this.grpc?.close(), this.http?.close()]);
+  }
+
+  /** "http://127.0.0.1:8080" / "https://..." */
+  get httpUrl(): string {
+    const host = this.config.listen.includes(':') ? `[${this.config.listen}]` : this.config.listen;
+    return `${this.config.tls ? 'https' : 'http'}://${host}:${this.httpPort}`;
+  }
+}
+
+/** A port that cannot be bound, said the way a user can act on. */
+function bindError(what: string, host: string, port: number, e: Error, flag: string): FlowlensError {
+  const code = (e as NodeJS.ErrnoException).code;
+  return new FlowlensError('FLOW_ERR_USAGE', `cannot serve ${what} on ${host}:${port}: ${code === 'EADDRINUSE' ? 'the port is in use' : code === 'EADDRNOTAVAIL' ? 'no interface has that address' : e.message}`,
+    `choose another port with ${flag} (0 picks a free one), another address with --listen, or --no-api`);
+}

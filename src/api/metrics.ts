@@ -1,0 +1,163 @@
+/**
+ * Prometheus metrics (/metrics): traffic counters per interface, direction and
+ * scope; active sessions; per-remote counters under a series budget; the
+ * collector's own health; process metrics. Updated once per interval from the
+ * same IntervalStats every other consumer gets, so /metrics agrees with the
+ * APIs and the history.
+ *
+ * Remote series: a remote address gets its own series when it first talks and
+ * the budget has room, and keeps it until it has been quiet for
+ * REMOTE_IDLE_MS (counters stay monotonic while it lives). Traffic of remotes
+ * without a series is counted under remote="other", and
+ * flowlens_remote_series_folded says how many remotes that was in the latest
+ * interval. Per direction, the remote series sum to the talker traffic.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CollectorStatus } from '../collector/index.js';
+import type { FlowsStatus } from '../flows/processor.js';
+import type { IntervalStats } from '../flows/types.js';
+
+/** A remote's series is dropped after this long without traffic, freeing its place in the budget. */
+const REMOTE_IDLE_MS = 10 * 60_000;
+export const OTHER_REMOTE = 'other';
+
+export class FlowMetrics {
+  readonly registry = new Registry();
+  private readonly trafficBytes: Counter<'iface' | 'direction' | 'scope'>;
+  private readonly trafficPackets: Counter<'iface' | 'direction' | 'scope'>;
+  private readonly activeSessions: Gauge;
+  private readonly activeRemotes: Gauge;
+  private readonly remoteBytes: Counter<'remote' | 'direction'>;
+  private readonly remotePackets: Counter<'remote' | 'direction'>;
+  private readonly folded: Gauge;
+  private readonly remotesTracked: Gauge;
+  private readonly mapFill: Gauge;
+  private readonly overflow: Counter;
+  private readonly nonIp: Counter;
+  private readonly malformed: Counter;
+  private readonly bpfErrors: Counter<'reason'>;
+  private readonly drain: Histogram;
+  private readonly intervals: Counter;
+  private readonly untracked: Counter;
+  private readonly ended: Counter;
+  private readonly filteredBytes: Counter;
+  private readonly filteredPackets: Counter;
+  private readonly attached: Gauge<'iface' | 'ingress' | 'egress'>;
+  private readonly lastInterval: Gauge;
+  /** Remote address → end of the interval it last had traffic in. */
+  private readonly remotes = new Map<string, number>();
+  private previous: { collector?: CollectorStatus; flows?: FlowsStatus } = {};
+
+  constructor(private readonly remoteBudget: number, labels: { host: string }) {
+    const r = this.registry;
+    r.setDefaultLabels({ host: labels.host });
+    collectDefaultMetrics({ register: r });
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Counter<L>({ name, help, labelNames, registers: [r] });
+    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Gauge<L>({ name, help, labelNames, registers: [r] });
+    this.trafficBytes = counter('flowlens_traffic_bytes_total', 'L3 bytes by interface, direction (up: local to remote) and scope (internet, lan, unknown: counted while the flow table was full)', ['iface', 'direction', 'scope']);
+    this.trafficPackets = counter('flowlens_traffic_packets_total', 'Packets by interface, direction and scope', ['iface', 'direction', 'scope']);
+    this.activeSessions = gauge('flowlens_active_sessions', 'Sessions alive at the end of the latest interval');
+    this.activeRemotes = gauge('flowlens_active_remotes', 'Distinct remote addresses among the active sessions');
+    this.remoteBytes = counter('flowlens_remote_bytes_total', `L3 bytes by remote address (the first ${remoteBudget} remotes to talk; the rest as remote="other") and direction`, ['remote', 'direction']);
+    this.remotePackets = counter('flowlens_remote_packets_total', 'Packets by remote address and direction, as flowlens_remote_bytes_total', ['remote', 'direction']);
+    this.folded = gauge('flowlens_remote_series_folded', 'Remote addresses of the latest interval counted under remote="other" because the series budget was full');
+    this.remotesTracked = gauge('flowlens_remote_series', 'Remote addresses with their own series (at most the budget)');
+    this.mapFill = gauge('flowlens_flow_table_fill_ratio', 'Flows of the latest interval over the kernel flow table size (--map-size)');
+    this.overflow = counter('flowlens_overflow_packets_total', 'Packets counted while the kernel flow table was full (in the totals, without addresses)');
+    this.nonIp = counter('flowlens_non_ip_packets_total', 'Non-IP packets seen (ARP, LLDP, ...)');
+    this.malformed = counter('flowlens_malformed_packets_total', 'Packets with malformed or truncated IP headers');
+    this.bpfErrors = counter('flowlens_bpf_errors_total', 'The BPF program\'s own failures, by reason', ['reason']);
+    this.drain = new Histogram({
+      name: 'flowlens_drain_duration_seconds', help: 'Time to drain the kernel flow table once per interval',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1], registers: [r],
+    });
+    this.intervals = counter('flowlens_intervals_total', 'Intervals drained and processed');
+    this.untracked = counter('flowlens_untracked_sessions_total', 'Conversations not tracked as sessions because the session table was full (still counted)');
+    this.ended = counter('flowlens_ended_sessions_total', 'Sessions that ended');
+    this.filteredBytes = counter('flowlens_filtered_bytes_total', 'L3 bytes the configured filters removed from sessions, talkers and history');
+    this.filteredPackets = counter('flowlens_filtered_packets_total', 'Packets the configured filters removed');
+    this.attached = gauge('flowlens_attached', 'Interfaces counted on, with how ingress and egress are attached (1 while attached)', ['iface', 'ingress', 'egress']);
+    this.lastInterval = gauge('flowlens_last_interval_timestamp_seconds', 'End of the latest processed interval (Unix time)');
+  }
+
+  add(stats: IntervalStats, collector: CollectorStatus, flows: FlowsStatus): void {
+    for (const t of stats.traffic) {
+      const labels = { iface: t.iface, direction: t.direction, scope: t.scope };
+      this.trafficBytes.inc(labels, t.bytes);
+      this.trafficPackets.inc(labels, t.packets);
+    }
+    this.activeSessions.set(stats.activeSessions);
+    this.activeRemotes.set(stats.activeRemotes);
+    this.addRemotes(stats);
+    this.addStatus(stats, collector, flows);
+  }
+
+  private addRemotes(stats: IntervalStats): void {
+    let folded = 0;
+    const other = { bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0 };
+    for (const row of stats.talkers.ip) {
+      let remote = row.key;
+      if (this.remotes.has(remote) || this.remotes.size < this.remoteBudget) {
+        this.remotes.set(remote, stats.end);
+      } else {
+        folded++;
+        remote = OTHER_REMOTE;
+        other.bytesUp += row.bytesUp; other.bytesDown += row.bytesDown;
+        other.packetsUp += row.packetsUp; other.packetsDown += row.packetsDown;
+        continue;
+      }
+      this.remoteBytes.inc({ remote, direction: 'up' }, row.bytesUp);
+      this.remoteBytes.inc({ remote, direction: 'down' }, row.bytesDown);
+      this.remotePackets.inc({ remote, direction: 'up' }, row.packetsUp);
+      this.remotePackets.inc({ remote, direction: 'down' }, row.packetsDown);
+    }
+    if (folded) {
+      this.remoteBytes.inc({ remote: OTHER_REMOTE, direction: 'up' }, other.bytesUp);
+      this.remoteBytes.inc({ remote: OTHER_REMOTE, direction: 'down' }, other.bytesDown);
+      this.remotePackets.inc({ remote: OTHER_REMOTE, direction: 'up' }, other.packetsUp);
+      this.remotePackets.inc({ remote: OTHER_REMOTE, direction: 'down' }, other.packetsDown);
+    }
+    for (const [remote, last] of this.remotes) {
+      if (stats.end - last < REMOTE_IDLE_MS) continue;
+      this.remotes.delete(remote);
+      for (const direction of ['up', 'down']) {
+        this.remoteBytes.remove({ remote, direction });
+        this.remotePackets.remove({ remote, direction });
+      }
+    }
+    this.folded.set(folded);
+    this.remotesTracked.set(this.remotes.size);
+  }
+
+  private addStatus(stats: IntervalStats, c: CollectorStatus, f: FlowsStatus): void {
+    const pc = this.previous.collector;
+    const pf = this.previous.flows;
+    // the collector's and flows' counters are totals since start: count what is new
+    const delta = (now: number, before: number | undefined) => Math.max(0, now - (before ?? 0));
+    this.mapFill.set(c.mapFill);
+    this.overflow.inc(delta(c.overflowPackets, pc?.overflowPackets));
+    this.nonIp.inc(delta(c.nonIpPackets, pc?.nonIpPackets));
+    this.malformed.inc(delta(c.malformedPackets, pc?.malformedPackets));
+    for (const [reason, n] of Object.entries(c.bpfErrors)) this.bpfErrors.inc({ reason }, delta(n, pc?.bpfErrors[reason]));
+    const newIntervals = delta(c.intervals, pc?.intervals);
+    this.intervals.inc(newIntervals);
+    if (newIntervals > 0) this.drain.observe(c.lastDrainMs / 1000);
+    this.untracked.inc(delta(f.untrackedSessions, pf?.untrackedSessions));
+    this.ended.inc(delta(f.endedSessions, pf?.endedSessions));
+    this.filteredBytes.inc(delta(f.filteredBytes, pf?.filteredBytes));
+    this.filteredPackets.inc(delta(f.filteredPackets, pf?.filteredPackets));
+    this.attached.reset();
+    for (const a of c.attachments) this.attached.set({ iface: a.iface, ingress: String(a.ingress), egress: String(a.egress) }, 1);
+    if (stats.end > stats.start) this.lastInterval.set(stats.end / 1000);
+    this.previous = { collector: { ...c, bpfErrors: { ...c.bpfErrors } }, flows: { ...f } };
+  }
+
+  /** The text exposition format. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+}

@@ -1,0 +1,246 @@
+/**
+ * The query layer behind every door: gRPC, the JSON API and the live streams
+ * all call these methods, so the same question gets the same answer. Requests
+ * and answers are the messages generated from proto/flowlens/v1 (plain objects;
+ * the JSON API sends them as they are). History comes from the store, live
+ * answers from the LiveQuery. Bad input throws a FlowlensError naming the
+ * parameter (→ HTTP 400, gRPC INVALID_ARGUMENT).
+ */
+import type { MonitorStatus } from '../monitor.js';
+import type { Session as LiveSession } from '../flows/sessions.js';
+import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension } from '../flows/types.js';
+import { protocolName } from '../net/protocols.js';
+import type { Store } from '../store/index.js';
+import type { DateArg, SessionFilter as StoreSessionFilter, SessionSort, TrafficFilter as StoreTrafficFilter, Totals as StoreTotals, TalkerTotal } from '../store/types.js';
+import { FlowlensError } from '../errors.js';
+import { LiveQuery, MAX_WINDOW_SECONDS, type LiveSort, type LiveTalker } from './live-query.js';
+import * as pb from './grpc/gen/flowlens/v1/flowlens.js';
+
+export interface ApiSources {
+  live: LiveQuery;
+  /** The running flowlens' status (Monitor.status). */
+  status(): MonitorStatus;
+  /** The history; undefined when history is off. */
+  store?: Store;
+}
+
+const usage = (message: string, hint?: string) => new FlowlensError('FLOW_ERR_USAGE', message, hint);
+
+/** "" means "not given" in proto3; digits are epoch ms. */
+function dateArg(text: string, param: string): DateArg | undefined {
+  const t = text.trim();
+  if (t === '') return undefined;
+  if (/^\d{10,}$/.test(t)) return Number(t);
+  if (/^\d+$/.test(t)) throw usage(`${param}: "${t}" is not a date`, 'write YYYY-MM-DD, YYYY-MM, YYYY-MM-DDTHH, today, yesterday or epoch milliseconds');
+  return t;
+}
+
+function trafficFilter(f: pb.TrafficFilter | undefined): StoreTrafficFilter {
+  const out: StoreTrafficFilter = {};
+  if (f?.iface) out.iface = f.iface;
+  if (f?.direction) {
+    if (f.direction !== 'up' && f.direction !== 'down') throw usage(`direction must be up or down, not "${f.direction}"`);
+    out.direction = f.direction;
+  }
+  if (f?.scope) {
+    if (!['internet', 'lan', 'unknown'].includes(f.scope)) throw usage(`scope must be internet, lan or unknown, not "${f.scope}"`);
+    out.scope = f.scope as StoreTrafficFilter['scope'];
+  }
+  return out;
+}
+
+export function sessionFilter(f: pb.SessionFilter | undefined): StoreSessionFilter {
+  const out: StoreSessionFilter = {};
+  if (!f) return out;
+  if (f.addr) out.addr = f.addr;
+  if (f.port !== undefined) out.port = f.port;
+  if (f.protocol) out.protocol = f.protocol;
+  if (f.iface) out.iface = f.iface;
+  if (f.scope) out.scope = f.scope as StoreSessionFilter['scope'];
+  if (f.country) out.country = f.country;
+  if (f.asn) out.asn = f.asn;
+  if (f.domain) out.domain = f.domain;
+  return out;
+}
+
+/** Sort names as the proto writes them ("first_seen") or as JavaScript does ("firstSeen"). */
+function sortName(text: string): string {
+  return text.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
+}
+
+function totals(t: StoreTotals): pb.Totals {
+  return { up: t.up, down: t.down, total: t.total, packetsUp: t.packetsUp, packetsDown: t.packetsDown };
+}
+
+function talker(t: TalkerTotal | LiveTalker): pb.Talker {
+  return { key: t.key, label: t.label ?? '', bytesUp: t.bytesUp, bytesDown: t.bytesDown, bytes: t.bytes, packetsUp: t.packetsUp, packetsDown: t.packetsDown, connections: t.connections };
+}
+
+export function sessionMessage(r: SessionRecord, rateUp = 0, rateDown = 0): pb.Session {
+  return {
+    id: r.id, iface: r.iface, protocol: r.protocol, protocolName: r.protocolName, local: r.local, localPort: r.localPort,
+    remote: r.remote, remotePort: r.remotePort, scope: r.scope, initiator: r.initiator, state: String(r.state),
+    bytesUp: r.bytesUp, bytesDown: r.bytesDown, packetsUp: r.packetsUp, packetsDown: r.packetsDown,
+    firstSeen: r.firstSeen, lastSeen: r.lastSeen, tcpFlagsUp: r.tcpFlagsUp, tcpFlagsDown: r.tcpFlagsDown,
+    domain: r.domain ?? '', country: r.country ?? '', city: r.city ?? '', asn: r.asn ?? 0, asOrg: r.asOrg ?? '',
+    endReason: r.endReason ?? '', rateUp, rateDown,
+  };
+}
+
+/** A live session as a message without building its SessionRecord first. */
+function liveSessionMessage(s: LiveSession, rateUp: number, rateDown: number): pb.Session {
+  const l = s.labels;
+  return {
+    id: s.id, iface: s.iface, protocol: s.protocol, protocolName: protocolName(s.protocol), local: s.local, localPort: s.localPort,
+    remote: s.remote, remotePort: s.remotePort, scope: s.scope, initiator: s.initiator, state: String(s.state),
+    bytesUp: s.bytesUp, bytesDown: s.bytesDown, packetsUp: s.packetsUp, packetsDown: s.packetsDown,
+    firstSeen: s.firstSeen, lastSeen: s.lastSeen, tcpFlagsUp: s.tcpFlagsUp, tcpFlagsDown: s.tcpFlagsDown,
+    domain: l.domain ?? '', country: l.country ?? '', city: l.city ?? '', asn: l.asn ?? 0, asOrg: l.asOrg ?? '',
+    endReason: '', rateUp, rateDown,
+  };
+}
+
+function dimension(text: string): TalkerDimension {
+  if (!(TALKER_DIMENSIONS as readonly string[]).includes(text)) throw usage(`dimension must be one of ${TALKER_DIMENSIONS.join(', ')}, not "${text}"`);
+  return text as TalkerDimension;
+}
+
+export class ApiService {
+  constructor(private readonly src: ApiSources) {}
+
+  private history(): Store {
+    if (!this.src.store) throw new FlowlensError('FLOW_ERR_STORE', 'history is off in this flowlens (--no-history)', 'run flowlens with history on (the default) to ask about past traffic');
+    return this.src.store;
+  }
+
+  summary(req: pb.SummaryRequest): pb.SummaryResponse {
+    const s = this.history().summary(trafficFilter(req.filter));
+    const period = (p: typeof s.today): pb.PeriodTotals => ({ start: p.start, end: p.end, label: p.label, totals: totals(p) });
+    return { at: s.at, today: period(s.today), month: period(s.month), year: period(s.year) };
+  }
+
+  historyRange(req: pb.HistoryRequest): pb.HistoryResponse {
+    const store = this.history();
+    const filter = trafficFilter(req.filter);
+    let h;
+    switch (req.preset) {
+      case '30days': h = store.last30Days(filter); break;
+      case '12months': h = store.last12Months(filter); break;
+      case 'today_hours': h = store.todayByHour(filter); break;
+      case '': {
+        const from = dateArg(req.from, 'from');
+        const to = dateArg(req.to, 'to');
+        if (from === undefined) throw usage('from is required (a date like 2026-03-01, or epoch ms)');
+        if (to === undefined) throw usage('to is required (a date like 2026-03-31, or epoch ms)');
+        if (!['hour', 'day', 'month'].includes(req.granularity)) throw usage(`granularity must be hour, day or month, not "${req.granularity}"`);
+        h = store.history({ from, to, granularity: req.granularity as 'hour' | 'day' | 'month', ...filter });
+        break;
+      }
+      default: throw usage(`preset must be 30days, 12months or today_hours, not "${req.preset}"`);
+    }
+    return {
+      granularity: h.granularity, from: h.from, to: h.to,
+      buckets: h.buckets.map((b) => ({ start: b.start, end: b.end, label: b.label, totals: totals(b) })),
+      total: totals(h.total),
+    };
+  }
+
+  dateRange(): pb.DateRangeResponse {
+    const r = this.history().dateRange();
+    return { first: r.first ?? '', last: r.last ?? '', firstTime: r.firstTime ?? 0, lastTime: r.lastTime ?? 0 };
+  }
+
+  topTalkers(req: pb.TopTalkersRequest): pb.TopTalkersResponse {
+    const dim = dimension(req.dimension);
+    const limit = req.limit || 10;
+    const from = dateArg(req.from, 'from');
+    const to = dateArg(req.to, 'to');
+    if (from === undefined && to === undefined) {
+      if (req.windowSeconds < 1 || req.windowSeconds > MAX_WINDOW_SECONDS) {
+        throw usage(`window must be from 1 to ${MAX_WINDOW_SECONDS} seconds, not ${req.windowSeconds}`, 'ask for a live window (window seconds) or a date range (from and to)');
+      }
+      const t = this.src.live.top(dim, req.windowSeconds, limit);
+      return { dimension: dim, source: 'live', from: t.from, to: t.to, rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+    }
+    if (req.windowSeconds) throw usage('give either a live window or a date range (from and to), not both');
+    if (from === undefined) throw usage('from is required with to');
+    if (to === undefined) throw usage('to is required with from');
+    const t = this.history().topTalkers({ dimension: dim, from, to, limit });
+    return { dimension: dim, source: 'history', from: t.from, to: t.to, rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+  }
+
+  sessions(req: pb.SessionsRequest): pb.SessionsResponse {
+    const source = req.source || 'live';
+    const filter = sessionFilter(req.filter);
+    const sort = req.sort ? sortName(req.sort) : undefined;
+    const limit = req.limit || 100;
+    if (source === 'live') {
+      if (req.from || req.to) throw usage('from and to apply to ended sessions (source ended), not to live ones');
+      const page = this.src.live.sessions({ filter, sort: sort as LiveSort | undefined, limit, cursor: req.cursor || undefined });
+      return {
+        source, sessions: page.rows.map((r) => liveSessionMessage(r.session, r.rateUp, r.rateDown)),
+        nextCursor: page.nextCursor ?? '', matched: page.matched, at: page.at,
+      };
+    }
+    if (source !== 'ended') throw usage(`source must be live or ended, not "${source}"`);
+    if (sort === 'rate') throw usage('sort rate applies to live sessions only', 'sort ended sessions by bytes, packets, first_seen or last_seen');
+    const from = dateArg(req.from, 'from');
+    const to = dateArg(req.to, 'to');
+    const page = this.history().sessions({
+      source: 'ended', filter, sort: sort as SessionSort | undefined, limit, cursor: req.cursor || undefined,
+      ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}),
+    });
+    return { source, sessions: page.sessions.map((s) => sessionMessage(s)), nextCursor: page.nextCursor ?? '', matched: 0, at: 0 };
+  }
+
+  realtime(req: pb.RealtimeRequest): pb.RealtimeResponse {
+    return this.src.live.realtime(req.seconds || 30);
+  }
+
+  status(): pb.StatusResponse {
+    const s = this.src.status();
+    const c = s.collector;
+    return {
+      host: s.host, startedAt: s.startedAt,
+      interfaces: c.attachments.map((a) => ({ name: a.iface, ifindex: a.ifindex, ingress: String(a.ingress), egress: String(a.egress) })),
+      mapEntries: c.mapEntries, mapFill: c.mapFill, intervals: c.intervals, lastDrainMs: c.lastDrainMs,
+      overflowPackets: c.overflowPackets, nonIpPackets: c.nonIpPackets, malformedPackets: c.malformedPackets,
+      bpfErrors: { ...c.bpfErrors },
+      activeSessions: s.flows.sessions, maxSessions: s.flows.maxSessions, untrackedSessions: s.flows.untrackedSessions,
+      endedSessions: s.flows.endedSessions, filteredPackets: s.flows.filteredPackets, filteredBytes: s.flows.filteredBytes,
+      lastIntervalEnd: this.src.live.last?.end ?? 0,
+      history: this.src.store !== undefined,
+    };
+  }
+
+  /** Checks a WatchLive request once, before the stream starts. */
+  checkWatchLive(req: pb.WatchLiveRequest): void {
+    for (const d of req.dimensions) dimension(d);
+    if (req.limit > 10_000) throw usage(`limit must be at most 10000, not ${req.limit}`);
+    if (req.windowSeconds > MAX_WINDOW_SECONDS) throw usage(`window must be at most ${MAX_WINDOW_SECONDS} seconds, not ${req.windowSeconds}`);
+  }
+
+  /** One update of the live stream, for the interval just processed. */
+  liveUpdate(req: pb.WatchLiveRequest, stats: IntervalStats): pb.LiveUpdate {
+    const seconds = Math.max((stats.end - stats.start) / 1000, 0.001);
+    return {
+      start: stats.start, end: stats.end,
+      traffic: stats.traffic.map((r) => ({ ...r, bytesPerSecond: r.bytes / seconds, packetsPerSecond: r.packets / seconds })),
+      activeSessions: stats.activeSessions, activeRemotes: stats.activeRemotes,
+      top: req.dimensions.map((d) => {
+        const t = this.src.live.top(d as TalkerDimension, req.windowSeconds, req.limit || 10);
+        return { dimension: d, source: 'live', from: t.from, to: t.to, rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+      }),
+    };
+  }
+
+  /** One update of the live sessions stream: the first page. */
+  watchSessions(req: pb.WatchSessionsRequest): pb.SessionsResponse {
+    return this.sessions({ source: 'live', filter: req.filter, sort: req.sort || 'rate', limit: req.limit || 20, cursor: '', from: '', to: '' });
+  }
+
+  flushHistory(): pb.FlushHistoryResponse {
+    const r = this.history().flush();
+    return { at: r.at, trafficRows: r.traffic, talkerRows: r.talkers, sessions: r.sessions };
+  }
+}

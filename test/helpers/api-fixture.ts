@@ -1,0 +1,64 @@
+/**
+ * A flowlens control plane without a kernel, for API tests: the real flows
+ * stage (FlowProcessor), a real history store in a temporary directory and the
+ * real ApiServer listening on loopback (ports chosen by the kernel), fed with
+ * crafted intervals (FlowBatch encoded as the addon writes it).
+ */
+import type { Test } from 'tap';
+import { FlowProcessor } from '../../src/flows/processor.js';
+import { AddressClassifier, defaultLocalNetworks } from '../../src/net/classify.js';
+import { defaultSessionConfig } from '../../src/flows/sessions.js';
+import type { IntervalStats } from '../../src/flows/types.js';
+import { Store } from '../../src/store/index.js';
+import { ApiServer } from '../../src/api/index.js';
+import type { ApiConfig } from '../../src/config/index.js';
+import type { MonitorStatus } from '../../src/monitor.js';
+import { flowBatch, totalsFor, type FlowSpec } from './flow-batch.js';
+import { collectorStatus } from './interval-stats.js';
+import { tempDataDir } from './intervals.js';
+
+export const HOST = '10.9.0.2';
+
+export function apiConfig(over: Partial<ApiConfig> = {}): ApiConfig {
+  return { enabled: true, listen: '127.0.0.1', httpPort: 0, grpcPort: 0, rateLimit: 100_000, bodyLimit: 65536, metricsRemoteSeries: 50, ...over };
+}
+
+export interface ApiFixture {
+  api: ApiServer;
+  processor: FlowProcessor;
+  store: Store | undefined;
+  /** Processes one interval of these flows ending at `end` (wall ms) and hands it to the store and the API. */
+  feed(specs: FlowSpec[], end: number, ms?: number): IntervalStats;
+}
+
+export async function startApi(t: Test, over: Partial<ApiConfig> = {}, opts: { history?: boolean; maxSessions?: number } = {}): Promise<ApiFixture> {
+  const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, [HOST]);
+  const processor = new FlowProcessor({ sessions: { ...defaultSessionConfig(), maxSessions: opts.maxSessions ?? 200_000 }, filters: { ignore: [], keep: [] } }, classifier);
+  const store = opts.history === false ? undefined : Store.open({ dataDir: tempDataDir(t, 'api'), flushIntervalMs: 0 });
+  const startedAt = Date.now();
+  let collector = collectorStatus(['eth0']);
+  const status = (): MonitorStatus => ({ host: 'test-host', startedAt, collector, flows: processor.status(), consumerErrors: {}, sinks: {} });
+  const api = await ApiServer.start(apiConfig(over), { processor, status, store, intervalMs: 1000, host: 'test-host' });
+  t.teardown(async () => {
+    await api.close();
+    store?.close();
+  });
+  return {
+    api, processor, store,
+    feed(specs, end, ms = 1000) {
+      const stats = processor.process({ start: end - ms, end, flows: flowBatch(specs, end - ms / 2), totals: totalsFor(specs) });
+      collector = { ...collector, intervals: collector.intervals + 1, lastDrainMs: 1.5 };
+      store?.add(stats);
+      api.add(stats, collector);
+      return stats;
+    },
+  };
+}
+
+/** A TCP conversation between this host and `remote`, both directions, in one interval. */
+export function tcpFlows(remote: string, localPort: number, remotePort: number, bytesUp: number, bytesDown: number, at: number): FlowSpec[] {
+  return [
+    { direction: 'egress', protocol: 6, src: HOST, dst: remote, srcPort: localPort, dstPort: remotePort, packets: Math.ceil(bytesUp / 1000), bytes: bytesUp, tcpFlags: 0x12, firstSeen: at, lastSeen: at },
+    { direction: 'ingress', protocol: 6, src: remote, dst: HOST, srcPort: remotePort, dstPort: localPort, packets: Math.ceil(bytesDown / 1000), bytes: bytesDown, tcpFlags: 0x12, firstSeen: at + 1, lastSeen: at + 1 },
+  ];
+}
