@@ -209,7 +209,7 @@ export class GeoLookup {
     }
     this.counts.cacheMisses++;
     const info = this.query(addr, family);
-    if (Object.keys(info).length === 0) this.counts.notFound++;
+    if (info === NOTHING) this.counts.notFound++;
     if (this.cache.size >= this.cacheLimit) this.cache.delete(this.cache.keys().next().value as string);
     this.cache.set(addr, info);
     return info;

@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap';
 import path from 'node:path';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
 import { BUNDLED_ATTRIBUTION, GeoLookup, type GeoReloadEvent } from '../../src/enrich/geo.js';
 import { CidrSet, PRIVATE_RANGES } from '../../src/net/cidr.js';
@@ -308,9 +308,25 @@ t.test('a database replaced on disk is read again; a bad replacement keeps the l
   t.strictSame(geo.lookup('198.51.100.1'), { country: 'AT', countryName: 'Austria' }, 'the loaded database still answers');
   t.match(geo.stats().databases[0], { reloads: 1, reloadError: /no metadata section/ });
 
+  const removed = next();
+  unlinkSync(file);
+  await removed;
+  t.match(events[2], { error: { code: 'FLOW_ERR_GEO', message: `geo.country: ${file} was removed; the loaded database stays in use` } });
+  t.strictSame(geo.lookup('198.51.100.1'), { country: 'AT', countryName: 'Austria' });
+
   await update([{ cidr: '198.51.100.0/24', record: { country: { iso_code: 'CH', names: { en: 'Switzerland' } } } }]);
+  t.equal(events.length, 4);
   t.strictSame(geo.lookup('198.51.100.1'), { country: 'CH', countryName: 'Switzerland' });
   const [db] = geo.stats().databases;
   t.equal(db.reloads, 2);
   t.notOk('reloadError' in db, 'the error is cleared by a good file');
+
+  geo.close();
+  const tmp = `${file}.tmp`;
+  writeMmdb(tmp, [{ cidr: '198.51.100.0/24', record: { country_code: 'IT' } }]);
+  renameSync(tmp, file);
+  // A watcher still running would see this change within 20 ms; give it many times that.
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  t.equal(events.length, 4, 'closed: no more reloads');
+  t.equal(geo.lookup('198.51.100.1').country, 'CH', 'lookups still answer from what is loaded');
 });
