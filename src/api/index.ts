@@ -107,7 +107,7 @@ export class ApiServer {
       name: 'api',
       add: (stats, status) => this.add(stats, status),
       close: () => this.close(),
-      status: () => ({ httpPort: this.httpPort, grpcPort: this.grpcPort }),
+      status: () => ({ http: this.httpUrl, grpc: this.grpcAddress, httpPort: this.httpPort, grpcPort: this.grpcPort }),
     };
   }
 
@@ -126,6 +126,12 @@ export class ApiServer {
     if (this.closed) return;
     this.closed = true;
     await Promise.all([this.grpc?.close(), this.http?.close()]);
+  }
+
+  /** "127.0.0.1:50051" */
+  get grpcAddress(): string {
+    const host = this.config.listen.includes(':') ? `[${this.config.listen}]` : this.config.listen;
+    return `${host}:${this.grpcPort}`;
   }
 
   /** "http://127.0.0.1:8080" / "https://..." */

@@ -1,6 +1,7 @@
 /**
  * Builds a Monitor from the configuration with every part it names: the
- * enrichers (geo, names) and the consumers (history store, InfluxDB writer).
+ * enrichers (geo, names) and the consumers (API server, history store,
+ * InfluxDB writer).
  * A part that cannot start is a clear error before anything is attached, and
  * whatever was opened before the failure is closed again.
  */
@@ -10,6 +11,7 @@ import { preflight } from '../system/preflight.js';
 import { resolveInterfaces } from '../system/interfaces.js';
 import { Store } from '../store/index.js';
 import { InfluxSink, validateInfluxConfig } from '../sinks/influx/index.js';
+import { ApiServer } from '../api/index.js';
 
 /** How often the live sessions are handed to the store's snapshot (what `flowlens sessions` shows). */
 const LIVE_SNAPSHOT_MS = 5_000;
@@ -35,6 +37,18 @@ export async function openMonitor(config: FlowlensConfig): Promise<Monitor> {
   } catch (e) {
     store?.close();
     throw e;
+  }
+  if (config.api.enabled) {
+    // the API is the first consumer, so it is closed first at shutdown (before the store it reads)
+    let api: ApiServer;
+    try {
+      api = await ApiServer.start(config.api, { processor: monitor.processor, status: () => monitor.status(), store, intervalMs: config.collector.intervalMs, host: config.host });
+    } catch (e) {
+      monitor.closeNow();
+      store?.close();
+      throw e;
+    }
+    monitor.addConsumer(api.consumer());
   }
   if (store) {
     let lastSnapshot = 0;
