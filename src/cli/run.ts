@@ -3,7 +3,8 @@
  * terminal view (sessions by rate, totals per interface) or as NDJSON for
  * scripts and tests: per interval one "flow" object per kernel flow, one
  * "totals" object per interface, one "interval" object (traffic by up/down
- * and scope, the top talkers); one "session" object per ended session.
+ * and scope, the top talkers); one "session" object per ended session; at
+ * start one "api" object saying where the APIs listen.
  */
 import type { Interval } from '../collector/index.js';
 import type { FlowlensConfig } from '../config/index.js';
@@ -114,6 +115,10 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
     throw e;
   }
   const live = opts.format === 'table' && out.isTTY;
+  // where the APIs listen (ports may have been chosen by the kernel: --http-port 0)
+  const api = monitor.status().sinks.api as { http: string; grpc: string; httpPort: number; grpcPort: number } | undefined;
+  if (api && opts.format === 'ndjson') out.write(`${JSON.stringify({ type: 'api', ...api })}\n`);
+  else if (api) process.stderr.write(`flowlens: JSON API and /metrics on ${api.http}, gRPC on ${api.grpc}\n`);
   if (opts.format === 'table' && !live) {
     out.write(`flowlens: counting on ${monitor.collector.attached.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}\n`);
   }

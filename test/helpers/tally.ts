@@ -39,6 +39,8 @@ export class Tally {
   readonly stats: (IntervalStats & { type: 'interval' })[] = [];
   /** NDJSON "session" objects: sessions that ended (also those open at shutdown). */
   readonly sessions: SessionRecord[] = [];
+  /** The NDJSON "api" object: where the APIs listen. */
+  api: { http: string; grpc: string; httpPort: number; grpcPort: number } | undefined;
 
   totals(iface: string, direction: Dir): TalliedTotals {
     const k = `${iface} ${direction}`;
@@ -100,6 +102,8 @@ export class Tally {
       this.stats.push(o);
     } else if (o.type === 'session') {
       this.sessions.push(o);
+    } else if (o.type === 'api') {
+      this.api = o;
     } else {
       throw new Error(`unexpected NDJSON line: ${line}`);
     }
