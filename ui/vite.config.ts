@@ -8,13 +8,17 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 
 const api = process.env.FLOWLENS_API ?? 'http://127.0.0.1:8080';
+// the dashboard ships inside flowlens: its version is flowlens' version
+const version = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')).version as string;
 
 export default defineConfig({
   root: fileURLToPath(new URL('.', import.meta.url)),
   base: './',
   plugins: [svelte()],
+  define: { __FLOWLENS_VERSION__: JSON.stringify(version) },
   build: {
     outDir: 'dist',
     emptyOutDir: true,

@@ -1,9 +1,8 @@
-// The live chart's 5-minute window, the realtime answer, session rates, the
-// virtual table's row window and talker share bars.
+// The live chart's 5-minute window, the realtime answer, the virtual table's
+// row window and talker share bars.
 import t from 'tap';
 import { LiveSeries } from '../../ui/src/lib/live-series.js';
 import { realtimeSeconds } from '../../ui/src/lib/realtime.js';
-import { RateTracker } from '../../ui/src/lib/session-rates.js';
 import { nearEnd, rowWindow } from '../../ui/src/lib/virtual-rows.js';
 import { shareRows } from '../../ui/src/lib/shares.js';
 
@@ -55,17 +54,6 @@ t.test('realtime answer → per-second bytes per interface, up and down summed o
   t.same(seconds[0]!.end, (S + 1) * 1000);
   t.same(Object.fromEntries(seconds[0]!.perIface), { eth0: { up: 11, down: 100 }, wg0: { up: 0, down: 5 } });
   t.same(Object.fromEntries(seconds[1]!.perIface), { eth0: { up: 22, down: 200 }, wg0: { up: 0, down: 0 } });
-});
-
-t.test('session rates from two snapshots; none from one', async (t) => {
-  const r = new RateTracker();
-  r.observe([{ id: 'a', bytesUp: 1000, bytesDown: 0 }], 10_000);
-  t.equal(r.rate('a'), null);
-  r.observe([{ id: 'a', bytesUp: 1500, bytesDown: 1500 }], 12_000);
-  t.equal(r.rate('a'), 1000, '2000 bytes in 2 s');
-  r.observe([{ id: 'a', bytesUp: 10, bytesDown: 0 }], 13_000);
-  t.equal(r.rate('a'), null, 'fewer bytes: a new session under the same key');
-  t.equal(r.rate('never'), null);
 });
 
 t.test('virtual rows: only the rows in view plus overscan, spacers for the rest', async (t) => {

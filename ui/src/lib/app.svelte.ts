@@ -3,6 +3,7 @@
  * zone and today, the theme, the connection to the live feed and the live rate
  * series. Columns are $state.raw and replaced on every update (never proxied).
  */
+import type { TalkersView } from './endpoints';
 import { LiveSeries, type IntervalBytes, type RateColumns } from './live-series';
 
 export const VIEWS = [
@@ -51,6 +52,9 @@ export class AppState {
   tick = $state(0);
   /** End (epoch ms) of the latest interval. */
   lastUpdate = $state(0);
+  /** Top talkers per dimension over the live window, from the latest update. */
+  liveTop = $state.raw<Partial<Record<string, TalkersView>>>({});
+  activeSessions = $state(0);
 
   private readonly series = new Map<string, LiveSeries>();
 

@@ -1,28 +1,27 @@
 /**
- * Every JSON API call the dashboard makes, in one place, typed with the
- * control plane's own data shapes (src/flows/types.ts, src/store/types.ts).
+ * Every JSON API call the dashboard makes, in one place, typed with the API's
+ * own messages (generated from proto/flowlens/v1: the JSON API sends them as
+ * they are). Dates are the host's local dates ("2026-03-08"), which the API
+ * reads in the host's time zone.
  */
-import type { SessionRecord, TalkerDimension } from '../../../src/flows/types';
-import type { DateRange, History, PeriodTotals, SessionPage, SessionSort, TalkerTotal } from '../../../src/store/types';
+import type * as pb from '../../../src/api/grpc/gen/flowlens/v1/flowlens';
+import type { TalkerDimension } from '../../../src/flows/types';
 import { getJson, type Params } from './api';
 import type { Granularity } from './ranges';
 import type { RealtimeAnswer } from './realtime';
 
-export type { SessionRecord, TalkerDimension, History, PeriodTotals, SessionPage, SessionSort, TalkerTotal, DateRange };
+export type { TalkerDimension };
+export type Session = pb.Session;
+export type SummaryView = pb.SummaryResponse;
+export type HistoryView = pb.HistoryResponse;
+export type TalkersView = pb.TopTalkersResponse;
+export type Talker = pb.Talker;
+export type SessionsView = pb.SessionsResponse;
+export type StatusView = pb.StatusResponse;
+export type LiveUpdate = pb.LiveUpdate;
 
-export interface SummaryView {
-  at: number;
-  today: PeriodTotals;
-  month: PeriodTotals;
-  year: PeriodTotals;
-}
-
-export interface TalkersView {
-  dimension: TalkerDimension;
-  rows: TalkerTotal[];
-  total: TalkerTotal;
-}
-
+/** Sort keys of live sessions, as the API names them. */
+export type SessionSort = 'bytes' | 'packets' | 'rate' | 'first_seen' | 'last_seen';
 
 export interface SessionFilterInput {
   addr?: string;
@@ -33,36 +32,22 @@ export interface SessionFilterInput {
   domain?: string;
 }
 
+/** A talker window: live (the last `seconds`) or whole local days. */
+export type TalkerWindow = { live: number } | { from: string; to: string };
+
 const ifaceParam = (iface: string): Params => (iface ? { iface } : {});
 
 export const api = {
   summary: (iface: string, signal?: AbortSignal) => getJson<SummaryView>('summary', ifaceParam(iface), signal),
   history: (from: string, to: string, granularity: Granularity, iface: string, signal?: AbortSignal) =>
-    getJson<History>('query', { start: from, end: to, granularity, ...ifaceParam(iface) }, signal),
-  last30Days: (iface: string) => getJson<History>('history/30days', ifaceParam(iface)),
-  last12Months: (iface: string) => getJson<History>('history/12months', ifaceParam(iface)),
-  todayHours: (iface: string) => getJson<History>('history/today_hours', ifaceParam(iface)),
-  dateRange: () => getJson<DateRange>('date_range'),
+    getJson<HistoryView>('query', { start: from, end: to, granularity, ...ifaceParam(iface) }, signal),
+  last30Days: (iface: string, signal?: AbortSignal) => getJson<HistoryView>('history/30days', ifaceParam(iface), signal),
+  last12Months: (iface: string, signal?: AbortSignal) => getJson<HistoryView>('history/12months', ifaceParam(iface), signal),
+  todayHours: (iface: string, signal?: AbortSignal) => getJson<HistoryView>('history/today_hours', ifaceParam(iface), signal),
   realtime: (seconds: number) => getJson<RealtimeAnswer>('realtime', { seconds }),
-  talkers: (dimension: TalkerDimension, window: { from: string; to: string } | 'live', limit = 10) =>
-    getJson<TalkersView>('talkers', { dimension, limit, ...(window === 'live' ? { window: 'live' } : window) }),
-  sessions: (filter: SessionFilterInput, sort: SessionSort, cursor: string | null, limit: number, signal?: AbortSignal) =>
-    getJson<SessionPage>('sessions', { source: 'live', sort, limit, cursor, ...filter }, signal),
-  status: () => getJson<StatusView>('status'),
-  health: () => getJson<unknown>('health'),
+  talkers: (dimension: TalkerDimension, window: TalkerWindow, limit: number, signal?: AbortSignal) =>
+    getJson<TalkersView>('top', { dimension, limit, ...('live' in window ? { window: window.live } : { start: window.from, end: window.to }) }, signal),
+  sessions: (filter: SessionFilterInput, iface: string, sort: SessionSort, cursor: string, limit: number, signal?: AbortSignal) =>
+    getJson<SessionsView>('sessions', { source: 'live', sort, limit, cursor, ...ifaceParam(iface), ...filter }, signal),
+  status: (signal?: AbortSignal) => getJson<StatusView>('status', {}, signal),
 };
-
-export type { SessionRecord as Session };
-
-/** Health of the collector per interface, sinks and version (GET api/status). */
-export interface StatusView {
-  version: string;
-  host: string;
-  timeZone: string;
-  uptimeMs: number;
-  intervalMs: number;
-  activeSessions: number;
-  interfaces: { name: string; ingress: string; egress: string; overflowPackets: number; malformedPackets: number; nonIpPackets: number }[];
-  collector: { mapEntries: number; mapFill: number; intervals: number; lastDrainMs: number; bpfErrors: Record<string, number> };
-  sinks: { name: string; ok: boolean; detail?: string }[];
-}

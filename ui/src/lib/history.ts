@@ -46,3 +46,8 @@ export function peakBucket<T extends BucketTotals>(buckets: readonly T[]): T | n
   for (const b of buckets) if (b.up + b.down > 0 && (!best || b.up + b.down > best.up + best.down)) best = b;
   return best;
 }
+
+/** The API's history answer (buckets with a totals object) as flat bucket totals. */
+export function bucketsOf(h: { buckets: { start: number; end: number; label: string; totals?: { up: number; down: number } }[] } | null | undefined): (BucketTotals & { label: string })[] {
+  return (h?.buckets ?? []).map((b) => ({ start: b.start, end: b.end, label: b.label, up: b.totals?.up ?? 0, down: b.totals?.down ?? 0 }));
+}

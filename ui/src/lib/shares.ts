@@ -28,7 +28,9 @@ export interface ShareRow {
  * `total` (whatever the rows do not account for). Bars are scaled to the
  * largest row so the top talker fills its bar.
  */
-export function shareRows(rows: ShareInput[], total: { bytesUp: number; bytesDown: number }, limit = 10): ShareRow[] {
+export function shareRows(rows: ShareInput[], totalOrNone: { bytesUp: number; bytesDown: number } | undefined, limit = 10): ShareRow[] {
+  // without a total, the rows are the whole
+  const total = totalOrNone ?? { bytesUp: rows.reduce((a, r) => a + r.bytesUp, 0), bytesDown: rows.reduce((a, r) => a + r.bytesDown, 0) };
   const sorted = [...rows].sort((a, b) => b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown)).slice(0, limit);
   const totalBytes = total.bytesUp + total.bytesDown;
   const shownUp = sorted.reduce((a, r) => a + r.bytesUp, 0);
