@@ -11,6 +11,9 @@ import { preflight } from '../system/preflight.js';
 import { resolveInterfaces } from '../system/interfaces.js';
 import { Store } from '../store/index.js';
 import { InfluxSink, validateInfluxConfig } from '../sinks/influx/index.js';
+import { GeoLookup } from '../enrich/geo.js';
+import { RemoteEnrichment } from '../enrich/remote.js';
+import { CidrSet, PRIVATE_RANGES } from '../net/cidr.js';
 import { ApiServer } from '../api/index.js';
 
 /** How often the live sessions are handed to the store's snapshot (what `flowlens sessions` shows). */
@@ -31,12 +34,22 @@ export async function openMonitor(config: FlowlensConfig): Promise<Monitor> {
       sessionLogDays: config.history.sessionLogDays,
     })
     : undefined;
+  let geo: GeoLookup | undefined;
   let monitor: Monitor;
   try {
-    monitor = Monitor.open(config);
+    const privateSet = new CidrSet([...PRIVATE_RANGES, ...config.networks.private]);
+    geo = await GeoLookup.open(config.geo, (a) => privateSet.has(a), {
+      onReload: (e) => process.stderr.write(e.error ? `flowlens: ${e.error.format()}\n` : `flowlens: reloaded geo.${e.role} from ${e.path}\n`),
+    });
+    monitor = Monitor.open(config, new RemoteEnrichment(geo.enabled ? geo : undefined));
   } catch (e) {
+    geo?.close();
     store?.close();
     throw e;
+  }
+  if (geo.enabled) {
+    const g = geo;
+    monitor.addConsumer({ name: 'geo', add: () => undefined, close: async () => g.close(), status: () => ({ ...g.stats() }) });
   }
   if (config.api.enabled) {
     // the API is the first consumer, so it is closed first at shutdown (before the store it reads)

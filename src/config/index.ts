@@ -77,7 +77,7 @@ export interface FlowlensConfig {
   networks: { local: string[]; private: string[] };
   filters: FilterConfig;
   sessions: SessionConfig;
-  geo: { country?: string; city?: string; asn?: string };
+  geo: { country?: string; city?: string; asn?: string; bundled: boolean };
   names: { enabled: boolean; maxEntries: number };
   history: HistoryConfig;
   /** The influx section as written (url, token, ... and the writer's own options); absent: no writer. */
@@ -111,7 +111,7 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
     networks: { local: loaded.values.has('networks.local') ? v('networks.local') : defaultLocalNetworks(privateNetworks), private: privateNetworks },
     filters,
     sessions: { idleTimeoutMs: v('sessions.idleTimeout'), tcpIdleTimeoutMs: v('sessions.tcpIdleTimeout'), maxSessions: v('sessions.max') },
-    geo: { country: v('geo.country'), city: v('geo.city'), asn: v('geo.asn') },
+    geo: { country: v('geo.country'), city: v('geo.city'), asn: v('geo.asn'), bundled: v('geo.bundled') },
     names: { enabled: v('names.enabled'), maxEntries: v('names.maxEntries') },
     history: {
       enabled: v('history.enabled'),

@@ -43,6 +43,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'geo.country', type: 'path', flag: 'geo-country', env: 'FLOWLENS_GEO_COUNTRY', doc: 'country mmdb (GeoLite2-Country or compatible)' },
   { key: 'geo.city', type: 'path', flag: 'geo-city', env: 'FLOWLENS_GEO_CITY', doc: 'city mmdb (GeoLite2-City or compatible; also answers country)' },
   { key: 'geo.asn', type: 'path', flag: 'geo-asn', env: 'FLOWLENS_GEO_ASN', doc: 'ASN mmdb (GeoLite2-ASN or compatible)' },
+  { key: 'geo.bundled', type: 'boolean', default: true, flag: 'no-bundled-geo', doc: 'without geo.country/geo.city, use the DB-IP Lite country database shipped with flowlens (CC BY 4.0)' },
   { key: 'names.enabled', type: 'boolean', default: true, flag: 'no-names', doc: 'learn remote names from DNS answers and TLS SNI' },
   { key: 'names.maxEntries', type: 'integer', default: 100_000, min: 100, max: 10_000_000, doc: 'addresses with a remembered name' },
   { key: 'history.enabled', type: 'boolean', default: true, flag: 'no-history', doc: 'keep history in the embedded database' },

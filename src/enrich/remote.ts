@@ -1,0 +1,35 @@
+/**
+ * What the flows stage asks about a session's remote end (flows' Enrichment):
+ * its place from the geo databases and its name from what the names table
+ * learned (the TLS server name of this very connection first: on a shared CDN
+ * address it is the only exact answer; else a DNS answer for the address).
+ */
+import type { Enrichment } from '../flows/processor.js';
+import type { RemoteLabels } from '../flows/sessions.js';
+import type { GeoLookup } from './geo.js';
+
+/** The part of the names table (names.ts) that labelling needs. */
+export interface NameSource {
+  nameOf(addr: string): string | undefined;
+  sniOf(client: string, clientPort: number, server: string, serverPort: number): string | undefined;
+}
+
+export class RemoteEnrichment implements Enrichment {
+  constructor(private readonly geo?: GeoLookup, private readonly names?: NameSource) {}
+
+  place(remote: string): Omit<RemoteLabels, 'domain'> {
+    const g = this.geo?.lookup(remote);
+    if (!g) return {};
+    const out: Omit<RemoteLabels, 'domain'> = {};
+    if (g.country) out.country = g.country;
+    if (g.city) out.city = g.city;
+    if (g.asn !== undefined) out.asn = g.asn;
+    if (g.asOrg) out.asOrg = g.asOrg;
+    return out;
+  }
+
+  domain(local: string, localPort: number, remote: string, remotePort: number): string | undefined {
+    if (!this.names) return undefined;
+    return this.names.sniOf(local, localPort, remote, remotePort) ?? this.names.nameOf(remote);
+  }
+}
