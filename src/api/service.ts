@@ -63,6 +63,9 @@ export function sessionFilter(f: pb.SessionFilter | undefined): StoreSessionFilt
   return out;
 }
 
+/** Epoch ms as the wire's int64: the collector's clock conversion gives fractions of a millisecond. */
+const ms = (t: number): number => Math.floor(t);
+
 /** Sort names as the proto writes them ("first_seen") or as JavaScript does ("firstSeen"). */
 function sortName(text: string): string {
   return text.replace(/_([a-z])/g, (_, c: string) => c.toUpperCase());
@@ -81,7 +84,7 @@ export function sessionMessage(r: SessionRecord, rateUp = 0, rateDown = 0): pb.S
     id: r.id, iface: r.iface, protocol: r.protocol, protocolName: r.protocolName, local: r.local, localPort: r.localPort,
     remote: r.remote, remotePort: r.remotePort, scope: r.scope, initiator: r.initiator, state: String(r.state),
     bytesUp: r.bytesUp, bytesDown: r.bytesDown, packetsUp: r.packetsUp, packetsDown: r.packetsDown,
-    firstSeen: r.firstSeen, lastSeen: r.lastSeen, tcpFlagsUp: r.tcpFlagsUp, tcpFlagsDown: r.tcpFlagsDown,
+    firstSeen: ms(r.firstSeen), lastSeen: ms(r.lastSeen), tcpFlagsUp: r.tcpFlagsUp, tcpFlagsDown: r.tcpFlagsDown,
     domain: r.domain ?? '', country: r.country ?? '', city: r.city ?? '', asn: r.asn ?? 0, asOrg: r.asOrg ?? '',
     endReason: r.endReason ?? '', rateUp, rateDown,
   };
@@ -94,7 +97,7 @@ function liveSessionMessage(s: LiveSession, rateUp: number, rateDown: number): p
     id: s.id, iface: s.iface, protocol: s.protocol, protocolName: protocolName(s.protocol), local: s.local, localPort: s.localPort,
     remote: s.remote, remotePort: s.remotePort, scope: s.scope, initiator: s.initiator, state: String(s.state),
     bytesUp: s.bytesUp, bytesDown: s.bytesDown, packetsUp: s.packetsUp, packetsDown: s.packetsDown,
-    firstSeen: s.firstSeen, lastSeen: s.lastSeen, tcpFlagsUp: s.tcpFlagsUp, tcpFlagsDown: s.tcpFlagsDown,
+    firstSeen: ms(s.firstSeen), lastSeen: ms(s.lastSeen), tcpFlagsUp: s.tcpFlagsUp, tcpFlagsDown: s.tcpFlagsDown,
     domain: l.domain ?? '', country: l.country ?? '', city: l.city ?? '', asn: l.asn ?? 0, asOrg: l.asOrg ?? '',
     endReason: '', rateUp, rateDown,
   };
@@ -160,13 +163,13 @@ export class ApiService {
         throw usage(`window must be from 1 to ${MAX_WINDOW_SECONDS} seconds, not ${req.windowSeconds}`, 'ask for a live window (window seconds) or a date range (from and to)');
       }
       const t = this.src.live.top(dim, req.windowSeconds, limit);
-      return { dimension: dim, source: 'live', from: t.from, to: t.to, rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+      return { dimension: dim, source: 'live', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
     }
     if (req.windowSeconds) throw usage('give either a live window or a date range (from and to), not both');
     if (from === undefined) throw usage('from is required with to');
     if (to === undefined) throw usage('to is required with from');
     const t = this.history().topTalkers({ dimension: dim, from, to, limit });
-    return { dimension: dim, source: 'history', from: t.from, to: t.to, rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+    return { dimension: dim, source: 'history', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
   }
 
   sessions(req: pb.SessionsRequest): pb.SessionsResponse {
@@ -179,7 +182,7 @@ export class ApiService {
       const page = this.src.live.sessions({ filter, sort: sort as LiveSort | undefined, limit, cursor: req.cursor || undefined });
       return {
         source, sessions: page.rows.map((r) => liveSessionMessage(r.session, r.rateUp, r.rateDown)),
-        nextCursor: page.nextCursor ?? '', matched: page.matched, at: page.at,
+        nextCursor: page.nextCursor ?? '', matched: page.matched, at: ms(page.at),
       };
     }
     if (source !== 'ended') throw usage(`source must be live or ended, not "${source}"`);
@@ -201,14 +204,14 @@ export class ApiService {
     const s = this.src.status();
     const c = s.collector;
     return {
-      host: s.host, startedAt: s.startedAt,
+      host: s.host, startedAt: ms(s.startedAt),
       interfaces: c.attachments.map((a) => ({ name: a.iface, ifindex: a.ifindex, ingress: String(a.ingress), egress: String(a.egress) })),
       mapEntries: c.mapEntries, mapFill: c.mapFill, intervals: c.intervals, lastDrainMs: c.lastDrainMs,
       overflowPackets: c.overflowPackets, nonIpPackets: c.nonIpPackets, malformedPackets: c.malformedPackets,
       bpfErrors: { ...c.bpfErrors },
       activeSessions: s.flows.sessions, maxSessions: s.flows.maxSessions, untrackedSessions: s.flows.untrackedSessions,
       endedSessions: s.flows.endedSessions, filteredPackets: s.flows.filteredPackets, filteredBytes: s.flows.filteredBytes,
-      lastIntervalEnd: this.src.live.last?.end ?? 0,
+      lastIntervalEnd: ms(this.src.live.last?.end ?? 0),
       history: this.src.store !== undefined,
     };
   }
@@ -224,12 +227,12 @@ export class ApiService {
   liveUpdate(req: pb.WatchLiveRequest, stats: IntervalStats): pb.LiveUpdate {
     const seconds = Math.max((stats.end - stats.start) / 1000, 0.001);
     return {
-      start: stats.start, end: stats.end,
+      start: ms(stats.start), end: ms(stats.end),
       traffic: stats.traffic.map((r) => ({ ...r, bytesPerSecond: r.bytes / seconds, packetsPerSecond: r.packets / seconds })),
       activeSessions: stats.activeSessions, activeRemotes: stats.activeRemotes,
       top: req.dimensions.map((d) => {
         const t = this.src.live.top(d as TalkerDimension, req.windowSeconds, req.limit || 10);
-        return { dimension: d, source: 'live', from: t.from, to: t.to, rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+        return { dimension: d, source: 'live', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
       }),
     };
   }
