@@ -1,0 +1,199 @@
+/**
+ * The dashboard in a real Chromium against a real flowlens counting real
+ * traffic (test/helpers/dashboard-lab.ts): every view shows the numbers the API
+ * has, the live rate moves, a quick range changes the history chart, a filter
+ * changes the sessions table, the keyboard reaches every view, and the page
+ * logs no errors. Screenshots of each view go to docs/screenshots/.
+ */
+import t from 'tap';
+import path from 'node:path';
+import { existsSync, mkdirSync } from 'node:fs';
+import type { Page } from 'playwright-core';
+import { repoRoot } from '../../src/native/binding.js';
+import { requireKernel } from '../helpers/kernel.js';
+import { cliBuilt } from '../helpers/flowlens-cli.js';
+import { REMOTES, openBrowser, startDashboardLab } from '../helpers/dashboard-lab.js';
+import { formatBytes } from '../../ui/src/lib/format.js';
+
+const SHOTS = path.join(repoRoot, 'docs/screenshots');
+
+/** "1.23 MB" → 1230000; "820 B" → 820. */
+function bytesOf(text: string): number {
+  const m = /^([\d.]+) (B|KB|MB|GB|TB)$/.exec(text.trim());
+  if (!m) throw new Error(`not a byte count: "${text}"`);
+  return Number(m[1]) * 1000 ** ['B', 'KB', 'MB', 'GB', 'TB'].indexOf(m[2]!);
+}
+
+/** An API answer as the page gets it (same origin, same namespace). */
+function apiFromPage<T>(page: Page, url: string): Promise<T> {
+  return page.evaluate(async (u) => (await fetch(u)).json(), url) as Promise<T>;
+}
+
+/** Pixels of a canvas that are not blank: a drawn chart has thousands. */
+function inkedPixels(page: Page, selector: string): Promise<number> {
+  return page.evaluate((sel) => {
+    const canvas = document.querySelector(sel) as HTMLCanvasElement | null;
+    if (!canvas) return -1;
+    const { data } = canvas.getContext('2d')!.getImageData(0, 0, canvas.width, canvas.height);
+    let n = 0;
+    for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) n++;
+    return n;
+  }, selector);
+}
+
+async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+t.test('every view of the dashboard against a running flowlens', async (t) => {
+  if (!requireKernel(t)) return;
+  t.ok(cliBuilt(), 'the CLI is built');
+  t.ok(existsSync(path.join(repoRoot, 'ui/dist/index.html')), 'the dashboard is built (bash scripts/build.sh)');
+  const lab = await startDashboardLab(t);
+  const { page, errors } = await openBrowser(t, lab.chromiumPath);
+  // the browser is in another zone than the host (UTC): the page must show the host's days
+  await page.emulateMedia({ colorScheme: 'light' });
+
+  await page.goto(`${lab.url}#/overview`);
+  await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor({ timeout: 20_000 });
+  t.pass('the live feed connects');
+
+  // ── header: the live rate is real and moves
+  await page.waitForFunction(() => !document.querySelector('[data-testid=rate-down]')!.textContent!.startsWith('0 '), null, { timeout: 15_000 });
+  const seen = new Set<string>();
+  for (let i = 0; i < 8; i++) {
+    seen.add(`${await page.getByTestId('rate-up').textContent()}|${await page.getByTestId('rate-down').textContent()}`);
+    await page.waitForTimeout(1000);
+  }
+  t.ok(seen.size >= 3, `the header rate changes with every interval (${[...seen].join(', ')})`);
+  t.match(await page.getByTestId('rate-down').textContent(), /^[\d.]+ (bit|kbit|Mbit|Gbit)\/s$/, 'shown in bit/s');
+  t.same(await page.getByTestId('iface-select').locator('option').allTextContents(), ['All interfaces', lab.iface], 'the interface selector lists the counted interface');
+
+  // ── overview: today's totals are the API's, talkers carry country and ASN
+  const summary = await apiFromPage<{ today: { totals: { up: number; down: number } } }>(page, 'api/summary');
+  const todayText = await page.getByTestId('today').locator('.total').textContent();
+  const todayShown = bytesOf(todayText!);
+  const todayApi = summary.today.totals.up + summary.today.totals.down;
+  t.ok(todayShown > 0 && Math.abs(todayShown - todayApi) / todayApi < 0.5, `today shows ${todayText}, the API ${formatBytes(todayApi)} (traffic keeps flowing between the two reads)`);
+  await page.getByTestId('talkers').locator('li').first().waitFor();
+  await page.waitForFunction(() => document.querySelector('[data-testid=talkers] li .code') !== null, null, { timeout: 10_000 });
+  const firstTalker = await page.getByTestId('talkers').locator('li').first().textContent();
+  t.match(firstTalker, new RegExp(`${REMOTES[0].net.replace(/\./g, '\\.')}\\.2`), 'the busiest remote is first');
+  t.match(firstTalker, /NL/, 'with its country');
+  t.match(firstTalker, /AS64500/, 'and its network');
+  const protocols = (await page.getByTestId('protocols').locator('li .name').allTextContents()).map((s) => s.trim());
+  t.ok(protocols.includes('tcp') && protocols.includes('udp'), `protocols: ${protocols.join(', ')}`);
+  t.ok((await inkedPixels(page, '[data-testid=live-chart] canvas')) > 2000, 'the live chart is drawn');
+  await page.getByRole('tab', { name: 'Countries' }).click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=talkers]')?.textContent?.includes('Netherlands'));
+  t.pass('the countries tab names the countries');
+  await page.getByRole('tab', { name: 'Remote IPs' }).click();
+  await page.waitForTimeout(1500);
+  await shot(page, 'overview');
+
+  // ── keyboard: the nav links are reachable with Tab and open with Enter
+  await page.keyboard.press('Escape');
+  await page.locator('nav a').first().focus();
+  await page.keyboard.press('Tab');
+  await page.keyboard.press('Enter');
+  await page.waitForURL(/#\/history$/);
+  t.pass('Tab + Enter opens History');
+
+  // ── history: quick ranges change the chart
+  const chart = page.getByTestId('range-chart');
+  const state = async () => ({ granularity: await chart.getAttribute('data-granularity'), buckets: Number(await chart.getAttribute('data-buckets')) });
+  await page.locator('[data-range=today]').click();
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=range-chart]')?.getAttribute('data-buckets')) >= 23);
+  const today = await state();
+  t.equal(today.granularity, 'hour', 'today: by hour');
+  t.ok(today.buckets >= 23 && today.buckets <= 25, `today: ${today.buckets} hours`);
+  const todayTotal = bytesOf((await page.getByTestId('range-totals').locator('b').first().textContent())!);
+  t.ok(todayTotal > 0, 'today has traffic');
+  t.ok((await inkedPixels(page, '[data-testid=range-chart] canvas')) > 500, 'the range chart draws bars');
+  await page.locator('[data-range="7d"]').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=range-chart]')?.getAttribute('data-buckets') === '7');
+  t.same(await state(), { granularity: 'day', buckets: 7 }, 'last 7 days: 7 days');
+  await page.locator('[data-range=thisYear]').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=range-chart]')?.getAttribute('data-granularity') === 'month');
+  t.equal((await state()).granularity, 'month', 'this year: by month');
+  await page.locator('[data-range="30d"]').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=range-chart]')?.getAttribute('data-buckets') === '30');
+  t.equal((await state()).granularity, 'day', 'last 30 days: by day');
+  await page.getByRole('button', { name: 'Hour' }).click();
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=range-chart]')?.getAttribute('data-buckets')) >= 719);
+  t.equal((await state()).granularity, 'hour', 'the granularity can be changed by hand');
+  await page.locator('[data-range=today]').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=range-chart]')?.getAttribute('data-granularity') === 'hour');
+  await page.getByRole('button', { name: 'Auto' }).click();
+  await page.waitForTimeout(1200);
+  await shot(page, 'history');
+
+  // ── sessions: a filter changes the table
+  await page.goto(`${lab.url}#/sessions`);
+  const rows = page.getByTestId('session-row');
+  await rows.first().waitFor({ timeout: 10_000 });
+  const matchedAll = Number((await page.getByTestId('sessions-matched').textContent())!.replace(/,/g, ''));
+  t.ok(matchedAll > 40, `${matchedAll} live sessions`);
+  const net = REMOTES[1].net;
+  await page.getByTestId('filter-addr').fill(`${net}.0/24`);
+  await page.waitForFunction((n) => {
+    const cells = [...document.querySelectorAll('[data-testid=session-row] .c-remote')];
+    return cells.length > 0 && cells.every((c) => c.textContent!.startsWith(`${n}.`));
+  }, net, { timeout: 10_000 });
+  const remotes = await page.locator('[data-testid=session-row] .c-remote').allTextContents();
+  t.ok(remotes.every((r) => r.startsWith(`${net}.2:`)), `filtered by address: ${remotes.length} rows, all to ${net}.2`);
+  const matchedNet = Number((await page.getByTestId('sessions-matched').textContent())!.replace(/,/g, ''));
+  t.ok(matchedNet > 0 && matchedNet < matchedAll, `the count follows the filter (${matchedNet} of ${matchedAll})`);
+  t.match(await page.locator('[data-testid=session-row] .c-where').first().textContent(), /JP · AS64501/, 'country and network of the remote');
+  await page.getByTestId('filter-protocol').selectOption('udp');
+  await page.waitForFunction(() => {
+    const cells = [...document.querySelectorAll('[data-testid=session-row] .c-proto')];
+    return cells.length > 0 && cells.every((c) => c.textContent === 'udp');
+  }, null, { timeout: 10_000 });
+  t.pass('protocol udp: only UDP rows');
+  await page.getByTestId('filter-protocol').selectOption('');
+  await page.getByTestId('filter-addr').fill('');
+  await page.waitForFunction((n) => Number(document.querySelector('[data-testid=sessions-matched]')!.textContent!.replace(/,/g, '')) > n, matchedNet, { timeout: 10_000 });
+  await page.waitForTimeout(1500);
+  await shot(page, 'sessions');
+
+  // ── map: the six countries are shaded, the table names them
+  await page.goto(`${lab.url}#/map`);
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=world-map]')?.getAttribute('data-countries')) > 150, null, { timeout: 10_000 });
+  await page.getByTestId('country-table').waitFor({ timeout: 10_000 });
+  for (const r of REMOTES) {
+    const cls = await page.locator(`path[data-code=${r.country}]`).first().getAttribute('class');
+    t.match(cls, /shade-[1-6]/, `${r.country} is shaded`);
+  }
+  t.match(await page.locator('path[data-code=FR]').first().getAttribute('class'), /shade-0/, 'a country without traffic is not');
+  const countryRows = await page.getByTestId('country-table').locator('tbody tr').allTextContents();
+  t.match(countryRows[0], /Netherlands/, 'the busiest country leads the table');
+  await page.waitForTimeout(500);
+  await shot(page, 'map');
+
+  // ── status: interface, attach modes, health, version
+  await page.goto(`${lab.url}#/status`);
+  await page.getByTestId('interfaces-table').waitFor({ timeout: 10_000 });
+  t.match(await page.getByTestId('interfaces-table').textContent(), new RegExp(lab.iface), 'the counted interface');
+  t.match(await page.getByTestId('interfaces-table').textContent(), /xdp|tc/, 'with its attach modes');
+  t.match(await page.getByTestId('health').textContent(), /Healthy/);
+  t.match(await page.getByTestId('version').textContent(), /^flowlens \d+\.\d+\.\d+$/);
+  t.match(await page.getByTestId('sink-history').textContent(), /on/, 'history is a sink and on');
+  await shot(page, 'status');
+
+  // ── dark theme and a phone
+  await page.goto(`${lab.url}#/overview`);
+  await page.getByRole('button', { name: 'Switch to dark theme' }).click();
+  t.equal(await page.evaluate(() => document.documentElement.dataset.theme), 'dark');
+  await page.waitForTimeout(2000);
+  await shot(page, 'overview-dark');
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.getByRole('button', { name: 'Switch to light theme' }).click();
+  await page.waitForTimeout(1500);
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  t.ok(overflow <= 0, `nothing wider than a phone (${overflow} px too wide)`);
+  await page.screenshot({ path: path.join(SHOTS, 'overview-phone.png'), fullPage: false });
+
+  t.same(errors, [], 'no console errors');
+});
