@@ -68,7 +68,10 @@ export class InfluxWriter {
   /** Starts sending what the buffer holds, unless a send or a back-off is under way. */
   kick(): void {
     if (this.running || this.closed) return;
-    this.running = this.run().finally(() => { this.running = undefined; });
+    this.running = this.run()
+      // run() handles every failure of a write itself; this is the last guard of write()'s promise never to throw
+      .catch((e: unknown) => { this.counters.lastError = { message: `InfluxDB writer: ${(e as Error)?.message ?? String(e)}`, at: this.opts.clock() }; })
+      .finally(() => { this.running = undefined; });
   }
 
   /**
