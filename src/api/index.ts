@@ -70,9 +70,7 @@ export class ApiServer {
 
   private async listen(): Promise<void> {
     const c = this.config;
-    const tokens = c.tokensFile ? TokenSet.fromFile(c.tokensFile) : TokenSet.open();
-    const tls = c.tls ? { cert: readPem(c.tls.cert, 'TLS certificate'), key: readPem(c.tls.key, 'TLS key') } : undefined;
-    const clientCa = c.grpcClientCa ? readPem(c.grpcClientCa, 'gRPC client CA') : undefined;
+    const { tokens, tls, clientCa } = readApiFiles(c);
     this.http = await buildHttpApp(
       { service: this.service, metrics: this.metrics, onInterval: (l) => { this.hub.on('interval', l); return () => this.hub.off('interval', l); } },
       { tokens, rateLimit: c.rateLimit, bodyLimit: c.bodyLimit, uiDir: path.join(repoRoot, 'ui/dist'), https: tls, healthy: () => this.health() },
@@ -139,6 +137,17 @@ export class ApiServer {
     const host = this.config.listen.includes(':') ? `[${this.config.listen}]` : this.config.listen;
     return `${this.config.tls ? 'https' : 'http'}://${host}:${this.httpPort}`;
   }
+}
+
+/**
+ * Reads the tokens file and the TLS files of the configuration: a missing or
+ * malformed one is a clear error. `flowlens run` calls it before attaching.
+ */
+export function readApiFiles(c: ApiConfig): { tokens: TokenSet; tls?: { cert: Buffer; key: Buffer }; clientCa?: Buffer } {
+  const tokens = c.tokensFile ? TokenSet.fromFile(c.tokensFile) : TokenSet.open();
+  const tls = c.tls ? { cert: readPem(c.tls.cert, 'TLS certificate'), key: readPem(c.tls.key, 'TLS key') } : undefined;
+  const clientCa = c.grpcClientCa ? readPem(c.grpcClientCa, 'gRPC client CA') : undefined;
+  return { tokens, ...(tls ? { tls } : {}), ...(clientCa ? { clientCa } : {}) };
 }
 
 /** A port that cannot be bound, said the way a user can act on. */

@@ -14,7 +14,7 @@ import { InfluxSink, validateInfluxConfig } from '../sinks/influx/index.js';
 import { GeoLookup } from '../enrich/geo.js';
 import { RemoteEnrichment } from '../enrich/remote.js';
 import { CidrSet, PRIVATE_RANGES } from '../net/cidr.js';
-import { ApiServer } from '../api/index.js';
+import { ApiServer, readApiFiles } from '../api/index.js';
 
 /** How often the live sessions are handed to the store's snapshot (what `flowlens sessions` shows). */
 const LIVE_SNAPSHOT_MS = 5_000;
@@ -25,6 +25,7 @@ export async function openMonitor(config: FlowlensConfig): Promise<Monitor> {
   resolveInterfaces(config.collector.interfaces);
   preflight();
   const influxConfig = config.influx ? validateInfluxConfig(config.influx, 'influx') : undefined;
+  if (config.api.enabled) readApiFiles(config.api); // a bad tokens or TLS file is refused before attaching
   const store = config.history.enabled
     ? Store.open({
       dataDir: config.history.dataDir,
