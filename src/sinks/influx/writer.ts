@@ -45,6 +45,8 @@ export class InfluxWriter {
   private request: AbortController | undefined;
   private wake: (() => void) | undefined;
   private failures = 0;
+  /** The server's Retry-After of the last failure (ms), 0 when it gave none. */
+  private retryAfterMs = 0;
   /** Set by close(): no back-off beyond it, nothing sent after it. */
   private deadline = Infinity;
   private closed = false;
@@ -119,6 +121,7 @@ export class InfluxWriter {
   }
 
   private retryDelay(): number {
+    if (this.retryAfterMs > 0) return Math.min(this.opts.retryMaxMs, Math.max(this.opts.retryMinMs, this.retryAfterMs));
     const base = Math.min(this.opts.retryMaxMs, this.opts.retryMinMs * 2 ** Math.min(this.failures - 1, 30));
     // ±20 % so that many hosts do not retry against a recovering server in step
     const jittered = base * (0.8 + Math.random() * 0.4);
@@ -151,6 +154,8 @@ export class InfluxWriter {
     } catch (e) {
       if (this.closed) return 'retry'; // aborted by close(): the batch is counted as dropped there
       const retry = isRetriable(e);
+      // Retry-After is in seconds (429 and 503 from InfluxDB Cloud and 2.x under load)
+      this.retryAfterMs = e instanceof HttpError ? e.retryAfter() * 1000 : 0;
       this.counters.lastError = { message: this.describe(e, controller.signal.aborted), at: this.opts.clock() };
       return retry ? 'retry' : 'rejected';
     } finally {
