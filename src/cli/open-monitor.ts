@@ -48,10 +48,6 @@ export async function openMonitor(config: FlowlensConfig): Promise<Monitor> {
     store?.close();
     throw e;
   }
-  if (geo.enabled) {
-    const g = geo;
-    monitor.addConsumer({ name: 'geo', add: () => undefined, close: async () => g.close(), status: () => ({ ...g.stats() }) });
-  }
   if (config.api.enabled) {
     // the API is the first consumer, so it is closed first at shutdown (before the store it reads)
     let api: ApiServer;
@@ -59,10 +55,15 @@ export async function openMonitor(config: FlowlensConfig): Promise<Monitor> {
       api = await ApiServer.start(config.api, { processor: monitor.processor, status: () => monitor.status(), store, intervalMs: config.collector.intervalMs, host: config.host });
     } catch (e) {
       monitor.closeNow();
+      geo.close();
       store?.close();
       throw e;
     }
     monitor.addConsumer(api.consumer());
+  }
+  if (geo.enabled) {
+    const g = geo;
+    monitor.addConsumer({ name: 'geo', add: () => undefined, close: async () => g.close(), status: () => ({ ...g.stats() }) });
   }
   if (store) {
     let lastSnapshot = 0;
