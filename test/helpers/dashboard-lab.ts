@@ -103,12 +103,16 @@ export interface Browser {
   errors: string[];
 }
 
-/** A fresh Chromium profile (a new --user-data-dir) with one page; closed at teardown. */
-export async function openBrowser(t: Test, executablePath: string, viewport = { width: 1440, height: 1000 }, colorScheme: 'light' | 'dark' = 'light'): Promise<Browser> {
+/**
+ * A fresh Chromium profile (a new --user-data-dir) with one page; closed at
+ * teardown. The browser's zone defaults to Asia/Kathmandu (+5:45), unlike any
+ * test host's: whatever the page shows by day or hour must follow the host.
+ */
+export async function openBrowser(t: Test, executablePath: string, viewport = { width: 1440, height: 1000 }, timezoneId = 'Asia/Kathmandu'): Promise<Browser> {
   if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (scripts/install-deps.sh --test)`);
   const profile = mkdtempSync(path.join(os.tmpdir(), 'flowlens-ui-profile-'));
   const context = await chromium.launchPersistentContext(profile, {
-    executablePath, args: CHROMIUM_ARGS, headless: true, viewport, colorScheme, timezoneId: 'UTC', locale: 'en-GB',
+    executablePath, args: CHROMIUM_ARGS, headless: true, viewport, colorScheme: 'light', timezoneId, locale: 'en-GB',
   });
   t.teardown(async () => {
     await context.close().catch(() => undefined);

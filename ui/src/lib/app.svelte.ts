@@ -55,6 +55,7 @@ export class AppState {
   /** Top talkers per dimension over the live window, from the latest update. */
   liveTop = $state.raw<Partial<Record<string, TalkersView>>>({});
   activeSessions = $state(0);
+  activeRemotes = $state(0);
 
   private readonly series = new Map<string, LiveSeries>();
 

@@ -39,6 +39,7 @@ function applyUpdate(u: LiveUpdate): void {
   for (const t of u.top) top[t.dimension] = t;
   app.liveTop = top;
   app.activeSessions = u.activeSessions;
+  app.activeRemotes = u.activeRemotes;
   app.addInterval(u.start, u.end, perIface);
 }
 
