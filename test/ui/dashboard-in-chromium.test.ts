@@ -163,6 +163,22 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   t.pass('protocol udp: only UDP rows');
   await page.getByTestId('filter-protocol').selectOption('');
   await page.getByTestId('filter-addr').fill('');
+  await page.getByLabel('Network').fill(`AS${REMOTES[2].asn}`);
+  await page.waitForFunction((n) => {
+    const cells = [...document.querySelectorAll('[data-testid=session-row] .c-remote')];
+    return cells.length > 0 && cells.every((c) => c.textContent!.startsWith(`${n}.2`));
+  }, REMOTES[2].net, { timeout: 10_000 });
+  t.pass(`network AS${REMOTES[2].asn}: only sessions to ${REMOTES[2].net}.2`);
+  await page.getByLabel('Network').fill('');
+  await page.getByTestId('sort').selectOption('bytes');
+  await page.waitForFunction(() => {
+    const bytes = (s: string) => Number(s.split(' ')[0]) * 1000 ** ['B', 'KB', 'MB', 'GB'].indexOf(s.split(' ')[1]!);
+    const rows = [...document.querySelectorAll('[data-testid=session-row]')].slice(0, 10)
+      .map((r) => bytes(r.querySelector('.c-up')!.textContent!) + bytes(r.querySelector('.c-down')!.textContent!));
+    return rows.length === 10 && rows.every((v, i) => i === 0 || v <= rows[i - 1]! * 1.01);
+  }, null, { timeout: 10_000 });
+  t.pass('sorted by bytes: the largest sessions first');
+  await page.getByTestId('sort').selectOption('rate');
   await page.waitForFunction((n) => Number(document.querySelector('[data-testid=sessions-matched]')!.textContent!.replace(/,/g, '')) > n, matchedNet, { timeout: 10_000 });
   await page.waitForTimeout(1500);
   await shot(page, 'sessions');

@@ -29,6 +29,8 @@ export interface SessionFilterInput {
   protocol?: string;
   scope?: string;
   country?: string;
+  /** "64500" or "AS64500". */
+  asn?: string;
   domain?: string;
 }
 
