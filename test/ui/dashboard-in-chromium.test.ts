@@ -221,4 +221,9 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   await page.screenshot({ path: path.join(SHOTS, 'overview-phone.png'), fullPage: false });
 
   t.same(errors, [], 'no console errors');
+
+  // ── flowlens goes away: the header says so instead of showing stale numbers as live
+  await lab.run.stop('SIGTERM');
+  await page.getByTestId('connection').filter({ hasText: /Reconnecting|Offline/ }).waitFor({ timeout: 15_000 });
+  t.pass(`connection state: ${await page.getByTestId('connection').textContent()}`);
 });
