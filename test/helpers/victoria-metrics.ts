@@ -114,7 +114,8 @@ export class VictoriaMetrics {
   /** Every sample of the series matching a selector (e.g. `{__name__=~"flowlens_.*"}`), after a flush. */
   async export(match = '{__name__=~".+"}'): Promise<ExportedSeries[]> {
     await this.flush();
-    const body = new URLSearchParams({ 'match[]': match, start: '0' });
+    // an explicit end: by default the export ends at "now" and leaves out points stamped this very moment
+    const body = new URLSearchParams({ 'match[]': match, start: '0', end: String(Math.floor(Date.now() / 1000) + 3600) });
     const r = await fetch(`${this.url}/api/v1/export`, { method: 'POST', body });
     if (!r.ok) throw new Error(`export: HTTP ${r.status} ${await r.text()}`);
     const text = await r.text();
