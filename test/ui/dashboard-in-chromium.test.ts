@@ -96,6 +96,12 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   await page.waitForFunction(() => document.querySelector('[data-testid=talkers]')?.textContent?.includes('Netherlands'));
   t.pass('the countries tab names the countries');
   await page.getByRole('tab', { name: 'Remote IPs' }).click();
+  await page.keyboard.press('ArrowRight');
+  t.equal(await page.getByRole('tab', { name: 'Local hosts' }).getAttribute('aria-selected'), 'true', 'arrow keys move between the talker tabs');
+  await page.waitForFunction(() => document.querySelector('[data-testid=talkers]')?.textContent?.includes('.1'));
+  t.match(await page.getByTestId('talkers').locator('li').first().textContent(), new RegExp(`${REMOTES[0].net.replace(/\./g, '\\.')}\\.1`), 'local hosts: the host\'s busiest address');
+  await page.keyboard.press('ArrowLeft');
+  t.equal(await page.getByRole('tab', { name: 'Remote IPs' }).getAttribute('aria-selected'), 'true');
   await page.waitForTimeout(1500);
   await shot(page, 'overview');
 
