@@ -6,6 +6,7 @@
  */
 import type { CollectorStatus } from '../../collector/index.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension, type TrafficScope, type UpDown } from '../../flows/types.js';
+import { tagSafe } from './schema.js';
 
 export interface TrafficSum {
   iface: string;
@@ -91,8 +92,9 @@ export class PeriodAggregator {
       if (!rows) continue;
       const sums = p.talkers[dim];
       for (const r of rows) {
-        // an empty key cannot be a tag value in line protocol: it is counted as unknown
-        const key = r.key || 'unknown';
+        // an empty key cannot be a tag value in line protocol: it is counted as unknown; keys
+        // that line protocol would write alike are summed here, so no point overwrites another
+        const key = r.key ? tagSafe(r.key) : 'unknown';
         const s = sums.get(key);
         if (s) {
           s.bytesUp += r.bytesUp;

@@ -97,10 +97,19 @@ function float(name: string, v: number): string {
   return `${name}=${v}`;
 }
 
+/**
+ * A tag value line protocol can carry: a backslash at the end would escape the
+ * separator after it (and make the server refuse the whole batch), so trailing
+ * backslashes become U+2216 (∖). Names from the network (DNS, SNI) can end so.
+ */
+export function tagSafe(value: string): string {
+  return value.endsWith('\\') ? value.replace(/\\+$/, (m) => '\u2216'.repeat(m.length)) : value;
+}
+
 /** measurement,tag=value,... field=...,... timestamp; tags in key order, empty values left out. */
 function line(measurement: string, tags: readonly (readonly [string, string | undefined])[], fields: string[], ts: string): string {
   let out = measurement;
-  for (const [k, v] of tags) if (v) out += `,${k}=${escape.tag(v)}`;
+  for (const [k, v] of tags) if (v) out += `,${k}=${escape.tag(tagSafe(v))}`;
   return `${out} ${fields.join(',')} ${ts}`;
 }
 
