@@ -43,6 +43,7 @@ function inkedPixels(page: Page, selector: string): Promise<number> {
 
 async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
   await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 

@@ -39,6 +39,15 @@ t.test('live series: a 2 s interval fills two seconds at its average rate; old s
   t.same([...j.columns()[1]].map(Math.round), [0, 998, 2006]);
 });
 
+t.test('live series: cut to the counter\'s start (earlier seconds are unknown, not zero)', async (t) => {
+  const s = new LiveSeries(5);
+  s.add({ start: S * 1000, end: (S + 1) * 1000, up: 10, down: 20 });
+  const [xs, up] = s.columns(undefined, S - 1);
+  t.same([...xs], [S - 1, S]);
+  t.same([...up], [0, 10]);
+  t.equal(s.columns(undefined, S - 10)[0].length, 5, 'a start before the window keeps the whole window');
+});
+
 t.test('realtime answer → per-second bytes per interface, up and down summed over scopes', async (t) => {
   const seconds = realtimeSeconds({
     times: [S * 1000, (S + 1) * 1000],

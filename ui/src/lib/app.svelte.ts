@@ -55,6 +55,8 @@ export class AppState {
   /** Top talkers per dimension over the live window, from the latest update. */
   liveTop = $state.raw<Partial<Record<string, TalkersView>>>({});
   activeSessions = $state(0);
+  /** When the running flowlens started (epoch ms): the live chart starts no earlier. */
+  startedAt = $state(0);
   activeRemotes = $state(0);
 
   private readonly series = new Map<string, LiveSeries>();
@@ -111,7 +113,7 @@ export class AppState {
 
   private publish(): void {
     const s = this.seriesOf(this.iface);
-    this.rates = s.columns();
+    this.rates = s.columns(undefined, Math.floor(this.startedAt / 1000));
     const l = s.latest();
     this.upRate = l.up;
     this.downRate = l.down;

@@ -52,8 +52,18 @@ export class LiveSeries {
     if (last > this.newest) this.newest = last;
   }
 
-  /** The window of `seconds` seconds ending at endSecond (default: the newest second with data). */
-  columns(endSecond = this.newest): RateColumns {
+  /**
+   * The window of `seconds` seconds ending at endSecond (default: the newest
+   * second with data), cut to start no earlier than `notBefore` (epoch s): the
+   * seconds before the counter started are unknown, not quiet.
+   */
+  columns(endSecond = this.newest, notBefore = -Infinity): RateColumns {
+    const [xs, up, down] = this.window(endSecond);
+    const first = xs.findIndex((x) => x >= notBefore);
+    return first > 0 ? [xs.subarray(first), up.subarray(first), down.subarray(first)] : [xs, up, down];
+  }
+
+  private window(endSecond: number): RateColumns {
     const n = this.seconds;
     const xs = new Float64Array(n);
     const up = new Float64Array(n);
