@@ -139,9 +139,19 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   await page.getByRole('button', { name: 'Hour' }).click();
   await page.waitForFunction(() => Number(document.querySelector('[data-testid=range-chart]')?.getAttribute('data-buckets')) >= 719);
   t.equal((await state()).granularity, 'hour', 'the granularity can be changed by hand');
+  // typed dates: three days → by day, no quick range highlighted
+  const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toLocaleDateString('sv-SE');
+  await page.getByRole('button', { name: 'Auto' }).click();
+  await page.getByLabel('From date').fill(day(-2));
+  await page.getByLabel('To date').fill(day(0));
+  await page.waitForFunction(() => document.querySelector('[data-testid=range-chart]')?.getAttribute('data-buckets') === '3');
+  t.same(await state(), { granularity: 'day', buckets: 3 }, 'a typed range of three days: 3 days');
+  t.equal(await page.locator('[data-range][aria-pressed=true]').count(), 0, 'no quick range claims it');
+  await page.getByLabel('From date').fill(day(1));
+  await page.getByRole('alert').filter({ hasText: 'the end is before the start' }).waitFor();
+  t.pass('an impossible range is said so, and nothing is asked of the API');
   await page.locator('[data-range=today]').click();
   await page.waitForFunction(() => document.querySelector('[data-testid=range-chart]')?.getAttribute('data-granularity') === 'hour');
-  await page.getByRole('button', { name: 'Auto' }).click();
   await page.waitForTimeout(1200);
   await shot(page, 'history');
 
