@@ -16,7 +16,8 @@ import * as q from './queries.js';
 import { closeWriter, openForReading, openForWriting, type Db } from './schema.js';
 import { sessions } from './sessions.js';
 import type { DateRange, History, HistoryQuery, LiveTop, SessionPage, SessionQuery, Summary, TopQuery, TopTalkers, TrafficFilter } from './types.js';
-import { liveTalkers, Writer } from './writer.js';
+import { HOUR_GRACE_MS, liveTalkers, Writer } from './writer.js';
+import { HOUR_MS } from './time.js';
 
 export { defaultStoreConfig, type StoreConfig } from './config.js';
 export type * from './types.js';
@@ -32,7 +33,7 @@ export interface StoreOptions extends Partial<StoreConfig> {
 export interface FlushResult {
   /** The store's clock at the commit. */
   at: number;
-  /** Rows upserted: traffic minutes, talker keys, ended sessions. */
+  /** Rows written: traffic minutes (upserted), talker rows (each changed hour's top N + other), ended sessions. */
   traffic: number;
   talkers: number;
   sessions: number;
@@ -66,8 +67,9 @@ export class Store {
     readonly readOnly: boolean,
     private readonly onFlushError: (e: Error) => void,
   ) {
-    this.pending = readOnly ? null : new Pending(config.pendingKeysLimit);
-    this.writer = readOnly ? null : new Writer(db, config);
+    const writer = readOnly ? null : new Writer(db, config);
+    this.writer = writer;
+    this.pending = writer ? new Pending(config.pendingKeysLimit, (hour) => writer.loadTalkerHour(hour)) : null;
   }
 
   /** Opens (creating the directory and schema if needed) the store a flowlens run writes. */
@@ -120,14 +122,14 @@ export class Store {
   }
 
   /**
-   * Writes everything pending in one transaction (additive upserts), then clears it.
+   * Writes everything pending in one transaction (src/store/writer.ts), then clears it.
    * On failure nothing is written, the counts stay pending and the error is thrown.
    */
   flush(): FlushResult {
     const { pending, writer } = this.writable();
     const now = this.clock();
     const result: FlushResult = { at: now, traffic: pending.traffic.size, talkers: 0, sessions: pending.sessions.length };
-    for (const dims of pending.talkers.values()) for (const m of dims.values()) result.talkers += m.size;
+    for (const hour of pending.dirtyHours) for (const m of pending.hours.get(hour)?.values() ?? []) result.talkers += Math.min(m.size, this.config.hourlyTopN + 1);
     const live = pending.windowEnd >= pending.windowStart || this.live
       ? {
         at: now,
@@ -139,7 +141,7 @@ export class Store {
       }
       : null;
     writer.flush(pending, live, now);
-    pending.clear();
+    pending.clear(Math.floor((now - HOUR_GRACE_MS) / HOUR_MS));
     return result;
   }
 

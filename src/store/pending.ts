@@ -1,8 +1,10 @@
 /**
- * Counts added since the last flush, held in memory: per-minute traffic,
- * per-hour talkers and ended sessions. A flush writes them as additive deltas
- * and clears them only after the transaction commits, so a crash loses at most
- * this part and nothing is written twice.
+ * Counts held in memory between flushes: per-minute traffic deltas and ended
+ * sessions (written as additive upserts / inserts, cleared only after the
+ * transaction commits), and the talkers of the current hour(s) in full (written
+ * as the hour's top N + "other", replacing the previous write). Either way a
+ * crash loses at most what came after the last commit, and nothing is written
+ * twice.
  */
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficScope, type UpDown } from '../flows/types.js';
 import { FlowlensError } from '../errors.js';
@@ -46,20 +48,31 @@ export type TalkerMap = Map<string, TalkerAcc>;
 
 const isCount = (n: unknown): boolean => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
+/** Loads what the database holds for an hour's talkers (after a restart, or for a late interval). */
+export type HourLoader = (hour: number) => Map<TalkerDimension, TalkerMap>;
+
 export class Pending {
-  /** Key: minute|iface|direction|scope. */
+  /** Key: minute|iface|direction|scope. Deltas since the last flush. */
   readonly traffic = new Map<string, TrafficDelta>();
-  /** hour (UTC epoch hour) → dimension → key → counts. */
-  readonly talkers = new Map<number, Map<TalkerDimension, TalkerMap>>();
+  /**
+   * hour (UTC epoch hour) → dimension → key → counts: the WHOLE hour so far, not a
+   * delta. For an hour held here this is the authority; the database holds its
+   * top N as of the last flush. Hours are dropped once finished and written.
+   */
+  readonly hours = new Map<number, Map<TalkerDimension, TalkerMap>>();
+  /** Hours changed since the last flush. */
+  readonly dirtyHours = new Set<number>();
+  /** Talkers added since the last flush (the live window), per dimension. */
+  readonly window = new Map<TalkerDimension, TalkerMap>();
   readonly sessions: SessionRecord[] = [];
   /** Wall-clock span of the intervals added since the last flush (the live window). */
   windowStart = Infinity;
   windowEnd = -Infinity;
 
-  constructor(private readonly keysLimit: number) {}
+  constructor(private readonly keysLimit: number, private readonly load: HourLoader) {}
 
   get empty(): boolean {
-    return this.traffic.size === 0 && this.talkers.size === 0 && this.sessions.length === 0;
+    return this.traffic.size === 0 && this.dirtyHours.size === 0 && this.sessions.length === 0;
   }
 
   /**
@@ -83,28 +96,44 @@ export class Pending {
         this.traffic.set(k, { minute, iface: r.iface, direction: r.direction, scope: r.scope, bytes: r.bytes, packets: r.packets });
       }
     }
-    let dims = this.talkers.get(hour);
-    if (!dims) this.talkers.set(hour, (dims = new Map()));
+    let dims: Map<TalkerDimension, TalkerMap> | undefined;
     for (const dim of TALKER_DIMENSIONS) {
       const rows = stats.talkers[dim];
       if (!rows?.length) continue;
+      if (!dims) dims = this.hour(hour);
       let m = dims.get(dim);
       if (!m) dims.set(dim, (m = new Map()));
-      for (const r of rows) addRow(m, r);
+      let w = this.window.get(dim);
+      if (!w) this.window.set(dim, (w = new Map()));
+      for (const r of rows) {
+        addRow(m, r);
+        addRow(w, r);
+      }
       if (m.size > this.keysLimit) foldSmallest(m, Math.floor(this.keysLimit / 2));
+      if (w.size > this.keysLimit) foldSmallest(w, Math.floor(this.keysLimit / 2));
     }
-    if (dims.size === 0) this.talkers.delete(hour);
+    if (dims) this.dirtyHours.add(hour);
     for (const s of stats.endedSessions) this.sessions.push(s);
     if (stats.start < this.windowStart) this.windowStart = stats.start;
     if (stats.end > this.windowEnd) this.windowEnd = stats.end;
   }
 
-  clear(): void {
+  /** The state of an hour: held, or loaded from the database (what an earlier run wrote). */
+  private hour(hour: number): Map<TalkerDimension, TalkerMap> {
+    let dims = this.hours.get(hour);
+    if (!dims) this.hours.set(hour, (dims = this.load(hour)));
+    return dims;
+  }
+
+  /** After a committed flush: deltas cleared, hours that ended before `finishedBefore` dropped. */
+  clear(finishedBefore: number): void {
     this.traffic.clear();
-    this.talkers.clear();
+    this.dirtyHours.clear();
+    this.window.clear();
     this.sessions.length = 0;
     this.windowStart = Infinity;
     this.windowEnd = -Infinity;
+    for (const hour of this.hours.keys()) if (hour < finishedBefore) this.hours.delete(hour);
   }
 }
 
@@ -122,16 +151,34 @@ function addRow(m: TalkerMap, r: TalkerRow): void {
   }
 }
 
-/** Keeps the `keep` largest keys (and "other"), summing the rest into "other". */
+/**
+ * Keeps about the `keep` largest keys (and "other"), summing the rest into
+ * "other". Finds the cut-off with a typed-array sort of the byte counts: a string
+ * sort of 100k entries would stall the event loop for most of a second.
+ */
 export function foldSmallest(m: TalkerMap, keep: number): void {
-  const ranked = [...m.entries()].filter(([k]) => k !== OTHER_KEY).sort((a, b) => byBytes(a, b));
-  if (ranked.length <= keep) return;
+  if (m.size <= keep) return;
+  const bytes = new Float64Array(m.size);
+  let i = 0;
+  for (const a of m.values()) bytes[i++] = a.bytesUp + a.bytesDown;
+  bytes.sort();
+  const threshold = bytes[bytes.length - keep];
   let other = m.get(OTHER_KEY);
   if (!other) m.set(OTHER_KEY, (other = emptyAcc()));
-  for (const [k, a] of ranked.slice(keep)) {
-    const { label: _label, ...counts } = a;
-    addAcc(other, counts);
+  const o = other;
+  const fold = (k: string, a: TalkerAcc) => {
+    o.bytesUp += a.bytesUp;
+    o.bytesDown += a.bytesDown;
+    o.packetsUp += a.packetsUp;
+    o.packetsDown += a.packetsDown;
+    o.connections += a.connections;
     m.delete(k);
+  };
+  for (const [k, a] of m) if (k !== OTHER_KEY && a.bytesUp + a.bytesDown < threshold) fold(k, a);
+  // many keys equal to the threshold: fold some of those too
+  for (const [k, a] of m) {
+    if (m.size <= keep + 1) break;
+    if (k !== OTHER_KEY && a.bytesUp + a.bytesDown === threshold) fold(k, a);
   }
 }
 
@@ -157,4 +204,49 @@ function validate(s: IntervalStats): void {
       }
     }
   }
+}
+
+/**
+ * The `n` largest keys (byBytes order) and the sum of everything else, the
+ * "other" entry included: a bounded heap, so a map of 100k keys costs no sort.
+ */
+export function topN(m: TalkerMap, n: number): { top: Array<[string, TalkerAcc]>; rest: TalkerAcc } {
+  const heap: Array<[string, TalkerAcc]> = [];
+  const rest = emptyAcc();
+  const fold = (a: TalkerAcc) => {
+    rest.bytesUp += a.bytesUp;
+    rest.bytesDown += a.bytesDown;
+    rest.packetsUp += a.packetsUp;
+    rest.packetsDown += a.packetsDown;
+    rest.connections += a.connections;
+  };
+  // heap[0] is the smallest kept entry: byBytes(x, heap[0]) < 0 means x ranks above it
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let worst = i;
+      if (l < heap.length && byBytes(heap[l], heap[worst]) > 0) worst = l;
+      if (r < heap.length && byBytes(heap[r], heap[worst]) > 0) worst = r;
+      if (worst === i) return;
+      [heap[i], heap[worst]] = [heap[worst], heap[i]];
+      i = worst;
+    }
+  };
+  const up = (i: number) => {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (byBytes(heap[i], heap[parent]) <= 0) return;
+      [heap[i], heap[parent]] = [heap[parent], heap[i]];
+      i = parent;
+    }
+  };
+  for (const e of m) {
+    if (e[0] === OTHER_KEY) { fold(e[1]); continue; }
+    if (heap.length < n) { heap.push(e); up(heap.length - 1); continue; }
+    if (n === 0 || byBytes(e, heap[0]) >= 0) { fold(e[1]); continue; }
+    fold(heap[0][1]);
+    heap[0] = e;
+    down(0);
+  }
+  return { top: heap.sort(byBytes), rest };
 }

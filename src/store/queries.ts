@@ -4,7 +4,7 @@
  */
 import { TALKER_DIMENSIONS, type TalkerDimension } from '../flows/types.js';
 import { FlowlensError } from '../errors.js';
-import { addAcc, byBytes, emptyAcc, OTHER_KEY, type Pending, type TalkerAcc } from './pending.js';
+import { addAcc, emptyAcc, OTHER_KEY, topN, type Pending, type TalkerAcc } from './pending.js';
 import type { Db } from './schema.js';
 import { addUnits, bucketLabel, buckets, GRANULARITIES, HOUR_MS, localDate, MINUTE_MS, nextStart, parseDateArg, QUARTER_MS, startOf, type CalendarUnit } from './time.js';
 import type { DateRange, History, HistoryQuery, LiveTop, PeriodTotals, Summary, TalkerTotal, TopQuery, TopTalkers, Totals, TrafficFilter } from './types.js';
@@ -176,14 +176,11 @@ export function talkerTotal(key: string, a: TalkerAcc): TalkerTotal {
 
 /** The top `limit` of ranked entries, the rest (and the "other" entry) summed, and the total. */
 function cut(entries: Map<string, TalkerAcc>, limit: number): { rows: TalkerTotal[]; other: TalkerTotal; total: TalkerTotal } {
-  const ranked = [...entries.entries()].filter(([k]) => k !== OTHER_KEY).sort(byBytes);
-  const other = emptyAcc();
-  const rest = entries.get(OTHER_KEY);
-  if (rest) addAcc(other, { ...rest, label: undefined });
-  for (const [, a] of ranked.slice(limit)) addAcc(other, { ...a, label: undefined });
+  const { top, rest } = topN(entries, limit);
   const total = emptyAcc();
-  for (const a of entries.values()) addAcc(total, { ...a, label: undefined });
-  return { rows: ranked.slice(0, limit).map(([k, a]) => talkerTotal(k, a)), other: talkerTotal(OTHER_KEY, other), total: talkerTotal(OTHER_KEY, total) };
+  addAcc(total, rest);
+  for (const [, a] of top) addAcc(total, { ...a, label: undefined });
+  return { rows: top.map(([k, a]) => talkerTotal(k, a)), other: talkerTotal(OTHER_KEY, rest), total: talkerTotal(OTHER_KEY, total) };
 }
 
 /** Top talkers of a dimension over whole UTC hours covering [from, to). */
@@ -195,22 +192,21 @@ export function topTalkers(src: Source, q: TopQuery): TopTalkers {
   if (to <= from) throw usage(`to (${String(q.to)}) must come after from (${String(q.from)})`);
   const h0 = Math.floor(from / HOUR_MS), h1 = Math.ceil(to / HOUR_MS);
   const entries = new Map<string, TalkerAcc>();
+  // the writer holds its current hour(s) whole: those come from memory, the rest from the database
+  const held = src.pending ? [...src.pending.hours.keys()].filter((h) => h >= h0 && h < h1) : [];
   const rows = src.db.prepare(
     `SELECT key, sum(bytes_up) AS bu, sum(bytes_down) AS bd, sum(packets_up) AS pu, sum(packets_down) AS pd,
        sum(connections) AS c, max(hour) AS last, label
-     FROM talker_hour WHERE dimension = ? AND hour >= ? AND hour < ? GROUP BY key`)
-    .all(q.dimension, h0, h1) as Array<{ key: string; bu: number; bd: number; pu: number; pd: number; c: number; label: string | null }>;
+     FROM talker_hour WHERE dimension = ? AND hour >= ? AND hour < ? AND hour NOT IN (SELECT value FROM json_each(?)) GROUP BY key`)
+    .all(q.dimension, h0, h1, JSON.stringify(held)) as Array<{ key: string; bu: number; bd: number; pu: number; pd: number; c: number; label: string | null }>;
   for (const r of rows) {
     entries.set(r.key, { label: r.label ?? undefined, bytesUp: r.bu, bytesDown: r.bd, packetsUp: r.pu, packetsDown: r.pd, connections: r.c });
   }
-  if (src.pending) {
-    for (const [hour, dims] of src.pending.talkers) {
-      if (hour < h0 || hour >= h1) continue;
-      for (const [k, a] of dims.get(q.dimension) ?? []) {
-        let acc = entries.get(k);
-        if (!acc) entries.set(k, (acc = emptyAcc()));
-        addAcc(acc, a);
-      }
+  for (const hour of held) {
+    for (const [k, a] of src.pending!.hours.get(hour)!.get(q.dimension) ?? []) {
+      let acc = entries.get(k);
+      if (!acc) entries.set(k, (acc = emptyAcc()));
+      addAcc(acc, a);
     }
   }
   return { dimension: q.dimension, from: h0 * HOUR_MS, to: h1 * HOUR_MS, ...cut(entries, limit) };

@@ -7,9 +7,8 @@
  *  traffic_minute   bytes/packets per minute × iface × up/down × scope; pruned after minuteRetentionDays
  *  traffic_quarter  the same per quarter hour, kept forever: the quarter is the
  *                   largest unit every time zone's hours and days are made of
- *  talker_hour      per UTC hour × dimension × key: bytes/packets up/down and connections; a finished
- *                   hour keeps its top N keys and one "other" row (key '') with the rest
- *  talker_open      hours whose talkers are not yet cut to the top N
+ *  talker_hour      per UTC hour × dimension: the top N keys (bytes/packets up/down, connections)
+ *                   and one "other" row (key '') with the rest, so every hour sums exactly
  *  session_log      ended sessions; pruned after sessionLogDays
  *  live             what a running flowlens last saw (top talkers of the last flush
  *                   window, active sessions), replaced on every flush, for other processes
@@ -40,7 +39,6 @@ const MIGRATIONS: string[] = [
      bytes_up INTEGER NOT NULL, bytes_down INTEGER NOT NULL,
      packets_up INTEGER NOT NULL, packets_down INTEGER NOT NULL, connections INTEGER NOT NULL,
      PRIMARY KEY (dimension, hour, key)) WITHOUT ROWID;
-   CREATE TABLE talker_open (hour INTEGER PRIMARY KEY);
    CREATE TABLE session_log (
      id TEXT NOT NULL, first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL,
      iface TEXT NOT NULL, protocol INTEGER NOT NULL, protocol_name TEXT NOT NULL,

@@ -1,20 +1,28 @@
 /**
- * One flush: every pending delta written in ONE transaction as additive upserts,
- * plus the upkeep that belongs with it (cutting finished hours to the top N,
- * pruning old minutes and sessions, replacing the live snapshot). If the process
- * dies mid-transaction, SQLite rolls it back: nothing of it counts, and the
- * caller still holds the pending part (it clears it only after commit).
+ * One flush, ONE transaction: traffic deltas as additive upserts (per minute and
+ * per quarter hour), ended sessions as inserts (ignored if already there), the
+ * talkers of every hour changed since the last flush as that hour's top N plus
+ * "other" (replacing what the hour held: the writer holds the whole hour in
+ * memory, so the rows are absolute and rewriting them is idempotent), pruning of
+ * old minutes and sessions, and the live snapshot. If the process dies
+ * mid-transaction, SQLite rolls it back: nothing of it counts, and the caller
+ * still holds the pending part (it clears it only after commit).
+ *
+ * Why talkers are not additive deltas: a busy gateway sees ~10k remote addresses
+ * a second, hundreds of thousands of keys per flush window; upserting each costs
+ * seconds of event loop per flush. Writing the hour's top N costs N rows per
+ * dimension, whatever the traffic.
  */
 import type { Statement } from 'better-sqlite3';
 import type { SessionRecord, TalkerDimension } from '../flows/types.js';
 import { addressBytes } from '../net/address-bytes.js';
 import type { StoreConfig } from './config.js';
-import { addAcc, byBytes, emptyAcc, OTHER_KEY, type Pending, type TalkerAcc, type TalkerMap } from './pending.js';
+import { OTHER_KEY, topN, type Pending, type TalkerAcc, type TalkerMap } from './pending.js';
 import type { Db } from './schema.js';
-import { DAY_MS, HOUR_MS, MINUTE_MS, QUARTER_MS } from './time.js';
+import { DAY_MS, MINUTE_MS, QUARTER_MS } from './time.js';
 
-/** A finished hour is cut to its top N this long after it ends: intervals of its last moments may still arrive. */
-const HOUR_GRACE_MS = 2 * MINUTE_MS;
+/** An hour is dropped from memory this long after it ends: intervals of its last moments may still arrive. */
+export const HOUR_GRACE_MS = 2 * MINUTE_MS;
 
 export interface LiveSnapshot {
   at: number;
@@ -29,15 +37,12 @@ export interface LiveSnapshot {
 export class Writer {
   private readonly upMinute: Statement;
   private readonly upQuarter: Statement;
-  private readonly upTalker: Statement;
-  private readonly openHour: Statement;
+  private readonly clearHour: Statement;
+  private readonly putTalker: Statement;
+  private readonly loadHour: Statement;
   private readonly insSession: Statement;
   private readonly pruneMinutes: Statement;
   private readonly pruneSessions: Statement;
-  private readonly openHours: Statement;
-  private readonly foldHour: Statement;
-  private readonly cutHour: Statement;
-  private readonly closeHour: Statement;
   private readonly putLive: Statement;
 
   constructor(private readonly db: Db, private readonly config: StoreConfig) {
@@ -46,14 +51,11 @@ export class Writer {
        ON CONFLICT DO UPDATE SET bytes = bytes + excluded.bytes, packets = packets + excluded.packets`);
     this.upMinute = traffic('traffic_minute', 'minute');
     this.upQuarter = traffic('traffic_quarter', 'quarter');
-    this.upTalker = db.prepare(
+    this.clearHour = db.prepare(`DELETE FROM talker_hour WHERE dimension = ? AND hour = ?`);
+    this.putTalker = db.prepare(
       `INSERT INTO talker_hour (hour, dimension, key, label, bytes_up, bytes_down, packets_up, packets_down, connections)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT DO UPDATE SET label = coalesce(excluded.label, label),
-         bytes_up = bytes_up + excluded.bytes_up, bytes_down = bytes_down + excluded.bytes_down,
-         packets_up = packets_up + excluded.packets_up, packets_down = packets_down + excluded.packets_down,
-         connections = connections + excluded.connections`);
-    this.openHour = db.prepare(`INSERT OR IGNORE INTO talker_open (hour) VALUES (?)`);
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.loadHour = db.prepare(`SELECT dimension, key, label, bytes_up, bytes_down, packets_up, packets_down, connections FROM talker_hour WHERE hour = ?`);
     this.insSession = db.prepare(
       `INSERT OR IGNORE INTO session_log (id, first_seen, last_seen, iface, protocol, protocol_name, local, local_port,
          remote, remote_port, local_bin, remote_bin, scope, initiator, state, bytes_up, bytes_down, packets_up, packets_down,
@@ -61,21 +63,6 @@ export class Writer {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.pruneMinutes = db.prepare(`DELETE FROM traffic_minute WHERE minute < ?`);
     this.pruneSessions = db.prepare(`DELETE FROM session_log WHERE last_seen < ?`);
-    this.openHours = db.prepare(`SELECT hour FROM talker_open WHERE hour < ? ORDER BY hour`);
-    // rows ranked below N (per dimension) are summed into the "other" row, then deleted
-    const ranked = `SELECT dimension, key, bytes_up, bytes_down, packets_up, packets_down, connections,
-         row_number() OVER (PARTITION BY dimension ORDER BY bytes_up + bytes_down DESC, key) AS rank
-       FROM talker_hour WHERE hour = @hour AND key <> ''`;
-    this.foldHour = db.prepare(
-      `INSERT INTO talker_hour (hour, dimension, key, label, bytes_up, bytes_down, packets_up, packets_down, connections)
-       SELECT @hour, dimension, '', NULL, sum(bytes_up), sum(bytes_down), sum(packets_up), sum(packets_down), sum(connections)
-       FROM (${ranked}) WHERE rank > @n GROUP BY dimension
-       ON CONFLICT DO UPDATE SET bytes_up = bytes_up + excluded.bytes_up, bytes_down = bytes_down + excluded.bytes_down,
-         packets_up = packets_up + excluded.packets_up, packets_down = packets_down + excluded.packets_down,
-         connections = connections + excluded.connections`);
-    this.cutHour = db.prepare(
-      `DELETE FROM talker_hour WHERE hour = @hour AND (dimension, key) IN (SELECT dimension, key FROM (${ranked}) WHERE rank > @n)`);
-    this.closeHour = db.prepare(`DELETE FROM talker_open WHERE hour = ?`);
     this.putLive = db.prepare(`INSERT OR REPLACE INTO live (kind, at, body) VALUES (?, ?, ?)`);
   }
 
@@ -96,16 +83,17 @@ export class Writer {
         }
       }
       for (const q of quarters.values()) this.upQuarter.run(...q);
-      for (const [hour, dims] of pending.talkers) {
-        this.openHour.run(hour);
-        for (const [dim, m] of dims) {
-          for (const [key, a] of m) {
-            this.upTalker.run(hour, dim, key, a.label ?? null, a.bytesUp, a.bytesDown, a.packetsUp, a.packetsDown, a.connections);
+      for (const hour of pending.dirtyHours) {
+        for (const [dim, m] of pending.hours.get(hour) ?? []) {
+          this.clearHour.run(dim, hour);
+          const { top, rest } = topN(m, this.config.hourlyTopN);
+          for (const [key, a] of top) this.putTalker.run(hour, dim, key, a.label ?? null, a.bytesUp, a.bytesDown, a.packetsUp, a.packetsDown, a.connections);
+          if (rest.bytesUp + rest.bytesDown + rest.packetsUp + rest.packetsDown + rest.connections > 0) {
+            this.putTalker.run(hour, dim, OTHER_KEY, null, rest.bytesUp, rest.bytesDown, rest.packetsUp, rest.packetsDown, rest.connections);
           }
         }
       }
       for (const s of pending.sessions) this.insSession.run(sessionParams(s));
-      this.cutFinishedHours(now);
       this.pruneMinutes.run(Math.floor((now - this.config.minuteRetentionDays * DAY_MS) / MINUTE_MS));
       this.pruneSessions.run(now - this.config.sessionLogDays * DAY_MS);
       if (live) {
@@ -115,15 +103,17 @@ export class Writer {
     })();
   }
 
-  /** Every hour that ended (plus a grace) keeps its top N keys per dimension and one "other" row. */
-  private cutFinishedHours(now: number): void {
-    const before = Math.floor((now - HOUR_GRACE_MS) / HOUR_MS);
-    for (const { hour } of this.openHours.all(before) as Array<{ hour: number }>) {
-      const params = { hour, n: this.config.hourlyTopN };
-      this.foldHour.run(params);
-      this.cutHour.run(params);
-      this.closeHour.run(hour);
+  /** What the database holds for an hour's talkers: the state a writer continues from. */
+  loadTalkerHour(hour: number): Map<TalkerDimension, TalkerMap> {
+    const dims = new Map<TalkerDimension, TalkerMap>();
+    for (const r of this.loadHour.all(hour) as Array<{ dimension: TalkerDimension; key: string; label: string | null; bytes_up: number; bytes_down: number; packets_up: number; packets_down: number; connections: number }>) {
+      let m = dims.get(r.dimension);
+      if (!m) dims.set(r.dimension, (m = new Map()));
+      const acc: TalkerAcc = { bytesUp: r.bytes_up, bytesDown: r.bytes_down, packetsUp: r.packets_up, packetsDown: r.packets_down, connections: r.connections };
+      if (r.label !== null) acc.label = r.label;
+      m.set(r.key, acc);
     }
+    return dims;
   }
 }
 
@@ -133,29 +123,12 @@ function sessionParams(s: SessionRecord): unknown[] {
     s.tcpFlagsUp, s.tcpFlagsDown, s.domain ?? null, s.country ?? null, s.city ?? null, s.asn ?? null, s.asOrg ?? null, s.endReason ?? null];
 }
 
-/** The top `n` keys of each dimension over all pending hours, with "other" last (the live window). */
+/** The top `n` keys of each dimension added since the last flush, with "other" last (the live window). */
 export function liveTalkers(pending: Pending, n: number): LiveSnapshot['talkers'] {
-  const merged = new Map<TalkerDimension, TalkerMap>();
-  for (const dims of pending.talkers.values()) {
-    for (const [dim, m] of dims) {
-      let into = merged.get(dim);
-      if (!into) merged.set(dim, (into = new Map()));
-      for (const [k, a] of m) {
-        let acc = into.get(k);
-        if (!acc) into.set(k, (acc = emptyAcc()));
-        addAcc(acc, a);
-      }
-    }
-  }
   const out: LiveSnapshot['talkers'] = {};
-  for (const [dim, m] of merged) {
-    const ranked = [...m.entries()].filter(([k]) => k !== OTHER_KEY).sort(byBytes);
-    const other = emptyAcc();
-    const rest = m.get(OTHER_KEY);
-    if (rest) addAcc(other, rest);
-    for (const [, a] of ranked.slice(n)) addAcc(other, { ...a, label: undefined });
-    delete other.label;
-    out[dim] = [...ranked.slice(0, n), [OTHER_KEY, other]];
+  for (const [dim, m] of pending.window) {
+    const { top, rest } = topN(m, n);
+    out[dim] = [...top, [OTHER_KEY, rest]];
   }
   return out;
 }

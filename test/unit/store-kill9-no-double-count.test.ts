@@ -45,7 +45,7 @@ t.test('SIGKILL at random moments: committed flushes exactly, at most the one in
   let before = none;
   let killedInFlight = 0, committedUnconfirmed = 0;
   for (let run = 0; run < 6; run++) {
-    const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, '--import', 'tsx', writer, dir, String(START + run * 86_400_000), `run${run}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, '--import', 'tsx', writer, dir, String(START + run * 600_000), `run${run}`], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '', buf = '';
     let flushing = none, flushed = none;
     const announced: Added[] = [];

@@ -1,0 +1,153 @@
+/**
+ * The history store's costs: add() per interval and flush() per flush window
+ * with many talker keys (the event loop pays both), the cut of a finished hour,
+ * and query times over a year of data (quarter-hour traffic, hourly top talkers,
+ * a session log). Prints figures; asserts nothing.
+ *
+ *   node --import tsx bench/store.ts [--keys 10000] [--intervals 60] [--flushes 8] [--sessions 200000]
+ */
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow } from '../src/flows/types.js';
+import { Store } from '../src/store/index.js';
+import { DB_FILE } from '../src/store/schema.js';
+import { median, printHeader, table } from './lib.js';
+
+const { values } = parseArgs({
+  options: {
+    keys: { type: 'string', default: '10000' }, intervals: { type: 'string', default: '60' },
+    flushes: { type: 'string', default: '8' }, sessions: { type: 'string', default: '200000' }, help: { type: 'boolean' },
+  },
+});
+if (values.help) {
+  process.stdout.write('node --import tsx bench/store.ts [--keys N remote addresses per interval] [--intervals N per flush] [--flushes N] [--sessions N in the log]\n');
+  process.exit(0);
+}
+const KEYS = Number(values.keys), PER_FLUSH = Number(values.intervals), FLUSHES = Number(values.flushes), SESSIONS = Number(values.sessions);
+const HOUR = 3_600_000;
+
+const ms = (t0: bigint) => Number(process.hrtime.bigint() - t0) / 1e6;
+const f1 = (x: number) => x.toFixed(1);
+const f2 = (x: number) => x.toFixed(2);
+const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
+
+function rows(n: number, key: (i: number) => string, scale: number): TalkerRow[] {
+  return Array.from({ length: n }, (_, i) => ({ key: key(i), bytesUp: 100 + ((i * scale) % 9000), bytesDown: 1000 + ((i * 7 * scale) % 90000), packetsUp: 3, packetsDown: 5, sessions: 1, newSessions: i % 4 === 0 ? 1 : 0 }));
+}
+
+/** One interval as a busy gateway makes it: `keys` remote addresses (half of them new each interval) and proportionate other dimensions. */
+function busyInterval(end: number, seq: number, keys: number): IntervalStats {
+  const ip = (i: number) => { const n = i < keys / 2 ? i : i + seq * (keys / 2); return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`; };
+  const counts: Record<TalkerDimension, number> = { ip: keys, host: 50, port: 300, proto: 5, country: 120, asn: Math.min(2000, keys / 5), domain: Math.min(5000, keys / 2) };
+  const talkers = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, rows(counts[d], d === 'ip' ? ip : (i) => `${d}-${i}`, seq + 1)])) as Record<TalkerDimension, TalkerRow[]>;
+  const traffic = ['eth0', 'eth1'].flatMap((iface) => (['up', 'down'] as const).flatMap((direction) => (['internet', 'lan', 'unknown'] as const).map((scope) => ({ iface, direction, scope, bytes: 123456, packets: 100 }))));
+  return { start: end - 1000, end, traffic, activeSessions: keys, activeRemotes: keys, talkers, endedSessions: [] };
+}
+
+function writeCosts(): void {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'flowlens-bench-store-'));
+  let now = Date.UTC(2026, 0, 1, 10, 0, 0);
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => now });
+  const adds: number[] = [], flushes: number[] = [], written: number[] = [];
+  let seq = 0;
+  for (let f = 0; f < FLUSHES; f++) {
+    for (let i = 0; i < PER_FLUSH; i++) {
+      now += 1000;
+      const stats = busyInterval(now, seq++, KEYS);
+      const t0 = process.hrtime.bigint();
+      store.add(stats);
+      adds.push(ms(t0));
+    }
+    const t0 = process.hrtime.bigint();
+    const r = store.flush();
+    flushes.push(ms(t0));
+    written.push(r.traffic + r.talkers + r.sessions);
+  }
+  // the hour ends: the next flush cuts it to the top N per dimension
+  now = Math.ceil(now / HOUR) * HOUR + 5 * 60_000;
+  const t0 = process.hrtime.bigint();
+  store.flush();
+  const cut = ms(t0);
+  store.close();
+  const size = statSync(path.join(dir, DB_FILE)).size;
+  rmSync(dir, { recursive: true, force: true });
+  const talkerKeys = KEYS + 50 + 300 + 5 + 120 + Math.min(2000, KEYS / 5) + Math.min(5000, KEYS / 2);
+  process.stdout.write(`\n## writes: ${talkerKeys} talker keys per interval (${KEYS} remote addresses, half new each interval), ${PER_FLUSH} intervals per flush\n`);
+  process.stdout.write(`${table(['what', 'median ms', 'p99 ms', 'max ms', 'rows per flush'], [
+    ['add() per interval', f2(median(adds)), f2(p(adds, 0.99)), f2(Math.max(...adds)), ''],
+    ['flush() per window', f1(median(flushes)), f1(p(flushes, 0.99)), f1(Math.max(...flushes)), String(Math.round(median(written)))],
+    ['flush() cutting the finished hour', f1(cut), '', '', ''],
+  ])}\n# database after the cut: ${(size / 1e6).toFixed(1)} MB\n`);
+}
+
+function queryCosts(): void {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'flowlens-bench-store-'));
+  const yearStart = Date.UTC(2025, 0, 1);
+  let now = yearStart;
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => now, minuteRetentionDays: 7 });
+  const t0 = process.hrtime.bigint();
+  // a year: one interval per quarter hour (so every quarter-hour row exists), 150 remote addresses and 40 ports per hour
+  const empty = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, []])) as unknown as Record<TalkerDimension, TalkerRow[]>;
+  for (let h = 0; h < 365 * 24; h++) {
+    for (let q = 0; q < 4; q++) {
+      now = yearStart + h * HOUR + (q + 1) * 15 * 60_000;
+      const traffic = ['eth0', 'eth1'].flatMap((iface) => (['up', 'down'] as const).flatMap((direction) => (['internet', 'lan', 'unknown'] as const).map((scope) => ({ iface, direction, scope, bytes: 1000 + h, packets: 10 }))));
+      store.add({ start: now - 900_000, end: now, traffic, activeSessions: 0, activeRemotes: 0, endedSessions: [],
+        talkers: q === 0 ? { ...empty, ip: rows(150, (i) => `192.0.2.${i}`, h + 1), port: rows(40, (i) => `tcp/${1000 + i}`, h + 1) } : empty });
+    }
+    if (h % (24 * 7) === 24 * 7 - 1) store.flush();
+  }
+  const sessions: SessionRecord[] = Array.from({ length: SESSIONS }, (_, i) => ({
+    id: `eth0|tcp|10.0.0.${i % 250}|${40000 + (i % 20000)}|198.51.${(i >> 8) & 255}.${i & 255}|443`, iface: 'eth0', protocol: 6, protocolName: 'tcp',
+    local: `10.0.0.${i % 250}`, localPort: 40000 + (i % 20000), remote: `198.51.${(i >> 8) & 255}.${i & 255}`, remotePort: i % 3 ? 443 : 80,
+    scope: 'internet', initiator: 'local', state: 'closed', bytesUp: i % 5000, bytesDown: (i * 13) % 100000, packetsUp: 5, packetsDown: 9,
+    firstSeen: now - 86_400_000 + i * 100, lastSeen: now - 86_400_000 + i * 100 + 5000, tcpFlagsUp: 0x1b, tcpFlagsDown: 0x1b, endReason: 'closed',
+  }));
+  for (let i = 0; i < sessions.length; i += 10_000) {
+    store.add({ start: now - 1000, end: now, traffic: [], activeSessions: 0, activeRemotes: 0, talkers: empty, endedSessions: sessions.slice(i, i + 10_000) });
+    store.flush();
+  }
+  const build = ms(t0);
+  store.close();
+  const size = statSync(path.join(dir, DB_FILE)).size;
+  const reader = Store.openReadOnly({ dataDir: dir, clock: () => now });
+  const time = (what: string, fn: () => unknown): string[] => {
+    const runs: number[] = [];
+    let out: unknown;
+    for (let i = 0; i < 5; i++) {
+      const s = process.hrtime.bigint();
+      out = fn();
+      runs.push(ms(s));
+    }
+    const n = (out as { buckets?: unknown[]; rows?: unknown[]; sessions?: unknown[] });
+    return [what, f1(median(runs)), f1(Math.max(...runs)), String(n.buckets?.length ?? n.rows?.length ?? n.sessions?.length ?? '')];
+  };
+  const results = [
+    time('summary()', () => reader.summary()),
+    time('todayByHour()', () => reader.todayByHour()),
+    time('last30Days()', () => reader.last30Days()),
+    time('last12Months()', () => reader.last12Months()),
+    time('history: the year by month', () => reader.history({ from: '2025-01', to: '2025-12', granularity: 'month' })),
+    time('history: the year by day', () => reader.history({ from: '2025-01-01', to: '2025-12-31', granularity: 'day' })),
+    time('history: the year by hour', () => reader.history({ from: '2025-01-01', to: '2025-12-31', granularity: 'hour' })),
+    time('history: the year by day, eth1 lan only', () => reader.history({ from: '2025-01-01', to: '2025-12-31', granularity: 'day', iface: 'eth1', scope: 'lan' })),
+    time('dateRange()', () => reader.dateRange()),
+    time('topTalkers ip: one day', () => reader.topTalkers({ dimension: 'ip', from: '2025-06-01', to: '2025-06-01' })),
+    time('topTalkers ip: one month', () => reader.topTalkers({ dimension: 'ip', from: '2025-06', to: '2025-06' })),
+    time('topTalkers ip: the year', () => reader.topTalkers({ dimension: 'ip', from: '2025-01', to: '2025-12' })),
+    time(`sessions: latest 100 of ${SESSIONS}`, () => reader.sessions({ limit: 100 })),
+    time('sessions: largest 100 by bytes', () => reader.sessions({ sort: 'bytes', limit: 100 })),
+    time('sessions: 198.51.7.0/24, port 80', () => reader.sessions({ filter: { addr: '198.51.7.0/24', port: 80 }, limit: 100 })),
+  ];
+  reader.close();
+  rmSync(dir, { recursive: true, force: true });
+  process.stdout.write(`\n## queries over a year: quarter-hour traffic of 2 interfaces × up/down × 3 scopes, hourly top 100 of 150 remote addresses and 40 ports, ${SESSIONS} logged sessions\n`);
+  process.stdout.write(`# built in ${(build / 1000).toFixed(1)} s; database ${(size / 1e6).toFixed(1)} MB; read-only reader, 5 runs each\n`);
+  process.stdout.write(`${table(['query', 'median ms', 'max ms', 'rows out'], results)}\n`);
+}
+
+printHeader('history store: write and query costs');
+writeCosts();
+queryCosts();
