@@ -48,7 +48,8 @@ FLOWLENS_* environment variables, then these flags; \`flowlens config --dump\` s
 Options:
   --config FILE                  YAML configuration file [FLOWLENS_CONFIG]
   --demo                         create a network namespace with a veth pair and traffic, and count on it
-  --format table|ndjson          live table (default) or NDJSON: per interval one object per flow,
+  --format table|ndjson|none     live table (default), none (a service: start line and errors only) or
+                                 NDJSON: per interval one object per flow,
                                  per interface totals, an "interval" summary; one per ended session
   --top N                        rows in the live table, talkers per dimension in NDJSON (default 20)
   --duration DUR                 stop after this long (default: run until Ctrl-C / SIGTERM)
@@ -60,7 +61,7 @@ ${settingsHelp()}`,
     async main(v) {
       const config = configFrom({ file: v.config as string | undefined, flags: v });
       const format = (v.format as string | undefined) ?? 'table';
-      if (format !== 'table' && format !== 'ndjson') throw new FlowlensError('FLOW_ERR_USAGE', `--format must be table or ndjson, not "${format}"`);
+      if (format !== 'table' && format !== 'ndjson' && format !== 'none') throw new FlowlensError('FLOW_ERR_USAGE', `--format must be table, ndjson or none, not "${format}"`);
       const top = v.top !== undefined ? parseInteger(String(v.top), '--top') : 20;
       if (top < 1) throw new FlowlensError('FLOW_ERR_USAGE', `--top must be a positive integer, not "${v.top}"`);
       const durationMs = v.duration !== undefined ? parseDuration(String(v.duration), '--duration') : 0;

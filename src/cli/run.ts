@@ -13,7 +13,8 @@ import { TALKER_DIMENSIONS } from '../flows/types.js';
 import { Monitor } from '../monitor.js';
 import { endpoint, formatBits, formatBytes, protocolName, table, tcpFlagNames } from './format.js';
 
-export type OutputFormat = 'table' | 'ndjson';
+/** none: only the start line and errors (a service writing to a journal). */
+export type OutputFormat = 'table' | 'ndjson' | 'none';
 
 export interface RunOptions {
   format: OutputFormat;
@@ -119,7 +120,7 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   const api = monitor.status().sinks.api as { http: string; grpc: string; httpPort: number; grpcPort: number } | undefined;
   if (api && opts.format === 'ndjson') out.write(`${JSON.stringify({ type: 'api', ...api })}\n`);
   else if (api) process.stderr.write(`flowlens: JSON API and /metrics on ${api.http}, gRPC on ${api.grpc}\n`);
-  if (opts.format === 'table' && !live) {
+  if (opts.format !== 'ndjson' && !live) {
     out.write(`flowlens: counting on ${monitor.collector.attached.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}\n`);
   }
   monitor.on('stats', (s, iv) => {
@@ -128,7 +129,7 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
       flowLines(iv, lines);
       statsLines(s, opts.top, lines);
       if (lines.length) out.write(`${lines.join('\n')}\n`);
-    } else {
+    } else if (opts.format === 'table') {
       out.write(live ? `\x1b[H\x1b[2J${renderTable(iv, s, monitor, opts.top)}\n` : `${renderTable(iv, s, monitor, opts.top)}\n\n`);
     }
   });

@@ -121,7 +121,7 @@ t.test('Kubernetes: a DaemonSet on the host network with three capabilities, pro
   t.ok(token.valueFrom.secretKeyRef, 'the token comes from a Secret');
   t.same(c.env.find((e: Obj) => e.name === 'FLOWLENS_HOST').valueFrom.fieldRef, { fieldPath: 'spec.nodeName' }, 'host tag: the node name');
 
-  t.same(c.args.slice(-2), ['--config', '/etc/flowlens/flowlens.yaml']);
+  t.same(c.args.slice(-4), ['--config', '/etc/flowlens/flowlens.yaml', '--format', 'none'], 'the configuration file; no table per interval in the log');
   const volumes = new Set(pod.volumes.map((v: Obj) => v.name));
   for (const m of c.volumeMounts) t.ok(volumes.has(m.name), `volume ${m.name} is defined`);
   t.equal(c.volumeMounts.find((m: Obj) => m.name === 'config').mountPath, '/etc/flowlens');

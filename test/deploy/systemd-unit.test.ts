@@ -79,7 +79,7 @@ t.test('user, capabilities, state, restarts', async (t) => {
   t.equal(one('ProtectSystem'), 'strict');
   t.match(one('SystemCallFilter'), /@system-service.*\bbpf\b/, 'the bpf() syscall allowed next to @system-service');
   t.match(one('RestrictAddressFamilies'), /AF_NETLINK/, 'netlink for attaching');
-  t.match(one('ExecStart'), /\/opt\/flowlens\/dist\/src\/cli\.js run --config \/etc\/flowlens\/flowlens\.yaml$/);
+  t.match(one('ExecStart'), /\/opt\/flowlens\/dist\/src\/cli\.js run --config \/etc\/flowlens\/flowlens\.yaml --format none$/);
   t.ok(existsInRepo('src/cli.ts'), 'the entry point it names is built from src/cli.ts');
 });
 
