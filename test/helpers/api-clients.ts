@@ -30,8 +30,9 @@ export function bearer(token: string): grpc.Metadata {
 /** Calls a unary method; resolves with the answer or rejects with the ServiceError. */
 export function unary<Res>(client: grpc.Client, method: string, req: unknown, metadata = new grpc.Metadata()): Promise<Res> {
   return new Promise((resolve, reject) => {
-    (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, cb: (e: grpc.ServiceError | null, v: Res) => void) => void>)[method]!
-      .call(client, req, metadata, (e, v) => (e ? reject(e) : resolve(v)));
+    // a deadline: a call that cannot connect (a refused TLS handshake) fails instead of waiting forever
+    (client as unknown as Record<string, (r: unknown, m: grpc.Metadata, o: grpc.CallOptions, cb: (e: grpc.ServiceError | null, v: Res) => void) => void>)[method]!
+      .call(client, req, metadata, { deadline: Date.now() + 10_000 }, (e, v) => (e ? reject(e) : resolve(v)));
   });
 }
 

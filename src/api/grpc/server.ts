@@ -73,6 +73,11 @@ function grpcError(e: unknown): Partial<grpc.StatusObject> {
   return { code: grpc.status.INTERNAL, details: (e as Error).message ?? String(e) };
 }
 
+/** Ends a server stream with an error status ('error' is how grpc-js takes a status for a stream). */
+function fail(call: grpc.ServerWritableStream<any, any>, status: Partial<grpc.StatusObject>): void {
+  call.emit('error', Object.assign(new Error(status.details), status));
+}
+
 type Call = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
 interface Stream<Req, Res> {
@@ -144,13 +149,12 @@ export class GrpcApi {
   private streaming<Req, Res>(open: (req: Req) => (stats: IntervalStats) => Res): grpc.handleServerStreamingCall<Req, Res> {
     return (call) => {
       const refused = this.admit(call as Call, 'read');
-      if (refused) return call.destroy(Object.assign(new Error(refused.details), refused));
+      if (refused) return fail(call, refused);
       let update: (stats: IntervalStats) => Res;
       try {
         update = open(call.request);
       } catch (e) {
-        const err = grpcError(e);
-        return call.destroy(Object.assign(new Error(err.details), err));
+        return fail(call, grpcError(e));
       }
       const stream: Stream<Req, Res> = { call, update, busy: false };
       this.streams.add(stream);
@@ -170,8 +174,7 @@ export class GrpcApi {
         s.busy = !s.call.write(s.update(stats));
       } catch (e) {
         this.streams.delete(s);
-        const err = grpcError(e);
-        s.call.destroy(Object.assign(new Error(err.details), err));
+        fail(s.call, grpcError(e));
       }
     }
   }
