@@ -62,7 +62,7 @@ t.test('SIGTERM: attached while running, prints the last interval, exits 0, deta
 
   // a long interval: the traffic sent after the first interval can only be reported by the last one
   const fl = CliRun.start(lab, lab.a, ['--interval', '4s']);
-  t.ok(await fl.waitFor((r) => r.lines > 0, 15_000), `first output ${fl.stderr}`);
+  t.ok(await fl.waitFor((r) => r.lines > 0, 30_000), `first output ${fl.stderr}`);
   t.same(progs(lab, lab.a), XDP_PROGS, 'bpftool shows the XDP and TCX egress programs attached');
   const linesBefore = fl.lines;
   await replay(lab, lab.b, file);
@@ -87,7 +87,7 @@ t.test('SIGKILL: nothing stays attached after the process dies', async (t) => {
   const lab = createLab(t, { tag: 'lk', layout: 'namespaces' });
   for (const [hook, want] of [['xdp', XDP_PROGS], ['tc', TC_PROGS]] as const) {
     const fl = CliRun.start(lab, lab.a, ['--interval', '500ms', '--hook', hook]);
-    t.ok(await fl.waitFor((r) => r.lines > 0, 15_000), `${hook}: first output ${fl.stderr}`);
+    t.ok(await fl.waitFor((r) => r.lines > 0, 30_000), `${hook}: first output ${fl.stderr}`);
     t.same(progs(lab, lab.a), want, `${hook}: attached`);
     const exit = await fl.stop('SIGKILL');
     t.equal(exit.signal, 'SIGKILL', `${hook}: killed`);
@@ -101,7 +101,7 @@ t.test('a second flowlens on the same interface fails clearly and leaves the fir
   if (!requireKernel(t)) return;
   const lab = createLab(t, { tag: 'ls', layout: 'namespaces' });
   const first = CliRun.start(lab, lab.a, ['--interval', '500ms']);
-  t.ok(await first.waitFor((r) => r.lines > 0, 15_000), `first flowlens runs ${first.stderr}`);
+  t.ok(await first.waitFor((r) => r.lines > 0, 30_000), `first flowlens runs ${first.stderr}`);
   const ids = lab.attached(lab.a).map((p) => p.id).sort();
   for (const hook of ['xdp', 'tc']) {
     const r = await runCli(lab, lab.a, ['run', '--iface', lab.a.name, '--format', 'ndjson', '--hook', hook]);

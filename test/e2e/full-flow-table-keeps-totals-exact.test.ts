@@ -63,7 +63,7 @@ for (const hook of ['xdp', 'tc'] as const) {
     pcap.write(file);
 
     const fl = CliRun.start(lab, mon, ['--map-size', String(MAP_SIZE), '--interval', '500ms', '--hook', hook]);
-    t.ok(await fl.waitFor((r) => r.lines > 0, 10_000), `flowlens is running ${fl.stderr}`);
+    t.ok(await fl.waitFor((r) => r.lines > 0, 30_000), `flowlens is running ${fl.stderr}`);
 
     await replay(lab, lab.b, file, frames.length); // into the monitored interface
     await replay(lab, mon, file, frames.length); // out of it, through TC egress

@@ -44,7 +44,7 @@ t.test('talkers by country and ASN from test-made databases', async (t) => {
 
   const run = new CliRun(topo.spawn(host, ...cliCommand(['run', '--iface', link.a, '--format', 'ndjson', '--interval', '200ms',
     '--geo-country', countryDb, '--geo-asn', asnDb])));
-  t.ok(await run.waitFor((r) => r.tally.intervals >= 2, 15_000), `flowlens is counting (stderr: ${run.stderr})`);
+  t.ok(await run.waitFor((r) => r.tally.intervals >= 2, 30_000), `flowlens is counting (stderr: ${run.stderr})`);
   for (const [dst, count] of [['198.51.100.2', 7], ['203.0.113.2', 3]] as const) {
     const r = await topo.run(host, ...node(['udp-client', dst, '5500', String(count), '100']));
     t.equal(r.code, 0, `${count} datagrams to ${dst} answered`);

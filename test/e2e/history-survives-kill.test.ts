@@ -39,7 +39,7 @@ t.test('history equals the live counts; kill -9 never double counts; restarts ad
   const start = async (): Promise<CliRun> => {
     const run = new CliRun(topo.spawn(host, ...cliCommand(['run', '--iface', link.a, '--format', 'ndjson', '--interval', '200ms',
       '--data-dir', dataDir, '--flush-interval', '1s'])));
-    t.ok(await run.waitFor((r) => r.tally.intervals >= 2, 15_000), `flowlens is counting (stderr: ${run.stderr})`);
+    t.ok(await run.waitFor((r) => r.tally.intervals >= 2, 30_000), `flowlens is counting (stderr: ${run.stderr})`);
     return run;
   };
   const send = async (count: number) => {

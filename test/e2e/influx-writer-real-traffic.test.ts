@@ -79,7 +79,7 @@ t.test('the server holds exactly the traffic sent, across an outage in the middl
   const host = `e2e-${process.pid}-ix`;
   const local = `10.77.${process.pid % 250}.2`;
   const run = start(t, lab, vm, host);
-  t.ok(await run.waitFor((r) => r.lines > 0, 20_000), `flowlens started ${run.stderr}`);
+  t.ok(await run.waitFor((r) => r.lines > 0, 30_000), `flowlens started ${run.stderr}`);
 
   const before = capture('before.pcap', 40, local);
   const during = capture('during.pcap', 70, local);
@@ -123,7 +123,7 @@ t.test('two flowlens on two interfaces, two host tags, one server: a query sums 
     const host = `e2e-${process.pid}-${tag}`;
     return { lab, host, run: start(t, lab, vm, host), traffic: capture(`${tag}.pcap`, 30 + 20 * i, `10.78.${i}.2`) };
   });
-  for (const s of sides) t.ok(await s.run.waitFor((r) => r.lines > 0, 20_000), `${s.host} started ${s.run.stderr}`);
+  for (const s of sides) t.ok(await s.run.waitFor((r) => r.lines > 0, 30_000), `${s.host} started ${s.run.stderr}`);
   await Promise.all(sides.map((s) => replay(s.lab, s.lab.b, s.traffic.file, s.traffic.packets)));
   for (const s of sides) {
     t.ok(await s.run.waitFor((r) => ownCount(r, s.lab.a.name).packets === s.traffic.packets, 15_000));

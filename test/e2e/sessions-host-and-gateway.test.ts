@@ -66,12 +66,12 @@ t.test('a host: internet sessions begun here, a lan session begun by a peer', as
   topo.exec(peer, 'ip', ['addr', 'add', '198.51.100.2/24', 'dev', link.b]);
 
   const run = new CliRun(topo.spawn(host, ...cliCommand(['run', '--iface', link.a, '--format', 'ndjson', '--interval', '200ms', '--no-history', '--top', '50'])));
-  t.ok(await run.waitFor((r) => r.tally.intervals >= 2, 15_000), `flowlens is counting (stderr: ${run.stderr})`);
+  t.ok(await run.waitFor((r) => r.tally.intervals >= 2, 30_000), `flowlens is counting (stderr: ${run.stderr})`);
 
   await server(t, topo, peer, ['udp-server', '5300', '300']);
   t.equal(await client(t, topo, host, ['udp-client', '198.51.100.2', '5300', '10', '100']), 3000, 'UDP replies received');
-  await server(t, topo, host, ['tcp-server', '8080', '50000']);
-  t.equal(await client(t, topo, peer, ['tcp-client', '10.232.1.1', '8080', '1000']), 50000, 'TCP download complete');
+  await server(t, topo, host, ['tcp-server', '18080', '50000']);
+  t.equal(await client(t, topo, peer, ['tcp-client', '10.232.1.1', '18080', '1000']), 50000, 'TCP download complete');
   const ping = await topo.run(host, 'ping', ['-c', '3', '-i', '0.2', '-s', '56', '198.51.100.2']);
   t.equal(ping.code, 0, 'ping answered');
   const ticks = run.tally.intervals;
@@ -86,7 +86,7 @@ t.test('a host: internet sessions begun here, a lan session begun by a peer', as
   const tcp = find(sessions, link.a, 6);
   t.equal(tcp.length, 1, 'one TCP session');
   const sums = flowSums(run, link.a, '10.232.1.1', '10.232.1.2', 6);
-  t.match(tcp[0], { local: '10.232.1.1', localPort: 8080, remote: '10.232.1.2', scope: 'lan', initiator: 'remote', state: 'closed',
+  t.match(tcp[0], { local: '10.232.1.1', localPort: 18080, remote: '10.232.1.2', scope: 'lan', initiator: 'remote', state: 'closed',
     bytesUp: sums.up.bytes, bytesDown: sums.down.bytes, packetsUp: sums.up.packets, packetsDown: sums.down.packets });
   t.ok(tcp[0]!.bytesUp > 50000 && tcp[0]!.bytesDown > 1000, 'payload plus headers each way');
 
@@ -100,7 +100,7 @@ t.test('a host: internet sessions begun here, a lan session begun by a peer', as
   const internetSessionsUp = sessions.filter((s) => s.iface === link.a && s.scope === 'internet').reduce((a, s) => a + s.bytesUp, 0);
   t.equal(internetUp, internetSessionsUp, 'internet upload in the traffic rows equals the internet sessions\' upload');
   const ports = new Set(run.tally.stats.flatMap((s) => s.talkers.port.map((r) => r.key)));
-  for (const p of ['udp/5300', 'tcp/8080', 'icmp/echo']) t.ok(ports.has(p), `service ${p} among the talkers`);
+  for (const p of ['udp/5300', 'tcp/18080', 'icmp/echo']) t.ok(ports.has(p), `service ${p} among the talkers`);
 });
 
 t.test('a gateway: forwarded traffic has the LAN client as its local end on both interfaces', async (t) => {
@@ -116,11 +116,11 @@ t.test('a gateway: forwarded traffic has the LAN client as its local end on both
   topo.forward(gw);
 
   const run = new CliRun(topo.spawn(gw, ...cliCommand(['run', '--iface', `${lan.b},${wan.a}`, '--format', 'ndjson', '--interval', '200ms', '--no-history'])));
-  t.ok(await run.waitFor((r) => r.tally.intervals >= 4, 15_000), `flowlens is counting (stderr: ${run.stderr})`);
+  t.ok(await run.waitFor((r) => r.tally.intervals >= 4, 30_000), `flowlens is counting (stderr: ${run.stderr})`);
   await server(t, topo, srv, ['udp-server', '5301', '300']);
   t.equal(await client(t, topo, lanClient, ['udp-client', '198.51.100.2', '5301', '10', '100']), 3000);
-  await server(t, topo, srv, ['tcp-server', '8081', '20000']);
-  t.equal(await client(t, topo, lanClient, ['tcp-client', '198.51.100.2', '8081', '5000']), 20000);
+  await server(t, topo, srv, ['tcp-server', '18081', '20000']);
+  t.equal(await client(t, topo, lanClient, ['tcp-client', '198.51.100.2', '18081', '5000']), 20000);
   const ticks = run.tally.intervals;
   await run.waitFor((r) => r.tally.intervals >= ticks + 4, 5000);
   const sessions = await stopAndCollect(t, run);
@@ -133,7 +133,7 @@ t.test('a gateway: forwarded traffic has the LAN client as its local end on both
     const tcp = find(sessions, iface, 6);
     t.equal(tcp.length, 1, `${iface}: one TCP session`);
     const sums = flowSums(run, iface, '192.168.77.10', '198.51.100.2', 6);
-    t.match(tcp[0], { local: '192.168.77.10', remote: '198.51.100.2', remotePort: 8081, scope: 'internet', initiator: 'local',
+    t.match(tcp[0], { local: '192.168.77.10', remote: '198.51.100.2', remotePort: 18081, scope: 'internet', initiator: 'local',
       bytesUp: sums.up.bytes, bytesDown: sums.down.bytes, packetsUp: sums.up.packets, packetsDown: sums.down.packets }, `${iface}: TCP equals its flows`);
     t.ok(tcp[0]!.bytesUp > 5000 && tcp[0]!.bytesDown > 20000, `${iface}: payload plus headers each way`);
   }

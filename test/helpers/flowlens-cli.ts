@@ -25,7 +25,10 @@ export function cliCommand(args: string[]): [string, string[]] {
   // `run` keeps history in /var/lib/flowlens by default: tests that are not about
   // history keep the host's directory clean
   const history = args[0] === 'run' && !args.some((a) => a === '--data-dir' || a === '--no-history' || a === '--config') ? ['--no-history'] : [];
-  return ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args, ...history]];
+  // and the APIs listen on 127.0.0.1:8080/50051 by default, which may be taken in the
+  // test's namespace: tests that are not about the APIs leave them off
+  const api = args[0] === 'run' && !args.some((a) => ['--http-port', '--grpc-port', '--listen', '--no-api', '--config'].includes(a)) ? ['--no-api'] : [];
+  return ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args, ...history, ...api]];
 }
 
 export class CliRun {
