@@ -3,7 +3,7 @@
 import t from 'tap';
 import { LiveSeries } from '../../ui/src/lib/live-series.js';
 import { realtimeSeconds } from '../../ui/src/lib/realtime.js';
-import { nearEnd, rowWindow } from '../../ui/src/lib/virtual-rows.js';
+import { rowWindow } from '../../ui/src/lib/virtual-rows.js';
 import { shareRows } from '../../ui/src/lib/shares.js';
 
 const S = 1_800_000_000; // an epoch second
@@ -72,8 +72,6 @@ t.test('virtual rows: only the rows in view plus overscan, spacers for the rest'
   t.equal(w.end - w.first, 27, 'a few dozen rows in the DOM for 100k sessions');
   t.same(rowWindow(34 * 99_999, 340, 34, 100_000, 8), { first: 99_991, end: 100_000, padTop: 99_991 * 34, padBottom: 0 });
   t.same(rowWindow(0, 340, 34, 0), { first: 0, end: 0, padTop: 0, padBottom: 0 });
-  t.equal(nearEnd(0, 340, 34, 500), false);
-  t.equal(nearEnd(34 * 300, 340, 34, 500), true);
 });
 
 t.test('share bars: top rows, "other" for the rest of the total, bars scaled to the largest', async (t) => {

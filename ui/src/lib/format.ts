@@ -1,8 +1,8 @@
 /**
  * Readable numbers for the dashboard. Units are decimal, as the terminal view
  * (src/cli/format.ts) prints them: 1 KB = 1000 B; rates are bits per second.
- * Times are shown in the flowlens host's time zone (an IANA name the API
- * reports), so "today" on the page is the host's today wherever the browser is.
+ * Times are shown in the flowlens host's time zone (lib/host-zone.ts finds
+ * it), so "today" on the page is the host's today wherever the browser is.
  */
 
 const BYTE_UNITS = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
@@ -70,48 +70,6 @@ export function formatDuration(ms: number): string {
 export function formatEndpoint(addr: string, port: number, protocolName: string): string {
   const a = addr.includes(':') ? `[${addr}]` : addr;
   return protocolName === 'tcp' || protocolName === 'udp' || protocolName === 'sctp' || protocolName === 'udplite' ? `${a}:${port}` : a;
-}
-
-/** Wall-clock formatting in one time zone (the host's); undefined zone means the browser's. */
-export class ZonedTime {
-  private readonly clock: Intl.DateTimeFormat;
-  private readonly dateTime: Intl.DateTimeFormat;
-  private readonly parts: Intl.DateTimeFormat;
-
-  constructor(readonly timeZone?: string) {
-    this.clock = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
-    this.dateTime = new Intl.DateTimeFormat('en-GB', { timeZone, year: 'numeric', month: 'short', day: 'numeric', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' });
-    this.parts = new Intl.DateTimeFormat('en-US', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', second: '2-digit', hourCycle: 'h23' });
-  }
-
-  /** "14:03:09" */
-  time(ms: number): string {
-    return this.clock.format(ms);
-  }
-
-  /** "8 Mar 2026, 14:03" */
-  dateTimeText(ms: number): string {
-    return this.dateTime.format(ms);
-  }
-
-  /** The zone's calendar date of an instant: "2026-03-08". */
-  date(ms: number): string {
-    const p = this.fields(ms);
-    return `${p.year}-${p.month}-${p.day}`;
-  }
-
-  /** Offset of the zone from UTC at an instant, in minutes (east positive: +60 for CET). */
-  offsetMinutes(ms: number): number {
-    const p = this.fields(ms);
-    const asUtc = Date.UTC(Number(p.year), Number(p.month) - 1, Number(p.day), Number(p.hour), Number(p.minute), Number(p.second));
-    return Math.round((asUtc - Math.floor(ms / 1000) * 1000) / 60_000);
-  }
-
-  private fields(ms: number): Record<string, string> {
-    const out: Record<string, string> = {};
-    for (const part of this.parts.formatToParts(ms)) out[part.type] = part.value;
-    return out;
-  }
 }
 
 /** A history bucket's name in the host's zone: "24 Nov, 08:00" (hour), "24 Nov 2026" (day), "Nov 2026" (month). */

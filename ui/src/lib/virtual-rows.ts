@@ -22,7 +22,3 @@ export function rowWindow(scrollTop: number, viewportHeight: number, rowHeight: 
   return { first, end: Math.max(end, first), padTop: first * rowHeight, padBottom: (total - Math.max(end, first)) * rowHeight };
 }
 
-/** Whether the view is near enough to the end of the loaded rows to fetch the next page. */
-export function nearEnd(scrollTop: number, viewportHeight: number, rowHeight: number, loaded: number, margin = 200): boolean {
-  return (scrollTop + viewportHeight) / rowHeight + margin >= loaded;
-}
