@@ -112,6 +112,7 @@ export class ApiServer {
   add(stats: IntervalStats, status: CollectorStatus): void {
     if (this.closed) return;
     this.live.add(stats);
+    this.service.invalidate();
     this.metrics.add(stats, status, this.source.processor.status());
     if (stats.end > stats.start) {
       this.grpc?.publish(stats);

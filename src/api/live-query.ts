@@ -161,47 +161,54 @@ function matches(p: Prepared, s: Session): boolean {
   return true;
 }
 
-/** A binary min-heap of the best rows so far: the root is the worst kept, replaced by anything better. */
+/**
+ * A binary min-heap of the best rows so far (indexes into the snapshot): the
+ * root is the worst kept, replaced by anything better. A row that is not
+ * better than the root costs one comparison and no allocation.
+ */
 class BestRows {
-  private readonly items: { value: number; id: string; s: Session }[] = [];
+  private readonly items: { value: number; i: number }[] = [];
   constructor(private readonly capacity: number) {}
 
-  /** True when a sorts before b in the page order (larger value first, then larger id). */
-  private static before(a: { value: number; id: string }, b: { value: number; id: string }): boolean {
-    return a.value !== b.value ? a.value > b.value : a.id > b.id;
+  /** True when row a sorts before row b in the page order (larger value first, then larger id). */
+  private before(a: { value: number; i: number }, b: { value: number; i: number }): boolean {
+    return a.value !== b.value ? a.value > b.value : this.ids![a.i]!.id > this.ids![b.i]!.id;
   }
 
-  offer(value: number, s: Session): void {
+  private ids: Session[] | undefined;
+
+  offer(value: number, i: number, sessions: Session[]): void {
+    this.ids = sessions;
     const h = this.items;
-    const item = { value, id: s.id, s };
     if (h.length < this.capacity) {
-      h.push(item);
-      let i = h.length - 1;
-      while (i > 0) {
-        const parent = (i - 1) >> 1;
-        if (!BestRows.before(h[parent]!, h[i]!)) break; // parent is not better: heap holds
-        [h[parent], h[i]] = [h[i]!, h[parent]!];
-        i = parent;
+      h.push({ value, i });
+      let c = h.length - 1;
+      while (c > 0) {
+        const parent = (c - 1) >> 1;
+        if (!this.before(h[parent]!, h[c]!)) break; // parent is not better: heap holds
+        [h[parent], h[c]] = [h[c]!, h[parent]!];
+        c = parent;
       }
       return;
     }
-    if (this.capacity === 0 || !BestRows.before(item, h[0]!)) return;
-    h[0] = item;
-    let i = 0;
+    const root = h[0]!;
+    if (value < root.value || (value === root.value && sessions[i]!.id <= sessions[root.i]!.id)) return;
+    h[0] = { value, i };
+    let c = 0;
     for (;;) {
-      const l = 2 * i + 1;
+      const l = 2 * c + 1;
       const r = l + 1;
-      let worst = i;
-      if (l < h.length && BestRows.before(h[worst]!, h[l]!)) worst = l;
-      if (r < h.length && BestRows.before(h[worst]!, h[r]!)) worst = r;
-      if (worst === i) break;
-      [h[worst], h[i]] = [h[i]!, h[worst]!];
-      i = worst;
+      let worst = c;
+      if (l < h.length && this.before(h[worst]!, h[l]!)) worst = l;
+      if (r < h.length && this.before(h[worst]!, h[r]!)) worst = r;
+      if (worst === c) break;
+      [h[worst], h[c]] = [h[c]!, h[worst]!];
+      c = worst;
     }
   }
 
-  sorted(): { value: number; id: string; s: Session }[] {
-    return [...this.items].sort((a, b) => (BestRows.before(a, b) ? -1 : BestRows.before(b, a) ? 1 : 0));
+  sorted(): { value: number; i: number }[] {
+    return [...this.items].sort((a, b) => (this.before(a, b) ? -1 : this.before(b, a) ? 1 : 0));
   }
 }
 
@@ -223,6 +230,7 @@ export class LiveQuery {
   private readonly ringSeconds = MAX_REALTIME_SECONDS + 2;
   private readonly slotSecond = new Float64Array(this.ringSeconds).fill(-1);
   private readonly series = new Map<string, SeriesRing>();
+  private snap: Snapshot | undefined;
 
   constructor(private readonly source: LiveSessionSource) {}
 
@@ -233,6 +241,7 @@ export class LiveQuery {
 
   /** Takes one interval: its talkers into the window ring, its traffic into the per-second rates. */
   add(stats: IntervalStats): void {
+    this.snap = undefined;
     if (stats.end <= stats.start) return; // the shutdown hand-over of ended sessions: no traffic, no time
     this.latest = stats;
     this.topCache = new Map();
@@ -359,6 +368,48 @@ export class LiveQuery {
     return answer;
   }
 
+  /**
+   * The sessions as columns, built once per interval (on the first query after
+   * it): a query then scans typed arrays instead of 100k objects, and touches a
+   * Session only for the filters that need its labels or addresses.
+   */
+  private snapshot(): Snapshot {
+    const src = this.source;
+    const snap = this.snap;
+    if (snap && snap.interval === src.intervals && snap.sessions.length === src.sessions.size) return snap;
+    const n = src.sessions.size;
+    const seconds = this.latest ? Math.max((this.latest.end - this.latest.start) / 1000, 0.001) : 1;
+    const ifaces = new Map<string, number>();
+    const out: Snapshot = {
+      interval: src.intervals, sessions: new Array<Session>(n), ifaces,
+      bytes: new Float64Array(n), packets: new Float64Array(n), rate: new Float64Array(n), firstSeen: new Float64Array(n), lastSeen: new Float64Array(n),
+      rateUp: new Float64Array(n), rateDown: new Float64Array(n),
+      localPort: new Uint16Array(n), remotePort: new Uint16Array(n), protocol: new Uint8Array(n), internet: new Uint8Array(n), iface: new Uint16Array(n),
+    };
+    let i = 0;
+    for (const s of src.sessions.values()) {
+      out.sessions[i] = s;
+      out.bytes[i] = s.bytesUp + s.bytesDown;
+      out.packets[i] = s.packetsUp + s.packetsDown;
+      const fresh = s.touched === src.intervals;
+      out.rateUp[i] = fresh ? s.dBytesUp / seconds : 0;
+      out.rateDown[i] = fresh ? s.dBytesDown / seconds : 0;
+      out.rate[i] = out.rateUp[i]! + out.rateDown[i]!;
+      out.firstSeen[i] = s.firstSeen;
+      out.lastSeen[i] = s.lastSeen;
+      out.localPort[i] = s.localPort;
+      out.remotePort[i] = s.remotePort;
+      out.protocol[i] = s.protocol;
+      out.internet[i] = s.scope === 'internet' ? 1 : 0;
+      let idx = ifaces.get(s.iface);
+      if (idx === undefined) { idx = ifaces.size; ifaces.set(s.iface, idx); }
+      out.iface[i] = idx;
+      i++;
+    }
+    this.snap = out;
+    return out;
+  }
+
   /** A page of active sessions, largest (or latest) first. */
   sessions(q: LiveSessionQuery = {}): LiveSessionPage {
     const sort = q.sort ?? 'bytes';
@@ -367,40 +418,64 @@ export class LiveQuery {
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw usage(`limit must be a whole number from 1 to ${MAX_PAGE}, not ${limit}`);
     const p = prepare(q.filter);
     const cursor = q.cursor ? decodeCursor(q.cursor, sort) : null;
-    const current = this.source.intervals;
-    const seconds = this.latest ? Math.max((this.latest.end - this.latest.start) / 1000, 0.001) : 1;
-    const value = sortValue(sort, current, seconds);
+    const snap = this.snapshot();
+    const values = snap[sort];
+    // the cheap column filters first; labels and addresses only for what passes them
+    const ifaceIdx = p.iface === undefined ? -1 : snap.ifaces.get(p.iface) ?? -2;
+    const protocols = typeof p.protocol === 'string' ? protocolsNamed(p.protocol) : typeof p.protocol === 'number' ? new Set([p.protocol]) : null;
+    const port = p.port ?? -1;
+    const internet = p.scope === undefined ? -1 : p.scope === 'internet' ? 1 : 0;
+    const needsSession = p.addr !== undefined || p.country !== undefined || p.asn !== undefined || p.domain !== undefined;
     const best = new BestRows(limit + 1);
     let matched = 0;
-    for (const s of this.source.sessions.values()) {
-      if (!matches(p, s)) continue;
-      matched++;
-      const v = value(s);
-      if (cursor && (v !== cursor[1] ? v > cursor[1] : s.id >= cursor[2])) continue; // on an earlier page
-      best.offer(v, s);
+    const n = snap.sessions.length;
+    if (ifaceIdx !== -2) {
+      for (let i = 0; i < n; i++) {
+        if (ifaceIdx >= 0 && snap.iface[i] !== ifaceIdx) continue;
+        if (port >= 0 && snap.localPort[i] !== port && snap.remotePort[i] !== port) continue;
+        if (internet >= 0 && snap.internet[i] !== internet) continue;
+        if (protocols && !protocols.has(snap.protocol[i]!)) continue;
+        if (needsSession && !matches(p, snap.sessions[i]!)) continue;
+        matched++;
+        const v = values[i]!;
+        if (cursor && (v !== cursor[1] ? v > cursor[1] : snap.sessions[i]!.id >= cursor[2])) continue; // on an earlier page
+        best.offer(v, i, snap.sessions);
+      }
     }
     const kept = best.sorted();
     const page = kept.slice(0, limit);
     const last = page.at(-1);
-    const rows = page.map(({ s }) => {
-      const fresh = s.touched === current;
-      return { session: s, rateUp: fresh ? s.dBytesUp / seconds : 0, rateDown: fresh ? s.dBytesDown / seconds : 0 };
-    });
     return {
-      rows,
-      nextCursor: kept.length > limit && last ? encodeCursor([sort, last.value, last.id]) : null,
+      rows: page.map(({ i }) => ({ session: snap.sessions[i]!, rateUp: snap.rateUp[i]!, rateDown: snap.rateDown[i]! })),
+      nextCursor: kept.length > limit && last ? encodeCursor([sort, last.value, snap.sessions[last.i]!.id]) : null,
       matched,
       at: this.latest?.end ?? 0,
     };
   }
 }
 
-function sortValue(sort: LiveSort, current: number, seconds: number): (s: Session) => number {
-  switch (sort) {
-    case 'bytes': return (s) => s.bytesUp + s.bytesDown;
-    case 'packets': return (s) => s.packetsUp + s.packetsDown;
-    case 'rate': return (s) => (s.touched === current ? (s.dBytesUp + s.dBytesDown) / seconds : 0);
-    case 'firstSeen': return (s) => s.firstSeen;
-    case 'lastSeen': return (s) => s.lastSeen;
-  }
+/** Protocol numbers whose name (protocolName) is `name`. */
+function protocolsNamed(name: string): Set<number> {
+  const out = new Set<number>();
+  for (let n = 0; n < 256; n++) if (protocolName(n) === name) out.add(n);
+  return out;
+}
+
+interface Snapshot {
+  /** The processor's interval count it was built at. */
+  interval: number;
+  sessions: Session[];
+  ifaces: Map<string, number>;
+  bytes: Float64Array;
+  packets: Float64Array;
+  rate: Float64Array;
+  firstSeen: Float64Array;
+  lastSeen: Float64Array;
+  rateUp: Float64Array;
+  rateDown: Float64Array;
+  localPort: Uint16Array;
+  remotePort: Uint16Array;
+  protocol: Uint8Array;
+  internet: Uint8Array;
+  iface: Uint16Array;
 }

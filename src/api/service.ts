@@ -108,8 +108,32 @@ function dimension(text: string): TalkerDimension {
   return text as TalkerDimension;
 }
 
+/** History answers kept until the next interval (the only time they can change). */
+const CACHE_ENTRIES = 512;
+
 export class ApiService {
+  private cache = new Map<string, unknown>();
+
   constructor(private readonly src: ApiSources) {}
+
+  /** A new interval was counted: history answers may differ now. */
+  invalidate(): void {
+    this.cache.clear();
+  }
+
+  /**
+   * History queries cost SQL over the rollups; their answers change only when an
+   * interval is added, so one per question and interval is computed and reused
+   * (a dashboard polling every second and many scripts asking the same thing).
+   */
+  private memo<T>(key: string, compute: () => T): T {
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return structuredClone(hit) as T;
+    const answer = compute();
+    if (this.cache.size >= CACHE_ENTRIES) this.cache.clear();
+    this.cache.set(key, answer);
+    return structuredClone(answer);
+  }
 
   private history(): Store {
     if (!this.src.store) throw new FlowlensError('FLOW_ERR_STORE', 'history is off in this flowlens (--no-history)', 'run flowlens with history on (the default) to ask about past traffic');
@@ -117,12 +141,20 @@ export class ApiService {
   }
 
   summary(req: pb.SummaryRequest): pb.SummaryResponse {
+    return this.memo(`summary ${JSON.stringify(req)}`, () => this.computeSummary(req));
+  }
+
+  private computeSummary(req: pb.SummaryRequest): pb.SummaryResponse {
     const s = this.history().summary(trafficFilter(req.filter));
     const period = (p: typeof s.today): pb.PeriodTotals => ({ start: p.start, end: p.end, label: p.label, totals: totals(p) });
     return { at: s.at, today: period(s.today), month: period(s.month), year: period(s.year) };
   }
 
   historyRange(req: pb.HistoryRequest): pb.HistoryResponse {
+    return this.memo(`history ${JSON.stringify(req)}`, () => this.computeHistory(req));
+  }
+
+  private computeHistory(req: pb.HistoryRequest): pb.HistoryResponse {
     const store = this.history();
     const filter = trafficFilter(req.filter);
     let h;
@@ -149,6 +181,10 @@ export class ApiService {
   }
 
   dateRange(): pb.DateRangeResponse {
+    return this.memo('dateRange', () => this.computeDateRange());
+  }
+
+  private computeDateRange(): pb.DateRangeResponse {
     const r = this.history().dateRange();
     return { first: r.first ?? '', last: r.last ?? '', firstTime: r.firstTime ?? 0, lastTime: r.lastTime ?? 0 };
   }
@@ -168,7 +204,7 @@ export class ApiService {
     if (req.windowSeconds) throw usage('give either a live window or a date range (from and to), not both');
     if (from === undefined) throw usage('from is required with to');
     if (to === undefined) throw usage('to is required with from');
-    const t = this.history().topTalkers({ dimension: dim, from, to, limit });
+    const t = this.memo(`top ${dim} ${from} ${to} ${limit}`, () => this.history().topTalkers({ dimension: dim, from, to, limit }));
     return { dimension: dim, source: 'history', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
   }
 
@@ -244,6 +280,7 @@ export class ApiService {
 
   flushHistory(): pb.FlushHistoryResponse {
     const r = this.history().flush();
+    this.invalidate();
     return { at: r.at, trafficRows: r.traffic, talkerRows: r.talkers, sessions: r.sessions };
   }
 }
