@@ -8,10 +8,10 @@ import { shareRows } from '../../ui/src/lib/shares.js';
 
 const S = 1_800_000_000; // an epoch second
 
-t.test('live series: one point per second, zero-filled, the newest second last', async (t) => {
+t.test('live series: one point per complete second, zero-filled, the newest complete second last', async (t) => {
   const s = new LiveSeries(5);
   s.add({ start: S * 1000, end: (S + 1) * 1000, up: 100, down: 1000 });
-  s.add({ start: (S + 2) * 1000, end: (S + 3) * 1000, up: 300, down: 3000 }); // S+1 missing
+  s.add({ start: (S + 2) * 1000, end: (S + 3) * 1000, up: 300, down: 3000 }); // nothing in S+1
   const [xs, up, down] = s.columns();
   t.same([...xs], [S - 2, S - 1, S, S + 1, S + 2]);
   t.same([...up], [0, 0, 100, 0, 300]);
@@ -19,33 +19,36 @@ t.test('live series: one point per second, zero-filled, the newest second last',
   t.same(s.latest(), { up: 300, down: 3000, second: S + 2 });
 });
 
-t.test('live series: a 2 s interval fills two seconds at its average rate; old seconds fall out', async (t) => {
-  const s = new LiveSeries(3);
-  s.add({ start: S * 1000, end: (S + 2) * 1000, up: 2000, down: 500 });
-  t.same([...s.columns()[1]], [0, 1000, 1000]);
-  t.same([...s.columns()[2]], [0, 250, 250]);
-  s.add({ start: (S + 2) * 1000, end: (S + 3) * 1000, up: 7, down: 0 });
-  s.add({ start: (S + 3) * 1000, end: (S + 4) * 1000, up: 9, down: 0 });
-  const [xs, up] = s.columns();
-  t.same([...xs], [S + 1, S + 2, S + 3]);
-  t.same([...up], [1000, 7, 9]);
-  // a slot reused for a later second never shows the earlier second's value
-  t.same([...s.columns(S + 6)[1]], [0, 0, 0]);
-  // intervals a little off the second still land on one second each
-  const j = new LiveSeries(3);
-  j.add({ start: S * 1000 + 3, end: (S + 1) * 1000 + 5, up: 1000, down: 0 });
-  j.add({ start: (S + 1) * 1000 + 5, end: (S + 2) * 1000 + 2, up: 2000, down: 0 });
-  t.same([...j.columns()[0]], [S - 1, S, S + 1]);
-  t.same([...j.columns()[1]].map(Math.round), [0, 998, 2006]);
+t.test('live series: intervals off the second are shared by overlap; the filling second is not shown', async (t) => {
+  const s = new LiveSeries(4);
+  // 1 s intervals starting 300 ms into a second: each second gets 0.7 of one and 0.3 of the next
+  s.add({ start: S * 1000 + 300, end: (S + 1) * 1000 + 300, up: 1000, down: 0 });
+  s.add({ start: (S + 1) * 1000 + 300, end: (S + 2) * 1000 + 300, up: 2000, down: 0 });
+  t.equal(s.newestSecond, S + 1, 'S+2 is still filling');
+  t.same([...s.columns()[0]], [S - 2, S - 1, S, S + 1]);
+  t.same([...s.columns()[1]].map((x) => Math.round(x)), [0, 0, 700, 300 + 1400]);
+  // a 2 s interval fills two seconds at its average rate
+  const two = new LiveSeries(3);
+  two.add({ start: S * 1000, end: (S + 2) * 1000, up: 2000, down: 500 });
+  t.same([...two.columns()[1]], [0, 1000, 1000]);
+  t.same([...two.columns()[2]], [0, 250, 250]);
+  // old seconds fall out, and a slot reused for a later second never shows the earlier value
+  two.add({ start: (S + 2) * 1000, end: (S + 3) * 1000, up: 7, down: 0 });
+  two.add({ start: (S + 3) * 1000, end: (S + 4) * 1000, up: 9, down: 0 });
+  t.same([...two.columns()[0]], [S + 1, S + 2, S + 3]);
+  t.same([...two.columns()[1]], [1000, 7, 9]);
+  t.same([...two.columns(S + 7)[1]], [0, 0, 0]);
 });
 
-t.test('live series: cut to the counter\'s start (earlier seconds are unknown, not zero)', async (t) => {
-  const s = new LiveSeries(5);
-  s.add({ start: S * 1000, end: (S + 1) * 1000, up: 10, down: 20 });
-  const [xs, up] = s.columns(undefined, S - 1);
-  t.same([...xs], [S - 1, S]);
-  t.same([...up], [0, 10]);
-  t.equal(s.columns(undefined, S - 10)[0].length, 5, 'a start before the window keeps the whole window');
+t.test('live series: seeded seconds are exact and idempotent; intervals add to them only where they overlap', async (t) => {
+  const s = new LiveSeries(4);
+  s.set(S, 10, 20);
+  s.set(S + 1, 30, 40);
+  s.set(S + 1, 30, 40); // a reconnect seeds the same second again
+  t.same([...s.columns()[1]], [0, 0, 10, 30]);
+  s.add({ start: (S + 2) * 1000, end: (S + 3) * 1000, up: 5, down: 6 });
+  t.same([...s.columns()[1]], [0, 10, 30, 5]);
+  t.same(s.latest(), { up: 5, down: 6, second: S + 2 });
 });
 
 t.test('realtime answer → per-second bytes per interface, up and down summed over scopes', async (t) => {

@@ -4,7 +4,7 @@
  * series. Columns are $state.raw and replaced on every update (never proxied).
  */
 import type { TalkersView } from './endpoints';
-import { LiveSeries, type IntervalBytes, type RateColumns } from './live-series';
+import { LiveSeries, type RateColumns } from './live-series';
 
 export const VIEWS = [
   { id: 'overview', label: 'Overview' },
@@ -104,10 +104,20 @@ export class AppState {
     this.publish();
   }
 
-  /** History of intervals (e.g. the last 30 s) to start the live chart with. */
-  seed(iface: string, points: IntervalBytes[]): void {
-    const s = this.seriesOf(iface);
-    for (const p of points) s.add(p);
+  /** Complete seconds from the API's realtime series (exact per-second bytes) to start the chart with, or to fill a gap after a reconnect. */
+  seedSeconds(seconds: readonly { start: number; perIface: Map<string, { up: number; down: number }> }[]): void {
+    for (const sec of seconds) {
+      const second = Math.floor(sec.start / 1000);
+      let up = 0;
+      let down = 0;
+      for (const [iface, b] of sec.perIface) {
+        this.seriesOf(iface).set(second, b.up, b.down);
+        up += b.up;
+        down += b.down;
+      }
+      for (const [iface, s] of this.series) if (iface !== '' && !sec.perIface.has(iface)) s.set(second, 0, 0);
+      this.seriesOf('').set(second, up, down);
+    }
     this.publish();
   }
 

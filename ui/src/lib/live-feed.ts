@@ -53,7 +53,7 @@ export function startLiveFeed(): () => void {
 
   async function seed(): Promise<void> {
     const answer = await api.realtime(LIVE_SECONDS);
-    for (const s of realtimeSeconds(answer)) app.addInterval(s.start, s.end, s.perIface);
+    app.seedSeconds(realtimeSeconds(answer));
   }
 
   async function follow(): Promise<void> {
