@@ -46,6 +46,7 @@ export function addAcc(into: TalkerAcc, a: TalkerAcc): void {
 
 export type TalkerMap = Map<string, TalkerAcc>;
 
+const SCOPES: readonly string[] = ['internet', 'lan', 'unknown'];
 const isCount = (n: unknown): boolean => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
 /** Loads what the database holds for an hour's talkers (after a restart, or for a late interval). */
@@ -193,7 +194,7 @@ function validate(s: IntervalStats): void {
     'this is a bug in flowlens: please report it with the interval\'s JSON');
   if (!Number.isFinite(s.start) || !Number.isFinite(s.end) || s.end <= 0 || s.start > s.end) throw bad(`start ${s.start} / end ${s.end}`);
   for (const r of s.traffic) {
-    if (!isCount(r.bytes) || !isCount(r.packets) || (r.direction !== 'up' && r.direction !== 'down') || typeof r.iface !== 'string') {
+    if (!isCount(r.bytes) || !isCount(r.packets) || (r.direction !== 'up' && r.direction !== 'down') || !SCOPES.includes(r.scope) || typeof r.iface !== 'string' || r.iface === '') {
       throw bad(`a traffic row ${JSON.stringify(r)}`);
     }
   }

@@ -70,10 +70,10 @@ export interface History {
 }
 
 export interface DateRange {
-  /** Local dates "YYYY-MM-DD" of the first and last minute with traffic; null when there is none. */
+  /** Local dates "YYYY-MM-DD" of the first and last quarter hour with traffic; null when there is none. */
   first: string | null;
   last: string | null;
-  /** Epoch ms of the first and last minute with traffic. */
+  /** Epoch ms of the start of the first and last quarter hour with traffic. */
   firstTime: number | null;
   lastTime: number | null;
 }

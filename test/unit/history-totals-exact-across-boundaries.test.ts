@@ -174,5 +174,6 @@ t.test('bad arguments name the parameter and change nothing', async (t) => {
   t.throws(() => store.history({ from: '2027-01-01', to: '2027-01-02', granularity: 'day', scope: 'wan' as 'lan' }), { message: /scope must be internet, lan or unknown/ });
   t.throws(() => store.history({ from: '1990-01-01', to: '2027-01-02', granularity: 'hour' }), { message: /more than 50000 hours/ });
   t.throws(() => store.add(interval({ end: Date.UTC(2027, 0, 1), traffic: [row('eth0', 'up', 'internet', 5), row('eth0', 'up', 'internet', -1)] })), { code: 'FLOW_ERR_STORE' });
-  t.equal(store.summary().year.total, 0, 'the refused interval added nothing, not even its good row');
+  t.throws(() => store.add(interval({ end: Date.UTC(2027, 0, 1), traffic: [row('eth0', 'up', 'wan' as 'lan', 5)] })), { code: 'FLOW_ERR_STORE', message: /refused an interval with a traffic row/ });
+  t.equal(store.summary().year.total, 0, 'the refused intervals added nothing, not even their good rows');
 });
