@@ -13,6 +13,8 @@ t.test('bytes: decimal units, 3 significant digits, B without decimals', async (
   t.equal(formatBytes(12_345), '12.3 KB');
   t.equal(formatBytes(123_456), '123 KB');
   t.equal(formatBytes(999_600), '1.00 MB', 'rounds up into the next unit instead of "1000 KB"');
+  t.equal(formatBytes(99_990_000), '100 MB', 'three digits after rounding, not "100.0 MB"');
+  t.equal(formatBytes(9_999_000), '10.0 MB');
   t.equal(formatBytes(1_500_000_000), '1.50 GB');
   t.equal(formatBytes(2.5e12), '2.50 TB');
   t.equal(formatBytes(Number.NaN), '–');

@@ -14,7 +14,9 @@ function scaled(n: number, units: string[]): string {
   let v = Math.abs(n);
   let i = 0;
   while (v >= 999.5 && i < units.length - 1) { v /= 1000; i++; }
-  const digits = i === 0 ? 0 : v < 10 ? 2 : v < 100 ? 1 : 0;
+  // three significant digits, counted after rounding (99.96 → "100", not "100.0")
+  let digits = i === 0 ? 0 : v < 10 ? 2 : v < 100 ? 1 : 0;
+  while (digits > 0 && Number(v.toFixed(digits)) >= 10 ** (3 - digits)) digits--;
   return `${sign}${v.toFixed(digits)} ${units[i]}`;
 }
 
