@@ -67,7 +67,7 @@ for (const hook of ['xdp', 'tc'] as const) {
 
       const fl = CliRun.start(lab, a, ['--interval', '1s', '--hook', hook]);
       const wantProgs = hook === 'xdp' ? ['flowlens_tc_eg', 'flowlens_xdp'] : ['flowlens_tc_eg', 'flowlens_tc_in'];
-      t.ok(await waitFor(() => lab.attached(a).map((p) => p.name).sort().join() === wantProgs.join(), 10_000),
+      t.ok(await waitFor(() => lab.attached(a).map((p) => p.name).sort().join() === wantProgs.join(), 30_000),
         `flowlens attached (${wantProgs.join(', ')})`);
       if (hook === 'xdp') {
         // veth_xdp_set(): an XDP program without frags support on one end takes GSO away from the other
