@@ -52,10 +52,12 @@ t.test('projection: the origin in the middle, the poles and antimeridian at the 
   t.ok(project(0, 60)[1] < project(0, 30)[1], 'north is up');
 });
 
-t.test('colour steps on a log scale: no traffic is 0, the largest is the top step', async (t) => {
+t.test('colour steps: one per half decade below the largest; no traffic is 0', async (t) => {
   t.equal(shade(0, 1e9), 0);
-  t.equal(shade(1e9, 1e9), 6);
-  t.equal(shade(1, 1e9), 1);
-  t.equal(shade(1e5, 1e9), 4, 'a ten-thousandth of the largest still shows mid-scale');
+  t.equal(shade(1e9, 1e9), 6, 'the largest');
+  t.equal(shade(5e8, 1e9), 5, 'half of it');
+  t.equal(shade(1e8, 1e9), 4, 'a tenth');
+  t.equal(shade(1e7, 1e9), 2, 'a hundredth');
+  t.equal(shade(1, 1e9), 1, 'anything at all still shows');
   t.equal(shade(5, 0), 0);
 });

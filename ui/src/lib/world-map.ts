@@ -75,9 +75,13 @@ export function numericIndex(codes: readonly (readonly string[])[]): Map<string,
   return new Map(codes.map((row) => [row[2], row[0]]));
 }
 
-/** Colour step (0 = no traffic, 1..steps) of a value on a log scale up to max, so small countries still show. */
+/**
+ * Colour step (0 = no traffic, 1..steps) of a value: one step per half decade
+ * below the largest value (the largest is the top step, a third of it one step
+ * lighter, a tenth two), so countries a hundred times smaller still show.
+ */
 export function shade(value: number, max: number, steps = 6): number {
   if (!(value > 0) || !(max > 0)) return 0;
-  const f = Math.log1p(value) / Math.log1p(max);
-  return Math.min(steps, Math.max(1, Math.ceil(f * steps)));
+  const halfDecades = Math.floor(2 * Math.log10(Math.min(1, value / max)));
+  return Math.min(steps, Math.max(1, steps + halfDecades));
 }
