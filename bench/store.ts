@@ -65,11 +65,17 @@ function writeCosts(): void {
     flushes.push(ms(t0));
     written.push(r.traffic + r.talkers + r.sessions);
   }
-  // the hour ends: the next flush cuts it to the top N per dimension
-  now = Math.ceil(now / HOUR) * HOUR + 5 * 60_000;
+  // a flush with 10k ended sessions (a busy gateway's minute of closed connections)
+  const ended = Array.from({ length: 10_000 }, (_, i) => ({
+    id: `eth0|tcp|10.0.0.1|${10000 + i}|192.0.2.${i & 255}|443`, iface: 'eth0', protocol: 6, protocolName: 'tcp', local: '10.0.0.1', localPort: 10000 + i,
+    remote: `192.0.2.${i & 255}`, remotePort: 443, scope: 'internet' as const, initiator: 'local' as const, state: 'closed', bytesUp: i, bytesDown: 2 * i,
+    packetsUp: 3, packetsDown: 4, firstSeen: now - 5000, lastSeen: now - 10, tcpFlagsUp: 0x1b, tcpFlagsDown: 0x1b, endReason: 'closed' as const,
+  }));
+  now += 1000;
+  store.add({ ...busyInterval(now, seq++, 0), endedSessions: ended });
   const t0 = process.hrtime.bigint();
   store.flush();
-  const cut = ms(t0);
+  const sessionFlush = ms(t0);
   store.close();
   const size = statSync(path.join(dir, DB_FILE)).size;
   rmSync(dir, { recursive: true, force: true });
@@ -78,8 +84,8 @@ function writeCosts(): void {
   process.stdout.write(`${table(['what', 'median ms', 'p99 ms', 'max ms', 'rows per flush'], [
     ['add() per interval', f2(median(adds)), f2(p(adds, 0.99)), f2(Math.max(...adds)), ''],
     ['flush() per window', f1(median(flushes)), f1(p(flushes, 0.99)), f1(Math.max(...flushes)), String(Math.round(median(written)))],
-    ['flush() cutting the finished hour', f1(cut), '', '', ''],
-  ])}\n# database after the cut: ${(size / 1e6).toFixed(1)} MB\n`);
+    ['flush() with 10k ended sessions', f1(sessionFlush), '', '', '10000'],
+  ])}\n# database after these flushes: ${(size / 1e6).toFixed(1)} MB\n`);
 }
 
 function queryCosts(): void {
@@ -112,7 +118,8 @@ function queryCosts(): void {
   const build = ms(t0);
   store.close();
   const size = statSync(path.join(dir, DB_FILE)).size;
-  const reader = Store.openReadOnly({ dataDir: dir, clock: () => now });
+  // "now" in the last day of the year, so today, this month and this year have data
+  const reader = Store.openReadOnly({ dataDir: dir, clock: () => Date.UTC(2025, 11, 31, 12) });
   const time = (what: string, fn: () => unknown): string[] => {
     const runs: number[] = [];
     let out: unknown;

@@ -14,7 +14,7 @@
  * dimension, whatever the traffic.
  */
 import type { Statement } from 'better-sqlite3';
-import type { SessionRecord, TalkerDimension } from '../flows/types.js';
+import { TALKER_DIMENSIONS, type SessionRecord, type TalkerDimension } from '../flows/types.js';
 import { addressBytes } from '../net/address-bytes.js';
 import type { StoreConfig } from './config.js';
 import { OTHER_KEY, topN, type Pending, type TalkerAcc, type TalkerMap } from './pending.js';
@@ -55,7 +55,8 @@ export class Writer {
     this.putTalker = db.prepare(
       `INSERT INTO talker_hour (hour, dimension, key, label, bytes_up, bytes_down, packets_up, packets_down, connections)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.loadHour = db.prepare(`SELECT dimension, key, label, bytes_up, bytes_down, packets_up, packets_down, connections FROM talker_hour WHERE hour = ?`);
+    // per dimension: the primary key (dimension, hour, key) makes each a range read, not a table scan
+    this.loadHour = db.prepare(`SELECT dimension, key, label, bytes_up, bytes_down, packets_up, packets_down, connections FROM talker_hour WHERE dimension = ? AND hour = ?`);
     this.insSession = db.prepare(
       `INSERT OR IGNORE INTO session_log (id, first_seen, last_seen, iface, protocol, protocol_name, local, local_port,
          remote, remote_port, local_bin, remote_bin, scope, initiator, state, bytes_up, bytes_down, packets_up, packets_down,
@@ -106,7 +107,7 @@ export class Writer {
   /** What the database holds for an hour's talkers: the state a writer continues from. */
   loadTalkerHour(hour: number): Map<TalkerDimension, TalkerMap> {
     const dims = new Map<TalkerDimension, TalkerMap>();
-    for (const r of this.loadHour.all(hour) as Array<{ dimension: TalkerDimension; key: string; label: string | null; bytes_up: number; bytes_down: number; packets_up: number; packets_down: number; connections: number }>) {
+    for (const r of TALKER_DIMENSIONS.flatMap((d) => this.loadHour.all(d, hour)) as Array<{ dimension: TalkerDimension; key: string; label: string | null; bytes_up: number; bytes_down: number; packets_up: number; packets_down: number; connections: number }>) {
       let m = dims.get(r.dimension);
       if (!m) dims.set(r.dimension, (m = new Map()));
       const acc: TalkerAcc = { bytesUp: r.bytes_up, bytesDown: r.bytes_down, packetsUp: r.packets_up, packetsDown: r.packets_down, connections: r.connections };
