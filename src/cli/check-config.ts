@@ -8,6 +8,7 @@ import { validateConfig } from '../collector/config.js';
 import { resolveInterfaces } from '../system/interfaces.js';
 import { GeoLookup } from '../enrich/geo.js';
 import { validateInfluxConfig } from '../sinks/influx/index.js';
+import { readApiFiles } from '../api/index.js';
 
 export async function checkConfig(config: FlowlensConfig): Promise<void> {
   validateConfig(config.collector);
@@ -16,4 +17,5 @@ export async function checkConfig(config: FlowlensConfig): Promise<void> {
   const geo = await GeoLookup.open(config.geo, () => false, { watch: false });
   geo.close();
   if (config.influx) validateInfluxConfig(config.influx, 'influx');
+  if (config.api.enabled) readApiFiles(config.api); // tokens file, TLS certificate and key, client CA
 }

@@ -163,6 +163,11 @@ t.test('flowlens refuses to listen beyond loopback without tokens', async (t) =>
   t.match(ok.stdout + ok.stderr, /configuration OK/, 'with a tokens file it is accepted');
   const dump = cli(['config', '--dump', '--tokens-file', tokensFile(dir)]);
   t.notMatch(dump.stdout, new RegExp(`${READ}|${ADMIN}`), 'config --dump shows the file, not the tokens');
+  const badTokens = path.join(dir, 'bad-tokens');
+  writeFileSync(badTokens, 'read short-secret\n');
+  const bad = cli(['config', '--check', '--iface', 'lo', '--tokens-file', badTokens]);
+  t.match(bad.stderr, new RegExp(`${badTokens}:1: the token is shorter than 16 characters`), 'config --check reads the tokens file: the line is named');
+  t.notMatch(bad.stderr, /short-secret/, 'the token is not shown');
   const tls = cli(['config', '--check', '--tls-cert', path.join(dir, 'x.pem')]);
   t.match(tls.stderr, /api.tlsCert is set without api.tlsKey/, 'a certificate without its key is refused');
 
