@@ -17,7 +17,7 @@ import { closeWriter, openForReading, openForWriting, type Db } from './schema.j
 import { sessions } from './sessions.js';
 import type { DateRange, History, HistoryQuery, LiveTop, SessionPage, SessionQuery, Summary, TopQuery, TopTalkers, TrafficFilter } from './types.js';
 import { HOUR_GRACE_MS, liveTalkers, Writer } from './writer.js';
-import { HOUR_MS } from './time.js';
+import { HOUR_MS, MINUTE_MS } from './time.js';
 
 export { defaultStoreConfig, type StoreConfig } from './config.js';
 export type * from './types.js';
@@ -55,6 +55,7 @@ function checkConfig(c: StoreConfig): void {
 
 export class Store {
   private readonly pending: Pending | null;
+  private readonly closedSums: q.ClosedSums | null;
   private readonly writer: Writer | null;
   private timer: NodeJS.Timeout | null = null;
   private live: { at: number; sessions: SessionRecord[] } | null = null;
@@ -70,6 +71,7 @@ export class Store {
     const writer = readOnly ? null : new Writer(db, config);
     this.writer = writer;
     this.pending = writer ? new Pending(config.pendingKeysLimit, (hour) => writer.loadTalkerHour(hour)) : null;
+    this.closedSums = writer ? new q.ClosedSums() : null;
   }
 
   /** Opens (creating the directory and schema if needed) the store a flowlens run writes. */
@@ -98,7 +100,7 @@ export class Store {
 
   private source(): q.Source {
     if (this.closed) throw new FlowlensError('FLOW_ERR_STORE', 'the history store is closed');
-    return { db: this.db, pending: this.pending, now: this.clock() };
+    return { db: this.db, pending: this.pending, now: this.clock(), closed: this.closedSums };
   }
 
   private writable(): { pending: Pending; writer: Writer } {
@@ -140,7 +142,10 @@ export class Store {
         sessionsAt: this.live?.at ?? now,
       }
       : null;
+    let earliest = Infinity;
+    for (const d of pending.traffic.values()) earliest = Math.min(earliest, d.minute * MINUTE_MS);
     writer.flush(pending, live, now);
+    this.closedSums?.invalidate(earliest);
     pending.clear(Math.floor((now - HOUR_GRACE_MS) / HOUR_MS));
     return result;
   }

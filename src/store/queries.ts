@@ -14,7 +14,44 @@ export interface Source {
   /** The writer's counts not yet flushed; null in a reader. */
   pending: Pending | null;
   now: number;
+  /** The writer's sums of past ranges (null in a reader, which cannot know when they change). */
+  closed: ClosedSums | null;
 }
+
+/** Most distinct past ranges remembered (a year by hour is 8760). */
+const CLOSED_SUMS_LIMIT = 20_000;
+
+/**
+ * Database sums of traffic over ranges that ended before the current local day:
+ * they change only when a flush writes counts that old (late intervals), so the
+ * writing process can keep them, and "this year" or "the last 12 months" costs
+ * one query for today instead of a year of quarter-hour rows each time.
+ */
+export class ClosedSums {
+  private readonly sums = new Map<string, Totals>();
+  private latestEnd = -Infinity;
+
+  get(key: string): Totals | undefined {
+    const t = this.sums.get(key);
+    return t && { ...t };
+  }
+
+  set(key: string, end: number, t: Totals): void {
+    if (this.sums.size >= CLOSED_SUMS_LIMIT) this.sums.clear();
+    this.sums.set(key, { ...t });
+    if (end > this.latestEnd) this.latestEnd = end;
+  }
+
+  /** A flush wrote counts as old as `earliest` (epoch ms): forget every sum that may include them. */
+  invalidate(earliest: number): void {
+    if (earliest < this.latestEnd) {
+      this.sums.clear();
+      this.latestEnd = -Infinity;
+    }
+  }
+}
+
+const closedKey = (from: number, to: number, f: TrafficFilter) => `${from}|${to}|${f.iface ?? ''}|${f.direction ?? ''}|${f.scope ?? ''}`;
 
 /** Hourly buckets over more than ~5 years would be an answer nobody reads. */
 const MAX_BUCKETS = 50_000;
@@ -46,14 +83,32 @@ function addTo(t: Totals, direction: string, bytes: number, packets: number): vo
   t.total += bytes;
 }
 
-/** Traffic in [from, to) (both on quarter-hour boundaries). */
-export function sumRange(src: Source, from: number, to: number, f: TrafficFilter = {}): Totals {
-  const { where, params } = filterSql(f);
+/** Flushed traffic in [from, to) (quarter-hour boundaries), from the closed sums where it can. */
+function dbSum(src: Source, from: number, to: number, f: TrafficFilter): Totals {
   const t = zero();
+  if (to <= from) return t;
+  const cacheable = src.closed !== null && to <= startOf(src.now, 'day');
+  if (cacheable) {
+    const hit = src.closed!.get(closedKey(from, to, f));
+    if (hit) return hit;
+  }
+  const { where, params } = filterSql(f);
   const rows = src.db.prepare(
     `SELECT direction, sum(bytes) AS bytes, sum(packets) AS packets FROM traffic_quarter
      WHERE quarter >= ? AND quarter < ?${where} GROUP BY direction`).all(from / QUARTER_MS, to / QUARTER_MS, ...params) as Array<{ direction: string; bytes: number; packets: number }>;
   for (const r of rows) addTo(t, r.direction, r.bytes, r.packets);
+  if (cacheable) src.closed!.set(closedKey(from, to, f), to, t);
+  return t;
+}
+
+/** Traffic in [from, to) (both on quarter-hour boundaries). */
+export function sumRange(src: Source, from: number, to: number, f: TrafficFilter = {}): Totals {
+  // the part before today can be remembered; today's is always read
+  const cut = Math.min(Math.max(startOf(src.now, 'day'), from), to);
+  const t = dbSum(src, from, cut, f);
+  const today = dbSum(src, cut, to, f);
+  addTo(t, 'up', today.up, today.packetsUp);
+  addTo(t, 'down', today.down, today.packetsDown);
   for (const d of pendingTraffic(src, f)) {
     const at = d.minute * MINUTE_MS;
     if (at >= from && at < to) addTo(t, d.direction, d.bytes, d.packets);
@@ -97,15 +152,30 @@ export function history(src: Source, q: HistoryQuery): History {
   const out = spans.map(([start, end]) => ({ start, end, label: bucketLabel(start, q.granularity), ...zero() }));
   const lo = spans[0][0], hi = spans[spans.length - 1][1];
   const { where, params } = filterSql(q, 't');
-  // the buckets go to SQLite as quarter-hour ranges: one range read and sum per bucket,
-  // instead of every quarter-hour row of a year crossing into JavaScript
-  const ranges = JSON.stringify(spans.map(([start, end]) => [start / QUARTER_MS, end / QUARTER_MS]));
-  const rows = src.db.prepare(
-    `SELECT b.key AS i, t.direction AS direction, sum(t.bytes) AS bytes, sum(t.packets) AS packets
-     FROM json_each(?) AS b JOIN traffic_quarter AS t ON t.quarter >= b.value ->> 0 AND t.quarter < b.value ->> 1
-     WHERE 1${where} GROUP BY b.key, t.direction`)
-    .all(ranges, ...params) as Array<{ i: number; direction: string; bytes: number; packets: number }>;
-  for (const r of rows) addTo(out[r.i], r.direction, r.bytes, r.packets);
+  const today = startOf(src.now, 'day');
+  const filter: TrafficFilter = { iface: q.iface, direction: q.direction, scope: q.scope };
+  // buckets before today may be remembered (ClosedSums); the rest go to SQLite as
+  // [index, first quarter, end quarter]: one range read and sum per bucket, instead of
+  // every quarter-hour row of a year crossing into JavaScript
+  const ask: Array<[number, number, number]> = [];
+  out.forEach((b, i) => {
+    const hit = src.closed && b.end <= today ? src.closed.get(closedKey(b.start, b.end, filter)) : undefined;
+    if (hit) Object.assign(b, hit); else ask.push([i, b.start / QUARTER_MS, b.end / QUARTER_MS]);
+  });
+  if (ask.length) {
+    const rows = src.db.prepare(
+      `SELECT b.value ->> 0 AS i, t.direction AS direction, sum(t.bytes) AS bytes, sum(t.packets) AS packets
+       FROM json_each(?) AS b JOIN traffic_quarter AS t ON t.quarter >= b.value ->> 1 AND t.quarter < b.value ->> 2
+       WHERE 1${where} GROUP BY b.value ->> 0, t.direction`)
+      .all(JSON.stringify(ask), ...params) as Array<{ i: number; direction: string; bytes: number; packets: number }>;
+    for (const r of rows) addTo(out[r.i], r.direction, r.bytes, r.packets);
+    if (src.closed) {
+      for (const [i] of ask) {
+        const b = out[i];
+        if (b.end <= today) src.closed.set(closedKey(b.start, b.end, filter), b.end, { up: b.up, down: b.down, total: b.total, packetsUp: b.packetsUp, packetsDown: b.packetsDown });
+      }
+    }
+  }
   for (const d of pendingTraffic(src, q)) {
     const at = d.minute * MINUTE_MS;
     if (at < lo || at >= hi) continue;

@@ -177,3 +177,25 @@ t.test('bad arguments name the parameter and change nothing', async (t) => {
   t.throws(() => store.add(interval({ end: Date.UTC(2027, 0, 1), traffic: [row('eth0', 'up', 'wan' as 'lan', 5)] })), { code: 'FLOW_ERR_STORE', message: /refused an interval with a traffic row/ });
   t.equal(store.summary().year.total, 0, 'the refused intervals added nothing, not even their good rows');
 });
+
+t.test('past days the writer remembers still take late counts', async (t) => {
+  const dir = tempDataDir(t, 'late');
+  const now = Date.UTC(2027, 3, 20, 12);
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => now });
+  t.teardown(() => store.close());
+  store.add(interval({ end: Date.UTC(2027, 3, 18, 9), traffic: [row('eth0', 'up', 'internet', 100)] }));
+  store.add(interval({ end: Date.UTC(2027, 3, 20, 9), traffic: [row('eth0', 'up', 'internet', 1)] }));
+  store.flush();
+  const days = () => store.last30Days().buckets.slice(-3).map((b) => b.up);
+  const year = () => store.summary().year.up;
+  t.same([days(), year()], [[100, 0, 1], 101]);
+  t.same([days(), year()], [[100, 0, 1], 101], 'asked again: the same (from the remembered sums)');
+  // an interval of the day before yesterday arrives late
+  store.add(interval({ end: Date.UTC(2027, 3, 18, 23), traffic: [row('eth0', 'up', 'internet', 20)] }));
+  t.same([days(), year()], [[120, 0, 1], 121], 'pending');
+  store.flush();
+  t.same([days(), year()], [[120, 0, 1], 121], 'flushed: the remembered sums were dropped');
+  const reader = Store.openReadOnly({ dataDir: dir, clock: () => now });
+  t.teardown(() => reader.close());
+  t.same([reader.last30Days().buckets.slice(-3).map((b) => b.up), reader.summary().year.up], [[120, 0, 1], 121], 'a reader agrees');
+});
