@@ -149,9 +149,17 @@ function queryCosts(): void {
     time('sessions: 198.51.7.0/24, port 80', () => reader.sessions({ filter: { addr: '198.51.7.0/24', port: 80 }, limit: 100 })),
   ];
   reader.close();
+  // the writing process (flowlens run, and the APIs it serves) remembers sums of past days
+  const writer = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => Date.UTC(2025, 11, 31, 12) });
+  results.push(
+    time('writer: summary() (past days remembered)', () => writer.summary()),
+    time('writer: last12Months()', () => writer.last12Months()),
+    time('writer: history: the year by day', () => writer.history({ from: '2025-01-01', to: '2025-12-31', granularity: 'day' })),
+  );
+  writer.close();
   rmSync(dir, { recursive: true, force: true });
   process.stdout.write(`\n## queries over a year: quarter-hour traffic of 2 interfaces × up/down × 3 scopes, hourly top 100 of 150 remote addresses and 40 ports, ${SESSIONS} logged sessions\n`);
-  process.stdout.write(`# built in ${(build / 1000).toFixed(1)} s; database ${(size / 1e6).toFixed(1)} MB; read-only reader, 5 runs each\n`);
+  process.stdout.write(`# built in ${(build / 1000).toFixed(1)} s; database ${(size / 1e6).toFixed(1)} MB; a read-only reader (as the CLI), then the writer; 5 runs each (median, max)\n`);
   process.stdout.write(`${table(['query', 'median ms', 'max ms', 'rows out'], results)}\n`);
 }
 
