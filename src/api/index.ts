@@ -8,6 +8,7 @@
  * is counted, so a wrong file or a busy port is a clear error at start.
  */
 import path from 'node:path';
+import type { InfluxSinkStats } from '../sinks/influx/index.js';
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { ApiConfig } from '../config/index.js';
@@ -114,6 +115,7 @@ export class ApiServer {
     this.live.add(stats);
     this.service.invalidate();
     this.metrics.add(stats, status, this.source.processor.status());
+    this.metrics.addInflux(this.source.status().sinks.influx as unknown as InfluxSinkStats | undefined);
     if (stats.end > stats.start) {
       this.grpc?.publish(stats);
       this.hub.emit('interval', stats);

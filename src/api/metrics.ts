@@ -13,6 +13,7 @@
  * interval. Per direction, the remote series sum to the talker traffic.
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { InfluxSinkStats } from '../sinks/influx/index.js';
 import type { CollectorStatus } from '../collector/index.js';
 import type { FlowsStatus } from '../flows/processor.js';
 import type { IntervalStats } from '../flows/types.js';
@@ -47,6 +48,8 @@ export class FlowMetrics {
   /** Remote address → end of the interval it last had traffic in. */
   private readonly remotes = new Map<string, number>();
   private previous: { collector?: CollectorStatus; flows?: FlowsStatus } = {};
+  private influx: ReturnType<FlowMetrics['influxMetrics']> | undefined;
+  private previousInflux: InfluxSinkStats | undefined;
 
   constructor(private readonly remoteBudget: number, labels: { host: string }) {
     const r = this.registry;
@@ -150,6 +153,38 @@ export class FlowMetrics {
     for (const a of c.attachments) this.attached.set({ iface: a.iface, ingress: String(a.ingress), egress: String(a.egress) }, 1);
     if (stats.end > stats.start) this.lastInterval.set(stats.end / 1000);
     this.previous = { collector: { ...c, bpfErrors: { ...c.bpfErrors } }, flows: { ...f } };
+  }
+
+  /** The InfluxDB writer's counters (totals since start: the new part is added). */
+  addInflux(i: InfluxSinkStats | undefined): void {
+    if (!i) return;
+    const m = (this.influx ??= this.influxMetrics());
+    const p = this.previousInflux;
+    const delta = (now: number, before: number | undefined) => Math.max(0, now - (before ?? 0));
+    m.written.inc(delta(i.pointsWritten, p?.pointsWritten));
+    m.dropped.inc(delta(i.pointsDropped, p?.pointsDropped));
+    m.droppedBytes.inc(delta(i.bytesDropped, p?.bytesDropped));
+    m.retries.inc(delta(i.retries, p?.retries));
+    for (const [dimension, n] of Object.entries(i.seriesFolded)) m.folded.inc({ dimension }, delta(n, p?.seriesFolded[dimension as keyof typeof i.seriesFolded]));
+    m.buffered.set(i.bufferedPoints);
+    m.bufferedBytes.set(i.bufferedBytes);
+    if (i.lastSuccess) m.lastSuccess.set(i.lastSuccess / 1000);
+    this.previousInflux = { ...i, seriesFolded: { ...i.seriesFolded } };
+  }
+
+  /** Registered on the first report, so a flowlens without InfluxDB has no such series. */
+  private influxMetrics() {
+    const r = this.registry;
+    return {
+      written: new Counter({ name: 'flowlens_influx_points_written_total', help: 'Points the InfluxDB server accepted', registers: [r] }),
+      dropped: new Counter({ name: 'flowlens_influx_points_dropped_total', help: 'Points lost: buffer over its caps while InfluxDB was down or slow, refused by the server, or left at shutdown', registers: [r] }),
+      droppedBytes: new Counter({ name: 'flowlens_influx_dropped_bytes_total', help: 'Line-protocol bytes of the dropped points', registers: [r] }),
+      retries: new Counter({ name: 'flowlens_influx_retries_total', help: 'Failed InfluxDB writes that were retried', registers: [r] }),
+      folded: new Counter({ name: 'flowlens_influx_series_folded_total', help: 'Talker keys written as "other" because the per-dimension series budget was full', labelNames: ['dimension'], registers: [r] }),
+      buffered: new Gauge({ name: 'flowlens_influx_buffered_points', help: 'Points waiting to be written to InfluxDB', registers: [r] }),
+      bufferedBytes: new Gauge({ name: 'flowlens_influx_buffered_bytes', help: 'Line-protocol bytes waiting to be written to InfluxDB', registers: [r] }),
+      lastSuccess: new Gauge({ name: 'flowlens_influx_last_success_timestamp_seconds', help: 'When InfluxDB last accepted a write (Unix time)', registers: [r] }),
+    };
   }
 
   /** The text exposition format. */

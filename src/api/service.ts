@@ -7,6 +7,8 @@
  * parameter (→ HTTP 400, gRPC INVALID_ARGUMENT).
  */
 import type { MonitorStatus } from '../monitor.js';
+import { timeZone, version } from '../version.js';
+import type { InfluxSinkStats } from '../sinks/influx/index.js';
 import type { Session as LiveSession } from '../flows/sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension } from '../flows/types.js';
 import { protocolName } from '../net/protocols.js';
@@ -110,6 +112,16 @@ function dimension(text: string): TalkerDimension {
 
 /** History answers kept until the next interval (the only time they can change). */
 const CACHE_ENTRIES = 512;
+
+function influxStatus(i: InfluxSinkStats | undefined): pb.InfluxStatus | undefined {
+  if (!i) return undefined;
+  return {
+    pointsWritten: i.pointsWritten, bytesWritten: i.bytesWritten, pointsDropped: i.pointsDropped, bytesDropped: i.bytesDropped,
+    bufferedPoints: i.bufferedPoints, bufferedBytes: i.bufferedBytes, maxBufferPoints: i.maxBufferPoints, maxBufferBytes: i.maxBufferBytes,
+    retries: i.retries, backingOff: i.backingOff, lastError: i.lastError?.message ?? '', lastErrorAt: ms(i.lastError?.at ?? 0),
+    lastSuccess: ms(i.lastSuccess ?? 0), seriesFolded: { ...i.seriesFolded },
+  };
+}
 
 export class ApiService {
   private cache = new Map<string, unknown>();
@@ -249,6 +261,9 @@ export class ApiService {
       endedSessions: s.flows.endedSessions, filteredPackets: s.flows.filteredPackets, filteredBytes: s.flows.filteredBytes,
       lastIntervalEnd: ms(this.src.live.last?.end ?? 0),
       history: this.src.store !== undefined,
+      version: version(),
+      timeZone: timeZone(),
+      influx: influxStatus(s.sinks.influx as unknown as InfluxSinkStats | undefined),
     };
   }
 

@@ -31,13 +31,14 @@ export interface ApiFixture {
   feed(specs: FlowSpec[], end: number, ms?: number): IntervalStats;
 }
 
-export async function startApi(t: Test, over: Partial<ApiConfig> = {}, opts: { history?: boolean; maxSessions?: number } = {}): Promise<ApiFixture> {
+export async function startApi(t: Test, over: Partial<ApiConfig> = {},
+  opts: { history?: boolean; maxSessions?: number; sinks?: () => MonitorStatus['sinks'] } = {}): Promise<ApiFixture> {
   const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, [HOST]);
   const processor = new FlowProcessor({ sessions: { ...defaultSessionConfig(), maxSessions: opts.maxSessions ?? 200_000 }, filters: { ignore: [], keep: [] } }, classifier);
   const store = opts.history === false ? undefined : Store.open({ dataDir: tempDataDir(t, 'api'), flushIntervalMs: 0 });
   const startedAt = Date.now();
   let collector = collectorStatus(['eth0']);
-  const status = (): MonitorStatus => ({ host: 'test-host', startedAt, collector, flows: processor.status(), consumerErrors: {}, sinks: {} });
+  const status = (): MonitorStatus => ({ host: 'test-host', startedAt, collector, flows: processor.status(), consumerErrors: {}, sinks: opts.sinks?.() ?? {} });
   const api = await ApiServer.start(apiConfig(over), { processor, status, store, intervalMs: 1000, host: 'test-host' });
   t.teardown(async () => {
     await api.close();

@@ -300,9 +300,43 @@ export interface StatusResponse {
   /** End of the latest interval (0 before the first). */
   lastIntervalEnd: number;
   history: boolean;
+  /** flowlens's version (package.json). */
+  version: string;
+  /** The host's IANA time zone: the zone of every local date in History, Summary and the dashboard. */
+  timeZone: string;
+  /** The InfluxDB writer, when one is configured. */
+  influx: InfluxStatus | undefined;
 }
 
 export interface StatusResponse_BpfErrorsEntry {
+  key: string;
+  value: number;
+}
+
+/** The InfluxDB writer's health: what it wrote, what waits, what it had to drop. */
+export interface InfluxStatus {
+  /** Since start: points and their bytes the server accepted. */
+  pointsWritten: number;
+  bytesWritten: number;
+  /** Since start: points lost (buffer over its caps, refused by the server, left at shutdown). */
+  pointsDropped: number;
+  bytesDropped: number;
+  /** Now: points waiting (a batch in flight included) and the caps. */
+  bufferedPoints: number;
+  bufferedBytes: number;
+  maxBufferPoints: number;
+  maxBufferBytes: number;
+  /** Since start: failed writes that were retried; whether a retry is waiting now. */
+  retries: number;
+  backingOff: boolean;
+  lastError: string;
+  lastErrorAt: number;
+  lastSuccess: number;
+  /** Since start: talker keys folded into "other", per dimension. */
+  seriesFolded: { [key: string]: number };
+}
+
+export interface InfluxStatus_SeriesFoldedEntry {
   key: string;
   value: number;
 }
@@ -2782,6 +2816,9 @@ function createBaseStatusResponse(): StatusResponse {
     filteredBytes: 0,
     lastIntervalEnd: 0,
     history: false,
+    version: "",
+    timeZone: "",
+    influx: undefined,
   };
 }
 
@@ -2843,6 +2880,15 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.history !== false) {
       writer.uint32(152).bool(message.history);
+    }
+    if (message.version !== "") {
+      writer.uint32(162).string(message.version);
+    }
+    if (message.timeZone !== "") {
+      writer.uint32(170).string(message.timeZone);
+    }
+    if (message.influx !== undefined) {
+      InfluxStatus.encode(message.influx, writer.uint32(178).fork()).join();
     }
     return writer;
   },
@@ -3015,6 +3061,30 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.history = reader.bool();
             continue;
           }
+          case 20: {
+            if (tag !== 162) {
+              break;
+            }
+
+            message.version = reader.string();
+            continue;
+          }
+          case 21: {
+            if (tag !== 170) {
+              break;
+            }
+
+            message.timeZone = reader.string();
+            continue;
+          }
+          case 22: {
+            if (tag !== 178) {
+              break;
+            }
+
+            message.influx = InfluxStatus.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3059,6 +3129,11 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.filteredBytes = object.filteredBytes ?? 0;
     message.lastIntervalEnd = object.lastIntervalEnd ?? 0;
     message.history = object.history ?? false;
+    message.version = object.version ?? "";
+    message.timeZone = object.timeZone ?? "";
+    message.influx = (object.influx !== undefined && object.influx !== null)
+      ? InfluxStatus.fromPartial(object.influx)
+      : undefined;
     return message;
   },
 };
@@ -3124,6 +3199,310 @@ export const StatusResponse_BpfErrorsEntry: MessageFns<StatusResponse_BpfErrorsE
   },
   fromPartial(object: DeepPartial<StatusResponse_BpfErrorsEntry>): StatusResponse_BpfErrorsEntry {
     const message = createBaseStatusResponse_BpfErrorsEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseInfluxStatus(): InfluxStatus {
+  return {
+    pointsWritten: 0,
+    bytesWritten: 0,
+    pointsDropped: 0,
+    bytesDropped: 0,
+    bufferedPoints: 0,
+    bufferedBytes: 0,
+    maxBufferPoints: 0,
+    maxBufferBytes: 0,
+    retries: 0,
+    backingOff: false,
+    lastError: "",
+    lastErrorAt: 0,
+    lastSuccess: 0,
+    seriesFolded: {},
+  };
+}
+
+export const InfluxStatus: MessageFns<InfluxStatus> = {
+  encode(message: InfluxStatus, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.pointsWritten !== 0) {
+      writer.uint32(8).uint64(message.pointsWritten);
+    }
+    if (message.bytesWritten !== 0) {
+      writer.uint32(16).uint64(message.bytesWritten);
+    }
+    if (message.pointsDropped !== 0) {
+      writer.uint32(24).uint64(message.pointsDropped);
+    }
+    if (message.bytesDropped !== 0) {
+      writer.uint32(32).uint64(message.bytesDropped);
+    }
+    if (message.bufferedPoints !== 0) {
+      writer.uint32(40).uint64(message.bufferedPoints);
+    }
+    if (message.bufferedBytes !== 0) {
+      writer.uint32(48).uint64(message.bufferedBytes);
+    }
+    if (message.maxBufferPoints !== 0) {
+      writer.uint32(56).uint64(message.maxBufferPoints);
+    }
+    if (message.maxBufferBytes !== 0) {
+      writer.uint32(64).uint64(message.maxBufferBytes);
+    }
+    if (message.retries !== 0) {
+      writer.uint32(72).uint64(message.retries);
+    }
+    if (message.backingOff !== false) {
+      writer.uint32(80).bool(message.backingOff);
+    }
+    if (message.lastError !== "") {
+      writer.uint32(90).string(message.lastError);
+    }
+    if (message.lastErrorAt !== 0) {
+      writer.uint32(96).int64(message.lastErrorAt);
+    }
+    if (message.lastSuccess !== 0) {
+      writer.uint32(104).int64(message.lastSuccess);
+    }
+    globalThis.Object.entries(message.seriesFolded).forEach(([key, value]: [string, number]) => {
+      InfluxStatus_SeriesFoldedEntry.encode({ key: key as any, value }, writer.uint32(114).fork()).join();
+    });
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InfluxStatus {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInfluxStatus();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.pointsWritten = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.bytesWritten = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pointsDropped = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bytesDropped = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bufferedPoints = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.bufferedBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.maxBufferPoints = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.maxBufferBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.retries = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.backingOff = reader.bool();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.lastError = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.lastErrorAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.lastSuccess = longToNumber(reader.int64());
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            const entry14 = InfluxStatus_SeriesFoldedEntry.decode(reader, reader.uint32());
+            if (entry14.value !== undefined) {
+              message.seriesFolded[entry14.key] = entry14.value;
+            }
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<InfluxStatus>): InfluxStatus {
+    return InfluxStatus.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InfluxStatus>): InfluxStatus {
+    const message = createBaseInfluxStatus();
+    message.pointsWritten = object.pointsWritten ?? 0;
+    message.bytesWritten = object.bytesWritten ?? 0;
+    message.pointsDropped = object.pointsDropped ?? 0;
+    message.bytesDropped = object.bytesDropped ?? 0;
+    message.bufferedPoints = object.bufferedPoints ?? 0;
+    message.bufferedBytes = object.bufferedBytes ?? 0;
+    message.maxBufferPoints = object.maxBufferPoints ?? 0;
+    message.maxBufferBytes = object.maxBufferBytes ?? 0;
+    message.retries = object.retries ?? 0;
+    message.backingOff = object.backingOff ?? false;
+    message.lastError = object.lastError ?? "";
+    message.lastErrorAt = object.lastErrorAt ?? 0;
+    message.lastSuccess = object.lastSuccess ?? 0;
+    message.seriesFolded = (globalThis.Object.entries(object.seriesFolded ?? {}) as [string, number][]).reduce(
+      (acc: { [key: string]: number }, [key, value]: [string, number]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.Number(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    return message;
+  },
+};
+
+function createBaseInfluxStatus_SeriesFoldedEntry(): InfluxStatus_SeriesFoldedEntry {
+  return { key: "", value: 0 };
+}
+
+export const InfluxStatus_SeriesFoldedEntry: MessageFns<InfluxStatus_SeriesFoldedEntry> = {
+  encode(message: InfluxStatus_SeriesFoldedEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== 0) {
+      writer.uint32(16).uint64(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): InfluxStatus_SeriesFoldedEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseInfluxStatus_SeriesFoldedEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.value = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<InfluxStatus_SeriesFoldedEntry>): InfluxStatus_SeriesFoldedEntry {
+    return InfluxStatus_SeriesFoldedEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<InfluxStatus_SeriesFoldedEntry>): InfluxStatus_SeriesFoldedEntry {
+    const message = createBaseInfluxStatus_SeriesFoldedEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
     return message;
