@@ -86,6 +86,8 @@ export class Pending {
     const last = stats.end - 1;
     const minute = Math.floor(last / MINUTE_MS);
     const hour = Math.floor(last / HOUR_MS);
+    // the hour may have to be read from the database: before anything is counted, so a failed read counts nothing
+    const dims = TALKER_DIMENSIONS.some((d) => stats.talkers[d]?.length) ? this.hour(hour) : undefined;
     for (const r of stats.traffic) {
       if (r.bytes === 0 && r.packets === 0) continue;
       const k = `${minute}|${r.iface}|${r.direction}|${r.scope}`;
@@ -97,11 +99,9 @@ export class Pending {
         this.traffic.set(k, { minute, iface: r.iface, direction: r.direction, scope: r.scope, bytes: r.bytes, packets: r.packets });
       }
     }
-    let dims: Map<TalkerDimension, TalkerMap> | undefined;
     for (const dim of TALKER_DIMENSIONS) {
       const rows = stats.talkers[dim];
-      if (!rows?.length) continue;
-      if (!dims) dims = this.hour(hour);
+      if (!rows?.length || !dims) continue;
       let m = dims.get(dim);
       if (!m) dims.set(dim, (m = new Map()));
       let w = this.window.get(dim);
