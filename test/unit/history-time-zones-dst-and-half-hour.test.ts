@@ -10,6 +10,9 @@
 import t from 'tap';
 import { fileURLToPath } from 'node:url';
 import { spawnSync } from 'node:child_process';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+import { DB_FILE } from '../../src/store/schema.js';
 import { Store } from '../../src/store/index.js';
 import { interval, manualClock, row, talker, tempDataDir } from '../helpers/intervals.js';
 
@@ -100,6 +103,10 @@ if (zone === undefined) {
     // two days later the per-minute rows are pruned: quarter hours still give every local hour exactly
     clock.advance(2 * 1440 * MIN);
     store.flush();
+    const db = new Database(path.join(dir, DB_FILE), { readonly: true });
+    t.equal((db.prepare('SELECT count(*) AS n FROM traffic_minute').get() as { n: number }).n, 0, 'per-minute rows older than a day are gone');
+    t.ok((db.prepare('SELECT count(*) AS n FROM traffic_quarter').get() as { n: number }).n > 0, 'quarter-hour rows stay');
+    db.close();
     check('minutes pruned');
 
     const top = store.topTalkers({ dimension: 'ip', from: '2026-06-15', to: '2026-06-15' });
