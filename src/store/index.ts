@@ -18,6 +18,7 @@ import { sessions } from './sessions.js';
 import type { DateRange, History, HistoryQuery, LiveTop, SessionPage, SessionQuery, Summary, TopQuery, TopTalkers, TrafficFilter } from './types.js';
 import { HOUR_GRACE_MS, liveTalkers, Writer } from './writer.js';
 import { HOUR_MS, MINUTE_MS } from './time.js';
+import { WriterLock } from './lock.js';
 
 export { defaultStoreConfig, type StoreConfig } from './config.js';
 export type * from './types.js';
@@ -60,6 +61,8 @@ export class Store {
   private timer: NodeJS.Timeout | null = null;
   private live: { at: number; sessions: SessionRecord[] } | null = null;
   private closed = false;
+  /** The writer's claim on the data directory (none for readers). */
+  private lock: WriterLock | null = null;
 
   private constructor(
     private readonly db: Db,
@@ -80,9 +83,17 @@ export class Store {
     const config: StoreConfig = { ...defaultStoreConfig(), ...rest };
     checkConfig(config);
     const db = openForWriting(config.dataDir);
+    let lock: WriterLock;
+    try {
+      lock = WriterLock.acquire(config.dataDir);
+    } catch (e) {
+      db.close();
+      throw e;
+    }
     const store = new Store(db, config, clock ?? Date.now, false, onFlushError ?? ((e) => {
       process.stderr.write(`flowlens: history flush failed, will retry: ${e instanceof FlowlensError ? e.format() : e.message}\n`);
     }));
+    store.lock = lock;
     if (config.flushIntervalMs > 0) {
       store.timer = setInterval(() => {
         try { store.flush(); } catch (e) { store.onFlushError(e as Error); }
@@ -160,6 +171,7 @@ export class Store {
     } finally {
       this.closed = true;
       if (this.readOnly) this.db.close(); else closeWriter(this.db);
+      this.lock?.release();
     }
   }
 

@@ -94,3 +94,29 @@ t.test('close() flushes; the timer flushes by itself; a closed store says so', a
   for (let i = 0; i < 100 && reader.summary().today.up !== 1235; i++) await new Promise((r) => setTimeout(r, 20));
   t.equal(reader.summary().today.up, 1235, 'the flush timer wrote it');
 });
+
+t.test('one writer per data directory; a stale PID file is taken over', async (t) => {
+  const { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { spawn } = await import('node:child_process');
+  const { Store } = await import('../../src/store/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'flowlens-lock-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // a live process that is not us holds the directory
+  const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
+  t.teardown(() => { holder.kill('SIGKILL'); });
+  writeFileSync(join(dir, 'flowlens.pid'), `${holder.pid}\n`);
+  t.throws(() => Store.open({ dataDir: dir, flushIntervalMs: 0 }), new RegExp(`another flowlens \\(PID ${holder.pid}\\) writes the history in`));
+  // its writer died (kill -9): the file is taken over
+  holder.kill('SIGKILL');
+  await new Promise((r) => holder.once('exit', r));
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0 });
+  t.equal(readFileSync(join(dir, 'flowlens.pid'), 'utf8').trim(), String(process.pid));
+  store.flush();
+  const reader = Store.openReadOnly({ dataDir: dir });
+  t.same(reader.dateRange().first, null, 'a reader beside the writer is never refused');
+  reader.close();
+  store.close();
+  t.notOk(existsSync(join(dir, 'flowlens.pid')), 'close releases the directory');
+});
