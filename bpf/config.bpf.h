@@ -3,9 +3,14 @@
 #ifndef FLOWLENS_CONFIG_BPF_H
 #define FLOWLENS_CONFIG_BPF_H
 
+#include <stdbool.h>
+
 /* Slots per epoch region of flow_slots (twice max_flows: short probe runs). */
 const volatile __u32 table_slots = 2;
 /* Flows counted per interval before new flows go to the overflow counters (--map-size). */
 const volatile __u32 max_flows = 1;
+
+/* Copy DNS answers and TLS ClientHellos into the captures ring buffer (off: the verifier drops the code). */
+const volatile bool capture_enabled = true;
 
 #endif

@@ -14,6 +14,10 @@
  *  4. Overflow: when max_flows flows are in the table the packet is counted in
  *     iface_counters (per interface, direction and epoch) instead, so totals stay
  *     exact. Non-IP and malformed frames are counted there too.
+ *  5. Captures: a DNS answer (UDP/TCP from port 53) or a TLS ClientHello (TCP to
+ *     port 443) is also copied, up to CAPTURE_PAYLOAD_MAX payload bytes, into
+ *     the captures ring buffer, which the drain reads. Every other packet pays
+ *     one port comparison for this.
  *
  * Every program returns the pass verdict on every path: flowlens observes, it
  * never drops or redirects.
@@ -69,6 +73,103 @@ static __always_inline void count_iface(__u32 ifindex, __u8 direction, __u32 epo
 	}
 }
 
+static __always_inline void count_capture_error(__u32 which)
+{
+	__u64 *n = bpf_map_lookup_elem(&capture_errors, &which);
+
+	if (n)
+		*n += 1;
+}
+
+/* The only test every packet pays for captures: two port comparisons (most fail the first). */
+static __always_inline bool capture_candidate(const struct parsed *p)
+{
+	return (p->key.src_port == 53 || p->key.dst_port == 443) &&
+	       (p->key.protocol == IPPROTO_TCP || (p->key.protocol == IPPROTO_UDP && p->key.src_port == 53));
+}
+
+/* Copies `len` bytes at `off` of the packet, wherever they are (linear part or frags). */
+static __always_inline long load_payload(void *ctx, bool xdp, __u32 off, void *to, __u32 len)
+{
+	return xdp ? bpf_xdp_load_bytes(ctx, off, to, len) : bpf_skb_load_bytes(ctx, off, to, len);
+}
+
+/*
+ * Copies a DNS answer or a TLS ClientHello into the captures ring buffer. Port
+ * 443 carries bulk data too: only a segment whose payload starts a TLS
+ * handshake record (0x16 0x03 ..) holding a ClientHello (type 1) is copied.
+ * Only the first CAPTURE_PAYLOAD_MAX bytes of one segment are taken: a DNS
+ * answer over TCP that spans segments is captured by its first segment.
+ * Returns 1 if a record was submitted.
+ */
+static __always_inline int capture_payload(void *ctx, bool xdp, const struct flow_key *key,
+					   __u32 payload_off, __u32 payload_len)
+{
+	struct capture_record *rec;
+	__u32 len = payload_len;
+	__u8 kind = CAPTURE_DNS;
+
+	if (!key || len == 0)
+		return 0;
+	if (key->src_port != 53) {
+		__u8 hello[6];
+
+		if (len < sizeof(hello) || load_payload(ctx, xdp, payload_off, hello, sizeof(hello)))
+			return 0;
+		if (hello[0] != 0x16 || hello[1] != 0x03 || hello[5] != 0x01)
+			return 0;
+		kind = CAPTURE_TLS;
+	}
+	rec = bpf_ringbuf_reserve(&captures, sizeof(*rec), 0);
+	if (!rec) {
+		count_capture_error(CAPTURE_ERR_RING_FULL);
+		return 0;
+	}
+	if (len > CAPTURE_PAYLOAD_MAX)
+		len = CAPTURE_PAYLOAD_MAX;
+	__builtin_memcpy(&rec->key, key, sizeof(rec->key));
+	rec->time_ns = bpf_ktime_get_ns();
+	rec->payload_len = payload_len;
+	rec->captured_len = len;
+	rec->kind = kind;
+	rec->pad0 = 0;
+	if (load_payload(ctx, xdp, payload_off, rec->payload, len)) {
+		bpf_ringbuf_discard(rec, BPF_RB_NO_WAKEUP);
+		count_capture_error(CAPTURE_ERR_LOAD);
+		return 0;
+	}
+	/* no wakeup: nobody sleeps on the ring, the drain polls it */
+	bpf_ringbuf_submit(rec, BPF_RB_NO_WAKEUP);
+	return 1;
+}
+
+/*
+ * Global (not inlined) functions are verified once, on their own: inlined, the
+ * capture code would be verified again after every parse path, which exceeds
+ * the verifier's budget. One per hook type, because the copy helper differs.
+ */
+__noinline int capture_xdp(struct xdp_md *ctx, const struct flow_key *key, __u32 payload_off,
+			   __u32 payload_len)
+{
+	return capture_payload(ctx, true, key, payload_off, payload_len);
+}
+
+__noinline int capture_skb(struct __sk_buff *ctx, const struct flow_key *key, __u32 payload_off,
+			   __u32 payload_len)
+{
+	return capture_payload(ctx, false, key, payload_off, payload_len);
+}
+
+static __always_inline void capture(void *ctx, bool xdp, const struct parsed *p)
+{
+	if (!capture_enabled)
+		return;
+	if (xdp)
+		capture_xdp(ctx, &p->key, p->payload_off, p->payload_len);
+	else
+		capture_skb(ctx, &p->key, p->payload_off, p->payload_len);
+}
+
 static __always_inline void count_flow(struct parsed *p, __u32 epoch)
 {
 	__u32 errors = 0;
@@ -82,9 +183,12 @@ static __always_inline void count_flow(struct parsed *p, __u32 epoch)
 		count_error(FLOW_ERR_CLAIM_RACE);
 }
 
-/* Parses and counts one frame; returns the parse result so TC can pull and retry. */
-static __always_inline int count_packet(const struct packet *pkt, __u32 ifindex, __u8 direction,
-					bool final)
+/*
+ * Parses and counts one frame; returns the parse result so TC can pull and retry.
+ * ctx is the program's context (xdp: an xdp_md, else an __sk_buff), for copying captures.
+ */
+static __always_inline int count_packet(void *ctx, bool xdp, const struct packet *pkt, __u32 ifindex,
+					__u8 direction, bool final)
 {
 	struct parsed p;
 	__u32 epoch;
@@ -99,6 +203,8 @@ static __always_inline int count_packet(const struct packet *pkt, __u32 ifindex,
 		p.key.ifindex = ifindex;
 		p.key.direction = direction;
 		count_flow(&p, epoch);
+		if (capture_candidate(&p))
+			capture(ctx, xdp, &p);
 	} else {
 		count_iface(ifindex, direction, epoch, r == PARSE_NON_IP ? SLOT_NON_IP : SLOT_MALFORMED,
 			    1, pkt->frame_len);
@@ -115,7 +221,7 @@ int flowlens_xdp(struct xdp_md *ctx)
 	};
 
 	pkt.frame_len = pkt.data_end - pkt.data;
-	count_packet(&pkt, ctx->ingress_ifindex, FLOW_DIR_INGRESS, true);
+	count_packet(ctx, true, &pkt, ctx->ingress_ifindex, FLOW_DIR_INGRESS, true);
 	return XDP_PASS;
 }
 
@@ -133,7 +239,7 @@ __noinline int count_skb_once(struct __sk_buff *skb, __u32 direction, __u32 fina
 		.gso_size = skb->gso_size,
 	};
 
-	return count_packet(&pkt, skb->ifindex, direction, final);
+	return count_packet(skb, false, &pkt, skb->ifindex, direction, final);
 }
 
 static __always_inline void count_skb(struct __sk_buff *skb, __u8 direction)

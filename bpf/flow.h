@@ -96,6 +96,37 @@ enum flow_slot_state {
 	FLOW_SLOT_READY = 2,    /* key written: match and count */
 };
 
+/*
+ * Captures: DNS answers and TLS ClientHellos, copied into the captures ring
+ * buffer for the control plane to parse (names, SNI). Not counted: the packet
+ * is counted as a flow like any other.
+ */
+enum capture_kind {
+	CAPTURE_DNS = 1,  /* UDP or TCP from port 53: an answer (TCP: with its 2-byte length prefix) */
+	CAPTURE_TLS = 2,  /* TCP to port 443 whose payload starts a TLS handshake record with a ClientHello */
+};
+
+/* L4 payload bytes a capture holds at most; the rest of the packet is not copied. */
+#define CAPTURE_PAYLOAD_MAX 512
+
+/* One record of the captures ring buffer, and what drain() writes for each. */
+struct capture_record {
+	struct flow_key key;    /* the packet's flow key (ifindex, direction, addresses, ports) */
+	__u64 time_ns;          /* CLOCK_MONOTONIC (bpf_ktime_get_ns) when the packet was seen */
+	__u32 payload_len;      /* L4 payload bytes the packet carries (may exceed captured_len) */
+	__u16 captured_len;     /* bytes of payload[] filled, <= CAPTURE_PAYLOAD_MAX */
+	__u8 kind;              /* enum capture_kind */
+	__u8 pad0;              /* always 0 */
+	__u8 payload[CAPTURE_PAYLOAD_MAX];  /* the L4 payload's first captured_len bytes, as on the wire */
+};
+
+/* Captures that were lost, indexed into the capture_errors map. */
+enum capture_error {
+	CAPTURE_ERR_RING_FULL = 0,  /* the ring buffer had no room: user space drains too rarely */
+	CAPTURE_ERR_LOAD = 1,       /* copying the payload failed (it was not where the headers said) */
+	CAPTURE_ERR__COUNT = 2,
+};
+
 /* Interfaces x directions x epochs the iface_counters map holds. */
 #define FLOW_IFACE_MAX_ENTRIES 1024
 

@@ -61,6 +61,24 @@ struct {
 	__type(value, __u64);
 } bpf_errors SEC(".maps");
 
+/*
+ * DNS answers and TLS ClientHellos for user space (struct capture_record), read
+ * at each drain. Submitted without a wakeup: nobody waits on it, the drain
+ * polls. Its size is set by user space at load time (power of two, >= a page).
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 20);
+} captures SEC(".maps");
+
+/* Captures lost, indexed by enum capture_error. Cumulative. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, CAPTURE_ERR__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} capture_errors SEC(".maps");
+
 /* A map-in-map whose only job is its update: the kernel returns from it after an RCU grace period. */
 struct grace_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);

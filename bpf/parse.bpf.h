@@ -47,6 +47,8 @@ struct parsed {
 	__u32 packets;    /* wire packets */
 	__u32 l3_bytes;   /* L3 bytes of those wire packets */
 	__u8 tcp_flags;
+	__u16 payload_off;  /* offset of the L4 payload from the frame start */
+	__u32 payload_len;  /* L4 payload bytes (of the whole super-packet for GSO) */
 };
 
 /*
@@ -248,7 +250,8 @@ static __always_inline int parse_l4(struct cursor *c, struct parsed *p, __u32 *l
 
 /*
  * Parses one frame. On PARSE_FLOW, p->key (but ifindex/direction), p->packets,
- * p->l3_bytes and p->tcp_flags are set.
+ * p->l3_bytes, p->tcp_flags and (when there are ports) p->payload_off and
+ * p->payload_len are set.
  */
 static __always_inline int parse_packet(const struct packet *pkt, struct parsed *p)
 {
@@ -307,6 +310,8 @@ static __always_inline int parse_packet(const struct packet *pkt, struct parsed 
 			segs = 1;
 		p->packets = segs;
 		p->l3_bytes = l3_avail + (segs - 1) * hdrs;
+		p->payload_off = c.off;
+		p->payload_len = pkt->frame_len > c.off ? pkt->frame_len - c.off : 0;
 		return PARSE_FLOW;
 	}
 	/* IPv4 tot_len / IPv6 payload_len + 40; Ethernet padding is not L3 */
@@ -316,6 +321,8 @@ static __always_inline int parse_packet(const struct packet *pkt, struct parsed 
 		return PARSE_MALFORMED;  /* the L4 header lies beyond the IP length */
 	p->packets = 1;
 	p->l3_bytes = l3.ip_len;
+	p->payload_off = c.off;
+	p->payload_len = l3.off + l3.ip_len - c.off;
 	return PARSE_FLOW;
 }
 

@@ -60,6 +60,9 @@ const napi_type_tag kCollectorTag = { 0x8c3f6a1e5b2d4c07ULL, 0x9e1b7d3a2f4c6e58U
 
 class Collector;
 
+// The captures ring buffer's size when the caller does not say: 1 MiB, ~1800 captures.
+constexpr uint32_t kDefaultCaptureRingBytes = 1u << 20;
+
 // Every live loader of this environment, closed at teardown.
 struct AddonData {
 	std::set<Collector *> live;
@@ -75,6 +78,7 @@ public:
 					   InstanceMethod<&Collector::Detach>("detach"),
 					   InstanceMethod<&Collector::Drain>("drain"),
 					   InstanceMethod<&Collector::Errors>("errors"),
+					   InstanceMethod<&Collector::CaptureErrors>("captureErrors"),
 					   InstanceMethod<&Collector::TestRun>("testRun"),
 					   InstanceMethod<&Collector::Close>("close"),
 					   InstanceAccessor<&Collector::MapEntries>("mapEntries"),
@@ -87,10 +91,18 @@ public:
 		Napi::Env env = info.Env();
 		char err[FL_ERR_LEN] = "";
 
-		REQUIRE(info.Length() == 1 && info[0].IsNumber(), "new Collector(mapEntries: number)");
+		REQUIRE((info.Length() == 1 || info.Length() == 2) && info[0].IsNumber() &&
+				(info.Length() == 1 || info[1].IsNumber() || info[1].IsUndefined()),
+			"new Collector(mapEntries: number, captureRingBytes?: number)");
 		REQUIRE(IsInteger(info[0], 1, UINT32_MAX), "mapEntries must be an integer from 1 to 4294967295");
 		uint32_t entries = info[0].As<Napi::Number>().Uint32Value();
-		int rc = fl_open(entries, &loader_, err);
+		uint32_t ring = kDefaultCaptureRingBytes;
+		if (info.Length() == 2 && info[1].IsNumber()) {
+			// fl_open checks the power of two; here only the type and range
+			REQUIRE(IsInteger(info[1], 0, 1u << 30), "captureRingBytes must be an integer from 0 to 1073741824");
+			ring = info[1].As<Napi::Number>().Uint32Value();
+		}
+		int rc = fl_open(entries, ring, &loader_, err);
 		if (rc)
 			throw KernelError(env, rc, err);
 		env.GetInstanceData<AddonData>()->live.insert(this);
@@ -192,6 +204,20 @@ private:
 		return a;
 	}
 
+	Napi::Value CaptureErrors(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		uint64_t v[CAPTURE_ERR__COUNT];
+		char err[FL_ERR_LEN] = "";
+		int rc = fl_read_capture_errors(Open(env), v, err);
+		if (rc)
+			throw KernelError(env, rc, err);
+		Napi::Array a = Napi::Array::New(env, CAPTURE_ERR__COUNT);
+		for (uint32_t i = 0; i < CAPTURE_ERR__COUNT; i++)
+			a.Set(i, Napi::Number::New(env, (double)v[i]));
+		return a;
+	}
+
 	Napi::Value TestRun(const Napi::CallbackInfo &info);
 
 	Napi::Value Close(const Napi::CallbackInfo &info)
@@ -227,7 +253,7 @@ class DrainWorker : public Napi::AsyncWorker {
 public:
 	DrainWorker(Napi::Env env, Collector *c, Napi::Buffer<uint8_t> buf)
 		: Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), c_(c),
-		  data_(buf.Data()), len_(buf.Length())
+		  data_(buf.Data()), len_(buf.Length()), captures_offset_(fl_captures_offset(c->loader_))
 	{
 		buf_ref_ = Napi::Persistent(buf);
 		self_ref_ = Napi::Persistent(c->Value());
@@ -256,6 +282,8 @@ public:
 			o.Set("ifaces", res_.ifaces);
 			o.Set("flows", res_.flows);
 			o.Set("flowsOffset", (double)(FLOW_IFACE_MAX_ENTRIES * sizeof(struct iface_record)));
+			o.Set("captures", res_.captures);
+			o.Set("capturesOffset", (double)captures_offset_);
 			o.Set("graceNs", (double)res_.grace_ns);
 			o.Set("drainNs", (double)res_.drain_ns);
 			o.Set("monoNs", (double)res_.mono_ns);
@@ -278,6 +306,7 @@ private:
 	Collector *c_;
 	uint8_t *data_;
 	size_t len_;
+	size_t captures_offset_;
 	Napi::Reference<Napi::Buffer<uint8_t>> buf_ref_;
 	Napi::ObjectReference self_ref_;
 	fl_drain_result res_{};
@@ -466,12 +495,20 @@ Napi::Object Layout(Napi::Env env)
 	FIELD(iface_counters, non_ip_packets) FIELD(iface_counters, non_ip_bytes)
 	FIELD(iface_counters, malformed_packets) FIELD(iface_counters, malformed_bytes) END
 	STRUCT(iface_record) FIELD(iface_record, key) FIELD(iface_record, counters) END
+	STRUCT(capture_record)
+	FIELD(capture_record, key) FIELD(capture_record, time_ns) FIELD(capture_record, payload_len)
+	FIELD(capture_record, captured_len) FIELD(capture_record, kind) FIELD(capture_record, pad0)
+	FIELD(capture_record, payload) END
 #undef STRUCT
 #undef FIELD
 #undef END
 	Napi::Object consts = Napi::Object::New(env);
 	consts.Set("FLOW_IFACE_MAX_ENTRIES", FLOW_IFACE_MAX_ENTRIES);
 	consts.Set("FLOW_ERR__COUNT", (uint32_t)FLOW_ERR__COUNT);
+	consts.Set("CAPTURE_PAYLOAD_MAX", CAPTURE_PAYLOAD_MAX);
+	consts.Set("CAPTURE_DNS", (uint32_t)CAPTURE_DNS);
+	consts.Set("CAPTURE_TLS", (uint32_t)CAPTURE_TLS);
+	consts.Set("CAPTURE_ERR__COUNT", (uint32_t)CAPTURE_ERR__COUNT);
 	consts.Freeze();
 	l.Set("constants", consts);
 	l.Freeze();

@@ -51,6 +51,12 @@ struct fl_loader {
 	uint64_t *claimed_list;     /* mmap of claimed_slots: 2 x max_flows 8-byte elements */
 	size_t claimed_len;
 	uint64_t claim_races;       /* bpf_errors[FLOW_ERR_CLAIM_RACE] at the last drain */
+	/* the captures ring buffer, read in place (see read_captures) */
+	uint32_t ring_bytes;        /* its data size (0: captures are off) */
+	uint32_t capture_slots;     /* capture records a drain returns at most */
+	unsigned long *ring_consumer;  /* mmap of the consumer position page (read-write) */
+	void *ring_producer;           /* mmap of the producer position page + the data, twice */
+	size_t ring_producer_len;
 };
 
 struct fl_object {
@@ -111,17 +117,29 @@ static int fail(char *err, int code, const char *fmt, ...)
 
 /* ---- open / load ---- */
 
-int fl_open(uint32_t map_entries, struct fl_loader **out, char *err)
+/* A ring buffer record: 8-byte header, then the sample, rounded up to 8 bytes. */
+#define RING_RECORD_BYTES ROUND_UP8(BPF_RINGBUF_HDR_SZ + sizeof(struct capture_record))
+
+int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, struct fl_loader **out, char *err)
 {
 	struct fl_loader *l;
 	libbpf_print_fn_t old_print;
+	long page = sysconf(_SC_PAGESIZE);
 	int e;
 
 	*out = NULL;
 	l = calloc(1, sizeof(*l));
 	if (!l)
 		return fail(err, ENOMEM, "out of memory");
+	if (capture_ring_bytes &&
+	    ((capture_ring_bytes & (capture_ring_bytes - 1)) || capture_ring_bytes < (uint32_t)page)) {
+		free(l);
+		return fail(err, EINVAL, "the capture ring size must be a power of two of at least %ld bytes, not %u",
+			    page, capture_ring_bytes);
+	}
 	l->map_entries = map_entries;
+	l->ring_bytes = capture_ring_bytes;
+	l->capture_slots = capture_ring_bytes / RING_RECORD_BYTES;
 	l->ncpus = libbpf_num_possible_cpus();
 	if (l->ncpus <= 0) {
 		free(l);
@@ -147,6 +165,9 @@ int fl_open(uint32_t map_entries, struct fl_loader **out, char *err)
 	l->skel->rodata->max_flows = map_entries;
 	bpf_map__set_max_entries(l->skel->maps.flow_slots, 2 * l->table_slots);
 	bpf_map__set_max_entries(l->skel->maps.claimed_slots, 2 * map_entries);
+	/* captures off: the verifier drops their code; the ring cannot be smaller than a page */
+	l->skel->rodata->capture_enabled = capture_ring_bytes != 0;
+	bpf_map__set_max_entries(l->skel->maps.captures, capture_ring_bytes ? capture_ring_bytes : (uint32_t)page);
 
 	e = flow_bpf__load(l->skel);
 	libbpf_set_print(old_print);
@@ -174,6 +195,23 @@ int fl_open(uint32_t map_entries, struct fl_loader **out, char *err)
 			l->claimed_list = NULL;
 		fl_close(l);
 		return fail(err, e, "cannot map the flow table into memory: %s", strerror(-e));
+	}
+	if (l->ring_bytes) {
+		/* the kernel maps the data twice in a row, so a record that wraps reads contiguously */
+		int fd = bpf_map__fd(l->skel->maps.captures);
+
+		l->ring_consumer = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+		l->ring_producer_len = page + 2 * (size_t)l->ring_bytes;
+		l->ring_producer = mmap(NULL, l->ring_producer_len, PROT_READ, MAP_SHARED, fd, page);
+		if (l->ring_consumer == MAP_FAILED || l->ring_producer == MAP_FAILED) {
+			e = -errno;
+			if (l->ring_consumer == MAP_FAILED)
+				l->ring_consumer = NULL;
+			if (l->ring_producer == MAP_FAILED)
+				l->ring_producer = NULL;
+			fl_close(l);
+			return fail(err, e, "cannot map the capture ring buffer into memory: %s", strerror(-e));
+		}
 	}
 	*out = l;
 	return 0;
@@ -409,10 +447,58 @@ int fl_detach(struct fl_loader *l, int ifindex, char *err)
 
 /* ---- drain ---- */
 
-size_t fl_buffer_size(const struct fl_loader *l)
+size_t fl_captures_offset(const struct fl_loader *l)
 {
 	return FLOW_IFACE_MAX_ENTRIES * sizeof(struct iface_record) +
 	       (size_t)l->map_entries * sizeof(struct flow_record);
+}
+
+uint32_t fl_capture_slots(const struct fl_loader *l)
+{
+	return l->capture_slots;
+}
+
+size_t fl_buffer_size(const struct fl_loader *l)
+{
+	return fl_captures_offset(l) + (size_t)l->capture_slots * sizeof(struct capture_record);
+}
+
+/*
+ * Copies up to `max` committed records out of the captures ring buffer and
+ * advances the consumer past them; later records stay for the next drain.
+ * libbpf's ring_buffer__consume() (1.1) cannot stop early without losing the
+ * record it stopped on, so the ring is read here with the kernel's protocol:
+ * a record's header says its length, BUSY while the producer writes it,
+ * DISCARD if it was given back. Positions only grow; offsets are modulo size.
+ */
+static uint32_t read_captures(struct fl_loader *l, struct capture_record *out, uint32_t max)
+{
+	const unsigned long *producer = l->ring_producer;
+	const char *data = (const char *)l->ring_producer + sysconf(_SC_PAGESIZE);
+	unsigned long cons, prod, mask = l->ring_bytes - 1;
+	uint32_t n = 0;
+
+	if (!l->ring_bytes)
+		return 0;
+	cons = __atomic_load_n(l->ring_consumer, __ATOMIC_ACQUIRE);
+	prod = __atomic_load_n(producer, __ATOMIC_ACQUIRE);
+	while (cons < prod && n < max) {
+		const uint32_t *hdr = (const uint32_t *)(data + (cons & mask));
+		uint32_t len = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+
+		if (len & BPF_RINGBUF_BUSY_BIT)
+			break; /* still being written: next drain */
+		if (!(len & BPF_RINGBUF_DISCARD_BIT)) {
+			size_t sample = len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+
+			memset(&out[n], 0, sizeof(out[n]));
+			memcpy(&out[n], hdr + 2, sample < sizeof(out[n]) ? sample : sizeof(out[n]));
+			n++;
+		}
+		cons += ROUND_UP8(BPF_RINGBUF_HDR_SZ + (len & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT)));
+		__atomic_store_n(l->ring_consumer, cons, __ATOMIC_RELEASE);
+	}
+	return n;
 }
 
 /* Finds (or adds) the record of (ifindex, direction) among the first *n. */
@@ -585,9 +671,29 @@ int fl_drain(struct fl_loader *l, void *buf, size_t len, struct fl_drain_result 
 	e = drain_ifaces(l, (uint8_t)old, ifaces, &nifaces, err);
 	if (e)
 		return e;
+	/* 5. the captures the ring holds (not tied to the epoch: some may be from after the flip) */
+	res->captures = read_captures(l, (struct capture_record *)((char *)buf + fl_captures_offset(l)),
+				      l->capture_slots);
 	res->ifaces = nifaces;
 	res->flows = nflows;
 	res->drain_ns = mono_ns() - t0;
+	return 0;
+}
+
+int fl_read_capture_errors(struct fl_loader *l, uint64_t out[CAPTURE_ERR__COUNT], char *err)
+{
+	int fd = bpf_map__fd(l->skel->maps.capture_errors);
+	uint64_t vals[512];
+
+	if (l->ncpus > 512)
+		return fail(err, EINVAL, "more than 512 CPUs are not supported");
+	for (uint32_t k = 0; k < CAPTURE_ERR__COUNT; k++) {
+		out[k] = 0;
+		if (bpf_map_lookup_elem(fd, &k, vals))
+			return fail(err, errno, "cannot read capture_errors: %s", strerror(errno));
+		for (int c = 0; c < l->ncpus; c++)
+			out[k] += vals[c];
+	}
 	return 0;
 }
 
@@ -642,6 +748,10 @@ void fl_close(struct fl_loader *l)
 		munmap(l->slots, l->slots_len);
 	if (l->claimed_list)
 		munmap(l->claimed_list, l->claimed_len);
+	if (l->ring_consumer)
+		munmap(l->ring_consumer, sysconf(_SC_PAGESIZE));
+	if (l->ring_producer)
+		munmap(l->ring_producer, l->ring_producer_len);
 	flow_bpf__destroy(l->skel);
 	free(l);
 }

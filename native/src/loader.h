@@ -32,6 +32,7 @@ struct fl_attach_info {
 struct fl_drain_result {
 	uint32_t ifaces;     /* iface_record entries at the start of the buffer */
 	uint32_t flows;      /* flow_record entries from FLOW_IFACE_MAX_ENTRIES iface records on */
+	uint32_t captures;   /* capture_record entries from fl_captures_offset() on */
 	uint64_t grace_ns;   /* flip + RCU grace period */
 	uint64_t drain_ns;   /* whole drain */
 	uint64_t mono_ns;    /* CLOCK_MONOTONIC when the epoch flipped (the interval's end) */
@@ -39,22 +40,37 @@ struct fl_drain_result {
 
 struct fl_loader;
 
-/* Opens, sizes (flow table entries) and loads the flow counter through the verifier. */
-int fl_open(uint32_t map_entries, struct fl_loader **out, char *err);
+/*
+ * Opens, sizes and loads the flow counter through the verifier. map_entries:
+ * flows per interval. capture_ring_bytes: size of the captures ring buffer (a
+ * power of two of at least a page), or 0 to load without captures.
+ */
+int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, struct fl_loader **out, char *err);
 /* Attaches ingress (XDP or TC) and egress (TC) counting on one interface. */
 int fl_attach(struct fl_loader *l, int ifindex, enum fl_hook hook, enum fl_xdp_mode mode,
 	      struct fl_attach_info *info, char *err);
 /* Detaches everything this loader attached to one interface. */
 int fl_detach(struct fl_loader *l, int ifindex, char *err);
-/* Bytes drain() needs: a region of FLOW_IFACE_MAX_ENTRIES iface records, then max flows. */
+/*
+ * Bytes drain() needs: a region of FLOW_IFACE_MAX_ENTRIES iface records, then
+ * max flows, then as many capture records as the ring buffer can hold.
+ */
 size_t fl_buffer_size(const struct fl_loader *l);
+/* Byte offset of the capture records in drain()'s buffer. */
+size_t fl_captures_offset(const struct fl_loader *l);
+/* Capture records one drain returns at most. */
+uint32_t fl_capture_slots(const struct fl_loader *l);
 /*
  * Ends the current interval and writes its counts into buf: iface_records (the
  * interval's totals per interface and direction) at the start, flow_records from
- * offset FLOW_IFACE_MAX_ENTRIES * sizeof(struct iface_record). Not thread-safe
- * against itself; the caller serialises drains.
+ * offset FLOW_IFACE_MAX_ENTRIES * sizeof(struct iface_record), and the captures
+ * waiting in the ring buffer from fl_captures_offset() on (at most
+ * fl_capture_slots(); any more stay in the ring for the next drain). Not
+ * thread-safe against itself; the caller serialises drains.
  */
 int fl_drain(struct fl_loader *l, void *buf, size_t len, struct fl_drain_result *res, char *err);
+/* Cumulative capture_errors (captures lost), summed over CPUs. */
+int fl_read_capture_errors(struct fl_loader *l, uint64_t out[CAPTURE_ERR__COUNT], char *err);
 /* Cumulative bpf_errors, summed over CPUs. */
 int fl_read_errors(struct fl_loader *l, uint64_t out[FLOW_ERR__COUNT], char *err);
 /* Runs one program over one packet through BPF_PROG_TEST_RUN (tests, benchmarks). */

@@ -14,7 +14,15 @@ export interface CollectorConfig {
   mapEntries: number;
   /** Milliseconds between drains. */
   intervalMs: number;
+  /**
+   * Bytes of the ring buffer that carries DNS answers and TLS ClientHellos to
+   * user space: a power of two from 4096 to 1 GiB, or 0 for none. Default
+   * DEFAULT_CAPTURE_RING_BYTES (1 MiB, ~1800 captures per interval).
+   */
+  captureRingBytes?: number;
 }
+
+export const DEFAULT_CAPTURE_RING_BYTES = 1 << 20;
 
 export function defaultConfig(): CollectorConfig {
   return { interfaces: [], hook: 'xdp', xdpMode: 'auto', mapEntries: 65536, intervalMs: 1000 };
@@ -22,6 +30,9 @@ export function defaultConfig(): CollectorConfig {
 
 const MIN_INTERVAL_MS = 100;
 const MAX_MAP_ENTRIES = 1 << 24;
+/** The page size on every architecture flowlens builds for (x86-64, arm64 with 4K pages). */
+const MIN_CAPTURE_RING_BYTES = 4096;
+const MAX_CAPTURE_RING_BYTES = 1 << 30;
 
 export function validateConfig(c: CollectorConfig): CollectorConfig {
   const bad = (what: string, hint?: string) => { throw new FlowlensError('FLOW_ERR_USAGE', what, hint); };
@@ -31,6 +42,12 @@ export function validateConfig(c: CollectorConfig): CollectorConfig {
   if (!['auto', 'native', 'generic'].includes(c.xdpMode)) bad(`--xdp-mode must be auto, native or generic, not "${c.xdpMode}"`);
   if (!Number.isInteger(c.mapEntries) || c.mapEntries < 1 || c.mapEntries > MAX_MAP_ENTRIES) {
     bad(`--map-size must be an integer from 1 to ${MAX_MAP_ENTRIES}, not "${c.mapEntries}"`);
+  }
+  const ring = c.captureRingBytes;
+  if (ring !== undefined && ring !== 0 &&
+    (!Number.isInteger(ring) || ring < MIN_CAPTURE_RING_BYTES || ring > MAX_CAPTURE_RING_BYTES || (ring & (ring - 1)) !== 0)) {
+    bad(`the capture ring size must be 0 or a power of two from ${MIN_CAPTURE_RING_BYTES} to ${MAX_CAPTURE_RING_BYTES} bytes, not "${ring}"`,
+      `for example ${DEFAULT_CAPTURE_RING_BYTES} (1 MiB)`);
   }
   if (!Number.isFinite(c.intervalMs) || c.intervalMs < MIN_INTERVAL_MS) {
     bad(`--interval must be at least ${MIN_INTERVAL_MS}ms`);

@@ -12,11 +12,13 @@ import { resolveInterfaces, type NetInterface } from '../system/interfaces.js';
 import { checkLayout } from './layout.js';
 import { ClockOffset } from './clock.js';
 import { FlowBatch, decodeIfaces, type DirectionTotals } from './decode.js';
-import { validateConfig, type CollectorConfig } from './config.js';
+import { validateConfig, DEFAULT_CAPTURE_RING_BYTES, type CollectorConfig } from './config.js';
+import { decodeCaptures, type Capture } from './captures.js';
 
 export * from './config.js';
 export type { Flow, Direction, DirectionTotals } from './decode.js';
 export { FlowBatch } from './decode.js';
+export type { Capture, CaptureKind } from './captures.js';
 
 export interface IfaceTotals {
   iface: string;
@@ -31,6 +33,12 @@ export interface Interval {
   end: number;
   flows: FlowBatch;
   totals: IfaceTotals[];
+  /**
+   * DNS answers and TLS ClientHellos copied by the BPF program since the last
+   * drain (src/enrich parses them). Taken from a ring buffer, not from the
+   * interval's epoch: one seen while the drain ran may come with the next.
+   */
+  captures: Capture[];
   drain: { ms: number; graceMs: number };
 }
 
@@ -52,6 +60,12 @@ export interface CollectorStatus {
   malformedPackets: number;
   /** The BPF program's own failures, by reason. */
   bpfErrors: Record<string, number>;
+  /** Captures (DNS answers, ClientHellos) handed to user space since start. */
+  captures: number;
+  /** Captures lost because the ring buffer was full (drain more often or enlarge it), since start. */
+  captureDrops: number;
+  /** Captures lost because the payload could not be copied, since start. */
+  captureLoadErrors: number;
 }
 
 /** enum flow_error in bpf/flow.h, in order. */
@@ -71,7 +85,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
   private stopping = false;
   private draining: Promise<Interval> | undefined;
   private intervalStart = Date.now();
-  private stats = { intervals: 0, lastDrainMs: 0, mapFill: 0, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0 };
+  private stats = { intervals: 0, lastDrainMs: 0, mapFill: 0, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, captures: 0 };
 
   private constructor(readonly config: CollectorConfig, native: NativeCollector, private readonly ifaces: NetInterface[]) {
     super();
@@ -88,7 +102,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     checkLayout(addon.layout);
     let native: NativeCollector;
     try {
-      native = new addon.Collector(config.mapEntries);
+      native = new addon.Collector(config.mapEntries, config.captureRingBytes ?? DEFAULT_CAPTURE_RING_BYTES);
     } catch (e) {
       throw explainKernelError(e, 'cannot load the flow counter');
     }
@@ -141,12 +155,14 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
       end,
       flows,
       totals: this.totals(r.ifaces),
+      captures: decodeCaptures(this.buffer, r.capturesOffset, r.captures, clock),
       drain: { ms: r.drainNs / 1e6, graceMs: r.graceNs / 1e6 },
     };
     this.intervalStart = end;
     this.stats.intervals++;
     this.stats.lastDrainMs = interval.drain.ms;
     this.stats.mapFill = r.flows / native.mapEntries;
+    this.stats.captures += interval.captures.length;
     this.emit('interval', interval);
     return interval;
   }
@@ -170,6 +186,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
 
   status(): CollectorStatus {
     const errors = this.native?.errors() ?? [];
+    const captureErrors = this.native?.captureErrors() ?? [];
     return {
       attachments: [...this.attachments],
       mapEntries: this.config.mapEntries,
@@ -180,6 +197,9 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
       nonIpPackets: this.stats.nonIpPackets,
       malformedPackets: this.stats.malformedPackets,
       bpfErrors: Object.fromEntries(BPF_ERROR_NAMES.map((n, i) => [n, errors[i] ?? 0])),
+      captures: this.stats.captures,
+      captureDrops: captureErrors[0] ?? 0,
+      captureLoadErrors: captureErrors[1] ?? 0,
     };
   }
 

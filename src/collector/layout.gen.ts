@@ -63,5 +63,21 @@ export const IfaceRecord = {
   counters: 8,
 } as const;
 
+/** struct capture_record */
+export const CaptureRecord = {
+  size: 576,
+  key: 0,
+  timeNs: 48,
+  payloadLen: 56,
+  capturedLen: 60,
+  kind: 62,
+  pad0: 63,
+  payload: 64,
+} as const;
+
 export const FLOW_IFACE_MAX_ENTRIES = 1024;
 export const FLOW_ERR__COUNT = 4;
+export const CAPTURE_PAYLOAD_MAX = 512;
+export const CAPTURE_DNS = 1;
+export const CAPTURE_TLS = 2;
+export const CAPTURE_ERR__COUNT = 2;

@@ -24,6 +24,14 @@ export interface DrainResult {
   flows: number;
   /** Byte offset of the first flow_record (fixed: after room for every iface record). */
   flowsOffset: number;
+  /**
+   * capture_record entries (DNS answers, TLS ClientHellos) taken from the ring
+   * buffer, from byte capturesOffset on. Not tied to the interval: a capture
+   * made during the drain may be in this drain or the next.
+   */
+  captures: number;
+  /** Byte offset of the first capture_record (after room for every flow). */
+  capturesOffset: number;
   /** Nanoseconds spent flipping the epoch and waiting for the RCU grace period. */
   graceNs: number;
   /** Nanoseconds the whole drain took (on a worker thread). */
@@ -56,6 +64,8 @@ export interface NativeCollector {
   drain(buffer: Buffer): Promise<DrainResult>;
   /** Cumulative bpf_errors, indexed by enum flow_error. */
   errors(): number[];
+  /** Cumulative captures lost, indexed by enum capture_error (ring full, payload copy failed). */
+  captureErrors(): number[];
   /** Runs one program over one packet with BPF_PROG_TEST_RUN. */
   testRun(program: string, packet: Buffer, options?: TestRunOptions): TestRunResult;
   /** Detaches everything and unloads. Idempotent. */
@@ -78,7 +88,11 @@ export interface StructLayout {
 }
 
 export interface Addon {
-  Collector: new (mapEntries: number) => NativeCollector;
+  /**
+   * Loads the flow counter. captureRingBytes: the captures ring buffer's size,
+   * a power of two >= the page size, or 0 for no captures (default 1 MiB).
+   */
+  Collector: new (mapEntries: number, captureRingBytes?: number) => NativeCollector;
   BpfObject: new (path: string) => NativeBpfObject;
   /** Whether the driver implements XDP, and the id of an attached XDP program (0: none). */
   xdpSupport(ifindex: number): { native: boolean; progId: number };

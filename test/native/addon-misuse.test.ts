@@ -48,16 +48,21 @@ t.test('wrong argument types and counts throw TypeErrors with the signature', as
   const ATTACH = "attach(ifindex: number, hook: 'xdp' | 'tc', xdpMode: 'auto' | 'native' | 'generic')";
   const TESTRUN = 'testRun(program: string, packet: Buffer, options?: { repeat, gsoSegs, gsoSize })';
   const ENTRIES = 'mapEntries must be an integer from 1 to 4294967295';
+  const NEW = 'new Collector(mapEntries: number, captureRingBytes?: number)';
   const IFINDEX = 'ifindex must be a positive integer';
   await runGroup(t, 'args', [
-    ['new Collector()', USAGE('new Collector(mapEntries: number)')],
-    ["new Collector('1024')", USAGE('new Collector(mapEntries: number)')],
+    ['new Collector()', USAGE(NEW)],
+    ["new Collector('1024')", USAGE(NEW)],
     ['new Collector(0)', USAGE(ENTRIES)],
     ['new Collector(-1)', USAGE(ENTRIES)],
     ['new Collector(1.5)', USAGE(ENTRIES)],
     ['new Collector(NaN)', USAGE(ENTRIES)],
     ['new Collector(2**32)', USAGE(ENTRIES)],
-    ['new Collector(16, 16)', USAGE('new Collector(mapEntries: number)')],
+    ["new Collector(16, '4096')", USAGE(NEW)],
+    ['new Collector(16, 4096, 1)', USAGE(NEW)],
+    ['new Collector(16, -1)', USAGE('captureRingBytes must be an integer from 0 to 1073741824')],
+    ['new Collector(16, 5000)', { threw: true, isError: true, code: 'FLOW_ERR_KERNEL',
+      message: /^the capture ring size must be a power of two of at least 4096 bytes, not 5000$/ }],
     ['Collector(16) without new', TYPE(/without 'new'/)],
     ['attach()', USAGE(ATTACH)],
     ['attach(ifindex)', USAGE(ATTACH)],
@@ -111,6 +116,7 @@ t.test('after close every method throws FLOW_ERR_CLOSED; close is idempotent', a
     ['detach(...) after close', CLOSED],
     ['drain(buf) after close', CLOSED],
     ['errors() after close', CLOSED],
+    ['captureErrors() after close', CLOSED],
     ["testRun('flowlens_xdp', packet) after close", CLOSED],
     ['mapEntries after close', CLOSED],
     ['bufferSize after close', CLOSED],
@@ -163,7 +169,7 @@ t.test('dropping the last reference while a drain runs: it settles, and GC relea
 t.test('methods and accessors called on a wrong `this` throw', async (t) => {
   if (!requireKernel(t)) return;
   const expected: [string, Expect][] = [];
-  for (const name of ['attach', 'detach', 'drain', 'errors', 'testRun', 'close']) {
+  for (const name of ['attach', 'detach', 'drain', 'errors', 'captureErrors', 'testRun', 'close']) {
     for (const what of ['{}', 'undefined', 'a number', 'Object.create(Collector.prototype)', 'a BpfObject']) {
       expected.push([`Collector.prototype.${name}.call(${what})`, ILLEGAL]);
     }

@@ -25,12 +25,15 @@ t.test('the addon and layout.gen.ts agree on every struct, field and constant', 
   t.same(layoutDrift(layout), [], 'no drift');
   t.doesNotThrow(() => checkLayout(layout));
   // the comparison covered something: every generated struct is in the addon's layout
-  for (const name of ['flow_key', 'flow_counters', 'flow_record', 'iface_key', 'iface_counters', 'iface_record']) {
+  for (const name of ['flow_key', 'flow_counters', 'flow_record', 'iface_key', 'iface_counters', 'iface_record', 'capture_record']) {
     t.ok(layout[name], `addon reports struct ${name}`);
   }
   t.equal(layout.flow_record.size, gen.FlowRecord.size);
   t.equal(layout.flow_key.fields.dst_port, gen.FlowKey.dstPort);
   t.equal(layout.constants.FLOW_IFACE_MAX_ENTRIES, gen.FLOW_IFACE_MAX_ENTRIES);
+  t.equal(layout.capture_record.size, gen.CaptureRecord.size);
+  t.equal(layout.capture_record.fields.payload, gen.CaptureRecord.payload);
+  t.equal(layout.constants.CAPTURE_PAYLOAD_MAX, gen.CAPTURE_PAYLOAD_MAX);
   t.ok(Object.isFrozen(layout), 'the addon\'s layout is frozen');
 });
 
@@ -69,6 +72,16 @@ t.test('a new field, a new struct and a changed constant are reported', async (t
   t.ok(drift.some((d) => /offsetof\(flow_key, vlan\) is 46/.test(d)), 'new field');
   t.ok(drift.some((d) => /struct flow_extra is not in layout.gen.ts/.test(d)), 'new struct');
   t.ok(drift.some((d) => /FLOW_IFACE_MAX_ENTRIES is 2048, layout.gen.ts says 1024/.test(d)), 'constant');
+});
+
+t.test('a moved capture_record field and a changed capture constant are reported', async (t) => {
+  const l = copyLayout(loadAddon().layout);
+  l.capture_record.fields.payload = 72;
+  l.constants.CAPTURE_PAYLOAD_MAX = 1024;
+  const drift = layoutDrift(l);
+  t.equal(drift.length, 2, drift.join('; '));
+  t.match(drift.join('\n'), /offsetof\(capture_record, payload\) is 72, layout.gen.ts says 64/);
+  t.match(drift.join('\n'), /CAPTURE_PAYLOAD_MAX is 1024, layout.gen.ts says 512/);
 });
 
 t.test('several drifts are all reported, not only the first', async (t) => {
