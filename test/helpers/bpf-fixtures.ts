@@ -13,6 +13,7 @@ import { loadAddon, type NativeCollector, type TestRunOptions } from '../../src/
 import { ClockOffset } from '../../src/collector/clock.js';
 import { FlowBatch, decodeIfaces, type Direction, type Flow, type IfaceCounts } from '../../src/collector/decode.js';
 import { IfaceRecord } from '../../src/collector/layout.gen.js';
+import { decodeCaptures, type Capture } from '../../src/collector/captures.js';
 import { requireKernel } from './kernel.js';
 
 export const XDP_PASS = 2;
@@ -78,6 +79,8 @@ export function nonIp(frameLen: number): Expected {
 export interface Drained {
   flows: Flow[];
   ifaces: IfaceCounts[];
+  /** DNS answers and ClientHellos the programs copied, in the order they were made. */
+  captures: Capture[];
   /** CLOCK_MONOTONIC of the epoch flip, as wall-clock ms with the drain's offset. */
   endWall: number;
   clock: ClockOffset;
@@ -97,7 +100,8 @@ export async function drain(c: NativeCollector): Promise<Drained> {
   const batch = new FlowBatch(buf, r.flowsOffset, r.flows, clock);
   const flows = batch.flows().sort((a, b) => flowId(a).localeCompare(flowId(b)));
   const ifaces = decodeIfaces(buf, r.ifaces).sort((a, b) => a.ifindex - b.ifindex || a.direction.localeCompare(b.direction));
-  return { flows, ifaces, endWall: clock.toWallMs(r.monoNs), clock };
+  const captures = decodeCaptures(buf, r.capturesOffset, r.captures, clock);
+  return { flows, ifaces, captures, endWall: clock.toWallMs(r.monoNs), clock };
 }
 
 export function flowId(f: Pick<Flow, 'direction' | 'ipVersion' | 'protocol' | 'src' | 'dst' | 'srcPort' | 'dstPort'>): string {
