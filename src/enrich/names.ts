@@ -162,6 +162,9 @@ export class NameTable {
         name = alias.name;
         ttl = Math.min(ttl, alias.ttl);  // the chain holds only as long as its shortest link
       }
+      // a record that does not answer the question (extra data, or junk that happened to parse,
+      // e.g. a later segment of a TCP answer) names nothing
+      if (!asked.has(name)) continue;
       this.counts.answers++;
       this.setName(a.data, { name, expires: c.time + Math.max(ttl * 1000, this.minKeepMs), fromDns: true });
     }

@@ -68,6 +68,20 @@ t.test('a name lives max(TTL of the shortest chain link, minKeepMs)', async (t) 
   t.equal(long.stats().names, 0, 'prune drops the expired entry');
 });
 
+t.test('records that do not answer the question name nothing', async (t) => {
+  const names = new NameTable();
+  names.ingest(dnsCapture(dnsResponse({ question: 'asked.test', qtype: TYPE.A, answers: [
+    { name: 'asked.test', type: TYPE.A, ttl: 60, data: '192.0.2.1' },
+    { name: 'unrelated.test', type: TYPE.A, ttl: 60, data: '192.0.2.2' },
+    { name: 'dangling.test', type: TYPE.CNAME, ttl: 60, data: 'elsewhere.test' },
+    { name: 'elsewhere.test', type: TYPE.A, ttl: 60, data: '192.0.2.3' },
+  ] })));
+  t.equal(names.nameOf('192.0.2.1', T0), 'asked.test');
+  t.equal(names.nameOf('192.0.2.2', T0), undefined, 'an A record for another name');
+  t.equal(names.nameOf('192.0.2.3', T0), undefined, 'a chain that does not start at the question');
+  t.match(names.stats(), { answers: 1 });
+});
+
 t.test('a newer answer for an address replaces the older name', async (t) => {
   const names = new NameTable();
   names.ingest(dnsCapture(chain));
