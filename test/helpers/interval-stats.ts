@@ -16,6 +16,9 @@ export function collectorStatus(ifaces: string[], over: Partial<CollectorStatus>
     nonIpPackets: 0,
     malformedPackets: 0,
     bpfErrors: { probe_limit: 0, iface_full: 0, claim_race: 0, pull: 0 },
+    captures: 0,
+    captureDrops: 0,
+    captureLoadErrors: 0,
     ...over,
   };
 }
