@@ -13,7 +13,10 @@ import { AddressClassifier } from './net/classify.js';
 import type { IntervalStats, SessionRecord } from './flows/types.js';
 import type { FlowlensConfig } from './config/index.js';
 import type { Store } from './store/index.js';
+import type { NameTable } from './enrich/names.js';
 
+/** How often expired names are dropped from the names table. */
+const NAMES_PRUNE_MS = 60_000;
 /** How often the host's own addresses are re-read (DHCP and PPP change them). */
 const HOST_ADDRESS_REFRESH_MS = 30_000;
 
@@ -51,8 +54,11 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   private readonly consumerErrors: MonitorStatus['consumerErrors'] = {};
   private refresh: NodeJS.Timeout | undefined;
   readonly startedAt = Date.now();
+  private lastPrune = 0;
 
-  private constructor(readonly config: FlowlensConfig, readonly collector: Collector, enrichment?: Enrichment) {
+  private constructor(readonly config: FlowlensConfig, readonly collector: Collector, enrichment?: Enrichment,
+    /** Learns names from the interval's captured DNS answers and TLS hellos, before the flows are labelled. */
+    private readonly names?: NameTable) {
     super();
     this.classifier = new AddressClassifier({ localNetworks: config.networks.local, privateNetworks: config.networks.private }, hostAddresses());
     this.processor = new FlowProcessor({ sessions: config.sessions, filters: config.filters }, this.classifier, enrichment);
@@ -61,8 +67,8 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   }
 
   /** Loads and attaches the collector; nothing runs until start(). */
-  static open(config: FlowlensConfig, enrichment?: Enrichment): Monitor {
-    return new Monitor(config, Collector.open(config.collector), enrichment);
+  static open(config: FlowlensConfig, enrichment?: Enrichment, names?: NameTable): Monitor {
+    return new Monitor(config, Collector.open(config.collector), enrichment, names);
   }
 
   addConsumer(c: Consumer): void {
@@ -76,6 +82,13 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   }
 
   private onInterval(iv: Interval): void {
+    if (this.names) {
+      for (const c of iv.captures) this.names.ingest(c);
+      if (iv.end - this.lastPrune >= NAMES_PRUNE_MS) {
+        this.names.prune(iv.end);
+        this.lastPrune = iv.end;
+      }
+    }
     const stats = this.processor.process(iv);
     this.last = stats;
     this.deliver(stats);

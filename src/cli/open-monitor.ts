@@ -13,6 +13,7 @@ import { Store } from '../store/index.js';
 import { InfluxSink, validateInfluxConfig } from '../sinks/influx/index.js';
 import { GeoLookup } from '../enrich/geo.js';
 import { RemoteEnrichment } from '../enrich/remote.js';
+import { NameTable } from '../enrich/names.js';
 import { CidrSet, PRIVATE_RANGES } from '../net/cidr.js';
 import { ApiServer, readApiFiles } from '../api/index.js';
 
@@ -36,13 +37,15 @@ export async function openMonitor(config: FlowlensConfig): Promise<Monitor> {
     })
     : undefined;
   let geo: GeoLookup | undefined;
+  let names: NameTable | undefined;
   let monitor: Monitor;
   try {
     const privateSet = new CidrSet([...PRIVATE_RANGES, ...config.networks.private]);
     geo = await GeoLookup.open(config.geo, (a) => privateSet.has(a), {
       onReload: (e) => process.stderr.write(e.error ? `flowlens: ${e.error.format()}\n` : `flowlens: reloaded geo.${e.role} from ${e.path}\n`),
     });
-    monitor = Monitor.open(config, new RemoteEnrichment(geo.enabled ? geo : undefined));
+    names = config.names.enabled ? new NameTable({ maxNames: config.names.maxEntries, maxConnections: config.names.maxEntries }) : undefined;
+    monitor = Monitor.open(config, new RemoteEnrichment(geo.enabled ? geo : undefined, names), names);
   } catch (e) {
     geo?.close();
     store?.close();
@@ -60,6 +63,10 @@ export async function openMonitor(config: FlowlensConfig): Promise<Monitor> {
       throw e;
     }
     monitor.addConsumer(api.consumer());
+  }
+  if (names) {
+    const n = names;
+    monitor.addConsumer({ name: 'names', add: () => undefined, close: async () => undefined, status: () => ({ ...n.stats() }) });
   }
   if (geo.enabled) {
     const g = geo;

@@ -78,7 +78,7 @@ export interface FlowlensConfig {
   filters: FilterConfig;
   sessions: SessionConfig;
   geo: { country?: string; city?: string; asn?: string; bundled: boolean };
-  names: { enabled: boolean; maxEntries: number };
+  names: { enabled: boolean; maxEntries: number; captureBufferBytes: number };
   history: HistoryConfig;
   /** The influx section as written (url, token, ... and the writer's own options); absent: no writer. */
   influx?: Record<string, unknown>;
@@ -107,12 +107,14 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
       xdpMode: v<XdpMode>('xdpMode'),
       mapEntries: v('mapSize'),
       intervalMs: v('interval'),
+      // no names: no captures, and the verifier drops the capture code
+      captureRingBytes: v<boolean>('names.enabled') ? v<number>('names.captureBuffer') : 0,
     },
     networks: { local: loaded.values.has('networks.local') ? v('networks.local') : defaultLocalNetworks(privateNetworks), private: privateNetworks },
     filters,
     sessions: { idleTimeoutMs: v('sessions.idleTimeout'), tcpIdleTimeoutMs: v('sessions.tcpIdleTimeout'), maxSessions: v('sessions.max') },
     geo: { country: v('geo.country'), city: v('geo.city'), asn: v('geo.asn'), bundled: v('geo.bundled') },
-    names: { enabled: v('names.enabled'), maxEntries: v('names.maxEntries') },
+    names: { enabled: v('names.enabled'), maxEntries: v('names.maxEntries'), captureBufferBytes: v('names.captureBuffer') },
     history: {
       enabled: v('history.enabled'),
       dataDir: v('dataDir'),

@@ -45,6 +45,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'geo.asn', type: 'path', flag: 'geo-asn', env: 'FLOWLENS_GEO_ASN', doc: 'ASN mmdb (GeoLite2-ASN or compatible)' },
   { key: 'geo.bundled', type: 'boolean', default: true, flag: 'no-bundled-geo', doc: 'without geo.country/geo.city, use the DB-IP Lite country database shipped with flowlens (CC BY 4.0)' },
   { key: 'names.enabled', type: 'boolean', default: true, flag: 'no-names', doc: 'learn remote names from DNS answers and TLS SNI' },
+  { key: 'names.captureBuffer', type: 'integer', default: 1 << 20, min: 4096, max: 1 << 30, flag: 'capture-buffer', doc: 'bytes of the kernel ring buffer that carries DNS answers and TLS hellos (a power of two); what does not fit is counted as dropped' },
   { key: 'names.maxEntries', type: 'integer', default: 100_000, min: 100, max: 10_000_000, doc: 'addresses with a remembered name' },
   { key: 'history.enabled', type: 'boolean', default: true, flag: 'no-history', doc: 'keep history in the embedded database' },
   { key: 'history.flushInterval', type: 'duration', default: 10_000, min: 1000, max: 3_600_000, flag: 'flush-interval', env: 'FLOWLENS_FLUSH_INTERVAL', doc: 'how often history is written; a crash loses at most this much' },

@@ -1,5 +1,5 @@
 // Traffic with known sizes for end-to-end tests, run inside a test namespace:
-//   udp-server PORT REPLY_SIZE         answers every datagram with one of REPLY_SIZE bytes
+//   udp-server PORT REPLY_SIZE [ADDR]  answers every datagram with one of REPLY_SIZE bytes (bound to ADDR: replies leave from it)
 //   udp-client HOST PORT COUNT SIZE    sends COUNT datagrams of SIZE bytes, waits for COUNT replies
 //   tcp-server PORT SEND_BYTES         sends SEND_BYTES to each client after reading its data, then closes
 //   tcp-client HOST PORT SEND_BYTES    sends SEND_BYTES, half-closes, reads until the server closes
@@ -12,7 +12,7 @@ if (mode === 'udp-server') {
   const [port, replySize] = args.map(Number);
   const s = dgram.createSocket('udp4');
   s.on('message', (_m, from) => s.send(Buffer.alloc(replySize, 0x61), from.port, from.address));
-  s.bind(port, () => console.log('ready'));
+  s.bind(port, args[2], () => console.log('ready'));
 } else if (mode === 'udp-client') {
   const [host, portText, countText, sizeText] = args;
   const [port, count, size] = [portText, countText, sizeText].map(Number);
