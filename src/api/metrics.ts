@@ -45,6 +45,8 @@ export class FlowMetrics {
   private readonly filteredPackets: Counter;
   private readonly attached: Gauge<'iface' | 'ingress' | 'egress'>;
   private readonly lastInterval: Gauge;
+  private readonly captures: Counter;
+  private readonly captureDrops: Counter;
   /** Remote address → end of the interval it last had traffic in. */
   private readonly remotes = new Map<string, number>();
   private previous: { collector?: CollectorStatus; flows?: FlowsStatus } = {};
@@ -80,6 +82,8 @@ export class FlowMetrics {
     this.filteredBytes = counter('flowlens_filtered_bytes_total', 'L3 bytes the configured filters removed from sessions, talkers and history');
     this.filteredPackets = counter('flowlens_filtered_packets_total', 'Packets the configured filters removed');
     this.attached = gauge('flowlens_attached', 'Interfaces counted on, with how ingress and egress are attached (1 while attached)', ['iface', 'ingress', 'egress']);
+    this.captures = counter('flowlens_captures_total', 'DNS answers and TLS ClientHellos the kernel handed over for names');
+    this.captureDrops = counter('flowlens_capture_drops_total', 'DNS answers and TLS ClientHellos lost: the capture ring buffer was full (names.captureBuffer) or the copy failed');
     this.lastInterval = gauge('flowlens_last_interval_timestamp_seconds', 'End of the latest processed interval (Unix time)');
   }
 
@@ -141,6 +145,8 @@ export class FlowMetrics {
     this.overflow.inc(delta(c.overflowPackets, pc?.overflowPackets));
     this.nonIp.inc(delta(c.nonIpPackets, pc?.nonIpPackets));
     this.malformed.inc(delta(c.malformedPackets, pc?.malformedPackets));
+    this.captures.inc(delta(c.captures, pc?.captures));
+    this.captureDrops.inc(delta(c.captureDrops + c.captureLoadErrors, pc ? pc.captureDrops + pc.captureLoadErrors : undefined));
     for (const [reason, n] of Object.entries(c.bpfErrors)) this.bpfErrors.inc({ reason }, delta(n, pc?.bpfErrors[reason]));
     const newIntervals = delta(c.intervals, pc?.intervals);
     this.intervals.inc(newIntervals);

@@ -113,6 +113,8 @@ function dimension(text: string): TalkerDimension {
 /** History answers kept until the next interval (the only time they can change). */
 const CACHE_ENTRIES = 512;
 
+const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
+
 function influxStatus(i: InfluxSinkStats | undefined): pb.InfluxStatus | undefined {
   if (!i) return undefined;
   return {
@@ -264,6 +266,8 @@ export class ApiService {
       version: version(),
       timeZone: timeZone(),
       influx: influxStatus(s.sinks.influx as unknown as InfluxSinkStats | undefined),
+      captures: c.captures, captureDrops: c.captureDrops, captureLoadErrors: c.captureLoadErrors,
+      namedAddresses: num(s.sinks.names?.names), dnsAnswers: num(s.sinks.names?.answers), tlsHellos: num(s.sinks.names?.hellos),
     };
   }
 

@@ -29,6 +29,7 @@ t.test('version, time zone and the InfluxDB writer in /api/status and /metrics',
   const status = (await httpRequest(web, '/api/status')).json();
   t.equal(status.version, JSON.parse(readFileSync(`${repoRoot}/package.json`, 'utf8')).version);
   t.equal(status.timeZone, Intl.DateTimeFormat().resolvedOptions().timeZone);
+  t.match(status, { captures: 0, captureDrops: 0, captureLoadErrors: 0, namedAddresses: 0 }, 'capture counters are reported');
   t.match(status.influx, { pointsWritten: 120, pointsDropped: 0, bufferedPoints: 3, maxBufferPoints: 100_000, backingOff: false, lastSuccess: 1_795_000_000_000 });
 
   // InfluxDB goes down: points are buffered, then dropped; retries back off
@@ -41,6 +42,7 @@ t.test('version, time zone and the InfluxDB writer in /api/status and /metrics',
 
   const metrics = (await httpRequest(web, '/metrics')).text;
   const value = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(metrics)?.[1]);
+  t.equal(value('flowlens_capture_drops_total'), 0);
   t.equal(value('flowlens_influx_points_written_total'), 120);
   t.equal(value('flowlens_influx_points_dropped_total'), 40);
   t.equal(value('flowlens_influx_dropped_bytes_total'), 4000);

@@ -305,7 +305,20 @@ export interface StatusResponse {
   /** The host's IANA time zone: the zone of every local date in History, Summary and the dashboard. */
   timeZone: string;
   /** The InfluxDB writer, when one is configured. */
-  influx: InfluxStatus | undefined;
+  influx:
+    | InfluxStatus
+    | undefined;
+  /**
+   * Since start: DNS answers and TLS hellos handed over by the kernel, and those the ring
+   * buffer had no room for (names.captureBuffer) or could not copy.
+   */
+  captures: number;
+  captureDrops: number;
+  captureLoadErrors: number;
+  /** Addresses with a learned name, and names learned (DNS answers, TLS server names). */
+  namedAddresses: number;
+  dnsAnswers: number;
+  tlsHellos: number;
 }
 
 export interface StatusResponse_BpfErrorsEntry {
@@ -2819,6 +2832,12 @@ function createBaseStatusResponse(): StatusResponse {
     version: "",
     timeZone: "",
     influx: undefined,
+    captures: 0,
+    captureDrops: 0,
+    captureLoadErrors: 0,
+    namedAddresses: 0,
+    dnsAnswers: 0,
+    tlsHellos: 0,
   };
 }
 
@@ -2889,6 +2908,24 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.influx !== undefined) {
       InfluxStatus.encode(message.influx, writer.uint32(178).fork()).join();
+    }
+    if (message.captures !== 0) {
+      writer.uint32(184).uint64(message.captures);
+    }
+    if (message.captureDrops !== 0) {
+      writer.uint32(192).uint64(message.captureDrops);
+    }
+    if (message.captureLoadErrors !== 0) {
+      writer.uint32(200).uint64(message.captureLoadErrors);
+    }
+    if (message.namedAddresses !== 0) {
+      writer.uint32(208).uint64(message.namedAddresses);
+    }
+    if (message.dnsAnswers !== 0) {
+      writer.uint32(216).uint64(message.dnsAnswers);
+    }
+    if (message.tlsHellos !== 0) {
+      writer.uint32(224).uint64(message.tlsHellos);
     }
     return writer;
   },
@@ -3085,6 +3122,54 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.influx = InfluxStatus.decode(reader, reader.uint32());
             continue;
           }
+          case 23: {
+            if (tag !== 184) {
+              break;
+            }
+
+            message.captures = longToNumber(reader.uint64());
+            continue;
+          }
+          case 24: {
+            if (tag !== 192) {
+              break;
+            }
+
+            message.captureDrops = longToNumber(reader.uint64());
+            continue;
+          }
+          case 25: {
+            if (tag !== 200) {
+              break;
+            }
+
+            message.captureLoadErrors = longToNumber(reader.uint64());
+            continue;
+          }
+          case 26: {
+            if (tag !== 208) {
+              break;
+            }
+
+            message.namedAddresses = longToNumber(reader.uint64());
+            continue;
+          }
+          case 27: {
+            if (tag !== 216) {
+              break;
+            }
+
+            message.dnsAnswers = longToNumber(reader.uint64());
+            continue;
+          }
+          case 28: {
+            if (tag !== 224) {
+              break;
+            }
+
+            message.tlsHellos = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3134,6 +3219,12 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.influx = (object.influx !== undefined && object.influx !== null)
       ? InfluxStatus.fromPartial(object.influx)
       : undefined;
+    message.captures = object.captures ?? 0;
+    message.captureDrops = object.captureDrops ?? 0;
+    message.captureLoadErrors = object.captureLoadErrors ?? 0;
+    message.namedAddresses = object.namedAddresses ?? 0;
+    message.dnsAnswers = object.dnsAnswers ?? 0;
+    message.tlsHellos = object.tlsHellos ?? 0;
     return message;
   },
 };
