@@ -15,7 +15,7 @@
 import type { Session } from '../flows/sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension, type TalkerRow, type TrafficScope, type UpDown } from '../flows/types.js';
 import { prepare, type Prepared } from '../store/sessions.js';
-import type { SessionFilter } from '../store/types.js';
+import type { SessionFilter, TalkerTotal } from '../store/types.js';
 import { FlowlensError } from '../errors.js';
 import { protocolName } from '../net/protocols.js';
 
@@ -53,16 +53,8 @@ export interface LiveSessionPage {
   at: number;
 }
 
-export interface LiveTalker {
-  key: string;
-  label?: string;
-  bytesUp: number;
-  bytesDown: number;
-  bytes: number;
-  packetsUp: number;
-  packetsDown: number;
-  connections: number;
-}
+/** A live talker has the shape of a stored one (store/types.ts), so both answer one API message. */
+export type LiveTalker = TalkerTotal;
 
 export interface LiveTop {
   dimension: TalkerDimension;

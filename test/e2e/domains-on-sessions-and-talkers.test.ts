@@ -13,12 +13,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { requireKernel } from '../helpers/kernel.js';
 import { Topology } from '../helpers/topology.js';
+import { peerCommand, startPeerServer } from '../helpers/traffic.js';
 import { CliRun, cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
 import { waitFor } from '../helpers/netns.js';
-import { repoRoot } from '../../src/native/binding.js';
 
-const PEER = path.join(repoRoot, 'test/helpers/traffic-peer.cjs');
-const node = (args: string[]): [string, string[]] => ['env', ['-u', 'NODE_OPTIONS', process.execPath, PEER, ...args]];
 
 t.test('sessions and talkers named from DNS answers and TLS server names', async (t) => {
   if (!requireKernel(t)) return;
@@ -51,7 +49,7 @@ http {
 }
 `);
   topo.spawn(peer, 'nginx', ['-c', conf, '-p', dir, '-e', `${dir}/error.log`]);
-  topo.spawn(peer, ...node(['udp-server', '5600', '100', '198.51.100.3']));
+  topo.spawn(peer, ...peerCommand(['udp-server', '5600', '100', '198.51.100.3']));
   t.ok(await waitFor(() => listening('u', 53) && listening('t', 443) && listening('u', 5600), 10_000), 'dnsmasq, nginx and the UDP server listen');
 
   const run = new CliRun(topo.spawn(host, ...cliCommand(['run', '--iface', link.a, '--format', 'ndjson', '--interval', '200ms', '--top', '50'])));
@@ -62,7 +60,7 @@ http {
   // give flowlens an interval to learn the answer before the first packet to it
   const seen = run.tally.intervals;
   await run.waitFor((r) => r.tally.intervals >= seen + 2, 5000);
-  const r = await topo.run(host, ...node(['udp-client', '198.51.100.3', '5600', '6', '200']));
+  const r = await topo.run(host, ...peerCommand(['udp-client', '198.51.100.3', '5600', '6', '200']));
   t.equal(r.code, 0, 'UDP exchange with the named address');
   const base = 30000 + (process.pid % 20000);
   for (const [name, port] of [['shop.flowlens.test', base], ['blog.flowlens.test', base + 1]] as const) {

@@ -8,13 +8,11 @@ import t from 'tap';
 import path from 'node:path';
 import { requireKernel } from '../helpers/kernel.js';
 import { Topology } from '../helpers/topology.js';
+import { peerCommand, startPeerServer } from '../helpers/traffic.js';
 import { CliRun, cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
 import { waitFor } from '../helpers/netns.js';
 import { mmdbTempDir, writeMmdb } from '../helpers/mmdb-writer.js';
-import { repoRoot } from '../../src/native/binding.js';
 
-const PEER = path.join(repoRoot, 'test/helpers/traffic-peer.cjs');
-const node = (args: string[]): [string, string[]] => ['env', ['-u', 'NODE_OPTIONS', process.execPath, PEER, ...args]];
 
 t.test('talkers by country and ASN from test-made databases', async (t) => {
   if (!requireKernel(t)) return;
@@ -37,16 +35,13 @@ t.test('talkers by country and ASN from test-made databases', async (t) => {
   const link = topo.link(host, '198.51.100.1/24', peer, '198.51.100.2/24');
   topo.exec(host, 'ip', ['addr', 'add', '203.0.113.1/24', 'dev', link.a]);
   topo.exec(peer, 'ip', ['addr', 'add', '203.0.113.2/24', 'dev', link.b]);
-  const server = topo.spawn(peer, ...node(['udp-server', '5500', '200']));
-  let out = '';
-  server.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  t.ok(await waitFor(() => out.includes('ready'), 5000), 'UDP server ready');
+  await startPeerServer(t, topo, peer, ['udp-server', '5500', '200']);
 
   const run = new CliRun(topo.spawn(host, ...cliCommand(['run', '--iface', link.a, '--format', 'ndjson', '--interval', '200ms',
     '--geo-country', countryDb, '--geo-asn', asnDb])));
   t.ok(await run.waitFor((r) => r.tally.intervals >= 2, 30_000), `flowlens is counting (stderr: ${run.stderr})`);
   for (const [dst, count] of [['198.51.100.2', 7], ['203.0.113.2', 3]] as const) {
-    const r = await topo.run(host, ...node(['udp-client', dst, '5500', String(count), '100']));
+    const r = await topo.run(host, ...peerCommand(['udp-client', dst, '5500', String(count), '100']));
     t.equal(r.code, 0, `${count} datagrams to ${dst} answered`);
   }
   const ticks = run.tally.intervals;

@@ -12,13 +12,11 @@ import os from 'node:os';
 import path from 'node:path';
 import { requireKernel } from '../helpers/kernel.js';
 import { Topology } from '../helpers/topology.js';
+import { peerCommand, startPeerServer } from '../helpers/traffic.js';
 import { CliRun, cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
 import { waitFor } from '../helpers/netns.js';
-import { repoRoot } from '../../src/native/binding.js';
 import { Store } from '../../src/store/index.js';
 
-const PEER = path.join(repoRoot, 'test/helpers/traffic-peer.cjs');
-const node = (args: string[]): [string, string[]] => ['env', ['-u', 'NODE_OPTIONS', process.execPath, PEER, ...args]];
 const UP = 128;
 const DOWN = 328;
 
@@ -31,10 +29,7 @@ t.test('history equals the live counts; kill -9 never double counts; restarts ad
   const host = topo.ns('host');
   const peer = topo.ns('peer');
   const link = topo.link(host, '198.51.100.1/24', peer, '198.51.100.2/24');
-  const server = topo.spawn(peer, ...node(['udp-server', '5400', '300']));
-  let ready = '';
-  server.stdout!.setEncoding('utf8').on('data', (d: string) => { ready += d; });
-  t.ok(await waitFor(() => ready.includes('ready'), 5000), 'UDP server ready');
+  await startPeerServer(t, topo, peer, ['udp-server', '5400', '300']);
 
   const start = async (): Promise<CliRun> => {
     const run = new CliRun(topo.spawn(host, ...cliCommand(['run', '--iface', link.a, '--format', 'ndjson', '--interval', '200ms',
@@ -43,7 +38,7 @@ t.test('history equals the live counts; kill -9 never double counts; restarts ad
     return run;
   };
   const send = async (count: number) => {
-    const r = await topo.run(host, ...node(['udp-client', '198.51.100.2', '5400', String(count), '100']));
+    const r = await topo.run(host, ...peerCommand(['udp-client', '198.51.100.2', '5400', String(count), '100']));
     t.equal(r.code, 0, `${count} datagrams answered`);
   };
   const liveUp = (run: CliRun) => run.tally.stats.flatMap((s) => s.traffic).filter((r) => r.direction === 'up').reduce((a, r) => a + r.bytes, 0);

@@ -12,24 +12,14 @@
 import t, { type Test } from 'tap';
 import { requireKernel } from '../helpers/kernel.js';
 import { Topology } from '../helpers/topology.js';
+import { peerCommand, startPeerServer } from '../helpers/traffic.js';
 import { CliRun, cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
 import { waitFor } from '../helpers/netns.js';
 import type { SessionRecord } from '../../src/flows/types.js';
-import path from 'node:path';
-import { repoRoot } from '../../src/native/binding.js';
 
-const PEER = path.join(repoRoot, 'test/helpers/traffic-peer.cjs');
-const node = (args: string[]): [string, string[]] => ['env', ['-u', 'NODE_OPTIONS', process.execPath, PEER, ...args]];
-
-async function server(t: Test, topo: Topology, ns: string, args: string[]): Promise<void> {
-  const child = topo.spawn(ns, ...node(args));
-  let out = '';
-  child.stdout!.setEncoding('utf8').on('data', (d: string) => { out += d; });
-  t.ok(await waitFor(() => out.includes('ready'), 5000), `${args[0]} ready`);
-}
 
 async function client(t: Test, topo: Topology, ns: string, args: string[]): Promise<number> {
-  const r = await topo.run(ns, ...node(args));
+  const r = await topo.run(ns, ...peerCommand(args));
   t.equal(r.code, 0, `${args.join(' ')}: ${r.stdout.trim()} ${r.stderr.trim()}`);
   return Number(/done (\d+)/.exec(r.stdout)?.[1] ?? NaN);
 }
@@ -68,9 +58,9 @@ t.test('a host: internet sessions begun here, a lan session begun by a peer', as
   const run = new CliRun(topo.spawn(host, ...cliCommand(['run', '--iface', link.a, '--format', 'ndjson', '--interval', '200ms', '--no-history', '--top', '50'])));
   t.ok(await run.waitFor((r) => r.tally.intervals >= 2, 30_000), `flowlens is counting (stderr: ${run.stderr})`);
 
-  await server(t, topo, peer, ['udp-server', '5300', '300']);
+  await startPeerServer(t, topo, peer, ['udp-server', '5300', '300']);
   t.equal(await client(t, topo, host, ['udp-client', '198.51.100.2', '5300', '10', '100']), 3000, 'UDP replies received');
-  await server(t, topo, host, ['tcp-server', '18080', '50000']);
+  await startPeerServer(t, topo, host, ['tcp-server', '18080', '50000']);
   t.equal(await client(t, topo, peer, ['tcp-client', '10.232.1.1', '18080', '1000']), 50000, 'TCP download complete');
   const ping = await topo.run(host, 'ping', ['-c', '3', '-i', '0.2', '-s', '56', '198.51.100.2']);
   t.equal(ping.code, 0, 'ping answered');
@@ -117,9 +107,9 @@ t.test('a gateway: forwarded traffic has the LAN client as its local end on both
 
   const run = new CliRun(topo.spawn(gw, ...cliCommand(['run', '--iface', `${lan.b},${wan.a}`, '--format', 'ndjson', '--interval', '200ms', '--no-history'])));
   t.ok(await run.waitFor((r) => r.tally.intervals >= 4, 30_000), `flowlens is counting (stderr: ${run.stderr})`);
-  await server(t, topo, srv, ['udp-server', '5301', '300']);
+  await startPeerServer(t, topo, srv, ['udp-server', '5301', '300']);
   t.equal(await client(t, topo, lanClient, ['udp-client', '198.51.100.2', '5301', '10', '100']), 3000);
-  await server(t, topo, srv, ['tcp-server', '18081', '20000']);
+  await startPeerServer(t, topo, srv, ['tcp-server', '18081', '20000']);
   t.equal(await client(t, topo, lanClient, ['tcp-client', '198.51.100.2', '18081', '5000']), 20000);
   const ticks = run.tally.intervals;
   await run.waitFor((r) => r.tally.intervals >= ticks + 4, 5000);
