@@ -41,7 +41,7 @@ influx:
 
 t.test('defaults, file, environment and flags, in that order', async (t) => {
   const c = configFrom({ file: GOOD, env: { FLOWLENS_INTERVAL: '3s', FLOWLENS_DATA_DIR: '/env/dir' }, flags: { 'data-dir': '/flag/dir', 'map-size': '1024' } });
-  t.same(c.collector, { interfaces: ['eth0', 'eth1'], hook: 'tc', xdpMode: 'auto', mapEntries: 1024, intervalMs: 3000 });
+  t.same(c.collector, { interfaces: ['eth0', 'eth1'], hook: 'tc', xdpMode: 'auto', mapEntries: 1024, intervalMs: 3000, captureRingBytes: 1 << 20 });
   t.equal(c.history.dataDir, '/flag/dir', 'a flag beats the environment');
   t.equal(c.history.flushIntervalMs, 5000);
   t.equal(c.history.hourlyTopN, 100, 'default');
@@ -60,6 +60,7 @@ t.test('--no-history and --no-names turn those parts off', async (t) => {
   const c = configFrom({ file: GOOD, env: {}, flags: { 'no-history': true, 'no-names': true } });
   t.equal(c.history.enabled, false);
   t.equal(c.names.enabled, false);
+  t.equal(c.collector.captureRingBytes, 0, 'no names: the kernel captures nothing');
 });
 
 t.test('a config file named by FLOWLENS_CONFIG must exist', async (t) => {
