@@ -143,6 +143,16 @@ export class FlowBatch {
     return this.view.getUint32(this.ctr(i) + FlowCounters.tcpFlags, true);
   }
 
+  /**
+   * The flow key's bytes (interface to ports) as a string: the same flow gives
+   * the same string in every interval, so it can key a cache of what was
+   * worked out about the flow, without formatting its addresses again.
+   */
+  rawKey(i: number): string {
+    const at = this.start + this.key(i);
+    return this.buf.toString('latin1', at, at + FlowKey.pad1);
+  }
+
   private address(i: number, field: number): string {
     const at = this.start + this.key(i) + field;
     return formatAddress(this.buf, at, this.ipVersion(i));

@@ -68,6 +68,8 @@ function trafficRows(acc: Map<string, Float64Array>): TrafficRow[] {
 
 export class FlowProcessor {
   readonly sessions = new Map<string, Session>();
+  /** Raw kernel flow key → its session and which end sent it: known flows skip classification and keying. */
+  private readonly routes = new Map<string, { session: Session; srcIsLocal: boolean }>();
   private readonly filter: TrafficFilter;
   private interval = 0;
   private counters = { untracked: 0, ended: 0, filteredPackets: 0, filteredBytes: 0 };
@@ -102,40 +104,55 @@ export class FlowProcessor {
     const filterAll = !this.filter.empty;
 
     for (let i = 0; i < flows.count; i++) {
-      const protocol = flows.protocol(i);
-      const src = flows.src(i);
-      const dst = flows.dst(i);
-      const icmp = isIcmp(protocol);
-      const sp = flows.srcPort(i);
-      const dp = flows.dstPort(i);
       const packets = flows.packets(i);
       const bytes = flows.bytes(i);
-      if (filterAll && !this.filter.accepts(protocol, src, dst, icmp ? 0 : sp, icmp ? 0 : dp)) {
-        this.counters.filteredPackets += packets;
-        this.counters.filteredBytes += bytes;
-        continue;
-      }
-      const ifindex = flows.ifindex(i);
-      const iface = ifaceNames.get(ifindex) ?? `#${ifindex}`;
-      const { srcIsLocal, scope } = this.classifier.sides(src, dst, flows.direction(i));
-      const local = srcIsLocal ? src : dst;
-      const remote = srcIsLocal ? dst : src;
-      const key = sessionKeyParts(protocol, srcIsLocal ? sp : dp, srcIsLocal ? dp : sp, sp);
-      const id = sessionId(iface, protocol, local, key.localPort, remote, key.remotePort, key.kind);
       const firstSeen = flows.firstSeen(i);
-      const from: 'local' | 'remote' = srcIsLocal ? 'local' : 'remote';
-
-      let s = this.sessions.get(id);
-      if (!s) {
-        // ICMP: the end that sent the request began it; else the first packet seen
-        const initiator = icmp ? (icmpIsRequest(protocol, sp) === srcIsLocal ? 'local' : 'remote') : from;
-        s = new Session(id, iface, protocol, local, key.localPort, remote, key.remotePort, scope, key.kind, firstSeen, initiator);
-        s.created = n;
-        if (this.sessions.size < this.config.sessions.maxSessions) this.sessions.set(id, s);
-        else this.counters.untracked++; // still counted below, in traffic and talkers
-      } else if (s.created === n && !icmp && firstSeen < s.firstSeen) {
-        // both directions of a new conversation in one interval: the earlier first packet began it
-        s.initiator = from;
+      const raw = flows.rawKey(i);
+      const route = this.routes.get(raw);
+      let s: Session;
+      let srcIsLocal: boolean;
+      if (route) {
+        // a flow of a known session: classified, filtered and keyed when first seen
+        s = route.session;
+        srcIsLocal = route.srcIsLocal;
+      } else {
+        const protocol = flows.protocol(i);
+        const src = flows.src(i);
+        const dst = flows.dst(i);
+        const icmp = isIcmp(protocol);
+        const sp = flows.srcPort(i);
+        const dp = flows.dstPort(i);
+        if (filterAll && !this.filter.accepts(protocol, src, dst, icmp ? 0 : sp, icmp ? 0 : dp)) {
+          this.counters.filteredPackets += packets;
+          this.counters.filteredBytes += bytes;
+          continue;
+        }
+        const ifindex = flows.ifindex(i);
+        const iface = ifaceNames.get(ifindex) ?? `#${ifindex}`;
+        const sides = this.classifier.sides(src, dst, flows.direction(i));
+        srcIsLocal = sides.srcIsLocal;
+        const local = srcIsLocal ? src : dst;
+        const remote = srcIsLocal ? dst : src;
+        const key = sessionKeyParts(protocol, srcIsLocal ? sp : dp, srcIsLocal ? dp : sp, sp);
+        const id = sessionId(iface, protocol, local, key.localPort, remote, key.remotePort, key.kind);
+        const from: 'local' | 'remote' = srcIsLocal ? 'local' : 'remote';
+        const known = this.sessions.get(id);
+        if (!known) {
+          // ICMP: the end that sent the request began it; else the first packet seen
+          const initiator = icmp ? (icmpIsRequest(protocol, sp) === srcIsLocal ? 'local' : 'remote') : from;
+          s = new Session(id, iface, protocol, local, key.localPort, remote, key.remotePort, sides.scope, key.kind, firstSeen, initiator);
+          s.created = n;
+          if (this.sessions.size < this.config.sessions.maxSessions) this.sessions.set(id, s);
+          else this.counters.untracked++; // still counted below, in traffic and talkers
+        } else {
+          s = known;
+          // both directions of a new conversation in one interval: the earlier first packet began it
+          if (s.created === n && !icmp && firstSeen < s.firstSeen) s.initiator = from;
+        }
+        if (this.sessions.get(id) === s) {
+          this.routes.set(raw, { session: s, srcIsLocal });
+          s.flowKeys.push(raw);
+        }
       }
       if (s.touched !== n) {
         s.touched = n;
@@ -151,7 +168,7 @@ export class FlowProcessor {
       if (firstSeen < s.firstSeen) s.firstSeen = firstSeen;
       const lastSeen = flows.lastSeen(i);
       if (lastSeen > s.lastSeen) s.lastSeen = lastSeen;
-      addTraffic(iface, srcIsLocal ? 'up' : 'down', scope, bytes, packets);
+      addTraffic(s.iface, srcIsLocal ? 'up' : 'down', s.scope, bytes, packets);
     }
 
     // overflow packets have no addresses: ingress counts as down, egress as up
@@ -241,6 +258,7 @@ export class FlowProcessor {
       const reason = s.state === 'closed' ? 'closed' : s.state === 'reset' ? 'reset' : 'idle';
       ended.push(s.toRecord(reason));
       this.sessions.delete(id);
+      for (const k of s.flowKeys) this.routes.delete(k);
     }
     this.counters.ended += ended.length;
     return { ended, activeRemotes: remotes.size };
@@ -251,6 +269,7 @@ export class FlowProcessor {
     const ended = [...this.sessions.values()].map((s) => s.toRecord('shutdown'));
     this.counters.ended += ended.length;
     this.sessions.clear();
+    this.routes.clear();
     return ended;
   }
 

@@ -54,6 +54,8 @@ export class Session {
   unnamedSince = 0;
   /** Talker keys, computed once per session (dimension order of TALKER_DIMENSIONS). */
   talkerKeys: string[] = [];
+  /** Raw kernel flow keys routed to this session (FlowProcessor's cache), dropped when it ends. */
+  flowKeys: string[] = [];
   /** The interval this session last had traffic in, and that interval's deltas. */
   touched = -1;
   created = -1;

@@ -225,3 +225,16 @@ t.test('endAll ends every session for the log (shutdown)', async (t) => {
   t.same(p.endAll().map((e) => e.endReason), ['shutdown']);
   t.equal(p.sessions.size, 0);
 });
+
+t.test('a flow seen again after its session ended starts a new session, counted from zero', async (t) => {
+  const p = processor({ sessions: { ...defaultSessionConfig(), idleTimeoutMs: 5_000 } });
+  const flow: FlowSpec = { direction: 'egress', protocol: 17, src: HOST, dst: PUBLIC, srcPort: 40000, dstPort: 53, packets: 2, bytes: 140 };
+  run(p, [flow], 1_001_000);
+  run(p, [flow], 1_002_000);
+  t.match([...p.sessions.values()][0]!.toRecord(), { packetsUp: 4, bytesUp: 280 }, 'the same flow in two intervals: one session');
+  const ended = run(p, [], 1_010_000).endedSessions;
+  t.same(ended.map((e) => [e.bytesUp, e.endReason]), [[280, 'idle']]);
+  const again = run(p, [{ ...flow, firstSeen: 1_010_500 }], 1_011_000);
+  t.match([...p.sessions.values()][0]!.toRecord(), { packetsUp: 2, bytesUp: 140, firstSeen: 1_010_500 }, 'a new session, not the ended one');
+  t.same(again.talkers.ip.map((r) => [r.key, r.newSessions, r.bytesUp]), [[PUBLIC, 1, 140]]);
+});
