@@ -255,7 +255,8 @@ export class ApiService {
     const c = s.collector;
     return {
       host: s.host, startedAt: ms(s.startedAt),
-      interfaces: c.attachments.map((a) => ({ name: a.iface, ifindex: a.ifindex, ingress: String(a.ingress), egress: String(a.egress) })),
+      interfaces: c.attachments.map((a) => ({ name: a.iface, ifindex: a.ifindex, ingress: String(a.ingress), egress: String(a.egress),
+        overflowPackets: a.overflowPackets, nonIpPackets: a.nonIpPackets, malformedPackets: a.malformedPackets })),
       mapEntries: c.mapEntries, mapFill: c.mapFill, intervals: c.intervals, lastDrainMs: c.lastDrainMs,
       overflowPackets: c.overflowPackets, nonIpPackets: c.nonIpPackets, malformedPackets: c.malformedPackets,
       bpfErrors: { ...c.bpfErrors },

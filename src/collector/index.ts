@@ -47,8 +47,15 @@ export interface Attachment extends AttachInfo {
   ifindex: number;
 }
 
+/** An attachment with its own packets that are not flows, since start (both directions). */
+export interface AttachmentStatus extends Attachment {
+  overflowPackets: number;
+  nonIpPackets: number;
+  malformedPackets: number;
+}
+
 export interface CollectorStatus {
-  attachments: Attachment[];
+  attachments: AttachmentStatus[];
   mapEntries: number;
   /** Flows of the last interval over the flow limit (--map-size), 0..1. */
   mapFill: number;
@@ -80,6 +87,8 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
   private native: NativeCollector | undefined;
   private readonly buffer: Buffer;
   private readonly attachments: Attachment[] = [];
+  /** Since start, per interface: packets counted without a flow. */
+  private readonly perIface = new Map<number, { overflowPackets: number; nonIpPackets: number; malformedPackets: number }>();
   private timer: NodeJS.Timeout | undefined;
   /** Set by stop()/closeNow(): a drain that was running then must not schedule another one. */
   private stopping = false;
@@ -177,6 +186,11 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
       const t = byIndex.get(ifindex);
       if (!t) continue;
       t[direction] = counts;
+      let own = this.perIface.get(ifindex);
+      if (!own) this.perIface.set(ifindex, (own = { overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0 }));
+      own.overflowPackets += counts.overflowPackets;
+      own.nonIpPackets += counts.nonIpPackets;
+      own.malformedPackets += counts.malformedPackets;
       this.stats.overflowPackets += counts.overflowPackets;
       this.stats.nonIpPackets += counts.nonIpPackets;
       this.stats.malformedPackets += counts.malformedPackets;
@@ -188,7 +202,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     const errors = this.native?.errors() ?? [];
     const captureErrors = this.native?.captureErrors() ?? [];
     return {
-      attachments: [...this.attachments],
+      attachments: this.attachments.map((a) => ({ ...a, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, ...this.perIface.get(a.ifindex) })),
       mapEntries: this.config.mapEntries,
       mapFill: this.stats.mapFill,
       intervals: this.stats.intervals,

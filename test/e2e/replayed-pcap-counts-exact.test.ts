@@ -277,5 +277,9 @@ for (const hook of ['xdp', 'tc'] as const) {
 
     await t.test('into the monitored interface (ingress)', async (t) => runDirection(t, 'ingress'));
     await t.test('out of the monitored interface (TC egress)', async (t) => runDirection(t, 'egress'));
+    // the status keeps each interface's own counts since start: both replays
+    t.match(collector.status().attachments.find((a) => a.iface === mon.name),
+      { nonIpPackets: 2 * cap.nonIp.packets, malformedPackets: 2 * cap.malformed.packets, overflowPackets: 0 },
+      'per-interface non-IP, malformed and overflow packets in the status');
   });
 }

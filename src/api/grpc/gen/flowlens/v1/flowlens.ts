@@ -275,6 +275,13 @@ export interface Interface {
   /** How ingress and egress are attached: "xdp-native", "xdp-generic", "tcx", "tc". */
   ingress: string;
   egress: string;
+  /**
+   * Since start, both directions: packets counted while the flow table was full,
+   * frames that are not IP, and truncated or inconsistent ones.
+   */
+  overflowPackets: number;
+  nonIpPackets: number;
+  malformedPackets: number;
 }
 
 export interface StatusResponse {
@@ -2718,7 +2725,7 @@ export const StatusRequest: MessageFns<StatusRequest> = {
 };
 
 function createBaseInterface(): Interface {
-  return { name: "", ifindex: 0, ingress: "", egress: "" };
+  return { name: "", ifindex: 0, ingress: "", egress: "", overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0 };
 }
 
 export const Interface: MessageFns<Interface> = {
@@ -2734,6 +2741,15 @@ export const Interface: MessageFns<Interface> = {
     }
     if (message.egress !== "") {
       writer.uint32(34).string(message.egress);
+    }
+    if (message.overflowPackets !== 0) {
+      writer.uint32(40).uint64(message.overflowPackets);
+    }
+    if (message.nonIpPackets !== 0) {
+      writer.uint32(48).uint64(message.nonIpPackets);
+    }
+    if (message.malformedPackets !== 0) {
+      writer.uint32(56).uint64(message.malformedPackets);
     }
     return writer;
   },
@@ -2783,6 +2799,30 @@ export const Interface: MessageFns<Interface> = {
             message.egress = reader.string();
             continue;
           }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.overflowPackets = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.nonIpPackets = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.malformedPackets = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2804,6 +2844,9 @@ export const Interface: MessageFns<Interface> = {
     message.ifindex = object.ifindex ?? 0;
     message.ingress = object.ingress ?? "";
     message.egress = object.egress ?? "";
+    message.overflowPackets = object.overflowPackets ?? 0;
+    message.nonIpPackets = object.nonIpPackets ?? 0;
+    message.malformedPackets = object.malformedPackets ?? 0;
     return message;
   },
 };
