@@ -54,7 +54,9 @@ export class ApiServer {
     this.hub.setMaxListeners(0);
     this.live = new LiveQuery(source.processor);
     this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store });
-    this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host });
+    // the InfluxDB writer's counters are read when Prometheus scrapes, not every interval
+    this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host },
+      () => source.status().sinks.influx as unknown as InfluxSinkStats | undefined);
   }
 
   /** Reads the tokens and TLS files, builds both servers and binds their ports. */
@@ -115,7 +117,6 @@ export class ApiServer {
     this.live.add(stats);
     this.service.invalidate();
     this.metrics.add(stats, status, this.source.processor.status());
-    this.metrics.addInflux(this.source.status().sinks.influx as unknown as InfluxSinkStats | undefined);
     if (stats.end > stats.start) {
       this.grpc?.publish(stats);
       this.hub.emit('interval', stats);

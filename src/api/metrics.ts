@@ -53,7 +53,9 @@ export class FlowMetrics {
   private influx: ReturnType<FlowMetrics['influxMetrics']> | undefined;
   private previousInflux: InfluxSinkStats | undefined;
 
-  constructor(private readonly remoteBudget: number, labels: { host: string }) {
+  constructor(private readonly remoteBudget: number, labels: { host: string },
+    /** The InfluxDB writer's stats, when one runs. */
+    private readonly influxStats: () => InfluxSinkStats | undefined = () => undefined) {
     const r = this.registry;
     r.setDefaultLabels({ host: labels.host });
     collectDefaultMetrics({ register: r });
@@ -195,6 +197,7 @@ export class FlowMetrics {
 
   /** The text exposition format. */
   text(): Promise<string> {
+    this.addInflux(this.influxStats());
     return this.registry.metrics();
   }
 

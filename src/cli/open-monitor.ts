@@ -80,7 +80,11 @@ export async function openMonitor(config: FlowlensConfig): Promise<Monitor> {
         store.add(stats);
         if (stats.end - lastSnapshot >= LIVE_SNAPSHOT_MS) {
           lastSnapshot = stats.end;
-          store.setLiveSessions([...monitor.processor.sessions.values()].map((s) => s.toRecord()));
+          // only the largest go into the snapshot: records for those, not for every session
+          const largest = [...monitor.processor.sessions.values()]
+            .sort((a, b) => b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown))
+            .slice(0, store.config.liveSessionsLimit);
+          store.setLiveSessions(largest.map((x) => x.toRecord()));
         }
       },
       close: async () => {

@@ -4,6 +4,7 @@
  * collector. Times are wall-clock ms (the batch's clock maps them 1:1).
  */
 import net from 'node:net';
+import { addressWords } from '../../src/net/cidr.js';
 import { FlowBatch, type Direction } from '../../src/collector/decode.js';
 import { ClockOffset } from '../../src/collector/clock.js';
 import { FlowCounters, FlowKey, FlowRecord } from '../../src/collector/layout.gen.js';
@@ -25,15 +26,13 @@ export interface FlowSpec {
   tcpFlags?: number;
 }
 
+/** The 16 address bytes of a flow key: IPv4 in the first 4, the rest 0. */
 function addressBytes(addr: string): Buffer {
-  if (net.isIPv4(addr)) return Buffer.from(addr.split('.').map(Number));
-  const [head = '', tail = ''] = addr.split('::');
-  const parts = (s: string) => (s ? s.split(':').map((g) => parseInt(g, 16)) : []);
-  const h = parts(head);
-  const t = addr.includes('::') ? parts(tail) : [];
-  const groups = addr.includes('::') ? [...h, ...Array(8 - h.length - t.length).fill(0), ...t] : h;
+  const a = addressWords(addr);
+  if (!a) throw new Error(`not an address: ${addr}`);
   const b = Buffer.alloc(16);
-  groups.forEach((g, i) => b.writeUInt16BE(g, 2 * i));
+  if (a.version === 4) b.writeUInt32BE(a.words[3]!, 0);
+  else for (let i = 0; i < 4; i++) b.writeUInt32BE(a.words[i]!, 4 * i);
   return b;
 }
 
