@@ -14,6 +14,7 @@
  */
 import type { Session } from '../flows/sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension, type TalkerRow, type TrafficScope, type UpDown } from '../flows/types.js';
+import { addCounts, addToMap, cutTop, OTHER_KEY, unlabelled, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import { prepare, type Prepared } from '../store/sessions.js';
 import type { SessionFilter, TalkerTotal } from '../store/types.js';
 import { FlowlensError } from '../errors.js';
@@ -87,38 +88,12 @@ export const MAX_REALTIME_SECONDS = 300;
 
 const usage = (message: string, hint?: string) => new FlowlensError('FLOW_ERR_USAGE', message, hint);
 
-function emptyTalker(key: string): LiveTalker {
-  return { key, bytesUp: 0, bytesDown: 0, bytes: 0, packetsUp: 0, packetsDown: 0, connections: 0 };
-}
-
-function addRow(into: LiveTalker, r: TalkerRow): void {
-  into.bytesUp += r.bytesUp;
-  into.bytesDown += r.bytesDown;
-  into.bytes += r.bytesUp + r.bytesDown;
-  into.packetsUp += r.packetsUp;
-  into.packetsDown += r.packetsDown;
-  into.connections += r.newSessions;
-}
-
-function addTalker(into: LiveTalker, r: LiveTalker): void {
-  into.bytesUp += r.bytesUp;
-  into.bytesDown += r.bytesDown;
-  into.bytes += r.bytes;
-  into.packetsUp += r.packetsUp;
-  into.packetsDown += r.packetsDown;
-  into.connections += r.connections;
-}
-
-/** Largest bytes first, then key: the order of every talker list. */
-function byBytes(a: LiveTalker, b: LiveTalker): number {
-  return b.bytes - a.bytes || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
-}
-
 interface KeptInterval {
   start: number;
   end: number;
   rows: Record<TalkerDimension, TalkerRow[]>;
-  other: Record<TalkerDimension, LiveTalker>;
+  /** Per dimension, the rows beyond KEEP_PER_INTERVAL summed. */
+  other: Record<TalkerDimension, TalkerCounts>;
 }
 
 /** Where the previous page ended: [sort, value, id]. */
@@ -242,8 +217,8 @@ export class LiveQuery {
     for (const dim of TALKER_DIMENSIONS) {
       const all = stats.talkers[dim];
       rows[dim] = all.length > KEEP_PER_INTERVAL ? all.slice(0, KEEP_PER_INTERVAL) : all;
-      const o = emptyTalker('');
-      for (let i = KEEP_PER_INTERVAL; i < all.length; i++) addRow(o, all[i]!);
+      const o = zeroCounts();
+      for (let i = KEEP_PER_INTERVAL; i < all.length; i++) addCounts(o, unlabelled(all[i]!));
       other[dim] = o;
     }
     this.kept.push({ start: stats.start, end: stats.end, rows, other });
@@ -325,36 +300,17 @@ export class LiveQuery {
     const cached = this.topCache.get(cacheKey);
     if (cached) return cached;
     const latest = this.kept.at(-1);
-    if (!latest) {
-      const none: LiveTop = { dimension, from: 0, to: 0, rows: [], other: emptyTalker(''), total: emptyTalker('') };
-      return none;
-    }
+    if (!latest) return { dimension, from: 0, to: 0, ...cutTop([], limit) };
     const horizon = latest.end - windowSeconds * 1000;
     const within = windowSeconds === 0 ? [latest] : this.kept.filter((k) => k.end > horizon);
-    const byKey = new Map<string, LiveTalker>();
-    const total = emptyTalker('');
-    const folded = emptyTalker('');
+    const byKey: TalkerMap = new Map();
+    const folded = zeroCounts();
     for (const k of within) {
-      for (const r of k.rows[dimension]) {
-        let t = byKey.get(r.key);
-        if (!t) {
-          t = emptyTalker(r.key);
-          byKey.set(r.key, t);
-        }
-        if (r.label && !t.label) t.label = r.label;
-        addRow(t, r);
-      }
-      addTalker(folded, k.other[dimension]);
+      for (const r of k.rows[dimension]) addToMap(byKey, r.key, r);
+      addCounts(folded, k.other[dimension]);
     }
-    for (const t of byKey.values()) addTalker(total, t);
-    addTalker(total, folded);
-    const rows = [...byKey.values()].sort(byBytes).slice(0, limit);
-    const other = emptyTalker('');
-    addTalker(other, total);
-    for (const r of rows) {
-      other.bytesUp -= r.bytesUp; other.bytesDown -= r.bytesDown; other.bytes -= r.bytes;
-      other.packetsUp -= r.packetsUp; other.packetsDown -= r.packetsDown; other.connections -= r.connections;
-    }
+    byKey.set(OTHER_KEY, folded);
+    const { rows, other, total } = cutTop(byKey, limit);
     const answer: LiveTop = { dimension, from: within[0]!.start, to: latest.end, rows, other, total };
     this.topCache.set(cacheKey, answer);
     return answer;

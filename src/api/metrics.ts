@@ -17,6 +17,7 @@ import type { InfluxSinkStats } from '../sinks/influx/index.js';
 import type { CollectorStatus } from '../collector/index.js';
 import type { FlowsStatus } from '../flows/processor.js';
 import type { IntervalStats } from '../flows/types.js';
+import { addCounts, zeroCounts } from '../flows/talkers.js';
 
 /** A remote's series is dropped after this long without traffic, freeing its place in the budget. */
 const REMOTE_IDLE_MS = 10 * 60_000;
@@ -103,7 +104,7 @@ export class FlowMetrics {
 
   private addRemotes(stats: IntervalStats): void {
     let folded = 0;
-    const other = { bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0 };
+    const other = zeroCounts();
     for (const row of stats.talkers.ip) {
       let remote = row.key;
       if (this.remotes.has(remote) || this.remotes.size < this.remoteBudget) {
@@ -111,8 +112,7 @@ export class FlowMetrics {
       } else {
         folded++;
         remote = OTHER_REMOTE;
-        other.bytesUp += row.bytesUp; other.bytesDown += row.bytesDown;
-        other.packetsUp += row.packetsUp; other.packetsDown += row.packetsDown;
+        addCounts(other, row);
         continue;
       }
       this.remoteBytes.inc({ remote, direction: 'up' }, row.bytesUp);

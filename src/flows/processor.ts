@@ -12,6 +12,7 @@ import type { FlowBatch, IfaceTotals } from '../collector/index.js';
 import type { AddressClassifier } from '../net/classify.js';
 import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, isIcmp, protocolName } from '../net/protocols.js';
 import { TrafficFilter, type FilterConfig } from './filters.js';
+import { totalBytes, zeroCounts } from './talkers.js';
 import { Session, guessInitiator, sessionId, sessionKeyParts, type RemoteLabels, type SessionConfig } from './sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow, type TrafficScope, type UpDown } from './types.js';
 
@@ -204,7 +205,7 @@ export class FlowProcessor {
         const key = keys[d]!;
         let row = maps[d]!.get(key);
         if (!row) {
-          row = { key, bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0, sessions: 0, newSessions: 0 };
+          row = { key, ...zeroCounts() };
           const label = d === 0 ? s.labels.domain : d === 5 ? s.labels.asOrg : undefined;
           if (label) row.label = label;
           maps[d]!.set(key, row);
@@ -219,7 +220,7 @@ export class FlowProcessor {
     }
     const out = {} as Record<TalkerDimension, TalkerRow[]>;
     TALKER_DIMENSIONS.forEach((dim, d) => {
-      out[dim] = [...maps[d]!.values()].sort((a, b) => b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown) || (a.key < b.key ? -1 : 1));
+      out[dim] = [...maps[d]!.values()].sort((a, b) => totalBytes(b) - totalBytes(a) || (a.key < b.key ? -1 : 1));
     });
     return out;
   }

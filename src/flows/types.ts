@@ -9,6 +9,7 @@
  * 'unknown' (overflow packets carry no addresses, so they have no talkers).
  */
 import type { Scope } from '../net/classify.js';
+import type { TalkerRow } from './talkers.js';
 
 export type { Scope } from '../net/classify.js';
 /** 'unknown': packets counted while the flow table was full (no addresses known). */
@@ -38,18 +39,7 @@ export interface TrafficRow {
 export const TALKER_DIMENSIONS = ['ip', 'host', 'port', 'proto', 'country', 'asn', 'domain'] as const;
 export type TalkerDimension = (typeof TALKER_DIMENSIONS)[number];
 
-export interface TalkerRow {
-  key: string;
-  label?: string;
-  bytesUp: number;
-  bytesDown: number;
-  packetsUp: number;
-  packetsDown: number;
-  /** Sessions with traffic in the interval. */
-  sessions: number;
-  /** Sessions that began in the interval (connections). */
-  newSessions: number;
-}
+export type { TalkerRow, TalkerCounts } from './talkers.js';
 
 export type TcpState = 'syn' | 'established' | 'closing' | 'closed' | 'reset';
 /** TCP: its state; ICMP: the message kind ("echo", "dest-unreachable", ...); others: "active". */

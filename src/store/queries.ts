@@ -4,7 +4,8 @@
  */
 import { TALKER_DIMENSIONS, type TalkerDimension } from '../flows/types.js';
 import { FlowlensError } from '../errors.js';
-import { addAcc, emptyAcc, OTHER_KEY, topN, type Pending, type TalkerAcc } from './pending.js';
+import type { Pending } from './pending.js';
+import { addToMap, cutTop, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import type { Db } from './schema.js';
 import { addUnits, bucketLabel, buckets, GRANULARITIES, HOUR_MS, localDate, MINUTE_MS, nextStart, parseDateArg, QUARTER_MS, startOf, type CalendarUnit } from './time.js';
 import type { DateRange, History, HistoryQuery, LiveTop, PeriodTotals, Summary, TalkerTotal, TopQuery, TopTalkers, Totals, TrafficFilter } from './types.js';
@@ -243,21 +244,6 @@ function checkLimit(limit: number | undefined, fallback: number, max: number): n
   return limit;
 }
 
-export function talkerTotal(key: string, a: TalkerAcc): TalkerTotal {
-  const t: TalkerTotal = { key, bytesUp: a.bytesUp, bytesDown: a.bytesDown, bytes: a.bytesUp + a.bytesDown, packetsUp: a.packetsUp, packetsDown: a.packetsDown, connections: a.connections };
-  if (a.label !== undefined && a.label !== null) t.label = a.label;
-  return t;
-}
-
-/** The top `limit` of ranked entries, the rest (and the "other" entry) summed, and the total. */
-function cut(entries: Map<string, TalkerAcc>, limit: number): { rows: TalkerTotal[]; other: TalkerTotal; total: TalkerTotal } {
-  const { top, rest } = topN(entries, limit);
-  const total = emptyAcc();
-  addAcc(total, rest);
-  for (const [, a] of top) addAcc(total, { ...a, label: undefined });
-  return { rows: top.map(([k, a]) => talkerTotal(k, a)), other: talkerTotal(OTHER_KEY, rest), total: talkerTotal(OTHER_KEY, total) };
-}
-
 /** Top talkers of a dimension over whole UTC hours covering [from, to). */
 export function topTalkers(src: Source, q: TopQuery): TopTalkers {
   checkDimension(q.dimension);
@@ -266,7 +252,7 @@ export function topTalkers(src: Source, q: TopQuery): TopTalkers {
   const to = parseDateArg(q.to, 'to', 'end', src.now);
   if (to <= from) throw usage(`to (${String(q.to)}) must come after from (${String(q.from)})`);
   const h0 = Math.floor(from / HOUR_MS), h1 = Math.ceil(to / HOUR_MS);
-  const entries = new Map<string, TalkerAcc>();
+  const entries: TalkerMap = new Map();
   // the writer holds its current hour(s) whole: those come from memory, the rest from the database
   const held = src.pending ? [...src.pending.hours.keys()].filter((h) => h >= h0 && h < h1) : [];
   const rows = src.db.prepare(
@@ -275,16 +261,14 @@ export function topTalkers(src: Source, q: TopQuery): TopTalkers {
      FROM talker_hour WHERE dimension = ? AND hour >= ? AND hour < ? AND hour NOT IN (SELECT value FROM json_each(?)) GROUP BY key`)
     .all(q.dimension, h0, h1, JSON.stringify(held)) as Array<{ key: string; bu: number; bd: number; pu: number; pd: number; c: number; label: string | null }>;
   for (const r of rows) {
-    entries.set(r.key, { label: r.label ?? undefined, bytesUp: r.bu, bytesDown: r.bd, packetsUp: r.pu, packetsDown: r.pd, connections: r.c });
+    const c: TalkerCounts = { bytesUp: r.bu, bytesDown: r.bd, packetsUp: r.pu, packetsDown: r.pd, sessions: 0, newSessions: r.c };
+    if (r.label !== null) c.label = r.label;
+    entries.set(r.key, c);
   }
   for (const hour of held) {
-    for (const [k, a] of src.pending!.hours.get(hour)!.get(q.dimension) ?? []) {
-      let acc = entries.get(k);
-      if (!acc) entries.set(k, (acc = emptyAcc()));
-      addAcc(acc, a);
-    }
+    for (const [k, a] of src.pending!.hours.get(hour)!.get(q.dimension) ?? []) addToMap(entries, k, a);
   }
-  return { dimension: q.dimension, from: h0 * HOUR_MS, to: h1 * HOUR_MS, ...cut(entries, limit) };
+  return { dimension: q.dimension, from: h0 * HOUR_MS, to: h1 * HOUR_MS, ...cutTop(entries, limit) };
 }
 
 /** Top talkers of the last flush window, as the running flowlens wrote them; null when none was written. */
@@ -293,7 +277,8 @@ export function liveTop(src: Source, q: { dimension: TalkerDimension; limit?: nu
   const limit = checkLimit(q.limit, 10, MAX_TOP_LIMIT);
   const row = src.db.prepare(`SELECT at, body FROM live WHERE kind = 'talkers'`).get() as { at: number; body: string } | undefined;
   if (!row) return null;
-  const body = JSON.parse(row.body) as { from: number; to: number; talkers: Partial<Record<TalkerDimension, Array<[string, TalkerAcc]>>> };
-  const entries = new Map(body.talkers[q.dimension] ?? []);
-  return { dimension: q.dimension, from: body.from, to: body.to, ...cut(entries, limit) };
+  const body = JSON.parse(row.body) as { from: number; to: number; talkers: Partial<Record<TalkerDimension, Array<[string, Partial<TalkerCounts> & { connections?: number }]>>> };
+  // a snapshot written before the talker counts were one type has `connections` for newSessions
+  const entries = (body.talkers[q.dimension] ?? []).map(([k, a]): [string, TalkerCounts] => [k, { ...zeroCounts(), ...a, newSessions: a.newSessions ?? a.connections ?? 0 }]);
+  return { dimension: q.dimension, from: body.from, to: body.to, ...cutTop(entries, limit) };
 }

@@ -5,6 +5,7 @@
  */
 import type { Scope, SessionRecord, TalkerDimension, TrafficScope, UpDown } from '../flows/types.js';
 import type { Granularity } from './time.js';
+import type { TalkerTotal } from '../flows/talkers.js';
 
 export type { Granularity } from './time.js';
 
@@ -78,18 +79,7 @@ export interface DateRange {
   lastTime: number | null;
 }
 
-export interface TalkerTotal {
-  key: string;
-  label?: string;
-  bytesUp: number;
-  bytesDown: number;
-  /** bytesUp + bytesDown */
-  bytes: number;
-  packetsUp: number;
-  packetsDown: number;
-  /** Sessions that began (TalkerRow.newSessions summed). */
-  connections: number;
-}
+export type { TalkerTotal } from '../flows/talkers.js';
 
 export interface TopQuery {
   dimension: TalkerDimension;

@@ -17,7 +17,8 @@ import type { Statement } from 'better-sqlite3';
 import { TALKER_DIMENSIONS, type SessionRecord, type TalkerDimension } from '../flows/types.js';
 import { addressBytes } from '../net/address-bytes.js';
 import type { StoreConfig } from './config.js';
-import { OTHER_KEY, topN, type Pending, type TalkerAcc, type TalkerMap } from './pending.js';
+import type { Pending } from './pending.js';
+import { isZero, OTHER_KEY, STORED_COUNTERS, topN, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import type { Db } from './schema.js';
 import { DAY_MS, MINUTE_MS, QUARTER_MS } from './time.js';
 
@@ -28,7 +29,7 @@ export interface LiveSnapshot {
   at: number;
   from: number;
   to: number;
-  talkers: Partial<Record<TalkerDimension, Array<[string, TalkerAcc]>>>;
+  talkers: Partial<Record<TalkerDimension, Array<[string, TalkerCounts]>>>;
   sessions: SessionRecord[];
   /** When the flows stage handed the sessions over. */
   sessionsAt: number;
@@ -52,11 +53,11 @@ export class Writer {
     this.upMinute = traffic('traffic_minute', 'minute');
     this.upQuarter = traffic('traffic_quarter', 'quarter');
     this.clearHour = db.prepare(`DELETE FROM talker_hour WHERE dimension = ? AND hour = ?`);
+    const columns = STORED_COUNTERS.map(([, column]) => column).join(', ');
     this.putTalker = db.prepare(
-      `INSERT INTO talker_hour (hour, dimension, key, label, bytes_up, bytes_down, packets_up, packets_down, connections)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+      `INSERT INTO talker_hour (hour, dimension, key, label, ${columns}) VALUES (?, ?, ?, ?, ${STORED_COUNTERS.map(() => '?').join(', ')})`);
     // per dimension: the primary key (dimension, hour, key) makes each a range read, not a table scan
-    this.loadHour = db.prepare(`SELECT dimension, key, label, bytes_up, bytes_down, packets_up, packets_down, connections FROM talker_hour WHERE dimension = ? AND hour = ?`);
+    this.loadHour = db.prepare(`SELECT dimension, key, label, ${columns} FROM talker_hour WHERE dimension = ? AND hour = ?`);
     this.insSession = db.prepare(
       `INSERT OR IGNORE INTO session_log (id, first_seen, last_seen, iface, protocol, protocol_name, local, local_port,
          remote, remote_port, local_bin, remote_bin, scope, initiator, state, bytes_up, bytes_down, packets_up, packets_down,
@@ -88,10 +89,8 @@ export class Writer {
         for (const [dim, m] of pending.hours.get(hour) ?? []) {
           this.clearHour.run(dim, hour);
           const { top, rest } = topN(m, this.config.hourlyTopN);
-          for (const [key, a] of top) this.putTalker.run(hour, dim, key, a.label ?? null, a.bytesUp, a.bytesDown, a.packetsUp, a.packetsDown, a.connections);
-          if (rest.bytesUp + rest.bytesDown + rest.packetsUp + rest.packetsDown + rest.connections > 0) {
-            this.putTalker.run(hour, dim, OTHER_KEY, null, rest.bytesUp, rest.bytesDown, rest.packetsUp, rest.packetsDown, rest.connections);
-          }
+          for (const [key, a] of top) this.putTalker.run(hour, dim, key, a.label ?? null, ...storedValues(a));
+          if (!isZero({ ...rest, sessions: 0 })) this.putTalker.run(hour, dim, OTHER_KEY, null, ...storedValues(rest));
         }
       }
       for (const s of pending.sessions) this.insSession.run(sessionParams(s));
@@ -107,15 +106,21 @@ export class Writer {
   /** What the database holds for an hour's talkers: the state a writer continues from. */
   loadTalkerHour(hour: number): Map<TalkerDimension, TalkerMap> {
     const dims = new Map<TalkerDimension, TalkerMap>();
-    for (const r of TALKER_DIMENSIONS.flatMap((d) => this.loadHour.all(d, hour)) as Array<{ dimension: TalkerDimension; key: string; label: string | null; bytes_up: number; bytes_down: number; packets_up: number; packets_down: number; connections: number }>) {
+    for (const r of TALKER_DIMENSIONS.flatMap((d) => this.loadHour.all(d, hour)) as Array<Record<string, number> & { dimension: TalkerDimension; key: string; label: string | null }>) {
       let m = dims.get(r.dimension);
       if (!m) dims.set(r.dimension, (m = new Map()));
-      const acc: TalkerAcc = { bytesUp: r.bytes_up, bytesDown: r.bytes_down, packetsUp: r.packets_up, packetsDown: r.packets_down, connections: r.connections };
-      if (r.label !== null) acc.label = r.label;
-      m.set(r.key, acc);
+      const counts = zeroCounts();
+      for (const [name, column] of STORED_COUNTERS) counts[name] = r[column]!;
+      if (r.label !== null) counts.label = r.label;
+      m.set(r.key, counts);
     }
     return dims;
   }
+}
+
+/** A talker's stored counters, in STORED_COUNTERS order. */
+function storedValues(a: TalkerCounts): number[] {
+  return STORED_COUNTERS.map(([name]) => a[name]);
 }
 
 function sessionParams(s: SessionRecord): unknown[] {

@@ -16,7 +16,7 @@ import { periodLines } from './schema.js';
 import { InfluxWriter, type WriteCounters } from './writer.js';
 
 export * from './config.js';
-export { SCHEMA, TRAFFIC, TALKERS, SERIES_FOLDED, SESSIONS, HEALTH, OTHER_KEY, toTimestamp, type Measurement } from './schema.js';
+export { SCHEMA, TRAFFIC, TALKERS, SERIES_FOLDED, SESSIONS, HEALTH, OTHER_TAG, toTimestamp, type Measurement } from './schema.js';
 
 export interface InfluxSinkOptions {
   /** The `host` tag on every point. */

@@ -6,7 +6,8 @@
  */
 import type { CollectorStatus } from '../../collector/index.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension, type TrafficScope, type UpDown } from '../../flows/types.js';
-import { tagSafe } from './schema.js';
+import { OTHER_TAG, tagSafe } from './schema.js';
+import { addToMap, OTHER_KEY, type TalkerMap } from '../../flows/talkers.js';
 
 export interface TrafficSum {
   iface: string;
@@ -16,17 +17,6 @@ export interface TrafficSum {
   packets: number;
 }
 
-export interface TalkerSum {
-  bytesUp: number;
-  bytesDown: number;
-  packetsUp: number;
-  packetsDown: number;
-  /** Σ sessions × interval length (ms): divided by the period's length it is the mean number of sessions. */
-  sessionMs: number;
-  newSessions: number;
-  /** The last label seen in the period. */
-  label?: string;
-}
 
 export interface Period {
   /** Wall-clock ms: the first interval's start and the last interval's end. */
@@ -38,7 +28,8 @@ export interface Period {
   /** Interfaces attached at any time in the period (each gets zero points when quiet). */
   ifaces: Set<string>;
   traffic: Map<string, TrafficSum>;
-  talkers: Record<TalkerDimension, Map<string, TalkerSum>>;
+  /** Per dimension and key; `sessions` is weighted by interval length: Σ sessions × ms (÷ coveredMs: the mean). */
+  talkers: Record<TalkerDimension, TalkerMap>;
   /** At the period's end. */
   activeSessions: number;
   activeRemotes: number;
@@ -49,8 +40,8 @@ export interface Period {
   maxDrainMs: number;
 }
 
-function emptyTalkers(): Record<TalkerDimension, Map<string, TalkerSum>> {
-  return Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, new Map()])) as Record<TalkerDimension, Map<string, TalkerSum>>;
+function emptyTalkers(): Record<TalkerDimension, TalkerMap> {
+  return Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, new Map()])) as Record<TalkerDimension, TalkerMap>;
 }
 
 export class PeriodAggregator {
@@ -93,23 +84,10 @@ export class PeriodAggregator {
       const sums = p.talkers[dim];
       for (const r of rows) {
         // an empty key cannot be a tag value in line protocol: it is counted as unknown; keys
-        // that line protocol would write alike are summed here, so no point overwrites another
-        const key = r.key ? tagSafe(r.key) : 'unknown';
-        const s = sums.get(key);
-        if (s) {
-          s.bytesUp += r.bytesUp;
-          s.bytesDown += r.bytesDown;
-          s.packetsUp += r.packetsUp;
-          s.packetsDown += r.packetsDown;
-          s.sessionMs += r.sessions * len;
-          s.newSessions += r.newSessions;
-          if (r.label) s.label = r.label;
-        } else {
-          sums.set(key, {
-            bytesUp: r.bytesUp, bytesDown: r.bytesDown, packetsUp: r.packetsUp, packetsDown: r.packetsDown,
-            sessionMs: r.sessions * len, newSessions: r.newSessions, label: r.label || undefined,
-          });
-        }
+        // that line protocol would write alike are summed here, so no point overwrites another;
+        // a key written as the "other" tag is summed into other
+        const tag = r.key ? tagSafe(r.key) : 'unknown';
+        addToMap(sums, tag === OTHER_TAG ? OTHER_KEY : tag, r, len);
       }
     }
     p.activeSessions = stats.activeSessions;

@@ -9,7 +9,8 @@ import { escape } from '@influxdata/influxdb-client';
 import { BPF_ERROR_NAMES, type CollectorStatus } from '../../collector/index.js';
 import { TALKER_DIMENSIONS, type TalkerDimension, type TrafficScope, type UpDown } from '../../flows/types.js';
 import type { InfluxPrecision } from './config.js';
-import type { Period, TalkerSum } from './period.js';
+import type { Period } from './period.js';
+import { topN, type TalkerCounts } from '../../flows/talkers.js';
 
 export const TRAFFIC = 'flowlens_traffic';
 export const TALKERS = 'flowlens_talkers';
@@ -17,8 +18,11 @@ export const SERIES_FOLDED = 'flowlens_series_folded';
 export const SESSIONS = 'flowlens_sessions';
 export const HEALTH = 'flowlens_health';
 
-/** The talker key that sums every key beyond the series budget (a real key "other" is folded into it too). */
-export const OTHER_KEY = 'other';
+/**
+ * How the talkers' OTHER_KEY is written as a tag value (a tag cannot be empty): the sum of
+ * every key beyond the series budget; a real key "other" is folded into it too.
+ */
+export const OTHER_TAG = 'other';
 
 const BPF_ERROR_FIELDS = BPF_ERROR_NAMES.map((n) => `bpf_error_${n}` as const);
 
@@ -153,32 +157,18 @@ export function periodLines(
   const folded = {} as Record<TalkerDimension, number>;
   for (const dim of TALKER_DIMENSIONS) {
     const sums = p.talkers[dim];
-    const ranked = [...sums.entries()]
-      .filter(([key]) => key !== OTHER_KEY)
-      .sort(([ka, a], [kb, b]) => (b.bytesUp + b.bytesDown) - (a.bytesUp + a.bytesDown) || (ka < kb ? -1 : ka > kb ? 1 : 0));
-    const top = ranked.slice(0, opts.seriesBudget[dim]);
-    const other: TalkerSum = { bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0, sessionMs: 0, newSessions: 0 };
-    const rest = ranked.slice(top.length);
-    const realOther = sums.get(OTHER_KEY);
-    if (realOther) rest.push([OTHER_KEY, realOther]);
-    for (const [, s] of rest) {
-      other.bytesUp += s.bytesUp;
-      other.bytesDown += s.bytesDown;
-      other.packetsUp += s.packetsUp;
-      other.packetsDown += s.packetsDown;
-      other.sessionMs += s.sessionMs;
-      other.newSessions += s.newSessions;
-    }
-    folded[dim] = rest.length;
-    for (const [key, s] of [...top, [OTHER_KEY, other] as [string, TalkerSum]]) {
-      const label = key === OTHER_KEY ? undefined : s.label;
+    const { top, rest: other } = topN(sums, opts.seriesBudget[dim]);
+    // keys folded into "other", the keys already summed as "other" by the flows stage among them
+    folded[dim] = sums.size - top.length;
+    for (const [key, s] of [...top, [OTHER_TAG, other] as [string, TalkerCounts]]) {
+      const label = key === OTHER_TAG ? undefined : s.label;
       lines.push(line(TALKERS, [['dimension', dim], ['host', host], ['key', key], ['label', label]], [
         int('bytes', s.bytesUp + s.bytesDown), int('bytes_down', s.bytesDown), int('bytes_up', s.bytesUp), int('new_sessions', s.newSessions),
         int('packets', s.packetsUp + s.packetsDown), int('packets_down', s.packetsDown), int('packets_up', s.packetsUp),
-        float('sessions', p.coveredMs > 0 ? s.sessionMs / p.coveredMs : 0),
+        float('sessions', p.coveredMs > 0 ? s.sessions / p.coveredMs : 0),
       ], ts));
     }
-    lines.push(line(SERIES_FOLDED, [['dimension', dim], ['host', host]], [int('folded', rest.length), int('keys', sums.size)], ts));
+    lines.push(line(SERIES_FOLDED, [['dimension', dim], ['host', host]], [int('folded', folded[dim]), int('keys', sums.size)], ts));
   }
 
   lines.push(line(SESSIONS, [['host', host]], [int('active', p.activeSessions), int('ended', p.endedSessions), int('remotes', p.activeRemotes)], ts));

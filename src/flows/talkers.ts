@@ -1,0 +1,210 @@
+/**
+ * Talker arithmetic, once for every consumer: the counts a talker key carries,
+ * adding and subtracting them, maps of keys to counts, and the cut to the top N
+ * with everything else folded into "other". The flows stage makes the rows;
+ * the history store, the live query, the InfluxDB writer and /metrics all sum
+ * and cut them with these functions, so "the parts sum to the total" holds by
+ * construction and is proved once (test/unit/talkers-sum-rule.test.ts).
+ *
+ * Adding a counter: add it to TalkerCounts, zeroCounts, addCounts and
+ * subtractCounts below, and to STORED_COUNTERS if the history keeps it (the
+ * store's talker SQL is made from that list; the column itself comes with a
+ * schema migration, store/schema.ts). The wire messages (proto/, the JSON API's TalkerTotal) are a
+ * contract of their own and name their fields explicitly.
+ */
+
+/** What one talker key counted. Ordered (label aside) as STORED_COUNTERS. */
+export interface TalkerCounts {
+  label?: string;
+  bytesUp: number;
+  bytesDown: number;
+  packetsUp: number;
+  packetsDown: number;
+  /**
+   * Sessions with traffic. In one interval: how many; summed over intervals it is
+   * session-intervals, or session-milliseconds when added with the interval length
+   * as weight (the InfluxDB writer does, to report a time-weighted mean).
+   */
+  sessions: number;
+  /** Sessions that began (connections). */
+  newSessions: number;
+}
+
+/** One key's counts in one interval (IntervalStats.talkers). */
+export interface TalkerRow extends TalkerCounts {
+  key: string;
+}
+
+/** A talker as the APIs answer it (store queries, live query, JSON, gRPC). */
+export interface TalkerTotal {
+  key: string;
+  label?: string;
+  bytesUp: number;
+  bytesDown: number;
+  /** bytesUp + bytesDown */
+  bytes: number;
+  packetsUp: number;
+  packetsDown: number;
+  /** Sessions that began (TalkerCounts.newSessions summed). */
+  connections: number;
+}
+
+export type TalkerMap = Map<string, TalkerCounts>;
+
+/** The key of the row that sums the keys not kept individually (stored, answered and exported as ""). */
+export const OTHER_KEY = '';
+
+/** The counters the history store keeps, with their column in talker_hour. */
+export const STORED_COUNTERS = [
+  ['bytesUp', 'bytes_up'],
+  ['bytesDown', 'bytes_down'],
+  ['packetsUp', 'packets_up'],
+  ['packetsDown', 'packets_down'],
+  ['newSessions', 'connections'],
+] as const satisfies ReadonlyArray<readonly [Exclude<keyof TalkerCounts, 'label'>, string]>;
+
+export function zeroCounts(): TalkerCounts {
+  return { bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0, sessions: 0, newSessions: 0 };
+}
+
+/** into += a (sessions × sessionWeight); a's label, when it has one (not ""), becomes into's. */
+export function addCounts(into: TalkerCounts, a: TalkerCounts, sessionWeight = 1): void {
+  into.bytesUp += a.bytesUp;
+  into.bytesDown += a.bytesDown;
+  into.packetsUp += a.packetsUp;
+  into.packetsDown += a.packetsDown;
+  into.sessions += a.sessions * sessionWeight;
+  into.newSessions += a.newSessions;
+  if (a.label) into.label = a.label;
+}
+
+/** into −= a (labels untouched). */
+export function subtractCounts(into: TalkerCounts, a: TalkerCounts): void {
+  into.bytesUp -= a.bytesUp;
+  into.bytesDown -= a.bytesDown;
+  into.packetsUp -= a.packetsUp;
+  into.packetsDown -= a.packetsDown;
+  into.sessions -= a.sessions;
+  into.newSessions -= a.newSessions;
+}
+
+/** A copy without the label (for sums, where a label means nothing). */
+export function unlabelled(a: TalkerCounts): TalkerCounts {
+  return { bytesUp: a.bytesUp, bytesDown: a.bytesDown, packetsUp: a.packetsUp, packetsDown: a.packetsDown, sessions: a.sessions, newSessions: a.newSessions };
+}
+
+export function isZero(a: TalkerCounts): boolean {
+  return a.bytesUp === 0 && a.bytesDown === 0 && a.packetsUp === 0 && a.packetsDown === 0 && a.sessions === 0 && a.newSessions === 0;
+}
+
+export function totalBytes(a: TalkerCounts): number {
+  return a.bytesUp + a.bytesDown;
+}
+
+/** Adds `a` to the key's counts in `m` (a copy on first sight, so `a` is never aliased). */
+export function addToMap(m: TalkerMap, key: string, a: TalkerCounts, sessionWeight = 1): void {
+  const into = m.get(key);
+  if (into) {
+    addCounts(into, a, sessionWeight);
+  } else {
+    const c = zeroCounts();
+    addCounts(c, a, sessionWeight);
+    m.set(key, c);
+  }
+}
+
+/** Every entry of `from` added into `into`. */
+export function mergeMaps(into: TalkerMap, from: Iterable<[string, TalkerCounts]>): void {
+  for (const [k, a] of from) addToMap(into, k, a);
+}
+
+/** Bytes descending, then key ascending: the one order of talkers everywhere. */
+export function byBytes(a: [string, TalkerCounts], b: [string, TalkerCounts]): number {
+  const d = totalBytes(b[1]) - totalBytes(a[1]);
+  return d !== 0 ? d : a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0;
+}
+
+/**
+ * The `n` largest keys (byBytes order) and the sum of everything else, the
+ * "other" entry included: a bounded heap, so a map of 100k keys costs no sort.
+ */
+export function topN(m: Iterable<[string, TalkerCounts]>, n: number): { top: Array<[string, TalkerCounts]>; rest: TalkerCounts } {
+  const heap: Array<[string, TalkerCounts]> = [];
+  const rest = zeroCounts();
+  const fold = (a: TalkerCounts) => subtractCounts(rest, negated(a));
+  // heap[0] is the smallest kept entry: byBytes(x, heap[0]) < 0 means x ranks above it
+  const down = (i: number) => {
+    for (;;) {
+      const l = 2 * i + 1, r = l + 1;
+      let worst = i;
+      if (l < heap.length && byBytes(heap[l]!, heap[worst]!) > 0) worst = l;
+      if (r < heap.length && byBytes(heap[r]!, heap[worst]!) > 0) worst = r;
+      if (worst === i) return;
+      [heap[i], heap[worst]] = [heap[worst]!, heap[i]!];
+      i = worst;
+    }
+  };
+  const up = (i: number) => {
+    while (i > 0) {
+      const parent = (i - 1) >> 1;
+      if (byBytes(heap[i]!, heap[parent]!) <= 0) return;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  };
+  for (const e of m) {
+    if (e[0] === OTHER_KEY) { fold(e[1]); continue; }
+    if (heap.length < n) { heap.push(e); up(heap.length - 1); continue; }
+    if (n === 0 || byBytes(e, heap[0]!) >= 0) { fold(e[1]); continue; }
+    fold(heap[0]![1]);
+    heap[0] = e;
+    down(0);
+  }
+  return { top: heap.sort(byBytes), rest };
+}
+
+function negated(a: TalkerCounts): TalkerCounts {
+  return { bytesUp: -a.bytesUp, bytesDown: -a.bytesDown, packetsUp: -a.packetsUp, packetsDown: -a.packetsDown, sessions: -a.sessions, newSessions: -a.newSessions };
+}
+
+/**
+ * Keeps about the `keep` largest keys (and "other"), summing the rest into
+ * "other". Finds the cut-off with a typed-array sort of the byte counts: a string
+ * sort of 100k entries would stall the event loop for most of a second.
+ */
+export function foldSmallest(m: TalkerMap, keep: number): void {
+  if (m.size <= keep) return;
+  const bytes = new Float64Array(m.size);
+  let i = 0;
+  for (const a of m.values()) bytes[i++] = totalBytes(a);
+  bytes.sort();
+  const threshold = bytes[bytes.length - keep]!;
+  let other = m.get(OTHER_KEY);
+  if (!other) m.set(OTHER_KEY, (other = zeroCounts()));
+  const o = other;
+  const fold = (k: string, a: TalkerCounts) => {
+    addCounts(o, unlabelled(a));
+    m.delete(k);
+  };
+  for (const [k, a] of m) if (k !== OTHER_KEY && totalBytes(a) < threshold) fold(k, a);
+  // many keys equal to the threshold: fold some of those too
+  for (const [k, a] of m) {
+    if (m.size <= keep + 1) break;
+    if (k !== OTHER_KEY && totalBytes(a) === threshold) fold(k, a);
+  }
+}
+
+/** A key's counts as the APIs answer them. */
+export function toTotal(key: string, a: TalkerCounts): TalkerTotal {
+  const t: TalkerTotal = { key, bytesUp: a.bytesUp, bytesDown: a.bytesDown, bytes: a.bytesUp + a.bytesDown, packetsUp: a.packetsUp, packetsDown: a.packetsDown, connections: a.newSessions };
+  if (a.label !== undefined && a.label !== null) t.label = a.label;
+  return t;
+}
+
+/** The top `limit` keys as API rows, the rest (and the "other" entry) as `other`, and rows + other as `total`. */
+export function cutTop(m: Iterable<[string, TalkerCounts]>, limit: number): { rows: TalkerTotal[]; other: TalkerTotal; total: TalkerTotal } {
+  const { top, rest } = topN(m, limit);
+  const total = unlabelled(rest);
+  for (const [, a] of top) addCounts(total, unlabelled(a));
+  return { rows: top.map(([k, a]) => toTotal(k, a)), other: toTotal(OTHER_KEY, rest), total: toTotal(OTHER_KEY, total) };
+}
