@@ -48,7 +48,7 @@ function range(s: Setting, text: (n: number) => string): string {
 
 function describe(s: Setting): string {
   switch (s.type) {
-    case 'integer': return `a whole number${range(s, String)}${s.perName ? ` (or a mapping of ${s.perName.join(', ')} to such numbers)` : ''}`;
+    case 'integer': return `a whole number${range(s, String)}${s.perName ? `, or one per ${s.perName.slice(0, 2).join(', ')}, ... like {${s.perName[0]}: 50}` : ''}`;
     case 'number': return 'a number';
     case 'duration': return `a duration${range(s, durationText)} like 500ms, 10s, 2m or 1h`;
     case 'bytes': return `a size${range(s, sizeText)} like 32MiB or 1000000`;
