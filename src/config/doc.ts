@@ -1,7 +1,7 @@
 /**
- * The README's table of settings, made from the settings table (schema.ts):
- * `npm run generate` writes it between the markers, and a unit test fails when
- * the README and the table disagree.
+ * The README's table of settings (and docs/influx.md's of the influx ones),
+ * made from the settings table (schema.ts): `npm run generate` writes them
+ * between the markers, and a unit test fails when a document and the table disagree.
  */
 import { SETTINGS, type Setting } from './schema.js';
 import { durationText, sizeText } from './units.js';
@@ -29,8 +29,9 @@ function rangeText(s: Setting): string {
   return s.min !== undefined ? `≥ ${text(s.min)}` : s.max !== undefined ? `≤ ${text(s.max)}` : '';
 }
 
-export function settingsMarkdown(): string {
-  const rows = SETTINGS.map((s) => {
+/** The table of every setting, or of those whose key starts with `prefix` ("influx."). */
+export function settingsMarkdown(prefix = ''): string {
+  const rows = SETTINGS.filter((s) => s.key.startsWith(prefix)).map((s) => {
     const flag = s.flag ? `\`--${s.flag}\`` : '';
     const env = s.env ? `\`${s.env}\`` : '';
     return `| \`${s.key}\` | ${cell(flag)} | ${env} | ${cell(defaultText(s))} | ${cell(rangeText(s))} | ${cell(s.doc)} |`;
@@ -38,10 +39,13 @@ export function settingsMarkdown(): string {
   return [DOC_START, '| setting (YAML) | flag | environment | default | values | meaning |', '| --- | --- | --- | --- | --- | --- |', ...rows, DOC_END].join('\n');
 }
 
-/** The README with its settings section replaced (the markers must be there). */
-export function withSettings(readme: string): string {
-  const a = readme.indexOf(DOC_START);
-  const b = readme.indexOf(DOC_END);
-  if (a < 0 || b < a) throw new Error('README.md has no settings markers');
-  return readme.slice(0, a) + settingsMarkdown() + readme.slice(b + DOC_END.length);
+/** A document with its settings section replaced (the markers must be there): README.md has every setting, docs/influx.md the influx ones. */
+export function withSettings(doc: string, prefix = ''): string {
+  const a = doc.indexOf(DOC_START);
+  const b = doc.indexOf(DOC_END);
+  if (a < 0 || b < a) throw new Error('the document has no settings markers');
+  return doc.slice(0, a) + settingsMarkdown(prefix) + doc.slice(b + DOC_END.length);
 }
+
+/** The documents with a generated settings table: path from the repository root → key prefix of its rows. */
+export const SETTINGS_DOCS: Record<string, string> = { 'README.md': '', 'docs/influx.md': 'influx.' };
