@@ -1,6 +1,8 @@
-// Writes the settings table into README.md (between its markers).
+// Writes the settings tables into README.md and docs/influx.md (between their markers).
 import { readFileSync, writeFileSync } from 'node:fs';
-import { withSettings } from '../src/config/doc.js';
+import { SETTINGS_DOCS, withSettings } from '../src/config/doc.js';
 
-const file = new URL('../README.md', import.meta.url);
-writeFileSync(file, withSettings(readFileSync(file, 'utf8')));
+for (const [doc, prefix] of Object.entries(SETTINGS_DOCS)) {
+  const file = new URL(`../${doc}`, import.meta.url);
+  writeFileSync(file, withSettings(readFileSync(file, 'utf8'), prefix));
+}

@@ -7,7 +7,7 @@ import type { FlowlensConfig } from '../config/index.js';
 import { validateConfig } from '../collector/config.js';
 import { resolveInterfaces } from '../system/interfaces.js';
 import { GeoLookup } from '../enrich/geo.js';
-import { validateInfluxConfig } from '../sinks/influx/index.js';
+import { influxConfigFrom } from '../sinks/influx/index.js';
 import { readApiFiles } from '../api/index.js';
 
 export async function checkConfig(config: FlowlensConfig): Promise<void> {
@@ -16,6 +16,6 @@ export async function checkConfig(config: FlowlensConfig): Promise<void> {
   // opening the databases finds what a path check cannot: a file that is not an mmdb
   const geo = await GeoLookup.open(config.geo, () => false, { watch: false });
   geo.close();
-  if (config.influx) validateInfluxConfig(config.influx, 'influx');
+  if (config.influx) influxConfigFrom(config.influx); // also reads influx.tokenFile
   if (config.api.enabled) readApiFiles(config.api); // tokens file, TLS certificate and key, client CA
 }

@@ -10,7 +10,7 @@ import { Monitor } from '../monitor.js';
 import { preflight } from '../system/preflight.js';
 import { resolveInterfaces } from '../system/interfaces.js';
 import { Store } from '../store/index.js';
-import { InfluxSink, validateInfluxConfig } from '../sinks/influx/index.js';
+import { InfluxSink, influxConfigFrom } from '../sinks/influx/index.js';
 import { GeoLookup } from '../enrich/geo.js';
 import { RemoteEnrichment } from '../enrich/remote.js';
 import { NameTable } from '../enrich/names.js';
@@ -25,7 +25,7 @@ export async function openMonitor(config: FlowlensConfig): Promise<Monitor> {
   // before the history directory is created
   resolveInterfaces(config.collector.interfaces);
   preflight();
-  const influxConfig = config.influx ? validateInfluxConfig(config.influx, 'influx') : undefined;
+  const influxConfig = config.influx ? influxConfigFrom(config.influx) : undefined;
   if (config.api.enabled) readApiFiles(config.api); // a bad tokens or TLS file is refused before attaching
   const store = config.history.enabled
     ? Store.open({
@@ -34,6 +34,7 @@ export async function openMonitor(config: FlowlensConfig): Promise<Monitor> {
       minuteRetentionDays: config.history.minuteRetentionDays,
       hourlyTopN: config.history.hourlyTopN,
       sessionLogDays: config.history.sessionLogDays,
+      liveSessionsLimit: config.history.liveSessionsLimit,
     })
     : undefined;
   let geo: GeoLookup | undefined;

@@ -1,11 +1,12 @@
 /**
- * What the history commands (history, top, sessions) share: --data-dir and
- * --format, opening the store read-only beside a running flowlens, and how
- * local times are printed.
+ * What the history commands (history, top, sessions) share: --config,
+ * --data-dir and --format, opening the store read-only beside a running
+ * flowlens, and how local times are printed.
  */
 import type { ParseArgsConfig } from 'node:util';
 import { FlowlensError } from '../errors.js';
-import { defaultStoreConfig, Store } from '../store/index.js';
+import { DEFAULT_CONFIG_FILE, loadConfig, settingDefault } from '../config/index.js';
+import { Store } from '../store/index.js';
 
 export type Values = Record<string, string | boolean | undefined>;
 export type Options = NonNullable<ParseArgsConfig['options']>;
@@ -18,9 +19,11 @@ export interface CliCommand {
   main(values: Values): Promise<number>;
 }
 
-export const STORE_OPTIONS: Options = { 'data-dir': { type: 'string' }, format: { type: 'string' } };
+export const STORE_OPTIONS: Options = { config: { type: 'string' }, 'data-dir': { type: 'string' }, format: { type: 'string' } };
 
-export const STORE_USAGE = `  --data-dir DIR      the data directory flowlens run writes (default ${defaultStoreConfig().dataDir})
+export const STORE_USAGE = `  --config FILE       the configuration flowlens run reads, for its dataDir (default ${DEFAULT_CONFIG_FILE}) [FLOWLENS_CONFIG]
+  --data-dir DIR      the data directory flowlens run writes (default: the configuration's dataDir,
+                      else ${settingDefault<string>('dataDir')}) [FLOWLENS_DATA_DIR]
   --format FMT        table (default) or json`;
 
 export function outputFormat(v: Values): 'table' | 'json' {
@@ -29,9 +32,14 @@ export function outputFormat(v: Values): 'table' | 'json' {
   return format;
 }
 
+/** The data directory as flowlens run finds it: --data-dir, FLOWLENS_DATA_DIR, the configuration file, the default. */
+export function dataDir(v: Values): string {
+  return loadConfig({ file: v.config as string | undefined, flags: { 'data-dir': v['data-dir'] } }).values.get('dataDir') as string;
+}
+
 /** The store, read-only: safe while flowlens run writes it. */
 export function openStore(v: Values): Store {
-  return Store.openReadOnly({ dataDir: (v['data-dir'] as string | undefined) ?? defaultStoreConfig().dataDir });
+  return Store.openReadOnly({ dataDir: dataDir(v) });
 }
 
 /** Runs fn with the store open, closing it after. */

@@ -6,21 +6,20 @@
  */
 import type { CollectorConfig, Hook, XdpMode } from '../collector/config.js';
 import type { FilterConfig, FilterRule } from '../flows/filters.js';
+import type { InfluxSettings } from '../sinks/influx/config.js';
+import type { StoreConfig } from '../store/config.js';
 import { TrafficFilter } from '../flows/filters.js';
 import type { SessionConfig } from '../flows/sessions.js';
 import { defaultLocalNetworks } from '../net/classify.js';
 import { FlowlensError } from '../errors.js';
 import { loadConfig, type LoadOptions, type LoadedConfig } from './load.js';
 
-export { loadConfig, dumpConfig, settingFlags, settingsHelp, DEFAULT_CONFIG_FILE } from './load.js';
+export { loadConfig, dumpConfig, parseSetting, settingFlags, settingsHelp, DEFAULT_CONFIG_FILE } from './load.js';
+export { setting, settingDefault, SETTINGS } from './schema.js';
 
-export interface HistoryConfig {
+/** The history store's settings (the store's own memory bound, pendingKeysLimit, is not one). */
+export interface HistoryConfig extends Omit<StoreConfig, 'pendingKeysLimit'> {
   enabled: boolean;
-  dataDir: string;
-  flushIntervalMs: number;
-  minuteRetentionDays: number;
-  hourlyTopN: number;
-  sessionLogDays: number;
 }
 
 export interface ApiConfig {
@@ -78,10 +77,11 @@ export interface FlowlensConfig {
   filters: FilterConfig;
   sessions: SessionConfig;
   geo: { country?: string; city?: string; asn?: string; bundled: boolean };
-  names: { enabled: boolean; maxEntries: number; captureBufferBytes: number };
+  /** The ring buffer's size is collector.captureRingBytes (0 without names). */
+  names: { enabled: boolean; maxEntries: number };
   history: HistoryConfig;
-  /** The influx section as written (url, token, ... and the writer's own options); absent: no writer. */
-  influx?: Record<string, unknown>;
+  /** The influx.* settings as loaded (influxConfigFrom checks them together); absent: no writer. */
+  influx?: InfluxSettings;
   api: ApiConfig;
   loaded: LoadedConfig;
 }
@@ -91,14 +91,10 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
   const privateNetworks = v<string[]>('networks.private');
   const filters: FilterConfig = { ignore: v<FilterRule[]>('filters.ignore'), keep: v<FilterRule[]>('filters.keep') };
   new TrafficFilter(filters); // throws on a rule that cannot work (unknown protocol, empty rule)
-  const influxUrl = loaded.values.get('influx.url') as string | undefined;
-  let influx: Record<string, unknown> | undefined;
-  if (influxUrl !== undefined) {
-    influx = { ...loaded.extra.influx };
-    for (const k of ['url', 'token', 'tokenFile', 'org', 'bucket']) {
-      if (loaded.values.has(`influx.${k}`)) influx[k] = loaded.values.get(`influx.${k}`);
-    }
-  }
+  // the writer is on when influx.url is set; its other settings have defaults or are optional
+  const influx = loaded.values.has('influx.url')
+    ? Object.fromEntries([...loaded.values].filter(([k]) => k.startsWith('influx.')).map(([k, x]) => [k.slice('influx.'.length), x])) as InfluxSettings
+    : undefined;
   return {
     host: v('host'),
     collector: {
@@ -114,7 +110,7 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
     filters,
     sessions: { idleTimeoutMs: v('sessions.idleTimeout'), tcpIdleTimeoutMs: v('sessions.tcpIdleTimeout'), maxSessions: v('sessions.max') },
     geo: { country: v('geo.country'), city: v('geo.city'), asn: v('geo.asn'), bundled: v('geo.bundled') },
-    names: { enabled: v('names.enabled'), maxEntries: v('names.maxEntries'), captureBufferBytes: v('names.captureBuffer') },
+    names: { enabled: v('names.enabled'), maxEntries: v('names.maxEntries') },
     history: {
       enabled: v('history.enabled'),
       dataDir: v('dataDir'),
@@ -122,6 +118,7 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
       minuteRetentionDays: v('history.minuteDays'),
       hourlyTopN: v('history.topN'),
       sessionLogDays: v('history.sessionLogDays'),
+      liveSessionsLimit: v('history.liveSessions'),
     },
     influx,
     api: apiConfig(v, (key) => loaded.values.has(key)),

@@ -2,15 +2,18 @@
  * Loads the configuration: defaults, then the YAML file, then environment
  * variables, then command-line flags (each overrides the one before), and
  * validates every value against the table in schema.ts. An error names the
- * setting, where it came from (file, variable or flag) and what is wrong.
+ * setting, where it came from (file, variable or flag) and what is wrong; every
+ * command (run, config, history, top, sessions) loads its settings here, and
+ * every wrong value is reported at once.
  */
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseDocument, stringify } from 'yaml';
 import { FlowlensError } from '../errors.js';
-import { parseDuration } from '../collector/config.js';
 import { parseCidr } from '../net/cidr.js';
-import { SETTINGS, OPEN_SECTIONS, type Setting } from './schema.js';
+import { SETTINGS, type Setting } from './schema.js';
+import { Problems } from './problems.js';
+import { durationText, parseSettingDuration, parseSize, sizeText } from './units.js';
 
 export const DEFAULT_CONFIG_FILE = '/etc/flowlens/flowlens.yaml';
 
@@ -28,8 +31,6 @@ export interface LoadedConfig {
   /** Setting key → parsed value (durations in ms). Unset optional settings are absent. */
   values: Map<string, unknown>;
   sources: Map<string, Source>;
-  /** Keys of open sections (influx.*) from the file that the table does not list, passed through. */
-  extra: Record<string, Record<string, unknown>>;
   file?: string;
 }
 
@@ -39,17 +40,24 @@ function usage(message: string, hint?: string): never {
   throw new FlowlensError('FLOW_ERR_USAGE', message, hint);
 }
 
+function range(s: Setting, text: (n: number) => string): string {
+  if (s.min !== undefined && s.max !== undefined) return ` from ${text(s.min)} to ${text(s.max)}`;
+  if (s.min !== undefined) return ` of at least ${text(s.min)}`;
+  return s.max !== undefined ? ` of at most ${text(s.max)}` : '';
+}
+
 function describe(s: Setting): string {
   switch (s.type) {
-    case 'integer': return `a whole number${s.min !== undefined ? ` from ${s.min}` : ''}${s.max !== undefined ? ` to ${s.max}` : ''}`;
+    case 'integer': return `a whole number${range(s, String)}${s.perName ? `, or one per ${s.perName.slice(0, 2).join(', ')}, ... like {${s.perName[0]}: 50}` : ''}`;
     case 'number': return 'a number';
-    case 'duration': return 'a duration like 500ms, 10s, 2m or 1h';
+    case 'duration': return `a duration${range(s, durationText)} like 500ms, 10s, 2m or 1h`;
+    case 'bytes': return `a size${range(s, sizeText)} like 32MiB or 1000000`;
     case 'boolean': return 'true or false';
     case 'enum': return `one of ${s.values!.join(', ')}`;
     case 'strings': return 'a list of names';
     case 'cidrs': return 'a list of addresses or CIDR prefixes';
     case 'rules': return 'a list of rules like {port: [22]} or {cidr: [10.0.0.0/8], protocol: [udp]}';
-    default: return 'a string';
+    default: return 'a non-empty string';
   }
 }
 
@@ -59,21 +67,33 @@ function list(raw: unknown): unknown[] {
   return [raw];
 }
 
-/** Parses one value (text from a flag or variable, or a YAML value) into the setting's type. */
-function parseValue(s: Setting, raw: unknown, where: string): unknown {
-  const bad = (): never => usage(`${where} must be ${describe(s)}, not ${JSON.stringify(raw)}`);
+const inRange = (s: Setting, n: number) => (s.min === undefined || n >= s.min) && (s.max === undefined || n <= s.max);
+
+/**
+ * Parses one value (text from a flag or variable, or a YAML value) into the
+ * setting's type; `where` names it in the error ("file.yaml: influx.interval",
+ * "--interval", "FLOWLENS_INTERVAL").
+ */
+export function parseSetting(s: Setting, raw: unknown, where: string): unknown {
+  const bad = (): never => usage(`${where} must be ${describe(s)}${s.secret ? '' : `, not ${JSON.stringify(raw)}`}`);
   switch (s.type) {
     case 'string':
     case 'path':
       if (typeof raw !== 'string' && typeof raw !== 'number') bad();
       if (String(raw).trim() === '') bad();
-      return String(raw);
+      return String(raw).trim();
     case 'enum':
       if (!s.values!.includes(String(raw))) bad();
       return String(raw);
     case 'integer': {
+      if (s.perName && raw !== null && typeof raw === 'object' && !Array.isArray(raw)) {
+        return Object.fromEntries(Object.entries(raw as Record<string, unknown>).map(([name, v]) => {
+          if (!s.perName!.includes(name)) usage(`${where}.${name} is not one of ${s.perName!.join(', ')}`);
+          return [name, parseSetting({ ...s, perName: undefined }, v, `${where}.${name}`)];
+        }));
+      }
       const n = typeof raw === 'number' ? raw : typeof raw === 'string' && /^\s*\d+\s*$/.test(raw) ? Number(raw) : NaN;
-      if (!Number.isInteger(n) || (s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) bad();
+      if (!Number.isInteger(n) || !inRange(s, n)) bad();
       return n;
     }
     case 'number': {
@@ -87,16 +107,14 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
       if (/^(false|no|off|0)$/i.test(String(raw))) return false;
       return bad();
     case 'duration': {
-      let ms: number;
-      try {
-        ms = parseDuration(String(raw).replace(/^(\d+(?:\.\d+)?)h$/, (_, h: string) => `${Number(h) * 60}m`), where);
-      } catch {
-        return bad();
-      }
-      if ((s.min !== undefined && ms < s.min) || (s.max !== undefined && ms > s.max)) {
-        usage(`${where} must be between ${s.min}ms and ${s.max}ms, not ${JSON.stringify(raw)}`);
-      }
+      const ms = typeof raw === 'string' || typeof raw === 'number' ? parseSettingDuration(String(raw)) : NaN;
+      if (!Number.isFinite(ms) || !inRange(s, ms)) bad();
       return ms;
+    }
+    case 'bytes': {
+      const n = parseSize(raw);
+      if (!Number.isInteger(n) || !inRange(s, n)) bad();
+      return n;
     }
     case 'strings': {
       const items = list(raw);
@@ -130,8 +148,22 @@ function parseValue(s: Setting, raw: unknown, where: string): unknown {
   }
 }
 
+/** A typo of `known`: one shares the other's first four letters, or they differ in at most two letters (edit distance). */
+function nearMiss(key: string, known: string): boolean {
+  const a = key.toLowerCase(), b = known.toLowerCase();
+  const leaf = (x: string) => x.slice(x.lastIndexOf('.') + 1);
+  if (b.includes(leaf(a).slice(0, 4))) return true;
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) next[j] = Math.min(row[j] + 1, next[j - 1] + 1, row[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length] <= 2;
+}
+
 /** Flattens the YAML document into dotted keys, refusing unknown ones. */
-function flattenFile(doc: Record<string, unknown>, file: string, into: Map<string, unknown>, extra: LoadedConfig['extra']): void {
+function flattenFile(doc: Record<string, unknown>, file: string, into: Map<string, unknown>, problems: Problems): void {
   const walk = (obj: Record<string, unknown>, prefix: string) => {
     for (const [k, v] of Object.entries(obj)) {
       const key = prefix ? `${prefix}.${k}` : k;
@@ -140,17 +172,14 @@ function flattenFile(doc: Record<string, unknown>, file: string, into: Map<strin
         into.set(key, v);
         continue;
       }
-      const section = (OPEN_SECTIONS as readonly string[]).find((s) => s === prefix);
-      if (section) {
-        (extra[section] ??= {})[k] = v;
-        continue;
-      }
       if (v && typeof v === 'object' && !Array.isArray(v) && SETTINGS.some((s) => s.key.startsWith(`${key}.`))) {
         walk(v as Record<string, unknown>, key);
         continue;
       }
-      const near = SETTINGS.map((s) => s.key).filter((s) => s.toLowerCase().includes(k.toLowerCase().slice(0, 4)));
-      usage(`${file}: unknown setting "${key}"`, near.length ? `did you mean ${near.slice(0, 3).join(', ')}? (flowlens config --dump lists every setting)` : 'flowlens config --dump lists every setting');
+      const near = SETTINGS.map((s) => s.key).filter((s) => nearMiss(key, s));
+      const section = prefix ? SETTINGS.filter((s) => s.key.startsWith(`${prefix}.`)).map((s) => s.key.slice(prefix.length + 1)) : [];
+      problems.add(`${file}: unknown setting "${key}"`, near.length ? `did you mean ${near.slice(0, 3).join(', ')}? (flowlens config --dump lists every setting)`
+        : section.length ? `the ${prefix} settings are ${section.join(', ')}` : 'flowlens config --dump lists every setting');
     }
   };
   walk(doc, '');
@@ -183,7 +212,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const flags = opts.flags ?? {};
   const values = new Map<string, unknown>();
   const sources = new Map<string, Source>();
-  const extra: LoadedConfig['extra'] = {};
+  const problems = new Problems();
   for (const s of SETTINGS) {
     if (s.default !== undefined) { values.set(s.key, s.default); sources.set(s.key, 'default'); }
   }
@@ -193,24 +222,28 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   const doc = readFile(file, explicit !== undefined);
   if (doc) {
     const raw = new Map<string, unknown>();
-    flattenFile(doc, file, raw, extra);
-    for (const [key, v] of raw) {
-      values.set(key, parseValue(bySetting.get(key)!, v, `${file}: ${key}`));
-      sources.set(key, 'file');
-    }
+    flattenFile(doc, file, raw, problems);
+    for (const [key, v] of raw) set(bySetting.get(key)!, v, `${file}: ${key}`, 'file');
   }
   for (const s of SETTINGS) {
     const v = s.env ? env[s.env] : undefined;
-    if (v !== undefined && v !== '') { values.set(s.key, parseValue(s, v, s.env!)); sources.set(s.key, 'env'); }
+    if (v !== undefined && v !== '') set(s, v, s.env!, 'env');
   }
   for (const s of SETTINGS) {
     if (!s.flag || flags[s.flag] === undefined) continue;
-    const v = s.type === 'boolean' && s.flag.startsWith('no-') ? !flags[s.flag] : flags[s.flag];
-    values.set(s.key, parseValue(s, v, `--${s.flag}`));
-    sources.set(s.key, 'flag');
+    set(s, s.type === 'boolean' && s.flag.startsWith('no-') ? !flags[s.flag] : flags[s.flag], `--${s.flag}`, 'flag');
   }
+  // every wrong value of the file, the environment and the flags at once
+  problems.throwIfAny();
   if (!values.has('host')) { values.set('host', os.hostname()); sources.set('host', 'default'); }
-  return { values, sources, extra, file: doc ? file : undefined };
+  return { values, sources, file: doc ? file : undefined };
+
+  function set(s: Setting, raw: unknown, where: string, source: Source): void {
+    const parsed = problems.check(() => parseSetting(s, raw, where));
+    if (parsed === undefined) return;
+    values.set(s.key, parsed);
+    sources.set(s.key, source);
+  }
 }
 
 /** parseArgs options for every setting that has a flag. */
@@ -234,14 +267,11 @@ export function dumpConfig(c: LoadedConfig): string {
     let v = c.values.get(s.key);
     if (s.secret) v = '<set>';
     else if (s.type === 'duration') v = `${v}ms`;
+    else if (s.type === 'bytes') v = sizeText(v as number);
     const parts = s.key.split('.');
     let node = tree;
     for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;
     node[parts.at(-1)!] = v;
-  }
-  for (const [section, keys] of Object.entries(c.extra)) {
-    const node = (tree[section] ??= {}) as Record<string, unknown>;
-    for (const [k, v] of Object.entries(keys)) node[k] = /token|password|secret/i.test(k) ? '<set>' : v;
   }
   const sources = SETTINGS.filter((s) => c.sources.get(s.key) && c.sources.get(s.key) !== 'default')
     .map((s) => `#   ${s.key}: ${c.sources.get(s.key)}`);

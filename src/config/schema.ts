@@ -1,10 +1,13 @@
 /**
- * Every setting of `flowlens run` in one table: its key in the YAML file, its
+ * Every setting of flowlens in one table: its key in the YAML file, its
  * command-line flag, its environment variable, its type, default and limits.
- * The loader (load.ts), `flowlens config --dump`, `--help` and the README's
- * configuration table all read this table, so a setting cannot exist in one
- * place and be missing in another.
+ * The loader (load.ts), `flowlens config --dump`, `--help`, the README's
+ * configuration table and every component's defaults (defaultStoreConfig,
+ * defaultInfluxConfig) read this table, so a setting cannot exist in one place
+ * and be missing, or have another default, in another.
  */
+
+import { TALKER_DIMENSIONS } from '../flows/types.js';
 
 export type SettingType =
   | 'string' | 'strings' | 'integer' | 'number' | 'boolean' | 'duration' | 'bytes' | 'enum' | 'cidrs' | 'rules' | 'path';
@@ -20,8 +23,10 @@ export interface Setting {
   values?: readonly string[];
   min?: number;
   max?: number;
-  /** Never printed (config --dump shows "<set>"). */
+  /** Never printed (config --dump shows "<set>", errors do not show the value). */
   secret?: boolean;
+  /** An integer setting that may also be a mapping of these names to integers ({ip: 50, port: 10}). */
+  perName?: readonly string[];
   doc: string;
 }
 
@@ -52,11 +57,24 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'history.minuteDays', type: 'integer', default: 14, min: 1, max: 3660, doc: 'days of per-minute history kept (hourly history is kept forever)' },
   { key: 'history.topN', type: 'integer', default: 100, min: 1, max: 100_000, doc: 'talkers kept per dimension and hour (the rest are summed as "other")' },
   { key: 'history.sessionLogDays', type: 'integer', default: 30, min: 1, max: 3660, doc: 'days the log of ended sessions is kept' },
+  { key: 'history.liveSessions', type: 'integer', default: 1000, min: 0, max: 1_000_000, doc: 'active sessions (the largest by bytes) in the live snapshot `flowlens sessions` and the APIs show' },
   { key: 'influx.url', type: 'string', flag: 'influx-url', env: 'FLOWLENS_INFLUX_URL', doc: 'InfluxDB URL: setting it turns the InfluxDB writer on' },
   { key: 'influx.token', type: 'string', secret: true, flag: 'influx-token', env: 'FLOWLENS_INFLUX_TOKEN', doc: 'InfluxDB API token (prefer the environment or influx.tokenFile)' },
   { key: 'influx.tokenFile', type: 'path', flag: 'influx-token-file', env: 'FLOWLENS_INFLUX_TOKEN_FILE', doc: 'file holding the InfluxDB token' },
   { key: 'influx.org', type: 'string', flag: 'influx-org', env: 'FLOWLENS_INFLUX_ORG', doc: 'InfluxDB organisation' },
-  { key: 'influx.bucket', type: 'string', flag: 'influx-bucket', env: 'FLOWLENS_INFLUX_BUCKET', doc: 'InfluxDB bucket' },
+  { key: 'influx.bucket', type: 'string', flag: 'influx-bucket', env: 'FLOWLENS_INFLUX_BUCKET', doc: 'InfluxDB bucket (InfluxDB 3: the database)' },
+  { key: 'influx.database', type: 'string', doc: 'InfluxDB 1.8: the database, instead of influx.bucket' },
+  { key: 'influx.retentionPolicy', type: 'string', doc: 'InfluxDB 1.8: the retention policy (needs influx.database; default: the database\'s own)' },
+  { key: 'influx.interval', type: 'duration', default: 10_000, min: 1000, max: 3_600_000, doc: 'write period: one point per series per period' },
+  { key: 'influx.batchSize', type: 'integer', default: 5000, min: 1, max: 1_000_000, doc: 'most points per write request' },
+  { key: 'influx.precision', type: 'enum', values: ['s', 'ms', 'us', 'ns'], default: 'ms', doc: 'timestamp precision of the points (s packs best; keep influx.interval at whole seconds then)' },
+  { key: 'influx.gzip', type: 'boolean', default: true, doc: 'gzip request bodies over 1 KiB' },
+  { key: 'influx.maxBufferPoints', type: 'integer', default: 100_000, min: 1, max: 100_000_000, doc: 'points waiting to be written, at most (beyond it the oldest are dropped and counted); at least influx.batchSize' },
+  { key: 'influx.maxBufferBytes', type: 'bytes', default: 32 * 1024 * 1024, min: 64 * 1024, max: 16 * 1024 * 1024 * 1024, doc: 'bytes of line protocol waiting to be written, at most (32MiB, 64 MB and 1000000 are all sizes)' },
+  { key: 'influx.seriesBudget', type: 'integer', default: 20, min: 0, max: 100_000, perName: TALKER_DIMENSIONS, doc: 'talker keys per dimension and period with their own series, the rest summed as "other"; a number, or per dimension: {ip: 50, port: 10}' },
+  { key: 'influx.timeout', type: 'duration', default: 10_000, min: 100, max: 600_000, doc: 'timeout of one write request' },
+  { key: 'influx.retryMin', type: 'duration', default: 1000, min: 10, max: 3_600_000, doc: 'first back-off after a failed write; it doubles up to influx.retryMax' },
+  { key: 'influx.retryMax', type: 'duration', default: 60_000, min: 10, max: 3_600_000, doc: 'longest back-off between retries (at least influx.retryMin)' },
   { key: 'api.enabled', type: 'boolean', default: true, flag: 'no-api', doc: 'serve the JSON API, /metrics and the gRPC API' },
   { key: 'api.listen', type: 'string', default: '127.0.0.1', flag: 'listen', env: 'FLOWLENS_LISTEN', doc: 'address the APIs listen on; any address but loopback needs api.tokensFile' },
   { key: 'api.httpPort', type: 'integer', default: 8080, min: 0, max: 65535, flag: 'http-port', env: 'FLOWLENS_HTTP_PORT', doc: 'port of the JSON API, /metrics and the dashboard (0: any free port, logged at start)' },
@@ -70,5 +88,18 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'api.metricsRemoteSeries', type: 'integer', default: 50, min: 0, max: 100_000, flag: 'metrics-remote-series', doc: 'remote addresses with their own /metrics series; the rest are summed as remote="other"' },
 ];
 
-/** Sections passed through whole to their own validators (e.g. influx's batching options). */
-export const OPEN_SECTIONS = ['influx'] as const;
+const byKey = new Map(SETTINGS.map((s) => [s.key, s]));
+
+/** The row of `key`; a key that is not in the table is a programming error. */
+export function setting(key: string): Setting {
+  const s = byKey.get(key);
+  if (!s) throw new Error(`no setting "${key}" in src/config/schema.ts`);
+  return s;
+}
+
+/** The default of `key` (durations in ms), for components that need one without a loaded configuration. */
+export function settingDefault<T>(key: string): T {
+  const s = setting(key);
+  if (s.default === undefined) throw new Error(`setting "${key}" has no default`);
+  return s.default as T;
+}

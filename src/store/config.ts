@@ -1,4 +1,6 @@
-/** Settings of the history store (src/store). */
+/** Settings of the history store (src/store): the history.* and dataDir settings of src/config/schema.ts. */
+import { settingDefault } from '../config/schema.js';
+
 export interface StoreConfig {
   /** Where flowlens.db lives; created if missing. */
   dataDir: string;
@@ -20,14 +22,22 @@ export interface StoreConfig {
   pendingKeysLimit: number;
 }
 
+/**
+ * The memory bound of the pending talker keys: not a setting, because it changes
+ * no total (only how exactly the smallest keys of an hour are ranked) and 100,000
+ * keys per dimension are a few tens of MB at most; tests set it small.
+ */
+export const PENDING_KEYS_LIMIT = 100_000;
+
+/** The defaults are the settings table's (src/config/schema.ts), so the store and `flowlens run` agree. */
 export function defaultStoreConfig(): StoreConfig {
   return {
-    dataDir: '/var/lib/flowlens',
-    flushIntervalMs: 60_000,
-    minuteRetentionDays: 7,
-    hourlyTopN: 100,
-    sessionLogDays: 7,
-    liveSessionsLimit: 1000,
-    pendingKeysLimit: 100_000,
+    dataDir: settingDefault('dataDir'),
+    flushIntervalMs: settingDefault('history.flushInterval'),
+    minuteRetentionDays: settingDefault('history.minuteDays'),
+    hourlyTopN: settingDefault('history.topN'),
+    sessionLogDays: settingDefault('history.sessionLogDays'),
+    liveSessionsLimit: settingDefault('history.liveSessions'),
+    pendingKeysLimit: PENDING_KEYS_LIMIT,
   };
 }

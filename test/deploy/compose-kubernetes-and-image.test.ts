@@ -13,7 +13,7 @@ import path from 'node:path';
 import { parseAllDocuments, parse } from 'yaml';
 import { repoRoot } from '../../src/native/binding.js';
 import { configFrom } from '../../src/config/index.js';
-import { validateInfluxConfig } from '../../src/sinks/influx/index.js';
+import { influxConfigFrom, validateInfluxConfig } from '../../src/sinks/influx/index.js';
 
 const deploy = (...p: string[]) => path.join(repoRoot, 'deploy', ...p);
 const CAPS = ['BPF', 'NET_ADMIN', 'PERFMON'];
@@ -81,7 +81,7 @@ t.test('compose: flowlens on the host network with three capabilities, InfluxDB 
     env: { FLOWLENS_INFLUX_URL: flowlens.environment.FLOWLENS_INFLUX_URL, FLOWLENS_INFLUX_ORG: flowlens.environment.FLOWLENS_INFLUX_ORG,
       FLOWLENS_INFLUX_BUCKET: flowlens.environment.FLOWLENS_INFLUX_BUCKET, FLOWLENS_INFLUX_TOKEN: 'a-token' },
   });
-  const influx = validateInfluxConfig(cfg.influx, 'influx');
+  const influx = influxConfigFrom(cfg.influx!);
   t.same([influx.url, influx.org, influx.bucket, influx.token], [`http://127.0.0.1:${published}`, 'flowlens', 'flowlens', 'a-token']);
 
   const example = readFileSync(deploy('env.example'), 'utf8');
@@ -115,7 +115,7 @@ t.test('Kubernetes: a DaemonSet on the host network with three capabilities, pro
     t.equal(probe.httpGet.host, listen, 'the address it listens on (the kubelet shares the host network)');
   }
   t.equal(c.ports[0].containerPort, port);
-  const influx = validateInfluxConfig({ ...config.influx, token: 'from-the-secret' }, 'influx');
+  const influx = influxConfigFrom({ ...config.influx, token: 'from-the-secret' });
   t.equal(influx.intervalMs, 10_000);
   const token = c.env.find((e: Obj) => e.name === 'FLOWLENS_INFLUX_TOKEN');
   t.ok(token.valueFrom.secretKeyRef, 'the token comes from a Secret');

@@ -8,7 +8,8 @@
 process.env.TZ = 'UTC';
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { chmodSync } from 'node:fs';
+import { chmodSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import { Store } from '../../src/store/index.js';
 import type { History, SessionPage, Summary, TopTalkers } from '../../src/store/index.js';
 import { cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
@@ -16,10 +17,10 @@ import { interval, row, session, talker, tempDataDir } from '../helpers/interval
 
 interface Result { code: number | null; stdout: string; stderr: string }
 
-function flowlens(args: string[]): Promise<Result> {
+function flowlens(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
   const [cmd, rest] = cliCommand(args);
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TZ: 'UTC' }, timeout: 30_000 });
+    const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TZ: 'UTC', ...env }, timeout: 30_000 });
     let stdout = '', stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
     child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
@@ -171,4 +172,46 @@ t.test('history, top and sessions against a store being written', async (t) => {
       t.notMatch(r.stderr, STACK_LINE);
     }
   });
+});
+
+t.test('history, top and sessions find the data directory as flowlens run does: flag > FLOWLENS_DATA_DIR > config file > default', async (t) => {
+  if (!cliBuilt()) { t.fail('the CLI is built (scripts/build.sh)'); return; }
+  // two stores with different traffic, so the answer shows which one was read
+  const today = Math.floor(Date.now() / DAY) * DAY;
+  const stores = ['a', 'b'].map((tag, i) => {
+    const dir = tempDataDir(t, `settings-${tag}`);
+    const store = Store.open({ dataDir: dir, flushIntervalMs: 0 });
+    store.add(interval({ end: today + 1000, traffic: [row('eth0', 'up', 'internet', 1000 * (i + 1), 1)], talkers: { country: [talker(tag === 'a' ? 'US' : 'DE', 1000 * (i + 1))] },
+      ended: [session({ remote: `203.0.113.${i + 1}`, firstSeen: today + 100, lastSeen: today + 900 })] }));
+    store.close();
+    return dir;
+  });
+  const [a, b] = stores;
+  const config = path.join(tempDataDir(t, 'settings-config'), 'flowlens.yaml');
+  writeFileSync(config, `dataDir: ${a}\n`);
+  const noEnv = { FLOWLENS_DATA_DIR: undefined, FLOWLENS_CONFIG: undefined };
+  /** Which store answered: a or b, by its up bytes, top country and session log. */
+  const read = async (args: string[], env: NodeJS.ProcessEnv) => {
+    const day = ['--from', 'today', '--to', 'today', '--format', 'json'];
+    const results = await Promise.all([['history', ...day], ['top', '--by', 'country', ...day], ['sessions', '--ended', ...day]]
+      .map((cmd) => flowlens([...cmd, ...args], { ...noEnv, ...env })));
+    for (const r of results) t.equal(r.code, 0, `exit 0 ${r.stderr}`);
+    if (results.some((r) => r.code !== 0)) return [];
+    const [h, top, sessions] = results.map((r) => JSON.parse(r.stdout)) as [History, TopTalkers, SessionPage];
+    return [h.total.up === 1000 ? 'a' : h.total.up === 2000 ? 'b' : `up ${h.total.up}`,
+      top.rows[0]?.key === 'US' ? 'a' : top.rows[0]?.key === 'DE' ? 'b' : `top ${top.rows[0]?.key}`,
+      sessions.sessions[0]?.remote === '203.0.113.1' ? 'a' : sessions.sessions[0]?.remote === '203.0.113.2' ? 'b' : `session ${sessions.sessions[0]?.remote}`];
+  };
+  t.same(await read(['--config', config], {}), ['a', 'a', 'a'], 'dataDir of the --config file');
+  t.same(await read([], { FLOWLENS_CONFIG: config }), ['a', 'a', 'a'], 'dataDir of the file FLOWLENS_CONFIG names');
+  t.same(await read([], { FLOWLENS_DATA_DIR: b }), ['b', 'b', 'b'], 'FLOWLENS_DATA_DIR');
+  t.same(await read(['--config', config], { FLOWLENS_DATA_DIR: b }), ['b', 'b', 'b'], 'the environment beats the file');
+  t.same(await read(['--config', config, '--data-dir', b], { FLOWLENS_DATA_DIR: `${a}/nowhere` }), ['b', 'b', 'b'], 'the flag beats both');
+
+  // a wrong setting in the file is the same error flowlens run gives
+  const bad = path.join(path.dirname(config), 'bad.yaml');
+  writeFileSync(bad, `dataDir: ${a}\nhistory:\n  minuteDays: forever\n`);
+  const r = await flowlens(['history', '--config', bad]);
+  t.equal(r.code, 1);
+  t.equal(r.stderr, `flowlens: ${bad}: history.minuteDays must be a whole number from 1 to 3660, not "forever"\n`);
 });

@@ -9,8 +9,10 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import {
-  defaultInfluxConfig, redactInfluxConfig, validateInfluxConfig, writeTarget,
+  defaultInfluxConfig, influxConfigFrom, redactInfluxConfig, validateInfluxConfig, writeTarget,
 } from '../../src/sinks/influx/index.js';
+import { configFrom } from '../../src/config/index.js';
+import { FlowlensError } from '../../src/errors.js';
 
 const base = { url: 'http://influx:8086', org: 'home', bucket: 'flowlens' };
 
@@ -57,9 +59,9 @@ t.test('every bad value names its key', async (t) => {
     [{ ...base, database: 'db' }, 'influx.bucket and influx.database are both set'],
     [{ url: base.url, retentionPolicy: 'rp', bucket: 'b' }, 'influx.retentionPolicy needs influx.database'],
     [{ ...base, bukcet: 'x' }, 'influx.bukcet is not a setting of the InfluxDB writer'],
-    [{ ...base, interval: '500ms' }, 'influx.interval must be a duration from 1000ms to 3600s like 10s, 500ms or 2m, not "500ms"'],
-    [{ ...base, interval: 'soon' }, 'influx.interval must be a duration from 1000ms to 3600s like 10s, 500ms or 2m, not "soon"'],
-    [{ ...base, timeout: '0s' }, 'influx.timeout must be a duration from 100ms to 600s like 10s, 500ms or 2m, not "0s"'],
+    [{ ...base, interval: '500ms' }, 'influx.interval must be a duration from 1s to 1h like 500ms, 10s, 2m or 1h, not "500ms"'],
+    [{ ...base, interval: 'soon' }, 'influx.interval must be a duration from 1s to 1h like 500ms, 10s, 2m or 1h, not "soon"'],
+    [{ ...base, timeout: '0s' }, 'influx.timeout must be a duration from 100ms to 10m like 500ms, 10s, 2m or 1h, not "0s"'],
     [{ ...base, retryMin: '10s', retryMax: '1s' }, 'influx.retryMax (1000ms) must not be below influx.retryMin (10000ms)'],
     [{ ...base, batchSize: 0 }, 'influx.batchSize must be a whole number from 1 to 1000000, not 0'],
     [{ ...base, batchSize: 2.5 }, 'influx.batchSize must be a whole number from 1 to 1000000, not 2.5'],
@@ -69,8 +71,8 @@ t.test('every bad value names its key', async (t) => {
     [{ ...base, maxBufferBytes: '12 parsecs' }, 'influx.maxBufferBytes must be a size from 64KiB to 16GiB like 32MiB or 1000000, not "12 parsecs"'],
     [{ ...base, precision: 'm' }, 'influx.precision must be one of s, ms, us, ns, not "m"'],
     [{ ...base, gzip: 'maybe' }, 'influx.gzip must be true or false, not "maybe"'],
-    [{ ...base, seriesBudget: -1 }, 'influx.seriesBudget must be a whole number from 0 to 100000, not -1'],
-    [{ ...base, seriesBudget: { city: 3 } }, 'influx.seriesBudget.city is not a talker dimension'],
+    [{ ...base, seriesBudget: -1 }, 'influx.seriesBudget must be a whole number from 0 to 100000, or one per ip, host, ... like {ip: 50}, not -1'],
+    [{ ...base, seriesBudget: { city: 3 } }, 'influx.seriesBudget.city is not one of ip, host, port, proto, country, asn, domain'],
     [{ ...base, seriesBudget: { ip: 'lots' } }, 'influx.seriesBudget.ip must be a whole number from 0 to 100000, not "lots"'],
   ];
   for (const [raw, message] of cases) {
@@ -119,4 +121,57 @@ t.test('InfluxDB 1.8: database and retention policy become the bucket; the org i
   t.same(writeTarget(v1), { url: 'http://old:8086', org: '', bucket: 'telegraf/autogen', token: 'user:pass' });
   const noRp = validateInfluxConfig({ url: 'http://old:8086', database: 'telegraf' }, 'influx');
   t.equal(writeTarget(noRp).bucket, 'telegraf', 'without a retention policy: the default one');
+});
+
+/** The error a call throws (or undefined). */
+function thrown(fn: () => unknown): FlowlensError | undefined {
+  try { fn(); } catch (e) { return e as FlowlensError; }
+  return undefined;
+}
+
+t.test('several wrong influx settings in a config file: one error listing every one, from the one loader', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'flowlens-influx-yaml-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'flowlens.yaml');
+  const secret = 'do-not-show-me';
+  writeFileSync(file, `influx:
+  url: http://influx:8086
+  bucket: flowlens
+  interval: 500ms
+  batchSize: lots
+  maxBufferBytes: 12 parsecs
+  precision: m
+  token: {value: ${secret}}
+  bukcet: typo
+`);
+  const e = thrown(() => configFrom({ file, env: {}, flags: {} }));
+  t.type(e, FlowlensError);
+  t.equal(e?.code, 'FLOW_ERR_USAGE');
+  t.equal(e?.format(), `flowlens: 6 settings are wrong:
+  ${file}: unknown setting "influx.bukcet" — did you mean influx.bucket? (flowlens config --dump lists every setting)
+  ${file}: influx.interval must be a duration from 1s to 1h like 500ms, 10s, 2m or 1h, not "500ms"
+  ${file}: influx.batchSize must be a whole number from 1 to 1000000, not "lots"
+  ${file}: influx.maxBufferBytes must be a size from 64KiB to 16GiB like 32MiB or 1000000, not "12 parsecs"
+  ${file}: influx.precision must be one of s, ms, us, ns, not "m"
+  ${file}: influx.token must be a non-empty string
+  → fix them all, then check again with flowlens config --check`);
+  t.notMatch(e?.format() ?? '', secret, 'the token is not shown');
+
+  // one wrong setting: one line, as before
+  writeFileSync(file, 'influx:\n  url: http://influx:8086\n  bucket: b\n  batchSize: 0\n');
+  t.equal(thrown(() => configFrom({ file, env: {}, flags: {} }))?.format(), `flowlens: ${file}: influx.batchSize must be a whole number from 1 to 1000000, not 0`);
+});
+
+t.test('settings that are wrong together are all named too', async (t) => {
+  const e = thrown(() => influxConfigFrom({
+    url: 'http://influx:8086/api/v2', bucket: 'b', database: 'd', retryMin: 10_000, retryMax: 1000, batchSize: 500, maxBufferPoints: 100,
+  }));
+  t.equal(e?.format(), `flowlens: 4 settings are wrong:
+  influx.url must be the server's base URL without /api/v2, not "http://influx:8086/api/v2"
+  influx.bucket and influx.database are both set — InfluxDB 2/3 use bucket; InfluxDB 1.8 uses database (and retentionPolicy): set one of them
+  influx.retryMax (1000ms) must not be below influx.retryMin (10000ms)
+  influx.maxBufferPoints (100) must be at least influx.batchSize (500)
+  → fix them all, then check again with flowlens config --check`);
+  const raw = thrown(() => validateInfluxConfig({ ...base, batchSize: 0, gzip: 'maybe', bukcet: 'x' }, 'influx'));
+  t.match(raw?.message, /^3 settings are wrong:\n {2}influx.batchSize must be .*\n {2}influx.gzip must be true or false, not "maybe"\n {2}influx.bukcet is not a setting of the InfluxDB writer — the settings are url, /);
 });

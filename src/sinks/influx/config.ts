@@ -1,16 +1,19 @@
 /**
- * The InfluxDB writer's configuration: defaults, validation of the `influx:`
- * section as written (file, flags and environment merged by src/config), and
+ * The InfluxDB writer's configuration: made from the influx.* settings
+ * (src/config/schema.ts has their defaults and limits, src/config/load.ts
+ * parses them), checked together here, and
  * the write target (org, bucket, token), including InfluxDB 1.8's v2
  * compatibility form. The token never appears in an error message or a dump.
  */
 import { readFileSync } from 'node:fs';
 import { FlowlensError } from '../../errors.js';
-import { parseDuration } from '../../collector/config.js';
+import { SETTINGS, setting, settingDefault } from '../../config/schema.js';
+import { parseSetting } from '../../config/load.js';
+import { Problems } from '../../config/problems.js';
 import { TALKER_DIMENSIONS, type TalkerDimension } from '../../flows/types.js';
 
 export type InfluxPrecision = 's' | 'ms' | 'us' | 'ns';
-export const INFLUX_PRECISIONS: readonly InfluxPrecision[] = ['s', 'ms', 'us', 'ns'];
+export const INFLUX_PRECISIONS = setting('influx.precision').values as readonly InfluxPrecision[];
 
 export interface InfluxConfig {
   /** Base URL of the server, e.g. http://influx:8086 (no /api/v2, no credentials). */
@@ -43,171 +46,137 @@ export interface InfluxConfig {
   retryMaxMs: number;
 }
 
-export const DEFAULT_SERIES_BUDGET = 20;
+/** The influx.* settings as the loader parses them (src/config/schema.ts), durations in ms, keyed without "influx.". */
+export interface InfluxSettings {
+  url?: string;
+  token?: string;
+  tokenFile?: string;
+  org?: string;
+  bucket?: string;
+  database?: string;
+  retentionPolicy?: string;
+  interval?: number;
+  batchSize?: number;
+  precision?: InfluxPrecision;
+  gzip?: boolean;
+  maxBufferPoints?: number;
+  maxBufferBytes?: number;
+  seriesBudget?: number | Partial<Record<TalkerDimension, number>>;
+  timeout?: number;
+  retryMin?: number;
+  retryMax?: number;
+}
 
+/** The keys of the influx section: every influx.* row of the settings table. */
+const KEYS = SETTINGS.filter((s) => s.key.startsWith('influx.')).map((s) => s.key.slice('influx.'.length)) as (keyof InfluxSettings)[];
+
+export const DEFAULT_SERIES_BUDGET: number = settingDefault('influx.seriesBudget');
+
+/** The writer's defaults: the settings table's. */
 export function defaultInfluxConfig(): InfluxConfig {
   return {
     url: '',
-    intervalMs: 10_000,
-    batchSize: 5000,
-    precision: 'ms',
-    gzip: true,
-    maxBufferPoints: 100_000,
-    maxBufferBytes: 32 * 1024 * 1024,
+    intervalMs: settingDefault('influx.interval'),
+    batchSize: settingDefault('influx.batchSize'),
+    precision: settingDefault('influx.precision'),
+    gzip: settingDefault('influx.gzip'),
+    maxBufferPoints: settingDefault('influx.maxBufferPoints'),
+    maxBufferBytes: settingDefault('influx.maxBufferBytes'),
     seriesBudget: Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, DEFAULT_SERIES_BUDGET])) as Record<TalkerDimension, number>,
-    timeoutMs: 10_000,
-    retryMinMs: 1000,
-    retryMaxMs: 60_000,
+    timeoutMs: settingDefault('influx.timeout'),
+    retryMinMs: settingDefault('influx.retryMin'),
+    retryMaxMs: settingDefault('influx.retryMax'),
   };
 }
-
-/** Keys of the section as written; durations and sizes have friendly forms ("10s", "32MiB"). */
-const KEYS = ['url', 'token', 'tokenFile', 'org', 'bucket', 'database', 'retentionPolicy', 'interval', 'batchSize',
-  'precision', 'gzip', 'maxBufferPoints', 'maxBufferBytes', 'seriesBudget', 'timeout', 'retryMin', 'retryMax'] as const;
-
-const LIMITS = {
-  interval: [1000, 3_600_000],
-  timeout: [100, 600_000],
-  retryMin: [10, 3_600_000],
-  retryMax: [10, 3_600_000],
-  batchSize: [1, 1_000_000],
-  maxBufferPoints: [1, 100_000_000],
-  maxBufferBytes: [64 * 1024, 16 * 1024 * 1024 * 1024],
-  seriesBudget: [0, 100_000],
-} as const;
-
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
 
 /**
- * Checks the `influx:` section (`path` is its name in messages, e.g. "influx")
- * and returns a complete configuration; reads tokenFile. Throws a FlowlensError
- * naming the key.
+ * Checks an `influx:` section as written (strings like "10s" allowed; `path`
+ * is its name in messages, e.g. "influx") with the loader's parser and the
+ * settings table's rows, then as influxConfigFrom does. Throws one
+ * FlowlensError naming every wrong key.
  */
 export function validateInfluxConfig(raw: unknown, path: string): InfluxConfig {
-  const usage = (message: string, hint?: string): never => { throw new FlowlensError('FLOW_ERR_USAGE', message, hint); };
-  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) usage(`${path} must be a section of settings (url, org, bucket, ...)`);
-  const section = raw as Record<string, unknown>;
-  const c = defaultInfluxConfig();
-  for (const key of Object.keys(section)) {
-    if (!(KEYS as readonly string[]).includes(key)) usage(`${path}.${key} is not a setting of the InfluxDB writer`, `the settings are ${KEYS.join(', ')}`);
+  if (raw === null || typeof raw !== 'object' || Array.isArray(raw)) {
+    throw new FlowlensError('FLOW_ERR_USAGE', `${path} must be a section of settings (url, org, bucket, ...)`);
   }
-  const has = (k: (typeof KEYS)[number]) => section[k] !== undefined && section[k] !== null;
-  const text = (k: (typeof KEYS)[number], secret = false): string | undefined => {
-    if (!has(k)) return undefined;
-    const v = section[k];
-    if ((typeof v !== 'string' && typeof v !== 'number') || String(v).trim() === '') {
-      usage(`${path}.${k} must be a non-empty string${secret ? '' : `, not ${JSON.stringify(v)}`}`);
-    }
-    return String(v).trim();
-  };
-  const integer = (k: keyof typeof LIMITS, v: unknown, where = `${path}.${k}`): number => {
-    const [min, max] = LIMITS[k];
-    const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
-    if (!Number.isInteger(n) || n < min || n > max) usage(`${where} must be a whole number from ${min} to ${max}, not ${JSON.stringify(v)}`);
-    return n;
-  };
-  const duration = (k: 'interval' | 'timeout' | 'retryMin' | 'retryMax'): number | undefined => {
-    if (!has(k)) return undefined;
-    const v = section[k];
-    const [min, max] = LIMITS[k];
-    let ms = NaN;
-    try {
-      // parseDuration knows ms, s and m; hours are written "1h" in config files too
-      ms = parseDuration(String(v).replace(/^(\d+(?:\.\d+)?)h$/, (_, h: string) => `${Number(h) * 60}m`), `${path}.${k}`);
-    } catch { /* reported below with the limits */ }
-    if (!(ms >= min && ms <= max)) usage(`${path}.${k} must be a duration from ${min}ms to ${max / 1000}s like 10s, 500ms or 2m, not ${JSON.stringify(v)}`);
-    return ms;
-  };
-
-  const url = text('url');
-  if (url === undefined) usage(`${path}.url is missing`, 'set it to the InfluxDB base URL, e.g. http://localhost:8086');
-  let parsed: URL | undefined;
-  try { parsed = new URL(url!); } catch { /* below */ }
-  if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) usage(`${path}.url must be an http:// or https:// URL, not ${JSON.stringify(url)}`);
-  if (parsed!.username || parsed!.password) {
-    usage(`${path}.url must not carry credentials`, `give them as ${path}.token ("user:password" for InfluxDB 1.8) or ${path}.tokenFile`);
-  }
-  if (parsed!.search || parsed!.hash) usage(`${path}.url must be the server's base URL without a query, not ${JSON.stringify(url)}`);
-  c.url = url!.replace(/\/+$/, '');
-  if (/\/api\/v2$/.test(c.url)) usage(`${path}.url must be the server's base URL without /api/v2, not ${JSON.stringify(url)}`);
-
-  c.org = text('org');
-  c.bucket = text('bucket');
-  c.database = text('database');
-  c.retentionPolicy = text('retentionPolicy');
-  if (c.bucket !== undefined && c.database !== undefined) {
-    usage(`${path}.bucket and ${path}.database are both set`, 'InfluxDB 2/3 use bucket; InfluxDB 1.8 uses database (and retentionPolicy): set one of them');
-  }
-  if (c.retentionPolicy !== undefined && c.database === undefined) usage(`${path}.retentionPolicy needs ${path}.database`);
-  if (c.bucket === undefined && c.database === undefined) usage(`${path}.bucket is missing`, `name the bucket to write to (or ${path}.database for InfluxDB 1.8)`);
-
-  c.token = text('token', true);
-  const tokenFile = text('tokenFile');
-  if (tokenFile !== undefined) {
-    if (c.token !== undefined) usage(`${path}.token and ${path}.tokenFile are both set`, 'give the token one way only');
-    let content: string;
-    try {
-      content = readFileSync(tokenFile, 'utf8');
-    } catch (e) {
-      return usage(`${path}.tokenFile: cannot read ${tokenFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`,
-        'check the path and that the flowlens user may read it');
-    }
-    const token = content.trim();
-    if (token === '' || /[\r\n]/.test(token)) usage(`${path}.tokenFile: ${tokenFile} must hold the token on one line`);
-    c.tokenFile = tokenFile;
-    c.token = token;
-  }
-
-  c.intervalMs = duration('interval') ?? c.intervalMs;
-  c.timeoutMs = duration('timeout') ?? c.timeoutMs;
-  c.retryMinMs = duration('retryMin') ?? c.retryMinMs;
-  c.retryMaxMs = duration('retryMax') ?? c.retryMaxMs;
-  if (c.retryMaxMs < c.retryMinMs) usage(`${path}.retryMax (${c.retryMaxMs}ms) must not be below ${path}.retryMin (${c.retryMinMs}ms)`);
-  if (has('batchSize')) c.batchSize = integer('batchSize', section.batchSize);
-  if (has('maxBufferPoints')) c.maxBufferPoints = integer('maxBufferPoints', section.maxBufferPoints);
-  if (has('maxBufferBytes')) c.maxBufferBytes = parseBytes(section.maxBufferBytes, `${path}.maxBufferBytes`);
-  if (c.maxBufferPoints < c.batchSize) {
-    usage(`${path}.maxBufferPoints (${c.maxBufferPoints}) must be at least ${path}.batchSize (${c.batchSize})`);
-  }
-  if (has('precision')) {
-    const p = section.precision;
-    if (!INFLUX_PRECISIONS.includes(p as InfluxPrecision)) usage(`${path}.precision must be one of ${INFLUX_PRECISIONS.join(', ')}, not ${JSON.stringify(p)}`);
-    c.precision = p as InfluxPrecision;
-  }
-  if (has('gzip')) {
-    const g = section.gzip;
-    if (typeof g === 'boolean') c.gzip = g;
-    else if (/^(true|yes|on|1)$/i.test(String(g))) c.gzip = true;
-    else if (/^(false|no|off|0)$/i.test(String(g))) c.gzip = false;
-    else usage(`${path}.gzip must be true or false, not ${JSON.stringify(g)}`);
-  }
-  if (has('seriesBudget')) {
-    const b = section.seriesBudget;
-    if (typeof b === 'object' && !Array.isArray(b)) {
-      for (const [dim, n] of Object.entries(b as Record<string, unknown>)) {
-        if (!(TALKER_DIMENSIONS as readonly string[]).includes(dim)) {
-          usage(`${path}.seriesBudget.${dim} is not a talker dimension`, `the dimensions are ${TALKER_DIMENSIONS.join(', ')}`);
-        }
-        c.seriesBudget[dim as TalkerDimension] = integer('seriesBudget', n, `${path}.seriesBudget.${dim}`);
-      }
-    } else {
-      const n = integer('seriesBudget', b);
-      for (const d of TALKER_DIMENSIONS) c.seriesBudget[d] = n;
+  const problems = new Problems();
+  const parsed: Record<string, unknown> = {};
+  for (const [key, v] of Object.entries(raw as Record<string, unknown>)) {
+    if (!(KEYS as string[]).includes(key)) {
+      problems.add(`${path}.${key} is not a setting of the InfluxDB writer`, `the settings are ${KEYS.join(', ')}`);
+    } else if (v !== undefined && v !== null) {
+      parsed[key] = problems.check(() => parseSetting(setting(`influx.${key}`), v, `${path}.${key}`));
     }
   }
-  return c;
+  problems.throwIfAny();
+  return influxConfigFrom(parsed as InfluxSettings, path);
 }
 
-/** "32MiB", "64 MB", "1048576" → bytes. */
-function parseBytes(v: unknown, where: string): number {
-  const [min, max] = LIMITS.maxBufferBytes;
-  const m = typeof v === 'number' ? null : /^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$/.exec(String(v));
-  const unit = m ? SIZE_UNITS[m[2].toLowerCase()] : 1;
-  const n = typeof v === 'number' ? v : m && unit ? Math.floor(Number(m[1]) * unit) : NaN;
-  if (!Number.isInteger(n) || n < min || n > max) {
-    throw new FlowlensError('FLOW_ERR_USAGE', `${where} must be a size from 64KiB to 16GiB like 32MiB or 1000000, not ${JSON.stringify(v)}`);
+/**
+ * The writer's configuration from the loaded influx.* settings: checks what
+ * needs more than one of them (url form, bucket or database, retry and buffer
+ * bounds) and reads tokenFile. Throws one FlowlensError naming every problem.
+ */
+export function influxConfigFrom(settings: InfluxSettings, path = 'influx'): InfluxConfig {
+  const problems = new Problems();
+  const problem = (message: string, hint?: string) => problems.add(message, hint);
+  const c = defaultInfluxConfig();
+
+  const url = settings.url;
+  if (url === undefined) problem(`${path}.url is missing`, 'set it to the InfluxDB base URL, e.g. http://localhost:8086');
+  else {
+    let parsed: URL | undefined;
+    try { parsed = new URL(url); } catch { /* below */ }
+    c.url = url.replace(/\/+$/, '');
+    if (!parsed || (parsed.protocol !== 'http:' && parsed.protocol !== 'https:')) problem(`${path}.url must be an http:// or https:// URL, not ${JSON.stringify(url)}`);
+    else if (parsed.username || parsed.password) {
+      problem(`${path}.url must not carry credentials`, `give them as ${path}.token ("user:password" for InfluxDB 1.8) or ${path}.tokenFile`);
+    } else if (parsed.search || parsed.hash) problem(`${path}.url must be the server's base URL without a query, not ${JSON.stringify(url)}`);
+    else if (/\/api\/v2$/.test(c.url)) problem(`${path}.url must be the server's base URL without /api/v2, not ${JSON.stringify(url)}`);
   }
-  return n;
+
+  c.org = settings.org;
+  c.bucket = settings.bucket;
+  c.database = settings.database;
+  c.retentionPolicy = settings.retentionPolicy;
+  if (c.bucket !== undefined && c.database !== undefined) {
+    problem(`${path}.bucket and ${path}.database are both set`, 'InfluxDB 2/3 use bucket; InfluxDB 1.8 uses database (and retentionPolicy): set one of them');
+  }
+  if (c.retentionPolicy !== undefined && c.database === undefined) problem(`${path}.retentionPolicy needs ${path}.database`);
+  if (c.bucket === undefined && c.database === undefined) problem(`${path}.bucket is missing`, `name the bucket to write to (or ${path}.database for InfluxDB 1.8)`);
+
+  c.token = settings.token;
+  const tokenFile = settings.tokenFile;
+  if (tokenFile !== undefined) {
+    if (c.token !== undefined) problem(`${path}.token and ${path}.tokenFile are both set`, 'give the token one way only');
+    else {
+      try {
+        const token = readFileSync(tokenFile, 'utf8').trim();
+        if (token === '' || /[\r\n]/.test(token)) problem(`${path}.tokenFile: ${tokenFile} must hold the token on one line`);
+        c.tokenFile = tokenFile;
+        c.token = token;
+      } catch (e) {
+        problem(`${path}.tokenFile: cannot read ${tokenFile} (${(e as NodeJS.ErrnoException).code ?? 'error'})`, 'check the path and that the flowlens user may read it');
+      }
+    }
+  }
+
+  c.intervalMs = settings.interval ?? c.intervalMs;
+  c.timeoutMs = settings.timeout ?? c.timeoutMs;
+  c.retryMinMs = settings.retryMin ?? c.retryMinMs;
+  c.retryMaxMs = settings.retryMax ?? c.retryMaxMs;
+  if (c.retryMaxMs < c.retryMinMs) problem(`${path}.retryMax (${c.retryMaxMs}ms) must not be below ${path}.retryMin (${c.retryMinMs}ms)`);
+  c.batchSize = settings.batchSize ?? c.batchSize;
+  c.maxBufferPoints = settings.maxBufferPoints ?? c.maxBufferPoints;
+  c.maxBufferBytes = settings.maxBufferBytes ?? c.maxBufferBytes;
+  if (c.maxBufferPoints < c.batchSize) problem(`${path}.maxBufferPoints (${c.maxBufferPoints}) must be at least ${path}.batchSize (${c.batchSize})`);
+  c.precision = settings.precision ?? c.precision;
+  c.gzip = settings.gzip ?? c.gzip;
+  const budget = settings.seriesBudget;
+  if (typeof budget === 'number') for (const d of TALKER_DIMENSIONS) c.seriesBudget[d] = budget;
+  else if (budget) Object.assign(c.seriesBudget, budget);
+  problems.throwIfAny();
+  return c;
 }
 
 /** Where points go: InfluxDB 1.8 takes "database/retention-policy" as the bucket and ignores the org. */
