@@ -6,7 +6,7 @@
  */
 import type { CollectorStatus } from '../../collector/index.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension, type TrafficScope, type UpDown } from '../../flows/types.js';
-import { tagSafe } from './schema.js';
+import { tagSafe } from './tags.js';
 
 export interface TrafficSum {
   iface: string;

@@ -10,6 +10,7 @@ import { BPF_ERROR_NAMES, type CollectorStatus } from '../../collector/index.js'
 import { TALKER_DIMENSIONS, type TalkerDimension, type TrafficScope, type UpDown } from '../../flows/types.js';
 import type { InfluxPrecision } from './config.js';
 import type { Period, TalkerSum } from './period.js';
+import { tagSafe } from './tags.js';
 
 export const TRAFFIC = 'flowlens_traffic';
 export const TALKERS = 'flowlens_talkers';
@@ -95,15 +96,6 @@ function int(name: string, v: number): string {
 function float(name: string, v: number): string {
   if (!Number.isFinite(v)) throw new Error(`${name} is ${v}, not a number`);
   return `${name}=${v}`;
-}
-
-/**
- * A tag value line protocol can carry: a backslash at the end would escape the
- * separator after it (and make the server refuse the whole batch), so trailing
- * backslashes become U+2216 (∖). Names from the network (DNS, SNI) can end so.
- */
-export function tagSafe(value: string): string {
-  return value.endsWith('\\') ? value.replace(/\\+$/, (m) => '\u2216'.repeat(m.length)) : value;
 }
 
 /** measurement,tag=value,... field=...,... timestamp; tags in key order, empty values left out. */
