@@ -1,19 +1,29 @@
 /**
- * One running flowlens: the collector and every stage after it, wired in the
- * order of DESIGN.md's packet path. Each interval: names learned from the
- * captured DNS answers and TLS hellos, then flows → sessions and talkers
- * (IntervalStats), then the consumers. A consumer that fails is reported and
+ * The counting of one running flowlens: the collector and the flows stage,
+ * in the order of DESIGN.md's packet path. Each interval: names learned from
+ * the captured DNS answers and TLS hellos, then flows → sessions and talkers
+ * (IntervalStats), then the consumers. A consumer that fails is counted and
  * skipped; the counting goes on.
+ *
+ * A component (src/component.ts): the constructor opens nothing; start()
+ * opens the collector (the kernel's, or a fake in tests) and drains it;
+ * stop() drains it one last time and ends every session into the log. The
+ * consumers are components of their own, started before the monitor and
+ * stopped after it, so they get the last interval.
  */
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import { Collector, type CollectorStatus, type Interval } from './collector/index.js';
+import { BPF_ERROR_NAMES, type CollectorStatus, type Interval } from './collector/index.js';
+import type { IntervalSource } from './collector/source.js';
 import { FlowProcessor, type Enrichment, type FlowsStatus } from './flows/processor.js';
 import { AddressClassifier } from './net/classify.js';
 import type { IntervalStats, SessionRecord } from './flows/types.js';
 import type { FlowlensConfig } from './config/index.js';
-import type { Store } from './store/index.js';
-import type { NameTable } from './enrich/names.js';
+import type { NameTable, NameTableStats } from './enrich/names.js';
+import type { GeoStats } from './enrich/geo.js';
+import type { HistoryStatus } from './store/component.js';
+import type { InfluxSinkStats } from './sinks/influx/index.js';
+import type { Component } from './component.js';
 
 /** How often expired names are dropped from the names table. */
 const NAMES_PRUNE_MS = 60_000;
@@ -24,68 +34,107 @@ export function hostAddresses(): string[] {
   return Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address.replace(/%.*$/, '')));
 }
 
-/** A stage after the flows: gets every interval's stats, and a last call at shutdown. */
+/** A stage after the flows: gets every interval's stats (and, at shutdown, the sessions that were still open). */
 export interface Consumer {
-  name: string;
+  readonly name: string;
+  /** May throw: the monitor counts it and goes on. */
   add(stats: IntervalStats, status: CollectorStatus): void;
-  close(): Promise<void>;
-  /** Its own health, for the status API and /metrics. */
-  status?(): Record<string, unknown>;
 }
+
+/** The own status of the parts after the flows stage, each present while it is configured. */
+export interface PartsStatus {
+  history?: HistoryStatus;
+  influx?: InfluxSinkStats;
+  names?: NameTableStats;
+  geo?: GeoStats;
+}
+
+/** Where each part's status comes from (a part that is off is absent). */
+export type StatusSources = { [K in keyof PartsStatus]?: () => PartsStatus[K] };
 
 export interface MonitorStatus {
   host: string;
   startedAt: number;
   collector: CollectorStatus;
   flows: FlowsStatus;
+  /** Per consumer or part: failures (an interval it could not take, a stop that failed), the last message. */
   consumerErrors: Record<string, { count: number; last: string }>;
-  /** Each consumer's own status (history store, InfluxDB writer), by name. */
-  sinks: Record<string, Record<string, unknown>>;
+  sinks: PartsStatus;
 }
 
-export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; shutdown: [SessionRecord[]]; error: [Error] }> {
+export interface MonitorDependencies {
+  /** Loads and attaches the flow counter: Collector.open in a run, a fake in tests. Called by start(). */
+  openCollector: () => IntervalSource;
+  /** Labels for the remote ends (geo, names). */
+  enrichment?: Enrichment;
+  /** Learns names from the interval's captured DNS answers and TLS hellos, before the flows are labelled. */
+  names?: NameTable;
+  /** Fed every interval, in this order. */
+  consumers?: readonly Consumer[];
+  statuses?: StatusSources;
+  /** The host's own addresses (local ends); default: the interfaces' addresses, re-read every 30 s. */
+  hostAddresses?: () => string[];
+}
+
+/** The collector's status before it is opened: attached to nothing, nothing counted. */
+function unopenedCollectorStatus(config: FlowlensConfig): CollectorStatus {
+  return {
+    attachments: [], mapEntries: config.collector.mapEntries, mapFill: 0, intervals: 0, lastDrainMs: 0,
+    overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, bpfErrors: Object.fromEntries(BPF_ERROR_NAMES.map((n) => [n, 0])),
+    captures: 0, captureDrops: 0, captureLoadErrors: 0,
+  };
+}
+
+export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; shutdown: [SessionRecord[]]; error: [Error] }> implements Component {
+  readonly name = 'monitor';
   readonly processor: FlowProcessor;
   readonly classifier: AddressClassifier;
-  /** The history store this monitor writes (queries read it too), when history is on. */
-  store: Store | undefined;
   /** The latest interval's stats (undefined before the first drain). */
   last: IntervalStats | undefined;
-  private readonly consumers: Consumer[] = [];
+  /** The opened collector (undefined before open() and after closeNow()); after stop() it still reports its last status. */
+  private collector: IntervalSource | undefined;
+  private readonly consumers: readonly Consumer[];
   private readonly consumerErrors: MonitorStatus['consumerErrors'] = {};
+  private readonly hostAddresses: () => string[];
   private refresh: NodeJS.Timeout | undefined;
   readonly startedAt = Date.now();
   private lastPrune = 0;
 
-  private constructor(readonly config: FlowlensConfig, readonly collector: Collector, enrichment?: Enrichment,
-    /** Learns names from the interval's captured DNS answers and TLS hellos, before the flows are labelled. */
-    private readonly names?: NameTable) {
+  constructor(readonly config: FlowlensConfig, private readonly deps: MonitorDependencies) {
     super();
-    this.classifier = new AddressClassifier({ localNetworks: config.networks.local, privateNetworks: config.networks.private }, hostAddresses());
-    this.processor = new FlowProcessor({ sessions: config.sessions, filters: config.filters }, this.classifier, enrichment);
+    this.consumers = deps.consumers ?? [];
+    this.hostAddresses = deps.hostAddresses ?? hostAddresses;
+    this.classifier = new AddressClassifier({ localNetworks: config.networks.local, privateNetworks: config.networks.private }, this.hostAddresses());
+    this.processor = new FlowProcessor({ sessions: config.sessions, filters: config.filters }, this.classifier, deps.enrichment);
+  }
+
+  /**
+   * Loads and attaches the collector; nothing is drained until start(). The
+   * composition root opens it before the API binds its ports, so a second
+   * flowlens on an interface says "already attached", not "port in use".
+   */
+  open(): void {
+    if (this.collector) return;
+    const collector = this.deps.openCollector();
     collector.on('interval', (iv) => this.onInterval(iv));
     collector.on('error', (e) => this.emit('error', e));
+    this.collector = collector;
   }
 
-  /** Loads and attaches the collector; nothing runs until start(). */
-  static open(config: FlowlensConfig, enrichment?: Enrichment, names?: NameTable): Monitor {
-    return new Monitor(config, Collector.open(config.collector), enrichment, names);
-  }
-
-  addConsumer(c: Consumer): void {
-    this.consumers.push(c);
-  }
-
+  /** Opens the collector if not yet open, and drains it every interval until stop(). */
   start(): void {
-    this.refresh = setInterval(() => this.classifier.setHostAddresses(hostAddresses()), HOST_ADDRESS_REFRESH_MS);
+    this.open();
+    this.refresh = setInterval(() => this.classifier.setHostAddresses(this.hostAddresses()), HOST_ADDRESS_REFRESH_MS);
     this.refresh.unref();
-    this.collector.start();
+    this.collector!.start();
   }
 
   private onInterval(iv: Interval): void {
-    if (this.names) {
-      for (const c of iv.captures) this.names.ingest(c);
+    const names = this.deps.names;
+    if (names) {
+      for (const c of iv.captures) names.ingest(c);
       if (iv.end - this.lastPrune >= NAMES_PRUNE_MS) {
-        this.names.prune(iv.end);
+        names.prune(iv.end);
         this.lastPrune = iv.end;
       }
     }
@@ -96,53 +145,59 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   }
 
   private deliver(stats: IntervalStats): void {
-    const status = this.collector.status();
+    const status = this.collectorStatus();
     for (const c of this.consumers) {
       try {
         c.add(stats, status);
       } catch (e) {
-        this.consumerFailed(c, e);
+        this.failed(c.name, e);
       }
     }
   }
 
-  private consumerFailed(c: Consumer, e: unknown): void {
-    const entry = (this.consumerErrors[c.name] ??= { count: 0, last: '' });
+  /** Counts a part's failure (MonitorStatus.consumerErrors) and reports it as an 'error' event. */
+  failed(part: string, e: unknown): void {
+    const entry = (this.consumerErrors[part] ??= { count: 0, last: '' });
     entry.count++;
-    entry.last = (e as Error).message ?? String(e);
-    this.emit('error', new Error(`${c.name}: ${entry.last}`));
+    entry.last = (e as Error)?.message ?? String(e);
+    this.emit('error', new Error(`${part}: ${entry.last}`));
+  }
+
+  private collectorStatus(): CollectorStatus {
+    return this.collector?.status() ?? unopenedCollectorStatus(this.config);
   }
 
   status(): MonitorStatus {
+    const s = this.deps.statuses ?? {};
     return {
       host: this.config.host,
       startedAt: this.startedAt,
-      collector: this.collector.status(),
+      collector: this.collectorStatus(),
       flows: this.processor.status(),
       consumerErrors: structuredClone(this.consumerErrors),
-      sinks: Object.fromEntries(this.consumers.filter((c) => c.status).map((c) => [c.name, c.status!()])),
+      sinks: {
+        history: s.history?.(),
+        influx: s.influx?.(),
+        names: s.names?.(),
+        geo: s.geo?.(),
+      },
     };
   }
 
   /**
-   * Stops counting (a last drain is processed like any interval), ends every
-   * session into the log, and closes the consumers (final flushes).
+   * Stops counting (a last drain is processed like any interval) and ends
+   * every session into the log: the consumers get both before they stop.
    */
   async stop(): Promise<void> {
     if (this.refresh) clearInterval(this.refresh);
-    await this.collector.stop();
-    const ended = this.processor.endAll();
-    this.emit('shutdown', ended);
-    if (ended.length) {
-      const now = Date.now();
-      this.deliver({ start: now, end: now, traffic: [], activeSessions: 0, activeRemotes: 0,
-        talkers: { ip: [], host: [], port: [], proto: [], country: [], asn: [], domain: [] }, endedSessions: ended });
-    }
-    for (const c of this.consumers) {
-      try {
-        await c.close();
-      } catch (e) {
-        this.consumerFailed(c, e);
+    try {
+      await this.collector?.stop();
+    } finally {
+      const ended = this.processor.endAll();
+      this.emit('shutdown', ended);
+      if (ended.length) {
+        const now = Date.now();
+        this.deliver({ start: now, end: now, traffic: [], activeSessions: 0, activeRemotes: 0, talkers: { ip: [], host: [], port: [], proto: [], country: [], asn: [], domain: [] }, endedSessions: ended });
       }
     }
   }
@@ -150,6 +205,7 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   /** Synchronous last resort (process exit): detach and unload. */
   closeNow(): void {
     if (this.refresh) clearInterval(this.refresh);
-    this.collector.closeNow();
+    this.collector?.closeNow();
+    this.collector = undefined;
   }
 }

@@ -1,14 +1,14 @@
 /**
  * The API server of a running flowlens: the JSON API (with /metrics and the
  * dashboard) and the gRPC API, over one query layer (ApiService) fed by the
- * monitor. It is a Consumer: every interval it updates the live query, the
- * metrics and the open streams; at shutdown it ends the streams and closes.
+ * monitor. Every interval it updates the live query, the metrics and the open
+ * streams; at shutdown it ends the streams and closes. ApiComponent is the same
+ * as a part of a running flowlens (src/component.ts).
  *
  * start() reads the tokens and TLS files and binds both ports before anything
  * is counted, so a wrong file or a busy port is a clear error at start.
  */
 import path from 'node:path';
-import type { InfluxSinkStats } from '../sinks/influx/index.js';
 import { EventEmitter } from 'node:events';
 import type { FastifyInstance } from 'fastify';
 import type { ApiConfig } from '../config/index.js';
@@ -28,6 +28,15 @@ import { ApiService } from './service.js';
 
 export { LiveQuery } from './live-query.js';
 export { ApiService } from './service.js';
+
+export interface ApiStatus {
+  /** "http://127.0.0.1:8080" */
+  http: string;
+  /** "127.0.0.1:50051" */
+  grpc: string;
+  httpPort: number;
+  grpcPort: number;
+}
 
 /** What the API reads of a running flowlens (a Monitor provides all of it). */
 export interface ApiSource {
@@ -55,8 +64,7 @@ export class ApiServer {
     this.live = new LiveQuery(source.processor);
     this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store });
     // the InfluxDB writer's counters are read when Prometheus scrapes, not every interval
-    this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host },
-      () => source.status().sinks.influx as unknown as InfluxSinkStats | undefined);
+    this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx);
   }
 
   /** Reads the tokens and TLS files, builds both servers and binds their ports. */
@@ -102,14 +110,9 @@ export class ApiServer {
     return { ok: true };
   }
 
-  /** The Consumer the monitor feeds every interval. */
-  consumer(): Consumer {
-    return {
-      name: 'api',
-      add: (stats, status) => this.add(stats, status),
-      close: () => this.close(),
-      status: () => ({ http: this.httpUrl, grpc: this.grpcAddress, httpPort: this.httpPort, grpcPort: this.grpcPort }),
-    };
+  /** Where the APIs listen (ports as bound: 0 in the settings picks a free one). */
+  status(): ApiStatus {
+    return { http: this.httpUrl, grpc: this.grpcAddress, httpPort: this.httpPort, grpcPort: this.grpcPort };
   }
 
   add(stats: IntervalStats, status: CollectorStatus): void {
@@ -159,4 +162,39 @@ function bindError(what: string, host: string, port: number, e: Error, flag: str
   const code = (e as NodeJS.ErrnoException).code;
   return new FlowlensError('FLOW_ERR_USAGE', `cannot serve ${what} on ${host}:${port}: ${code === 'EADDRINUSE' ? 'the port is in use' : code === 'EADDRNOTAVAIL' ? 'no interface has that address' : e.message}`,
     `choose another port with ${flag} (0 picks a free one), another address with --listen, or --no-api`);
+}
+
+/**
+ * The API server as a part of a running flowlens: check() reads the tokens
+ * and TLS files (before anything is opened), start() binds both ports, and
+ * every interval it is fed as a Consumer; stop() ends the streams and closes.
+ */
+export class ApiComponent implements Consumer {
+  readonly name = 'api';
+  private server: ApiServer | undefined;
+
+  /** `source` is asked for at start: the monitor and the history store exist by then. */
+  constructor(readonly config: ApiConfig, private readonly source: () => ApiSource) {}
+
+  /** Refuses a missing or malformed tokens or TLS file. */
+  check(): void {
+    readApiFiles(this.config);
+  }
+
+  async start(): Promise<void> {
+    this.server = await ApiServer.start(this.config, this.source());
+  }
+
+  add(stats: IntervalStats, status: CollectorStatus): void {
+    this.server?.add(stats, status);
+  }
+
+  async stop(): Promise<void> {
+    await this.server?.close();
+  }
+
+  /** Undefined before start. */
+  status(): ApiStatus | undefined {
+    return this.server?.status();
+  }
 }

@@ -113,8 +113,6 @@ function dimension(text: string): TalkerDimension {
 /** History answers kept until the next interval (the only time they can change). */
 const CACHE_ENTRIES = 512;
 
-const num = (v: unknown): number => (typeof v === 'number' ? v : 0);
-
 function influxStatus(i: InfluxSinkStats | undefined): pb.InfluxStatus | undefined {
   if (!i) return undefined;
   return {
@@ -266,9 +264,9 @@ export class ApiService {
       history: this.src.store !== undefined,
       version: version(),
       timeZone: timeZone(),
-      influx: influxStatus(s.sinks.influx as unknown as InfluxSinkStats | undefined),
+      influx: influxStatus(s.sinks.influx),
       captures: c.captures, captureDrops: c.captureDrops, captureLoadErrors: c.captureLoadErrors,
-      namedAddresses: num(s.sinks.names?.names), dnsAnswers: num(s.sinks.names?.answers), tlsHellos: num(s.sinks.names?.hellos),
+      namedAddresses: s.sinks.names?.names ?? 0, dnsAnswers: s.sinks.names?.answers ?? 0, tlsHellos: s.sinks.names?.hellos ?? 0,
     };
   }
 

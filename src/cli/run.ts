@@ -10,7 +10,7 @@ import type { Interval } from '../collector/index.js';
 import type { FlowlensConfig } from '../config/index.js';
 import type { IntervalStats } from '../flows/types.js';
 import { TALKER_DIMENSIONS } from '../flows/types.js';
-import { Monitor } from '../monitor.js';
+import type { Monitor } from '../monitor.js';
 import { endpoint, formatBits, formatBytes, protocolName, table, tcpFlagNames } from './format.js';
 
 /** none: only the start line and errors (a service writing to a journal). */
@@ -78,9 +78,9 @@ function renderTable(iv: Interval, s: IntervalStats, monitor: Monitor, top: numb
       active ? formatBits(((x.dBytesUp + x.dBytesDown) * 8) / seconds) : '-',
     ];
   });
-  const status = monitor.collector.status();
+  const status = monitor.status().collector;
   const head = iv.totals.map((t) => {
-    const att = monitor.collector.attached.find((a) => a.ifindex === t.ifindex);
+    const att = status.attachments.find((a) => a.ifindex === t.ifindex);
     const by = (dir: 'up' | 'down', scope?: string) => s.traffic.filter((r) => r.iface === t.iface && r.direction === dir && (!scope || r.scope === scope)).reduce((a, r) => a + r.bytes, 0);
     return `${t.iface} [${att?.ingress}/${att?.egress}]  up ${formatBits((by('up') * 8) / seconds)} (internet ${formatBits((by('up', 'internet') * 8) / seconds)})` +
       `  down ${formatBits((by('down') * 8) / seconds)} (internet ${formatBits((by('down', 'internet') * 8) / seconds)})` +
@@ -98,31 +98,9 @@ function renderTable(iv: Interval, s: IntervalStats, monitor: Monitor, top: numb
   ].join('\n');
 }
 
-/** Runs until SIGINT/SIGTERM (or durationMs), then drains one last time, flushes and detaches. */
-export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.WriteStream = process.stdout): Promise<void> {
-  // listen for the stop signal before loading: a SIGTERM during start-up still
-  // ends with a clean stop (and a final interval) instead of an abrupt kill
-  let requestStop = () => {};
-  const stopRequested = new Promise<void>((resolve) => { requestStop = resolve; });
-  process.once('SIGINT', requestStop);
-  process.once('SIGTERM', requestStop);
-  let monitor: Monitor;
-  try {
-    const { openMonitor } = await import('./open-monitor.js');
-    monitor = await openMonitor(config);
-  } catch (e) {
-    process.off('SIGINT', requestStop);
-    process.off('SIGTERM', requestStop);
-    throw e;
-  }
+/** Writes every interval, error and the sessions open at shutdown, in the chosen format. */
+function listen(monitor: Monitor, opts: RunOptions, out: NodeJS.WriteStream): void {
   const live = opts.format === 'table' && out.isTTY;
-  // where the APIs listen (ports may have been chosen by the kernel: --http-port 0)
-  const api = monitor.status().sinks.api as { http: string; grpc: string; httpPort: number; grpcPort: number } | undefined;
-  if (api && opts.format === 'ndjson') out.write(`${JSON.stringify({ type: 'api', ...api })}\n`);
-  else if (api) process.stderr.write(`flowlens: JSON API and /metrics on ${api.http}, gRPC on ${api.grpc}\n`);
-  if (opts.format !== 'ndjson' && !live) {
-    out.write(`flowlens: counting on ${monitor.collector.attached.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}\n`);
-  }
   monitor.on('stats', (s, iv) => {
     if (opts.format === 'ndjson') {
       const lines: string[] = [];
@@ -138,14 +116,42 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   monitor.on('shutdown', (ended) => {
     if (opts.format === 'ndjson' && ended.length) out.write(`${ended.map((e) => JSON.stringify({ type: 'session', ...e })).join('\n')}\n`);
   });
+}
 
+/** Runs until SIGINT/SIGTERM (or durationMs), then drains one last time, flushes and detaches. */
+export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.WriteStream = process.stdout): Promise<void> {
+  // listen for the stop signal before loading: a SIGTERM during start-up still
+  // ends with a clean stop (and a final interval) instead of an abrupt kill
+  let requestStop = () => {};
+  const stopRequested = new Promise<void>((resolve) => { requestStop = resolve; });
+  process.once('SIGINT', requestStop);
+  process.once('SIGTERM', requestStop);
+  const { Flowlens } = await import('../compose.js');
+  let flowlens: InstanceType<typeof Flowlens> | undefined;
   // the kernel detaches our links when the process dies; this also covers an
   // uncaught exception (the CLI exits through process.exit)
-  const onExit = () => monitor.closeNow();
+  const onExit = () => flowlens?.closeNow();
   process.once('exit', onExit);
-  monitor.start();
+  try {
+    flowlens = new Flowlens(config);
+    listen(flowlens.monitor, opts, out);
+    await flowlens.start();
+  } catch (e) {
+    process.off('SIGINT', requestStop);
+    process.off('SIGTERM', requestStop);
+    process.off('exit', onExit);
+    throw e;
+  }
+  // where the APIs listen (ports may have been chosen by the kernel: --http-port 0);
+  // written before the first interval, which comes a whole interval after start
+  const api = flowlens.api?.status();
+  if (api && opts.format === 'ndjson') out.write(`${JSON.stringify({ type: 'api', ...api })}\n`);
+  else if (api) process.stderr.write(`flowlens: JSON API and /metrics on ${api.http}, gRPC on ${api.grpc}\n`);
+  if (opts.format !== 'ndjson' && !(opts.format === 'table' && out.isTTY)) {
+    out.write(`flowlens: counting on ${flowlens.monitor.status().collector.attachments.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}\n`);
+  }
   if (opts.durationMs > 0) setTimeout(requestStop, opts.durationMs).unref();
   await stopRequested;
-  await monitor.stop();
+  await flowlens.stop();
   process.off('exit', onExit);
 }

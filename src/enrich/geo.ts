@@ -459,3 +459,33 @@ function countryNameOf(iso: string): string | undefined {
   regionNames ??= new Intl.DisplayNames(['en'], { type: 'region', fallback: 'none' });
   return regionNames.of(iso) ?? undefined;
 }
+
+/**
+ * The geo databases as a part of a running flowlens (src/component.ts): opened
+ * at start (a bad file is a clear error then), asked for every new session's
+ * remote end, closed (no more watching) at stop. Before start, and when no
+ * database is configured or bundled, every address gets {}.
+ */
+export class GeoComponent {
+  readonly name = 'geo';
+  private geo: GeoLookup | undefined;
+
+  constructor(private readonly config: GeoConfig, private readonly deps: { isPrivate: (addr: string) => boolean; options?: GeoOptions }) {}
+
+  async start(): Promise<void> {
+    this.geo = await GeoLookup.open(this.config, this.deps.isPrivate, this.deps.options);
+  }
+
+  lookup(addr: string): GeoInfo {
+    return this.geo?.enabled ? this.geo.lookup(addr) : NOTHING;
+  }
+
+  stop(): void {
+    this.geo?.close();
+  }
+
+  /** Lookups, cache and databases; undefined when no database is loaded. */
+  status(): GeoStats | undefined {
+    return this.geo?.enabled ? this.geo.stats() : undefined;
+  }
+}

@@ -6,7 +6,7 @@
  */
 import type { Enrichment } from '../flows/processor.js';
 import type { RemoteLabels } from '../flows/sessions.js';
-import type { GeoLookup } from './geo.js';
+import type { GeoInfo } from './geo.js';
 
 /** The part of the names table (names.ts) that labelling needs. */
 export interface NameSource {
@@ -14,8 +14,13 @@ export interface NameSource {
   sniOf(client: string, clientPort: number, server: string, serverPort: number): string | undefined;
 }
 
+/** The part of the geo databases (geo.ts: GeoLookup, GeoComponent) that labelling needs. */
+export interface PlaceSource {
+  lookup(addr: string): GeoInfo;
+}
+
 export class RemoteEnrichment implements Enrichment {
-  constructor(private readonly geo?: GeoLookup, private readonly names?: NameSource) {}
+  constructor(private readonly geo?: PlaceSource, private readonly names?: NameSource) {}
 
   place(remote: string): Omit<RemoteLabels, 'domain'> {
     const g = this.geo?.lookup(remote);

@@ -10,7 +10,7 @@ import type { CollectorStatus } from '../../collector/index.js';
 import { FlowlensError } from '../../errors.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension } from '../../flows/types.js';
 import { LineBuffer } from './buffer.js';
-import { writeTarget, type InfluxConfig } from './config.js';
+import { influxConfigFrom, writeTarget, type InfluxConfig, type InfluxSettings } from './config.js';
 import { PeriodAggregator, type Period } from './period.js';
 import { periodLines } from './schema.js';
 import { InfluxWriter, type WriteCounters } from './writer.js';
@@ -158,5 +158,45 @@ export class InfluxSink {
     c.pointsDropped += dropped.points;
     c.bytesDropped += dropped.bytes;
     this.writer.kick();
+  }
+}
+
+/** How long the last period and the buffer may take to write at shutdown. */
+const CLOSE_DEADLINE_MS = 5_000;
+
+/**
+ * The InfluxDB writer as a part of a running flowlens (src/component.ts):
+ * the settings are checked by check() (before anything is opened), the sink
+ * is made at start (no connection until there are points), and stop() writes
+ * what is left for at most 5 s.
+ */
+export class InfluxComponent {
+  readonly name = 'influx';
+  private config: InfluxConfig | undefined;
+  private sink: InfluxSink | undefined;
+
+  /** `raw`: the influx section as written (FlowlensConfig.influx). */
+  constructor(private readonly settings: InfluxSettings, private readonly opts: InfluxSinkOptions) {}
+
+  /** Refuses settings that cannot work (a FlowlensError naming the setting). */
+  check(): InfluxConfig {
+    return (this.config ??= influxConfigFrom(this.settings));
+  }
+
+  start(): void {
+    this.sink = new InfluxSink(this.check(), this.opts);
+  }
+
+  add(stats: IntervalStats, status: CollectorStatus): void {
+    this.sink?.write(stats, status);
+  }
+
+  async stop(): Promise<void> {
+    await this.sink?.close(CLOSE_DEADLINE_MS);
+  }
+
+  /** The writer's counters; undefined before start. */
+  status(): InfluxSinkStats | undefined {
+    return this.sink?.stats();
   }
 }

@@ -6,7 +6,7 @@
  */
 import type { CollectorStatus } from '../../collector/index.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension, type TrafficScope, type UpDown } from '../../flows/types.js';
-import { OTHER_TAG, tagSafe } from './schema.js';
+import { OTHER_TAG, tagSafe } from './tags.js';
 import { addToMap, OTHER_KEY, type TalkerMap } from '../../flows/talkers.js';
 
 export interface TrafficSum {

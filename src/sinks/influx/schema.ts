@@ -10,6 +10,7 @@ import { BPF_ERROR_NAMES, type CollectorStatus } from '../../collector/index.js'
 import { TALKER_DIMENSIONS, type TalkerDimension, type TrafficScope, type UpDown } from '../../flows/types.js';
 import type { InfluxPrecision } from './config.js';
 import type { Period } from './period.js';
+import { OTHER_TAG, tagSafe } from './tags.js';
 import { topN, type TalkerCounts } from '../../flows/talkers.js';
 
 export const TRAFFIC = 'flowlens_traffic';
@@ -18,11 +19,7 @@ export const SERIES_FOLDED = 'flowlens_series_folded';
 export const SESSIONS = 'flowlens_sessions';
 export const HEALTH = 'flowlens_health';
 
-/**
- * How the talkers' OTHER_KEY is written as a tag value (a tag cannot be empty): the sum of
- * every key beyond the series budget; a real key "other" is folded into it too.
- */
-export const OTHER_TAG = 'other';
+export { OTHER_TAG } from './tags.js';
 
 const BPF_ERROR_FIELDS = BPF_ERROR_NAMES.map((n) => `bpf_error_${n}` as const);
 
@@ -99,15 +96,6 @@ function int(name: string, v: number): string {
 function float(name: string, v: number): string {
   if (!Number.isFinite(v)) throw new Error(`${name} is ${v}, not a number`);
   return `${name}=${v}`;
-}
-
-/**
- * A tag value line protocol can carry: a backslash at the end would escape the
- * separator after it (and make the server refuse the whole batch), so trailing
- * backslashes become U+2216 (∖). Names from the network (DNS, SNI) can end so.
- */
-export function tagSafe(value: string): string {
-  return value.endsWith('\\') ? value.replace(/\\+$/, (m) => '\u2216'.repeat(m.length)) : value;
 }
 
 /** measurement,tag=value,... field=...,... timestamp; tags in key order, empty values left out. */

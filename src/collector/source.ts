@@ -1,0 +1,20 @@
+/**
+ * What the stages after the collector need of it: intervals as events, a
+ * drain loop to start and stop, and its status. The kernel's Collector
+ * (index.ts) is one; a test's fake that replays crafted FlowBatches is
+ * another (test/helpers/fake-collector.ts), so Monitor and everything after
+ * it run without a kernel.
+ */
+import type { CollectorStatus, Interval } from './index.js';
+
+export interface IntervalSource {
+  on(event: 'interval', listener: (iv: Interval) => void): this;
+  on(event: 'error', listener: (e: Error) => void): this;
+  /** Drains every interval until stop(). */
+  start(): void;
+  /** Ends counting: one last interval is emitted, then everything is released. */
+  stop(): Promise<void>;
+  /** Synchronous last resort (process exit): release without a last interval. */
+  closeNow(): void;
+  status(): CollectorStatus;
+}

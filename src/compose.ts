@@ -1,0 +1,130 @@
+/**
+ * The composition root: builds a running flowlens from its configuration —
+ * which parts exist, what each one is given, and the order they start in.
+ * Nothing is opened until start(); stop() stops the parts in reverse order.
+ *
+ *   checks     interfaces, privileges, InfluxDB settings, API tokens and TLS
+ *              files: everything that can be refused, before anything opens
+ *   influx     the InfluxDB writer (connects when it has points)
+ *   history    the store: creates and claims the data directory
+ *   geo        the geo databases
+ *   collector  loads and attaches the flow counter (before the ports: a second
+ *              flowlens on an interface says "already attached")
+ *   api        binds the JSON and gRPC ports
+ *   monitor    drains every interval; at stop a last interval and the open
+ *              sessions reach every consumer before they stop
+ */
+import type { FlowlensConfig } from './config/index.js';
+import { Collector, type CollectorConfig } from './collector/index.js';
+import type { IntervalSource } from './collector/source.js';
+import { Components, type Component } from './component.js';
+import { Monitor } from './monitor.js';
+import { preflight } from './system/preflight.js';
+import { resolveInterfaces } from './system/interfaces.js';
+import { HistoryComponent } from './store/component.js';
+import { InfluxComponent } from './sinks/influx/index.js';
+import { GeoComponent } from './enrich/geo.js';
+import { RemoteEnrichment } from './enrich/remote.js';
+import { NameTable } from './enrich/names.js';
+import { CidrSet, PRIVATE_RANGES } from './net/cidr.js';
+import { ApiComponent, type ApiSource } from './api/index.js';
+
+/** Where the flows come from: the kernel (kernelCollector) or, in tests, a fake. */
+export interface CollectorDependency {
+  /** Refuses what would make open() fail (unknown interfaces, missing privileges), opening nothing. */
+  check(config: CollectorConfig): void;
+  /** Loads and attaches. */
+  open(config: CollectorConfig): IntervalSource;
+}
+
+export const kernelCollector: CollectorDependency = {
+  check(config) {
+    resolveInterfaces(config.interfaces);
+    preflight();
+  },
+  open: (config) => Collector.open(config),
+};
+
+export interface FlowlensDependencies {
+  collector: CollectorDependency;
+  /** The host's own addresses; default: the interfaces' (tests pin them). */
+  hostAddresses?: () => string[];
+}
+
+export class Flowlens {
+  readonly monitor: Monitor;
+  readonly api: ApiComponent | undefined;
+  readonly history: HistoryComponent | undefined;
+  readonly influx: InfluxComponent | undefined;
+  readonly geo: GeoComponent;
+  readonly names: NameTable | undefined;
+  private readonly parts: Components;
+  /** The monitor's own failure to stop, thrown by stop() once every part has stopped. */
+  private stopFailure: unknown;
+
+  constructor(config: FlowlensConfig, deps: FlowlensDependencies = { collector: kernelCollector }) {
+    const privateSet = new CidrSet([...PRIVATE_RANGES, ...config.networks.private]);
+    const names = (this.names = config.names.enabled
+      ? new NameTable({ maxNames: config.names.maxEntries, maxConnections: config.names.maxEntries })
+      : undefined);
+    const geo = (this.geo = new GeoComponent(config.geo, {
+      isPrivate: (a) => privateSet.has(a),
+      options: { onReload: (e) => process.stderr.write(e.error ? `flowlens: ${e.error.format()}\n` : `flowlens: reloaded geo.${e.role} from ${e.path}\n`) },
+    }));
+    const history = (this.history = config.history.enabled
+      ? new HistoryComponent({
+        dataDir: config.history.dataDir,
+        flushIntervalMs: config.history.flushIntervalMs,
+        minuteRetentionDays: config.history.minuteRetentionDays,
+        hourlyTopN: config.history.hourlyTopN,
+        sessionLogDays: config.history.sessionLogDays,
+        liveSessionsLimit: config.history.liveSessionsLimit,
+      }, { liveSessions: () => monitor.processor.sessions.values() })
+      : undefined);
+    const influx = (this.influx = config.influx ? new InfluxComponent(config.influx, { host: config.host }) : undefined);
+    const api = (this.api = config.api.enabled
+      ? new ApiComponent(config.api, (): ApiSource => ({
+        processor: monitor.processor, status: () => monitor.status(), store: history?.store, intervalMs: config.collector.intervalMs, host: config.host,
+      }))
+      : undefined);
+    const monitor: Monitor = (this.monitor = new Monitor(config, {
+      openCollector: () => deps.collector.open(config.collector),
+      enrichment: new RemoteEnrichment(geo, names),
+      names,
+      // the API first: its live answers and streams are the most current
+      consumers: [api, history, influx].filter((c) => c !== undefined),
+      statuses: { history: history && (() => history.status()), influx: influx && (() => influx.status()), names: names && (() => names.stats()), geo: () => geo.status() },
+      ...(deps.hostAddresses ? { hostAddresses: deps.hostAddresses } : {}),
+    }));
+    const checks: Component = {
+      name: 'checks',
+      start: () => {
+        deps.collector.check(config.collector);
+        influx?.check();
+        api?.check();
+      },
+      stop: () => undefined,
+    };
+    const collector: Component = { name: 'collector', start: () => monitor.open(), stop: () => monitor.closeNow() };
+    this.parts = new Components([checks, influx, history, geo, collector, api, monitor].filter((c) => c !== undefined), (part, e) => {
+      if (part === monitor) this.stopFailure ??= e;
+      else monitor.failed(part.name, e);
+    });
+  }
+
+  /** Starts every part in order; a part that fails stops the ones before it, and its error is thrown. */
+  start(): Promise<void> {
+    return this.parts.start();
+  }
+
+  /** Stops counting (a last interval), then every part in reverse order. */
+  async stop(): Promise<void> {
+    await this.parts.stop();
+    if (this.stopFailure !== undefined) throw this.stopFailure;
+  }
+
+  /** Synchronous last resort (process exit): detach and unload the flow counter. */
+  closeNow(): void {
+    this.monitor.closeNow();
+  }
+}

@@ -1,0 +1,73 @@
+/**
+ * The history store as a part of a running flowlens (src/component.ts): opens
+ * the store at start, adds every interval to it, hands it the largest live
+ * sessions every few seconds (what `flowlens sessions` shows), and at stop
+ * clears that snapshot and closes the store (a last flush).
+ */
+import type { CollectorStatus } from '../collector/index.js';
+import type { IntervalStats, SessionRecord } from '../flows/types.js';
+import { defaultStoreConfig, Store, type StoreOptions } from './index.js';
+
+/** How often the live sessions are handed to the store's snapshot. */
+const LIVE_SNAPSHOT_MS = 5_000;
+
+/** A live session as the snapshot needs it (flows/sessions.ts Session). */
+export interface LiveSession {
+  bytesUp: number;
+  bytesDown: number;
+  toRecord(): SessionRecord;
+}
+
+export interface HistoryDependencies {
+  /** The sessions alive now. */
+  liveSessions: () => Iterable<LiveSession>;
+}
+
+export interface HistoryStatus {
+  dataDir: string;
+  flushIntervalMs: number;
+}
+
+export class HistoryComponent {
+  readonly name = 'history';
+  private opened: Store | undefined;
+  private lastSnapshot = 0;
+
+  constructor(private readonly options: StoreOptions, private readonly deps: HistoryDependencies) {}
+
+  /** The open store (queries read it too); undefined before start and after stop. */
+  get store(): Store | undefined {
+    return this.opened;
+  }
+
+  /** Opens (creating if needed) the data directory and claims it as its writer. */
+  start(): void {
+    this.opened = Store.open(this.options);
+  }
+
+  add(stats: IntervalStats, _status?: CollectorStatus): void {
+    const store = this.opened;
+    if (!store) return;
+    store.add(stats);
+    if (stats.end - this.lastSnapshot >= LIVE_SNAPSHOT_MS) {
+      this.lastSnapshot = stats.end;
+      // only the largest go into the snapshot: records for those, not for every session
+      const largest = [...this.deps.liveSessions()]
+        .sort((a, b) => b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown))
+        .slice(0, store.config.liveSessionsLimit);
+      store.setLiveSessions(largest.map((x) => x.toRecord()));
+    }
+  }
+
+  stop(): void {
+    const store = this.opened;
+    if (!store) return;
+    this.opened = undefined;
+    store.setLiveSessions([]);
+    store.close();
+  }
+
+  status(): HistoryStatus {
+    return { dataDir: this.options.dataDir, flushIntervalMs: this.options.flushIntervalMs ?? defaultStoreConfig().flushIntervalMs };
+  }
+}
