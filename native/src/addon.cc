@@ -319,11 +319,13 @@ public:
 	uint64_t ApplyReleases()
 	{
 		struct timespec t0, t1;
-		clock_gettime(CLOCK_MONOTONIC, &t0);
 		if (!id_limit_) {
 			flow_ids_free(c_->flow_ids_);
 			c_->flow_ids_ = nullptr;
-		} else if (!c_->flow_ids_) {
+			return 0;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (!c_->flow_ids_) {
 			c_->flow_ids_ = flow_ids_new(); // out of memory: no ids this drain
 		} else {
 			flow_ids_release(c_->flow_ids_, releases_.data(), releases_.size());
