@@ -44,8 +44,14 @@ struct flow_counters {
 	__u64 first_seen_ns;  /* CLOCK_MONOTONIC (bpf_ktime_get_ns) of the first packet */
 	__u64 last_seen_ns;   /* CLOCK_MONOTONIC_COARSE of the last packet (1-4 ms resolution), >= first_seen_ns once drained */
 	__u32 tcp_flags;      /* OR of the TCP flags byte of every packet (FIN=0x01 ... CWR=0x80) */
-	__u32 slot_state;     /* kernel: enum flow_slot_state of the table slot; drained records: 0 */
+	union {
+		__u32 slot_state; /* kernel table slots: enum flow_slot_state */
+		__u32 flow_id;    /* drained records: the key's stable id (native/src/flow_ids.h), or FLOW_ID_NONE */
+	};
 };
+
+/* flow_counters.flow_id of a drained record that has no id (ids off, or the id limit reached). */
+#define FLOW_ID_NONE 0xFFFFFFFFu
 
 /* A slot of the kernel's flow table, and what drain() writes for each flow. */
 struct flow_record {

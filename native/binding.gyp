@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "flowlens",
-      "sources": ["src/addon.cc", "src/loader.c"],
+      "sources": ["src/addon.cc", "src/loader.c", "src/flow_ids.c"],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")",
         "../build/bpf"

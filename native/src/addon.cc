@@ -8,8 +8,12 @@
 #include <napi.h>
 #include <cmath>
 #include <cstddef>
+#include <ctime>
 #include <set>
 #include <string>
+#include <utility>
+#include <vector>
+#include "flow_ids.h"
 #include "loader.h"
 
 namespace {
@@ -80,6 +84,8 @@ public:
 					   InstanceMethod<&Collector::Errors>("errors"),
 					   InstanceMethod<&Collector::CaptureErrors>("captureErrors"),
 					   InstanceMethod<&Collector::TestRun>("testRun"),
+					   InstanceMethod<&Collector::SetFlowIdLimit>("setFlowIdLimit"),
+					   InstanceMethod<&Collector::ReleaseFlowIds>("releaseFlowIds"),
 					   InstanceMethod<&Collector::Close>("close"),
 					   InstanceAccessor<&Collector::MapEntries>("mapEntries"),
 					   InstanceAccessor<&Collector::BufferSize>("bufferSize"),
@@ -122,6 +128,8 @@ public:
 		}
 		fl_close(loader_);
 		loader_ = nullptr;
+		flow_ids_free(flow_ids_);
+		flow_ids_ = nullptr;
 		AddonData *data = Env().GetInstanceData<AddonData>();
 		if (data)
 			data->live.erase(this);
@@ -137,6 +145,12 @@ public:
 	fl_loader *loader_ = nullptr;
 	bool draining_ = false;
 	bool close_pending_ = false;
+	// Flow ids (flow_ids.h): the table is used only by the drain's worker, the
+	// limit and the pending releases only here on the JS thread; Drain() hands
+	// both to the worker.
+	flow_ids *flow_ids_ = nullptr;
+	uint32_t flow_id_limit_ = 0;            // 0: no ids
+	std::vector<uint32_t> pending_releases_;
 
 private:
 	fl_loader *Open(Napi::Env env)
@@ -220,6 +234,32 @@ private:
 
 	Napi::Value TestRun(const Napi::CallbackInfo &info);
 
+	// From the next drain on, gives drained flows ids while fewer than `limit`
+	// are live; 0 turns ids off and forgets them all.
+	Napi::Value SetFlowIdLimit(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 1 && IsInteger(info[0], 0, FLOW_IDS_MAX_LIMIT),
+			"setFlowIdLimit(limit: integer from 0 to 268435456)");
+		Open(env);
+		flow_id_limit_ = info[0].As<Napi::Number>().Uint32Value();
+		return env.Undefined();
+	}
+
+	// Queues ids for release at the start of the next drain (O(ids) there).
+	Napi::Value ReleaseFlowIds(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 1 && info[0].IsTypedArray() &&
+				info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array,
+			"releaseFlowIds(ids: Uint32Array)");
+		Open(env);
+		Napi::Uint32Array ids = info[0].As<Napi::Uint32Array>();
+		if (flow_id_limit_)
+			pending_releases_.insert(pending_releases_.end(), ids.Data(), ids.Data() + ids.ElementLength());
+		return env.Undefined();
+	}
+
 	Napi::Value Close(const Napi::CallbackInfo &info)
 	{
 		Release();
@@ -253,8 +293,10 @@ class DrainWorker : public Napi::AsyncWorker {
 public:
 	DrainWorker(Napi::Env env, Collector *c, Napi::Buffer<uint8_t> buf)
 		: Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), c_(c),
-		  data_(buf.Data()), len_(buf.Length()), captures_offset_(fl_captures_offset(c->loader_))
+		  data_(buf.Data()), len_(buf.Length()), captures_offset_(fl_captures_offset(c->loader_)),
+		  id_limit_(c->flow_id_limit_), releases_(std::move(c->pending_releases_))
 	{
+		c->pending_releases_.clear();
 		buf_ref_ = Napi::Persistent(buf);
 		self_ref_ = Napi::Persistent(c->Value());
 	}
@@ -263,9 +305,54 @@ public:
 
 	void Execute() override
 	{
+		uint64_t ids_ns = ApplyReleases();
 		rc_ = fl_drain(c_->loader_, data_, len_, &res_, err_);
-		if (rc_)
+		if (rc_) {
 			SetError(err_);
+			return;
+		}
+		ids_ns += AssignFlowIds();
+		flow_ids_ns_ = ids_ns;
+	}
+
+	// Before the drain: released ids are free for this drain's new keys.
+	uint64_t ApplyReleases()
+	{
+		struct timespec t0, t1;
+		if (!id_limit_) {
+			flow_ids_free(c_->flow_ids_);
+			c_->flow_ids_ = nullptr;
+			return 0;
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		if (!c_->flow_ids_) {
+			c_->flow_ids_ = flow_ids_new(); // out of memory: no ids this drain
+		} else {
+			flow_ids_release(c_->flow_ids_, releases_.data(), releases_.size());
+		}
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		return Ns(t0, t1);
+	}
+
+	// After the drain (and its merge of claim-race copies): the records' ids.
+	uint64_t AssignFlowIds()
+	{
+		struct timespec t0, t1;
+		if (!c_->flow_ids_)
+			return 0;
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		auto *flows = reinterpret_cast<flow_record *>(data_ + FLOW_IFACE_MAX_ENTRIES * sizeof(struct iface_record));
+		ids_refused_ = flow_ids_assign(c_->flow_ids_, flows, res_.flows, id_limit_);
+		flow_ids_stats st;
+		flow_ids_read_stats(c_->flow_ids_, &st);
+		ids_live_ = st.live;
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		return Ns(t0, t1);
+	}
+
+	static uint64_t Ns(const struct timespec &a, const struct timespec &b)
+	{
+		return (uint64_t)(b.tv_sec - a.tv_sec) * 1000000000ull + (uint64_t)b.tv_nsec - (uint64_t)a.tv_nsec;
 	}
 
 	// When the environment is being torn down (a worker thread ending with a
@@ -287,6 +374,9 @@ public:
 			o.Set("graceNs", (double)res_.grace_ns);
 			o.Set("drainNs", (double)res_.drain_ns);
 			o.Set("monoNs", (double)res_.mono_ns);
+			o.Set("flowIds", ids_live_);
+			o.Set("flowIdsRefused", ids_refused_);
+			o.Set("flowIdsNs", (double)flow_ids_ns_);
 			deferred_.Resolve(o);
 		} catch (const Napi::Error &) {
 		}
@@ -310,6 +400,11 @@ private:
 	Napi::Reference<Napi::Buffer<uint8_t>> buf_ref_;
 	Napi::ObjectReference self_ref_;
 	fl_drain_result res_{};
+	uint32_t id_limit_;
+	std::vector<uint32_t> releases_;
+	uint32_t ids_live_ = 0;     // live ids after this drain
+	uint32_t ids_refused_ = 0;  // records left without an id (limit or memory)
+	uint64_t flow_ids_ns_ = 0;  // worker time spent on ids
 	int rc_ = 0;
 	char err_[FL_ERR_LEN] = "";
 };
@@ -454,6 +549,78 @@ private:
 	fl_object *obj_ = nullptr;
 };
 
+// The flow id table on its own, driven from JavaScript over a buffer of
+// flow_records: the same code the drain runs, testable and measurable without
+// a kernel. Synchronous.
+class FlowIdTable : public Napi::ObjectWrap<FlowIdTable> {
+public:
+	static Napi::Function Init(Napi::Env env)
+	{
+		return DefineClass(env, "FlowIdTable",
+				   { InstanceMethod<&FlowIdTable::Assign>("assign"),
+				     InstanceMethod<&FlowIdTable::Release>("release"),
+				     InstanceMethod<&FlowIdTable::Stats>("stats") });
+	}
+
+	FlowIdTable(const Napi::CallbackInfo &info) : Napi::ObjectWrap<FlowIdTable>(info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() <= 1 && (info.Length() == 0 || info[0].IsUndefined() ||
+					       IsInteger(info[0], 1, FLOW_IDS_MAX_LIMIT)),
+			"new FlowIdTable(limit?: integer from 1 to 268435456)");
+		if (info.Length() == 1 && info[0].IsNumber())
+			limit_ = info[0].As<Napi::Number>().Uint32Value();
+		t_ = flow_ids_new();
+		if (!t_)
+			throw Napi::Error::New(env, "out of memory");
+	}
+
+	~FlowIdTable() { flow_ids_free(t_); }
+
+private:
+	Napi::Value Assign(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 3 && info[0].IsBuffer() && IsInteger(info[1], 0, 1e15) &&
+				IsInteger(info[2], 0, UINT32_MAX),
+			"assign(records: Buffer, offset: number, count: number)");
+		Napi::Buffer<uint8_t> buf = info[0].As<Napi::Buffer<uint8_t>>();
+		double offset = info[1].As<Napi::Number>().DoubleValue();
+		uint32_t count = info[2].As<Napi::Number>().Uint32Value();
+		if (offset + (double)count * sizeof(struct flow_record) > (double)buf.Length())
+			throw Napi::RangeError::New(env, "the records run past the end of the buffer");
+		uint8_t *at = buf.Data() + (size_t)offset;
+		if ((uintptr_t)at % alignof(struct flow_record))
+			throw Napi::RangeError::New(env, "the records must start at an 8-byte aligned address");
+		uint32_t refused = flow_ids_assign(t_, reinterpret_cast<flow_record *>(at), count, limit_);
+		return Napi::Number::New(env, refused);
+	}
+
+	Napi::Value Release(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 1 && info[0].IsTypedArray() &&
+				info[0].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array,
+			"release(ids: Uint32Array)");
+		Napi::Uint32Array ids = info[0].As<Napi::Uint32Array>();
+		return Napi::Number::New(env, flow_ids_release(t_, ids.Data(), ids.ElementLength()));
+	}
+
+	Napi::Value Stats(const Napi::CallbackInfo &info)
+	{
+		flow_ids_stats st;
+		flow_ids_read_stats(t_, &st);
+		Napi::Object o = Napi::Object::New(info.Env());
+		o.Set("live", st.live);
+		o.Set("released", st.released);
+		o.Set("capacity", st.capacity);
+		return o;
+	}
+
+	flow_ids *t_ = nullptr;
+	uint32_t limit_ = FLOW_IDS_MAX_LIMIT;
+};
+
 Napi::Value XdpSupport(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
@@ -484,7 +651,7 @@ Napi::Object Layout(Napi::Env env)
 	STRUCT(flow_counters)
 	FIELD(flow_counters, packets) FIELD(flow_counters, bytes) FIELD(flow_counters, first_seen_ns)
 	FIELD(flow_counters, last_seen_ns) FIELD(flow_counters, tcp_flags) FIELD(flow_counters, slot_state)
-	END
+	FIELD(flow_counters, flow_id) END
 	STRUCT(flow_record) FIELD(flow_record, key) FIELD(flow_record, counters) END
 	STRUCT(iface_key)
 	FIELD(iface_key, ifindex) FIELD(iface_key, direction) FIELD(iface_key, epoch)
@@ -509,6 +676,7 @@ Napi::Object Layout(Napi::Env env)
 	consts.Set("CAPTURE_DNS", (uint32_t)CAPTURE_DNS);
 	consts.Set("CAPTURE_TLS", (uint32_t)CAPTURE_TLS);
 	consts.Set("CAPTURE_ERR__COUNT", (uint32_t)CAPTURE_ERR__COUNT);
+	consts.Set("FLOW_ID_NONE", (double)FLOW_ID_NONE);
 	consts.Freeze();
 	l.Set("constants", consts);
 	l.Freeze();
@@ -529,6 +697,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	});
 	exports.Set("Collector", Collector::Init(env));
 	exports.Set("BpfObject", BpfObject::Init(env));
+	exports.Set("FlowIdTable", FlowIdTable::Init(env));
 	exports.Set("xdpSupport", Napi::Function::New(env, XdpSupport));
 	exports.Set("libbpfVersion", Napi::String::New(env, fl_libbpf_version()));
 	exports.Set("layout", Layout(env));

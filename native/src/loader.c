@@ -644,7 +644,7 @@ int fl_drain(struct fl_loader *l, void *buf, size_t len, struct fl_drain_result 
 		if (slot->counters.slot_state != FLOW_SLOT_READY)
 			continue;
 		flows[nflows] = *slot;
-		flows[nflows].counters.slot_state = 0;
+		flows[nflows].counters.flow_id = FLOW_ID_NONE; /* the addon assigns ids (flow_ids.h) */
 		/* last seen is a coarse clock reading (table.bpf.h): never before first seen */
 		if (flows[nflows].counters.last_seen_ns < flows[nflows].counters.first_seen_ns)
 			flows[nflows].counters.last_seen_ns = flows[nflows].counters.first_seen_ns;

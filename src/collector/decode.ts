@@ -4,11 +4,14 @@
  * read on demand through FlowBatch; only the rows a caller asks for become
  * objects.
  */
-import { FlowCounters, FlowKey, FlowRecord, IfaceCounters, IfaceKey, IfaceRecord } from './layout.gen.js';
+import { FLOW_ID_NONE, FlowCounters, FlowKey, FlowRecord, IfaceCounters, IfaceKey, IfaceRecord } from './layout.gen.js';
 import { formatAddress } from './address.js';
 import type { ClockOffset } from './clock.js';
 
 export type Direction = 'ingress' | 'egress';
+
+/** FlowBatch.flowId of a flow without an id (ids off, or the collector's id limit reached). */
+export { FLOW_ID_NONE };
 const DIRECTIONS: Direction[] = ['ingress', 'egress'];
 
 /** One direction of one conversation during one interval (JSON-ready). */
@@ -141,6 +144,17 @@ export class FlowBatch {
   }
   tcpFlags(i: number): number {
     return this.view.getUint32(this.ctr(i) + FlowCounters.tcpFlags, true);
+  }
+
+  /**
+   * The flow's stable id, assigned by the addon on the drain's worker thread
+   * (native/src/flow_ids.h): a small integer, the same for the same flow key in
+   * every interval until the owner releases it (Collector.releaseFlowIds), so it
+   * can index an array instead of keying a Map by rawKey. FLOW_ID_NONE when ids
+   * are off (Collector.trackFlowIds) or the id limit was reached: use rawKey then.
+   */
+  flowId(i: number): number {
+    return this.view.getUint32(this.ctr(i) + FlowCounters.flowId, true);
   }
 
   /**

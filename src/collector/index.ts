@@ -73,6 +73,10 @@ export interface CollectorStatus {
   captureDrops: number;
   /** Captures lost because the payload could not be copied, since start. */
   captureLoadErrors: number;
+  /** Flow keys holding a flow id after the last drain (see trackFlowIds); a number that only grows is a leak. */
+  flowIds: number;
+  /** Flow records left without an id because the id limit was reached, since start. */
+  flowIdsRefused: number;
 }
 
 /** enum flow_error in bpf/flow.h, in order. */
@@ -94,7 +98,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
   private stopping = false;
   private draining: Promise<Interval> | undefined;
   private intervalStart = Date.now();
-  private stats = { intervals: 0, lastDrainMs: 0, mapFill: 0, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, captures: 0 };
+  private stats = { intervals: 0, lastDrainMs: 0, mapFill: 0, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, captures: 0, flowIds: 0, flowIdsRefused: 0 };
 
   private constructor(readonly config: CollectorConfig, native: NativeCollector, private readonly ifaces: NetInterface[]) {
     super();
@@ -172,6 +176,8 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     this.stats.lastDrainMs = interval.drain.ms;
     this.stats.mapFill = r.flows / native.mapEntries;
     this.stats.captures += interval.captures.length;
+    this.stats.flowIds = r.flowIds;
+    this.stats.flowIdsRefused += r.flowIdsRefused;
     this.emit('interval', interval);
     return interval;
   }
@@ -214,7 +220,29 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
       captures: this.stats.captures,
       captureDrops: captureErrors[0] ?? 0,
       captureLoadErrors: captureErrors[1] ?? 0,
+      flowIds: this.stats.flowIds,
+      flowIdsRefused: this.stats.flowIdsRefused,
     };
+  }
+
+  /**
+   * From the next drain on, every drained flow carries a stable id
+   * (FlowBatch.flowId) while fewer than `limit` flow keys hold one; 0 turns ids
+   * off. Whoever turns them on owns them: release each id when nothing routes
+   * by it any more, or the table fills up to `limit`.
+   */
+  trackFlowIds(limit: number): void {
+    this.native?.setFlowIdLimit(limit);
+  }
+
+  /**
+   * Frees ids whose flows are no longer routed (their sessions ended, or the
+   * flow was not kept): from the next drain on, their keys get new ids and the
+   * ids may go to other keys. Call it between drains, e.g. in the 'interval'
+   * handler, so no drain in flight still carries the old meaning.
+   */
+  releaseFlowIds(ids: Uint32Array): void {
+    this.native?.releaseFlowIds(ids);
   }
 
   /** Detaches, drains what was counted since the last interval, emits it, unloads. */

@@ -24,6 +24,7 @@ export const FlowCounters = {
   lastSeenNs: 24,
   tcpFlags: 32,
   slotState: 36,
+  flowId: 36,
 } as const;
 
 /** struct flow_record */
@@ -81,3 +82,4 @@ export const CAPTURE_PAYLOAD_MAX = 512;
 export const CAPTURE_DNS = 1;
 export const CAPTURE_TLS = 2;
 export const CAPTURE_ERR__COUNT = 2;
+export const FLOW_ID_NONE = 4294967295;

@@ -38,6 +38,12 @@ export interface DrainResult {
   drainNs: number;
   /** CLOCK_MONOTONIC at the flip: the end of the drained interval. */
   monoNs: number;
+  /** Flow keys holding an id after this drain (0 when ids are off). */
+  flowIds: number;
+  /** Flow records of this drain left without an id (FLOW_ID_NONE): the id limit was reached. */
+  flowIdsRefused: number;
+  /** Worker-thread nanoseconds spent on ids (releases, then assignment), not part of drainNs. */
+  flowIdsNs: number;
 }
 
 export interface TestRunOptions {
@@ -68,6 +74,21 @@ export interface NativeCollector {
   captureErrors(): number[];
   /** Runs one program over one packet with BPF_PROG_TEST_RUN. */
   testRun(program: string, packet: Buffer, options?: TestRunOptions): TestRunResult;
+  /**
+   * From the next drain on, writes a stable id into every drained flow record
+   * (flow_counters.flow_id) while fewer than `limit` keys hold one; a new key
+   * beyond that gets FLOW_ID_NONE. 0 (the default) turns ids off and forgets
+   * them. At most 268435456.
+   */
+  setFlowIdLimit(limit: number): void;
+  /**
+   * Queues ids for release; the next drain frees them before it assigns, so a
+   * released id's key gets a new id and the id may go to another key. Ids
+   * released while a drain runs can still appear with their old keys in that
+   * drain's records: release between drains (in the interval's handler).
+   * Ids not live are ignored.
+   */
+  releaseFlowIds(ids: Uint32Array): void;
   /** Detaches everything and unloads. Idempotent. */
   close(): void;
   readonly mapEntries: number;
@@ -82,6 +103,19 @@ export interface NativeBpfObject {
   close(): void;
 }
 
+/** The addon's flow id table on its own (the code drain() runs), for tests and benchmarks. */
+export interface NativeFlowIdTable {
+  /**
+   * Writes the id of each of `count` flow_records at byte `offset` of `records`
+   * (8-byte aligned) into their flow_id field; returns how many got FLOW_ID_NONE.
+   */
+  assign(records: Buffer, offset: number, count: number): number;
+  /** Releases ids now; returns how many were live. */
+  release(ids: Uint32Array): number;
+  /** live: keys with an id; released: freed ids not yet reused; capacity: hash slots. */
+  stats(): { live: number; released: number; capacity: number };
+}
+
 export interface StructLayout {
   size: number;
   fields: Record<string, number>;
@@ -94,6 +128,8 @@ export interface Addon {
    */
   Collector: new (mapEntries: number, captureRingBytes?: number) => NativeCollector;
   BpfObject: new (path: string) => NativeBpfObject;
+  /** A flow id table with at most `limit` live ids (default 268435456). */
+  FlowIdTable: new (limit?: number) => NativeFlowIdTable;
   /** Whether the driver implements XDP, and the id of an attached XDP program (0: none). */
   xdpSupport(ifindex: number): { native: boolean; progId: number };
   libbpfVersion: string;

@@ -7,7 +7,7 @@ import net from 'node:net';
 import { addressWords } from '../../src/net/cidr.js';
 import { FlowBatch, type Direction } from '../../src/collector/decode.js';
 import { ClockOffset } from '../../src/collector/clock.js';
-import { FlowCounters, FlowKey, FlowRecord } from '../../src/collector/layout.gen.js';
+import { FLOW_ID_NONE, FlowCounters, FlowKey, FlowRecord } from '../../src/collector/layout.gen.js';
 import type { IfaceTotals } from '../../src/collector/index.js';
 import type { DirectionTotals } from '../../src/collector/decode.js';
 
@@ -24,6 +24,8 @@ export interface FlowSpec {
   firstSeen?: number;
   lastSeen?: number;
   tcpFlags?: number;
+  /** The addon's stable flow id; FLOW_ID_NONE (no id) unless given. */
+  flowId?: number;
 }
 
 /** The 16 address bytes of a flow key: IPv4 in the first 4, the rest 0. */
@@ -62,6 +64,7 @@ export function flowBatch(specs: FlowSpec[], defaultTime = 1_000_000): FlowBatch
     writeU64(buf, c + FlowCounters.firstSeenNs, (f.firstSeen ?? defaultTime) * 1e6);
     writeU64(buf, c + FlowCounters.lastSeenNs, (f.lastSeen ?? f.firstSeen ?? defaultTime) * 1e6);
     buf.writeUInt32LE(f.tcpFlags ?? 0, c + FlowCounters.tcpFlags);
+    buf.writeUInt32LE(f.flowId ?? FLOW_ID_NONE, c + FlowCounters.flowId);
   });
   return new FlowBatch(buf, 0, specs.length, new ClockOffset(0, 0));
 }

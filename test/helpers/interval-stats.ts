@@ -19,6 +19,8 @@ export function collectorStatus(ifaces: string[], over: Partial<CollectorStatus>
     captures: 0,
     captureDrops: 0,
     captureLoadErrors: 0,
+    flowIds: 0,
+    flowIdsRefused: 0,
     ...over,
   };
 }

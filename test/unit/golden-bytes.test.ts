@@ -11,7 +11,7 @@ import t from 'tap';
 import { decodeIfaces, FlowBatch } from '../../src/collector/decode.js';
 import { formatAddress } from '../../src/collector/address.js';
 import { ClockOffset } from '../../src/collector/clock.js';
-import { FlowRecord, IfaceRecord } from '../../src/collector/layout.gen.js';
+import { FLOW_ID_NONE, FlowRecord, IfaceRecord } from '../../src/collector/layout.gen.js';
 
 /** Hex bytes with `//` comments; whitespace is ignored. */
 function hex(text: string): Buffer {
@@ -60,7 +60,7 @@ const FLOW_V4_TCP = `
   60 d5 1c 2a 01 00 00 00    // +64  first_seen_ns = 5001500000
   f8 84 ee 38 01 00 00 00    // +72  last_seen_ns = 5250123000
   1b 00 00 00                // +80  tcp_flags = 0x1b (FIN SYN PSH ACK)
-  02 00 00 00                // +84  slot_state = 2 (READY: a kernel slot; the decoder ignores it)
+  07 01 00 00                // +84  flow_id = 263 (the addon's stable id; in a kernel slot this word is slot_state)
 `;
 
 const FLOW_V6_UDP = `
@@ -82,7 +82,7 @@ const FLOW_V6_UDP = `
   20 c9 72 ee 00 00 00 00    // +64  first_seen_ns = 4000500000
   78 07 82 ee 00 00 00 00    // +72  last_seen_ns = 4001499000
   00 00 00 00                // +80  tcp_flags = 0 (not TCP)
-  00 00 00 00                // +84  slot_state = 0 (as drain() writes it)
+  ff ff ff ff                // +84  flow_id = FLOW_ID_NONE (no id: ids off)
 `;
 
 // wall-clock 1.7e12 ms when CLOCK_MONOTONIC read 5 s
@@ -167,6 +167,9 @@ t.test('FlowBatch reads every field of an IPv4 TCP and an IPv6 UDP flow_record',
     t.equal(batch.lastSeen(i), e.lastSeen);
     t.equal(batch.tcpFlags(i), e.tcpFlags);
   }
+  t.equal(batch.flowId(0), 263, 'flowId: the word after tcp_flags');
+  t.equal(batch.flowId(1), FLOW_ID_NONE, 'flowId: none');
+  t.equal(FLOW_ID_NONE, 0xffffffff);
 });
 
 t.test('FlowBatch works on a buffer that is a slice of a larger allocation', async (t) => {
