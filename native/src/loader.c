@@ -61,9 +61,11 @@ struct fl_loader {
 	size_t ring_producer_len;
 };
 
+#ifdef FLOWLENS_BENCH
 struct fl_object {
 	struct bpf_object *obj;
 };
+#endif
 
 static uint64_t mono_ns(void)
 {
@@ -802,8 +804,9 @@ void fl_close(struct fl_loader *l)
 	free(l);
 }
 
-/* ---- plain objects (benchmarks) ---- */
+/* ---- plain objects (benchmarks only) ---- */
 
+#ifdef FLOWLENS_BENCH
 int fl_object_open(const char *path, struct fl_object **out, char *err)
 {
 	struct fl_object *o = calloc(1, sizeof(*o));
@@ -892,6 +895,7 @@ void fl_object_close(struct fl_object *o)
 	bpf_object__close(o->obj);
 	free(o);
 }
+#endif
 
 /* ---- probes ---- */
 

@@ -74,14 +74,6 @@ export interface NativeCollector {
   readonly bufferSize: number;
 }
 
-/** An arbitrary BPF object file, for benchmarks. */
-export interface NativeBpfObject {
-  testRun(program: string, packet: Buffer, options?: TestRunOptions): TestRunResult;
-  /** Empties a map with BPF_MAP_LOOKUP_AND_DELETE_BATCH and times it (the kernel's floor for a hash). */
-  batchDrain(map: string): { entries: number; ns: number };
-  close(): void;
-}
-
 export interface StructLayout {
   size: number;
   fields: Record<string, number>;
@@ -93,7 +85,6 @@ export interface Addon {
    * a power of two >= the page size, or 0 for no captures (default 1 MiB).
    */
   Collector: new (mapEntries: number, captureRingBytes?: number) => NativeCollector;
-  BpfObject: new (path: string) => NativeBpfObject;
   /** Whether the driver implements XDP, and the id of an attached XDP program (0: none). */
   xdpSupport(ifindex: number): { native: boolean; progId: number };
   libbpfVersion: string;
