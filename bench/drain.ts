@@ -15,10 +15,9 @@
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { loadAddon } from '../src/native/binding.js';
 import { ClockOffset } from '../src/collector/clock.js';
 import { FlowBatch } from '../src/collector/decode.js';
-import { median, printHeader, repoRoot, table } from './lib.js';
+import { loadBenchAddon, median, printHeader, repoRoot, table } from './lib.js';
 
 const { values } = parseArgs({ options: { flows: { type: 'string', default: '100000,1000000' }, reps: { type: 'string', default: '3' } } });
 const counts = values.flows!.split(',').map(Number);
@@ -41,7 +40,7 @@ function packet(i: number): Buffer {
 }
 
 printHeader('drain + decode of N flows, beside the kernel batch floor');
-const addon = loadAddon();
+const addon = loadBenchAddon();
 const rows: string[][] = [];
 for (const n of counts) {
   const c = new addon.Collector(n);

@@ -4,12 +4,34 @@
  * they never assert timings.
  */
 import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { Addon, TestRunOptions, TestRunResult } from '../src/native/binding.js';
 
 export const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..').replace(/\/dist$/, '');
+
+/** An arbitrary BPF object file loaded as is (the benchmarks' yardstick programs). */
+export interface NativeBpfObject {
+  testRun(program: string, packet: Buffer, options?: TestRunOptions): TestRunResult;
+  /** Empties a map with BPF_MAP_LOOKUP_AND_DELETE_BATCH and times it (the kernel's floor for a hash). */
+  batchDrain(map: string): { entries: number; ns: number };
+  close(): void;
+}
+
+/** The bench addon: the product addon's calls plus BpfObject (native/binding.gyp's flowlens_bench). */
+export interface BenchAddon extends Addon {
+  BpfObject: new (path: string) => NativeBpfObject;
+}
+
+/** Loads native/build/Release/flowlens_bench.node, built beside the product addon. */
+export function loadBenchAddon(): BenchAddon {
+  const file = path.join(repoRoot, 'native/build/Release/flowlens_bench.node');
+  if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build (node-gyp builds it beside flowlens.node)`);
+  return createRequire(import.meta.url)(file) as BenchAddon;
+}
 
 /** The command that reproduces this run, relative to the repository root. */
 export function commandLine(): string {

@@ -27,8 +27,8 @@ import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import { loadAddon, type NativeBpfObject, type NativeCollector } from '../src/native/binding.js';
-import { median, printHeader, repoRoot, rng, table, loadAverage } from './lib.js';
+import type { NativeCollector } from '../src/native/binding.js';
+import { loadBenchAddon, median, printHeader, repoRoot, rng, table, loadAverage, type NativeBpfObject } from './lib.js';
 
 const TYPES = ['ipv4-tcp', 'ipv4-udp', 'ipv6-tcp', 'vlan-ipv4-tcp'] as const;
 type PacketType = (typeof TYPES)[number];
@@ -187,7 +187,7 @@ interface Prog {
   collector?: NativeCollector;
 }
 
-const addon = loadAddon();
+const addon = loadBenchAddon();
 const benchObject = path.join(repoRoot, 'build/bpf/bench.bpf.o');
 
 /*

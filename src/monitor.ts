@@ -82,6 +82,7 @@ function unopenedCollectorStatus(config: FlowlensConfig): CollectorStatus {
     attachments: [], mapEntries: config.collector.mapEntries, mapFill: 0, intervals: 0, lastDrainMs: 0,
     overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, bpfErrors: Object.fromEntries(BPF_ERROR_NAMES.map((n) => [n, 0])),
     captures: 0, captureDrops: 0, captureLoadErrors: 0,
+    lateIntervals: 0, flowsNotFitted: 0, suggestedMapSize: 0, flowIds: 0, flowIdsRefused: 0,
   };
 }
 

@@ -4,6 +4,10 @@
  * converts results, and owns the lifecycle: every loader is closed by close(),
  * by garbage collection, or at environment teardown (process exit), whichever
  * comes first. Option validation beyond types lives in TypeScript.
+ *
+ * Built twice (binding.gyp): flowlens.node, the product, and flowlens_bench.node,
+ * the same plus BpfObject (benchmarks load their yardstick programs with it),
+ * built with FLOWLENS_BENCH.
  */
 #include <napi.h>
 #include <cmath>
@@ -480,6 +484,7 @@ Napi::Value Collector::TestRun(const Napi::CallbackInfo &info)
 	return RunTest(info, fl_prog_fd(Open(env), name.c_str()), name);
 }
 
+#ifdef FLOWLENS_BENCH
 // A BPF object file loaded as is: the benchmarks' yardstick programs.
 class BpfObject : public Napi::ObjectWrap<BpfObject> {
 public:
@@ -548,6 +553,7 @@ private:
 
 	fl_object *obj_ = nullptr;
 };
+#endif
 
 // The flow id table on its own, driven from JavaScript over a buffer of
 // flow_records: the same code the drain runs, testable and measurable without
@@ -696,7 +702,9 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 		}
 	});
 	exports.Set("Collector", Collector::Init(env));
+#ifdef FLOWLENS_BENCH
 	exports.Set("BpfObject", BpfObject::Init(env));
+#endif
 	exports.Set("FlowIdTable", FlowIdTable::Init(env));
 	exports.Set("xdpSupport", Napi::Function::New(env, XdpSupport));
 	exports.Set("libbpfVersion", Napi::String::New(env, fl_libbpf_version()));
@@ -706,4 +714,4 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 
 } // namespace
 
-NODE_API_MODULE(flowlens, Init)
+NODE_API_MODULE(NODE_GYP_MODULE_NAME, Init)

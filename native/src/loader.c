@@ -5,6 +5,8 @@
  * bpf/maps.bpf.h.
  */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +22,8 @@
 #include "flow.skel.h"
 
 #define MAX_ATTACHMENTS 256
+/* Claimed slots the drain prefetches ahead of the one it copies. */
+#define DRAIN_PREFETCH 16
 #define ROUND_UP8(x) (((x) + 7) & ~(size_t)7)
 /* Legacy TC filter identity, used only where TCX is unavailable (kernel < 6.6). */
 #define LEGACY_TC_HANDLE 0xF10E
@@ -59,9 +63,11 @@ struct fl_loader {
 	size_t ring_producer_len;
 };
 
+#ifdef FLOWLENS_BENCH
 struct fl_object {
 	struct bpf_object *obj;
 };
+#endif
 
 static uint64_t mono_ns(void)
 {
@@ -117,6 +123,76 @@ static int fail(char *err, int code, const char *fmt, ...)
 
 /* ---- open / load ---- */
 
+/* Loads retried when a signal interrupted the verifier (it gives up with EAGAIN or EINTR). */
+#define LOAD_TRIES 5
+
+/* open → size the maps → load: the maps' sizes are fixed at load. */
+static int open_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long page, char *err)
+{
+	int e;
+
+	l->skel = flow_bpf__open();
+	if (!l->skel) {
+		e = -errno;
+		return fail(err, e, "cannot open the BPF object: %s\n%s", strerror(-e), log_tail(2000));
+	}
+	/* at most half full, so probe runs stay short; the multiply-shift in
+	 * table.bpf.h needs no power of two */
+	l->table_slots = l->map_entries < 32 ? 64 : l->map_entries * 2;
+	l->skel->rodata->table_slots = l->table_slots;
+	l->skel->rodata->max_flows = l->map_entries;
+	bpf_map__set_max_entries(l->skel->maps.flow_slots, 2 * l->table_slots);
+	bpf_map__set_max_entries(l->skel->maps.claimed_slots, 2 * l->map_entries);
+	/* captures off: the verifier drops their code; the ring cannot be smaller than a page */
+	l->skel->rodata->capture_enabled = capture_ring_bytes != 0;
+	bpf_map__set_max_entries(l->skel->maps.captures, capture_ring_bytes ? capture_ring_bytes : (uint32_t)page);
+	return 0;
+}
+
+/*
+ * Opens, sizes and loads the skeleton into l->skel. The verifier stops with
+ * EAGAIN (or EINTR) whenever a signal is pending for the loading thread, and a
+ * load takes long enough (seconds on a busy machine) for a profiler's SIGPROF
+ * (node --cpu-prof: one a millisecond) or a timer's signal to arrive every
+ * time; libbpf's own retries then fail the same way. So the signals that can
+ * wait are blocked for this thread during the load (they are delivered right
+ * after), and an interrupted load is retried from a fresh open (a libbpf
+ * object cannot be loaded twice). Only a load the verifier really refused
+ * carries its log.
+ */
+static int load_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long page, char *err)
+{
+	const int synchronous[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS };
+	sigset_t all, old;
+	int e = 0, tries = 0;
+
+	sigfillset(&all);
+	for (size_t i = 0; i < sizeof(synchronous) / sizeof(synchronous[0]); i++)
+		sigdelset(&all, synchronous[i]);
+	while (tries < LOAD_TRIES) {
+		tries++;
+		log_len = 0;
+		log_buf[0] = 0;
+		e = open_sized(l, capture_ring_bytes, page, err);
+		if (e)
+			return e;
+		pthread_sigmask(SIG_BLOCK, &all, &old);
+		e = flow_bpf__load(l->skel);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (!e)
+			return 0;
+		flow_bpf__destroy(l->skel);
+		l->skel = NULL;
+		if (e != -EAGAIN && e != -EINTR)
+			break;
+	}
+	if (e == -EAGAIN || e == -EINTR)
+		return fail(err, e, "cannot load the BPF programs: interrupted by signals %d times in a row (%s); "
+			    "nothing was rejected, try again", tries, strerror(-e));
+	return fail(err, e, "cannot load the BPF programs (%s).\n%s",
+		    e == -EPERM ? "permission denied" : strerror(-e), log_tail(3000));
+}
+
 /* A ring buffer record: 8-byte header, then the sample, rounded up to 8 bytes. */
 #define RING_RECORD_BYTES ROUND_UP8(BPF_RINGBUF_HDR_SZ + sizeof(struct capture_record))
 
@@ -146,36 +222,10 @@ int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, struct fl_loader 
 		return fail(err, EINVAL, "cannot count the possible CPUs");
 	}
 
-	log_len = 0;
-	log_buf[0] = 0;
 	old_print = libbpf_set_print(capture_print);
-
-	/* open → size the maps → load: the maps' sizes are fixed at load */
-	l->skel = flow_bpf__open();
-	if (!l->skel) {
-		e = -errno;
-		libbpf_set_print(old_print);
-		free(l);
-		return fail(err, e, "cannot open the BPF object: %s\n%s", strerror(-e), log_tail(2000));
-	}
-	/* at most half full, so probe runs stay short; the multiply-shift in
-	 * table.bpf.h needs no power of two */
-	l->table_slots = map_entries < 32 ? 64 : map_entries * 2;
-	l->skel->rodata->table_slots = l->table_slots;
-	l->skel->rodata->max_flows = map_entries;
-	bpf_map__set_max_entries(l->skel->maps.flow_slots, 2 * l->table_slots);
-	bpf_map__set_max_entries(l->skel->maps.claimed_slots, 2 * map_entries);
-	/* captures off: the verifier drops their code; the ring cannot be smaller than a page */
-	l->skel->rodata->capture_enabled = capture_ring_bytes != 0;
-	bpf_map__set_max_entries(l->skel->maps.captures, capture_ring_bytes ? capture_ring_bytes : (uint32_t)page);
-
-	e = flow_bpf__load(l->skel);
+	e = load_sized(l, capture_ring_bytes, page, err);
 	libbpf_set_print(old_print);
 	if (e) {
-		const char *what = e == -EPERM ? "permission denied" : strerror(-e);
-
-		fail(err, e, "cannot load the BPF programs (%s).\n%s", what, log_tail(3000));
-		flow_bpf__destroy(l->skel);
 		free(l);
 		return e;
 	}
@@ -638,6 +688,14 @@ int fl_drain(struct fl_loader *l, void *buf, size_t len, struct fl_drain_result 
 		uint32_t index = (uint32_t)list[i];
 		struct flow_record *slot;
 
+		/* the slots are scattered over the table (a hash): ask for the one a few
+		 * claims ahead now, so the copy does not wait for memory every record */
+		if (i + DRAIN_PREFETCH < n && (uint32_t)list[i + DRAIN_PREFETCH] < 2 * l->table_slots) {
+			const char *ahead = (const char *)&l->slots[(uint32_t)list[i + DRAIN_PREFETCH]];
+
+			__builtin_prefetch(ahead, 1);
+			__builtin_prefetch(ahead + 64, 1);
+		}
 		if (index >= 2 * l->table_slots)
 			continue;
 		slot = &l->slots[index];
@@ -756,8 +814,9 @@ void fl_close(struct fl_loader *l)
 	free(l);
 }
 
-/* ---- plain objects (benchmarks) ---- */
+/* ---- plain objects (benchmarks only) ---- */
 
+#ifdef FLOWLENS_BENCH
 int fl_object_open(const char *path, struct fl_object **out, char *err)
 {
 	struct fl_object *o = calloc(1, sizeof(*o));
@@ -846,6 +905,7 @@ void fl_object_close(struct fl_object *o)
 	bpf_object__close(o->obj);
 	free(o);
 }
+#endif
 
 /* ---- probes ---- */
 

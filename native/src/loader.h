@@ -83,13 +83,19 @@ uint32_t fl_map_entries(const struct fl_loader *l);
 /* Detaches everything and frees the loader. Safe to call with NULL. */
 void fl_close(struct fl_loader *l);
 
-/* A BPF object file loaded as is (benchmarks' yardsticks). */
+#ifdef FLOWLENS_BENCH
+/*
+ * A BPF object file loaded as is (benchmarks' yardsticks). Only in the bench
+ * addon (flowlens_bench.node, built with FLOWLENS_BENCH): the shipped addon
+ * has the product's calls only.
+ */
 struct fl_object;
 int fl_object_open(const char *path, struct fl_object **out, char *err);
 int fl_object_prog_fd(struct fl_object *o, const char *name);
 /* Empties one of its maps with BPF_MAP_LOOKUP_AND_DELETE_BATCH: the kernel's floor for draining a hash. */
 int fl_object_batch_drain(struct fl_object *o, const char *map, uint32_t *entries, uint64_t *ns, char *err);
 void fl_object_close(struct fl_object *o);
+#endif
 
 /* What `flowlens check` and `flowlens interfaces` report. */
 struct fl_xdp_support {

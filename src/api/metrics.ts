@@ -34,6 +34,9 @@ export class FlowMetrics {
   private readonly folded: Gauge;
   private readonly remotesTracked: Gauge;
   private readonly mapFill: Gauge;
+  private readonly flowsNotFitted: Gauge;
+  private readonly suggestedMapSize: Gauge;
+  private readonly lateIntervals: Counter;
   private readonly overflow: Counter;
   private readonly nonIp: Counter;
   private readonly malformed: Counter;
@@ -71,6 +74,9 @@ export class FlowMetrics {
     this.folded = gauge('flowlens_remote_series_folded', 'Remote addresses of the latest interval counted under remote="other" because the series budget was full');
     this.remotesTracked = gauge('flowlens_remote_series', 'Remote addresses with their own series (at most the budget)');
     this.mapFill = gauge('flowlens_flow_table_fill_ratio', 'Flows of the latest interval over the kernel flow table size (--map-size)');
+    this.flowsNotFitted = gauge('flowlens_flow_table_flows_not_fitted', 'Flows of the latest interval that did not fit the kernel flow table (estimated from the overflow packets)');
+    this.suggestedMapSize = gauge('flowlens_flow_table_suggested_size', 'The --map-size that fits the busiest interval that overflowed since start (0: none did)');
+    this.lateIntervals = counter('flowlens_late_intervals_total', 'Ticks of the --interval cadence that went by while an interval was still being drained or processed');
     this.overflow = counter('flowlens_overflow_packets_total', 'Packets counted while the kernel flow table was full (in the totals, without addresses)');
     this.nonIp = counter('flowlens_non_ip_packets_total', 'Non-IP packets seen (ARP, LLDP, ...)');
     this.malformed = counter('flowlens_malformed_packets_total', 'Packets with malformed or truncated IP headers');
@@ -144,6 +150,9 @@ export class FlowMetrics {
     // the collector's and flows' counters are totals since start: count what is new
     const delta = (now: number, before: number | undefined) => Math.max(0, now - (before ?? 0));
     this.mapFill.set(c.mapFill);
+    this.flowsNotFitted.set(c.flowsNotFitted);
+    this.suggestedMapSize.set(c.suggestedMapSize);
+    this.lateIntervals.inc(delta(c.lateIntervals, pc?.lateIntervals));
     this.overflow.inc(delta(c.overflowPackets, pc?.overflowPackets));
     this.nonIp.inc(delta(c.nonIpPackets, pc?.nonIpPackets));
     this.malformed.inc(delta(c.malformedPackets, pc?.malformedPackets));

@@ -14,6 +14,8 @@ import { ClockOffset } from './clock.js';
 import { FlowBatch, decodeIfaces, type DirectionTotals } from './decode.js';
 import { validateConfig, DEFAULT_CAPTURE_RING_BYTES, type CollectorConfig } from './config.js';
 import { decodeCaptures, type Capture } from './captures.js';
+import { Cadence } from './cadence.js';
+import { TableFit } from './table-fit.js';
 
 export * from './config.js';
 export type { Flow, Direction, DirectionTotals } from './decode.js';
@@ -61,6 +63,23 @@ export interface CollectorStatus {
   mapFill: number;
   intervals: number;
   lastDrainMs: number;
+  /**
+   * Ticks of the --interval cadence that went by while the previous interval was
+   * still being drained or processed, since start: each made an interval longer
+   * than --interval (totals stay exact; the interval just covers more time).
+   */
+  lateIntervals: number;
+  /**
+   * Flows of the latest interval that did not fit in the kernel table (their
+   * packets are in the overflow counts): an estimate, from the overflow packets
+   * and the packets per flow of the flows that fit. 0 when everything fit.
+   */
+  flowsNotFitted: number;
+  /**
+   * The --map-size that would have fitted the busiest interval that overflowed
+   * since start (a power of two), or 0 when no interval overflowed.
+   */
+  suggestedMapSize: number;
   /** Since start. */
   overflowPackets: number;
   nonIpPackets: number;
@@ -93,9 +112,8 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
   private readonly attachments: Attachment[] = [];
   /** Since start, per interface: packets counted without a flow. */
   private readonly perIface = new Map<number, { overflowPackets: number; nonIpPackets: number; malformedPackets: number }>();
-  private timer: NodeJS.Timeout | undefined;
-  /** Set by stop()/closeNow(): a drain that was running then must not schedule another one. */
-  private stopping = false;
+  private cadence: Cadence | undefined;
+  private readonly fit: TableFit;
   private draining: Promise<Interval> | undefined;
   private intervalStart = Date.now();
   private stats = { intervals: 0, lastDrainMs: 0, mapFill: 0, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, captures: 0, flowIds: 0, flowIdsRefused: 0 };
@@ -104,6 +122,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     super();
     this.native = native;
     this.buffer = Buffer.alloc(native.bufferSize);
+    this.fit = new TableFit(config.mapEntries);
   }
 
   /** Checks, loads and attaches; on any failure nothing stays attached. */
@@ -137,15 +156,12 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     return this.attachments;
   }
 
-  /** Drains every intervalMs until stop(). */
+  /** Drains at start + k × intervalMs until stop() (see cadence.ts for falling behind). */
   start(): void {
-    const tick = () => {
-      if (this.stopping) return;
-      this.timer = setTimeout(() => {
-        this.drainNow().then(tick, (e) => { this.emit('error', e as Error); tick(); });
-      }, this.config.intervalMs);
-    };
-    tick();
+    this.cadence?.stop();
+    this.cadence = new Cadence(this.config.intervalMs,
+      () => this.drainNow().then(() => undefined, (e) => { this.emit('error', e as Error); }));
+    this.cadence.start();
   }
 
   /** Ends the current interval now and emits it; concurrent calls share one drain. */
@@ -175,6 +191,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     this.stats.intervals++;
     this.stats.lastDrainMs = interval.drain.ms;
     this.stats.mapFill = r.flows / native.mapEntries;
+    this.fit.add(r.flows, interval.totals);
     this.stats.captures += interval.captures.length;
     this.stats.flowIds = r.flowIds;
     this.stats.flowIdsRefused += r.flowIdsRefused;
@@ -213,6 +230,9 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
       mapFill: this.stats.mapFill,
       intervals: this.stats.intervals,
       lastDrainMs: this.stats.lastDrainMs,
+      lateIntervals: this.cadence?.late ?? 0,
+      flowsNotFitted: this.fit.notFitted,
+      suggestedMapSize: this.fit.suggestedMapSize,
       overflowPackets: this.stats.overflowPackets,
       nonIpPackets: this.stats.nonIpPackets,
       malformedPackets: this.stats.malformedPackets,
@@ -247,9 +267,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
 
   /** Detaches, drains what was counted since the last interval, emits it, unloads. */
   async stop(): Promise<void> {
-    this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
-    this.timer = undefined;
+    this.cadence?.stop();
     const native = this.native;
     if (!native) return;
     await this.draining?.catch(() => undefined);
@@ -266,8 +284,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
 
   /** Synchronous last resort (process exit): detach and unload without draining. */
   closeNow(): void {
-    this.stopping = true;
-    if (this.timer) clearTimeout(this.timer);
+    this.cadence?.stop();
     this.native?.close();
     this.native = undefined;
   }

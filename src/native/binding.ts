@@ -95,14 +95,6 @@ export interface NativeCollector {
   readonly bufferSize: number;
 }
 
-/** An arbitrary BPF object file, for benchmarks. */
-export interface NativeBpfObject {
-  testRun(program: string, packet: Buffer, options?: TestRunOptions): TestRunResult;
-  /** Empties a map with BPF_MAP_LOOKUP_AND_DELETE_BATCH and times it (the kernel's floor for a hash). */
-  batchDrain(map: string): { entries: number; ns: number };
-  close(): void;
-}
-
 /** The addon's flow id table on its own (the code drain() runs), for tests and benchmarks. */
 export interface NativeFlowIdTable {
   /**
@@ -127,7 +119,6 @@ export interface Addon {
    * a power of two >= the page size, or 0 for no captures (default 1 MiB).
    */
   Collector: new (mapEntries: number, captureRingBytes?: number) => NativeCollector;
-  BpfObject: new (path: string) => NativeBpfObject;
   /** A flow id table with at most `limit` live ids (default 268435456). */
   FlowIdTable: new (limit?: number) => NativeFlowIdTable;
   /** Whether the driver implements XDP, and the id of an attached XDP program (0: none). */

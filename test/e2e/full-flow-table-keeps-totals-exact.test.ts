@@ -72,7 +72,12 @@ for (const hook of ['xdp', 'tc'] as const) {
       r.tally.totals(mon.name, 'egress').packets >= truth.packets, 5000);
     const exit = await fl.stop('SIGTERM');
     t.equal(exit.code, 0, 'flowlens exited 0');
-    t.equal(fl.stderr, '', 'nothing on stderr');
+    // the one thing on stderr: the full table, said once (once a minute at most), with the size to set
+    const lines = fl.stderr.split('\n').filter(Boolean);
+    t.equal(lines.length, 1, `one line on stderr:\n${fl.stderr}`);
+    const m = /^flowlens: the kernel flow table is full: --map-size 8 held \d+ flows of the last interval, about \d+ more did not fit .* set --map-size (\d+) /.exec(lines[0] ?? '');
+    const suggested = Number(m?.[1]);
+    t.ok(suggested > MAP_SIZE && (suggested & (suggested - 1)) === 0, `it names a larger power of two to set (${suggested})`);
 
     const { tally } = fl;
     t.ok(tally.maxFlowsPerInterval <= MAP_SIZE, `never more than ${MAP_SIZE} flows in an interval (most: ${tally.maxFlowsPerInterval})`);

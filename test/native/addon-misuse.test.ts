@@ -11,7 +11,8 @@ import t, { type Test } from 'tap';
 import path from 'node:path';
 import { requireKernel } from '../helpers/kernel.js';
 import { CRASH_TEXT, fixtures, runNode, type ChildResult } from '../helpers/child-process.js';
-import { repoRoot } from '../../src/native/binding.js';
+import { loadAddon, repoRoot } from '../../src/native/binding.js';
+import { loadBenchAddon } from '../../bench/lib.js';
 
 const benchObject = path.join(repoRoot, 'build/bpf/bench.bpf.o');
 
@@ -42,6 +43,11 @@ async function runGroup(t: Test, group: string, expected: [string, Expect][]): P
     'every reported case has an expectation');
   return r;
 }
+
+t.test('the shipped addon has the product calls only; the bench addon adds BpfObject', async (t) => {
+  t.same(Object.keys(loadAddon()).sort(), ['Collector', 'layout', 'libbpfVersion', 'xdpSupport']);
+  t.same(Object.keys(loadBenchAddon()).sort(), ['BpfObject', 'Collector', 'layout', 'libbpfVersion', 'xdpSupport']);
+});
 
 t.test('wrong argument types and counts throw TypeErrors with the signature', async (t) => {
   if (!requireKernel(t)) return;
