@@ -27,6 +27,10 @@ import type { Component } from './component.js';
 
 /** How often expired names are dropped from the names table. */
 const NAMES_PRUNE_MS = 60_000;
+/** Flow ids per tracked session (×2: untracked conversations are routed too). */
+const FLOW_IDS_PER_SESSION = 4;
+/** The addon's largest id limit. */
+const FLOW_ID_LIMIT = 1 << 28;
 /** How often the host's own addresses are re-read (DHCP and PPP change them). */
 const HOST_ADDRESS_REFRESH_MS = 30_000;
 
@@ -119,6 +123,9 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
     const collector = this.deps.openCollector();
     collector.on('interval', (iv) => this.onInterval(iv));
     collector.on('error', (e) => this.emit('error', e));
+    // a conversation has up to 4 flows (2 directions × a LAN and a WAN interface); the
+    // processor releases ids as sessions end, and falls back to raw keys past the limit
+    collector.trackFlowIds?.(Math.min(FLOW_IDS_PER_SESSION * this.config.sessions.maxSessions * 2, FLOW_ID_LIMIT));
     this.collector = collector;
   }
 
@@ -140,6 +147,9 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
       }
     }
     const stats = this.processor.process(iv);
+    // between drains, as releaseFlowIds asks: no drain in flight still carries these ids
+    const released = this.processor.takeReleasedFlowIds();
+    if (released.length) this.collector?.releaseFlowIds?.(released);
     this.last = stats;
     this.deliver(stats);
     this.emit('stats', stats, iv);

@@ -17,4 +17,8 @@ export interface IntervalSource {
   /** Synchronous last resort (process exit): release without a last interval. */
   closeNow(): void;
   status(): CollectorStatus;
+  /** Gives drained flows stable ids (FlowBatch.flowId), at most `limit` at once; a source without ids leaves them FLOW_ID_NONE. */
+  trackFlowIds?(limit: number): void;
+  /** Ids the flows stage no longer routes, to be reused. */
+  releaseFlowIds?(ids: Uint32Array): void;
 }

@@ -9,6 +9,7 @@
  * ways costs one talker update per dimension, not two.
  */
 import type { FlowBatch, IfaceTotals } from '../collector/index.js';
+import { FLOW_ID_NONE } from '../collector/decode.js';
 import type { AddressClassifier } from '../net/classify.js';
 import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, isIcmp, protocolName } from '../net/protocols.js';
 import { TrafficFilter, type FilterConfig } from './filters.js';
@@ -67,10 +68,27 @@ function trafficRows(acc: Map<string, Float64Array>): TrafficRow[] {
   return rows;
 }
 
+/** A kernel flow's session, and which end sent it. */
+interface Route {
+  session: Session;
+  srcIsLocal: boolean;
+}
+
 export class FlowProcessor {
   readonly sessions = new Map<string, Session>();
-  /** Raw kernel flow key → its session and which end sent it: known flows skip classification and keying. */
-  private readonly routes = new Map<string, { session: Session; srcIsLocal: boolean }>();
+  /**
+   * Conversations beyond maxSessions: counted (traffic, talkers) but not reported
+   * as sessions. Kept (at most maxSessions of them, swept like sessions) so both
+   * directions and every interval of one such conversation are one conversation:
+   * counted untracked once, with one service key.
+   */
+  private readonly untracked = new Map<string, Session>();
+  /** Known flows by the collector's stable flow id (FlowBatch.flowId): an array index per flow. */
+  private readonly byId: (Route | undefined)[] = [];
+  /** Known flows without an id (ids off or refused), by raw kernel key. */
+  private readonly routes = new Map<string, Route>();
+  /** Flow ids no longer routed (their session ended, or the flow was not kept): for the collector to reuse. */
+  private released: number[] = [];
   private readonly filter: TrafficFilter;
   private interval = 0;
   private counters = { untracked: 0, ended: 0, filteredPackets: 0, filteredBytes: 0 };
@@ -88,6 +106,13 @@ export class FlowProcessor {
     return this.interval;
   }
 
+  /** Flow ids the processor no longer routes, since the last call: hand them to Collector.releaseFlowIds. */
+  takeReleasedFlowIds(): Uint32Array {
+    const out = Uint32Array.from(this.released);
+    this.released = [];
+    return out;
+  }
+
   process(iv: IntervalInput): IntervalStats {
     const n = ++this.interval;
     const { flows } = iv;
@@ -103,13 +128,17 @@ export class FlowProcessor {
     };
     const touched: Session[] = [];
     const filterAll = !this.filter.empty;
+    const { byId } = this;
+    // over both caps: such a conversation is still one conversation within the interval
+    let unkept: Map<string, Session> | undefined;
 
     for (let i = 0; i < flows.count; i++) {
       const packets = flows.packets(i);
       const bytes = flows.bytes(i);
       const firstSeen = flows.firstSeen(i);
-      const raw = flows.rawKey(i);
-      const route = this.routes.get(raw);
+      const flowId = flows.flowId(i);
+      const raw = flowId === FLOW_ID_NONE ? flows.rawKey(i) : '';
+      const route = flowId === FLOW_ID_NONE ? this.routes.get(raw) : byId[flowId];
       let s: Session;
       let srcIsLocal: boolean;
       if (route) {
@@ -126,6 +155,7 @@ export class FlowProcessor {
         if (filterAll && !this.filter.accepts(protocol, src, dst, icmp ? 0 : sp, icmp ? 0 : dp)) {
           this.counters.filteredPackets += packets;
           this.counters.filteredBytes += bytes;
+          if (flowId !== FLOW_ID_NONE) this.released.push(flowId);
           continue;
         }
         const ifindex = flows.ifindex(i);
@@ -137,20 +167,33 @@ export class FlowProcessor {
         const key = sessionKeyParts(protocol, srcIsLocal ? sp : dp, srcIsLocal ? dp : sp, sp);
         const id = sessionId(iface, protocol, local, key.localPort, remote, key.remotePort, key.kind);
         const from: 'local' | 'remote' = srcIsLocal ? 'local' : 'remote';
-        const known = this.sessions.get(id);
+        const known = this.sessions.get(id) ?? this.untracked.get(id) ?? unkept?.get(id);
+        let kept = true;
         if (!known) {
           // ICMP: the end that sent the request began it; else the first packet seen
           const initiator = icmp ? (icmpIsRequest(protocol, sp) === srcIsLocal ? 'local' : 'remote') : from;
           s = new Session(id, iface, protocol, local, key.localPort, remote, key.remotePort, sides.scope, key.kind, firstSeen, initiator);
           s.created = n;
-          if (this.sessions.size < this.config.sessions.maxSessions) this.sessions.set(id, s);
-          else this.counters.untracked++; // still counted below, in traffic and talkers
+          const max = this.config.sessions.maxSessions;
+          if (this.sessions.size < max) {
+            this.sessions.set(id, s);
+          } else {
+            this.counters.untracked++; // still counted below, in traffic and talkers
+            if (this.untracked.size < max) this.untracked.set(id, s);
+            else { (unkept ??= new Map()).set(id, s); kept = false; }
+          }
         } else {
           s = known;
+          kept = unkept?.get(id) !== s;
           // both directions of a new conversation in one interval: the earlier first packet began it
           if (s.created === n && !icmp && firstSeen < s.firstSeen) s.initiator = from;
         }
-        if (this.sessions.get(id) === s) {
+        if (!kept) {
+          if (flowId !== FLOW_ID_NONE) this.released.push(flowId);
+        } else if (flowId !== FLOW_ID_NONE) {
+          byId[flowId] = { session: s, srcIsLocal };
+          s.flowIds.push(flowId);
+        } else {
           this.routes.set(raw, { session: s, srcIsLocal });
           s.flowKeys.push(raw);
         }
@@ -259,18 +302,35 @@ export class FlowProcessor {
       const reason = s.state === 'closed' ? 'closed' : s.state === 'reset' ? 'reset' : 'idle';
       ended.push(s.toRecord(reason));
       this.sessions.delete(id);
-      for (const k of s.flowKeys) this.routes.delete(k);
+      this.unroute(s);
+    }
+    // untracked conversations end the same way, silently (they were never reported as sessions)
+    for (const [id, s] of this.untracked) {
+      if (s.touched === this.interval || s.expiresAt(cfg) > now) continue;
+      this.untracked.delete(id);
+      this.unroute(s);
     }
     this.counters.ended += ended.length;
     return { ended, activeRemotes: remotes.size };
+  }
+
+  /** Forgets an ended session's flows: their ids go back to the collector. */
+  private unroute(s: Session): void {
+    for (const k of s.flowKeys) this.routes.delete(k);
+    for (const id of s.flowIds) {
+      this.byId[id] = undefined;
+      this.released.push(id);
+    }
   }
 
   /** Ends every session (shutdown), for the session log. */
   endAll(): SessionRecord[] {
     const ended = [...this.sessions.values()].map((s) => s.toRecord('shutdown'));
     this.counters.ended += ended.length;
+    for (const s of this.sessions.values()) this.unroute(s);
+    for (const s of this.untracked.values()) this.unroute(s);
     this.sessions.clear();
-    this.routes.clear();
+    this.untracked.clear();
     return ended;
   }
 

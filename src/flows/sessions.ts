@@ -56,6 +56,8 @@ export class Session {
   talkerKeys: string[] = [];
   /** Raw kernel flow keys routed to this session (FlowProcessor's cache), dropped when it ends. */
   flowKeys: string[] = [];
+  /** The collector's flow ids routed to this session (the common case: ids on), released when it ends. */
+  flowIds: number[] = [];
   /** The interval this session last had traffic in, and that interval's deltas. */
   touched = -1;
   created = -1;

@@ -167,6 +167,47 @@ t.test('the session cap: untracked conversations still count in traffic and talk
   t.same(s.talkers.port, [{ key: 'udp/53', bytesUp: 1045, bytesDown: 0, packetsUp: 10, packetsDown: 0, sessions: 10, newSessions: 10 }]);
 });
 
+for (const ids of [false, true]) {
+  t.test(`over the cap, a conversation is one conversation over many intervals, both directions (flow ids ${ids ? 'on' : 'off'})`, async (t) => {
+    const p = processor({ sessions: { ...defaultSessionConfig(), maxSessions: 1 } });
+    const id = (n: number) => (ids ? { flowId: n } : {});
+    const conversations: FlowSpec[] = [
+      { direction: 'egress', protocol: 6, src: HOST, dst: PUBLIC, srcPort: 50000, dstPort: 443, packets: 2, bytes: 200, tcpFlags: ACK | PSH, ...id(0) },
+      { direction: 'ingress', protocol: 6, src: PUBLIC, dst: HOST, srcPort: 443, dstPort: 50000, packets: 3, bytes: 3000, tcpFlags: ACK | PSH, ...id(1) },
+      // the second conversation is over the cap
+      { direction: 'egress', protocol: 6, src: HOST, dst: PUBLIC, srcPort: 50001, dstPort: 443, packets: 4, bytes: 400, tcpFlags: ACK | PSH, ...id(2) },
+      { direction: 'ingress', protocol: 6, src: PUBLIC, dst: HOST, srcPort: 443, dstPort: 50001, packets: 5, bytes: 5000, tcpFlags: ACK | PSH, ...id(3) },
+    ];
+    for (let k = 1; k <= 10; k++) {
+      const s = run(p, conversations, 1_000_000 + k * 1000);
+      t.same(s.talkers.port.map((r) => [r.key, r.bytesUp, r.bytesDown, r.sessions, r.newSessions]),
+        [['tcp/443', 600, 8000, 2, k === 1 ? 2 : 0]], `interval ${k}: one service key, both conversations, new only in the first`);
+      assertTalkersSum(t, s);
+    }
+    t.equal(p.sessions.size, 1, 'one session tracked');
+    t.equal(p.status().untrackedSessions, 1, 'the other counted untracked once, not once per direction and interval');
+    t.same(p.takeReleasedFlowIds().length, 0, 'no id released while the conversations live');
+  });
+}
+
+t.test('flow ids: known flows routed by id, ids released when their session ends', async (t) => {
+  const p = processor({ sessions: { ...defaultSessionConfig(), idleTimeoutMs: 5000 } });
+  const flows: FlowSpec[] = [
+    { direction: 'egress', protocol: 17, src: HOST, dst: PUBLIC, srcPort: 40000, dstPort: 53, packets: 1, bytes: 70, flowId: 7 },
+    { direction: 'ingress', protocol: 17, src: PUBLIC, dst: HOST, srcPort: 53, dstPort: 40000, packets: 1, bytes: 170, flowId: 9 },
+  ];
+  run(p, flows, 1_001_000);
+  // a later interval: the same ids route to the same session even if the key bytes were to differ
+  const s = run(p, flows.map((f) => ({ ...f, srcPort: 1, dstPort: 2 })), 1_002_000);
+  t.equal(p.sessions.size, 1, 'still one session');
+  t.same(s.talkers.port.map((r) => r.key), ['udp/53'], 'routed by id to the session made from the first interval\'s keys');
+  t.same([...p.sessions.values()].map((x) => [x.bytesUp, x.bytesDown]), [[140, 340]]);
+  t.same([...p.takeReleasedFlowIds()], [], 'nothing to release yet');
+  t.equal(run(p, [], 1_008_000).endedSessions.length, 1, 'ends idle');
+  t.same([...p.takeReleasedFlowIds()].sort(), [7, 9], 'both ids released');
+  t.same([...p.takeReleasedFlowIds()], [], 'released once');
+});
+
 t.test('filters: ignored and kept traffic, counted as filtered', async (t) => {
   const specs: FlowSpec[] = [
     { direction: 'egress', protocol: 6, src: HOST, dst: PUBLIC, srcPort: 40000, dstPort: 22, packets: 2, bytes: 200 },
