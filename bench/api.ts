@@ -100,7 +100,7 @@ async function main(): Promise<void> {
   store.add(stats);
   store.flush();
   api.add(stats, collector);
-  console.log(`${processor.sessions.size} live sessions (one interval of ${2 * SESSIONS} flows processed in ${processMs.toFixed(0)} ms)\n`);
+  console.log(`${processor.live.size} live sessions (one interval of ${2 * SESSIONS} flows processed in ${processMs.toFixed(0)} ms)\n`);
 
   // the live query alone; its first call after an interval builds the columns it scans
   const built = performance.now();
@@ -123,7 +123,7 @@ async function main(): Promise<void> {
     ['sessions page, 100 rows, scope=internet port=443', direct.length ? pct(direct, 50).toFixed(2) : '-', pct(direct, 99).toFixed(2)],
     ['sessions page, 100 rows, all, by rate', pct(directAll, 50).toFixed(2), pct(directAll, 99).toFixed(2)],
   ]));
-  console.log(`(the first query after each interval also builds the session columns: ${snapshotMs.toFixed(1)} ms for ${processor.sessions.size} sessions)\n`);
+  console.log(`(the first query after each interval also builds the session columns: ${snapshotMs.toFixed(1)} ms for ${processor.live.size} sessions)\n`);
 
   const base = api.httpUrl;
   const rows: string[][] = [];

@@ -8,6 +8,10 @@
  *
  *   node --import tsx bench/flows.ts [--flows 10000,65536,262144] [--reps 5]
  *
+ * Each size runs twice: with the collector's stable flow ids (how `flowlens
+ * run` drains) and without them (FLOW_ID_NONE: routed by raw key, the path
+ * before ids and the fallback past the id limit).
+ *
  * Prints figures; asserts nothing.
  */
 import { parseArgs } from 'node:util';
@@ -22,14 +26,15 @@ const counts = values.flows!.split(',').map(Number);
 const reps = Number(values.reps);
 
 /** Both directions of n/2 conversations between LAN hosts and public addresses; `salt` makes them distinct. */
-function specs(n: number, salt: number): FlowSpec[] {
+function specs(n: number, salt: number, ids = true): FlowSpec[] {
   const out: FlowSpec[] = [];
   for (let i = 0; i < n / 2; i++) {
     const local = `192.168.${(i >> 8) & 0xff}.${i & 0xff}`;
     const remote = `203.${salt & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`;
     const port = 40000 + (i % 20000);
-    out.push({ direction: 'egress', protocol: 6, src: local, dst: remote, srcPort: port, dstPort: 443, packets: 10, bytes: 1500, tcpFlags: 0x18 });
-    out.push({ direction: 'ingress', protocol: 6, src: remote, dst: local, srcPort: 443, dstPort: port, packets: 20, bytes: 30000, tcpFlags: 0x18 });
+    const id = (k: number) => (ids ? { flowId: 2 * i + k } : {});
+    out.push({ direction: 'egress', protocol: 6, src: local, dst: remote, srcPort: port, dstPort: 443, packets: 10, bytes: 1500, tcpFlags: 0x18, ...id(0) });
+    out.push({ direction: 'ingress', protocol: 6, src: remote, dst: local, srcPort: 443, dstPort: port, packets: 20, bytes: 30000, tcpFlags: 0x18, ...id(1) });
   }
   return out;
 }
@@ -41,8 +46,8 @@ function processor(): FlowProcessor {
 
 printHeader('flows stage: FlowProcessor.process() per interval');
 const rows: string[][] = [];
-for (const n of counts) {
-  const batch = flowBatch(specs(n, 7), 1_000_500);
+for (const n of counts) for (const ids of [true, false]) {
+  const batch = flowBatch(specs(n, 7, ids), 1_000_500);
   const totals = totalsFor(specs(n, 7));
   const steady: number[] = [];
   const churn: number[] = [];
@@ -58,7 +63,7 @@ for (const n of counts) {
     steady.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
   const heap = process.memoryUsage().heapUsed / 1e6;
-  rows.push([String(n), String(n / 2), median(churn).toFixed(1), median(steady).toFixed(1),
-    ((median(steady) * 1e6) / n).toFixed(0), heap.toFixed(0)]);
+  rows.push([String(n), ids ? 'on' : 'off', String(n / 2), median(churn).toFixed(1), median(steady).toFixed(1),
+    ((median(steady) * 1e6) / n).toFixed(0), ((median(churn) * 1e6) / n).toFixed(0), heap.toFixed(0)]);
 }
-console.log(table(['flows/interval', 'sessions', 'new sessions ms', 'known sessions ms', 'ns/flow (known)', 'heap MB'], rows));
+console.log(table(['flows/interval', 'flow ids', 'sessions', 'new sessions ms', 'known sessions ms', 'ns/flow (known)', 'ns/flow (new)', 'heap MB'], rows));

@@ -79,7 +79,7 @@ export class Flowlens {
         hourlyTopN: config.history.hourlyTopN,
         sessionLogDays: config.history.sessionLogDays,
         liveSessionsLimit: config.history.liveSessionsLimit,
-      }, { liveSessions: () => monitor.processor.sessions.values() })
+      }, { liveSessions: () => monitor.processor.live.values() })
       : undefined);
     const influx = (this.influx = config.influx ? new InfluxComponent(config.influx, { host: config.host }) : undefined);
     const api = (this.api = config.api.enabled

@@ -22,7 +22,8 @@ import { FlowlensError } from '../errors.js';
 import { TokenSet } from './auth.js';
 import { GrpcApi, readPem } from './grpc/server.js';
 import { buildHttpApp } from './http/app.js';
-import { LiveQuery, type LiveSessionSource } from './live-query.js';
+import { LiveQuery } from './live-query.js';
+import type { LiveSessions } from '../flows/live.js';
 import { FlowMetrics } from './metrics.js';
 import { ApiService } from './service.js';
 
@@ -40,7 +41,8 @@ export interface ApiStatus {
 
 /** What the API reads of a running flowlens (a Monitor provides all of it). */
 export interface ApiSource {
-  processor: LiveSessionSource & { status(): FlowsStatus };
+  /** The flows stage: its live sessions and its status. */
+  processor: { live: LiveSessions; status(): FlowsStatus };
   status(): MonitorStatus;
   store?: Store;
   /** The collector's interval, for the health check. */
@@ -61,7 +63,7 @@ export class ApiServer {
 
   private constructor(readonly config: ApiConfig, private readonly source: ApiSource) {
     this.hub.setMaxListeners(0);
-    this.live = new LiveQuery(source.processor);
+    this.live = new LiveQuery(source.processor.live);
     this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store });
     // the InfluxDB writer's counters are read when Prometheus scrapes, not every interval
     this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx);

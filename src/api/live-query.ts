@@ -12,23 +12,16 @@
  * KEEP_PER_INTERVAL of them as they are and the rest summed into one "other"
  * row, so a window's totals stay exact while memory stays bounded.
  */
-import type { Session } from '../flows/sessions.js';
+import type { LiveSession as Session, LiveSessions } from '../flows/live.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension, type TalkerRow, type TrafficScope, type UpDown } from '../flows/types.js';
 import { addCounts, addToMap, cutTop, OTHER_KEY, unlabelled, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
-import { prepare, type Prepared } from '../store/sessions.js';
+import { matches, needsLabelsOrAddresses, prepare, protocolsNamed } from '../flows/session-filter.js';
 import type { SessionFilter, TalkerTotal } from '../store/types.js';
 import { FlowlensError } from '../errors.js';
-import { protocolName } from '../net/protocols.js';
 
 export const LIVE_SORTS = ['bytes', 'packets', 'rate', 'firstSeen', 'lastSeen'] as const;
 export type LiveSort = (typeof LIVE_SORTS)[number];
 
-/** What the live query needs of the flows stage (FlowProcessor). */
-export interface LiveSessionSource {
-  readonly sessions: Map<string, Session>;
-  /** Intervals processed: sessions with `touched` equal to it had traffic in the latest one. */
-  readonly intervals: number;
-}
 
 export interface LiveSessionQuery {
   filter?: SessionFilter;
@@ -111,23 +104,6 @@ function decodeCursor(text: string, sort: LiveSort): Cursor {
   throw usage('cursor is not one this query returned', 'pass nextCursor of the previous page unchanged, with the same sort');
 }
 
-function matches(p: Prepared, s: Session): boolean {
-  if (p.iface !== undefined && s.iface !== p.iface) return false;
-  if (p.port !== undefined && s.localPort !== p.port && s.remotePort !== p.port) return false;
-  if (p.scope !== undefined && s.scope !== p.scope) return false;
-  if (typeof p.protocol === 'number' && s.protocol !== p.protocol) return false;
-  if (typeof p.protocol === 'string' && protocolName(s.protocol) !== p.protocol) return false;
-  if (p.addr && !p.addr.set.has(s.local) && !p.addr.set.has(s.remote)) return false;
-  const l = s.labels;
-  if (p.country !== undefined && (l.country ?? '').toUpperCase() !== p.country) return false;
-  if (p.asn !== undefined && l.asn !== p.asn) return false;
-  if (p.domain !== undefined) {
-    const d = (l.domain ?? '').toLowerCase();
-    if (d !== p.domain && !d.endsWith(`.${p.domain}`)) return false;
-  }
-  return true;
-}
-
 /**
  * A binary min-heap of the best rows so far (indexes into the snapshot): the
  * root is the worst kept, replaced by anything better. A row that is not
@@ -199,7 +175,7 @@ export class LiveQuery {
   private readonly series = new Map<string, SeriesRing>();
   private snap: Snapshot | undefined;
 
-  constructor(private readonly source: LiveSessionSource) {}
+  constructor(private readonly source: LiveSessions) {}
 
   /** The latest interval's stats (undefined before the first). */
   get last(): IntervalStats | undefined {
@@ -324,8 +300,8 @@ export class LiveQuery {
   private snapshot(): Snapshot {
     const src = this.source;
     const snap = this.snap;
-    if (snap && snap.interval === src.intervals && snap.sessions.length === src.sessions.size) return snap;
-    const n = src.sessions.size;
+    if (snap && snap.interval === src.intervals && snap.sessions.length === src.size) return snap;
+    const n = src.size;
     const seconds = this.latest ? Math.max((this.latest.end - this.latest.start) / 1000, 0.001) : 1;
     const ifaces = new Map<string, number>();
     const out: Snapshot = {
@@ -335,13 +311,12 @@ export class LiveQuery {
       localPort: new Uint16Array(n), remotePort: new Uint16Array(n), protocol: new Uint8Array(n), internet: new Uint8Array(n), iface: new Uint16Array(n),
     };
     let i = 0;
-    for (const s of src.sessions.values()) {
+    for (const s of src.values()) {
       out.sessions[i] = s;
       out.bytes[i] = s.bytesUp + s.bytesDown;
       out.packets[i] = s.packetsUp + s.packetsDown;
-      const fresh = s.touched === src.intervals;
-      out.rateUp[i] = fresh ? s.dBytesUp / seconds : 0;
-      out.rateDown[i] = fresh ? s.dBytesDown / seconds : 0;
+      out.rateUp[i] = src.latestBytesUp(s) / seconds;
+      out.rateDown[i] = src.latestBytesDown(s) / seconds;
       out.rate[i] = out.rateUp[i]! + out.rateDown[i]!;
       out.firstSeen[i] = s.firstSeen;
       out.lastSeen[i] = s.lastSeen;
@@ -373,7 +348,7 @@ export class LiveQuery {
     const protocols = typeof p.protocol === 'string' ? protocolsNamed(p.protocol) : typeof p.protocol === 'number' ? new Set([p.protocol]) : null;
     const port = p.port ?? -1;
     const internet = p.scope === undefined ? -1 : p.scope === 'internet' ? 1 : 0;
-    const needsSession = p.addr !== undefined || p.country !== undefined || p.asn !== undefined || p.domain !== undefined;
+    const needsSession = needsLabelsOrAddresses(p);
     const best = new BestRows(limit + 1);
     let matched = 0;
     const n = snap.sessions.length;
@@ -383,7 +358,7 @@ export class LiveQuery {
         if (port >= 0 && snap.localPort[i] !== port && snap.remotePort[i] !== port) continue;
         if (internet >= 0 && snap.internet[i] !== internet) continue;
         if (protocols && !protocols.has(snap.protocol[i]!)) continue;
-        if (needsSession && !matches(p, snap.sessions[i]!)) continue;
+        if (needsSession && !matches(p, snap.sessions[i]!, snap.sessions[i]!.labels)) continue;
         matched++;
         const v = values[i]!;
         if (cursor && (v !== cursor[1] ? v > cursor[1] : snap.sessions[i]!.id >= cursor[2])) continue; // on an earlier page
@@ -402,12 +377,6 @@ export class LiveQuery {
   }
 }
 
-/** Protocol numbers whose name (protocolName) is `name`. */
-function protocolsNamed(name: string): Set<number> {
-  const out = new Set<number>();
-  for (let n = 0; n < 256; n++) if (protocolName(n) === name) out.add(n);
-  return out;
-}
 
 interface Snapshot {
   /** The processor's interval count it was built at. */

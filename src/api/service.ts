@@ -9,7 +9,7 @@
 import type { MonitorStatus } from '../monitor.js';
 import { timeZone, version } from '../version.js';
 import type { InfluxSinkStats } from '../sinks/influx/index.js';
-import type { Session as LiveSession } from '../flows/sessions.js';
+import type { LiveSession } from '../flows/live.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension } from '../flows/types.js';
 import { protocolName } from '../net/protocols.js';
 import type { Store } from '../store/index.js';

@@ -11,6 +11,7 @@ import type { FlowlensConfig } from '../config/index.js';
 import type { IntervalStats } from '../flows/types.js';
 import { TALKER_DIMENSIONS } from '../flows/types.js';
 import type { Monitor } from '../monitor.js';
+import type { LiveSession } from '../flows/live.js';
 import { endpoint, formatBits, formatBytes, protocolName, table, tcpFlagNames } from './format.js';
 
 /** none: only the start line and errors (a service writing to a journal). */
@@ -63,10 +64,9 @@ function statsLines(s: IntervalStats, top: number, lines: string[]): void {
 
 function renderTable(iv: Interval, s: IntervalStats, monitor: Monitor, top: number): string {
   const seconds = Math.max((iv.end - iv.start) / 1000, 0.001);
-  const live = [...monitor.processor.sessions.values()]
-    .filter((x) => x.touched >= 0)
-    .sort((a, b) => (b.lastSeen >= iv.start ? b.dBytesUp + b.dBytesDown : 0) - (a.lastSeen >= iv.start ? a.dBytesUp + a.dBytesDown : 0) || b.lastSeen - a.lastSeen)
-    .slice(0, top);
+  const view = monitor.processor.live;
+  const latest = (x: LiveSession) => view.latestBytesUp(x) + view.latestBytesDown(x);
+  const live = [...view.values()].sort((a, b) => latest(b) - latest(a) || b.lastSeen - a.lastSeen).slice(0, top);
   const rows = live.map((x) => {
     const active = x.lastSeen >= iv.start;
     const remote = endpoint(x.remote, x.remotePort, x.protocol);
@@ -75,7 +75,7 @@ function renderTable(iv: Interval, s: IntervalStats, monitor: Monitor, top: numb
       x.labels.domain ? `${remote} (${x.labels.domain})` : remote,
       [x.labels.country, x.labels.asn ? `AS${x.labels.asn}` : ''].filter(Boolean).join(' '),
       String(x.state), formatBytes(x.bytesUp), formatBytes(x.bytesDown),
-      active ? formatBits(((x.dBytesUp + x.dBytesDown) * 8) / seconds) : '-',
+      active ? formatBits((latest(x) * 8) / seconds) : '-',
     ];
   });
   const status = monitor.status().collector;

@@ -14,6 +14,7 @@ import type { AddressClassifier } from '../net/classify.js';
 import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, isIcmp, protocolName } from '../net/protocols.js';
 import { TrafficFilter, type FilterConfig } from './filters.js';
 import { totalBytes, zeroCounts } from './talkers.js';
+import type { LiveSessions } from './live.js';
 import { Session, guessInitiator, sessionId, sessionKeyParts, type RemoteLabels, type SessionConfig } from './sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow, type TrafficScope, type UpDown } from './types.js';
 
@@ -75,7 +76,7 @@ interface Route {
 }
 
 export class FlowProcessor {
-  readonly sessions = new Map<string, Session>();
+  private readonly sessions = new Map<string, Session>();
   /**
    * Conversations beyond maxSessions: counted (traffic, talkers) but not reported
    * as sessions. Kept (at most maxSessions of them, swept like sessions) so both
@@ -101,10 +102,20 @@ export class FlowProcessor {
     this.filter = new TrafficFilter(config.filters);
   }
 
-  /** Intervals processed so far: a session with `touched` equal to it had traffic in the latest one. */
+  /** Intervals processed so far. */
   get intervals(): number {
     return this.interval;
   }
+
+  /** The active sessions, read-only, for the live query, the terminal view and the history's snapshot. */
+  readonly live: LiveSessions = ((processor: FlowProcessor): LiveSessions => ({
+    get size() { return processor.sessions.size; },
+    values: () => processor.sessions.values(),
+    get intervals() { return processor.interval; },
+    // a session's deltas are of the latest interval it had traffic in: only that interval's count
+    latestBytesUp: (s) => ((s as Session).touched === processor.interval ? (s as Session).dBytesUp : 0),
+    latestBytesDown: (s) => ((s as Session).touched === processor.interval ? (s as Session).dBytesDown : 0),
+  }))(this);
 
   /** Flow ids the processor no longer routes, since the last call: hand them to Collector.releaseFlowIds. */
   takeReleasedFlowIds(): Uint32Array {

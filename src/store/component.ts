@@ -5,18 +5,13 @@
  * clears that snapshot and closes the store (a last flush).
  */
 import type { CollectorStatus } from '../collector/index.js';
-import type { IntervalStats, SessionRecord } from '../flows/types.js';
+import type { IntervalStats } from '../flows/types.js';
+import type { LiveSession } from '../flows/live.js';
 import { defaultStoreConfig, Store, type StoreOptions } from './index.js';
 
 /** How often the live sessions are handed to the store's snapshot. */
 const LIVE_SNAPSHOT_MS = 5_000;
 
-/** A live session as the snapshot needs it (flows/sessions.ts Session). */
-export interface LiveSession {
-  bytesUp: number;
-  bytesDown: number;
-  toRecord(): SessionRecord;
-}
 
 export interface HistoryDependencies {
   /** The sessions alive now. */

@@ -5,11 +5,10 @@
  */
 import type { SessionRecord } from '../flows/types.js';
 import { FlowlensError } from '../errors.js';
-import { cidrRange } from '../net/address-bytes.js';
-import { CidrSet } from '../net/cidr.js';
+import { matches, prepare, type Prepared } from '../flows/session-filter.js';
 import type { Source } from './queries.js';
 import { parseDateArg } from './time.js';
-import type { SessionFilter, SessionPage, SessionQuery, SessionSort } from './types.js';
+import type { SessionPage, SessionQuery, SessionSort } from './types.js';
 
 const SORTS: Record<SessionSort, { sql: string; value: (s: SessionRecord) => number }> = {
   lastSeen: { sql: 'last_seen', value: (s) => s.lastSeen },
@@ -20,67 +19,6 @@ const SORTS: Record<SessionSort, { sql: string; value: (s: SessionRecord) => num
 const MAX_LIMIT = 10_000;
 
 const usage = (message: string, hint?: string) => new FlowlensError('FLOW_ERR_USAGE', message, hint);
-
-/** A filter checked and normalised once, usable as SQL and as a predicate (live queries use it too). */
-export interface Prepared {
-  addr?: { text: string; range: [Buffer, Buffer]; set: CidrSet };
-  port?: number;
-  protocol?: number | string;
-  iface?: string;
-  scope?: string;
-  country?: string;
-  asn?: number;
-  domain?: string;
-}
-
-export function prepare(f: SessionFilter = {}): Prepared {
-  const p: Prepared = {};
-  if (f.addr !== undefined) p.addr = { text: f.addr, range: cidrRange(f.addr, 'addr'), set: new CidrSet([f.addr], 'addr') };
-  if (f.port !== undefined) {
-    const port = typeof f.port === 'string' && /^\d+$/.test(f.port) ? Number(f.port) : f.port;
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw usage(`port must be a number from 0 to 65535, not "${f.port}"`);
-    p.port = port;
-  }
-  if (f.protocol !== undefined) {
-    const text = String(f.protocol).trim().toLowerCase();
-    if (/^\d+$/.test(text) && Number(text) <= 255) p.protocol = Number(text);
-    else if (/^[a-z][a-z0-9-]*$/.test(text)) p.protocol = text;
-    else throw usage(`protocol must be a name like tcp or a number from 0 to 255, not "${f.protocol}"`);
-  }
-  if (f.iface !== undefined) p.iface = f.iface;
-  if (f.scope !== undefined) {
-    if (f.scope !== 'internet' && f.scope !== 'lan') throw usage(`scope must be internet or lan, not "${f.scope}"`);
-    p.scope = f.scope;
-  }
-  if (f.country !== undefined) p.country = f.country.toUpperCase();
-  if (f.asn !== undefined) {
-    const m = /^(?:AS)?(\d+)$/i.exec(String(f.asn).trim());
-    if (!m) throw usage(`asn must be a number like 15169 or AS15169, not "${f.asn}"`);
-    p.asn = Number(m[1]);
-  }
-  if (f.domain !== undefined) {
-    const d = f.domain.trim().toLowerCase().replace(/\.$/, '');
-    if (!d) throw usage('domain must not be empty');
-    p.domain = d;
-  }
-  return p;
-}
-
-function matches(p: Prepared, s: SessionRecord): boolean {
-  if (p.addr && !p.addr.set.has(s.local) && !p.addr.set.has(s.remote)) return false;
-  if (p.port !== undefined && s.localPort !== p.port && s.remotePort !== p.port) return false;
-  if (typeof p.protocol === 'number' && s.protocol !== p.protocol) return false;
-  if (typeof p.protocol === 'string' && s.protocolName !== p.protocol) return false;
-  if (p.iface !== undefined && s.iface !== p.iface) return false;
-  if (p.scope !== undefined && s.scope !== p.scope) return false;
-  if (p.country !== undefined && (s.country ?? '').toUpperCase() !== p.country) return false;
-  if (p.asn !== undefined && s.asn !== p.asn) return false;
-  if (p.domain !== undefined) {
-    const d = (s.domain ?? '').toLowerCase();
-    if (d !== p.domain && !d.endsWith(`.${p.domain}`)) return false;
-  }
-  return true;
-}
 
 function whereSql(p: Prepared): { where: string[]; params: unknown[] } {
   const where: string[] = [];
@@ -184,7 +122,7 @@ export function sessions(src: Source, q: SessionQuery, liveInMemory: { at: numbe
   const from = q.from !== undefined ? parseDateArg(q.from, 'from', 'start', src.now) : null;
   const to = q.to !== undefined ? parseDateArg(q.to, 'to', 'end', src.now) : null;
   const inRange = (s: SessionRecord) => (from === null || s.lastSeen >= from) && (to === null || s.firstSeen < to);
-  const keep = (s: SessionRecord) => matches(p, s) && inRange(s) && afterCursor(sort, cursor, s);
+  const keep = (s: SessionRecord) => matches(p, s, s) && inRange(s) && afterCursor(sort, cursor, s);
 
   if (source === 'live') {
     let live = liveInMemory;

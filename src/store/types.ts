@@ -6,6 +6,7 @@
 import type { Scope, SessionRecord, TalkerDimension, TrafficScope, UpDown } from '../flows/types.js';
 import type { Granularity } from './time.js';
 import type { TalkerTotal } from '../flows/talkers.js';
+import type { SessionFilter } from '../flows/session-filter.js';
 
 export type { Granularity } from './time.js';
 
@@ -119,22 +120,7 @@ export interface LiveTop {
 
 export type SessionSort = 'lastSeen' | 'firstSeen' | 'bytes' | 'packets';
 
-export interface SessionFilter {
-  /** An address or CIDR prefix; matches the local or the remote end. */
-  addr?: string;
-  /** Matches the local or the remote port. */
-  port?: number;
-  /** "tcp", "udp", ... or the IP protocol number. */
-  protocol?: string | number;
-  iface?: string;
-  scope?: Scope;
-  /** ISO 3166 code, as in SessionRecord.country. */
-  country?: string;
-  /** 15169 or "AS15169". */
-  asn?: number | string;
-  /** A name or a parent domain: "example.com" matches "www.example.com". */
-  domain?: string;
-}
+export type { SessionFilter } from '../flows/session-filter.js';
 
 export interface SessionQuery {
   filter?: SessionFilter;

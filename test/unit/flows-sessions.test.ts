@@ -39,8 +39,8 @@ t.test('a TCP connection from this host to the internet is one session, up and d
     { direction: 'egress', protocol: 6, src: HOST, dst: PUBLIC, srcPort: 50000, dstPort: 443, packets: 10, bytes: 1500, tcpFlags: SYN | ACK | PSH, firstSeen: 1_000_100 },
     { direction: 'ingress', protocol: 6, src: PUBLIC, dst: HOST, srcPort: 443, dstPort: 50000, packets: 20, bytes: 30000, tcpFlags: SYN | ACK | PSH, firstSeen: 1_000_101 },
   ]);
-  t.equal(p.sessions.size, 1);
-  const [session] = [...p.sessions.values()].map((x) => x.toRecord());
+  t.equal(p.live.size, 1);
+  const [session] = [...p.live.values()].map((x) => x.toRecord());
   t.match(session, { local: HOST, localPort: 50000, remote: PUBLIC, remotePort: 443, scope: 'internet', initiator: 'local',
     state: 'established', bytesUp: 1500, bytesDown: 30000, packetsUp: 10, packetsDown: 20, iface: 'eth0', protocolName: 'tcp' });
   t.same(s.traffic.sort((a, b) => a.direction.localeCompare(b.direction)), [
@@ -62,7 +62,7 @@ t.test('an inbound connection: the remote end initiated, the service is the loca
     { direction: 'egress', protocol: 6, src: HOST, dst: PUBLIC, srcPort: 22, dstPort: 40000, packets: 3, bytes: 300, tcpFlags: SYN | ACK, firstSeen: 1_000_200 },
     { direction: 'ingress', protocol: 6, src: PUBLIC, dst: HOST, srcPort: 40000, dstPort: 22, packets: 2, bytes: 120, tcpFlags: SYN | ACK, firstSeen: 1_000_100 },
   ]);
-  const [session] = [...p.sessions.values()];
+  const [session] = [...p.live.values()];
   t.equal(session!.initiator, 'remote', 'the earlier first packet came from the remote end');
   t.same(s.talkers.port.map((r) => r.key), ['tcp/22']);
 });
@@ -72,7 +72,7 @@ t.test('traffic between two LAN addresses: scope lan, this host is local', async
   const s = run(p, [
     { direction: 'ingress', protocol: 17, src: '10.9.0.50', dst: HOST, srcPort: 5353, dstPort: 9000, packets: 4, bytes: 400 },
   ]);
-  const [session] = [...p.sessions.values()];
+  const [session] = [...p.live.values()];
   t.match(session!.toRecord(), { local: HOST, remote: '10.9.0.50', scope: 'lan', initiator: 'remote', state: 'active' });
   t.same(s.talkers.country.map((r) => r.key), ['private']);
   t.same(s.talkers.asn.map((r) => r.key), ['private']);
@@ -90,7 +90,7 @@ t.test('a gateway forwarding between LAN clients and the internet: the LAN side 
     { ifindex: 3, direction: 'egress', protocol: 6, src: '192.168.2.20', dst: '192.168.1.10', srcPort: 445, dstPort: 52000, packets: 1, bytes: 60, tcpFlags: SYN | ACK, firstSeen: 1_000_110 },
   ];
   const s = run(p, specs, 1_001_000, { 3: 'lan0' });
-  const sessions = [...p.sessions.values()].map((x) => x.toRecord());
+  const sessions = [...p.live.values()].map((x) => x.toRecord());
   t.equal(sessions.length, 2, 'both directions of each conversation are one session');
   t.match(sessions.find((x) => x.remotePort === 443 || x.localPort === 443), { local: '192.168.1.10', remote: PUBLIC, scope: 'internet', bytesUp: 500, bytesDown: 7000, initiator: 'local' });
   const lan = sessions.find((x) => x.protocol === 6 && x.scope === 'lan')!;
@@ -106,7 +106,7 @@ t.test('ICMP echo request and reply are one session of kind echo', async (t) => 
     { direction: 'ingress', protocol: 1, src: PUBLIC, dst: HOST, srcPort: 0, dstPort: 0, packets: 3, bytes: 252 },
     { direction: 'ingress', protocol: 58, src: '2001:db8::9', dst: 'fd00::2', srcPort: 128, dstPort: 0, packets: 1, bytes: 104 },
   ]);
-  const sessions = [...p.sessions.values()].map((x) => x.toRecord());
+  const sessions = [...p.live.values()].map((x) => x.toRecord());
   t.equal(sessions.length, 2);
   t.match(sessions.find((x) => x.protocol === 1), { state: 'echo', initiator: 'local', packetsUp: 3, packetsDown: 3, localPort: 0, remotePort: 0 });
   t.match(sessions.find((x) => x.protocol === 58), { state: 'echo', initiator: 'remote', local: 'fd00::2', scope: 'internet' });
@@ -120,24 +120,24 @@ t.test('TCP states from the flags, and the session log', async (t) => {
     ? { direction: 'egress', protocol: 6, src: HOST, dst: PUBLIC, srcPort: 50001, dstPort: 80, packets: 1, bytes: 60, tcpFlags: flags, firstSeen: end - 900 }
     : { direction: 'ingress', protocol: 6, src: PUBLIC, dst: HOST, srcPort: 80, dstPort: 50001, packets: 1, bytes: 60, tcpFlags: flags, firstSeen: end - 800 };
   run(p, [flow('up', SYN, 1_001_000)], 1_001_000);
-  t.equal([...p.sessions.values()][0]!.state, 'syn');
+  t.equal([...p.live.values()][0]!.state, 'syn');
   run(p, [flow('down', SYN | ACK, 1_002_000), flow('up', ACK, 1_002_000)], 1_002_000);
-  t.equal([...p.sessions.values()][0]!.state, 'established');
+  t.equal([...p.live.values()][0]!.state, 'established');
   run(p, [flow('up', FIN | ACK, 1_003_000)], 1_003_000);
-  t.equal([...p.sessions.values()][0]!.state, 'closing');
+  t.equal([...p.live.values()][0]!.state, 'closing');
   let s = run(p, [flow('down', FIN | ACK, 1_004_000), flow('up', ACK, 1_004_000)], 1_004_000);
-  t.equal([...p.sessions.values()][0]!.state, 'closed');
+  t.equal([...p.live.values()][0]!.state, 'closed');
   t.equal(s.endedSessions.length, 0, 'a closed session lingers for stragglers');
   s = run(p, [], 1_010_000);
   t.equal(s.endedSessions.length, 0);
   s = run(p, [], 1_015_000);
   t.equal(s.endedSessions.length, 1, 'ended 10 s after its last packet');
   t.match(s.endedSessions[0], { endReason: 'closed', packetsUp: 4, packetsDown: 2, bytesUp: 240, bytesDown: 120, firstSeen: 1_000_100 });
-  t.equal(p.sessions.size, 0);
+  t.equal(p.live.size, 0);
 
   const q = processor();
   run(q, [flow('up', SYN, 1_001_000), flow('down', RST | ACK, 1_001_000)], 1_001_000);
-  t.equal([...q.sessions.values()][0]!.state, 'reset');
+  t.equal([...q.live.values()][0]!.state, 'reset');
   t.same(run(q, [], 1_012_000).endedSessions.map((e) => e.endReason), ['reset']);
 });
 
@@ -160,7 +160,7 @@ t.test('the session cap: untracked conversations still count in traffic and talk
     direction: 'egress' as const, protocol: 17, src: HOST, dst: PUBLIC, srcPort: 41000 + i, dstPort: 53, packets: 1, bytes: 100 + i,
   }));
   const s = run(p, specs);
-  t.equal(p.sessions.size, 3);
+  t.equal(p.live.size, 3);
   t.equal(p.status().untrackedSessions, 7);
   t.equal(s.traffic.reduce((a, r) => a + r.bytes, 0), specs.reduce((a, f) => a + f.bytes, 0));
   assertTalkersSum(t, s);
@@ -184,7 +184,7 @@ for (const ids of [false, true]) {
         [['tcp/443', 600, 8000, 2, k === 1 ? 2 : 0]], `interval ${k}: one service key, both conversations, new only in the first`);
       assertTalkersSum(t, s);
     }
-    t.equal(p.sessions.size, 1, 'one session tracked');
+    t.equal(p.live.size, 1, 'one session tracked');
     t.equal(p.status().untrackedSessions, 1, 'the other counted untracked once, not once per direction and interval');
     t.same(p.takeReleasedFlowIds().length, 0, 'no id released while the conversations live');
   });
@@ -199,9 +199,9 @@ t.test('flow ids: known flows routed by id, ids released when their session ends
   run(p, flows, 1_001_000);
   // a later interval: the same ids route to the same session even if the key bytes were to differ
   const s = run(p, flows.map((f) => ({ ...f, srcPort: 1, dstPort: 2 })), 1_002_000);
-  t.equal(p.sessions.size, 1, 'still one session');
+  t.equal(p.live.size, 1, 'still one session');
   t.same(s.talkers.port.map((r) => r.key), ['udp/53'], 'routed by id to the session made from the first interval\'s keys');
-  t.same([...p.sessions.values()].map((x) => [x.bytesUp, x.bytesDown]), [[140, 340]]);
+  t.same([...p.live.values()].map((x) => [x.bytesUp, x.bytesDown]), [[140, 340]]);
   t.same([...p.takeReleasedFlowIds()], [], 'nothing to release yet');
   t.equal(run(p, [], 1_008_000).endedSessions.length, 1, 'ends idle');
   t.same([...p.takeReleasedFlowIds()].sort(), [7, 9], 'both ids released');
@@ -256,7 +256,7 @@ t.test('enrichment labels sessions and talkers; names found late are picked up',
   s = run(p, [flow], 1_002_000);
   t.same(s.talkers.domain.map((r) => r.key), ['www.example.org']);
   t.same(s.talkers.ip.map((r) => [r.key, r.label]), [[PUBLIC, 'www.example.org']]);
-  t.match([...p.sessions.values()][0]!.toRecord(), { domain: 'www.example.org', country: 'NL', city: 'Amsterdam', asn: 64500, asOrg: 'Example Net' });
+  t.match([...p.live.values()][0]!.toRecord(), { domain: 'www.example.org', country: 'NL', city: 'Amsterdam', asn: 64500, asOrg: 'Example Net' });
   t.same(run(processor({}, enrichment), [{ ...flow, dst: '10.9.0.8' }]).talkers.country.map((r) => r.key), ['private'], 'private remotes are not looked up');
 });
 
@@ -264,7 +264,7 @@ t.test('endAll ends every session for the log (shutdown)', async (t) => {
   const p = processor();
   run(p, [{ direction: 'egress', protocol: 17, src: HOST, dst: PUBLIC, srcPort: 1, dstPort: 2, packets: 1, bytes: 1 }]);
   t.same(p.endAll().map((e) => e.endReason), ['shutdown']);
-  t.equal(p.sessions.size, 0);
+  t.equal(p.live.size, 0);
 });
 
 t.test('a flow seen again after its session ended starts a new session, counted from zero', async (t) => {
@@ -272,10 +272,10 @@ t.test('a flow seen again after its session ended starts a new session, counted 
   const flow: FlowSpec = { direction: 'egress', protocol: 17, src: HOST, dst: PUBLIC, srcPort: 40000, dstPort: 53, packets: 2, bytes: 140 };
   run(p, [flow], 1_001_000);
   run(p, [flow], 1_002_000);
-  t.match([...p.sessions.values()][0]!.toRecord(), { packetsUp: 4, bytesUp: 280 }, 'the same flow in two intervals: one session');
+  t.match([...p.live.values()][0]!.toRecord(), { packetsUp: 4, bytesUp: 280 }, 'the same flow in two intervals: one session');
   const ended = run(p, [], 1_010_000).endedSessions;
   t.same(ended.map((e) => [e.bytesUp, e.endReason]), [[280, 'idle']]);
   const again = run(p, [{ ...flow, firstSeen: 1_010_500 }], 1_011_000);
-  t.match([...p.sessions.values()][0]!.toRecord(), { packetsUp: 2, bytesUp: 140, firstSeen: 1_010_500 }, 'a new session, not the ended one');
+  t.match([...p.live.values()][0]!.toRecord(), { packetsUp: 2, bytesUp: 140, firstSeen: 1_010_500 }, 'a new session, not the ended one');
   t.same(again.talkers.ip.map((r) => [r.key, r.newSessions, r.bytesUp]), [[PUBLIC, 1, 140]]);
 });

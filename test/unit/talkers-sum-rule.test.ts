@@ -17,9 +17,18 @@ import { PeriodAggregator } from '../../src/sinks/influx/period.js';
 import { periodLines } from '../../src/sinks/influx/schema.js';
 import { FlowMetrics } from '../../src/api/metrics.js';
 import { collectorStatus, intervalStats } from '../helpers/interval-stats.js';
+import { FlowProcessor } from '../../src/flows/processor.js';
+import { defaultSessionConfig } from '../../src/flows/sessions.js';
+import { AddressClassifier, defaultLocalNetworks } from '../../src/net/classify.js';
 import { manualClock, tempDataDir } from '../helpers/intervals.js';
 
 const T0 = Date.UTC(2026, 5, 1, 10);
+
+/** A flows stage with no sessions: the live query's talkers do not read them. */
+function processorFor(): FlowProcessor {
+  const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, []);
+  return new FlowProcessor({ sessions: defaultSessionConfig(), filters: { ignore: [], keep: [] } }, classifier);
+}
 const IV = 1000;
 
 /** mulberry32: the same intervals for a seed on every run. */
@@ -119,7 +128,7 @@ for (const seed of [1, 7, 42]) {
   });
 
   t.test(`seed ${seed}: the live query`, async (t) => {
-    const live = new LiveQuery({ sessions: new Map(), intervals: ivs.length });
+    const live = new LiveQuery(processorFor().live);
     for (const iv of ivs) live.add(iv);
     for (const d of TALKER_DIMENSIONS) {
       const top = live.top(d, 300, 4);

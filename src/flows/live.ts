@@ -1,0 +1,44 @@
+/**
+ * The flows stage's live sessions as its readers see them (the live query,
+ * the terminal view, the history's live snapshot): read-only, with the one
+ * answer to "how much did it move in the latest interval". The session table
+ * itself, and its bookkeeping, stay inside FlowProcessor.
+ */
+import type { RemoteLabels } from './sessions.js';
+import type { Scope, SessionRecord, SessionState } from './types.js';
+
+/** An active session, read-only. */
+export interface LiveSession {
+  readonly id: string;
+  readonly iface: string;
+  readonly protocol: number;
+  readonly local: string;
+  readonly localPort: number;
+  readonly remote: string;
+  readonly remotePort: number;
+  readonly scope: Scope;
+  readonly initiator: 'local' | 'remote';
+  readonly state: SessionState;
+  readonly bytesUp: number;
+  readonly bytesDown: number;
+  readonly packetsUp: number;
+  readonly packetsDown: number;
+  readonly firstSeen: number;
+  readonly lastSeen: number;
+  readonly tcpFlagsUp: number;
+  readonly tcpFlagsDown: number;
+  readonly labels: Readonly<RemoteLabels>;
+  toRecord(): SessionRecord;
+}
+
+/** Every active session, and what each moved in the latest interval. */
+export interface LiveSessions {
+  /** Sessions alive now. */
+  readonly size: number;
+  values(): IterableIterator<LiveSession>;
+  /** Intervals processed so far: the view changes only when this does. */
+  readonly intervals: number;
+  /** Bytes up in the latest interval (0 when it had no traffic then). */
+  latestBytesUp(s: LiveSession): number;
+  latestBytesDown(s: LiveSession): number;
+}
