@@ -13,7 +13,7 @@ import { FLOW_ID_NONE } from '../collector/decode.js';
 import type { AddressClassifier } from '../net/classify.js';
 import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, isIcmp, protocolName } from '../net/protocols.js';
 import { TrafficFilter, type FilterConfig } from './filters.js';
-import { totalBytes, zeroCounts } from './talkers.js';
+import { newAccumulator, resetCounts, rowOf, totalBytes, type TalkerAccumulator } from './talkers.js';
 import type { LiveSessions } from './live.js';
 import { Session, guessInitiator, sessionId, sessionKeyParts, type RemoteLabels, type SessionConfig } from './sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow, type TrafficScope, type UpDown } from './types.js';
@@ -69,6 +69,7 @@ function trafficRows(acc: Map<string, Float64Array>): TrafficRow[] {
   return rows;
 }
 
+
 /** A kernel flow's session, and which end sent it. */
 interface Route {
   session: Session;
@@ -88,6 +89,8 @@ export class FlowProcessor {
   private readonly byId: (Route | undefined)[] = [];
   /** Known flows without an id (ids off or refused), by raw kernel key. */
   private readonly routes = new Map<string, Route>();
+  /** Per dimension, talker key → its counts, shared by the sessions with that key: no key lookup per session and interval. */
+  private readonly accumulators = TALKER_DIMENSIONS.map(() => new Map<string, TalkerAccumulator>());
   /** Flow ids no longer routed (their session ended, or the flow was not kept): for the collector to reuse. */
   private released: number[] = [];
   private readonly filter: TrafficFilter;
@@ -233,6 +236,8 @@ export class FlowProcessor {
     }
 
     const talkers = this.talkers(touched, n, iv.end);
+    // conversations over both caps live for this interval only
+    if (unkept) for (const u of unkept.values()) this.unroute(u);
     const { ended, activeRemotes } = this.sweep(iv.end);
     return {
       start: iv.start,
@@ -247,36 +252,62 @@ export class FlowProcessor {
 
   /** Labels new sessions, updates TCP state, and sums the touched sessions' deltas per talker key. */
   private talkers(touched: Session[], n: number, now: number): Record<TalkerDimension, TalkerRow[]> {
-    const maps = TALKER_DIMENSIONS.map(() => new Map<string, TalkerRow>());
+    const rows: TalkerAccumulator[][] = TALKER_DIMENSIONS.map(() => []);
     for (const s of touched) {
       if (s.created === n && s.protocol === IPPROTO_TCP && !((s.tcpFlagsUp | s.tcpFlagsDown) & TCP_SYN)) {
         s.initiator = guessInitiator(s.localPort, s.remotePort); // joined mid-stream
       }
       s.updateTcpState();
       if (s.created === n || (s.unnamedSince && now - s.unnamedSince < NAME_RETRY_MS)) this.label(s, now);
-      const keys = s.talkerKeys;
+      const accs = s.talkers;
       for (let d = 0; d < DIM_COUNT; d++) {
-        const key = keys[d]!;
-        let row = maps[d]!.get(key);
-        if (!row) {
-          row = { key, ...zeroCounts() };
-          const label = d === 0 ? s.labels.domain : d === 5 ? s.labels.asOrg : undefined;
-          if (label) row.label = label;
-          maps[d]!.set(key, row);
+        const a = accs[d]!;
+        if (a.interval !== n) {
+          a.interval = n;
+          resetCounts(a);
+          rows[d]!.push(a);
         }
-        row.bytesUp += s.dBytesUp;
-        row.bytesDown += s.dBytesDown;
-        row.packetsUp += s.dPacketsUp;
-        row.packetsDown += s.dPacketsDown;
-        row.sessions++;
-        if (s.created === n) row.newSessions++;
+        a.bytesUp += s.dBytesUp;
+        a.bytesDown += s.dBytesDown;
+        a.packetsUp += s.dPacketsUp;
+        a.packetsDown += s.dPacketsDown;
+        a.sessions++;
+        if (s.created === n) a.newSessions++;
       }
     }
     const out = {} as Record<TalkerDimension, TalkerRow[]>;
     TALKER_DIMENSIONS.forEach((dim, d) => {
-      out[dim] = [...maps[d]!.values()].sort((a, b) => totalBytes(b) - totalBytes(a) || (a.key < b.key ? -1 : 1));
+      // copies: consumers keep rows past this interval, the accumulators start again at the next
+      out[dim] = rows[d]!.map(rowOf).sort((a, b) => totalBytes(b) - totalBytes(a) || (a.key < b.key ? -1 : 1));
     });
     return out;
+  }
+
+  /** Points a session at the accumulators of its talker keys (once, and again when a key changes with a new label). */
+  private bind(s: Session, keys: string[]): void {
+    for (let d = 0; d < DIM_COUNT; d++) {
+      const key = keys[d]!;
+      const bound = s.talkers[d];
+      let a: TalkerAccumulator;
+      if (bound?.key === key) {
+        a = bound;
+      } else {
+        if (bound) this.unbindOne(d, bound);
+        const m = this.accumulators[d]!;
+        const known = m.get(key);
+        if (known) a = known;
+        else m.set(key, (a = newAccumulator(key)));
+        a.refs++;
+        s.talkers[d] = a;
+      }
+      const label = d === 0 ? s.labels.domain : d === 5 ? s.labels.asOrg : undefined;
+      if (label) a.label = label;
+    }
+  }
+
+  private unbindOne(d: number, a: TalkerAccumulator): void {
+    // an accumulator with traffic in this interval stays in its rows list; only the map forgets it
+    if (--a.refs === 0) this.accumulators[d]!.delete(a.key);
   }
 
   /** Looks up the remote's place (once) and name (until found or NAME_RETRY_MS), then the talker keys. */
@@ -289,7 +320,7 @@ export class FlowProcessor {
     }
     const { labels } = s;
     const lan = s.scope === 'lan';
-    s.talkerKeys = [
+    this.bind(s, [
       s.remote,
       s.local,
       s.service,
@@ -297,7 +328,7 @@ export class FlowProcessor {
       lan ? 'private' : labels.country ?? 'unknown',
       lan ? 'private' : labels.asn !== undefined ? `AS${labels.asn}` : 'unknown',
       labels.domain ?? 'unknown',
-    ];
+    ]);
   }
 
   /** Ends sessions past their timeout (and not touched in this interval); counts the remotes of the rest. */
@@ -325,8 +356,10 @@ export class FlowProcessor {
     return { ended, activeRemotes: remotes.size };
   }
 
-  /** Forgets an ended session's flows: their ids go back to the collector. */
+  /** Forgets an ended session's flows (their ids go back to the collector) and its talker keys. */
   private unroute(s: Session): void {
+    s.talkers.forEach((a, d) => this.unbindOne(d, a));
+    s.talkers.length = 0;
     for (const k of s.flowKeys) this.routes.delete(k);
     for (const id of s.flowIds) {
       this.byId[id] = undefined;

@@ -10,6 +10,7 @@
  */
 import { IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, hasPorts, icmpKind, isIcmp, protocolName } from '../net/protocols.js';
 import type { Scope, SessionRecord, SessionState } from './types.js';
+import type { TalkerAccumulator } from './talkers.js';
 
 export interface SessionConfig {
   /** Idle time after which a TCP session ends. */
@@ -52,8 +53,8 @@ export class Session {
   labels: RemoteLabels = {};
   /** Whether a name was looked up without success (retried for a while: the answer may come late). */
   unnamedSince = 0;
-  /** Talker keys, computed once per session (dimension order of TALKER_DIMENSIONS). */
-  talkerKeys: string[] = [];
+  /** The accumulators of its talker keys (FlowProcessor; dimension order of TALKER_DIMENSIONS). */
+  talkers: TalkerAccumulator[] = [];
   /** Raw kernel flow keys routed to this session (FlowProcessor's cache), dropped when it ends. */
   flowKeys: string[] = [];
   /** The collector's flow ids routed to this session (the common case: ids on), released when it ends. */

@@ -6,8 +6,10 @@
  * and cut them with these functions, so "the parts sum to the total" holds by
  * construction and is proved once (test/unit/talkers-sum-rule.test.ts).
  *
- * Adding a counter: add it to TalkerCounts, zeroCounts, addCounts and
- * subtractCounts below, and to STORED_COUNTERS if the history keeps it (the
+ * Adding a counter: add it to TalkerCounts, zeroCounts, addCounts,
+ * subtractCounts, resetCounts and negated below (and, if the flows stage
+ * makes it from something other than a session's interval deltas, to
+ * FlowProcessor.talkers), and to STORED_COUNTERS if the history keeps it (the
  * store's talker SQL is made from that list; the column itself comes with a
  * schema migration, store/schema.ts). The wire messages (proto/, the JSON API's TalkerTotal) are a
  * contract of their own and name their fields explicitly.
@@ -207,4 +209,30 @@ export function cutTop(m: Iterable<[string, TalkerCounts]>, limit: number): { ro
   const total = unlabelled(rest);
   for (const [, a] of top) addCounts(total, unlabelled(a));
   return { rows: top.map(([k, a]) => toTotal(k, a)), other: toTotal(OTHER_KEY, rest), total: toTotal(OTHER_KEY, total) };
+}
+
+/**
+ * The flows stage's counts of one key, shared by the sessions that have the key:
+ * `interval` says which interval the counts are of, `refs` how many sessions point here.
+ */
+export interface TalkerAccumulator extends TalkerRow {
+  interval: number;
+  refs: number;
+}
+
+export function newAccumulator(key: string): TalkerAccumulator {
+  return { key, ...zeroCounts(), interval: -1, refs: 0 };
+}
+
+
+/** Zeroes every counter (the label stays). */
+export function resetCounts(a: TalkerCounts): void {
+  a.bytesUp = a.bytesDown = a.packetsUp = a.packetsDown = a.sessions = a.newSessions = 0;
+}
+
+/** A row of its own (consumers keep rows; an accumulator starts again next interval). */
+export function rowOf(a: TalkerRow): TalkerRow {
+  const r: TalkerRow = { key: a.key, ...zeroCounts() };
+  addCounts(r, a);
+  return r;
 }
