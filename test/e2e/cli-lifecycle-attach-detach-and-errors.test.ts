@@ -11,9 +11,10 @@ import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { requireKernel } from '../helpers/kernel.js';
 import { createLab, waitFor, type End, type Lab } from '../helpers/netns.js';
-import { PcapWriter, ipFrame, flowIdKey } from '../helpers/pcap.js';
+import { PcapWriter } from '../helpers/pcap.js';
+import { ipFrame } from '../helpers/packets.js';
 import { CliRun, cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
-import { flowKey } from '../helpers/tally.js';
+import { flowIdKey, flowKey } from '../helpers/tally.js';
 import { Collector, defaultConfig } from '../../src/collector/index.js';
 
 const SRC_MAC = '02:e2:e5:00:00:01';

@@ -18,9 +18,10 @@ import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { requireKernel } from '../helpers/kernel.js';
 import { createLab, waitFor, type End, type Lab } from '../helpers/netns.js';
-import { PcapWriter, ipFrame, flowIdKey } from '../helpers/pcap.js';
+import { PcapWriter } from '../helpers/pcap.js';
+import { ipFrame } from '../helpers/packets.js';
 import { Collector, defaultConfig } from '../../src/collector/index.js';
-import { Tally, flowKey } from '../helpers/tally.js';
+import { Tally, flowIdKey, flowKey } from '../helpers/tally.js';
 
 const SRC_MAC = '02:e2:e4:00:00:01';
 const DST_MAC = '02:e2:e4:00:00:02'; // nobody's: dropped as PACKET_OTHERHOST after the hooks

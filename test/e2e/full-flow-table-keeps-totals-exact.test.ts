@@ -10,9 +10,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { requireKernel } from '../helpers/kernel.js';
 import { createLab, type End, type Lab } from '../helpers/netns.js';
-import { PcapWriter, TruthTable, ipFrame, flowIdKey, type BuiltFrame } from '../helpers/pcap.js';
+import { PcapWriter } from '../helpers/pcap.js';
+import { ipFrame, type BuiltFrame } from '../helpers/packets.js';
 import { CliRun, cliBuilt } from '../helpers/flowlens-cli.js';
-import type { Dir } from '../helpers/tally.js';
+import { TruthTable, flowIdKey, type Dir } from '../helpers/tally.js';
 
 const MAP_SIZE = 8;
 const FLOWS = 200;

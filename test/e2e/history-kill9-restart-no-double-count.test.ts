@@ -11,7 +11,8 @@ import path from 'node:path';
 import { spawn } from 'node:child_process';
 import { requireKernel } from '../helpers/kernel.js';
 import { createLab, waitFor, type End, type Lab } from '../helpers/netns.js';
-import { PcapWriter, ipFrame } from '../helpers/pcap.js';
+import { PcapWriter } from '../helpers/pcap.js';
+import { ipFrame } from '../helpers/packets.js';
 import { CliRun, cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
 import { tempDataDir } from '../helpers/intervals.js';
 

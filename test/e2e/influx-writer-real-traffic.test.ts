@@ -15,7 +15,8 @@ import path from 'node:path';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { requireKernel } from '../helpers/kernel.js';
 import { createLab, waitFor, type End, type Lab } from '../helpers/netns.js';
-import { PcapWriter, ipFrame } from '../helpers/pcap.js';
+import { PcapWriter } from '../helpers/pcap.js';
+import { ipFrame } from '../helpers/packets.js';
 import { CliRun, cliBuilt } from '../helpers/flowlens-cli.js';
 import { VictoriaMetrics } from '../helpers/victoria-metrics.js';
 

@@ -17,13 +17,13 @@ import os from 'node:os';
 import path from 'node:path';
 import { requireKernel } from '../helpers/kernel.js';
 import { createLab, waitFor, type Lab } from '../helpers/netns.js';
+import { PcapWriter } from '../helpers/pcap.js';
 import {
-  PcapWriter, TruthTable, arpFrame, fragmentFrame, ipFrame, synOptions, tsOptions,
-  IPPROTO_UDP, IPV6_DSTOPTS, IPV6_HOPOPTS, TCP_ACK, TCP_FIN, TCP_PSH, TCP_SYN,
-  ethernetFrame, ipv4Packet, ETH_P_IP, flowIdKey, type BuiltFrame,
-} from '../helpers/pcap.js';
+  ETH_P, IPPROTO, TCP, arpFrame, destOpts, eth, fragment, fragmentFrame, hopByHop, ipFrame, ipv4, pad, synOptions,
+  tsOptions, type BuiltFrame,
+} from '../helpers/packets.js';
 import { Collector, defaultConfig } from '../../src/collector/index.js';
-import { Tally, flowKey, type Dir } from '../helpers/tally.js';
+import { Tally, TruthTable, flowIdKey, flowKey, type Dir } from '../helpers/tally.js';
 
 const ZERO = { packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
   nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0 };
@@ -78,17 +78,17 @@ function buildCapture(x: number): Capture {
       if (fromCli) cseq += payload; else sseq += payload;
       s.push(f);
     };
-    pkt(true, TCP_SYN, 0, synOptions(1));
-    pkt(false, TCP_SYN | TCP_ACK, 0, synOptions(2));
-    pkt(true, TCP_ACK);
-    for (let i = 0; i < up; i++) pkt(true, TCP_ACK | TCP_PSH, 1 + Math.floor(rnd() * 1400));
+    pkt(true, TCP.SYN, 0, synOptions(1));
+    pkt(false, TCP.SYN | TCP.ACK, 0, synOptions(2));
+    pkt(true, TCP.ACK);
+    for (let i = 0; i < up; i++) pkt(true, TCP.ACK | TCP.PSH, 1 + Math.floor(rnd() * 1400));
     for (let i = 0; i < down; i++) {
-      pkt(false, TCP_ACK, i % 5 === 4 ? 1 + Math.floor(rnd() * 1000) : mss); // full-size: 1500 bytes L3
-      if (i % 2 === 1) pkt(true, TCP_ACK);
+      pkt(false, TCP.ACK, i % 5 === 4 ? 1 + Math.floor(rnd() * 1000) : mss); // full-size: 1500 bytes L3
+      if (i % 2 === 1) pkt(true, TCP.ACK);
     }
-    pkt(true, TCP_FIN | TCP_ACK);
-    pkt(false, TCP_FIN | TCP_ACK);
-    pkt(true, TCP_ACK);
+    pkt(true, TCP.FIN | TCP.ACK);
+    pkt(false, TCP.FIN | TCP.ACK);
+    pkt(true, TCP.ACK);
     streams.push(s);
   };
   const net6 = (a: string) => a.includes(':');
@@ -113,7 +113,7 @@ function buildCapture(x: number): Capture {
   {
     const s: BuiltFrame[] = [];
     for (let i = 0; i < 10; i++) {
-      const rest = Buffer.from([0x12, 0x34, 0, i]);
+      const rest = 0x12340000 | i; // id, sequence
       s.push(frame({ src: v4(10), dst: v4(20), l4: { proto: 'icmp', type: 8, code: 0, rest, payload: fill(56) } }));
       s.push(frame({ src: v4(20), dst: v4(10), l4: { proto: 'icmp', type: 0, code: 0, rest, payload: fill(56) } }));
     }
@@ -121,7 +121,7 @@ function buildCapture(x: number): Capture {
   }
   // 10: ICMP port unreachable quoting an IPv4/UDP header (the quote is payload)
   {
-    const quoted = ipv4Packet(v4(10), v4(20), IPPROTO_UDP, Buffer.from([0x9c, 0x40, 0x00, 0x35, 0, 16, 0, 0]));
+    const quoted = ipv4({ src: v4(10), dst: v4(20), protocol: IPPROTO.UDP }, Buffer.from([0x9c, 0x40, 0x00, 0x35, 0, 16, 0, 0]));
     streams.push([0, 1, 2].map(() => frame({ src: v4(20), dst: v4(10), l4: { proto: 'icmp', type: 3, code: 3, payload: quoted } })));
   }
   // 11-12: a fragmented IPv4 UDP datagram, 3 times: first fragments have ports, the rest count with ports 0
@@ -129,11 +129,11 @@ function buildCapture(x: number): Capture {
     const s: BuiltFrame[] = [];
     for (let d = 0; d < 3; d++) {
       const id = 0x700 + d;
-      const first = frame({ src: v4(10), dst: v4(30), v4: { id, moreFragments: true },
+      const first = frame({ src: v4(10), dst: v4(30), v4: { id, mf: true },
         l4: { proto: 'udp', srcPort: 7000, dstPort: 7001, payload: fill(1472) } });
       // the UDP length field claims more than this fragment holds, as in a real first fragment; irrelevant to flowlens
       s.push(first);
-      s.push(fragmentFrame(DST_MAC, SRC_MAC, v4(10), v4(30), IPPROTO_UDP, 1480, fill(300 + d * 8), false, id));
+      s.push(fragmentFrame(DST_MAC, SRC_MAC, v4(10), v4(30), IPPROTO.UDP, 1480, fill(300 + d * 8), false, id));
     }
     streams.push(s);
   }
@@ -149,7 +149,7 @@ function buildCapture(x: number): Capture {
   {
     const s: BuiltFrame[] = [];
     for (let i = 0; i < 8; i++) {
-      const body = Buffer.from([0x56, 0x78, 0, i]);
+      const body = 0x56780000 | i; // id, sequence
       s.push(frame({ src: v6(0x10), dst: v6(0x20), l4: { proto: 'icmp', type: 128, code: 0, rest: body, payload: fill(56) } }));
       s.push(frame({ src: v6(0x20), dst: v6(0x10), l4: { proto: 'icmp', type: 129, code: 0, rest: body, payload: fill(56) } }));
     }
@@ -157,23 +157,23 @@ function buildCapture(x: number): Capture {
   }
   // 19: IPv6 UDP behind hop-by-hop and destination options headers (their bytes are L3 bytes)
   streams.push(Array.from({ length: 5 }, (_, i) =>
-    frame({ src: v6(0x30), dst: v6(0x10), v6: { extensions: [{ type: IPV6_HOPOPTS }, { type: IPV6_DSTOPTS, body: Buffer.alloc(10) }] },
+    frame({ src: v6(0x30), dst: v6(0x10), v6: { ext: [hopByHop(8, Buffer.alloc(0)), destOpts(16, Buffer.alloc(10))] },
       l4: { proto: 'udp', srcPort: 6000, dstPort: 6001, payload: fill(100 + i) } })));
   // 20-21: a fragmented IPv6 UDP datagram, twice
   {
     const s: BuiltFrame[] = [];
     for (let d = 0; d < 2; d++) {
       const id = 0x900 + d;
-      s.push(frame({ src: v6(0x20), dst: v6(0x30), v6: { fragment: { offset: 0, more: true, id } },
+      s.push(frame({ src: v6(0x20), dst: v6(0x30), v6: { ext: [fragment({ offset: 0, more: true, id })] },
         l4: { proto: 'udp', srcPort: 6500, dstPort: 6501, payload: fill(1000) } }));
-      s.push(fragmentFrame(DST_MAC, SRC_MAC, v6(0x20), v6(0x30), IPPROTO_UDP, 1008, fill(200 + d * 16), false, id));
+      s.push(fragmentFrame(DST_MAC, SRC_MAC, v6(0x20), v6(0x30), IPPROTO.UDP, 1008, fill(200 + d * 16), false, id));
     }
     streams.push(s);
   }
   // not flows: 2 ARP requests (non-IP) and an IPv4 header claiming more bytes than the frame has (malformed)
   const arp = [arpFrame(DST_MAC, SRC_MAC, v4(10), v4(20)), arpFrame(DST_MAC, SRC_MAC, v4(20), v4(10))];
-  const bad = ethernetFrame(DST_MAC, SRC_MAC, ETH_P_IP,
-    ipv4Packet(v4(10), v4(20), IPPROTO_UDP, Buffer.alloc(40), { totLenOverride: 400 }));
+  const bad = pad(eth({ type: ETH_P.IPV4, dst: DST_MAC, src: SRC_MAC },
+    ipv4({ src: v4(10), dst: v4(20), protocol: IPPROTO.UDP, totLen: 400 }, Buffer.alloc(40))));
   streams.push([arp[0], { frame: bad, flow: null, l3Bytes: 0 }, arp[1]]);
   c.nonIp = { packets: 2, bytes: arp[0].frame.length + arp[1].frame.length };
   c.malformed = { packets: 1, bytes: bad.length };

@@ -1,11 +1,53 @@
 /**
- * Sums what flowlens reported over many intervals, from the in-process
- * Collector's Interval objects or from the CLI's NDJSON lines, per
- * (interface, direction, flow) and per (interface, direction).
+ * Both sides of a replay test's comparison, keyed alike: the truth of the
+ * frames a test built (TruthTable), and what flowlens reported over many
+ * intervals (Tally), from the in-process Collector's Interval objects or from
+ * the CLI's NDJSON lines, per (interface, direction, flow) and per (interface,
+ * direction).
  */
 import type { DirectionTotals, Interval } from '../../src/collector/index.js';
-import { flowIdKey, type FlowId } from './pcap.js';
 import type { IntervalStats, SessionRecord } from '../../src/flows/types.js';
+import { ipAddr, type BuiltFrame, type FlowId } from './packets.js';
+
+/**
+ * A canonical form for comparing addresses written by different formatters
+ * (IPv4 dotted, IPv6 as 8 full hex groups).
+ */
+export function canonicalIp(addr: string): string {
+  const b = ipAddr(addr);
+  if (b.length === 4) return [...b].join('.');
+  const g: string[] = [];
+  for (let i = 0; i < 16; i += 2) g.push(b.readUInt16BE(i).toString(16).padStart(4, '0'));
+  return g.join(':');
+}
+
+export function flowIdKey(f: FlowId): string {
+  return `v${f.ipVersion} p${f.protocol} ${canonicalIp(f.src)}:${f.srcPort} > ${canonicalIp(f.dst)}:${f.dstPort}`;
+}
+
+export interface Truth {
+  packets: number;
+  bytes: number;
+}
+
+/** Per-flow truth of a list of frames, plus the frames that are not flows. */
+export class TruthTable {
+  readonly flows = new Map<string, FlowId & Truth>();
+  packets = 0;
+  bytes = 0;
+  nonFlowFrames = 0;
+
+  add(f: BuiltFrame): void {
+    if (!f.flow) { this.nonFlowFrames++; return; }
+    const k = flowIdKey(f.flow);
+    const e = this.flows.get(k) ?? { ...f.flow, packets: 0, bytes: 0 };
+    e.packets++;
+    e.bytes += f.l3Bytes;
+    this.flows.set(k, e);
+    this.packets++;
+    this.bytes += f.l3Bytes;
+  }
+}
 
 export type Dir = 'ingress' | 'egress';
 
