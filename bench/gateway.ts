@@ -25,7 +25,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PcapWriter, ipFrame } from '../test/helpers/pcap.js';
+import { PcapWriter } from '../test/helpers/pcap.js';
+import { ipFrame } from '../test/helpers/packets.js';
 import { mapSizeFor } from '../src/collector/table-fit.js';
 import { CLK_TCK, median, printHeader, procCpuTicks, repoRoot, table } from './lib.js';
 

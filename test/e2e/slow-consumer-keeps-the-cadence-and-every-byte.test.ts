@@ -13,7 +13,9 @@ import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { requireKernel } from '../helpers/kernel.js';
 import { createLab, waitFor } from '../helpers/netns.js';
-import { PcapWriter, TruthTable, ipFrame } from '../helpers/pcap.js';
+import { PcapWriter } from '../helpers/pcap.js';
+import { ipFrame } from '../helpers/packets.js';
+import { TruthTable } from '../helpers/tally.js';
 import { Collector, defaultConfig } from '../../src/collector/index.js';
 import { Tally, flowKey } from '../helpers/tally.js';
 

@@ -600,3 +600,8 @@ export function arpFrame(dstMac: string, srcMac: string, senderIp: string, targe
   const frame = pad(eth({ type: ETH_P.ARP, dst: dstMac, src: srcMac }, arp({ senderMac: srcMac, senderIp, targetIp })));
   return { frame, flow: null, l3Bytes: 0 };
 }
+
+/** Ethernet + IPv4 + UDP with `payload` zero bytes (IP id 0, UDP checksum 0): the drain tests' one-line packet. */
+export function udp4(src: string, dst: string, sport: number, dport: number, payload = 32): Buffer {
+  return eth({ type: ETH_P.IPV4 }, ipv4({ src, dst, protocol: IPPROTO.UDP, id: 0 }, udp({ sport, dport }, Buffer.alloc(payload))));
+}

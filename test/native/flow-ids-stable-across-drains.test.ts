@@ -14,7 +14,7 @@ import { loadAddon, type DrainResult, type NativeCollector } from '../../src/nat
 import { FlowBatch, FLOW_ID_NONE } from '../../src/collector/decode.js';
 import { ClockOffset } from '../../src/collector/clock.js';
 import { Collector, defaultConfig } from '../../src/collector/index.js';
-import { udp4 } from '../helpers/udp-packet.js';
+import { udp4 } from '../helpers/packets.js';
 
 /** One test-run packet of flow `n`: 10.233.x.y:(40000 + n % 1000) → 10.233.255.1:53. */
 function packet(n: number): Buffer {

@@ -13,16 +13,12 @@ import { addonPath, loadAddon, type NativeCollector } from '../../src/native/bin
 import { FlowBatch } from '../../src/collector/decode.js';
 import { ClockOffset } from '../../src/collector/clock.js';
 import { FlowRecord, IfaceRecord } from '../../src/collector/layout.gen.js';
-import { ETH_P, IPPROTO, eth, ipv4, udp } from '../helpers/packets.js';
+import { udp4 } from '../helpers/packets.js';
 import { bpfHeldBy } from '../helpers/bpf-inspect.js';
 import { CRASH_TEXT, fixtures, runNode } from '../helpers/child-process.js';
 
 interface Seen { src: string; dst: string; srcPort: number; dstPort: number; packets: number; bytes: number }
 
-/** Ethernet + IPv4 + UDP with `payload` zero bytes. */
-function udp4(src: string, dst: string, sport: number, dport: number, payload = 32): Buffer {
-  return eth({ type: ETH_P.IPV4 }, ipv4({ src, dst, protocol: IPPROTO.UDP, id: 0 }, udp({ sport, dport }, Buffer.alloc(payload))));
-}
 
 /** Drains and returns the flows (as plain objects). */
 async function drainFlows(c: NativeCollector, buf = Buffer.alloc(c.bufferSize)): Promise<Seen[]> {
