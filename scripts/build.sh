@@ -9,8 +9,9 @@ if [[ ! -f native/build/Release/flowlens.node || -n "$(find native/src native/bi
   node_modules/.bin/node-gyp rebuild --nodedir=/usr -C native >/tmp/flowlens-gyp.log 2>&1 || { cat /tmp/flowlens-gyp.log >&2; exit 1; }
 fi
 node native/gen-layout.mjs --check
-# the gRPC API's TypeScript from proto/ (protoc + ts-proto; the output is committed)
-bash scripts/generate-proto.sh
+# the gRPC API's TypeScript from proto/ is committed: the build fails when it is stale
+# (regenerate with bash scripts/generate-proto.sh)
+bash scripts/generate-proto.sh --check
 node_modules/.bin/tsc -p tsconfig.json
 # the dashboard (ui/ → ui/dist, served by the HTTP API): rebuilt when its
 # sources or the locked dependencies are newer than the last build

@@ -7,8 +7,9 @@
 import { FLOW_ID_NONE, FlowCounters, FlowKey, FlowRecord, IfaceCounters, IfaceKey, IfaceRecord } from './layout.gen.js';
 import { formatAddress } from './address.js';
 import type { ClockOffset } from './clock.js';
+import type { Direction } from '../net/classify.js';
 
-export type Direction = 'ingress' | 'egress';
+export type { Direction };
 
 /** FlowBatch.flowId of a flow without an id (ids off, or the collector's id limit reached). */
 export { FLOW_ID_NONE };

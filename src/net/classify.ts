@@ -10,8 +10,10 @@
  * gateway that forwards between two LANs this makes the server side local for
  * both directions of a conversation, so both land in one session.
  */
+
+/** The hook a packet was counted at: ingress (received) or egress (sent). */
+export type Direction = 'ingress' | 'egress';
 import { CidrSet, GROUP_RANGES, PRIVATE_RANGES, addressWords } from './cidr.js';
-import type { Direction } from '../collector/decode.js';
 
 export type Scope = 'internet' | 'lan';
 
