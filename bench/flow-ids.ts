@@ -18,17 +18,16 @@
  * Prints figures (medians of --reps); asserts nothing beyond sanity checks.
  */
 import { parseArgs } from 'node:util';
-import { loadAddon } from '../src/native/binding.js';
 import { ClockOffset } from '../src/collector/clock.js';
 import { FlowBatch } from '../src/collector/decode.js';
 import { FLOW_ID_NONE } from '../src/collector/layout.gen.js';
 import { records } from '../test/helpers/flow-records.js';
-import { median, printHeader, table } from './lib.js';
+import { loadBenchAddon, median, printHeader, table } from './lib.js';
 
 const { values } = parseArgs({ options: { flows: { type: 'string', default: '100000,1000000' }, reps: { type: 'string', default: '5' } } });
 const counts = values.flows!.split(',').map(Number);
 const reps = Number(values.reps);
-const addon = loadAddon();
+const addon = loadBenchAddon();
 
 /** An IPv4 UDP frame; fill(i) makes its addresses and ports encode i (distinct for i < 2^32). */
 const frame = Buffer.alloc(14 + 20 + 8 + 18);

@@ -21,9 +21,24 @@ export interface NativeBpfObject {
   close(): void;
 }
 
-/** The bench addon: the product addon's calls plus BpfObject (native/binding.gyp's flowlens_bench). */
+/** The addon's flow id table on its own (the code drain() runs), for tests and benchmarks. */
+export interface NativeFlowIdTable {
+  /**
+   * Writes the id of each of `count` flow_records at byte `offset` of `records`
+   * (8-byte aligned) into their flow_id field; returns how many got FLOW_ID_NONE.
+   */
+  assign(records: Buffer, offset: number, count: number): number;
+  /** Releases ids now; returns how many were live. */
+  release(ids: Uint32Array): number;
+  /** live: keys with an id; released: freed ids not yet reused; capacity: hash slots. */
+  stats(): { live: number; released: number; capacity: number };
+}
+
+/** The bench addon: the product addon's calls plus BpfObject and FlowIdTable (native/binding.gyp's flowlens_bench). */
 export interface BenchAddon extends Addon {
   BpfObject: new (path: string) => NativeBpfObject;
+  /** A flow id table with at most `limit` live ids (default 268435456). */
+  FlowIdTable: new (limit?: number) => NativeFlowIdTable;
 }
 
 /** Loads native/build/Release/flowlens_bench.node, built beside the product addon. */

@@ -6,8 +6,9 @@
  * comes first. Option validation beyond types lives in TypeScript.
  *
  * Built twice (binding.gyp): flowlens.node, the product, and flowlens_bench.node,
- * the same plus BpfObject (benchmarks load their yardstick programs with it),
- * built with FLOWLENS_BENCH.
+ * the same plus BpfObject (benchmarks load their yardstick programs with it)
+ * and FlowIdTable (the drain's flow id table on its own, for tests and
+ * benchmarks without a kernel), built with FLOWLENS_BENCH.
  */
 #include <napi.h>
 #include <cmath>
@@ -555,6 +556,7 @@ private:
 };
 #endif
 
+#ifdef FLOWLENS_BENCH
 // The flow id table on its own, driven from JavaScript over a buffer of
 // flow_records: the same code the drain runs, testable and measurable without
 // a kernel. Synchronous.
@@ -626,6 +628,8 @@ private:
 	flow_ids *t_ = nullptr;
 	uint32_t limit_ = FLOW_IDS_MAX_LIMIT;
 };
+
+#endif
 
 Napi::Value XdpSupport(const Napi::CallbackInfo &info)
 {
@@ -704,8 +708,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("Collector", Collector::Init(env));
 #ifdef FLOWLENS_BENCH
 	exports.Set("BpfObject", BpfObject::Init(env));
-#endif
 	exports.Set("FlowIdTable", FlowIdTable::Init(env));
+#endif
 	exports.Set("xdpSupport", Napi::Function::New(env, XdpSupport));
 	exports.Set("libbpfVersion", Napi::String::New(env, fl_libbpf_version()));
 	exports.Set("layout", Layout(env));

@@ -95,18 +95,6 @@ export interface NativeCollector {
   readonly bufferSize: number;
 }
 
-/** The addon's flow id table on its own (the code drain() runs), for tests and benchmarks. */
-export interface NativeFlowIdTable {
-  /**
-   * Writes the id of each of `count` flow_records at byte `offset` of `records`
-   * (8-byte aligned) into their flow_id field; returns how many got FLOW_ID_NONE.
-   */
-  assign(records: Buffer, offset: number, count: number): number;
-  /** Releases ids now; returns how many were live. */
-  release(ids: Uint32Array): number;
-  /** live: keys with an id; released: freed ids not yet reused; capacity: hash slots. */
-  stats(): { live: number; released: number; capacity: number };
-}
 
 export interface StructLayout {
   size: number;
@@ -119,8 +107,6 @@ export interface Addon {
    * a power of two >= the page size, or 0 for no captures (default 1 MiB).
    */
   Collector: new (mapEntries: number, captureRingBytes?: number) => NativeCollector;
-  /** A flow id table with at most `limit` live ids (default 268435456). */
-  FlowIdTable: new (limit?: number) => NativeFlowIdTable;
   /** Whether the driver implements XDP, and the id of an attached XDP program (0: none). */
   xdpSupport(ifindex: number): { native: boolean; progId: number };
   libbpfVersion: string;

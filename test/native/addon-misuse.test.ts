@@ -44,9 +44,9 @@ async function runGroup(t: Test, group: string, expected: [string, Expect][]): P
   return r;
 }
 
-t.test('the shipped addon has the product calls only; the bench addon adds BpfObject', async (t) => {
+t.test('the shipped addon has the product calls only; the bench addon adds BpfObject and FlowIdTable', async (t) => {
   t.same(Object.keys(loadAddon()).sort(), ['Collector', 'layout', 'libbpfVersion', 'xdpSupport']);
-  t.same(Object.keys(loadBenchAddon()).sort(), ['BpfObject', 'Collector', 'layout', 'libbpfVersion', 'xdpSupport']);
+  t.same(Object.keys(loadBenchAddon()).sort(), ['BpfObject', 'Collector', 'FlowIdTable', 'layout', 'libbpfVersion', 'xdpSupport']);
 });
 
 t.test('wrong argument types and counts throw TypeErrors with the signature', async (t) => {

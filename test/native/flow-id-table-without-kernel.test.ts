@@ -6,11 +6,12 @@
  * and equal keys in one batch (claim-race copies) share one id.
  */
 import t from 'tap';
-import { loadAddon } from '../../src/native/binding.js';
+import { loadBenchAddon } from '../../bench/lib.js';
 import { FLOW_ID_NONE, FlowRecord } from '../../src/collector/layout.gen.js';
 import { idsOf, records } from '../helpers/flow-records.js';
 
-const { FlowIdTable } = loadAddon();
+// the id table on its own is a test-and-bench call: it lives in the bench addon (the same C code the drain runs)
+const { FlowIdTable } = loadBenchAddon();
 
 /** Assigns ids to records of these flow numbers; returns the ids in order. */
 function assign(table: InstanceType<typeof FlowIdTable>, keys: number[]): number[] {
