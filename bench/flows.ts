@@ -15,6 +15,8 @@
  * Prints figures; asserts nothing.
  */
 import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { FlowProcessor } from '../src/flows/processor.js';
 import { defaultSessionConfig } from '../src/flows/sessions.js';
 import { AddressClassifier, defaultLocalNetworks } from '../src/net/classify.js';
@@ -44,6 +46,9 @@ function processor(): FlowProcessor {
   return new FlowProcessor({ sessions: { ...defaultSessionConfig(), maxSessions: 2_000_000 }, filters: { ignore: [], keep: [] } }, classifier);
 }
 
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
 printHeader('flows stage: FlowProcessor.process() per interval');
 const rows: string[][] = [];
 for (const n of counts) for (const ids of [true, false]) {
@@ -62,6 +67,8 @@ for (const n of counts) for (const ids of [true, false]) {
     p.process({ start: 1_001_000, end: 1_002_000, flows: batch, totals });
     steady.push(Number(process.hrtime.bigint() - t0) / 1e6);
   }
+  // after a full GC: without one, heapUsed counts the garbage of earlier repetitions
+  collectGarbage();
   const heap = process.memoryUsage().heapUsed / 1e6;
   rows.push([String(n), ids ? 'on' : 'off', String(n / 2), median(churn).toFixed(1), median(steady).toFixed(1),
     ((median(steady) * 1e6) / n).toFixed(0), ((median(churn) * 1e6) / n).toFixed(0), heap.toFixed(0)]);

@@ -7,7 +7,7 @@
  * construction and is proved once (test/unit/talkers-sum-rule.test.ts).
  *
  * Adding a counter: add it to TalkerCounts, zeroCounts, addCounts,
- * subtractCounts, resetCounts and negated below (and, if the flows stage
+ * subtractCounts, resetCounts, negated, newAccumulator and rowOf below (and, if the flows stage
  * makes it from something other than a session's interval deltas, to
  * FlowProcessor.talkers), and to STORED_COUNTERS if the history keeps it (the
  * store's talker SQL is made from that list; the column itself comes with a
@@ -221,7 +221,8 @@ export interface TalkerAccumulator extends TalkerRow {
 }
 
 export function newAccumulator(key: string): TalkerAccumulator {
-  return { key, ...zeroCounts(), interval: -1, refs: 0 };
+  // a literal, not a spread: one allocation of a fixed shape, per key and on the hot path
+  return { key, bytesUp: 0, bytesDown: 0, packetsUp: 0, packetsDown: 0, sessions: 0, newSessions: 0, interval: -1, refs: 0 };
 }
 
 
@@ -232,7 +233,7 @@ export function resetCounts(a: TalkerCounts): void {
 
 /** A row of its own (consumers keep rows; an accumulator starts again next interval). */
 export function rowOf(a: TalkerRow): TalkerRow {
-  const r: TalkerRow = { key: a.key, ...zeroCounts() };
-  addCounts(r, a);
+  const r: TalkerRow = { key: a.key, bytesUp: a.bytesUp, bytesDown: a.bytesDown, packetsUp: a.packetsUp, packetsDown: a.packetsDown, sessions: a.sessions, newSessions: a.newSessions };
+  if (a.label) r.label = a.label;
   return r;
 }
