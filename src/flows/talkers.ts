@@ -6,8 +6,8 @@
  * and cut them with these functions, so "the parts sum to the total" holds by
  * construction and is proved once (test/unit/talkers-sum-rule.test.ts).
  *
- * Adding a counter: add it to TalkerCounts, zeroCounts, addCounts,
- * subtractCounts, resetCounts, negated, newAccumulator and rowOf below (and, if the flows stage
+ * Adding a counter: add it to TalkerCounts, zeroCounts,
+ * subtractCounts, addNumbers, resetCounts, newAccumulator and rowOf below (and, if the flows stage
  * makes it from something other than a session's interval deltas, to
  * FlowProcessor.talkers), and to STORED_COUNTERS if the history keeps it (the
  * store's talker SQL is made from that list; the column itself comes with a
@@ -71,13 +71,18 @@ export function zeroCounts(): TalkerCounts {
 
 /** into += a (sessions × sessionWeight); a's label, when it has one (not ""), becomes into's. */
 export function addCounts(into: TalkerCounts, a: TalkerCounts, sessionWeight = 1): void {
+  addNumbers(into, a, sessionWeight);
+  if (a.label) into.label = a.label;
+}
+
+/** into += a, counters only (sums such as "other" carry no label). */
+function addNumbers(into: TalkerCounts, a: TalkerCounts, sessionWeight = 1): void {
   into.bytesUp += a.bytesUp;
   into.bytesDown += a.bytesDown;
   into.packetsUp += a.packetsUp;
   into.packetsDown += a.packetsDown;
   into.sessions += a.sessions * sessionWeight;
   into.newSessions += a.newSessions;
-  if (a.label) into.label = a.label;
 }
 
 /** into −= a (labels untouched). */
@@ -133,7 +138,7 @@ export function byBytes(a: [string, TalkerCounts], b: [string, TalkerCounts]): n
 export function topN(m: Iterable<[string, TalkerCounts]>, n: number): { top: Array<[string, TalkerCounts]>; rest: TalkerCounts } {
   const heap: Array<[string, TalkerCounts]> = [];
   const rest = zeroCounts();
-  const fold = (a: TalkerCounts) => subtractCounts(rest, negated(a));
+  const fold = (a: TalkerCounts) => addNumbers(rest, a);
   // heap[0] is the smallest kept entry: byBytes(x, heap[0]) < 0 means x ranks above it
   const down = (i: number) => {
     for (;;) {
@@ -165,9 +170,6 @@ export function topN(m: Iterable<[string, TalkerCounts]>, n: number): { top: Arr
   return { top: heap.sort(byBytes), rest };
 }
 
-function negated(a: TalkerCounts): TalkerCounts {
-  return { bytesUp: -a.bytesUp, bytesDown: -a.bytesDown, packetsUp: -a.packetsUp, packetsDown: -a.packetsDown, sessions: -a.sessions, newSessions: -a.newSessions };
-}
 
 /**
  * Keeps about the `keep` largest keys (and "other"), summing the rest into
@@ -185,7 +187,7 @@ export function foldSmallest(m: TalkerMap, keep: number): void {
   if (!other) m.set(OTHER_KEY, (other = zeroCounts()));
   const o = other;
   const fold = (k: string, a: TalkerCounts) => {
-    addCounts(o, unlabelled(a));
+    addNumbers(o, a);
     m.delete(k);
   };
   for (const [k, a] of m) if (k !== OTHER_KEY && totalBytes(a) < threshold) fold(k, a);
