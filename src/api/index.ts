@@ -55,6 +55,8 @@ export class ApiServer {
   readonly service: ApiService;
   readonly metrics: FlowMetrics;
   private readonly hub = new EventEmitter<{ interval: [IntervalStats] }>();
+  /** The latest interval with traffic time, for a stream that opens between intervals. */
+  private latest: IntervalStats | null = null;
   private http: FastifyInstance | undefined;
   private grpc: GrpcApi | undefined;
   httpPort = 0;
@@ -85,7 +87,10 @@ export class ApiServer {
     const c = this.config;
     const { tokens, tls, clientCa } = readApiFiles(c);
     this.http = await buildHttpApp(
-      { service: this.service, metrics: this.metrics, onInterval: (l) => { this.hub.on('interval', l); return () => this.hub.off('interval', l); } },
+      {
+        service: this.service, metrics: this.metrics, latest: () => this.latest,
+        onInterval: (l) => { this.hub.on('interval', l); return () => this.hub.off('interval', l); },
+      },
       { tokens, rateLimit: c.rateLimit, bodyLimit: c.bodyLimit, uiDir: path.join(repoRoot, 'ui/dist'), https: tls, healthy: () => this.health() },
     );
     try {
@@ -123,6 +128,7 @@ export class ApiServer {
     this.service.invalidate();
     this.metrics.add(stats, status, this.source.processor.status());
     if (stats.end > stats.start) {
+      this.latest = stats;
       this.grpc?.publish(stats);
       this.hub.emit('interval', stats);
     }

@@ -1,7 +1,7 @@
 /**
  * A real flowlens with real traffic for the dashboard's browser tests: a host
  * namespace and a peer namespace joined by a veth pair carrying six public
- * /24s, which a country and an ASN database made by the test place in six
+ * /24s and a private (LAN) one, which a country and an ASN database made by the test place in six
  * countries; the peer serves, the host loads it without pause
  * (dashboard-traffic.cjs); `flowlens run` counts on the host end and serves the
  * API and the built dashboard on the namespace's loopback. Chromium runs in
@@ -32,6 +32,9 @@ export const REMOTES = [
   { net: '198.18.200', country: 'AU', asn: 64505, org: 'Example Pty Ltd' },
 ] as const;
 
+/** A LAN peer beside the internet ones (a private /24 on the same link): its traffic is "LAN" on the dashboard. */
+export const LAN_PEER = { net: '192.168.77' } as const;
+
 export interface DashboardLab {
   /** The dashboard's URL as the browser (in the host namespace) reaches it. */
   url: string;
@@ -56,7 +59,7 @@ export async function startDashboardLab(t: Test, extraArgs: string[] = []): Prom
   const peer = topo.ns('peer');
   const [first, ...rest] = REMOTES;
   const link = topo.link(host, `${first.net}.1/24`, peer, `${first.net}.2/24`);
-  for (const r of rest) {
+  for (const r of [...rest, LAN_PEER]) {
     topo.exec(host, 'ip', ['addr', 'add', `${r.net}.1/24`, 'dev', link.a]);
     topo.exec(peer, 'ip', ['addr', 'add', `${r.net}.2/24`, 'dev', link.b]);
   }
@@ -80,7 +83,9 @@ export async function startDashboardLab(t: Test, extraArgs: string[] = []): Prom
   const apiLine = run.stdout.split('\n').find((l) => l.includes('"type":"api"'))!;
   const { http } = JSON.parse(apiLine) as { http: string };
 
-  await ready(topo.spawn(host, ...node(TRAFFIC, ['load', REMOTES.map((r) => `${r.net}.2`).join(',')])), 'traffic load');
+  // the LAN peer second: a busy LAN (a backup) that must not be mistaken for internet use
+  const loaded = [first, LAN_PEER, ...rest].map((r) => `${r.net}.2`);
+  await ready(topo.spawn(host, ...node(TRAFFIC, ['load', loaded.join(',')])), 'traffic load');
 
   const wrapperDir = mkdtempSync(path.join(os.tmpdir(), 'flowlens-ui-chromium-'));
   t.teardown(() => rmSync(wrapperDir, { recursive: true, force: true }));

@@ -41,6 +41,26 @@ function inkedPixels(page: Page, selector: string): Promise<number> {
   }, selector);
 }
 
+/**
+ * How far the page's content reaches past the viewport's right edge, in px:
+ * the document's scroll width, and every element not inside a scroll or clip
+ * container (a panel whose text overflows it shows, even if the page itself
+ * cannot scroll).
+ */
+function tooWide(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    let right = document.documentElement.scrollWidth;
+    for (const e of document.body.querySelectorAll('*')) {
+      let clipped = false;
+      for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX !== 'visible') { clipped = true; break; }
+      }
+      if (!clipped) right = Math.max(right, e.getBoundingClientRect().right);
+    }
+    return Math.ceil(right - window.innerWidth);
+  });
+}
+
 async function shot(page: Page, name: string): Promise<void> {
   mkdirSync(SHOTS, { recursive: true });
   await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
@@ -83,7 +103,23 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   const after = await apiToday();
   const shown = bytesOf(todayText);
   t.ok(shown >= before * 0.99 && shown <= after * 1.01, `today shows ${todayText}: between the API's ${formatBytes(before)} and ${formatBytes(after)}`);
-  t.match(await page.getByTestId('today').textContent(), new RegExp(new Date().toLocaleDateString('sv-SE')), "labelled with the host's date");
+  t.match(await page.getByTestId('today').textContent(), new RegExp(new Date().toLocaleDateString('en-GB', { day: 'numeric', month: 'short', year: 'numeric' })), "labelled with the host's date, in the browser's style");
+  // internet beside LAN: the card's parts are the API's scoped totals (read around the card's poll)
+  const scoped = async (scope: string) => (await apiFromPage<{ today: { totals: { up: number; down: number } } }>(page, `api/summary?scope=${scope}`)).today.totals;
+  const lanBefore = await scoped('lan');
+  const internetBefore = await scoped('internet');
+  await page.waitForFunction(() => document.querySelector('[data-testid=today-lan]') !== null);
+  const lanCard = (await page.getByTestId('today-lan').textContent())!;
+  const internetCard = (await page.getByTestId('today-internet').textContent())!;
+  const lanAfter = await scoped('lan');
+  const internetAfter = await scoped('internet');
+  const between = (text: string, lo: number, hi: number) => bytesOf(text) >= lo * 0.99 && bytesOf(text) <= hi * 1.01;
+  const [inetUp, inetDown] = [...internetCard.matchAll(/([\d.]+ [KMGT]?B)/g)].map((m) => m[1]!);
+  t.ok(between(inetUp!, internetBefore.up, internetAfter.up) && between(inetDown!, internetBefore.down, internetAfter.down),
+    `today's internet up ${inetUp} and down ${inetDown} are the API's scope=internet`);
+  const lanShown = /([\d.]+ [KMGT]?B)/.exec(lanCard)![1]!;
+  t.ok(between(lanShown, lanBefore.up + lanBefore.down, lanAfter.up + lanAfter.down), `today's LAN ${lanShown} is the API's scope=lan`);
+  t.ok(lanAfter.up + lanAfter.down > 0, 'the lab\'s LAN peer is counted as LAN');
   await page.getByTestId('talkers').locator('li').first().waitFor();
   await page.waitForFunction(() => document.querySelector('[data-testid=talkers] li .code') !== null, null, { timeout: 10_000 });
   const firstTalker = await page.getByTestId('talkers').locator('li').first().textContent();
@@ -150,8 +186,24 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   await page.getByLabel('From date').fill(day(1));
   await page.getByRole('alert').filter({ hasText: 'the end is before the start' }).waitFor();
   t.pass('an impossible range is said so, and nothing is asked of the API');
-  await page.locator('[data-range=today]').click();
-  await page.waitForFunction(() => document.querySelector('[data-testid=range-chart]')?.getAttribute('data-granularity') === 'hour');
+  // axis labels: one per tick, none repeated, at every range's granularity
+  for (const [range, minTicks] of [['7d', 7], ['thisYear', 1], ['30d', 5], ['today', 6]] as const) {
+    await page.locator(`[data-range="${range}"]`).click();
+    await page.waitForFunction(() => (document.querySelector('[data-testid=range-chart] .chart') as HTMLElement | null)?.dataset.ticks !== undefined);
+    await page.waitForTimeout(300);
+    const ticks = JSON.parse((await page.locator('[data-testid=range-chart] .chart').getAttribute('data-ticks'))!) as string[];
+    t.ok(ticks.length >= minTicks, `${range}: ${ticks.length} ticks`);
+    t.equal(new Set(ticks).size, ticks.length, `${range}: every tick label is unique (${ticks.map((l) => l.replace('\n', ' ')).join(', ')})`);
+  }
+  // the range split by scope: internet and LAN beside the total
+  await page.getByTestId('range-lan').waitFor();
+  t.match(await page.getByTestId('range-internet').textContent(), /Internet.*▲.*▼/, 'the range\'s internet up and down');
+  t.ok(bytesOf((await page.getByTestId('range-lan').locator('b').textContent())!) > 0, 'and its LAN traffic');
+  await page.getByRole('button', { name: 'Up / Down' }).click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=range-lan]') === null);
+  t.pass('the split can be switched to up/down');
+  await page.getByRole('button', { name: 'Internet / LAN' }).click();
+  await page.getByTestId('range-lan').waitFor();
   await page.waitForTimeout(1200);
   await shot(page, 'history');
 
@@ -233,9 +285,19 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   await page.setViewportSize({ width: 390, height: 844 });
   await page.getByRole('button', { name: 'Switch to light theme' }).click();
   await page.waitForTimeout(1500);
-  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+  const overflow = await tooWide(page);
   t.ok(overflow <= 0, `nothing wider than a phone (${overflow} px too wide)`);
   await page.screenshot({ path: path.join(SHOTS, 'overview-phone.png'), fullPage: false });
+  for (const view of ['history', 'sessions', 'map', 'status']) {
+    await page.goto(`${lab.url}#/${view}`);
+    await page.waitForTimeout(2500);
+    const wide = await tooWide(page);
+    t.ok(wide <= 0, `${view} on a phone: nothing scrolls sideways (${wide} px too wide)`);
+    await page.screenshot({ path: path.join(SHOTS, `${view}-phone.png`), fullPage: true });
+  }
+  await page.goto(`${lab.url}#/sessions`);
+  await page.getByTestId('session-row').first().waitFor({ timeout: 10_000 });
+  t.ok(await page.locator('[data-testid=session-row] .c-down').first().isVisible(), 'the sessions table on a phone still shows bytes');
 
   t.same(errors, [], 'no console errors');
 

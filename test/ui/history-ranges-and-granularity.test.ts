@@ -5,7 +5,7 @@ import {
   addDays, allowedGranularities, autoGranularity, bucketCount, dayNumber, matchQuickRange, monthOf, quickRange, spanDays, spanLabel,
   spanProblem, QUICK_RANGES,
 } from '../../ui/src/lib/ranges.js';
-import { peakBucket, stackedColumns, sumBuckets } from '../../ui/src/lib/history.js';
+import { historyColumns, peakBucket, stackLayers, sumBuckets } from '../../ui/src/lib/history.js';
 
 t.test('quick ranges from the host\'s today', async (t) => {
   const today = '2026-03-15';
@@ -58,23 +58,33 @@ t.test('typed ranges: clear problems, and quick ranges recognised', async (t) =>
   // on the 1st, "this month" and "today" are the same span: the first in the list wins
   t.equal(matchQuickRange({ from: '2026-03-01', to: '2026-03-01' }, '2026-03-01'), 'today');
   t.equal(QUICK_RANGES.length, 7);
-  t.equal(spanLabel({ from: '2026-03-09', to: '2026-03-15' }), 'Mar 9 – Mar 15, 2026');
-  t.equal(spanLabel({ from: '2025-12-28', to: '2026-01-03' }), 'Dec 28, 2025 – Jan 3, 2026');
-  t.equal(spanLabel({ from: '2026-03-15', to: '2026-03-15' }), 'Mar 15, 2026');
+  // Intl puts thin spaces around the dash
+  const label = (span: { from: string; to: string }, locale: string) => spanLabel(span, locale).replace(/\s+/g, ' ');
+  t.equal(label({ from: '2026-03-09', to: '2026-03-15' }, 'en-GB'), '9 – 15 Mar 2026');
+  t.equal(label({ from: '2025-12-28', to: '2026-01-03' }, 'en-GB'), '28 Dec 2025 – 3 Jan 2026');
+  t.equal(label({ from: '2026-03-15', to: '2026-03-15' }, 'en-GB'), '15 Mar 2026');
+  t.equal(label({ from: '2026-03-09', to: '2026-03-15' }, 'en-US'), 'Mar 9 – 15, 2026', 'in the order of the browser\'s locale');
 });
 
-t.test('history buckets become stacked columns: total on top, download below', async (t) => {
-  const buckets = [
+t.test('history buckets become stacked layers: by direction, or LAN under internet down under internet up', async (t) => {
+  const all = [
     { start: 1_000_000, end: 1_003_600, up: 10, down: 30, label: 'a' },
     { start: 1_003_600, end: 1_007_200, up: 0, down: 0, label: 'b' },
     { start: 1_007_200, end: 1_010_800, up: 50, down: 5, label: 'c' },
   ];
-  const c = stackedColumns(buckets);
-  t.same(c.xs, [1000, 1003.6, 1007.2]);
-  t.same(c.total, [40, 0, 55]);
-  t.same(c.down, [30, 0, 5]);
-  t.same(c.up, [10, 0, 50]);
-  t.same(sumBuckets(buckets), { up: 60, down: 35, total: 95 });
-  t.equal(peakBucket(buckets)?.label, 'c');
-  t.equal(peakBucket([buckets[1]!]), null, 'an all-zero range has no busiest bucket');
+  const byDirection = historyColumns(all, 'direction');
+  t.same(byDirection.xs, [1000, 1003.6, 1007.2]);
+  t.same(byDirection.layers.map((l) => [l.label, l.values]), [['Download', [30, 0, 5]], ['Upload', [10, 0, 50]]]);
+  t.same(stackLayers(byDirection.layers), [[30, 0, 5], [40, 0, 55]], 'the top layer\'s top is the total');
+  const internet = all.map((b) => ({ ...b, up: b.up / 2, down: b.down / 2 }));
+  const lan = all.map((b) => ({ ...b, up: b.up / 2, down: b.down / 2 }));
+  const byScope = historyColumns(all, 'scope', internet, lan);
+  t.same(byScope.layers.map((l) => [l.label, l.values]), [['LAN', [20, 0, 27.5]], ['Internet down', [15, 0, 2.5]], ['Internet up', [5, 0, 25]]]);
+  t.same(stackLayers(byScope.layers).at(-1), [40, 0, 55], 'stacked by scope, the bars are as tall as the totals');
+  const partial = historyColumns(all, 'scope', internet, lan.map((b) => ({ ...b, up: 0, down: 0 })));
+  t.same(partial.layers[0], { label: 'Unclassified (table full)', colour: '--muted', values: [20, 0, 27.5] }, 'what is in neither scope is its own layer');
+  t.same(historyColumns(all, 'scope', internet, null).layers.map((l) => l.label), ['Download', 'Upload'], 'by direction until the scoped answers arrive');
+  t.same(sumBuckets(all), { up: 60, down: 35, total: 95 });
+  t.equal(peakBucket(all)?.label, 'c');
+  t.equal(peakBucket([all[1]!]), null, 'an all-zero range has no busiest bucket');
 });

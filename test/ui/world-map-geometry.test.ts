@@ -3,7 +3,7 @@
 import t from 'tap';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { countryShapes, numericIndex, project, shade, MAP_WIDTH, MAP_HEIGHT } from '../../ui/src/lib/world-map.js';
+import { countryShapes, numericIndex, project, shade, shadeFloor, MAP_WIDTH, MAP_HEIGHT } from '../../ui/src/lib/world-map.js';
 
 const require = createRequire(import.meta.url);
 const topology = JSON.parse(readFileSync(require.resolve('world-atlas/countries-110m.json'), 'utf8'));
@@ -60,4 +60,13 @@ t.test('colour steps: one per half decade below the largest; no traffic is 0', a
   t.equal(shade(1e7, 1e9), 2, 'a hundredth');
   t.equal(shade(1, 1e9), 1, 'anything at all still shows');
   t.equal(shade(5, 0), 0);
+});
+
+t.test('the legend\'s numbers are where the colour steps begin', async (t) => {
+  const max = 7.3e9;
+  for (let k = 2; k <= 6; k++) {
+    t.equal(shade(shadeFloor(k, max) * 1.0001, max), k, `step ${k} begins at ${shadeFloor(k, max).toPrecision(3)}`);
+    t.equal(shade(shadeFloor(k, max) * 0.999, max), k - 1, `and just below it is step ${k - 1}`);
+  }
+  t.equal(shadeFloor(1, max), 0);
 });

@@ -41,6 +41,8 @@ export interface HttpDeps {
   metrics: FlowMetrics;
   /** Subscribes to every processed interval; returns the unsubscribe function. */
   onInterval(listener: (stats: IntervalStats) => void): () => void;
+  /** The latest processed interval, if any: a new stream starts with it, not with nothing. */
+  latest?(): IntervalStats | null;
 }
 
 type Query = Record<string, string | number | undefined>;
@@ -198,14 +200,18 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
     const res: ServerResponse = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
     res.write(': flowlens live\n\n');
-    const stop = deps.onInterval((stats) => {
+    const send = (stats: IntervalStats) => {
       if (res.writableNeedDrain) return; // a slow reader skips intervals rather than buffering them
       try {
         res.write(`event: ${event}\ndata: ${JSON.stringify(next(stats))}\n\n`);
       } catch (e) {
         res.write(`event: error\ndata: ${JSON.stringify({ message: (e as Error).message })}\n\n`);
       }
-    });
+    };
+    // a page opened between intervals (or seconds after a burst) sees the latest window at once
+    const latest = deps.latest?.();
+    if (latest) send(latest);
+    const stop = deps.onInterval(send);
     const end = () => { stop(); res.end(); };
     openStreams.add(end);
     req.raw.on('close', () => { stop(); openStreams.delete(end); });

@@ -87,11 +87,23 @@ export class AppState {
     return s;
   }
 
-  /** One interval's bytes per interface ('' key: all interfaces) arrived. */
-  addInterval(start: number, end: number, perIface: Map<string, { up: number; down: number }>): void {
+  /** End (epoch ms) of the seconds seeded from the realtime series: those already hold every byte. */
+  private seededUntil = -Infinity;
+
+  /**
+   * One interval's bytes per interface ('' key: all interfaces) arrived. The
+   * part of it the realtime seed already covers (a stream starts with the
+   * server's latest interval) is not added twice: only its share after the seed.
+   */
+  addInterval(intervalStart: number, end: number, perIface: Map<string, { up: number; down: number }>): void {
+    const start = Math.max(intervalStart, this.seededUntil);
+    this.lastUpdate = Math.max(this.lastUpdate, end);
+    if (start >= end) return;
+    const share = (end - start) / (end - intervalStart);
     let up = 0;
     let down = 0;
-    for (const [iface, b] of perIface) {
+    for (const [iface, whole] of perIface) {
+      const b = { up: whole.up * share, down: whole.down * share };
       this.seriesOf(iface).add({ start, end, up: b.up, down: b.down });
       up += b.up;
       down += b.down;
@@ -99,7 +111,6 @@ export class AppState {
     // interfaces without traffic in this interval still get their zero second
     for (const [iface, s] of this.series) if (iface !== '' && !perIface.has(iface)) s.add({ start, end, up: 0, down: 0 });
     this.seriesOf('').add({ start, end, up, down });
-    this.lastUpdate = end;
     this.tick++;
     this.publish();
   }
@@ -117,6 +128,7 @@ export class AppState {
       }
       for (const [iface, s] of this.series) if (iface !== '' && !sec.perIface.has(iface)) s.set(second, 0, 0);
       this.seriesOf('').set(second, up, down);
+      this.seededUntil = Math.max(this.seededUntil, (second + 1) * 1000);
     }
     this.publish();
   }

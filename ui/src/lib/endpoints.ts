@@ -37,15 +37,18 @@ export interface SessionFilterInput {
 /** A talker window: live (the last `seconds`) or whole local days. */
 export type TalkerWindow = { live: number } | { from: string; to: string };
 
-const ifaceParam = (iface: string): Params => (iface ? { iface } : {});
+/** Which traffic a total or history counts: all of it, what crossed the internet, or what stayed on the LAN. */
+export type TrafficScope = '' | 'internet' | 'lan';
+
+const ifaceParam = (iface: string, scope: TrafficScope = ''): Params => ({ ...(iface ? { iface } : {}), ...(scope ? { scope } : {}) });
 
 export const api = {
-  summary: (iface: string, signal?: AbortSignal) => getJson<SummaryView>('summary', ifaceParam(iface), signal),
-  history: (from: string, to: string, granularity: Granularity, iface: string, signal?: AbortSignal) =>
-    getJson<HistoryView>('query', { start: from, end: to, granularity, ...ifaceParam(iface) }, signal),
-  last30Days: (iface: string, signal?: AbortSignal) => getJson<HistoryView>('history/30days', ifaceParam(iface), signal),
-  last12Months: (iface: string, signal?: AbortSignal) => getJson<HistoryView>('history/12months', ifaceParam(iface), signal),
-  todayHours: (iface: string, signal?: AbortSignal) => getJson<HistoryView>('history/today_hours', ifaceParam(iface), signal),
+  summary: (iface: string, scope: TrafficScope, signal?: AbortSignal) => getJson<SummaryView>('summary', ifaceParam(iface, scope), signal),
+  history: (from: string, to: string, granularity: Granularity, iface: string, scope: TrafficScope, signal?: AbortSignal) =>
+    getJson<HistoryView>('query', { start: from, end: to, granularity, ...ifaceParam(iface, scope) }, signal),
+  /** A preset range: the last 30 days by day, the last 12 months by month, today by hour. */
+  preset: (preset: '30days' | '12months' | 'today_hours', iface: string, scope: TrafficScope, signal?: AbortSignal) =>
+    getJson<HistoryView>(`history/${preset}`, ifaceParam(iface, scope), signal),
   realtime: (seconds: number) => getJson<RealtimeAnswer>('realtime', { seconds }),
   talkers: (dimension: TalkerDimension, window: TalkerWindow, limit: number, signal?: AbortSignal) =>
     getJson<TalkersView>('top', { dimension, limit, ...('live' in window ? { window: window.live } : { start: window.from, end: window.to }) }, signal),

@@ -73,11 +73,3 @@ export function formatEndpoint(addr: string, port: number, protocolName: string)
   const a = addr.includes(':') ? `[${addr}]` : addr;
   return protocolName === 'tcp' || protocolName === 'udp' || protocolName === 'sctp' || protocolName === 'udplite' ? `${a}:${port}` : a;
 }
-
-/** A history bucket's name in the host's zone: "24 Nov, 08:00" (hour), "24 Nov 2026" (day), "Nov 2026" (month). */
-export function bucketName(start: number, granularity: 'hour' | 'day' | 'month', timeZone?: string): string {
-  const opts: Intl.DateTimeFormatOptions = granularity === 'hour'
-    ? { timeZone, day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }
-    : granularity === 'day' ? { timeZone, day: 'numeric', month: 'short', year: 'numeric' } : { timeZone, month: 'short', year: 'numeric' };
-  return new Intl.DateTimeFormat('en-GB', opts).format(start);
-}

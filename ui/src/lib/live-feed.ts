@@ -19,7 +19,7 @@ export const LIVE_WINDOW_SECONDS = 30;
 export const LIVE_TOP_LIMIT = 10;
 
 export async function learnHost(): Promise<void> {
-  const [status, summary] = await Promise.all([api.status(), api.summary('')]);
+  const [status, summary] = await Promise.all([api.status(), api.summary('', '')]);
   app.interfaces = status.interfaces.map((i) => i.name);
   app.startedAt = status.startedAt;
   if (app.today !== summary.today?.label || !app.timeZone) {

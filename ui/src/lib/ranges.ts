@@ -136,14 +136,11 @@ export function matchQuickRange(span: DaySpan, today: string): QuickRange | null
   return null;
 }
 
-/** "Mar 1 – Mar 31, 2026" style label of a span. */
-export function spanLabel(span: DaySpan): string {
-  const fmt = (d: string, withYear: boolean) => {
-    const [y, m, day] = parts(d);
-    const month = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'][m - 1];
-    return withYear ? `${month} ${day}, ${y}` : `${month} ${day}`;
-  };
-  if (span.from === span.to) return fmt(span.from, true);
-  const sameYear = span.from.slice(0, 4) === span.to.slice(0, 4);
-  return `${fmt(span.from, !sameYear)} – ${fmt(span.to, true)}`;
+/** A span in the browser's locale: "1 – 31 Mar 2026" (en-GB), "Mar 1 – 31, 2026" (en-US). */
+export function spanLabel(span: DaySpan, locale?: string): string {
+  // calendar dates, so formatted in UTC: no zone can move them to another day
+  const fmt = new Intl.DateTimeFormat(locale, { day: 'numeric', month: 'short', year: 'numeric', timeZone: 'UTC' });
+  const from = dayNumber(span.from) * 86_400_000;
+  const to = dayNumber(span.to) * 86_400_000;
+  return from === to ? fmt.format(from) : fmt.formatRange(from, to);
 }

@@ -85,3 +85,8 @@ export function shade(value: number, max: number, steps = 6): number {
   const halfDecades = Math.floor(2 * Math.log10(Math.min(1, value / max)));
   return Math.min(steps, Math.max(1, steps + halfDecades));
 }
+
+/** The smallest value that gets colour step k (see shade); step 1 takes anything above zero. */
+export function shadeFloor(k: number, max: number, steps = 6): number {
+  return k <= 1 ? 0 : max * 10 ** ((k - steps) / 2);
+}
