@@ -13,7 +13,7 @@
  * row, so a window's totals stay exact while memory stays bounded.
  */
 import type { LiveSession as Session, LiveSessions } from '../flows/live.js';
-import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension, type TalkerRow, type TrafficScope, type UpDown } from '../flows/types.js';
+import { TALKER_DIMENSIONS, TALKER_SCOPES, talkerSet, type IntervalStats, type TalkerDimension, type TalkerRow, type TalkerScope, type TalkerSet, type TrafficScope, type UpDown } from '../flows/types.js';
 import { addCounts, addToMap, cutTop, OTHER_KEY, unlabelled, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import { matches, needsLabelsOrAddresses, prepare, protocolsNamed } from '../flows/session-filter.js';
 import type { SessionFilter, TalkerTotal } from '../store/types.js';
@@ -84,9 +84,10 @@ const usage = (message: string, hint?: string) => new FlowlensError('FLOW_ERR_US
 interface KeptInterval {
   start: number;
   end: number;
-  rows: Record<TalkerDimension, TalkerRow[]>;
-  /** Per dimension, the rows beyond KEEP_PER_INTERVAL summed. */
-  other: Record<TalkerDimension, TalkerCounts>;
+  /** Per dimension (and dimension × scope: "host@internet"), the interval's largest rows. */
+  rows: Partial<Record<TalkerSet, TalkerRow[]>>;
+  /** The rows beyond KEEP_PER_INTERVAL summed. */
+  other: Partial<Record<TalkerSet, TalkerCounts>>;
 }
 
 /** Where the previous page ended: [sort, value, id]. */
@@ -190,12 +191,16 @@ export class LiveQuery {
     this.topCache = new Map();
     const rows = {} as KeptInterval['rows'];
     const other = {} as KeptInterval['other'];
-    for (const dim of TALKER_DIMENSIONS) {
-      const all = stats.talkers[dim];
-      rows[dim] = all.length > KEEP_PER_INTERVAL ? all.slice(0, KEEP_PER_INTERVAL) : all;
+    const keep = (set: TalkerSet, all: TalkerRow[] | undefined) => {
+      if (!all) return;
+      rows[set] = all.length > KEEP_PER_INTERVAL ? all.slice(0, KEEP_PER_INTERVAL) : all;
       const o = zeroCounts();
       for (let i = KEEP_PER_INTERVAL; i < all.length; i++) addCounts(o, unlabelled(all[i]!));
-      other[dim] = o;
+      other[set] = o;
+    };
+    for (const dim of TALKER_DIMENSIONS) {
+      keep(dim, stats.talkers[dim]);
+      for (const scope of TALKER_SCOPES) keep(talkerSet(dim, scope), stats.scopedTalkers?.[scope][dim]);
     }
     this.kept.push({ start: stats.start, end: stats.end, rows, other });
     const horizon = stats.end - MAX_WINDOW_SECONDS * 1000;
@@ -264,15 +269,17 @@ export class LiveQuery {
    * The largest talkers of a dimension over the last windowSeconds (0: the latest
    * interval alone), with "other" so that rows + other = total.
    */
-  top(dimension: TalkerDimension, windowSeconds: number, limit = 10): LiveTop {
+  top(dimension: TalkerDimension, windowSeconds: number, limit = 10, scope: TalkerScope | '' = ''): LiveTop {
     if (!(TALKER_DIMENSIONS as readonly string[]).includes(dimension)) {
       throw usage(`dimension must be one of ${TALKER_DIMENSIONS.join(', ')}, not "${dimension}"`);
     }
+    if (scope && !(TALKER_SCOPES as readonly string[]).includes(scope)) throw usage(`scope must be internet or lan, not "${scope}"`, 'leave it out for all traffic');
+    const set = talkerSet(dimension, scope);
     if (!Number.isInteger(windowSeconds) || windowSeconds < 0 || windowSeconds > MAX_WINDOW_SECONDS) {
       throw usage(`window must be a whole number of seconds from 1 to ${MAX_WINDOW_SECONDS}, not ${windowSeconds}`);
     }
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw usage(`limit must be a whole number from 1 to ${MAX_PAGE}, not ${limit}`);
-    const cacheKey = `${dimension}|${windowSeconds}|${limit}`;
+    const cacheKey = `${set}|${windowSeconds}|${limit}`;
     const cached = this.topCache.get(cacheKey);
     if (cached) return cached;
     const latest = this.kept.at(-1);
@@ -282,8 +289,9 @@ export class LiveQuery {
     const byKey: TalkerMap = new Map();
     const folded = zeroCounts();
     for (const k of within) {
-      for (const r of k.rows[dimension]) addToMap(byKey, r.key, r);
-      addCounts(folded, k.other[dimension]);
+      for (const r of k.rows[set] ?? []) addToMap(byKey, r.key, r);
+      const o = k.other[set];
+      if (o) addCounts(folded, o);
     }
     byKey.set(OTHER_KEY, folded);
     const { rows, other, total } = cutTop(byKey, limit);

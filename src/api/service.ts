@@ -10,7 +10,7 @@ import type { MonitorStatus } from '../monitor.js';
 import { timeZone, version } from '../version.js';
 import type { InfluxSinkStats } from '../sinks/influx/index.js';
 import type { LiveSession } from '../flows/live.js';
-import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension } from '../flows/types.js';
+import { TALKER_DIMENSIONS, TALKER_SCOPES, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerScope } from '../flows/types.js';
 import { protocolName } from '../net/protocols.js';
 import type { Store } from '../store/index.js';
 import type { DateArg, SessionFilter as StoreSessionFilter, SessionSort, TrafficFilter as StoreTrafficFilter, Totals as StoreTotals, TalkerTotal } from '../store/types.js';
@@ -110,6 +110,13 @@ function dimension(text: string): TalkerDimension {
   return text as TalkerDimension;
 }
 
+/** A talker scope: "internet", "lan", or "" for all traffic. */
+function talkerScope(text: string): TalkerScope | '' {
+  if (!text) return '';
+  if (!(TALKER_SCOPES as readonly string[]).includes(text)) throw usage(`scope must be internet or lan, not "${text}"`, 'leave it out for all traffic');
+  return text as TalkerScope;
+}
+
 /** History answers kept until the next interval (the only time they can change). */
 const CACHE_ENTRIES = 512;
 
@@ -203,6 +210,7 @@ export class ApiService {
 
   topTalkers(req: pb.TopTalkersRequest): pb.TopTalkersResponse {
     const dim = dimension(req.dimension);
+    const scope = talkerScope(req.scope);
     const limit = req.limit || 10;
     const from = dateArg(req.from, 'from');
     const to = dateArg(req.to, 'to');
@@ -210,14 +218,14 @@ export class ApiService {
       if (req.windowSeconds < 1 || req.windowSeconds > MAX_WINDOW_SECONDS) {
         throw usage(`window must be from 1 to ${MAX_WINDOW_SECONDS} seconds, not ${req.windowSeconds}`, 'ask for a live window (window seconds) or a date range (from and to)');
       }
-      const t = this.src.live.top(dim, req.windowSeconds, limit);
-      return { dimension: dim, source: 'live', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+      const t = this.src.live.top(dim, req.windowSeconds, limit, scope);
+      return { dimension: dim, scope, source: 'live', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
     }
     if (req.windowSeconds) throw usage('give either a live window or a date range (from and to), not both');
     if (from === undefined) throw usage('from is required with to');
     if (to === undefined) throw usage('to is required with from');
-    const t = this.memo(`top ${dim} ${from} ${to} ${limit}`, () => this.history().topTalkers({ dimension: dim, from, to, limit }));
-    return { dimension: dim, source: 'history', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+    const t = this.memo(`top ${dim} ${scope} ${from} ${to} ${limit}`, () => this.history().topTalkers({ dimension: dim, scope, from, to, limit }));
+    return { dimension: dim, scope, source: 'history', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
   }
 
   sessions(req: pb.SessionsRequest): pb.SessionsResponse {
@@ -273,6 +281,7 @@ export class ApiService {
   /** Checks a WatchLive request once, before the stream starts. */
   checkWatchLive(req: pb.WatchLiveRequest): void {
     for (const d of req.dimensions) dimension(d);
+    talkerScope(req.scope);
     if (req.limit > 10_000) throw usage(`limit must be at most 10000, not ${req.limit}`);
     if (req.windowSeconds > MAX_WINDOW_SECONDS) throw usage(`window must be at most ${MAX_WINDOW_SECONDS} seconds, not ${req.windowSeconds}`);
   }
@@ -285,8 +294,9 @@ export class ApiService {
       traffic: stats.traffic.map((r) => ({ ...r, bytesPerSecond: r.bytes / seconds, packetsPerSecond: r.packets / seconds })),
       activeSessions: stats.activeSessions, activeRemotes: stats.activeRemotes,
       top: req.dimensions.map((d) => {
-        const t = this.src.live.top(d as TalkerDimension, req.windowSeconds, req.limit || 10);
-        return { dimension: d, source: 'live', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+        const scope = talkerScope(req.scope);
+        const t = this.src.live.top(d as TalkerDimension, req.windowSeconds, req.limit || 10, scope);
+        return { dimension: d, scope, source: 'live', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
       }),
     };
   }

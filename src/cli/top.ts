@@ -4,7 +4,7 @@
  * with an "other" row and the total, so the column adds up.
  */
 import { FlowlensError } from '../errors.js';
-import { TALKER_DIMENSIONS } from '../flows/types.js';
+import { TALKER_DIMENSIONS, TALKER_SCOPES } from '../flows/types.js';
 import type { TalkerTotal } from '../store/index.js';
 import { formatBytes, table } from './format.js';
 import { localTime, oneOf, outputFormat, positiveInteger, printJson, STORE_OPTIONS, STORE_USAGE, withStore, type CliCommand } from './store-options.js';
@@ -32,27 +32,30 @@ export const topCli: CliCommand = {
                       yesterday; default today). Talkers are kept per hour: in a zone whose
                       offset is not a whole hour the range widens to whole UTC hours (shown)
   --live              the last flush window of the running flowlens instead
+  --scope S           internet or lan: only that traffic's talkers (default: all)
   --limit N           rows (default 10); the rest are summed as "other"
 ${STORE_USAGE}`,
-  options: { ...STORE_OPTIONS, by: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, live: { type: 'boolean' }, limit: { type: 'string' } },
+  options: { ...STORE_OPTIONS, by: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, live: { type: 'boolean' }, limit: { type: 'string' }, scope: { type: 'string' } },
   async main(v) {
     const format = outputFormat(v);
     if (v.by === undefined) throw new FlowlensError('FLOW_ERR_USAGE', '--by is required', `one of ${TALKER_DIMENSIONS.join(', ')}`);
     const dimension = oneOf(v.by, '--by', TALKER_DIMENSIONS)!;
     const limit = positiveInteger(v.limit, '--limit', 10);
+    const scope = oneOf(v.scope, '--scope', TALKER_SCOPES) ?? '';
+    const scoped = scope ? ` (${scope === 'lan' ? 'LAN' : 'internet'} traffic)` : '';
     if (v.live && (v.from !== undefined || v.to !== undefined)) throw new FlowlensError('FLOW_ERR_USAGE', '--live takes no --from or --to');
     return withStore(v, (store) => {
       if (v.live) {
-        const live = store.liveTop({ dimension, limit });
+        const live = store.liveTop({ dimension, scope, limit });
         if (!live) throw new FlowlensError('FLOW_ERR_STORE', 'no live data: flowlens run has not written any yet', 'start flowlens run with this --data-dir; it writes on every flush');
         if (format === 'json') printJson(live);
-        else process.stdout.write(topTable(dimension, `top ${dimension} — live, ${localTime(live.from)} … ${localTime(live.to)}`, live.rows, live.other, live.total));
+        else process.stdout.write(topTable(dimension, `top ${dimension}${scoped} — live, ${localTime(live.from)} … ${localTime(live.to)}`, live.rows, live.other, live.total));
         return 0;
       }
       const to = (v.to as string | undefined) ?? 'today';
-      const top = store.topTalkers({ dimension, limit, from: (v.from as string | undefined) ?? to, to });
+      const top = store.topTalkers({ dimension, scope, limit, from: (v.from as string | undefined) ?? to, to });
       if (format === 'json') printJson(top);
-      else process.stdout.write(topTable(dimension, `top ${dimension} — ${localTime(top.from)} … ${localTime(top.to)}`, top.rows, top.other, top.total));
+      else process.stdout.write(topTable(dimension, `top ${dimension}${scoped} — ${localTime(top.from)} … ${localTime(top.to)}`, top.rows, top.other, top.total));
       return 0;
     });
   },

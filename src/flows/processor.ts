@@ -13,7 +13,7 @@ import { FLOW_ID_NONE } from '../collector/decode.js';
 import type { AddressClassifier } from '../net/classify.js';
 import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, isIcmp, protocolName } from '../net/protocols.js';
 import { TrafficFilter, type FilterConfig } from './filters.js';
-import { newAccumulator, resetCounts, rowOf, totalBytes, type TalkerAccumulator } from './talkers.js';
+import { isZero, newAccumulator, resetCounts, rowOf, subtractCounts, totalBytes, type TalkerAccumulator } from './talkers.js';
 import type { LiveSessions } from './live.js';
 import { Session, guessInitiator, sessionId, sessionKeyParts, type RemoteLabels, type SessionConfig } from './sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow, type TrafficScope, type UpDown } from './types.js';
@@ -54,6 +54,9 @@ export interface FlowsStatus {
 const NAME_RETRY_MS = 30_000;
 
 const DIM_COUNT = TALKER_DIMENSIONS.length;
+/** First talker slot of the LAN block (see FlowProcessor.accumulators). */
+const LAN_BASE = DIM_COUNT;
+const SLOT_COUNT = 2 * DIM_COUNT;
 const SCOPES: TrafficScope[] = ['internet', 'lan', 'unknown'];
 
 function trafficRows(acc: Map<string, Float64Array>): TrafficRow[] {
@@ -90,7 +93,14 @@ export class FlowProcessor {
   /** Known flows without an id (ids off or refused), by raw kernel key. */
   private readonly routes = new Map<string, Route>();
   /** Per dimension, talker key → its counts, shared by the sessions with that key: no key lookup per session and interval. */
-  private readonly accumulators = TALKER_DIMENSIONS.map(() => new Map<string, TalkerAccumulator>());
+  /**
+   * Per talker slot, key → accumulator. Slots 0..DIM_COUNT-1 are all traffic's
+   * dimensions, LAN_BASE.. the same for LAN sessions only. Internet talkers are
+   * all minus LAN, key by key, made at the interval's end: a session costs a
+   * second set of sums only when it is LAN traffic, and an internet-only
+   * gateway pays nothing for the split.
+   */
+  private readonly accumulators = Array.from({ length: SLOT_COUNT }, () => new Map<string, TalkerAccumulator>());
   /** Flow ids no longer routed (their session ended, or the flow was not kept): for the collector to reuse. */
   private released: number[] = [];
   private readonly filter: TrafficFilter;
@@ -235,7 +245,7 @@ export class FlowProcessor {
       if (t.egress.overflowPackets) addTraffic(t.iface, 'up', 'unknown', t.egress.overflowBytes, t.egress.overflowPackets);
     }
 
-    const talkers = this.talkers(touched, n, iv.end);
+    const { talkers, scopedTalkers } = this.talkers(touched, n, iv.end);
     // conversations over both caps live for this interval only
     if (unkept) for (const u of unkept.values()) this.unroute(u);
     const { ended, activeRemotes } = this.sweep(iv.end);
@@ -246,13 +256,14 @@ export class FlowProcessor {
       activeSessions: this.sessions.size,
       activeRemotes,
       talkers,
+      scopedTalkers,
       endedSessions: ended,
     };
   }
 
-  /** Labels new sessions, updates TCP state, and sums the touched sessions' deltas per talker key. */
-  private talkers(touched: Session[], n: number, now: number): Record<TalkerDimension, TalkerRow[]> {
-    const rows: TalkerAccumulator[][] = TALKER_DIMENSIONS.map(() => []);
+  /** Labels new sessions, updates TCP state, and sums the touched sessions' deltas per talker key (all traffic, and per scope). */
+  private talkers(touched: Session[], n: number, now: number): Pick<IntervalStats, 'talkers'> & { scopedTalkers: NonNullable<IntervalStats['scopedTalkers']> } {
+    const rows: TalkerAccumulator[][] = Array.from({ length: SLOT_COUNT }, () => []);
     for (const s of touched) {
       if (s.created === n && s.protocol === IPPROTO_TCP && !((s.tcpFlagsUp | s.tcpFlagsDown) & TCP_SYN)) {
         s.initiator = guessInitiator(s.localPort, s.remotePort); // joined mid-stream
@@ -260,54 +271,70 @@ export class FlowProcessor {
       s.updateTcpState();
       if (s.created === n || (s.unnamedSince && now - s.unnamedSince < NAME_RETRY_MS)) this.label(s, now);
       const accs = s.talkers;
-      for (let d = 0; d < DIM_COUNT; d++) {
-        const a = accs[d]!;
-        if (a.interval !== n) {
-          a.interval = n;
-          resetCounts(a);
-          rows[d]!.push(a);
-        }
-        a.bytesUp += s.dBytesUp;
-        a.bytesDown += s.dBytesDown;
-        a.packetsUp += s.dPacketsUp;
-        a.packetsDown += s.dPacketsDown;
-        a.sessions++;
-        if (s.created === n) a.newSessions++;
-      }
+      for (let d = 0; d < DIM_COUNT; d++) this.accumulate(accs[d]!, rows[d]!, s, n);
+      if (s.scope === 'lan') for (let d = LAN_BASE; d < LAN_BASE + DIM_COUNT; d++) this.accumulate(accs[d]!, rows[d]!, s, n);
     }
-    const out = {} as Record<TalkerDimension, TalkerRow[]>;
+    // copies: consumers keep rows past this interval, the accumulators start again at the next
+    const sorted = (slot: number) => rows[slot]!.map(rowOf).sort((a, b) => totalBytes(b) - totalBytes(a) || (a.key < b.key ? -1 : 1));
+    const all = {} as Record<TalkerDimension, TalkerRow[]>;
+    const lan = {} as Record<TalkerDimension, TalkerRow[]>;
+    const internet = {} as Record<TalkerDimension, TalkerRow[]>;
     TALKER_DIMENSIONS.forEach((dim, d) => {
-      // copies: consumers keep rows past this interval, the accumulators start again at the next
-      out[dim] = rows[d]!.map(rowOf).sort((a, b) => totalBytes(b) - totalBytes(a) || (a.key < b.key ? -1 : 1));
+      all[dim] = sorted(d);
+      lan[dim] = sorted(LAN_BASE + d);
+      internet[dim] = withoutRows(all[dim], lan[dim]);
     });
-    return out;
+    return { talkers: all, scopedTalkers: { internet, lan } };
   }
 
-  /** Points a session at the accumulators of its talker keys (once, and again when a key changes with a new label). */
+  private accumulate(a: TalkerAccumulator, rows: TalkerAccumulator[], s: Session, n: number): void {
+    if (a.interval !== n) {
+      a.interval = n;
+      resetCounts(a);
+      rows.push(a);
+    }
+    a.bytesUp += s.dBytesUp;
+    a.bytesDown += s.dBytesDown;
+    a.packetsUp += s.dPacketsUp;
+    a.packetsDown += s.dPacketsDown;
+    a.sessions++;
+    if (s.created === n) a.newSessions++;
+  }
+
+  /**
+   * Points a session at the accumulators of its talker keys (once, and again
+   * when a key changes with a new label): slot d for all traffic and, for LAN
+   * traffic, slot LAN_BASE + d too. s.talkers is indexed by slot.
+   */
   private bind(s: Session, keys: string[]): void {
+    const lan = s.scope === 'lan';
     for (let d = 0; d < DIM_COUNT; d++) {
-      const key = keys[d]!;
-      const bound = s.talkers[d];
-      let a: TalkerAccumulator;
-      if (bound?.key === key) {
-        a = bound;
-      } else {
-        if (bound) this.unbindOne(d, bound);
-        const m = this.accumulators[d]!;
-        const known = m.get(key);
-        if (known) a = known;
-        else m.set(key, (a = newAccumulator(key)));
-        a.refs++;
-        s.talkers[d] = a;
-      }
       const label = d === 0 ? s.labels.domain : d === 5 ? s.labels.asOrg : undefined;
-      if (label) a.label = label;
+      this.bindSlot(s, d, keys[d]!, label);
+      if (lan) this.bindSlot(s, LAN_BASE + d, keys[d]!, label);
     }
   }
 
-  private unbindOne(d: number, a: TalkerAccumulator): void {
+  private bindSlot(s: Session, slot: number, key: string, label: string | undefined): void {
+    const bound = s.talkers[slot];
+    let a: TalkerAccumulator;
+    if (bound?.key === key) {
+      a = bound;
+    } else {
+      if (bound) this.unbindOne(slot, bound);
+      const m = this.accumulators[slot]!;
+      const known = m.get(key);
+      if (known) a = known;
+      else m.set(key, (a = newAccumulator(key)));
+      a.refs++;
+      s.talkers[slot] = a;
+    }
+    if (label) a.label = label;
+  }
+
+  private unbindOne(slot: number, a: TalkerAccumulator): void {
     // an accumulator with traffic in this interval stays in its rows list; only the map forgets it
-    if (--a.refs === 0) this.accumulators[d]!.delete(a.key);
+    if (--a.refs === 0) this.accumulators[slot]!.delete(a.key);
   }
 
   /** Looks up the remote's place (once) and name (until found or NAME_RETRY_MS), then the talker keys. */
@@ -320,9 +347,10 @@ export class FlowProcessor {
     }
     const { labels } = s;
     const lan = s.scope === 'lan';
+    const c = this.classifier;
     this.bind(s, [
-      s.remote,
-      s.local,
+      c.special(s.remote) ?? s.remote,
+      c.special(s.local) ?? s.local,
       s.service,
       protocolName(s.protocol),
       lan ? 'private' : labels.country ?? 'unknown',
@@ -388,4 +416,27 @@ export class FlowProcessor {
       filteredBytes: this.counters.filteredBytes,
     };
   }
+}
+
+/**
+ * `all` minus `part`, key by key (both sorted by bytes, as the processor makes
+ * them): the internet talkers from all and LAN. Rows without a LAN part are
+ * the same objects (rows are read-only once made); when nothing is LAN, the
+ * same array.
+ */
+function withoutRows(all: TalkerRow[], part: TalkerRow[]): TalkerRow[] {
+  if (part.length === 0) return all;
+  const parts = new Map(part.map((r) => [r.key, r]));
+  const out: TalkerRow[] = [];
+  let changed = false;
+  for (const r of all) {
+    const p = parts.get(r.key);
+    if (!p) { out.push(r); continue; }
+    const rest = rowOf(r);
+    subtractCounts(rest, p);
+    changed = true;
+    if (!isZero(rest)) out.push(rest);
+  }
+  if (changed) out.sort((a, b) => totalBytes(b) - totalBytes(a) || (a.key < b.key ? -1 : 1));
+  return out;
 }

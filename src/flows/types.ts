@@ -41,6 +41,25 @@ export type TalkerDimension = (typeof TALKER_DIMENSIONS)[number];
 
 export type { TalkerRow, TalkerCounts } from './talkers.js';
 
+/**
+ * Talkers are also kept per scope (internet, LAN): the sessions' scopes, so
+ * for every key all = internet + lan exactly (overflow traffic has no
+ * addresses, so no talkers).
+ */
+export const TALKER_SCOPES = ['internet', 'lan'] as const;
+export type TalkerScope = (typeof TALKER_SCOPES)[number];
+
+/** The name one scope's talkers of a dimension are kept under ("host@internet"); all traffic's keep the dimension's own name. */
+export type TalkerSet = TalkerDimension | `${TalkerDimension}@${TalkerScope}`;
+export const TALKER_SETS: readonly TalkerSet[] = [
+  ...TALKER_DIMENSIONS,
+  ...TALKER_SCOPES.flatMap((scope) => TALKER_DIMENSIONS.map((d): TalkerSet => `${d}@${scope}`)),
+];
+
+export function talkerSet(dimension: TalkerDimension, scope?: TalkerScope | ''): TalkerSet {
+  return scope ? `${dimension}@${scope}` : dimension;
+}
+
 export type TcpState = 'syn' | 'established' | 'closing' | 'closed' | 'reset';
 /** TCP: its state; ICMP: the message kind ("echo", "dest-unreachable", ...); others: "active". */
 export type SessionState = TcpState | string;
@@ -92,6 +111,8 @@ export interface IntervalStats {
   activeRemotes: number;
   /** Every key with traffic in the interval, by bytes (up + down) descending: consumers cut top-K. */
   talkers: Record<TalkerDimension, TalkerRow[]>;
+  /** The same per scope: the rows of internet sessions and of LAN sessions (absent: not split). */
+  scopedTalkers?: Record<TalkerScope, Record<TalkerDimension, TalkerRow[]>>;
   /** Sessions that ended during the interval (for the session log). */
   endedSessions: SessionRecord[];
 }

@@ -30,9 +30,15 @@ export interface Sides {
   scope: Scope;
 }
 
-/** Bits of a cached classification: the rank (0-2) and whether the address is private. */
+/** Bits of a cached classification: the rank (0-2), whether the address is private, a group (multicast, broadcast) or link-local. */
 const RANK_MASK = 3;
 const PRIVATE_BIT = 4;
+const GROUP_BIT = 8;
+const LINK_LOCAL_BIT = 16;
+
+/** Addresses that are not a host one talks to: they get their own talker key instead of their address. */
+export type SpecialAddress = 'multicast' | 'link-local';
+const LINK_LOCAL_RANGES = ['169.254.0.0/16', 'fe80::/10'];
 /** Distinct addresses remembered; a busy gateway sees far fewer per interval. */
 const CACHE_LIMIT = 1 << 18;
 
@@ -40,6 +46,7 @@ export class AddressClassifier {
   private readonly local: CidrSet;
   private readonly private: CidrSet;
   private readonly group = new CidrSet(GROUP_RANGES);
+  private readonly linkLocal = new CidrSet(LINK_LOCAL_RANGES);
   private host: Set<string>;
   private readonly cache = new Map<string, number>();
 
@@ -66,6 +73,16 @@ export class AddressClassifier {
     return (this.classify(addr) & PRIVATE_BIT) !== 0;
   }
 
+  /**
+   * "multicast" for group addresses (multicast, broadcast), "link-local" for
+   * 169.254/16 and fe80::/10; undefined for an ordinary address. Talker lists
+   * count these under the label, never as a remote address or a device.
+   */
+  special(addr: string): SpecialAddress | undefined {
+    const c = this.classify(addr);
+    return c & GROUP_BIT ? 'multicast' : c & LINK_LOCAL_BIT ? 'link-local' : undefined;
+  }
+
   /** Rank (2: this host, 1: a local network, 0: remote or a group address) and the private bit, cached. */
   private classify(addr: string): number {
     let c = this.cache.get(addr);
@@ -73,8 +90,10 @@ export class AddressClassifier {
       const a = addressWords(addr);
       if (!a) c = 0;
       else {
-        const rank = this.group.hasWords(a.version, a.words) ? 0 : this.host.has(addr) ? 2 : this.local.hasWords(a.version, a.words) ? 1 : 0;
-        c = rank | (this.private.hasWords(a.version, a.words) ? PRIVATE_BIT : 0);
+        const group = this.group.hasWords(a.version, a.words);
+        const rank = group ? 0 : this.host.has(addr) ? 2 : this.local.hasWords(a.version, a.words) ? 1 : 0;
+        c = rank | (this.private.hasWords(a.version, a.words) ? PRIVATE_BIT : 0) | (group ? GROUP_BIT : 0)
+          | (this.linkLocal.hasWords(a.version, a.words) ? LINK_LOCAL_BIT : 0);
       }
       if (this.cache.size >= CACHE_LIMIT) this.cache.clear();
       this.cache.set(addr, c);

@@ -8,7 +8,7 @@
  * (the CLI, beside a running flowlens): `Store.openReadOnly({ dataDir })`.
  * Every query of the writer includes what is not yet flushed.
  */
-import type { IntervalStats, SessionRecord, TalkerDimension } from '../flows/types.js';
+import type { IntervalStats, SessionRecord, TalkerDimension, TalkerScope } from '../flows/types.js';
 import { FlowlensError } from '../errors.js';
 import { defaultStoreConfig, type StoreConfig } from './config.js';
 import { Pending } from './pending.js';
@@ -208,7 +208,7 @@ export class Store {
   }
 
   /** The largest talkers of the last flush window (what a running flowlens wrote last); null if none. */
-  liveTop(query: { dimension: TalkerDimension; limit?: number }): LiveTop | null {
+  liveTop(query: { dimension: TalkerDimension; scope?: TalkerScope | ''; limit?: number }): LiveTop | null {
     return q.liveTop(this.source(), query);
   }
 

@@ -6,7 +6,7 @@
  * crash loses at most what came after the last commit, and nothing is written
  * twice.
  */
-import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TrafficScope, type UpDown } from '../flows/types.js';
+import { TALKER_DIMENSIONS, TALKER_SCOPES, talkerSet, type IntervalStats, type SessionRecord, type TalkerRow, type TalkerSet, type TrafficScope, type UpDown } from '../flows/types.js';
 import { addToMap, foldSmallest, type TalkerMap } from '../flows/talkers.js';
 import { FlowlensError } from '../errors.js';
 import { HOUR_MS, MINUTE_MS } from './time.js';
@@ -25,7 +25,7 @@ const SCOPES: readonly string[] = ['internet', 'lan', 'unknown'];
 const isCount = (n: unknown): boolean => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
 /** Loads what the database holds for an hour's talkers (after a restart, or for a late interval). */
-export type HourLoader = (hour: number) => Map<TalkerDimension, TalkerMap>;
+export type HourLoader = (hour: number) => Map<TalkerSet, TalkerMap>;
 
 export class Pending {
   /** Key: minute|iface|direction|scope. Deltas since the last flush. */
@@ -35,11 +35,11 @@ export class Pending {
    * delta. For an hour held here this is the authority; the database holds its
    * top N as of the last flush. Hours are dropped once finished and written.
    */
-  readonly hours = new Map<number, Map<TalkerDimension, TalkerMap>>();
+  readonly hours = new Map<number, Map<TalkerSet, TalkerMap>>();
   /** Hours changed since the last flush. */
   readonly dirtyHours = new Set<number>();
-  /** Talkers added since the last flush (the live window), per dimension. */
-  readonly window = new Map<TalkerDimension, TalkerMap>();
+  /** Talkers added since the last flush (the live window), per dimension and per dimension × scope. */
+  readonly window = new Map<TalkerSet, TalkerMap>();
   readonly sessions: SessionRecord[] = [];
   /** Wall-clock span of the intervals added since the last flush (the live window). */
   windowStart = Infinity;
@@ -62,7 +62,8 @@ export class Pending {
     const minute = Math.floor(last / MINUTE_MS);
     const hour = Math.floor(last / HOUR_MS);
     // the hour may have to be read from the database: before anything is counted, so a failed read counts nothing
-    const dims = TALKER_DIMENSIONS.some((d) => stats.talkers[d]?.length) ? this.hour(hour) : undefined;
+    const sets = talkerRowsOf(stats);
+    const dims = sets.some(([, rows]) => rows?.length) ? this.hour(hour) : undefined;
     for (const r of stats.traffic) {
       if (r.bytes === 0 && r.packets === 0) continue;
       const k = `${minute}|${r.iface}|${r.direction}|${r.scope}`;
@@ -74,8 +75,7 @@ export class Pending {
         this.traffic.set(k, { minute, iface: r.iface, direction: r.direction, scope: r.scope, bytes: r.bytes, packets: r.packets });
       }
     }
-    for (const dim of TALKER_DIMENSIONS) {
-      const rows = stats.talkers[dim];
+    for (const [dim, rows] of sets) {
       if (!rows?.length || !dims) continue;
       let m = dims.get(dim);
       if (!m) dims.set(dim, (m = new Map()));
@@ -95,7 +95,7 @@ export class Pending {
   }
 
   /** The state of an hour: held, or loaded from the database (what an earlier run wrote). */
-  private hour(hour: number): Map<TalkerDimension, TalkerMap> {
+  private hour(hour: number): Map<TalkerSet, TalkerMap> {
     let dims = this.hours.get(hour);
     if (!dims) this.hours.set(hour, (dims = this.load(hour)));
     return dims;
@@ -113,6 +113,15 @@ export class Pending {
   }
 }
 
+/** An interval's talker rows under the names they are kept by: each dimension, and each dimension × scope. */
+function talkerRowsOf(stats: IntervalStats): Array<[TalkerSet, TalkerRow[] | undefined]> {
+  const out: Array<[TalkerSet, TalkerRow[] | undefined]> = TALKER_DIMENSIONS.map((d) => [d, stats.talkers[d]]);
+  for (const scope of TALKER_SCOPES) {
+    for (const d of TALKER_DIMENSIONS) out.push([talkerSet(d, scope), stats.scopedTalkers?.[scope][d]]);
+  }
+  return out;
+}
+
 function validate(s: IntervalStats): void {
   const bad = (what: string) => new FlowlensError('FLOW_ERR_STORE', `history: refused an interval with ${what}`,
     'this is a bug in flowlens: please report it with the interval\'s JSON');
@@ -122,8 +131,8 @@ function validate(s: IntervalStats): void {
       throw bad(`a traffic row ${JSON.stringify(r)}`);
     }
   }
-  for (const dim of TALKER_DIMENSIONS) {
-    for (const r of s.talkers[dim] ?? []) {
+  for (const [dim, rows] of talkerRowsOf(s)) {
+    for (const r of rows ?? []) {
       if (typeof r.key !== 'string' || !isCount(r.bytesUp) || !isCount(r.bytesDown) || !isCount(r.packetsUp) || !isCount(r.packetsDown) || !isCount(r.newSessions)) {
         throw bad(`a ${dim} talker row ${JSON.stringify(r)}`);
       }

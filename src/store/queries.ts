@@ -2,7 +2,7 @@
  * Traffic and talker queries: the flushed database plus, in the process that
  * writes, the pending part, so answers equal the live totals.
  */
-import { TALKER_DIMENSIONS, type TalkerDimension } from '../flows/types.js';
+import { TALKER_DIMENSIONS, TALKER_SCOPES, talkerSet, type TalkerDimension, type TalkerScope, type TalkerSet } from '../flows/types.js';
 import { FlowlensError } from '../errors.js';
 import type { Pending } from './pending.js';
 import { addToMap, cutTop, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
@@ -238,6 +238,12 @@ function checkDimension(dimension: string): asserts dimension is TalkerDimension
   if (!(TALKER_DIMENSIONS as readonly string[]).includes(dimension)) throw usage(`dimension must be one of ${TALKER_DIMENSIONS.join(', ')}, not "${dimension}"`);
 }
 
+function checkScope(scope: string | undefined): TalkerScope | '' {
+  if (!scope) return '';
+  if (!(TALKER_SCOPES as readonly string[]).includes(scope)) throw usage(`scope must be internet or lan, not "${scope}"`, 'leave it out for all traffic');
+  return scope as TalkerScope;
+}
+
 function checkLimit(limit: number | undefined, fallback: number, max: number): number {
   if (limit === undefined) return fallback;
   if (!Number.isInteger(limit) || limit < 1 || limit > max) throw usage(`limit must be a whole number from 1 to ${max}, not "${limit}"`);
@@ -247,6 +253,7 @@ function checkLimit(limit: number | undefined, fallback: number, max: number): n
 /** Top talkers of a dimension over whole UTC hours covering [from, to). */
 export function topTalkers(src: Source, q: TopQuery): TopTalkers {
   checkDimension(q.dimension);
+  const set = talkerSet(q.dimension, checkScope(q.scope));
   const limit = checkLimit(q.limit, 10, MAX_TOP_LIMIT);
   const from = parseDateArg(q.from, 'from', 'start', src.now);
   const to = parseDateArg(q.to, 'to', 'end', src.now);
@@ -259,26 +266,27 @@ export function topTalkers(src: Source, q: TopQuery): TopTalkers {
     `SELECT key, sum(bytes_up) AS bu, sum(bytes_down) AS bd, sum(packets_up) AS pu, sum(packets_down) AS pd,
        sum(connections) AS c, max(hour) AS last, label
      FROM talker_hour WHERE dimension = ? AND hour >= ? AND hour < ? AND hour NOT IN (SELECT value FROM json_each(?)) GROUP BY key`)
-    .all(q.dimension, h0, h1, JSON.stringify(held)) as Array<{ key: string; bu: number; bd: number; pu: number; pd: number; c: number; label: string | null }>;
+    .all(set, h0, h1, JSON.stringify(held)) as Array<{ key: string; bu: number; bd: number; pu: number; pd: number; c: number; label: string | null }>;
   for (const r of rows) {
     const c: TalkerCounts = { bytesUp: r.bu, bytesDown: r.bd, packetsUp: r.pu, packetsDown: r.pd, sessions: 0, newSessions: r.c };
     if (r.label !== null) c.label = r.label;
     entries.set(r.key, c);
   }
   for (const hour of held) {
-    for (const [k, a] of src.pending!.hours.get(hour)!.get(q.dimension) ?? []) addToMap(entries, k, a);
+    for (const [k, a] of src.pending!.hours.get(hour)!.get(set) ?? []) addToMap(entries, k, a);
   }
   return { dimension: q.dimension, from: h0 * HOUR_MS, to: h1 * HOUR_MS, ...cutTop(entries, limit) };
 }
 
 /** Top talkers of the last flush window, as the running flowlens wrote them; null when none was written. */
-export function liveTop(src: Source, q: { dimension: TalkerDimension; limit?: number }): LiveTop | null {
+export function liveTop(src: Source, q: { dimension: TalkerDimension; scope?: TalkerScope | ''; limit?: number }): LiveTop | null {
   checkDimension(q.dimension);
+  const set = talkerSet(q.dimension, checkScope(q.scope));
   const limit = checkLimit(q.limit, 10, MAX_TOP_LIMIT);
   const row = src.db.prepare(`SELECT at, body FROM live WHERE kind = 'talkers'`).get() as { at: number; body: string } | undefined;
   if (!row) return null;
-  const body = JSON.parse(row.body) as { from: number; to: number; talkers: Partial<Record<TalkerDimension, Array<[string, Partial<TalkerCounts> & { connections?: number }]>>> };
+  const body = JSON.parse(row.body) as { from: number; to: number; talkers: Partial<Record<TalkerSet, Array<[string, Partial<TalkerCounts> & { connections?: number }]>>> };
   // a snapshot written before the talker counts were one type has `connections` for newSessions
-  const entries = (body.talkers[q.dimension] ?? []).map(([k, a]): [string, TalkerCounts] => [k, { ...zeroCounts(), ...a, newSessions: a.newSessions ?? a.connections ?? 0 }]);
+  const entries = (body.talkers[set] ?? []).map(([k, a]): [string, TalkerCounts] => [k, { ...zeroCounts(), ...a, newSessions: a.newSessions ?? a.connections ?? 0 }]);
   return { dimension: q.dimension, from: body.from, to: body.to, ...cutTop(entries, limit) };
 }

@@ -3,7 +3,7 @@
  * contract with the CLI and the JSON/gRPC APIs. Times are epoch ms; bytes are
  * L3 bytes; up is local → remote, down is remote → local.
  */
-import type { Scope, SessionRecord, TalkerDimension, TrafficScope, UpDown } from '../flows/types.js';
+import type { Scope, SessionRecord, TalkerDimension, TalkerScope, TrafficScope, UpDown } from '../flows/types.js';
 import type { Granularity } from './time.js';
 import type { TalkerTotal } from '../flows/talkers.js';
 import type { SessionFilter } from '../flows/session-filter.js';
@@ -84,6 +84,8 @@ export type { TalkerTotal } from '../flows/talkers.js';
 
 export interface TopQuery {
   dimension: TalkerDimension;
+  /** Only internet or only LAN traffic's talkers (default: all). */
+  scope?: TalkerScope | '';
   from: DateArg;
   to: DateArg;
   /** Rows to return (default 10). */

@@ -14,7 +14,7 @@
  * dimension, whatever the traffic.
  */
 import type { Statement } from 'better-sqlite3';
-import { TALKER_DIMENSIONS, type SessionRecord, type TalkerDimension } from '../flows/types.js';
+import { TALKER_SETS, type SessionRecord, type TalkerSet } from '../flows/types.js';
 import { addressBytes } from '../net/address-bytes.js';
 import type { StoreConfig } from './config.js';
 import type { Pending } from './pending.js';
@@ -29,7 +29,7 @@ export interface LiveSnapshot {
   at: number;
   from: number;
   to: number;
-  talkers: Partial<Record<TalkerDimension, Array<[string, TalkerCounts]>>>;
+  talkers: Partial<Record<TalkerSet, Array<[string, TalkerCounts]>>>;
   sessions: SessionRecord[];
   /** When the flows stage handed the sessions over. */
   sessionsAt: number;
@@ -104,9 +104,9 @@ export class Writer {
   }
 
   /** What the database holds for an hour's talkers: the state a writer continues from. */
-  loadTalkerHour(hour: number): Map<TalkerDimension, TalkerMap> {
-    const dims = new Map<TalkerDimension, TalkerMap>();
-    for (const r of TALKER_DIMENSIONS.flatMap((d) => this.loadHour.all(d, hour)) as Array<Record<string, number> & { dimension: TalkerDimension; key: string; label: string | null }>) {
+  loadTalkerHour(hour: number): Map<TalkerSet, TalkerMap> {
+    const dims = new Map<TalkerSet, TalkerMap>();
+    for (const r of TALKER_SETS.flatMap((d) => this.loadHour.all(d, hour)) as Array<Record<string, number> & { dimension: TalkerSet; key: string; label: string | null }>) {
       let m = dims.get(r.dimension);
       if (!m) dims.set(r.dimension, (m = new Map()));
       const counts = zeroCounts();

@@ -86,7 +86,7 @@ t.test('every RPC and endpoint with real traffic; streams; Python; Prometheus', 
 
   // live streams before the traffic: updates must arrive while it flows
   const liveUpdates: pb.LiveUpdate[] = [];
-  const live = c.traffic.watchLive({ dimensions: ['ip', 'port'], limit: 10, windowSeconds: 300 });
+  const live = c.traffic.watchLive({ dimensions: ['ip', 'port'], limit: 10, windowSeconds: 300, scope: '' });
   const liveEnded = new Promise<{ code: number; details: string }>((resolve) => {
     live.on('data', (u: pb.LiveUpdate) => liveUpdates.push(u));
     live.on('error', (e: grpc.ServiceError) => resolve(e));

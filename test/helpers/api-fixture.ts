@@ -27,6 +27,8 @@ export interface ApiFixture {
   api: ApiServer;
   processor: FlowProcessor;
   store: Store | undefined;
+  /** The history store's data directory (for a CLI reading it). */
+  dataDir: string;
   /** Processes one interval of these flows ending at `end` (wall ms) and hands it to the store and the API. */
   feed(specs: FlowSpec[], end: number, ms?: number): IntervalStats;
 }
@@ -35,7 +37,8 @@ export async function startApi(t: Test, over: Partial<ApiConfig> = {},
   opts: { history?: boolean; maxSessions?: number; sinks?: () => MonitorStatus['sinks'] } = {}): Promise<ApiFixture> {
   const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, [HOST]);
   const processor = new FlowProcessor({ sessions: { ...defaultSessionConfig(), maxSessions: opts.maxSessions ?? 200_000 }, filters: { ignore: [], keep: [] } }, classifier);
-  const store = opts.history === false ? undefined : Store.open({ dataDir: tempDataDir(t, 'api'), flushIntervalMs: 0 });
+  const dataDir = tempDataDir(t, 'api');
+  const store = opts.history === false ? undefined : Store.open({ dataDir, flushIntervalMs: 0 });
   const startedAt = Date.now();
   let collector = collectorStatus(['eth0']);
   const status = (): MonitorStatus => ({ host: 'test-host', startedAt, collector, flows: processor.status(), consumerErrors: {}, sinks: opts.sinks?.() ?? {} });
@@ -45,7 +48,7 @@ export async function startApi(t: Test, over: Partial<ApiConfig> = {},
     store?.close();
   });
   return {
-    api, processor, store,
+    api, processor, store, dataDir,
     feed(specs, end, ms = 1000) {
       const stats = processor.process({ start: end - ms, end, flows: flowBatch(specs, end - ms / 2), totals: totalsFor(specs) });
       collector = { ...collector, intervals: collector.intervals + 1, lastDrainMs: 1.5 };

@@ -12,7 +12,7 @@ import type { Page } from 'playwright-core';
 import { repoRoot } from '../../src/native/binding.js';
 import { requireKernel } from '../helpers/kernel.js';
 import { cliBuilt } from '../helpers/flowlens-cli.js';
-import { REMOTES, openBrowser, startDashboardLab } from '../helpers/dashboard-lab.js';
+import { LAN_PEER, REMOTES, openBrowser, startDashboardLab } from '../helpers/dashboard-lab.js';
 import { formatBytes } from '../../ui/src/lib/format.js';
 
 const SHOTS = path.join(repoRoot, 'docs/screenshots');
@@ -139,6 +139,17 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   t.match(await page.getByTestId('talkers').locator('li').first().textContent(), new RegExp(`${REMOTES[0].net.replace(/\./g, '\\.')}\\.1`), 'local hosts: the host\'s busiest address');
   await page.keyboard.press('ArrowLeft');
   t.equal(await page.getByRole('tab', { name: 'Remote IPs' }).getAttribute('aria-selected'), 'true');
+  // talkers are internet traffic by default: the LAN peer is not among them until LAN or All is chosen
+  const talkerKeys = async () => (await page.getByTestId('talkers').locator('li .mono').allTextContents()).map((k) => k.trim());
+  t.notOk((await talkerKeys()).includes(`${LAN_PEER.net}.2`), 'internet talkers (the default) leave the LAN peer out');
+  await page.locator('[data-scope=lan]').click();
+  await page.waitForFunction((k) => [...document.querySelectorAll('[data-testid=talkers] li .mono')].some((e) => e.textContent?.trim() === k), `${LAN_PEER.net}.2`, { timeout: 15_000 });
+  t.ok((await talkerKeys()).every((k) => k === `${LAN_PEER.net}.2` || !REMOTES.some((r) => k.startsWith(`${r.net}.`))), `LAN talkers: the LAN peer, no internet remote (${(await talkerKeys()).join(', ')})`);
+  await page.locator('[data-scope=all]').click();
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=talkers] li').length >= 7, null, { timeout: 15_000 });
+  t.ok((await talkerKeys()).includes(`${REMOTES[0].net}.2`) && (await talkerKeys()).includes(`${LAN_PEER.net}.2`), 'all traffic: both');
+  await page.locator('[data-scope=internet]').click();
+  await page.waitForFunction((k) => ![...document.querySelectorAll('[data-testid=talkers] li .mono')].some((e) => e.textContent?.trim() === k), `${LAN_PEER.net}.2`, { timeout: 15_000 });
   await page.waitForTimeout(1500);
   await shot(page, 'overview');
 

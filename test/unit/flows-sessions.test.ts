@@ -7,7 +7,7 @@ import t, { type Test } from 'tap';
 import { FlowProcessor, type Enrichment, type FlowsConfig } from '../../src/flows/processor.js';
 import { AddressClassifier, defaultLocalNetworks } from '../../src/net/classify.js';
 import { defaultSessionConfig } from '../../src/flows/sessions.js';
-import { TALKER_DIMENSIONS, type IntervalStats } from '../../src/flows/types.js';
+import { TALKER_DIMENSIONS, TALKER_SCOPES, type IntervalStats } from '../../src/flows/types.js';
 import { flowBatch, totalsFor, type FlowSpec } from '../helpers/flow-batch.js';
 
 const HOST = '10.9.0.2';
@@ -23,13 +23,24 @@ function run(p: FlowProcessor, specs: FlowSpec[], end = 1_001_000, ifaces?: Reco
   return p.process({ start: end - 1000, end, flows: flowBatch(specs, end - 500), totals: totalsFor(specs, ifaces, overflow) });
 }
 
-/** Every dimension's talkers sum to the traffic with addresses. */
+/** Every dimension's talkers sum to the traffic with addresses; each scope's to that scope's traffic, and key by key all = internet + LAN. */
 function assertTalkersSum(t: Test, s: IntervalStats): void {
-  const up = s.traffic.filter((r) => r.scope !== 'unknown' && r.direction === 'up').reduce((a, r) => a + r.bytes, 0);
-  const down = s.traffic.filter((r) => r.scope !== 'unknown' && r.direction === 'down').reduce((a, r) => a + r.bytes, 0);
+  const sum = (scope: string, direction: string) => s.traffic.filter((r) => (scope ? r.scope === scope : r.scope !== 'unknown') && r.direction === direction).reduce((a, r) => a + r.bytes, 0);
   for (const d of TALKER_DIMENSIONS) {
-    t.equal(s.talkers[d].reduce((a, r) => a + r.bytesUp, 0), up, `${d} talkers sum to the up bytes`);
-    t.equal(s.talkers[d].reduce((a, r) => a + r.bytesDown, 0), down, `${d} talkers sum to the down bytes`);
+    t.equal(s.talkers[d].reduce((a, r) => a + r.bytesUp, 0), sum('', 'up'), `${d} talkers sum to the up bytes`);
+    t.equal(s.talkers[d].reduce((a, r) => a + r.bytesDown, 0), sum('', 'down'), `${d} talkers sum to the down bytes`);
+    for (const scope of TALKER_SCOPES) {
+      const rows = s.scopedTalkers![scope][d];
+      t.equal(rows.reduce((a, r) => a + r.bytesUp + r.bytesDown, 0), sum(scope, 'up') + sum(scope, 'down'), `${d} talkers of ${scope} sum to its bytes`);
+    }
+    const byKey = (rows: { key: string; bytesUp: number; bytesDown: number; packetsUp: number; sessions: number }[]) => new Map(rows.map((r) => [r.key, [r.bytesUp, r.bytesDown, r.packetsUp, r.sessions]]));
+    const internet = byKey(s.scopedTalkers!.internet[d]);
+    const lan = byKey(s.scopedTalkers!.lan[d]);
+    for (const r of s.talkers[d]) {
+      const i = internet.get(r.key) ?? [0, 0, 0, 0];
+      const l = lan.get(r.key) ?? [0, 0, 0, 0];
+      t.same([r.bytesUp, r.bytesDown, r.packetsUp, r.sessions], i.map((v, k) => v + l[k]!), `${d} ${r.key}: all = internet + LAN`);
+    }
   }
 }
 

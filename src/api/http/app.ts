@@ -71,6 +71,7 @@ const topParams = {
   ...range,
   window: int('live: the last this many seconds (instead of start/end)', 1, MAX_WINDOW_SECONDS),
   limit: int('rows (the rest is summed in "other")', 1, MAX_PAGE),
+  scope: str('internet or lan: only that traffic\'s talkers (default: all)', { enum: ['internet', 'lan'] }),
 };
 
 function querystring(properties: Record<string, unknown>, required: string[] = []) {
@@ -96,6 +97,7 @@ function topRequest(dimension: string, q: Query): pb.TopTalkersRequest {
     dimension, from: String(q.start ?? ''), to: String(q.end ?? ''),
     windowSeconds: q.window !== undefined ? Number(q.window) : live ? 30 : 0,
     limit: q.limit !== undefined ? Number(q.limit) : 10,
+    scope: String(q.scope ?? ''),
   };
 }
 
@@ -229,12 +231,13 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
       querystring: querystring({
         dimensions: str(`comma-separated talker dimensions (${TALKER_DIMENSIONS.join(', ')})`, { pattern: `^(${TALKER_DIMENSIONS.join('|')})(,(${TALKER_DIMENSIONS.join('|')}))*$` }),
         limit: int('rows per dimension', 1, MAX_PAGE), window: int('talkers over the last this many seconds (default: the interval)', 1, MAX_WINDOW_SECONDS),
+        scope: str('internet or lan: only that traffic\'s talkers (default: all)', { enum: ['internet', 'lan'] }),
       }),
     },
     preHandler: read,
   }, async (req, reply) => {
     const q = req.query as Query;
-    const watch: pb.WatchLiveRequest = { dimensions: q.dimensions ? String(q.dimensions).split(',') : [], limit: q.limit !== undefined ? Number(q.limit) : 10, windowSeconds: q.window !== undefined ? Number(q.window) : 0 };
+    const watch: pb.WatchLiveRequest = { dimensions: q.dimensions ? String(q.dimensions).split(',') : [], limit: q.limit !== undefined ? Number(q.limit) : 10, windowSeconds: q.window !== undefined ? Number(q.window) : 0, scope: String(q.scope ?? '') };
     service.checkWatchLive(watch);
     sse(req, reply, 'interval', (stats) => service.liveUpdate(watch, stats));
   });

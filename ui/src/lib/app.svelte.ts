@@ -52,7 +52,12 @@ export class AppState {
   tick = $state(0);
   /** End (epoch ms) of the latest interval. */
   lastUpdate = $state(0);
-  /** Top talkers per dimension over the live window, from the latest update. */
+  /**
+   * Whose talkers and protocols the Overview lists: internet traffic by default
+   * (what people ask first: a LAN backup is not "internet use"), LAN, or all ('').
+   */
+  talkerScope = $state<'' | 'internet' | 'lan'>('internet');
+  /** Top talkers per dimension over the live window, from the latest update (of talkerScope's traffic). */
   liveTop = $state.raw<Partial<Record<string, TalkersView>>>({});
   activeSessions = $state(0);
   /** When the running flowlens started (epoch ms): the live chart starts no earlier. */

@@ -50,8 +50,8 @@ export const api = {
   preset: (preset: '30days' | '12months' | 'today_hours', iface: string, scope: TrafficScope, signal?: AbortSignal) =>
     getJson<HistoryView>(`history/${preset}`, ifaceParam(iface, scope), signal),
   realtime: (seconds: number) => getJson<RealtimeAnswer>('realtime', { seconds }),
-  talkers: (dimension: TalkerDimension, window: TalkerWindow, limit: number, signal?: AbortSignal) =>
-    getJson<TalkersView>('top', { dimension, limit, ...('live' in window ? { window: window.live } : { start: window.from, end: window.to }) }, signal),
+  talkers: (dimension: TalkerDimension, window: TalkerWindow, limit: number, scope: TrafficScope, signal?: AbortSignal) =>
+    getJson<TalkersView>('top', { dimension, limit, ...('live' in window ? { window: window.live } : { start: window.from, end: window.to }), ...(scope ? { scope } : {}) }, signal),
   sessions: (filter: SessionFilterInput, iface: string, sort: SessionSort, cursor: string, limit: number, signal?: AbortSignal) =>
     getJson<SessionsView>('sessions', { source: 'live', sort, limit, cursor, ...ifaceParam(iface), ...filter }, signal),
   status: (signal?: AbortSignal) => getJson<StatusView>('status', {}, signal),

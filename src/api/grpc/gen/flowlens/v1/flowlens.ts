@@ -130,6 +130,11 @@ export interface TopTalkersRequest {
   windowSeconds: number;
   /** Rows (default 10, at most 10000); the rest is summed in "other". */
   limit: number;
+  /**
+   * "internet" or "lan": only that traffic's talkers (a device's internet use
+   * without its LAN backup). Empty: all traffic.
+   */
+  scope: string;
 }
 
 export interface Talker {
@@ -158,7 +163,11 @@ export interface TopTalkersResponse {
     | Talker
     | undefined;
   /** rows + other. */
-  total: Talker | undefined;
+  total:
+    | Talker
+    | undefined;
+  /** The scope asked for ("internet", "lan" or empty for all). */
+  scope: string;
 }
 
 export interface SessionFilter {
@@ -368,6 +377,8 @@ export interface WatchLiveRequest {
   limit: number;
   /** Talkers over the last this many seconds (default: the interval alone). */
   windowSeconds: number;
+  /** "internet" or "lan": only that traffic's talkers. Empty: all traffic. */
+  scope: string;
 }
 
 export interface TrafficRow {
@@ -1276,7 +1287,7 @@ export const DateRangeResponse: MessageFns<DateRangeResponse> = {
 };
 
 function createBaseTopTalkersRequest(): TopTalkersRequest {
-  return { dimension: "", from: "", to: "", windowSeconds: 0, limit: 0 };
+  return { dimension: "", from: "", to: "", windowSeconds: 0, limit: 0, scope: "" };
 }
 
 export const TopTalkersRequest: MessageFns<TopTalkersRequest> = {
@@ -1295,6 +1306,9 @@ export const TopTalkersRequest: MessageFns<TopTalkersRequest> = {
     }
     if (message.limit !== 0) {
       writer.uint32(40).uint32(message.limit);
+    }
+    if (message.scope !== "") {
+      writer.uint32(50).string(message.scope);
     }
     return writer;
   },
@@ -1352,6 +1366,14 @@ export const TopTalkersRequest: MessageFns<TopTalkersRequest> = {
             message.limit = reader.uint32();
             continue;
           }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1374,6 +1396,7 @@ export const TopTalkersRequest: MessageFns<TopTalkersRequest> = {
     message.to = object.to ?? "";
     message.windowSeconds = object.windowSeconds ?? 0;
     message.limit = object.limit ?? 0;
+    message.scope = object.scope ?? "";
     return message;
   },
 };
@@ -1518,7 +1541,7 @@ export const Talker: MessageFns<Talker> = {
 };
 
 function createBaseTopTalkersResponse(): TopTalkersResponse {
-  return { dimension: "", source: "", from: 0, to: 0, rows: [], other: undefined, total: undefined };
+  return { dimension: "", source: "", from: 0, to: 0, rows: [], other: undefined, total: undefined, scope: "" };
 }
 
 export const TopTalkersResponse: MessageFns<TopTalkersResponse> = {
@@ -1543,6 +1566,9 @@ export const TopTalkersResponse: MessageFns<TopTalkersResponse> = {
     }
     if (message.total !== undefined) {
       Talker.encode(message.total, writer.uint32(58).fork()).join();
+    }
+    if (message.scope !== "") {
+      writer.uint32(66).string(message.scope);
     }
     return writer;
   },
@@ -1616,6 +1642,14 @@ export const TopTalkersResponse: MessageFns<TopTalkersResponse> = {
             message.total = Talker.decode(reader, reader.uint32());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1644,6 +1678,7 @@ export const TopTalkersResponse: MessageFns<TopTalkersResponse> = {
     message.total = (object.total !== undefined && object.total !== null)
       ? Talker.fromPartial(object.total)
       : undefined;
+    message.scope = object.scope ?? "";
     return message;
   },
 };
@@ -3644,7 +3679,7 @@ export const InfluxStatus_SeriesFoldedEntry: MessageFns<InfluxStatus_SeriesFolde
 };
 
 function createBaseWatchLiveRequest(): WatchLiveRequest {
-  return { dimensions: [], limit: 0, windowSeconds: 0 };
+  return { dimensions: [], limit: 0, windowSeconds: 0, scope: "" };
 }
 
 export const WatchLiveRequest: MessageFns<WatchLiveRequest> = {
@@ -3657,6 +3692,9 @@ export const WatchLiveRequest: MessageFns<WatchLiveRequest> = {
     }
     if (message.windowSeconds !== 0) {
       writer.uint32(24).uint32(message.windowSeconds);
+    }
+    if (message.scope !== "") {
+      writer.uint32(34).string(message.scope);
     }
     return writer;
   },
@@ -3698,6 +3736,14 @@ export const WatchLiveRequest: MessageFns<WatchLiveRequest> = {
             message.windowSeconds = reader.uint32();
             continue;
           }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.scope = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3718,6 +3764,7 @@ export const WatchLiveRequest: MessageFns<WatchLiveRequest> = {
     message.dimensions = object.dimensions?.map((e) => e) || [];
     message.limit = object.limit ?? 0;
     message.windowSeconds = object.windowSeconds ?? 0;
+    message.scope = object.scope ?? "";
     return message;
   },
 };
