@@ -15,6 +15,7 @@ import { checkCommand } from './cli/check.js';
 import { historyCli } from './cli/history.js';
 import { topCli } from './cli/top.js';
 import { sessionsCli } from './cli/sessions.js';
+import { usageCli } from './cli/usage.js';
 
 /** A whole decimal number: Number() would take "abc" as NaN, "" as 0 and "0x10" as 16. */
 function parseInteger(text: string, flag: string): number {
@@ -130,6 +131,7 @@ ${settingsHelp()}`,
   history: historyCli,
   top: topCli,
   sessions: sessionsCli,
+  usage: usageCli,
 };
 
 function help(): string {
@@ -157,11 +159,31 @@ async function main(argv: string[]): Promise<number> {
   }
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: rest, options: cmd.options, strict: true, allowPositionals: false }).values as typeof values;
+    values = parseArgs({ args: negativeValues(rest, cmd.options), strict: true, allowPositionals: false, options: cmd.options }).values as typeof values;
   } catch (e) {
     throw new FlowlensError('FLOW_ERR_USAGE', (e as Error).message, `see flowlens ${name} --help`);
   }
   return cmd.main(values);
+}
+
+/**
+ * `--cycle -1`, `--from -30d`: a value that starts with a dash and a digit is
+ * the option's value, not another option (parseArgs alone calls it ambiguous).
+ */
+function negativeValues(args: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i]!;
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
+    const next = args[i + 1];
+    if (name && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else {
+      out.push(a);
+    }
+  }
+  return out;
 }
 
 main(process.argv.slice(2)).then(

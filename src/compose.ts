@@ -84,7 +84,7 @@ export class Flowlens {
     const influx = (this.influx = config.influx ? new InfluxComponent(config.influx, { host: config.host }) : undefined);
     const api = (this.api = config.api.enabled
       ? new ApiComponent(config.api, (): ApiSource => ({
-        processor: monitor.processor, status: () => monitor.status(), store: history?.store, intervalMs: config.collector.intervalMs, host: config.host,
+        processor: monitor.processor, status: () => monitor.status(), store: history?.store, intervalMs: config.collector.intervalMs, host: config.host, billing: config.billing,
       }))
       : undefined);
     const monitor: Monitor = (this.monitor = new Monitor(config, {

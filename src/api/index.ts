@@ -16,7 +16,7 @@ import type { CollectorStatus } from '../collector/index.js';
 import type { FlowsStatus } from '../flows/processor.js';
 import type { IntervalStats } from '../flows/types.js';
 import type { Consumer, MonitorStatus } from '../monitor.js';
-import type { Store } from '../store/index.js';
+import { DEFAULT_BILLING, type BillingConfig, type Store } from '../store/index.js';
 import { repoRoot } from '../native/binding.js';
 import { FlowlensError } from '../errors.js';
 import { TokenSet } from './auth.js';
@@ -48,6 +48,8 @@ export interface ApiSource {
   /** The collector's interval, for the health check. */
   intervalMs: number;
   host: string;
+  /** Billing cycles for /api/usage (default: cycles from the 1st, no cap). */
+  billing?: BillingConfig;
 }
 
 export class ApiServer {
@@ -66,7 +68,7 @@ export class ApiServer {
   private constructor(readonly config: ApiConfig, private readonly source: ApiSource) {
     this.hub.setMaxListeners(0);
     this.live = new LiveQuery(source.processor.live);
-    this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store });
+    this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store, billing: source.billing ?? DEFAULT_BILLING });
     // the InfluxDB writer's counters are read when Prometheus scrapes, not every interval
     this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx);
   }

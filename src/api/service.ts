@@ -12,7 +12,7 @@ import type { InfluxSinkStats } from '../sinks/influx/index.js';
 import type { LiveSession } from '../flows/live.js';
 import { TALKER_DIMENSIONS, TALKER_SCOPES, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerScope } from '../flows/types.js';
 import { protocolName } from '../net/protocols.js';
-import type { Store } from '../store/index.js';
+import type { BillingConfig, Store, UsageRow } from '../store/index.js';
 import type { DateArg, SessionFilter as StoreSessionFilter, SessionSort, TrafficFilter as StoreTrafficFilter, Totals as StoreTotals, TalkerTotal } from '../store/types.js';
 import { FlowlensError } from '../errors.js';
 import { LiveQuery, MAX_WINDOW_SECONDS, type LiveSort, type LiveTalker } from './live-query.js';
@@ -24,6 +24,7 @@ export interface ApiSources {
   status(): MonitorStatus;
   /** The history; undefined when history is off. */
   store?: Store;
+  billing: BillingConfig;
 }
 
 const usage = (message: string, hint?: string) => new FlowlensError('FLOW_ERR_USAGE', message, hint);
@@ -206,6 +207,22 @@ export class ApiService {
   private computeDateRange(): pb.DateRangeResponse {
     const r = this.history().dateRange();
     return { first: r.first ?? '', last: r.last ?? '', firstTime: r.firstTime ?? 0, lastTime: r.lastTime ?? 0 };
+  }
+
+  usage(req: pb.UsageRequest): pb.UsageResponse {
+    const u = this.memo(`usage ${req.cycle} ${req.limit}`, () => this.history().usage(this.src.billing, { cycle: req.cycle, limit: req.limit || 10 }));
+    const row = (r: UsageRow & { device?: string; destination?: string }): pb.UsageRow => ({
+      key: r.key, label: r.label ?? '', bytesUp: r.bytesUp, bytesDown: r.bytesDown, bytes: r.bytes, device: r.device ?? '', destination: r.destination ?? '',
+    });
+    return {
+      cycle: u.cycle.index, start: ms(u.cycle.start), end: ms(u.cycle.end), from: u.cycle.from, to: u.cycle.to, complete: u.cycle.complete,
+      countedUntil: ms(u.countedUntil), all: totals(u.all), internet: totals(u.internet), lan: totals(u.lan),
+      counted: u.counted, cap: u.cap ?? 0, capScope: u.capScope, capDirection: u.capDirection, capShare: u.capShare ?? 0,
+      projected: u.projected, projectedShare: u.projectedShare ?? 0, daysLeft: u.daysLeft,
+      p95UpBitsPerSecond: u.p95.upBitsPerSecond, p95DownBitsPerSecond: u.p95.downBitsPerSecond, p95BilledBitsPerSecond: u.p95.billedBitsPerSecond,
+      p95Samples: u.p95.samples, p95Resolution: u.p95.resolution,
+      devices: u.devices.map(row), destinations: u.destinations.map(row), pairs: u.pairs.map(row),
+    };
   }
 
   topTalkers(req: pb.TopTalkersRequest): pb.TopTalkersResponse {

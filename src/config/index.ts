@@ -8,6 +8,7 @@ import type { CollectorConfig, Hook, XdpMode } from '../collector/config.js';
 import type { FilterConfig, FilterRule } from '../flows/filters.js';
 import type { InfluxSettings } from '../sinks/influx/config.js';
 import type { StoreConfig } from '../store/config.js';
+import type { BillingConfig } from '../store/usage.js';
 import { TrafficFilter } from '../flows/filters.js';
 import type { SessionConfig } from '../flows/sessions.js';
 import { defaultLocalNetworks } from '../net/classify.js';
@@ -80,6 +81,8 @@ export interface FlowlensConfig {
   /** The ring buffer's size is collector.captureRingBytes (0 without names). */
   names: { enabled: boolean; maxEntries: number };
   history: HistoryConfig;
+  /** Billing cycles: `flowlens usage`, /api/usage. */
+  billing: BillingConfig;
   /** The influx.* settings as loaded (influxConfigFrom checks them together); absent: no writer. */
   influx?: InfluxSettings;
   api: ApiConfig;
@@ -120,6 +123,7 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
       sessionLogDays: v('history.sessionLogDays'),
       liveSessionsLimit: v('history.liveSessions'),
     },
+    billing: { cycleStartDay: v('billing.cycleStartDay'), cap: v('billing.cap'), capScope: v('billing.capScope'), capDirection: v('billing.capDirection') },
     influx,
     api: apiConfig(v, (key) => loaded.values.has(key)),
     loaded,

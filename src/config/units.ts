@@ -16,7 +16,10 @@ export function parseSettingDuration(text: string): number {
   }
 }
 
-const SIZE_UNITS: Record<string, number> = { '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3 };
+const SIZE_UNITS: Record<string, number> = {
+  '': 1, b: 1, k: 1e3, kb: 1e3, kib: 1024, m: 1e6, mb: 1e6, mib: 1024 ** 2, g: 1e9, gb: 1e9, gib: 1024 ** 3,
+  t: 1e12, tb: 1e12, tib: 1024 ** 4, p: 1e15, pb: 1e15, pib: 1024 ** 5,
+};
 
 /** 1048576, "1048576", "32MiB", "64 MB" → bytes (whole); NaN when it is none of them. */
 export function parseSize(v: unknown): number {

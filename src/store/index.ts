@@ -12,6 +12,7 @@ import type { IntervalStats, SessionRecord, TalkerDimension, TalkerScope } from 
 import { FlowlensError } from '../errors.js';
 import { defaultStoreConfig, type StoreConfig } from './config.js';
 import { Pending } from './pending.js';
+import { cycleUsage, type BillingConfig, type Usage, type UsageQuery } from './usage.js';
 import * as q from './queries.js';
 import { closeWriter, openForReading, openForWriting, type Db } from './schema.js';
 import { sessions } from './sessions.js';
@@ -22,6 +23,7 @@ import { WriterLock } from './lock.js';
 
 export { defaultStoreConfig, type StoreConfig } from './config.js';
 export type * from './types.js';
+export { DEFAULT_BILLING, cycleBounds, percentile95, type BillingConfig, type Usage, type UsageQuery, type UsageRow } from './usage.js';
 
 export interface StoreOptions extends Partial<StoreConfig> {
   dataDir: string;
@@ -195,6 +197,11 @@ export class Store {
 
   todayByHour(filter: TrafficFilter = {}): History {
     return q.todayByHour(this.source(), filter);
+  }
+
+  /** A billing cycle's use, projection, 95th percentile and breakdown (src/store/usage.ts). */
+  usage(billing: BillingConfig, query: UsageQuery = {}): Usage {
+    return cycleUsage(this.source(), billing, query);
   }
 
   /** First and last local date with traffic. */

@@ -7,7 +7,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { mkdtempSync, rmSync } from 'node:fs';
 import type { Test } from 'tap';
-import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow } from '../../src/flows/types.js';
+import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TalkerScope, type TrafficRow } from '../../src/flows/types.js';
 
 export function emptyTalkers(): Record<TalkerDimension, TalkerRow[]> {
   return Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, []])) as unknown as Record<TalkerDimension, TalkerRow[]>;
@@ -23,6 +23,8 @@ export interface IntervalSpec {
   lengthMs?: number;
   traffic?: TrafficRow[];
   talkers?: Partial<Record<TalkerDimension, TalkerRow[]>>;
+  /** Talkers of internet and of LAN traffic (absent: not split). */
+  scopedTalkers?: Partial<Record<TalkerScope, Partial<Record<TalkerDimension, TalkerRow[]>>>>;
   ended?: SessionRecord[];
 }
 
@@ -34,6 +36,7 @@ export function interval(spec: IntervalSpec): IntervalStats {
     activeSessions: 0,
     activeRemotes: 0,
     talkers: { ...emptyTalkers(), ...spec.talkers },
+    ...(spec.scopedTalkers ? { scopedTalkers: { internet: { ...emptyTalkers(), ...spec.scopedTalkers.internet }, lan: { ...emptyTalkers(), ...spec.scopedTalkers.lan } } } : {}),
     endedSessions: spec.ended ?? [],
   };
 }

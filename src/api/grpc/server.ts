@@ -103,6 +103,7 @@ export class GrpcApi {
       history: this.unary('read', (req) => s.historyRange(req as any)),
       dateRange: this.unary('read', () => s.dateRange()),
       topTalkers: this.unary('read', (req) => s.topTalkers(req as any)),
+      usage: this.unary('read', (req) => s.usage(req as any)),
       sessions: this.unary('read', (req) => s.sessions(req as any)),
       realtime: this.unary('read', (req) => s.realtime(req as any)),
       status: this.unary('read', () => s.status()),

@@ -167,6 +167,9 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
   get('/api/history/today_hours', 'Today by hour', trafficFilter, (q) => service.historyRange({ preset: 'today_hours', from: '', to: '', granularity: '', filter: filterOf(q) }));
   get('/api/date_range', 'First and last day with traffic', null, () => service.dateRange());
   get('/api/top_ips', 'Top remote addresses over a date range (start, end) or a live window (default: the last 30 s)', topParams, (q) => service.topTalkers(topRequest('ip', q)));
+  get('/api/usage', 'A billing cycle: use, cap, projection, 95th percentile of 5-minute rates, devices and destinations',
+    { cycle: int('0: the current cycle (default); -1 the one before, ...', -1200, 0), limit: int('rows of each breakdown (default 10)', 1, 1000) },
+    (q) => service.usage({ cycle: q.cycle !== undefined ? Number(q.cycle) : 0, limit: q.limit !== undefined ? Number(q.limit) : 10 }));
   get('/api/top', 'Top talkers of a dimension over a date range or a live window',
     { dimension: str(TALKER_DIMENSIONS.join(', '), { enum: [...TALKER_DIMENSIONS] }), ...topParams },
     (q) => service.topTalkers(topRequest(String(q.dimension), q)), ['dimension']);

@@ -137,6 +137,69 @@ export interface TopTalkersRequest {
   scope: string;
 }
 
+export interface UsageRequest {
+  /** 0: the current cycle; -1: the one before, and so on. */
+  cycle: number;
+  /** Rows of each breakdown (default 10). */
+  limit: number;
+}
+
+export interface UsageRow {
+  /** A device (local address), a destination (domain or remote address), or "device → destination". */
+  key: string;
+  label: string;
+  bytesUp: number;
+  bytesDown: number;
+  bytes: number;
+  /** Pairs only. */
+  device: string;
+  destination: string;
+}
+
+export interface UsageResponse {
+  cycle: number;
+  /** [start, end) of the cycle (local midnights), and its first and last day. */
+  start: number;
+  end: number;
+  from: string;
+  to: string;
+  complete: boolean;
+  /** Counted up to here: min(now, end). */
+  countedUntil: number;
+  all: Totals | undefined;
+  internet: Totals | undefined;
+  lan:
+    | Totals
+    | undefined;
+  /** Bytes that count against the cap (cap_scope, cap_direction). */
+  counted: number;
+  /** 0: no cap. */
+  cap: number;
+  /** "internet" or "all". */
+  capScope: string;
+  /** "both", "up" or "down". */
+  capDirection: string;
+  /** counted / cap; 0 without a cap. */
+  capShare: number;
+  /** counted at the cycle's end at the last 7 days' rate. */
+  projected: number;
+  projectedShare: number;
+  daysLeft: number;
+  /** 95th percentile of 5-minute (or, beyond history.minuteDays, 15-minute) rates, bit/s. */
+  p95UpBitsPerSecond: number;
+  p95DownBitsPerSecond: number;
+  /** max(up, down): what burstable billing charges. */
+  p95BilledBitsPerSecond: number;
+  p95Samples: number;
+  /** "5min" or "15min". */
+  p95Resolution: string;
+  /** Exact, from the hourly talkers (of cap_scope's traffic). */
+  devices: UsageRow[];
+  destinations: UsageRow[];
+  /** From the session log: each session whole, in the cycle it ended in. */
+  pairs: UsageRow[];
+}
+
 export interface Talker {
   key: string;
   /** The domain of a remote address, the organisation of an ASN. */
@@ -1397,6 +1460,584 @@ export const TopTalkersRequest: MessageFns<TopTalkersRequest> = {
     message.windowSeconds = object.windowSeconds ?? 0;
     message.limit = object.limit ?? 0;
     message.scope = object.scope ?? "";
+    return message;
+  },
+};
+
+function createBaseUsageRequest(): UsageRequest {
+  return { cycle: 0, limit: 0 };
+}
+
+export const UsageRequest: MessageFns<UsageRequest> = {
+  encode(message: UsageRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cycle !== 0) {
+      writer.uint32(8).int32(message.cycle);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(16).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UsageRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUsageRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cycle = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<UsageRequest>): UsageRequest {
+    return UsageRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UsageRequest>): UsageRequest {
+    const message = createBaseUsageRequest();
+    message.cycle = object.cycle ?? 0;
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseUsageRow(): UsageRow {
+  return { key: "", label: "", bytesUp: 0, bytesDown: 0, bytes: 0, device: "", destination: "" };
+}
+
+export const UsageRow: MessageFns<UsageRow> = {
+  encode(message: UsageRow, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.label !== "") {
+      writer.uint32(18).string(message.label);
+    }
+    if (message.bytesUp !== 0) {
+      writer.uint32(24).uint64(message.bytesUp);
+    }
+    if (message.bytesDown !== 0) {
+      writer.uint32(32).uint64(message.bytesDown);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(40).uint64(message.bytes);
+    }
+    if (message.device !== "") {
+      writer.uint32(50).string(message.device);
+    }
+    if (message.destination !== "") {
+      writer.uint32(58).string(message.destination);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UsageRow {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUsageRow();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.label = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytesUp = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bytesDown = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.device = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.destination = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<UsageRow>): UsageRow {
+    return UsageRow.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UsageRow>): UsageRow {
+    const message = createBaseUsageRow();
+    message.key = object.key ?? "";
+    message.label = object.label ?? "";
+    message.bytesUp = object.bytesUp ?? 0;
+    message.bytesDown = object.bytesDown ?? 0;
+    message.bytes = object.bytes ?? 0;
+    message.device = object.device ?? "";
+    message.destination = object.destination ?? "";
+    return message;
+  },
+};
+
+function createBaseUsageResponse(): UsageResponse {
+  return {
+    cycle: 0,
+    start: 0,
+    end: 0,
+    from: "",
+    to: "",
+    complete: false,
+    countedUntil: 0,
+    all: undefined,
+    internet: undefined,
+    lan: undefined,
+    counted: 0,
+    cap: 0,
+    capScope: "",
+    capDirection: "",
+    capShare: 0,
+    projected: 0,
+    projectedShare: 0,
+    daysLeft: 0,
+    p95UpBitsPerSecond: 0,
+    p95DownBitsPerSecond: 0,
+    p95BilledBitsPerSecond: 0,
+    p95Samples: 0,
+    p95Resolution: "",
+    devices: [],
+    destinations: [],
+    pairs: [],
+  };
+}
+
+export const UsageResponse: MessageFns<UsageResponse> = {
+  encode(message: UsageResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cycle !== 0) {
+      writer.uint32(8).int32(message.cycle);
+    }
+    if (message.start !== 0) {
+      writer.uint32(16).int64(message.start);
+    }
+    if (message.end !== 0) {
+      writer.uint32(24).int64(message.end);
+    }
+    if (message.from !== "") {
+      writer.uint32(34).string(message.from);
+    }
+    if (message.to !== "") {
+      writer.uint32(42).string(message.to);
+    }
+    if (message.complete !== false) {
+      writer.uint32(48).bool(message.complete);
+    }
+    if (message.countedUntil !== 0) {
+      writer.uint32(56).int64(message.countedUntil);
+    }
+    if (message.all !== undefined) {
+      Totals.encode(message.all, writer.uint32(66).fork()).join();
+    }
+    if (message.internet !== undefined) {
+      Totals.encode(message.internet, writer.uint32(74).fork()).join();
+    }
+    if (message.lan !== undefined) {
+      Totals.encode(message.lan, writer.uint32(82).fork()).join();
+    }
+    if (message.counted !== 0) {
+      writer.uint32(88).uint64(message.counted);
+    }
+    if (message.cap !== 0) {
+      writer.uint32(96).uint64(message.cap);
+    }
+    if (message.capScope !== "") {
+      writer.uint32(106).string(message.capScope);
+    }
+    if (message.capDirection !== "") {
+      writer.uint32(114).string(message.capDirection);
+    }
+    if (message.capShare !== 0) {
+      writer.uint32(121).double(message.capShare);
+    }
+    if (message.projected !== 0) {
+      writer.uint32(128).uint64(message.projected);
+    }
+    if (message.projectedShare !== 0) {
+      writer.uint32(137).double(message.projectedShare);
+    }
+    if (message.daysLeft !== 0) {
+      writer.uint32(144).uint32(message.daysLeft);
+    }
+    if (message.p95UpBitsPerSecond !== 0) {
+      writer.uint32(153).double(message.p95UpBitsPerSecond);
+    }
+    if (message.p95DownBitsPerSecond !== 0) {
+      writer.uint32(161).double(message.p95DownBitsPerSecond);
+    }
+    if (message.p95BilledBitsPerSecond !== 0) {
+      writer.uint32(169).double(message.p95BilledBitsPerSecond);
+    }
+    if (message.p95Samples !== 0) {
+      writer.uint32(176).uint32(message.p95Samples);
+    }
+    if (message.p95Resolution !== "") {
+      writer.uint32(186).string(message.p95Resolution);
+    }
+    for (const v of message.devices) {
+      UsageRow.encode(v!, writer.uint32(194).fork()).join();
+    }
+    for (const v of message.destinations) {
+      UsageRow.encode(v!, writer.uint32(202).fork()).join();
+    }
+    for (const v of message.pairs) {
+      UsageRow.encode(v!, writer.uint32(210).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): UsageResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseUsageResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cycle = reader.int32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.start = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.end = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.from = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.to = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.complete = reader.bool();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.countedUntil = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.all = Totals.decode(reader, reader.uint32());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.internet = Totals.decode(reader, reader.uint32());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.lan = Totals.decode(reader, reader.uint32());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.counted = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.cap = longToNumber(reader.uint64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.capScope = reader.string();
+            continue;
+          }
+          case 14: {
+            if (tag !== 114) {
+              break;
+            }
+
+            message.capDirection = reader.string();
+            continue;
+          }
+          case 15: {
+            if (tag !== 121) {
+              break;
+            }
+
+            message.capShare = reader.double();
+            continue;
+          }
+          case 16: {
+            if (tag !== 128) {
+              break;
+            }
+
+            message.projected = longToNumber(reader.uint64());
+            continue;
+          }
+          case 17: {
+            if (tag !== 137) {
+              break;
+            }
+
+            message.projectedShare = reader.double();
+            continue;
+          }
+          case 18: {
+            if (tag !== 144) {
+              break;
+            }
+
+            message.daysLeft = reader.uint32();
+            continue;
+          }
+          case 19: {
+            if (tag !== 153) {
+              break;
+            }
+
+            message.p95UpBitsPerSecond = reader.double();
+            continue;
+          }
+          case 20: {
+            if (tag !== 161) {
+              break;
+            }
+
+            message.p95DownBitsPerSecond = reader.double();
+            continue;
+          }
+          case 21: {
+            if (tag !== 169) {
+              break;
+            }
+
+            message.p95BilledBitsPerSecond = reader.double();
+            continue;
+          }
+          case 22: {
+            if (tag !== 176) {
+              break;
+            }
+
+            message.p95Samples = reader.uint32();
+            continue;
+          }
+          case 23: {
+            if (tag !== 186) {
+              break;
+            }
+
+            message.p95Resolution = reader.string();
+            continue;
+          }
+          case 24: {
+            if (tag !== 194) {
+              break;
+            }
+
+            message.devices.push(UsageRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 25: {
+            if (tag !== 202) {
+              break;
+            }
+
+            message.destinations.push(UsageRow.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 26: {
+            if (tag !== 210) {
+              break;
+            }
+
+            message.pairs.push(UsageRow.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<UsageResponse>): UsageResponse {
+    return UsageResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<UsageResponse>): UsageResponse {
+    const message = createBaseUsageResponse();
+    message.cycle = object.cycle ?? 0;
+    message.start = object.start ?? 0;
+    message.end = object.end ?? 0;
+    message.from = object.from ?? "";
+    message.to = object.to ?? "";
+    message.complete = object.complete ?? false;
+    message.countedUntil = object.countedUntil ?? 0;
+    message.all = (object.all !== undefined && object.all !== null) ? Totals.fromPartial(object.all) : undefined;
+    message.internet = (object.internet !== undefined && object.internet !== null)
+      ? Totals.fromPartial(object.internet)
+      : undefined;
+    message.lan = (object.lan !== undefined && object.lan !== null) ? Totals.fromPartial(object.lan) : undefined;
+    message.counted = object.counted ?? 0;
+    message.cap = object.cap ?? 0;
+    message.capScope = object.capScope ?? "";
+    message.capDirection = object.capDirection ?? "";
+    message.capShare = object.capShare ?? 0;
+    message.projected = object.projected ?? 0;
+    message.projectedShare = object.projectedShare ?? 0;
+    message.daysLeft = object.daysLeft ?? 0;
+    message.p95UpBitsPerSecond = object.p95UpBitsPerSecond ?? 0;
+    message.p95DownBitsPerSecond = object.p95DownBitsPerSecond ?? 0;
+    message.p95BilledBitsPerSecond = object.p95BilledBitsPerSecond ?? 0;
+    message.p95Samples = object.p95Samples ?? 0;
+    message.p95Resolution = object.p95Resolution ?? "";
+    message.devices = object.devices?.map((e) => UsageRow.fromPartial(e)) || [];
+    message.destinations = object.destinations?.map((e) => UsageRow.fromPartial(e)) || [];
+    message.pairs = object.pairs?.map((e) => UsageRow.fromPartial(e)) || [];
     return message;
   },
 };
@@ -4269,6 +4910,16 @@ export const TrafficService = {
     responseSerialize: (value: TopTalkersResponse): Buffer => Buffer.from(TopTalkersResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): TopTalkersResponse => TopTalkersResponse.decode(value),
   },
+  /** A billing cycle: use, cap, projection, 95th percentile of 5-minute rates, devices and destinations. */
+  usage: {
+    path: "/flowlens.v1.Traffic/Usage" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: UsageRequest): Buffer => Buffer.from(UsageRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): UsageRequest => UsageRequest.decode(value),
+    responseSerialize: (value: UsageResponse): Buffer => Buffer.from(UsageResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): UsageResponse => UsageResponse.decode(value),
+  },
   /** Live (active) or ended (the session log) sessions: filtered, sorted, paged with a cursor. */
   sessions: {
     path: "/flowlens.v1.Traffic/Sessions" as const,
@@ -4330,6 +4981,8 @@ export interface TrafficServer extends UntypedServiceImplementation {
   dateRange: handleUnaryCall<DateRangeRequest, DateRangeResponse>;
   /** The largest talkers of a dimension over a date range (history) or a live window, with "other". */
   topTalkers: handleUnaryCall<TopTalkersRequest, TopTalkersResponse>;
+  /** A billing cycle: use, cap, projection, 95th percentile of 5-minute rates, devices and destinations. */
+  usage: handleUnaryCall<UsageRequest, UsageResponse>;
   /** Live (active) or ended (the session log) sessions: filtered, sorted, paged with a cursor. */
   sessions: handleUnaryCall<SessionsRequest, SessionsResponse>;
   /** Per-second rates of the last seconds (default 30), per interface, direction and scope. */
@@ -4406,6 +5059,22 @@ export interface TrafficClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: TopTalkersResponse) => void,
+  ): ClientUnaryCall;
+  /** A billing cycle: use, cap, projection, 95th percentile of 5-minute rates, devices and destinations. */
+  usage(
+    request: UsageRequest,
+    callback: (error: ServiceError | null, response: UsageResponse) => void,
+  ): ClientUnaryCall;
+  usage(
+    request: UsageRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: UsageResponse) => void,
+  ): ClientUnaryCall;
+  usage(
+    request: UsageRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: UsageResponse) => void,
   ): ClientUnaryCall;
   /** Live (active) or ended (the session log) sessions: filtered, sorted, paged with a cursor. */
   sessions(
