@@ -216,7 +216,7 @@ export class ApiService {
     });
     return {
       cycle: u.cycle.index, start: ms(u.cycle.start), end: ms(u.cycle.end), from: u.cycle.from, to: u.cycle.to, complete: u.cycle.complete,
-      countedUntil: ms(u.countedUntil), all: totals(u.all), internet: totals(u.internet), lan: totals(u.lan),
+      countedUntil: ms(u.countedUntil), observedFrom: ms(u.observedFrom), all: totals(u.all), internet: totals(u.internet), lan: totals(u.lan),
       counted: u.counted, cap: u.cap ?? 0, capScope: u.capScope, capDirection: u.capDirection, capShare: u.capShare ?? 0,
       projected: u.projected, projectedShare: u.projectedShare ?? 0, daysLeft: u.daysLeft,
       p95UpBitsPerSecond: u.p95.upBitsPerSecond, p95DownBitsPerSecond: u.p95.downBitsPerSecond, p95BilledBitsPerSecond: u.p95.billedBitsPerSecond,

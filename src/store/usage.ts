@@ -9,7 +9,8 @@
  *  - used, per scope and direction: sums of the stored traffic (exact, as every
  *    history total);
  *  - the 95th percentile: over every 5-minute bucket of the cycle so far
- *    (quiet ones count as zero, as transit billing counts them), from the
+ *    since flowlens began counting (quiet ones count as zero, as transit
+ *    billing counts them; time before flowlens ran is unknown, not quiet), from the
  *    per-minute history; where that has been pruned (history.minuteDays), from
  *    the quarter-hour history, and the answer says which;
  *  - per device and per destination: the hourly talkers of the cycle (exact;
@@ -20,7 +21,7 @@
  */
 import { FlowlensError } from '../errors.js';
 import type { TalkerScope } from '../flows/types.js';
-import { sumRange, topTalkers, type Source } from './queries.js';
+import { dateRange, sumRange, topTalkers, type Source } from './queries.js';
 import { DAY_MS, MINUTE_MS, QUARTER_MS, localDate, parseDateArg } from './time.js';
 import type { TalkerTotal, Totals, TrafficFilter } from './types.js';
 
@@ -57,6 +58,8 @@ export interface Usage {
   cycle: { index: number; start: number; end: number; from: string; to: string; complete: boolean };
   /** The part of the cycle counted so far: [start, min(now, end)). */
   countedUntil: number;
+  /** Where history of the cycle begins (the cycle's start, or later when flowlens began counting later): rates and percentiles are over [observedFrom, countedUntil). */
+  observedFrom: number;
   all: Totals;
   internet: Totals;
   lan: Totals;
@@ -130,14 +133,17 @@ export function cycleUsage(src: Source, billing: BillingConfig, q: UsageQuery = 
   const pick = (t: Totals) => (billing.capDirection === 'up' ? t.up : billing.capDirection === 'down' ? t.down : t.total);
   const counted = pick(basis);
 
-  // the recent rate: the last 7 days of the cycle so far (all of it when shorter)
-  const recentFrom = Math.max(start, until - 7 * DAY_MS);
+  // what flowlens saw of the cycle: from its first counted quarter hour (a cycle it started in midway is not quiet before)
+  const first = dateRange(src).firstTime;
+  const observedFrom = Math.min(until, Math.max(start, first ?? until));
+  // the recent rate: the last 7 days observed (all of them when fewer)
+  const recentFrom = Math.max(observedFrom, until - 7 * DAY_MS);
   const recent = pick(sumRange(src, recentFrom, until, scopeFilter));
   const rate = until > recentFrom ? recent / (until - recentFrom) : 0;
   const projected = Math.round(counted + rate * Math.max(0, end - until));
   const cap = billing.cap ?? null;
 
-  const p95 = rates95(src, start, until, billing.capScope === 'internet' ? 'internet' : undefined);
+  const p95 = rates95(src, observedFrom, until, billing.capScope === 'internet' ? 'internet' : undefined);
   const talkerScope: TalkerScope | '' = billing.capScope === 'internet' ? 'internet' : '';
   const rows = (dimension: 'host' | 'domain') => {
     const t = topTalkers(src, { dimension, scope: talkerScope, from: start, to: until, limit });
@@ -145,6 +151,7 @@ export function cycleUsage(src: Source, billing: BillingConfig, q: UsageQuery = 
   };
   return {
     cycle: { index, start, end, from: localDate(start), to: localDate(end - 1), complete: src.now >= end },
+    observedFrom,
     countedUntil: until,
     all, internet, lan, counted,
     cap, capScope: billing.capScope, capDirection: billing.capDirection,
@@ -165,8 +172,12 @@ function row(r: TalkerTotal): UsageRow {
 
 /** 5-minute (or, where minutes were pruned, 15-minute) rates over [from, to): their 95th percentile per direction. */
 function rates95(src: Source, from: number, to: number, scope: 'internet' | undefined): Usage['p95'] {
+  // per-minute rows reach back to `from` unless history.minuteDays pruned them: then their oldest
+  // quarter hour is later than the quarter-hour history's (which is kept forever)
   const oldestMinute = (src.db.prepare(`SELECT min(minute) AS m FROM traffic_minute`).get() as { m: number | null }).m;
-  const minutesCover = oldestMinute !== null && oldestMinute * MINUTE_MS <= from;
+  const oldestQuarter = dateRange(src).firstTime;
+  const minutesFrom = oldestMinute === null ? Infinity : Math.floor((oldestMinute * MINUTE_MS) / QUARTER_MS) * QUARTER_MS;
+  const minutesCover = oldestMinute === null ? src.pending !== null : minutesFrom <= Math.max(from, oldestQuarter ?? from);
   const width = minutesCover || to <= from ? FIVE_MIN : QUARTER_MS;
   const n = Math.max(0, Math.ceil((to - from) / width));
   const up = new Float64Array(n);

@@ -76,7 +76,7 @@ export async function startDashboardLab(t: Test, extraArgs: string[] = []): Prom
   t.teardown(() => rmSync(dataDir, { recursive: true, force: true }));
   const run = new CliRun(topo.spawn(host, ...cliCommand([
     'run', '--iface', link.a, '--format', 'ndjson', '--interval', '1s', '--http-port', '0', '--grpc-port', '0',
-    '--data-dir', dataDir, '--flush-interval', '2s', '--geo-country', countryDb, '--geo-asn', asnDb, ...extraArgs,
+    '--data-dir', dataDir, '--flush-interval', '2s', '--cap', '2GB', '--geo-country', countryDb, '--geo-asn', asnDb, ...extraArgs,
   ])));
   t.teardown(() => run.stop('SIGTERM'));
   if (!(await run.waitFor((r) => r.stdout.includes('"type":"api"'), 30_000))) throw new Error(`flowlens did not start its API: ${run.stderr}`);

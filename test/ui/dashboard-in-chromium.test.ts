@@ -120,6 +120,14 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   const lanShown = /([\d.]+ [KMGT]?B)/.exec(lanCard)![1]!;
   t.ok(between(lanShown, lanBefore.up + lanBefore.down, lanAfter.up + lanAfter.down), `today's LAN ${lanShown} is the API's scope=lan`);
   t.ok(lanAfter.up + lanAfter.down > 0, 'the lab\'s LAN peer is counted as LAN');
+  // the billing cycle card: what counts against the 2 GB cap (internet traffic), as /api/usage says
+  const usageBefore = (await apiFromPage<{ counted: number }>(page, 'api/usage')).counted;
+  const staleCycle = await page.getByTestId('cycle-counted').textContent();
+  await page.waitForFunction((old) => document.querySelector('[data-testid=cycle-counted]')?.textContent !== old, staleCycle, { timeout: 15_000 });
+  const cycleShown = bytesOf((await page.getByTestId('cycle-counted').textContent())!);
+  const usageAfter = (await apiFromPage<{ counted: number }>(page, 'api/usage')).counted;
+  t.ok(cycleShown >= usageBefore * 0.99 && cycleShown <= usageAfter * 1.01, `the cycle card shows ${formatBytes(cycleShown)} counted (API: ${formatBytes(usageBefore)} … ${formatBytes(usageAfter)})`);
+  t.match(await page.getByTestId('cycle').getByRole('meter').getAttribute('aria-label'), /% of the 2\.00 GB cap/, 'with its share of the cap');
   await page.getByTestId('talkers').locator('li').first().waitFor();
   await page.waitForFunction(() => document.querySelector('[data-testid=talkers] li .code') !== null, null, { timeout: 10_000 });
   const firstTalker = await page.getByTestId('talkers').locator('li').first().textContent();
@@ -215,6 +223,13 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   t.pass('the split can be switched to up/down');
   await page.getByRole('button', { name: 'Internet / LAN' }).click();
   await page.getByTestId('range-lan').waitFor();
+  // the billing cycle: its devices and destinations
+  await page.getByTestId('cycle-view').locator('li').first().waitFor({ timeout: 20_000 });
+  t.match(await page.getByTestId('cycle-view').textContent(), new RegExp(`Devices.*${REMOTES[0].net.replace(/\./g, '\\.')}\\.1`), 'the cycle view lists the devices');
+  await page.getByRole('button', { name: 'Earlier cycle' }).click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=cycle-view]')?.textContent?.includes('none'));
+  t.pass('an earlier cycle (before flowlens ran) has no devices');
+  await page.getByRole('button', { name: 'Current' }).click();
   await page.waitForTimeout(1200);
   await shot(page, 'history');
 

@@ -102,6 +102,9 @@ t.test('the current cycle: use, cap, projection, days left, 95th percentile, dev
   t.same([previous.cycle.from, previous.cycle.to, previous.cycle.complete], ['2026-05-15', '2026-06-14', true], 'the cycle before');
   t.equal(previous.internet.total, p.down + p.up, 'holds exactly the days before the 15th');
   t.equal(previous.projected, previous.counted, 'a complete cycle projects to what it used');
+  t.equal(previous.observedFrom, FAKE_FROM, 'history of that cycle begins where the store\'s does (the 12th)');
+  t.equal(previous.p95.samples, expected(FAKE_FROM, CYCLE_START).samples, 'its percentile covers only what was counted');
+  t.equal(previous.p95.downBitsPerSecond, p.p95Down, 'and equals the independent one');
 
   const none = store.usage({ ...BILLING, cap: undefined, capScope: 'all', capDirection: 'down' });
   t.equal(none.counted, e.down, 'all traffic, down only');
@@ -154,4 +157,26 @@ t.test('the JSON API and gRPC answer the running flowlens\'s cycle', async (t) =
   t.teardown(() => c.close());
   const g = await unary<{ counted: number; internet: { total: number } }>(c.traffic, 'usage', { cycle: 0, limit: 5 });
   t.equal(Number(g.counted), 21000, 'gRPC Usage: the same');
+});
+
+t.test('beyond history.minuteDays the percentile is of 15-minute rates, and says so', async (t) => {
+  const dir = tempDataDir(t, 'usage15');
+  const clock = manualClock(FAKE_FROM);
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: clock.now, minuteRetentionDays: 2 });
+  t.teardown(() => store.close());
+  fill(store, clock, NOW - (NOW % MIN5));
+  clock.set(NOW);
+  store.flush();
+  const u = store.usage(BILLING);
+  t.equal(u.p95.resolution, '15min', 'the cycle began before the kept minutes');
+  const until = Math.ceil(NOW / (15 * 60_000)) * 15 * 60_000;
+  const quarters: number[] = [];
+  for (let q = CYCLE_START; q < until; q += 3 * MIN5) {
+    let down = 0;
+    for (let at = q; at < q + 3 * MIN5; at += MIN5) if (at + MIN5 <= NOW - (NOW % MIN5)) down += bucket(at).down;
+    quarters.push((down * 8) / 900);
+  }
+  t.equal(u.p95.samples, quarters.length);
+  t.equal(u.p95.downBitsPerSecond, percentile95(quarters), 'the 95th percentile of the quarter-hour rates');
+  t.equal(u.internet.down, expected(CYCLE_START, until).down, 'totals stay exact');
 });

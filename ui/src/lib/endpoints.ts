@@ -19,6 +19,7 @@ export type Talker = pb.Talker;
 export type SessionsView = pb.SessionsResponse;
 export type StatusView = pb.StatusResponse;
 export type LiveUpdate = pb.LiveUpdate;
+export type UsageView = pb.UsageResponse;
 
 /** Sort keys of live sessions, as the API names them. */
 export type SessionSort = 'bytes' | 'packets' | 'rate' | 'first_seen' | 'last_seen';
@@ -55,4 +56,6 @@ export const api = {
   sessions: (filter: SessionFilterInput, iface: string, sort: SessionSort, cursor: string, limit: number, signal?: AbortSignal) =>
     getJson<SessionsView>('sessions', { source: 'live', sort, limit, cursor, ...ifaceParam(iface), ...filter }, signal),
   status: (signal?: AbortSignal) => getJson<StatusView>('status', {}, signal),
+  /** A billing cycle: 0 the current one, -1 the one before, ... */
+  usage: (cycle: number, limit: number, signal?: AbortSignal) => getJson<UsageView>('usage', { cycle, limit }, signal),
 };

@@ -198,6 +198,8 @@ export interface UsageResponse {
   destinations: UsageRow[];
   /** From the session log: each session whole, in the cycle it ended in. */
   pairs: UsageRow[];
+  /** History of the cycle begins here (its start, or when flowlens began counting): rates and the percentile cover [observed_from, counted_until). */
+  observedFrom: number;
 }
 
 export interface Talker {
@@ -1686,6 +1688,7 @@ function createBaseUsageResponse(): UsageResponse {
     devices: [],
     destinations: [],
     pairs: [],
+    observedFrom: 0,
   };
 }
 
@@ -1768,6 +1771,9 @@ export const UsageResponse: MessageFns<UsageResponse> = {
     }
     for (const v of message.pairs) {
       UsageRow.encode(v!, writer.uint32(210).fork()).join();
+    }
+    if (message.observedFrom !== 0) {
+      writer.uint32(216).int64(message.observedFrom);
     }
     return writer;
   },
@@ -1993,6 +1999,14 @@ export const UsageResponse: MessageFns<UsageResponse> = {
             message.pairs.push(UsageRow.decode(reader, reader.uint32()));
             continue;
           }
+          case 27: {
+            if (tag !== 216) {
+              break;
+            }
+
+            message.observedFrom = longToNumber(reader.int64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2038,6 +2052,7 @@ export const UsageResponse: MessageFns<UsageResponse> = {
     message.devices = object.devices?.map((e) => UsageRow.fromPartial(e)) || [];
     message.destinations = object.destinations?.map((e) => UsageRow.fromPartial(e)) || [];
     message.pairs = object.pairs?.map((e) => UsageRow.fromPartial(e)) || [];
+    message.observedFrom = object.observedFrom ?? 0;
     return message;
   },
 };
