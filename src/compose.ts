@@ -14,6 +14,7 @@
  *   monitor    drains every interval; at stop a last interval and the open
  *              sessions reach every consumer before they stop
  */
+import { HostSampler } from './system/host.js';
 import type { FlowlensConfig } from './config/index.js';
 import { Collector, type CollectorConfig } from './collector/index.js';
 import type { IntervalSource } from './collector/source.js';
@@ -81,7 +82,8 @@ export class Flowlens {
         liveSessionsLimit: config.history.liveSessionsLimit,
       }, { liveSessions: () => monitor.processor.live.values() })
       : undefined);
-    const influx = (this.influx = config.influx ? new InfluxComponent(config.influx, { host: config.host }) : undefined);
+    const machine = new HostSampler(config.history.enabled ? config.history.dataDir : undefined);
+    const influx = (this.influx = config.influx ? new InfluxComponent(config.influx, { host: config.host, machine: () => machine.sample() }) : undefined);
     const api = (this.api = config.api.enabled
       ? new ApiComponent(config.api, (): ApiSource => ({
         processor: monitor.processor, status: () => monitor.status(), store: history?.store, intervalMs: config.collector.intervalMs, host: config.host, billing: config.billing,
@@ -93,7 +95,10 @@ export class Flowlens {
       names,
       // the API first: its live answers and streams are the most current
       consumers: [api, history, influx].filter((c) => c !== undefined),
-      statuses: { history: history && (() => history.status()), influx: influx && (() => influx.status()), names: names && (() => names.stats()), geo: () => geo.status() },
+      statuses: {
+        history: history && (() => history.status()), influx: influx && (() => influx.status()), names: names && (() => names.stats()), geo: () => geo.status(),
+        machine: () => machine.sample(),
+      },
       ...(deps.hostAddresses ? { hostAddresses: deps.hostAddresses } : {}),
     }));
     const checks: Component = {

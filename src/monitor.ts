@@ -11,6 +11,7 @@
  * consumers are components of their own, started before the monitor and
  * stopped after it, so they get the last interval.
  */
+import type { HostSample } from './system/host.js';
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { BPF_ERROR_NAMES, type CollectorStatus, type Interval } from './collector/index.js';
@@ -51,6 +52,8 @@ export interface PartsStatus {
   influx?: InfluxSinkStats;
   names?: NameTableStats;
   geo?: GeoStats;
+  /** The machine: CPU, memory, disk, interfaces (src/system/host.ts). */
+  machine?: HostSample;
 }
 
 /** Where each part's status comes from (a part that is off is absent). */
@@ -191,6 +194,7 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
         influx: s.influx?.(),
         names: s.names?.(),
         geo: s.geo?.(),
+        machine: s.machine?.(),
       },
     };
   }

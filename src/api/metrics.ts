@@ -12,6 +12,7 @@
  * flowlens_remote_series_folded says how many remotes that was in the latest
  * interval. Per direction, the remote series sum to the talker traffic.
  */
+import type { HostSample } from '../system/host.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { InfluxSinkStats } from '../sinks/influx/index.js';
 import type { CollectorStatus } from '../collector/index.js';
@@ -56,10 +57,13 @@ export class FlowMetrics {
   private previous: { collector?: CollectorStatus; flows?: FlowsStatus } = {};
   private influx: ReturnType<FlowMetrics['influxMetrics']> | undefined;
   private previousInflux: InfluxSinkStats | undefined;
+  private machineGauges: ReturnType<FlowMetrics['machineMetrics']> | undefined;
 
   constructor(private readonly remoteBudget: number, labels: { host: string },
     /** The InfluxDB writer's stats, when one runs. */
-    private readonly influxStats: () => InfluxSinkStats | undefined = () => undefined) {
+    private readonly influxStats: () => InfluxSinkStats | undefined = () => undefined,
+    /** The machine (CPU, memory, disk, interfaces), read on every scrape. */
+    private readonly machine: () => HostSample | undefined = () => undefined) {
     const r = this.registry;
     r.setDefaultLabels({ host: labels.host });
     collectDefaultMetrics({ register: r });
@@ -207,7 +211,65 @@ export class FlowMetrics {
   /** The text exposition format. */
   text(): Promise<string> {
     this.addInflux(this.influxStats());
+    this.addMachine(this.machine());
     return this.registry.metrics();
+  }
+
+  private machineMetrics() {
+    const r = this.registry;
+    // node_exporter's names, units and labels, so that its Grafana panels work on these series
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => new Counter<L>({ name, help, labelNames, registers: [r] });
+    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[] = []) => new Gauge<L>({ name, help, labelNames, registers: [r] });
+    const net = (what: string, help: string) => counter(`node_network_${what}`, `${help} (node_exporter's meaning)`, ['device']);
+    return {
+      cpu: counter('node_cpu_seconds_total', 'Seconds the CPUs spent in each mode (node_exporter\'s meaning)', ['cpu', 'mode']),
+      load1: gauge('node_load1', '1-minute load average'),
+      load5: gauge('node_load5', '5-minute load average'),
+      load15: gauge('node_load15', '15-minute load average'),
+      memTotal: gauge('node_memory_MemTotal_bytes', 'Memory installed (MemTotal of /proc/meminfo)'),
+      memAvailable: gauge('node_memory_MemAvailable_bytes', 'Memory available for new work (MemAvailable of /proc/meminfo)'),
+      fsSize: gauge('node_filesystem_size_bytes', 'Size of the filesystem of flowlens\'s data directory (mountpoint: the data directory)', ['mountpoint']),
+      fsAvail: gauge('node_filesystem_avail_bytes', 'Bytes available to flowlens on its data directory\'s filesystem', ['mountpoint']),
+      rxBytes: net('receive_bytes_total', 'Bytes received by the interface'),
+      txBytes: net('transmit_bytes_total', 'Bytes sent by the interface'),
+      rxPackets: net('receive_packets_total', 'Packets received by the interface'),
+      txPackets: net('transmit_packets_total', 'Packets sent by the interface'),
+      rxErrs: net('receive_errs_total', 'Receive errors of the interface'),
+      txErrs: net('transmit_errs_total', 'Transmit errors of the interface'),
+      rxDrop: net('receive_drop_total', 'Packets the interface dropped on receive'),
+      txDrop: net('transmit_drop_total', 'Packets the interface dropped on transmit'),
+    };
+  }
+
+  /** The machine's counters are the kernel's own totals: each scrape sets them (reset, then the value). */
+  private addMachine(m: HostSample | undefined): void {
+    if (!m) return;
+    const g = (this.machineGauges ??= this.machineMetrics());
+    const setCounter = <L extends string>(c: Counter<L>, labels: Partial<Record<L, string>>, value: number) => {
+      c.remove(labels as Record<L, string>);
+      c.inc(labels as Record<L, string>, Math.max(0, value));
+    };
+    for (const { cpu, seconds } of m.perCpu) for (const [mode, v] of Object.entries(seconds)) setCounter(g.cpu, { cpu, mode }, v);
+    g.load1.set(m.load1);
+    g.load5.set(m.load5);
+    g.load15.set(m.load15);
+    g.memTotal.set(m.memTotalBytes);
+    g.memAvailable.set(m.memAvailableBytes);
+    if (m.disk) {
+      g.fsSize.set({ mountpoint: m.disk.path }, m.disk.sizeBytes);
+      g.fsAvail.set({ mountpoint: m.disk.path }, m.disk.availBytes);
+    }
+    for (const i of m.interfaces) {
+      const device = { device: i.name };
+      setCounter(g.rxBytes, device, i.rxBytes);
+      setCounter(g.txBytes, device, i.txBytes);
+      setCounter(g.rxPackets, device, i.rxPackets);
+      setCounter(g.txPackets, device, i.txPackets);
+      setCounter(g.rxErrs, device, i.rxErrors);
+      setCounter(g.txErrs, device, i.txErrors);
+      setCounter(g.rxDrop, device, i.rxDropped);
+      setCounter(g.txDrop, device, i.txDropped);
+    }
   }
 
   get contentType(): string {

@@ -6,6 +6,7 @@
  * answers from the LiveQuery. Bad input throws a FlowlensError naming the
  * parameter (→ HTTP 400, gRPC INVALID_ARGUMENT).
  */
+import type { HostSample } from '../system/host.js';
 import type { MonitorStatus } from '../monitor.js';
 import { timeZone, version } from '../version.js';
 import type { InfluxSinkStats } from '../sinks/influx/index.js';
@@ -109,6 +110,17 @@ function liveSessionMessage(s: LiveSession, rateUp: number, rateDown: number): p
 function dimension(text: string): TalkerDimension {
   if (!(TALKER_DIMENSIONS as readonly string[]).includes(text)) throw usage(`dimension must be one of ${TALKER_DIMENSIONS.join(', ')}, not "${text}"`);
   return text as TalkerDimension;
+}
+
+function machine(m: HostSample | undefined): pb.Machine | undefined {
+  if (!m) return undefined;
+  return {
+    cpus: m.cpus, cpuBusy: m.cpuBusy, load1: m.load1, load5: m.load5, load15: m.load15,
+    memTotalBytes: m.memTotalBytes, memAvailableBytes: m.memAvailableBytes,
+    diskPath: m.disk?.path ?? '', diskSizeBytes: m.disk?.sizeBytes ?? 0, diskAvailBytes: m.disk?.availBytes ?? 0,
+    interfaces: m.interfaces.map((i) => ({ ...i })),
+    processCpuCores: m.process.cpuShare, processResidentBytes: m.process.residentBytes, processHeapBytes: m.process.heapBytes,
+  };
 }
 
 /** A talker scope: "internet", "lan", or "" for all traffic. */
@@ -292,6 +304,7 @@ export class ApiService {
       influx: influxStatus(s.sinks.influx),
       captures: c.captures, captureDrops: c.captureDrops, captureLoadErrors: c.captureLoadErrors,
       namedAddresses: s.sinks.names?.names ?? 0, dnsAnswers: s.sinks.names?.answers ?? 0, tlsHellos: s.sinks.names?.hellos ?? 0,
+      machine: machine(s.sinks.machine),
     };
   }
 

@@ -300,6 +300,15 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   t.match(await page.getByTestId('health').textContent(), /Healthy/);
   t.match(await page.getByTestId('version').textContent(), /^flowlens \d+\.\d+\.\d+$/);
   t.match(await page.getByTestId('sink-history').textContent(), /on/, 'history is a sink and on');
+  await page.getByTestId('machine').waitFor({ timeout: 10_000 });
+  t.match(await page.getByTestId('machine-cpu').textContent(), /^\d+(\.\d)?%$/, 'the host\'s CPU');
+  t.match(await page.getByTestId('machine-own').textContent(), /% of a core/, 'and flowlens\'s own');
+  t.match(await page.getByTestId('machine-interfaces').textContent(), new RegExp(lab.iface), 'the machine\'s interfaces, with their kernel counters');
+  await page.waitForFunction((iface) => {
+    const row = [...document.querySelectorAll('[data-testid=machine-interfaces] tr')].find((r) => r.textContent?.includes(iface));
+    return row !== undefined && !/^0 bit/.test(row.querySelectorAll('td')[1]?.textContent ?? '0 bit');
+  }, lab.iface, { timeout: 15_000 });
+  t.pass('the counted interface\'s receive rate is live');
   await shot(page, 'status');
 
   // ── dark theme and a phone

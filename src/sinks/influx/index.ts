@@ -6,23 +6,26 @@
  * when InfluxDB is slow or down the counting goes on, the buffer fills up to
  * its caps and what has to be dropped is counted.
  */
+import type { HostSample } from '../../system/host.js';
 import type { CollectorStatus } from '../../collector/index.js';
 import { FlowlensError } from '../../errors.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension } from '../../flows/types.js';
 import { LineBuffer } from './buffer.js';
 import { influxConfigFrom, writeTarget, type InfluxConfig, type InfluxSettings } from './config.js';
 import { PeriodAggregator, type Period } from './period.js';
-import { periodLines } from './schema.js';
+import { machineLines, periodLines } from './schema.js';
 import { InfluxWriter, type WriteCounters } from './writer.js';
 
 export * from './config.js';
-export { SCHEMA, TRAFFIC, TALKERS, SERIES_FOLDED, SESSIONS, HEALTH, OTHER_TAG, toTimestamp, type Measurement } from './schema.js';
+export { SCHEMA, TRAFFIC, TALKERS, SERIES_FOLDED, SESSIONS, HEALTH, MACHINE, MACHINE_INTERFACE, OTHER_TAG, toTimestamp, type Measurement } from './schema.js';
 
 export interface InfluxSinkOptions {
   /** The `host` tag on every point. */
   host: string;
   /** Wall-clock ms for lastSuccess/lastError (tests pin it); default Date.now. */
   clock?: () => number;
+  /** The machine (CPU, memory, disk, interfaces), written with every period when given. */
+  machine?: () => HostSample | undefined;
 }
 
 export interface InfluxSinkStats {
@@ -60,6 +63,7 @@ export class InfluxSink {
   };
   private readonly clock: () => number;
   private readonly host: string;
+  private readonly machine: InfluxSinkOptions['machine'];
   private readonly folded = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, 0])) as Record<TalkerDimension, number>;
   private periodCount = 0;
   /** The collector's status and the sink's counters when the last period's points were made (for increases). */
@@ -73,6 +77,7 @@ export class InfluxSink {
       throw new FlowlensError('FLOW_ERR_USAGE', 'the InfluxDB writer needs a host name for its host tag', 'set host in the configuration or --host');
     }
     this.host = opts.host.trim();
+    this.machine = opts.machine;
     this.clock = opts.clock ?? Date.now;
     this.buffer = new LineBuffer(config.maxBufferPoints, config.maxBufferBytes);
     this.periods = new PeriodAggregator(config.intervalMs);
@@ -150,6 +155,8 @@ export class InfluxSink {
         bufferedBytes: this.buffer.bytes,
       },
     });
+    const machine = this.machine?.();
+    if (machine) lines.push(...machineLines(machine, this.host, period.end, this.config.precision));
     this.reported = { pointsWritten: c.pointsWritten, pointsDropped: c.pointsDropped, bytesDropped: c.bytesDropped, retries: c.retries };
     this.previousStatus = period.status;
     this.periodCount++;

@@ -5,6 +5,7 @@
  * "other", which holds the rest, so that the parts always sum to the total.
  * The Grafana dashboards and their check (test/deploy) read these constants.
  */
+import type { HostSample } from '../../system/host.js';
 import { escape } from '@influxdata/influxdb-client';
 import { BPF_ERROR_NAMES, type CollectorStatus } from '../../collector/index.js';
 import { TALKER_DIMENSIONS, type TalkerDimension, type TrafficScope, type UpDown } from '../../flows/types.js';
@@ -18,6 +19,8 @@ export const TALKERS = 'flowlens_talkers';
 export const SERIES_FOLDED = 'flowlens_series_folded';
 export const SESSIONS = 'flowlens_sessions';
 export const HEALTH = 'flowlens_health';
+export const MACHINE = 'flowlens_machine';
+export const MACHINE_INTERFACE = 'flowlens_machine_interface';
 
 export { OTHER_TAG } from './tags.js';
 
@@ -47,6 +50,15 @@ export const SCHEMA = {
       'overflow_packets', 'non_ip_packets', 'malformed_packets', 'bpf_errors', ...BPF_ERROR_FIELDS,
       'sink_points_written', 'sink_points_dropped', 'sink_bytes_dropped', 'sink_retries',
       'sink_buffered_points', 'sink_buffered_bytes'],
+  },
+  [MACHINE]: {
+    tags: ['host'],
+    fields: ['cpu_busy', 'load1', 'load5', 'load15', 'mem_total_bytes', 'mem_available_bytes', 'disk_size_bytes', 'disk_avail_bytes',
+      'process_cpu_cores', 'process_resident_bytes'],
+  },
+  [MACHINE_INTERFACE]: {
+    tags: ['host', 'iface'],
+    fields: ['rx_bytes_per_second', 'tx_bytes_per_second', 'rx_errors', 'tx_errors', 'rx_dropped', 'tx_dropped'],
   },
 } as const;
 
@@ -103,6 +115,24 @@ function line(measurement: string, tags: readonly (readonly [string, string | un
   let out = measurement;
   for (const [k, v] of tags) if (v) out += `,${k}=${escape.tag(tagSafe(v))}`;
   return `${out} ${fields.join(',')} ${ts}`;
+}
+
+/** The machine at a period's end (src/system/host.ts): one flowlens_machine point, one flowlens_machine_interface per interface. */
+export function machineLines(m: HostSample, host: string, end: number, precision: InfluxPrecision): string[] {
+  const ts = toTimestamp(end, precision);
+  const lines = [line(MACHINE, [['host', host]], [
+    float('cpu_busy', m.cpuBusy), int('disk_avail_bytes', m.disk?.availBytes ?? 0), int('disk_size_bytes', m.disk?.sizeBytes ?? 0),
+    float('load1', m.load1), float('load15', m.load15), float('load5', m.load5),
+    int('mem_available_bytes', m.memAvailableBytes), int('mem_total_bytes', m.memTotalBytes),
+    float('process_cpu_cores', m.process.cpuShare), int('process_resident_bytes', m.process.residentBytes),
+  ], ts)];
+  for (const i of m.interfaces) {
+    lines.push(line(MACHINE_INTERFACE, [['host', host], ['iface', i.name]], [
+      int('rx_dropped', i.rxDropped), int('rx_errors', i.rxErrors), float('rx_bytes_per_second', i.rxBytesPerSecond),
+      int('tx_dropped', i.txDropped), int('tx_errors', i.txErrors), float('tx_bytes_per_second', i.txBytesPerSecond),
+    ].sort(), ts));
+  }
+  return lines;
 }
 
 export interface PeriodLines {

@@ -400,11 +400,48 @@ export interface StatusResponse {
   namedAddresses: number;
   dnsAnswers: number;
   tlsHellos: number;
+  /** The machine flowlens runs on: CPU, memory, load, the data directory's disk, interfaces, flowlens itself. */
+  machine: Machine | undefined;
 }
 
 export interface StatusResponse_BpfErrorsEntry {
   key: string;
   value: number;
+}
+
+export interface Machine {
+  cpus: number;
+  /** Busy share of all CPUs over the last second or more, 0..1. */
+  cpuBusy: number;
+  load1: number;
+  load5: number;
+  load15: number;
+  memTotalBytes: number;
+  memAvailableBytes: number;
+  /** The data directory's filesystem (empty path: none). */
+  diskPath: string;
+  diskSizeBytes: number;
+  diskAvailBytes: number;
+  /** Every interface but lo: the kernel's own counters since boot, and rates. */
+  interfaces: MachineInterface[];
+  /** flowlens: CPU in cores (1.0: one core busy), resident and heap memory. */
+  processCpuCores: number;
+  processResidentBytes: number;
+  processHeapBytes: number;
+}
+
+export interface MachineInterface {
+  name: string;
+  rxBytes: number;
+  txBytes: number;
+  rxPackets: number;
+  txPackets: number;
+  rxErrors: number;
+  txErrors: number;
+  rxDropped: number;
+  txDropped: number;
+  rxBytesPerSecond: number;
+  txBytesPerSecond: number;
 }
 
 /** The InfluxDB writer's health: what it wrote, what waits, what it had to drop. */
@@ -3572,6 +3609,7 @@ function createBaseStatusResponse(): StatusResponse {
     namedAddresses: 0,
     dnsAnswers: 0,
     tlsHellos: 0,
+    machine: undefined,
   };
 }
 
@@ -3660,6 +3698,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.tlsHellos !== 0) {
       writer.uint32(224).uint64(message.tlsHellos);
+    }
+    if (message.machine !== undefined) {
+      Machine.encode(message.machine, writer.uint32(322).fork()).join();
     }
     return writer;
   },
@@ -3904,6 +3945,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.tlsHellos = longToNumber(reader.uint64());
             continue;
           }
+          case 40: {
+            if (tag !== 322) {
+              break;
+            }
+
+            message.machine = Machine.decode(reader, reader.uint32());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3959,6 +4008,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.namedAddresses = object.namedAddresses ?? 0;
     message.dnsAnswers = object.dnsAnswers ?? 0;
     message.tlsHellos = object.tlsHellos ?? 0;
+    message.machine = (object.machine !== undefined && object.machine !== null)
+      ? Machine.fromPartial(object.machine)
+      : undefined;
     return message;
   },
 };
@@ -4026,6 +4078,419 @@ export const StatusResponse_BpfErrorsEntry: MessageFns<StatusResponse_BpfErrorsE
     const message = createBaseStatusResponse_BpfErrorsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseMachine(): Machine {
+  return {
+    cpus: 0,
+    cpuBusy: 0,
+    load1: 0,
+    load5: 0,
+    load15: 0,
+    memTotalBytes: 0,
+    memAvailableBytes: 0,
+    diskPath: "",
+    diskSizeBytes: 0,
+    diskAvailBytes: 0,
+    interfaces: [],
+    processCpuCores: 0,
+    processResidentBytes: 0,
+    processHeapBytes: 0,
+  };
+}
+
+export const Machine: MessageFns<Machine> = {
+  encode(message: Machine, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.cpus !== 0) {
+      writer.uint32(8).uint32(message.cpus);
+    }
+    if (message.cpuBusy !== 0) {
+      writer.uint32(17).double(message.cpuBusy);
+    }
+    if (message.load1 !== 0) {
+      writer.uint32(25).double(message.load1);
+    }
+    if (message.load5 !== 0) {
+      writer.uint32(33).double(message.load5);
+    }
+    if (message.load15 !== 0) {
+      writer.uint32(41).double(message.load15);
+    }
+    if (message.memTotalBytes !== 0) {
+      writer.uint32(48).uint64(message.memTotalBytes);
+    }
+    if (message.memAvailableBytes !== 0) {
+      writer.uint32(56).uint64(message.memAvailableBytes);
+    }
+    if (message.diskPath !== "") {
+      writer.uint32(66).string(message.diskPath);
+    }
+    if (message.diskSizeBytes !== 0) {
+      writer.uint32(72).uint64(message.diskSizeBytes);
+    }
+    if (message.diskAvailBytes !== 0) {
+      writer.uint32(80).uint64(message.diskAvailBytes);
+    }
+    for (const v of message.interfaces) {
+      MachineInterface.encode(v!, writer.uint32(90).fork()).join();
+    }
+    if (message.processCpuCores !== 0) {
+      writer.uint32(97).double(message.processCpuCores);
+    }
+    if (message.processResidentBytes !== 0) {
+      writer.uint32(104).uint64(message.processResidentBytes);
+    }
+    if (message.processHeapBytes !== 0) {
+      writer.uint32(112).uint64(message.processHeapBytes);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Machine {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMachine();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.cpus = reader.uint32();
+            continue;
+          }
+          case 2: {
+            if (tag !== 17) {
+              break;
+            }
+
+            message.cpuBusy = reader.double();
+            continue;
+          }
+          case 3: {
+            if (tag !== 25) {
+              break;
+            }
+
+            message.load1 = reader.double();
+            continue;
+          }
+          case 4: {
+            if (tag !== 33) {
+              break;
+            }
+
+            message.load5 = reader.double();
+            continue;
+          }
+          case 5: {
+            if (tag !== 41) {
+              break;
+            }
+
+            message.load15 = reader.double();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.memTotalBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.memAvailableBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.diskPath = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.diskSizeBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.diskAvailBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.interfaces.push(MachineInterface.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 12: {
+            if (tag !== 97) {
+              break;
+            }
+
+            message.processCpuCores = reader.double();
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.processResidentBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.processHeapBytes = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Machine>): Machine {
+    return Machine.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Machine>): Machine {
+    const message = createBaseMachine();
+    message.cpus = object.cpus ?? 0;
+    message.cpuBusy = object.cpuBusy ?? 0;
+    message.load1 = object.load1 ?? 0;
+    message.load5 = object.load5 ?? 0;
+    message.load15 = object.load15 ?? 0;
+    message.memTotalBytes = object.memTotalBytes ?? 0;
+    message.memAvailableBytes = object.memAvailableBytes ?? 0;
+    message.diskPath = object.diskPath ?? "";
+    message.diskSizeBytes = object.diskSizeBytes ?? 0;
+    message.diskAvailBytes = object.diskAvailBytes ?? 0;
+    message.interfaces = object.interfaces?.map((e) => MachineInterface.fromPartial(e)) || [];
+    message.processCpuCores = object.processCpuCores ?? 0;
+    message.processResidentBytes = object.processResidentBytes ?? 0;
+    message.processHeapBytes = object.processHeapBytes ?? 0;
+    return message;
+  },
+};
+
+function createBaseMachineInterface(): MachineInterface {
+  return {
+    name: "",
+    rxBytes: 0,
+    txBytes: 0,
+    rxPackets: 0,
+    txPackets: 0,
+    rxErrors: 0,
+    txErrors: 0,
+    rxDropped: 0,
+    txDropped: 0,
+    rxBytesPerSecond: 0,
+    txBytesPerSecond: 0,
+  };
+}
+
+export const MachineInterface: MessageFns<MachineInterface> = {
+  encode(message: MachineInterface, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.name !== "") {
+      writer.uint32(10).string(message.name);
+    }
+    if (message.rxBytes !== 0) {
+      writer.uint32(16).uint64(message.rxBytes);
+    }
+    if (message.txBytes !== 0) {
+      writer.uint32(24).uint64(message.txBytes);
+    }
+    if (message.rxPackets !== 0) {
+      writer.uint32(32).uint64(message.rxPackets);
+    }
+    if (message.txPackets !== 0) {
+      writer.uint32(40).uint64(message.txPackets);
+    }
+    if (message.rxErrors !== 0) {
+      writer.uint32(48).uint64(message.rxErrors);
+    }
+    if (message.txErrors !== 0) {
+      writer.uint32(56).uint64(message.txErrors);
+    }
+    if (message.rxDropped !== 0) {
+      writer.uint32(64).uint64(message.rxDropped);
+    }
+    if (message.txDropped !== 0) {
+      writer.uint32(72).uint64(message.txDropped);
+    }
+    if (message.rxBytesPerSecond !== 0) {
+      writer.uint32(81).double(message.rxBytesPerSecond);
+    }
+    if (message.txBytesPerSecond !== 0) {
+      writer.uint32(89).double(message.txBytesPerSecond);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): MachineInterface {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseMachineInterface();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.rxBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.txBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.rxPackets = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.txPackets = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.rxErrors = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.txErrors = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.rxDropped = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.txDropped = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.rxBytesPerSecond = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 89) {
+              break;
+            }
+
+            message.txBytesPerSecond = reader.double();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<MachineInterface>): MachineInterface {
+    return MachineInterface.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<MachineInterface>): MachineInterface {
+    const message = createBaseMachineInterface();
+    message.name = object.name ?? "";
+    message.rxBytes = object.rxBytes ?? 0;
+    message.txBytes = object.txBytes ?? 0;
+    message.rxPackets = object.rxPackets ?? 0;
+    message.txPackets = object.txPackets ?? 0;
+    message.rxErrors = object.rxErrors ?? 0;
+    message.txErrors = object.txErrors ?? 0;
+    message.rxDropped = object.rxDropped ?? 0;
+    message.txDropped = object.txDropped ?? 0;
+    message.rxBytesPerSecond = object.rxBytesPerSecond ?? 0;
+    message.txBytesPerSecond = object.txBytesPerSecond ?? 0;
     return message;
   },
 };
