@@ -76,17 +76,15 @@ ${settingsHelp()}`,
       preflight();
       const { startDemo } = await import('./demo/index.js');
       const demo = await startDemo();
-      if (format === 'table' && !process.stdout.isTTY) {
-        process.stdout.write(`flowlens demo: ${demo.iface} (${demo.hostV4}, ${demo.hostV6}) ↔ namespace peer (${demo.peerV4}, ${demo.peerV6})\n`);
-      }
+      const notes = [`flowlens demo: ${demo.iface} (${demo.hostV4}, ${demo.hostV6}) ↔ namespace peer (${demo.peerV4}, ${demo.peerV6})`];
       if (config.loaded.sources.get('dataDir') === 'default') {
         // the demo's made-up traffic stays out of the host's real history
         config.history.dataDir = path.join(os.tmpdir(), `flowlens-demo-${process.pid}`);
-        process.stderr.write(`flowlens demo: history in ${config.history.dataDir} (flowlens history --data-dir ${config.history.dataDir})\n`);
+        notes.push(`flowlens demo: history in ${config.history.dataDir} (flowlens history --data-dir ${config.history.dataDir})`);
       }
       try {
         config.collector.interfaces = [demo.iface];
-        const running = run(config, opts);
+        const running = run(config, { ...opts, notes });
         demo.startTraffic();
         await running;
       } finally {
