@@ -123,23 +123,25 @@ export function cut(text: string, width: number): string {
 
 const GAP = 2;
 
+/** Columns of at most this priority are narrowed before they are dropped. */
+const CORE = 3;
+
 /**
- * The table's columns that fit `width`: the column of the sort key is kept
- * like the most important ones; then the least important columns are dropped
- * until the rest fit (shrinkable ones counted at their smallest), and the
- * shrinkable ones are narrowed as much as needed.
+ * The table's columns that fit `width`: the least important columns are
+ * dropped until the rest fit at their natural width (the sort key's column
+ * counts as a core one); when the core columns alone are too wide, the
+ * shrinkable ones are narrowed, and only then are more columns dropped.
  */
 function fitColumns(cells: string[][], v: ViewState, width: number): Array<{ col: Column; width: number; index: number }> {
   const priority = (c: Column) => (c.name === 'PKTS' && v.sort === 'packets' ? 2.5 : c.priority);
   let chosen = COLUMNS.map((col, index) => ({ col, index, width: Math.max(col.name.length, ...cells.map((r) => r[index]!.length)) }));
   const narrowest = (c: (typeof chosen)[number]) => (c.col.shrinkTo === undefined ? c.width : Math.min(c.width, Math.max(c.col.shrinkTo, c.col.name.length)));
-  const smallest = (cs: typeof chosen) => cs.reduce((a, c) => a + narrowest(c), 0) + GAP * (cs.length - 1);
-  while (chosen.length > 1 && smallest(chosen) > width) {
-    const drop = chosen.reduce((a, c) => (priority(c.col) > priority(a.col) ? c : a));
-    chosen = chosen.filter((c) => c !== drop);
-  }
+  const total = (cs: typeof chosen, w: (c: (typeof chosen)[number]) => number) => cs.reduce((a, c) => a + w(c), 0) + GAP * (cs.length - 1);
+  const dropLeast = (cs: typeof chosen) => { const drop = cs.reduce((a, c) => (priority(c.col) > priority(a.col) ? c : a)); return cs.filter((c) => c !== drop); };
+  while (chosen.length > 1 && total(chosen, (c) => c.width) > width && chosen.some((c) => priority(c.col) > CORE)) chosen = dropLeast(chosen);
+  while (chosen.length > 1 && total(chosen, narrowest) > width) chosen = dropLeast(chosen);
   // narrow the shrinkable columns, the least important first
-  let excess = chosen.reduce((a, c) => a + c.width, 0) + GAP * (chosen.length - 1) - width;
+  let excess = total(chosen, (c) => c.width) - width;
   for (const c of [...chosen].sort((a, b) => priority(b.col) - priority(a.col))) {
     if (excess <= 0 || c.col.shrinkTo === undefined) continue;
     const give = Math.min(excess, c.width - narrowest(c));
