@@ -76,7 +76,14 @@ ${settingsHelp()}`,
       preflight();
       const { startDemo } = await import('./demo/index.js');
       const demo = await startDemo();
-      const notes = [`flowlens demo: ${demo.iface} (${demo.hostV4}, ${demo.hostV6}) ↔ namespace peer (${demo.peerV4}, ${demo.peerV6})`];
+      const notes = [`flowlens demo: ${demo.iface} (${demo.hostV4}, ${demo.hostV6}) ↔ namespace peer (${demo.peerV4}, ${demo.peerV6})` +
+        ` and internet sites ${demo.sites.map((s) => s.addr).join(', ')}`];
+      if (!config.geo.country && !config.geo.city && !config.geo.asn) {
+        // made-up places for the made-up sites (a real database knows nothing of these ranges)
+        config.geo.country = demo.geo.country;
+        config.geo.asn = demo.geo.asn;
+        notes.push(`flowlens demo: countries and networks from demo data (${path.dirname(demo.geo.country)}), not a real GeoIP database`);
+      }
       if (config.loaded.sources.get('dataDir') === 'default') {
         // the demo's made-up traffic stays out of the host's real history
         config.history.dataDir = path.join(os.tmpdir(), `flowlens-demo-${process.pid}`);
@@ -84,9 +91,7 @@ ${settingsHelp()}`,
       }
       try {
         config.collector.interfaces = [demo.iface];
-        const running = run(config, { ...opts, notes });
-        demo.startTraffic();
-        await running;
+        await run(config, { ...opts, notes, onStarted: () => demo.startTraffic() });
       } finally {
         await demo.stop();
       }

@@ -26,6 +26,8 @@ export interface RunOptions {
   durationMs: number;
   /** Lines the caller wants shown with the start messages (the demo's network, its data directory). */
   notes?: string[];
+  /** Called once flowlens counts (attached, APIs listening): the demo starts its traffic then. */
+  onStarted?: () => void;
 }
 
 function flowLines(iv: Interval, lines: string[]): void {
@@ -138,6 +140,7 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
     for (const m of messages) (m.startsWith('flowlens: counting on') && !view ? out : process.stderr).write(`${m}\n`);
   }
   view?.start();
+  opts.onStarted?.();
   if (opts.durationMs > 0) setTimeout(requestStop, opts.durationMs).unref();
   await stopRequested;
   // the terminal is given back first, with the start messages again (the view covered them)
