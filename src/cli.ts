@@ -51,7 +51,8 @@ Options:
   --format table|ndjson|none     live table (default), none (a service: start line and errors only) or
                                  NDJSON: per interval one object per flow,
                                  per interface totals, an "interval" summary; one per ended session
-  --top N                        rows in the live table, talkers per dimension in NDJSON (default 20)
+  --top N                        rows of the plain table (stdout not a terminal; on a terminal the live
+                                 view shows as many as fit), talkers per dimension in NDJSON (default 20)
   --duration DUR                 stop after this long (default: run until Ctrl-C / SIGTERM)
 ${settingsHelp()}`,
     options: {
