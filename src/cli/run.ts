@@ -110,7 +110,7 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   const stopRequested = new Promise<void>((resolve) => { requestStop = resolve; });
   process.once('SIGINT', requestStop);
   process.once('SIGTERM', requestStop);
-  const { Flowlens: FlowlensClass } = await import('../compose.js');
+  const compose = await import('../compose.js');
   let flowlens: Flowlens | undefined;
   // the kernel detaches our links when the process dies; this also covers an
   // uncaught exception (the CLI exits through process.exit)
@@ -119,7 +119,7 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   // the terminal view needs a terminal; pipes and files get plain lines
   const view = opts.format === 'table' && out.isTTY ? new TerminalView(out, process.stdin, requestStop) : undefined;
   try {
-    flowlens = new FlowlensClass(config);
+    flowlens = new compose.Flowlens(config);
     listen(flowlens.monitor, opts, out, view);
     await flowlens.start();
   } catch (e) {

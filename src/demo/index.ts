@@ -111,7 +111,8 @@ class TrafficGenerator {
       const u = this.track(dgram.createSocket(peer.includes(':') ? 'udp6' : 'udp4'));
       u.on('message', () => undefined);
       for (let i = 0; i < 5; i++) u.send(Buffer.alloc(200 + 100 * i, 0x42), UDP_PORT, peer);
-      setTimeout(() => u.close(), 500).unref();
+      // stop() may have closed it already: closing twice throws "Not running"
+      setTimeout(() => { if (this.sockets.has(u)) u.close(); }, 500).unref();
       // ICMP echo
       const p = spawn('ping', [peer.includes(':') ? '-6' : '-4', '-c', '2', '-i', '0.2', '-W', '1', peer], { stdio: 'ignore' });
       this.pings.add(p);
@@ -123,6 +124,7 @@ class TrafficGenerator {
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     for (const s of this.sockets) (s instanceof net.Socket ? s.destroy() : s.close());
+    this.sockets.clear();
     for (const p of this.pings) p.kill();
   }
 }
@@ -142,7 +144,9 @@ export async function startDemo(): Promise<Demo> {
   const geoDir = mkdtempSync(path.join(os.tmpdir(), `flowlens-demo-geo-${pid}-`));
   const cleanup = () => { trySh('ip', ['link', 'del', iface]); trySh('ip', ['netns', 'del', ns]); rmSync(geoDir, { recursive: true, force: true }); };
   let peer: ChildProcess | undefined;
+  let geo: Demo['geo'];
   try {
+    geo = writeDemoGeo(geoDir, sites);
     sh('ip', ['netns', 'add', ns]);
     sh('ip', ['link', 'add', iface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     sh('ip', ['addr', 'add', `${d.hostV4}/24`, 'dev', iface]);
@@ -165,7 +169,6 @@ export async function startDemo(): Promise<Demo> {
   const traffic = new TrafficGenerator([d.peerV4, d.peerV6]);
   // the LAN peer is also the namespace's DNS server, as a home router is
   const internet = new InternetTraffic(d.peerV4, sites);
-  const geo = writeDemoGeo(geoDir, sites);
   const stop = async () => {
     traffic.stop();
     internet.stop();

@@ -71,20 +71,23 @@ export class InternetTraffic {
   private readonly sockets = new Set<net.Socket | dgram.Socket>();
   private timer: NodeJS.Timeout | undefined;
   private tick = 0;
+  private stopped = false;
 
   constructor(dnsServer: string, private readonly sites: Site[]) {
     this.resolver.setServers([dnsServer]);
   }
 
   start(): void {
-    void this.resolve().then(() => this.round());
+    void this.resolve().then(() => { if (!this.stopped) this.round(); });
     this.timer = setInterval(() => this.round(), 1000);
   }
 
   stop(): void {
+    this.stopped = true;
     clearInterval(this.timer);
     this.resolver.cancel();
     for (const s of this.sockets) (s instanceof net.Socket ? s.destroy() : s.close());
+    this.sockets.clear();
   }
 
   private async resolve(): Promise<void> {
@@ -130,7 +133,8 @@ export class InternetTraffic {
       const u = this.track(dgram.createSocket('udp4'));
       u.on('message', () => undefined);
       for (let i = 0; i < 10; i++) u.send(Buffer.alloc(160, 0x56), UDP_PORT, voice);
-      setTimeout(() => u.close(), 500).unref();
+      // stop() may have closed it already: closing twice throws "Not running"
+      setTimeout(() => { if (this.sockets.has(u)) u.close(); }, 500).unref();
     }
     if (t % 60 === 12) this.get('updates.demo.example', 20_000_000);
   }
