@@ -52,7 +52,8 @@ Options:
   --format table|ndjson|none     live table (default), none (a service: start line and errors only) or
                                  NDJSON: per interval one object per flow,
                                  per interface totals, an "interval" summary; one per ended session
-  --top N                        rows in the live table, talkers per dimension in NDJSON (default 20)
+  --top N                        rows of the plain table (stdout not a terminal; on a terminal the live
+                                 view shows as many as fit), talkers per dimension in NDJSON (default 20)
   --duration DUR                 stop after this long (default: run until Ctrl-C / SIGTERM)
 ${settingsHelp()}`,
     options: {
@@ -77,19 +78,22 @@ ${settingsHelp()}`,
       preflight();
       const { startDemo } = await import('./demo/index.js');
       const demo = await startDemo();
-      if (format === 'table' && !process.stdout.isTTY) {
-        process.stdout.write(`flowlens demo: ${demo.iface} (${demo.hostV4}, ${demo.hostV6}) ↔ namespace peer (${demo.peerV4}, ${demo.peerV6})\n`);
+      const notes = [`flowlens demo: ${demo.iface} (${demo.hostV4}, ${demo.hostV6}) ↔ namespace peer (${demo.peerV4}, ${demo.peerV6})` +
+        ` and internet sites ${demo.sites.map((s) => s.addr).join(', ')}`];
+      if (!config.geo.country && !config.geo.city && !config.geo.asn) {
+        // made-up places for the made-up sites (a real database knows nothing of these ranges)
+        config.geo.country = demo.geo.country;
+        config.geo.asn = demo.geo.asn;
+        notes.push(`flowlens demo: countries and networks from demo data (${path.dirname(demo.geo.country)}), not a real GeoIP database`);
       }
       if (config.loaded.sources.get('dataDir') === 'default') {
         // the demo's made-up traffic stays out of the host's real history
         config.history.dataDir = path.join(os.tmpdir(), `flowlens-demo-${process.pid}`);
-        process.stderr.write(`flowlens demo: history in ${config.history.dataDir} (flowlens history --data-dir ${config.history.dataDir})\n`);
+        notes.push(`flowlens demo: history in ${config.history.dataDir} (flowlens history --data-dir ${config.history.dataDir})`);
       }
       try {
         config.collector.interfaces = [demo.iface];
-        const running = run(config, opts);
-        demo.startTraffic();
-        await running;
+        await run(config, { ...opts, notes, onStarted: () => demo.startTraffic() });
       } finally {
         await demo.stop();
       }

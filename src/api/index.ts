@@ -103,7 +103,7 @@ export class ApiServer {
     this.httpPort = (this.http.server.address() as { port: number }).port;
     this.grpc = new GrpcApi(this.service, {
       host: c.listen, port: c.grpcPort, tokens, rateLimit: c.rateLimit, maxMessageBytes: c.bodyLimit,
-      protoDir: path.join(repoRoot, 'proto'), tls: tls ? { ...tls, ...(clientCa ? { clientCa } : {}) } : undefined,
+      tls: tls ? { ...tls, ...(clientCa ? { clientCa } : {}) } : undefined,
     });
     this.grpcPort = await this.grpc.listen();
   }

@@ -11,8 +11,9 @@ import type { FlowlensConfig } from '../config/index.js';
 import type { IntervalStats } from '../flows/types.js';
 import { TALKER_DIMENSIONS } from '../flows/types.js';
 import type { Monitor } from '../monitor.js';
-import type { LiveSession } from '../flows/live.js';
-import { endpoint, formatBits, formatBytes, protocolName, table, tcpFlagNames } from './format.js';
+import type { Flowlens } from '../compose.js';
+import { protocolName, tcpFlagNames } from './format.js';
+import { frameOf, plainFrame, TerminalView } from './live-view.js';
 
 /** none: only the start line and errors (a service writing to a journal). */
 export type OutputFormat = 'table' | 'ndjson' | 'none';
@@ -23,6 +24,10 @@ export interface RunOptions {
   top: number;
   /** Stop after this many ms (0: run until a signal). */
   durationMs: number;
+  /** Lines the caller wants shown with the start messages (the demo's network, its data directory). */
+  notes?: string[];
+  /** Called once flowlens counts (attached, APIs listening): the demo starts its traffic then. */
+  onStarted?: () => void;
 }
 
 function flowLines(iv: Interval, lines: string[]): void {
@@ -62,60 +67,39 @@ function statsLines(s: IntervalStats, top: number, lines: string[]): void {
   for (const e of s.endedSessions) lines.push(JSON.stringify({ type: 'session', ...e }));
 }
 
-function renderTable(iv: Interval, s: IntervalStats, monitor: Monitor, top: number): string {
-  const seconds = Math.max((iv.end - iv.start) / 1000, 0.001);
-  const view = monitor.processor.live;
-  const latest = (x: LiveSession) => view.latestBytesUp(x) + view.latestBytesDown(x);
-  const live = [...view.values()].sort((a, b) => latest(b) - latest(a) || b.lastSeen - a.lastSeen).slice(0, top);
-  const rows = live.map((x) => {
-    const active = x.lastSeen >= iv.start;
-    const remote = endpoint(x.remote, x.remotePort, x.protocol);
-    return [
-      x.iface, protocolName(x.protocol), endpoint(x.local, x.localPort, x.protocol),
-      x.labels.domain ? `${remote} (${x.labels.domain})` : remote,
-      [x.labels.country, x.labels.asn ? `AS${x.labels.asn}` : ''].filter(Boolean).join(' '),
-      String(x.state), formatBytes(x.bytesUp), formatBytes(x.bytesDown),
-      active ? formatBits((latest(x) * 8) / seconds) : '-',
-    ];
-  });
-  const status = monitor.status().collector;
-  const head = iv.totals.map((t) => {
-    const att = status.attachments.find((a) => a.ifindex === t.ifindex);
-    const by = (dir: 'up' | 'down', scope?: string) => s.traffic.filter((r) => r.iface === t.iface && r.direction === dir && (!scope || r.scope === scope)).reduce((a, r) => a + r.bytes, 0);
-    return `${t.iface} [${att?.ingress}/${att?.egress}]  up ${formatBits((by('up') * 8) / seconds)} (internet ${formatBits((by('up', 'internet') * 8) / seconds)})` +
-      `  down ${formatBits((by('down') * 8) / seconds)} (internet ${formatBits((by('down', 'internet') * 8) / seconds)})` +
-      `  non-IP ${t.ingress.nonIpPackets + t.egress.nonIpPackets}  malformed ${t.ingress.malformedPackets + t.egress.malformedPackets}` +
-      `  overflow ${t.ingress.overflowPackets + t.egress.overflowPackets}`;
-  });
-  return [
-    `flowlens — ${new Date(iv.end).toLocaleTimeString()}  ${s.activeSessions} sessions, ${s.activeRemotes} remote addresses` +
-      `  ${iv.flows.count} flows  table ${(status.mapFill * 100).toFixed(1)}% full  drain ${iv.drain.ms.toFixed(1)} ms`,
-    ...head,
-    '',
-    table(['IFACE', 'PROTO', 'LOCAL', 'REMOTE', 'WHERE', 'STATE', 'UP', 'DOWN', 'RATE'], rows, [6, 7, 8]),
-    '',
-    'Ctrl-C to stop',
-  ].join('\n');
-}
-
-/** Writes every interval, error and the sessions open at shutdown, in the chosen format. */
-function listen(monitor: Monitor, opts: RunOptions, out: NodeJS.WriteStream): void {
-  const live = opts.format === 'table' && out.isTTY;
+/**
+ * Writes every interval, error and the sessions open at shutdown, in the chosen
+ * format; `view` (a terminal) draws the table instead.
+ */
+function listen(monitor: Monitor, opts: RunOptions, out: NodeJS.WriteStream, view: TerminalView | undefined): void {
   monitor.on('stats', (s, iv) => {
     if (opts.format === 'ndjson') {
       const lines: string[] = [];
       flowLines(iv, lines);
       statsLines(s, opts.top, lines);
       if (lines.length) out.write(`${lines.join('\n')}\n`);
+    } else if (view) {
+      view.show(frameOf(iv, s, monitor));
     } else if (opts.format === 'table') {
-      out.write(live ? `\x1b[H\x1b[2J${renderTable(iv, s, monitor, opts.top)}\n` : `${renderTable(iv, s, monitor, opts.top)}\n\n`);
+      out.write(`${plainFrame(frameOf(iv, s, monitor), opts.top)}\n\n`);
     }
   });
-  monitor.on('error', (e) => process.stderr.write(`flowlens: ${e.message}\n`));
+  monitor.on('error', (e) => (view ? view.error(e.message) : process.stderr.write(`flowlens: ${e.message}\n`)));
   // sessions still open at shutdown end into the log: print them as well
   monitor.on('shutdown', (ended) => {
     if (opts.format === 'ndjson' && ended.length) out.write(`${ended.map((e) => JSON.stringify({ type: 'session', ...e })).join('\n')}\n`);
   });
+}
+
+/** Where flowlens counts, where its dashboard and APIs are, where its history goes. */
+function startMessages(flowlens: Flowlens, config: FlowlensConfig, opts: RunOptions): string[] {
+  const api = flowlens.api?.status();
+  return [
+    ...(opts.notes ?? []),
+    `flowlens: counting on ${flowlens.monitor.status().collector.attachments.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}`,
+    ...(api ? [`flowlens: dashboard ${api.http}/, JSON API and /metrics on ${api.http}, gRPC on ${api.grpc}`] : []),
+    ...(config.history.enabled ? [`flowlens: history in ${config.history.dataDir}`] : []),
+  ];
 }
 
 /** Runs until SIGINT/SIGTERM (or durationMs), then drains one last time, flushes and detaches. */
@@ -126,15 +110,17 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   const stopRequested = new Promise<void>((resolve) => { requestStop = resolve; });
   process.once('SIGINT', requestStop);
   process.once('SIGTERM', requestStop);
-  const { Flowlens } = await import('../compose.js');
-  let flowlens: InstanceType<typeof Flowlens> | undefined;
+  const compose = await import('../compose.js');
+  let flowlens: Flowlens | undefined;
   // the kernel detaches our links when the process dies; this also covers an
   // uncaught exception (the CLI exits through process.exit)
   const onExit = () => flowlens?.closeNow();
   process.once('exit', onExit);
+  // the terminal view needs a terminal; pipes and files get plain lines
+  const view = opts.format === 'table' && out.isTTY ? new TerminalView(out, process.stdin, requestStop) : undefined;
   try {
-    flowlens = new Flowlens(config);
-    listen(flowlens.monitor, opts, out);
+    flowlens = new compose.Flowlens(config);
+    listen(flowlens.monitor, opts, out, view);
     await flowlens.start();
   } catch (e) {
     process.off('SIGINT', requestStop);
@@ -145,13 +131,23 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   // where the APIs listen (ports may have been chosen by the kernel: --http-port 0);
   // written before the first interval, which comes a whole interval after start
   const api = flowlens.api?.status();
-  if (api && opts.format === 'ndjson') out.write(`${JSON.stringify({ type: 'api', ...api })}\n`);
-  else if (api) process.stderr.write(`flowlens: JSON API and /metrics on ${api.http}, gRPC on ${api.grpc}\n`);
-  if (opts.format !== 'ndjson' && !(opts.format === 'table' && out.isTTY)) {
-    out.write(`flowlens: counting on ${flowlens.monitor.status().collector.attachments.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}\n`);
+  const messages = startMessages(flowlens, config, opts);
+  if (opts.format === 'ndjson') {
+    if (api) out.write(`${JSON.stringify({ type: 'api', ...api })}\n`);
+    for (const n of opts.notes ?? []) process.stderr.write(`${n}\n`);
+  } else {
+    // without a terminal, the "counting on" line goes to stdout as it always has (scripts read it)
+    for (const m of messages) (m.startsWith('flowlens: counting on') && !view ? out : process.stderr).write(`${m}\n`);
   }
+  view?.start();
+  opts.onStarted?.();
   if (opts.durationMs > 0) setTimeout(requestStop, opts.durationMs).unref();
   await stopRequested;
+  // the terminal is given back first, with the start messages again (the view covered them)
+  if (view) {
+    const errors = view.stop();
+    process.stderr.write(`${[...errors.map((e) => `flowlens: ${e}`), ...messages].join('\n')}\n`);
+  }
   await flowlens.stop();
   process.off('exit', onExit);
 }

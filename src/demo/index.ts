@@ -1,18 +1,23 @@
 /**
  * `flowlens run --demo`: a network namespace joined to this host by a veth pair,
  * a peer process inside it, and varied traffic between the two (TCP bulk, many
- * short TCP flows, UDP, ICMP, IPv4 and IPv6). flowlens counts on the host end.
+ * short TCP flows, UDP, ICMP, IPv4 and IPv6): a LAN peer, and made-up internet
+ * sites with names (DNS, TLS SNI) and places (a demo GeoIP/ASN database) in the
+ * same namespace (internet.ts). flowlens counts on the host end.
  * Everything is removed on stop; a demo killed with SIGKILL is cleaned up by the
  * next one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import dgram from 'node:dgram';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { sh, trySh } from '../system/exec.js';
 import { FlowlensError } from '../errors.js';
-import { HTTP_PORT, SINK_PORT, UDP_PORT } from './peer.js';
+import { HTTP_PORT, SINK_PORT, UDP_PORT, type DemoNames } from './peer.js';
+import { demoSites, InternetTraffic, siteNames, sitePrefixes, writeDemoGeo, type Site } from './internet.js';
 
 const NS_PREFIX = 'flowlens-demo-';
 
@@ -23,6 +28,10 @@ export interface Demo {
   peerV4: string;
   hostV6: string;
   peerV6: string;
+  /** The made-up internet sites in the namespace. */
+  sites: Site[];
+  /** The demo's GeoIP databases (demo data for the sites' addresses). */
+  geo: { country: string; asn: string };
   /** Starts generating traffic (after flowlens is attached, so the first flows are seen). */
   startTraffic(): void;
   stop(): Promise<void>;
@@ -46,11 +55,11 @@ export function removeStaleDemos(): void {
   }
 }
 
-function startPeer(ns: string): Promise<ChildProcess> {
+function startPeer(ns: string, names: DemoNames): Promise<ChildProcess> {
   const here = path.dirname(fileURLToPath(import.meta.url));
   const script = path.join(here, `peer${path.extname(fileURLToPath(import.meta.url))}`);
   const args = script.endsWith('.ts') ? ['--import', 'tsx', script] : [script];
-  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn('ip', ['netns', 'exec', ns, process.execPath, ...args, JSON.stringify(names)], { stdio: ['pipe', 'pipe', 'inherit'] });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`demo peer exited with ${code}`)));
@@ -102,7 +111,8 @@ class TrafficGenerator {
       const u = this.track(dgram.createSocket(peer.includes(':') ? 'udp6' : 'udp4'));
       u.on('message', () => undefined);
       for (let i = 0; i < 5; i++) u.send(Buffer.alloc(200 + 100 * i, 0x42), UDP_PORT, peer);
-      setTimeout(() => u.close(), 500).unref();
+      // stop() may have closed it already: closing twice throws "Not running"
+      setTimeout(() => { if (this.sockets.has(u)) u.close(); }, 500).unref();
       // ICMP echo
       const p = spawn('ping', [peer.includes(':') ? '-6' : '-4', '-c', '2', '-i', '0.2', '-W', '1', peer], { stdio: 'ignore' });
       this.pings.add(p);
@@ -114,6 +124,7 @@ class TrafficGenerator {
   stop(): void {
     for (const t of this.timers) clearInterval(t);
     for (const s of this.sockets) (s instanceof net.Socket ? s.destroy() : s.close());
+    this.sockets.clear();
     for (const p of this.pings) p.kill();
   }
 }
@@ -129,9 +140,13 @@ export async function startDemo(): Promise<Demo> {
     hostV4: `10.203.${net3}.1`, peerV4: `10.203.${net3}.2`,
     hostV6: `fd00:f10e:${net3.toString(16)}::1`, peerV6: `fd00:f10e:${net3.toString(16)}::2`,
   };
-  const cleanup = () => { trySh('ip', ['link', 'del', iface]); trySh('ip', ['netns', 'del', ns]); };
+  const sites = demoSites(net3);
+  const geoDir = mkdtempSync(path.join(os.tmpdir(), `flowlens-demo-geo-${pid}-`));
+  const cleanup = () => { trySh('ip', ['link', 'del', iface]); trySh('ip', ['netns', 'del', ns]); rmSync(geoDir, { recursive: true, force: true }); };
   let peer: ChildProcess | undefined;
+  let geo: Demo['geo'];
   try {
+    geo = writeDemoGeo(geoDir, sites);
     sh('ip', ['netns', 'add', ns]);
     sh('ip', ['link', 'add', iface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
     sh('ip', ['addr', 'add', `${d.hostV4}/24`, 'dev', iface]);
@@ -141,7 +156,10 @@ export async function startDemo(): Promise<Demo> {
     sh('ip', ['-n', ns, '-6', 'addr', 'add', `${d.peerV6}/64`, 'dev', 'eth0', 'nodad']);
     sh('ip', ['-n', ns, 'link', 'set', 'eth0', 'up']);
     sh('ip', ['-n', ns, 'link', 'set', 'lo', 'up']);
-    peer = await startPeer(ns);
+    // the internet sites: addresses of the namespace, routed there from the host end
+    for (const site of sites) sh('ip', ['-n', ns, ...(site.addr.includes(':') ? ['-6'] : []), 'addr', 'add', site.addr, 'dev', 'lo']);
+    for (const prefix of sitePrefixes(net3)) sh('ip', [...(prefix.includes(':') ? ['-6'] : []), 'route', 'add', prefix, 'via', prefix.includes(':') ? d.peerV6 : d.peerV4, 'dev', iface]);
+    peer = await startPeer(ns, siteNames(sites));
   } catch (e) {
     peer?.kill();
     cleanup();
@@ -149,8 +167,11 @@ export async function startDemo(): Promise<Demo> {
       'the demo needs root and iproute2 (ip netns, veth)');
   }
   const traffic = new TrafficGenerator([d.peerV4, d.peerV6]);
+  // the LAN peer is also the namespace's DNS server, as a home router is
+  const internet = new InternetTraffic(d.peerV4, sites);
   const stop = async () => {
     traffic.stop();
+    internet.stop();
     peer!.removeAllListeners('exit');
     peer!.stdin!.end();
     await new Promise((r) => { if (peer!.exitCode !== null) r(undefined); else { peer!.once('exit', r); setTimeout(() => { peer!.kill('SIGKILL'); r(undefined); }, 2000).unref(); } });
@@ -159,5 +180,5 @@ export async function startDemo(): Promise<Demo> {
   peer.removeAllListeners('exit');
   // a demo must never outlive this process's network
   process.once('exit', cleanup);
-  return { ...d, startTraffic: () => traffic.start(), stop: async () => { process.off('exit', cleanup); await stop(); } };
+  return { ...d, sites, geo, startTraffic: () => { traffic.start(); internet.start(); }, stop: async () => { process.off('exit', cleanup); await stop(); } };
 }

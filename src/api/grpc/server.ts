@@ -11,16 +11,15 @@
  * certificate and key files; with a client CA, clients must present a
  * certificate it signed.
  */
-import path from 'node:path';
 import { readFileSync } from 'node:fs';
 import * as grpc from '@grpc/grpc-js';
-import * as protoLoader from '@grpc/proto-loader';
 import { ReflectionService } from '@grpc/reflection';
-import { HealthImplementation, protoPath as healthProtoPath } from 'grpc-health-check';
+import { HealthImplementation } from 'grpc-health-check';
 import { FlowlensError } from '../../errors.js';
 import type { IntervalStats } from '../../flows/types.js';
 import { allows, type Role, type TokenSet } from '../auth.js';
 import type { ApiService } from '../service.js';
+import { FILE_DESCRIPTOR_SET_BASE64 } from './gen/descriptor-set.js';
 import { AdminService, TrafficService, type LiveUpdate, type SessionsResponse, type WatchLiveRequest, type WatchSessionsRequest } from './gen/flowlens/v1/flowlens.js';
 
 export interface GrpcOptions {
@@ -33,8 +32,31 @@ export interface GrpcOptions {
   rateLimit: number;
   /** Largest request message, bytes. */
   maxMessageBytes: number;
-  /** The repository's proto/ directory (for reflection). */
-  protoDir: string;
+}
+
+/**
+ * The files of protoc's FileDescriptorSet, each as protoc encoded it. Reflection
+ * answers with these (not descriptors rebuilt by proto-loader, which Python's
+ * protobuf rejects and which carry made-up file names), so that
+ * file_by_filename("flowlens/v1/flowlens.proto") and every client's pool work.
+ */
+function protocFileDescriptors(): Buffer[] {
+  const set = Buffer.from(FILE_DESCRIPTOR_SET_BASE64, 'base64');
+  const files: Buffer[] = [];
+  // FileDescriptorSet is `repeated FileDescriptorProto file = 1`: a run of
+  // (tag 0x0a, varint length, bytes) records
+  for (let at = 0; at < set.length;) {
+    if (set[at++] !== 0x0a) throw new Error('descriptor-set.ts is not a FileDescriptorSet: run bash scripts/generate-proto.sh');
+    let length = 0;
+    for (let shift = 0; ; shift += 7) {
+      const b = set[at++]!;
+      length |= (b & 0x7f) << shift;
+      if (b < 0x80) break;
+    }
+    files.push(set.subarray(at, at + length));
+    at += length;
+  }
+  return files;
 }
 
 /** A token bucket per client address: `perMinute` calls, refilled continuously. */
@@ -120,8 +142,10 @@ export class GrpcApi {
       flushHistory: this.unary('admin', () => s.flushHistory()),
     });
     this.health.addToServer(this.server);
-    const definitions = protoLoader.loadSync([path.join(opts.protoDir, 'flowlens/v1/flowlens.proto'), healthProtoPath], { includeDirs: [opts.protoDir] });
-    new ReflectionService(definitions).addToServer(this.server);
+    // ReflectionService reads the descriptors of a package definition's types
+    // (fileDescriptorProtos); one entry holding protoc's files is all it needs
+    const definitions = { 'flowlens.v1': { format: 'Protocol Buffer 3 DescriptorProto', type: {}, fileDescriptorProtos: protocFileDescriptors() } };
+    new ReflectionService(definitions as never).addToServer(this.server);
   }
 
   /** Token and rate checks; on refusal the call is answered here and null returned. */
