@@ -5,7 +5,7 @@
  * points. Crafted /proc and /sys files give exact expected values and rates;
  * the real ones must agree with what Node and the kernel say.
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { machineLines } from '../../src/sinks/influx/schema.js';
 import { startApi, tcpFlows } from '../helpers/api-fixture.js';
 import { grpcClients, httpRequest, unary } from '../helpers/api-clients.js';
 
-function fakeRoots(t: Parameters<Parameters<typeof t.test>[1]>[0]) {
+function fakeRoots(t: Test) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'flowlens-machine-'));
   t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
   const proc = path.join(dir, 'proc');
