@@ -60,6 +60,7 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
     'Traffic/TopTalkers': { dimension: 'ip', windowSeconds: 300, limit: 10 },
     'Traffic/Sessions': { source: 'live', limit: 10 },
     'Traffic/Realtime': { seconds: 30 },
+    'Traffic/Usage': { cycle: 0, limit: 5 },
     'Traffic/WatchLive': { dimensions: ['ip'], limit: 5 },
     'Traffic/WatchSessions': { sort: 'bytes', limit: 5 },
   };
@@ -77,7 +78,7 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
   t.same(out.errors.map((e) => [e.asked, e.code]), [['missing.proto', 5]], 'only the unknown file is an error: NOT_FOUND (5)');
 
   const m = out.methods;
-  const unaryMethods = ['Traffic/Summary', 'Traffic/History', 'Traffic/DateRange', 'Traffic/TopTalkers', 'Traffic/Sessions', 'Traffic/Realtime', 'Traffic/Status', 'Admin/FlushHistory'];
+  const unaryMethods = ['Traffic/Summary', 'Traffic/History', 'Traffic/DateRange', 'Traffic/TopTalkers', 'Traffic/Usage', 'Traffic/Sessions', 'Traffic/Realtime', 'Traffic/Status', 'Admin/FlushHistory'];
   const streamingMethods = ['Traffic/WatchLive', 'Traffic/WatchSessions'];
   t.same(Object.keys(m).sort(), [...unaryMethods, ...streamingMethods].sort(), 'every method of flowlens.v1 described from the pool');
   for (const name of unaryMethods) t.equal(m[name]!.serverStreaming, false, `${name}: unary`);
@@ -98,6 +99,7 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
   const session = a('Traffic/Sessions').sessions.find((s: { remote: string }) => s.remote === PEER_ADDR);
   t.same([session?.bytesUp, session?.bytesDown], [String(UP), String(DOWN)], 'Sessions: the UDP session');
   t.ok(a('Traffic/Realtime').times?.length === 30, 'Realtime: the last 30 seconds');
+  t.ok(a('Traffic/Usage').from, 'Usage: the current billing cycle');
   t.ok(a('Traffic/Status').interfaces.some((i: { name: string }) => i.name === link.a), 'Status: the interface counted on');
   t.ok(Number(a('Admin/FlushHistory').at) > 0, 'FlushHistory: flushed');
   t.ok(Array.isArray(a('Traffic/WatchLive').top), 'WatchLive: a first update');
