@@ -59,7 +59,14 @@ interface NameEntry {
   expires: number;
   /** Learned from DNS (preferred) or only from a ClientHello's SNI. */
   fromDns: boolean;
+  /** When the answer (or hello) that gave this name was seen (its capture time). */
+  learnedAt: number;
+  /** The name the address had before this one, kept so a session is named by what was valid at its first packet. */
+  older?: NameEntry;
 }
+
+/** Names an address had, newest first, kept at most (an address re-answered with other names: CDNs, round robin). */
+const NAME_HISTORY = 4;
 
 interface ConnectionEntry {
   name: string;
@@ -94,9 +101,12 @@ export class NameTable {
   /**
    * The name a client asked for that resolved to `addr` (the question of the
    * DNS answer, before any CNAME), or else the SNI last sent to it; undefined
-   * when unknown or expired.
+   * when unknown or expired. With `at` (a session's first packet): the name
+   * that was valid then — the newest one learned at or before `at` — so that an
+   * address answered for first.example and then for second.example names each
+   * session by the answer its client had.
    */
-  nameOf(addr: string, now = Date.now()): string | undefined {
+  nameOf(addr: string, now = Date.now(), at = Infinity): string | undefined {
     const e = this.names.get(addr);
     if (!e) return undefined;
     if (e.expires <= now) {
@@ -104,7 +114,10 @@ export class NameTable {
       this.counts.expired++;
       return undefined;
     }
-    return e.name;
+    for (let x: NameEntry | undefined = e; x; x = x.older) {
+      if (x.learnedAt <= at && x.expires > now) return x.name;
+    }
+    return undefined;
   }
 
   /** The SNI of exactly this connection (client and server address and port), if its ClientHello was seen. */
@@ -166,7 +179,7 @@ export class NameTable {
       // e.g. a later segment of a TCP answer) names nothing
       if (!asked.has(name)) continue;
       this.counts.answers++;
-      this.setName(a.data, { name, expires: c.time + Math.max(ttl * 1000, this.minKeepMs), fromDns: true });
+      this.setName(a.data, { name, expires: c.time + Math.max(ttl * 1000, this.minKeepMs), fromDns: true, learnedAt: c.time });
     }
   }
 
@@ -186,11 +199,23 @@ export class NameTable {
     // the server address gets the name too, unless DNS named it (DNS says what the client asked for)
     const known = this.names.get(c.dst);
     if (!known || !known.fromDns || known.expires <= c.time) {
-      this.setName(c.dst, { name, expires: c.time + Math.max(this.connectionKeepMs, this.minKeepMs), fromDns: false });
+      this.setName(c.dst, { name, expires: c.time + Math.max(this.connectionKeepMs, this.minKeepMs), fromDns: false, learnedAt: c.time });
     }
   }
 
   private setName(addr: string, e: NameEntry): void {
+    const known = this.names.get(addr);
+    if (known?.name === e.name) {
+      // the same name again (a TTL renewed): valid since it was first learned
+      e.learnedAt = Math.min(e.learnedAt, known.learnedAt);
+      e.expires = Math.max(e.expires, known.expires);
+      e.older = known.older;
+    } else if (known) {
+      e.older = known;
+    }
+    // keep NAME_HISTORY names at most
+    let depth = 1;
+    for (let x = e; x.older; x = x.older) if (++depth > NAME_HISTORY) { x.older = undefined; break; }
     this.names.delete(addr);  // re-inserted: now the newest
     this.names.set(addr, e);
     this.evictOldest(this.names, this.maxNames);

@@ -10,7 +10,7 @@ import type { GeoInfo } from './geo.js';
 
 /** The part of the names table (names.ts) that labelling needs. */
 export interface NameSource {
-  nameOf(addr: string): string | undefined;
+  nameOf(addr: string, now?: number, at?: number): string | undefined;
   sniOf(client: string, clientPort: number, server: string, serverPort: number): string | undefined;
 }
 
@@ -33,8 +33,9 @@ export class RemoteEnrichment implements Enrichment {
     return out;
   }
 
-  domain(local: string, localPort: number, remote: string, remotePort: number): string | undefined {
+  /** `firstSeen`: the session's first packet; a DNS name must have been learned by then (NameTable.nameOf). */
+  domain(local: string, localPort: number, remote: string, remotePort: number, _protocol?: number, firstSeen?: number): string | undefined {
     if (!this.names) return undefined;
-    return this.names.sniOf(local, localPort, remote, remotePort) ?? this.names.nameOf(remote);
+    return this.names.sniOf(local, localPort, remote, remotePort) ?? this.names.nameOf(remote, undefined, firstSeen);
   }
 }

@@ -28,7 +28,8 @@ export interface Enrichment {
   /** Country, city, ASN of a public address. */
   place(remote: string): Omit<RemoteLabels, 'domain'>;
   /** The name of the remote end: this connection's TLS SNI, else a DNS answer for the address. */
-  domain(local: string, localPort: number, remote: string, remotePort: number, protocol: number): string | undefined;
+  /** `firstSeen`: when the session's first packet was seen — its name is the one valid then. */
+  domain(local: string, localPort: number, remote: string, remotePort: number, protocol: number, firstSeen: number): string | undefined;
 }
 
 /** What the processor needs of a collector interval. */
@@ -342,7 +343,7 @@ export class FlowProcessor {
     const e = this.enrichment;
     if (e) {
       if (s.created === this.interval && s.scope === 'internet') Object.assign(s.labels, e.place(s.remote));
-      const domain = e.domain(s.local, s.localPort, s.remote, s.remotePort, s.protocol);
+      const domain = e.domain(s.local, s.localPort, s.remote, s.remotePort, s.protocol, s.firstSeen);
       if (domain) { s.labels.domain = domain; s.unnamedSince = 0; } else if (!s.unnamedSince) s.unnamedSince = now;
     }
     const { labels } = s;

@@ -151,3 +151,21 @@ t.test('options are checked', async (t) => {
   t.throws(() => new NameTable({ maxNames: 0 }), /maxNames must be a positive integer/);
   t.throws(() => new NameTable({ minKeepMs: -1 }), /minKeepMs must be a number >= 0/);
 });
+
+t.test('an address answered for one name and then another: each session gets the name valid at its first packet', async (t) => {
+  const names = new NameTable();
+  const answer = (name: string, time: number) => dnsCapture(dnsResponse({ question: name, qtype: TYPE.A, answers: [{ name, type: TYPE.A, ttl: 300, data: '203.0.113.15' }] }), { time });
+  names.ingest(answer('first.example.com', T0));
+  // both answers can arrive in one interval's captures, before that interval's sessions are labelled
+  names.ingest(answer('second.example.com', T0 + 2500));
+  t.equal(names.nameOf('203.0.113.15', T0 + 3000), 'second.example.com', 'without a time: the latest');
+  t.equal(names.nameOf('203.0.113.15', T0 + 3000, T0 + 2600), 'second.example.com', 'a session begun after the second answer: second');
+  t.equal(names.nameOf('203.0.113.15', T0 + 3000, T0 + 1000), 'first.example.com', 'a session begun between them: first');
+  t.equal(names.nameOf('203.0.113.15', T0 + 3000, T0 - 1), undefined, 'a session begun before any answer: no name from DNS');
+  names.ingest(answer('second.example.com', T0 + 9000));
+  t.equal(names.nameOf('203.0.113.15', T0 + 9500, T0 + 2600), 'second.example.com', 'a renewed answer keeps the name valid since it was first learned');
+  for (let i = 0; i < 6; i++) names.ingest(answer(`n${i}.example.com`, T0 + 10_000 + i));
+  t.equal(names.nameOf('203.0.113.15', T0 + 20_000, T0 + 10_005), 'n5.example.com');
+  t.equal(names.nameOf('203.0.113.15', T0 + 20_000, T0 + 10_002), 'n2.example.com', 'the last four names are kept');
+  t.equal(names.nameOf('203.0.113.15', T0 + 20_000, T0 + 10_001), undefined, 'older ones are not');
+});
