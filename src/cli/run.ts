@@ -30,10 +30,12 @@ export interface RunOptions {
   onStarted?: () => void;
 }
 
-function flowLines(iv: Interval, lines: string[]): void {
+/** One "flow" line per kernel flow the filters kept (`filtered`: the indexes they removed), then the interface totals. */
+function flowLines(iv: Interval, lines: string[], filtered: ReadonlySet<number> | undefined): void {
   const names = new Map(iv.totals.map((t) => [t.ifindex, t.iface]));
   const { flows } = iv;
   for (let i = 0; i < flows.count; i++) {
+    if (filtered?.has(i)) continue;
     const f = flows.flow(i);
     lines.push(JSON.stringify({
       type: 'flow', start: iv.start, end: iv.end,
@@ -75,7 +77,7 @@ function listen(monitor: Monitor, opts: RunOptions, out: NodeJS.WriteStream, vie
   monitor.on('stats', (s, iv) => {
     if (opts.format === 'ndjson') {
       const lines: string[] = [];
-      flowLines(iv, lines);
+      flowLines(iv, lines, monitor.processor.filteredInLatest);
       statsLines(s, opts.top, lines);
       if (lines.length) out.write(`${lines.join('\n')}\n`);
     } else if (view) {

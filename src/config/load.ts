@@ -56,7 +56,7 @@ function describe(s: Setting): string {
     case 'enum': return `one of ${s.values!.join(', ')}`;
     case 'strings': return 'a list of names';
     case 'cidrs': return 'a list of addresses or CIDR prefixes';
-    case 'rules': return 'a list of rules like {port: [22]} or {cidr: [10.0.0.0/8], protocol: [udp]}';
+    case 'rules': return 'a list of rules like {port: [22]}, {cidr: [10.0.0.0/8], protocol: [udp]} or {domain: [example.com]}';
     default: return 'a non-empty string';
   }
 }
@@ -140,7 +140,13 @@ export function parseSetting(s: Setting, raw: unknown, where: string): unknown {
               return n;
             });
           } else if (k === 'protocol') out.protocol = list(v).map(String);
-          else usage(`${where}[${i}] has an unknown field "${k}"`, 'a rule has cidr, port and/or protocol');
+          else if (k === 'domain') {
+            out.domain = list(v).map((x) => {
+              const d = String(x).trim().toLowerCase().replace(/^\*?\./, '').replace(/\.$/, '');
+              if (!/^[a-z0-9_-]+(\.[a-z0-9_-]+)*$/.test(d)) usage(`${where}[${i}].domain: ${JSON.stringify(x)} is not a domain name`, 'write a name like example.com (it matches its subdomains too)');
+              return d;
+            });
+          } else usage(`${where}[${i}] has an unknown field "${k}"`, 'a rule has cidr, port, protocol and/or domain');
         }
         return out;
       });

@@ -40,7 +40,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'dataDir', type: 'path', default: '/var/lib/flowlens', flag: 'data-dir', env: 'FLOWLENS_DATA_DIR', doc: 'directory of the embedded history database' },
   { key: 'networks.local', type: 'cidrs', flag: 'local-networks', env: 'FLOWLENS_LOCAL_NETWORKS', doc: 'networks whose addresses are local (default: the private ranges plus networks.private)' },
   { key: 'networks.private', type: 'cidrs', default: [], flag: 'private-networks', env: 'FLOWLENS_PRIVATE_NETWORKS', doc: 'extra prefixes that are not the internet, e.g. your ISP-assigned IPv6 prefix' },
-  { key: 'filters.ignore', type: 'rules', default: [], doc: 'drop matching traffic: a list of {cidr: [...], port: [...], protocol: [...]}' },
+  { key: 'filters.ignore', type: 'rules', default: [], doc: 'drop matching traffic: a list of {cidr: [...], port: [...], protocol: [...], domain: [...]}' },
   { key: 'filters.keep', type: 'rules', default: [], doc: 'when set, keep only traffic matching one of these rules' },
   { key: 'sessions.idleTimeout', type: 'duration', default: 120_000, min: 1000, max: 86_400_000, flag: 'idle-timeout', doc: 'a UDP/ICMP/other session ends after this long without packets' },
   { key: 'sessions.tcpIdleTimeout', type: 'duration', default: 600_000, min: 1000, max: 7 * 86_400_000, flag: 'tcp-idle-timeout', doc: 'a TCP session ends after this long without packets' },

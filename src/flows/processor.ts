@@ -107,6 +107,8 @@ export class FlowProcessor {
   private readonly filter: TrafficFilter;
   private interval = 0;
   private counters = { untracked: 0, ended: 0, filteredPackets: 0, filteredBytes: 0 };
+  /** Indexes (in the interval's FlowBatch) of the flows the filters removed from the latest interval. */
+  private filteredFlows: Set<number> | undefined;
 
   constructor(
     private readonly config: FlowsConfig,
@@ -138,8 +140,21 @@ export class FlowProcessor {
     return out;
   }
 
+  /** The flows of the latest interval the filters removed (their indexes in its FlowBatch): NDJSON leaves them out too. */
+  get filteredInLatest(): ReadonlySet<number> | undefined {
+    return this.filteredFlows;
+  }
+
+  /** The remote end's name for the filters' domain rules: the TLS server name of the connection, else DNS. */
+  private remoteName(srcIsLocal: boolean, src: string, dst: string, sp: number, dp: number, protocol: number, firstSeen: number): string | undefined {
+    return srcIsLocal
+      ? this.enrichment?.domain(src, sp, dst, dp, protocol, firstSeen)
+      : this.enrichment?.domain(dst, dp, src, sp, protocol, firstSeen);
+  }
+
   process(iv: IntervalInput): IntervalStats {
     const n = ++this.interval;
+    this.filteredFlows = undefined;
     const { flows } = iv;
     const ifaceNames = new Map(iv.totals.map((t) => [t.ifindex, t.iface]));
     // per interface: [up, down] × [internet, lan, unknown] × [bytes, packets], made into rows at the end
@@ -177,16 +192,17 @@ export class FlowProcessor {
         const icmp = isIcmp(protocol);
         const sp = flows.srcPort(i);
         const dp = flows.dstPort(i);
-        if (filterAll && !this.filter.accepts(protocol, src, dst, icmp ? 0 : sp, icmp ? 0 : dp)) {
+        const sides = this.classifier.sides(src, dst, flows.direction(i));
+        srcIsLocal = sides.srcIsLocal;
+        if (filterAll && !this.filter.accepts(protocol, src, dst, icmp ? 0 : sp, icmp ? 0 : dp, () => this.remoteName(srcIsLocal, src, dst, sp, dp, protocol, firstSeen))) {
           this.counters.filteredPackets += packets;
           this.counters.filteredBytes += bytes;
+          (this.filteredFlows ??= new Set()).add(i);
           if (flowId !== FLOW_ID_NONE) this.released.push(flowId);
           continue;
         }
         const ifindex = flows.ifindex(i);
         const iface = ifaceNames.get(ifindex) ?? `#${ifindex}`;
-        const sides = this.classifier.sides(src, dst, flows.direction(i));
-        srcIsLocal = sides.srcIsLocal;
         const local = srcIsLocal ? src : dst;
         const remote = srcIsLocal ? dst : src;
         const key = sessionKeyParts(protocol, srcIsLocal ? sp : dp, srcIsLocal ? dp : sp, sp);

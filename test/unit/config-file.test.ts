@@ -77,6 +77,7 @@ t.test('errors name the setting, the source and the problem', async (t) => {
     [{ file: file('hook.yaml', 'hook: nft\n'), env: {} }, /hook must be one of xdp, tc, not "nft"/],
     [{ file: file('cidr.yaml', 'networks:\n  private: [10.0.0.0/40]\n'), env: {} }, /networks.private: "10.0.0.0\/40" is not an address or CIDR prefix/],
     [{ file: file('rule.yaml', 'filters:\n  ignore:\n    - ports: [22]\n'), env: {} }, /filters.ignore\[0\] has an unknown field "ports"/],
+    [{ file: file('domain.yaml', 'filters:\n  ignore:\n    - domain: ["not a domain"]\n'), env: {} }, /filters.ignore\[0\].domain: "not a domain" is not a domain name/],
     [{ file: file('proto.yaml', 'filters:\n  keep:\n    - protocol: [tpc]\n'), env: {} }, /filters.keep\[0\].protocol: unknown protocol "tpc"/],
     [{ env: { FLOWLENS_MAP_SIZE: 'lots', FLOWLENS_CONFIG: GOOD } }, /FLOWLENS_MAP_SIZE must be a whole number from 1 to 16777216, not "lots"/],
     [{ file: GOOD, env: {}, flags: { interval: '10ms' } }, /--interval must be a duration from 100ms to 1m like/],

@@ -236,6 +236,31 @@ t.test('filters: ignored and kept traffic, counted as filtered', async (t) => {
   t.throws(() => processor({ filters: { ignore: [{}], keep: [] } }), /at least one of/);
 });
 
+t.test('domain filters: the remote end\'s name (and its subdomains), as known at the first flow', async (t) => {
+  // names as the names table would answer them: by the remote, valid from a time on
+  const known: Record<string, { name: string; from: number }> = {
+    '203.0.113.20': { name: 'ads.tracker.example', from: 0 },
+    '203.0.113.21': { name: 'tracker.example', from: 0 },
+    '203.0.113.22': { name: 'notatracker.example', from: 0 },
+    '203.0.113.23': { name: 'late.tracker.example', from: 5_000_000 },
+  };
+  const enrichment: Enrichment = {
+    place: () => ({}),
+    domain: (_l, _lp, remote, _rp, _proto, firstSeen) => (known[remote] && firstSeen >= known[remote]!.from ? known[remote]!.name : undefined),
+  };
+  const flow = (dst: string, bytes: number): FlowSpec => ({ direction: 'egress', protocol: 6, src: HOST, dst, srcPort: 41000, dstPort: 443, packets: 1, bytes, firstSeen: 1_000_100 });
+  const specs = [flow('203.0.113.20', 100), flow('203.0.113.21', 200), flow('203.0.113.22', 400), flow('203.0.113.23', 800), flow(PUBLIC, 1600)];
+  const ignore = processor({ filters: { ignore: [{ domain: ['tracker.example'] }], keep: [] } }, enrichment);
+  const a = run(ignore, specs);
+  t.same(a.traffic.map((r) => r.bytes), [400 + 800 + 1600], 'tracker.example and its subdomain ignored; notatracker.example kept; a name learned later cannot match');
+  t.same([...ignore.live.values()].map((x) => x.remote).sort(), ['203.0.113.22', '203.0.113.23', PUBLIC]);
+  t.match(ignore.status(), { filteredPackets: 2, filteredBytes: 300 });
+  t.same([...ignore.filteredInLatest!].sort(), [0, 1], 'the filtered flows, by their place in the batch (NDJSON leaves them out)');
+  const keep = processor({ filters: { ignore: [], keep: [{ domain: ['notatracker.example'] }] } }, enrichment);
+  t.same(run(keep, specs).traffic.map((r) => r.bytes), [400], 'keep: only the named domain');
+  t.throws(() => processor({ filters: { ignore: [{ domain: [] }], keep: [] } }), /at least one of cidr, port, protocol, domain/);
+});
+
 t.test('overflow traffic has scope unknown and no talkers; totals stay exact', async (t) => {
   const p = processor();
   const specs: FlowSpec[] = [{ direction: 'ingress', protocol: 17, src: PUBLIC, dst: HOST, srcPort: 53, dstPort: 40000, packets: 1, bytes: 90 }];
