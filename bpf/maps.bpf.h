@@ -53,6 +53,18 @@ struct {
 	__type(value, struct iface_counters);
 } iface_counters SEC(".maps");
 
+/*
+ * The gateway's own addresses (key struct own_addr), filled and refreshed by
+ * user space when roles are on: at a WAN ingress, a packet to an address not
+ * in here is forwarded (routed), so a LAN interface counts it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FLOW_OWN_ADDRS_MAX);
+	__type(key, struct own_addr);
+	__type(value, __u8);
+} own_addrs SEC(".maps");
+
 /* The program's own failures, indexed by enum flow_error. Cumulative. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

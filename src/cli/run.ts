@@ -13,6 +13,7 @@ import { TALKER_DIMENSIONS } from '../flows/types.js';
 import type { Monitor } from '../monitor.js';
 import type { LiveSession } from '../flows/live.js';
 import { endpoint, formatBits, formatBytes, protocolName, table, tcpFlagNames } from './format.js';
+import { forwardingWithoutRolesWarning } from '../system/forwarding.js';
 
 /** none: only the start line and errors (a service writing to a journal). */
 export type OutputFormat = 'table' | 'ndjson' | 'none';
@@ -148,8 +149,10 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   if (api && opts.format === 'ndjson') out.write(`${JSON.stringify({ type: 'api', ...api })}\n`);
   else if (api) process.stderr.write(`flowlens: JSON API and /metrics on ${api.http}, gRPC on ${api.grpc}\n`);
   if (opts.format !== 'ndjson' && !(opts.format === 'table' && out.isTTY)) {
-    out.write(`flowlens: counting on ${flowlens.monitor.status().collector.attachments.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}\n`);
+    out.write(`flowlens: counting on ${flowlens.monitor.status().collector.attachments.map((a) => `${a.iface} (${a.role ? `${a.role}, ` : ''}ingress ${a.ingress}, egress ${a.egress})`).join(', ')}\n`);
   }
+  const warning = forwardingWithoutRolesWarning(config.collector.interfaces, config.collector.roles);
+  if (warning) process.stderr.write(`flowlens: warning: ${warning}\n`);
   if (opts.durationMs > 0) setTimeout(requestStop, opts.durationMs).unref();
   await stopRequested;
   await flowlens.stop();
