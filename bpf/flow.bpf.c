@@ -32,7 +32,6 @@
 #include "maps.bpf.h"
 #include "table.bpf.h"
 #include "parse.bpf.h"
-#include "gateway.bpf.h"
 
 /* Headers of a non-linear skb are pulled into the linear area up to this many bytes. */
 #define TC_PULL_BYTES 512
@@ -99,6 +98,8 @@ static __always_inline long load_payload(void *ctx, bool xdp, __u32 off, void *t
 {
 	return xdp ? bpf_xdp_load_bytes(ctx, off, to, len) : bpf_skb_load_bytes(ctx, off, to, len);
 }
+
+#include "gateway.bpf.h"  /* uses load_payload() */
 
 /* Offsets of the L4 payload are below this (CURSOR_MAX_OFF + the longest TCP header). */
 #define PAYLOAD_OFF_MASK 0xfff
@@ -241,7 +242,7 @@ static __always_inline int count_packet(void *ctx, bool xdp, const struct packet
 		p.key.ifindex = ifindex;
 		p.key.direction = direction;
 		/* gateway roles: a forwarded packet is counted in flows on one interface only */
-		if (counted_elsewhere(ctx, xdp, &p.key, ifindex, direction)) {
+		if (counted_elsewhere(ctx, xdp, &p.key, p.payload_off, ifindex, direction)) {
 			count_iface(ifindex, direction, epoch, SLOT_FORWARDED, p.packets, p.l3_bytes);
 			return r;
 		}

@@ -12,7 +12,9 @@
  *    connection (SNAT/masquerade or DNAT), when it is addressed to none of the
  *    gateway's own addresses (routed), or when it opens a connection to one of
  *    them that no socket of the gateway takes (a DNAT port forward's first
- *    packet: conntrack has no entry for it yet).
+ *    packet: conntrack has no entry for it yet); an ICMP echo reply is the
+ *    gateway's own when it answers an echo request the gateway sent itself
+ *    (own_echoes, noted at the WAN egress).
  *
  * A skipped packet is counted in iface_counters.forwarded_* of its interface
  * and direction, so per-interface totals still reconcile with the kernel's
@@ -94,14 +96,50 @@ static __always_inline __u32 fill_tuple(const struct flow_key *key, struct bpf_s
 	return sizeof(t->ipv6);
 }
 
+static __always_inline bool is_icmp(const struct flow_key *key)
+{
+	return key->protocol == IPPROTO_ICMP || key->protocol == IPPROTO_ICMPV6;
+}
+
+/* ICMP echo request / reply types (ICMPv6: 128 / 129). */
+static __always_inline bool echo_type(const struct flow_key *key, bool reply)
+{
+	if (key->protocol == IPPROTO_ICMP)
+		return key->src_port == (reply ? 0 : 8);
+	return key->protocol == IPPROTO_ICMPV6 && key->src_port == (reply ? 129 : 128);
+}
+
+/*
+ * The echo key of an ICMP echo packet: its remote end (`remote_is_src`: the
+ * source, else the destination) and identifier, read at l4_off + 4 (the
+ * identifier follows type, code and checksum). Returns false when unreadable.
+ */
+static __always_inline bool echo_key(void *ctx, bool xdp, const struct flow_key *key, __u32 l4_off,
+				     bool remote_is_src, struct own_echo_key *e)
+{
+	__u16 id;
+
+	if (load_payload(ctx, xdp, l4_off + 4, &id, sizeof(id)))
+		return false;
+	e->ip_version = key->ip_version;
+	e->id = id;
+	__builtin_memcpy(e->addr, remote_is_src ? key->src_addr : key->dst_addr, sizeof(e->addr));
+	return true;
+}
+
+/* The L4 header's offset: payload_off less the header the parser took (ICMP 8 bytes, ICMPv6 4). */
+static __always_inline __u32 icmp_l4_off(const struct flow_key *key, __u32 payload_off)
+{
+	return payload_off - (key->protocol == IPPROTO_ICMP ? 8 : 4);
+}
+
 /*
  * At a WAN ingress: 1 when the packet is forwarded (a LAN interface counts it
- * at its egress), 0 when it is the gateway's own. ICMP and other protocols
- * without ports are told apart by the destination address only (conntrack's
- * kfuncs look up TCP and UDP only): an ICMP reply to a device's masqueraded
- * ping is counted as the gateway's (docs/gateway.md).
+ * at its egress), 0 when it is the gateway's own. Protocols without ports
+ * (ICMP but echo replies, others) are told apart by the destination address
+ * only: conntrack's kfuncs look up TCP and UDP only (docs/gateway.md).
  */
-static __always_inline int wan_ingress_forwarded(void *ctx, bool xdp, const struct flow_key *key)
+static __always_inline int wan_ingress_forwarded(void *ctx, bool xdp, const struct flow_key *key, __u32 payload_off)
 {
 	struct bpf_sock_tuple t = {};
 	struct bpf_ct_opts opts = { .netns_id = BPF_F_CURRENT_NETNS };
@@ -111,8 +149,18 @@ static __always_inline int wan_ingress_forwarded(void *ctx, bool xdp, const stru
 
 	if (!key)
 		return 0;
-	if (key->protocol != IPPROTO_TCP && key->protocol != IPPROTO_UDP)
-		return !own_address(key);
+	if (key->protocol != IPPROTO_TCP && key->protocol != IPPROTO_UDP) {
+		struct own_echo_key e = {};
+
+		if (!own_address(key))
+			return 1;
+		if (!echo_type(key, true))
+			return 0;
+		/* a reply to the gateway's own ping, or to a device's (masqueraded) one */
+		if (!echo_key(ctx, xdp, key, icmp_l4_off(key, payload_off), true, &e))
+			return 0;
+		return bpf_map_lookup_elem(&own_echoes, &e) == NULL;
+	}
 	len = fill_tuple(key, &t);
 	opts.l4proto = key->protocol;
 	if (bpf_ksym_exists(bpf_ct_release)) {
@@ -143,19 +191,31 @@ static __always_inline int wan_ingress_forwarded(void *ctx, bool xdp, const stru
 }
 
 /* Global functions: verified once, on their own, and only WAN ingress packets pay for the call. */
-__noinline int wan_ingress_forwarded_xdp(struct xdp_md *ctx, const struct flow_key *key)
+__noinline int wan_ingress_forwarded_xdp(struct xdp_md *ctx, const struct flow_key *key, __u32 payload_off)
 {
-	return wan_ingress_forwarded(ctx, true, key);
+	return wan_ingress_forwarded(ctx, true, key, payload_off);
 }
 
-__noinline int wan_ingress_forwarded_skb(struct __sk_buff *ctx, const struct flow_key *key)
+__noinline int wan_ingress_forwarded_skb(struct __sk_buff *ctx, const struct flow_key *key, __u32 payload_off)
 {
-	return wan_ingress_forwarded(ctx, false, key);
+	return wan_ingress_forwarded(ctx, false, key, payload_off);
+}
+
+/* At a WAN egress: notes an echo request the gateway itself sends, for its reply (own_echoes). */
+__noinline int note_own_echo(struct __sk_buff *ctx, const struct flow_key *key, __u32 payload_off)
+{
+	struct own_echo_key e = {};
+	__u8 one = 1;
+
+	if (!key || !echo_key(ctx, false, key, icmp_l4_off(key, payload_off), false, &e))
+		return 0;
+	bpf_map_update_elem(&own_echoes, &e, &one, BPF_ANY);
+	return 0;
 }
 
 /* Whether another interface counts this packet (then it goes to forwarded_* here). */
 static __always_inline bool counted_elsewhere(void *ctx, bool xdp, const struct flow_key *pkey,
-					      __u32 ifindex, __u8 direction)
+					      __u32 payload_off, __u32 ifindex, __u8 direction)
 {
 	struct flow_key key;
 	__u8 role;
@@ -165,15 +225,22 @@ static __always_inline bool counted_elsewhere(void *ctx, bool xdp, const struct 
 	role = iface_role(ifindex);
 	if (role == FLOW_ROLE_NONE)
 		return false;
-	if (!xdp && direction == FLOW_DIR_EGRESS)
-		return iface_role(((struct __sk_buff *)ctx)->ingress_ifindex) == FLOW_ROLE_LAN;
+	if (!xdp && direction == FLOW_DIR_EGRESS) {
+		if (iface_role(((struct __sk_buff *)ctx)->ingress_ifindex) == FLOW_ROLE_LAN)
+			return true;
+		if (role == FLOW_ROLE_WAN && echo_type(pkey, false)) {
+			__builtin_memcpy(&key, pkey, sizeof(key));
+			note_own_echo(ctx, &key, payload_off);
+		}
+		return false;
+	}
 	if (role == FLOW_ROLE_LAN)
 		return false;
 	/* a copy for the call, as in capture(): &pkey itself would keep the parse state in memory */
 	__builtin_memcpy(&key, pkey, sizeof(key));
 	if (xdp)
-		return wan_ingress_forwarded_xdp(ctx, &key);
-	return wan_ingress_forwarded_skb(ctx, &key);
+		return wan_ingress_forwarded_xdp(ctx, &key, payload_off);
+	return wan_ingress_forwarded_skb(ctx, &key, payload_off);
 }
 
 #endif /* FLOWLENS_GATEWAY_BPF_H */
