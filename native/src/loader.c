@@ -151,6 +151,11 @@ static int open_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long pag
 	bpf_map__set_max_entries(l->skel->maps.captures, capture_ring_bytes ? capture_ring_bytes : (uint32_t)page);
 	/* roles off: the verifier drops the role code, every packet costs what it did before roles */
 	l->skel->rodata->roles_enabled = roles->count != 0;
+	if (!roles->count) {
+		/* roles off: their maps are never read, so they take one entry each */
+		bpf_map__set_max_entries(l->skel->maps.own_addrs, 1);
+		bpf_map__set_max_entries(l->skel->maps.own_echoes, 1);
+	}
 	for (uint32_t i = 0; i < roles->count && i < FLOW_ROLE_SLOTS; i++) {
 		l->skel->rodata->role_ifindex[i] = roles->ifindex[i];
 		l->skel->rodata->role_of[i] = roles->role[i];
