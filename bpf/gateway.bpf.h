@@ -135,9 +135,13 @@ static __always_inline __u32 icmp_l4_off(const struct flow_key *key, __u32 paylo
 
 /*
  * At a WAN ingress: 1 when the packet is forwarded (a LAN interface counts it
- * at its egress), 0 when it is the gateway's own. Protocols without ports
- * (ICMP but echo replies, others) are told apart by the destination address
- * only: conntrack's kfuncs look up TCP and UDP only (docs/gateway.md).
+ * at its egress), 0 when it is the gateway's own. In order of cost: a packet
+ * to none of the gateway's addresses is routed; one to an address of the
+ * gateway is forwarded when conntrack translated its connection; with no
+ * conntrack entry (a new connection, or conntrack off) it is the gateway's
+ * when one of its sockets takes it. Protocols without ports (ICMP but echo
+ * replies, others) to the gateway's address are its own: conntrack's kfuncs
+ * look up TCP and UDP only (docs/gateway.md).
  */
 static __always_inline int wan_ingress_forwarded(void *ctx, bool xdp, const struct flow_key *key, __u32 payload_off)
 {
@@ -149,11 +153,12 @@ static __always_inline int wan_ingress_forwarded(void *ctx, bool xdp, const stru
 
 	if (!key)
 		return 0;
+	/* routed: not addressed to the gateway (the cheap test first: no conntrack lookup) */
+	if (!own_address(key))
+		return 1;
 	if (key->protocol != IPPROTO_TCP && key->protocol != IPPROTO_UDP) {
 		struct own_echo_key e = {};
 
-		if (!own_address(key))
-			return 1;
 		if (!echo_type(key, true))
 			return 0;
 		/* a reply to the gateway's own ping, or to a device's (masqueraded) one */
@@ -171,14 +176,11 @@ static __always_inline int wan_ingress_forwarded(void *ctx, bool xdp, const stru
 		if (ct) {
 			unsigned long status = ct->status;
 
+			/* masqueraded (a reply to a device) or port-forwarded (to a device) */
 			bpf_ct_release(ct);
-			if (status & (FLOW_IPS_SRC_NAT | FLOW_IPS_DST_NAT))
-				return 1;
-			return !own_address(key);
+			return (status & (FLOW_IPS_SRC_NAT | FLOW_IPS_DST_NAT)) != 0;
 		}
 	}
-	if (!own_address(key))
-		return 1;
 	/* a new connection to the gateway: its own if one of its sockets takes it, else a DNAT forward */
 	if (key->protocol == IPPROTO_TCP)
 		sk = bpf_sk_lookup_tcp(ctx, &t, len, BPF_F_CURRENT_NETNS, 0);

@@ -237,7 +237,10 @@ function checkOutbound(t: Test, l: Lab, sessions: SessionRecord[]) {
   const perf = sessions.filter((s) => s.remotePort === 5201);
   t.equal(perf.length, 4, 'iperf3: a control and a data connection per run');
   t.ok(perf.every((s) => s.local === DEVICE && s.iface === l.lan.b), 'iperf3: the device\'s, on the LAN interface');
-  t.ok(sum(perf, (s) => s.bytesUp) > 2 << 20 && sum(perf, (s) => s.bytesDown) > 2 << 20, 'iperf3: 2 MiB each way');
+  const perfUp = sum(perf, (s) => s.bytesUp), perfDown = sum(perf, (s) => s.bytesDown);
+  // the upload's sender resets its data connection at the end (iperf3 does), so what its socket
+  // still held never reaches the wire: more than 1 MiB of its 2 MiB does; the download all of it
+  t.ok(perfUp > 1 << 20 && perfDown > 2 << 20, `iperf3: both ways (up ${perfUp}, down ${perfDown}: ${JSON.stringify(perf.map((s) => [s.localPort, s.bytesUp, s.bytesDown, s.state, s.endReason]))})`);
   const ping = one(t, sessions, 'the device\'s ping', (s) => s.protocol === 1 && s.local === DEVICE);
   t.match(ping, { iface: l.lan.b, packetsUp: 3, packetsDown: 3, bytesUp: 3 * 84, bytesDown: 3 * 84, scope: 'internet' });
   const gwPing = one(t, sessions, 'the gateway\'s ping', (s) => s.protocol === 1 && s.local === GW_WAN);
@@ -304,9 +307,10 @@ t.test('a DNAT port forward: the peer\'s connections to the LAN server are the d
 t.test('without roles a forwarding gateway keeps the per-interface view and says how to set roles', async (t) => {
   if (!requireKernel(t)) return;
   const l = lab(t, 'gn', 'routed');
+  l.topo.route(l.gw, 'default', PEER); // the suggested wan role goes to the default route's interface
   const run = new CliRun(l.topo.spawn(l.gw, ...cliCommand(['run', '--iface', `${l.lan.b},${l.wan.a}`, '--format', 'ndjson', '--interval', '200ms'])));
   t.ok(await run.waitFor((r) => r.tally.intervals >= 2, 30_000), `flowlens is counting (stderr: ${run.stderr})`);
-  t.match(run.stderr, new RegExp(`warning: this host forwards packets .* ${l.lan.b}, ${l.wan.a} have no roles: a packet forwarded between them is counted on each of them.*--iface ${l.lan.b}:wan,${l.wan.a}:lan`),
+  t.match(run.stderr, new RegExp(`warning: this host forwards packets .* ${l.lan.b}, ${l.wan.a} have no roles: a packet forwarded between them is counted on each of them.*--iface ${l.lan.b}:lan,${l.wan.a}:wan`),
     'the start warns and shows the flag');
   await startPeerServer(t, l.topo, l.net, ['udp-server', '5300', '300']);
   t.equal(await client(t, l, l.dev, ['udp-client', PEER, '5300', '10', '100']), 3000);
