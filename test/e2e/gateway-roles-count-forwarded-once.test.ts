@@ -307,6 +307,10 @@ t.test('a DNAT port forward: the peer\'s connections to the LAN server are the d
 t.test('without roles a forwarding gateway keeps the per-interface view and says how to set roles', async (t) => {
   if (!requireKernel(t)) return;
   const l = lab(t, 'gn', 'routed');
+  const listed = await l.topo.run(l.gw, ...cliCommand(['interfaces', '--format', 'json', '--iface', `${l.lan.b}:lan,${l.wan.a}:wan`]));
+  t.equal(listed.code, 0, `flowlens interfaces: ${listed.stderr}`);
+  t.same(JSON.parse(listed.stdout).filter((i: { name: string }) => i.name !== 'lo').map((i: { name: string; role: string | null }) => [i.name, i.role]),
+    [[l.lan.b, 'lan'], [l.wan.a, 'wan']], 'flowlens interfaces shows the roles the settings give');
   l.topo.route(l.gw, 'default', PEER); // the suggested wan role goes to the default route's interface
   const run = new CliRun(l.topo.spawn(l.gw, ...cliCommand(['run', '--iface', `${l.lan.b},${l.wan.a}`, '--format', 'ndjson', '--interval', '200ms'])));
   t.ok(await run.waitFor((r) => r.tally.intervals >= 2, 30_000), `flowlens is counting (stderr: ${run.stderr})`);
