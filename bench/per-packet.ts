@@ -25,6 +25,8 @@
  */
 import { parseArgs } from 'node:util';
 import { execFileSync } from 'node:child_process';
+import dgram from 'node:dgram';
+import net from 'node:net';
 import { readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { NativeCollector } from '../src/native/binding.js';
@@ -48,6 +50,7 @@ const { values: opt } = parseArgs({
     'map-entries': { type: 'string', default: String(1 << 20) },
     seed: { type: 'string', default: '1' },
     json: { type: 'string' },
+    roles: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h' },
   },
 });
@@ -67,6 +70,13 @@ if (opt.help) {
                        map's size; must be >= the largest flow count)
   --seed N             PRNG seed of the flow samples (default 1)
   --json FILE          also write every figure as JSON
+  --roles              also flowlens's programs with gateway roles on, loopback (where test
+                       runs happen) given a role: "lan" (counted as without roles, after the
+                       role check), "wan-own" (the gateway's own traffic: conntrack lookup,
+                       own address, socket lookup, then counted; needs TCP port 443 and UDP
+                       port 53 free to listen on) and "wan-fwd" (a forwarded packet at the WAN:
+                       conntrack lookup, own address miss, then only the forwarded counter);
+                       the "x off" column divides by the same program without roles
 `);
   process.exit(0);
 }
@@ -177,7 +187,10 @@ function makeTemplate(type: PacketType): Template {
 // ---- programs -----------------------------------------------------------------
 
 interface Prog {
+  /** What the tables show: the program's name, with its role variant. */
   name: string;
+  /** Roles variants: the name of the same program without roles (the "x off" reference). */
+  off?: string;
   hook: 'xdp' | 'tc';
   kind: 'empty' | 'plain' | 'flowlens';
   /** Whether it keeps a flow table that must hold the N flows. */
@@ -273,11 +286,11 @@ function pinXdp(id: number | undefined, name: string): () => void {
 function openPrograms(): Prog[] {
   const progs: Prog[] = [];
   const expect = (hook: 'xdp' | 'tc') => (hook === 'xdp' ? 2 : 0xffffffff);  // XDP_PASS, TC_ACT_UNSPEC
-  const wrap = (name: string, hook: 'xdp' | 'tc', kind: Prog['kind'], target: NativeBpfObject | NativeCollector,
-    ids: Map<string, number>, owns: boolean): Prog => {
+  const wrap: Wrap = (name, hook, kind, target, ids, owns, variant) => {
     const unpin = hook === 'xdp' ? pinXdp(ids.get(name), name) : () => undefined;
     return {
-      name, hook, kind, counts: kind !== 'empty',
+      name: variant ? `${name} ${variant.label}` : name, off: variant ? name : undefined,
+      hook, kind, counts: variant ? variant.counts : kind !== 'empty',
       run(packet, repeat) {
         const r = target.testRun(name, packet, { repeat });
         if (r.retval !== expect(hook)) throw new Error(`${name} returned ${r.retval}`);
@@ -287,7 +300,7 @@ function openPrograms(): Prog[] {
         unpin();
         if (owns) target.close();
       },
-      collector: kind === 'flowlens' ? (target as NativeCollector) : undefined,
+      collector: kind === 'flowlens' && (!variant || variant.counts) ? (target as NativeCollector) : undefined,
     };
   };
   for (const hook of hooks) {
@@ -300,9 +313,54 @@ function openPrograms(): Prog[] {
       // sets of N flows would not fit one table at the largest N
       const c = loadTracked(() => new addon.Collector(MAP_ENTRIES));
       progs.push(wrap(name, hook, 'flowlens', c.value, c.ids, true));
+      if (opt.roles) progs.push(...roleVariants(name, hook, wrap));
     }
   }
   return progs;
+}
+
+/** enum flow_role; loopback's ifindex, where BPF_PROG_TEST_RUN runs the programs. */
+const ROLE = { lan: 1, wan: 2 } as const;
+const LOOPBACK = 1;
+/** The templates' destination, made one of "the gateway's own addresses" for wan-own. */
+const OWN_DST = Buffer.from([4, 0, 0, 0, 10, 255, 0, 1, ...new Array(12).fill(0)]);
+
+type Wrap = (name: string, hook: 'xdp' | 'tc', kind: Prog['kind'], target: NativeBpfObject | NativeCollector,
+  ids: Map<string, number>, owns: boolean, variant?: { label: string; counts: boolean }) => Prog;
+
+function roleVariants(name: string, hook: 'xdp' | 'tc', wrap: Wrap): Prog[] {
+  const out: Prog[] = [];
+  const egress = name === 'flowlens_tc_eg';
+  const variants: { label: string; role: number; own: boolean; counts: boolean }[] = [
+    { label: 'lan', role: ROLE.lan, own: false, counts: true },
+    ...(ownSockets ? [{ label: 'wan-own', role: ROLE.wan, own: true, counts: true }] : []),
+    ...(egress ? [] : [{ label: 'wan-fwd', role: ROLE.wan, own: false, counts: false }]),
+  ];
+  for (const v of variants) {
+    const c = loadTracked(() => new addon.Collector(MAP_ENTRIES, undefined, new Uint32Array([LOOPBACK, v.role])));
+    if (v.own) c.value.setOwnAddresses(OWN_DST);
+    out.push(wrap(name, hook, 'flowlens', c.value, c.ids, true, { label: v.label, counts: v.counts }));
+  }
+  return out;
+}
+
+/**
+ * wan-own needs sockets that take the templates' packets (TCP to 443, UDP to
+ * 53), as the gateway's own services would: listened on for the whole run.
+ */
+let ownSockets = false;
+async function listenOwnSockets(): Promise<void> {
+  try {
+    const tcp = net.createServer();
+    await new Promise<void>((resolve, reject) => { tcp.once('error', reject); tcp.listen(443, '0.0.0.0', resolve); });
+    const udp = dgram.createSocket('udp4');
+    await new Promise<void>((resolve, reject) => { udp.once('error', reject); udp.bind(53, '0.0.0.0', resolve); });
+    tcp.unref();
+    udp.unref();
+    ownSockets = true;
+  } catch (e) {
+    process.stderr.write(`per-packet: cannot listen on TCP 443 and UDP 53 (${(e as Error).message}): no wan-own rows\n`);
+  }
 }
 
 // ---- measurement --------------------------------------------------------------
@@ -311,6 +369,8 @@ interface Row {
   type: PacketType;
   flows: number;
   program: string;
+  /** Roles variants: the program without roles. */
+  off?: string;
   hook: 'xdp' | 'tc';
   kind: Prog['kind'];
   hot: number;
@@ -383,7 +443,7 @@ async function measureLevel(type: PacketType, flows: number, progs: Prog[], tpl:
     }
   }
   return progs.map((p) => ({
-    type, flows, program: p.name, hook: p.hook, kind: p.kind,
+    type, flows, program: p.name, off: p.off, hook: p.hook, kind: p.kind,
     hot: median(hot.get(p.name)!), cyc100: median(cyc.get(p.name)!), cold: median(cold.get(p.name)!),
     hotTrials: hot.get(p.name)!, cyc100Rounds: cyc.get(p.name)!, coldRounds: cold.get(p.name)!,
   }));
@@ -426,6 +486,7 @@ async function main(): Promise<void> {
     `# flowlens table for ${MAP_ENTRIES} flows (Collector(mapEntries)), plain map ${PLAIN_MAP_ENTRIES} entries; ratio = program / plain counter of the same hook (target flowlens <= ${TARGET_RATIO}x)\n\n`);
   const rows: Row[] = [];
   const notes: string[] = [];
+  if (opt.roles) await listenOwnSockets();
   for (const type of types) {
     const started = Date.now();
     const progs = openPrograms();
@@ -464,14 +525,18 @@ async function main(): Promise<void> {
 let printedHead = false;
 function printLevel(level: Row[]): void {
   const plain = (hook: string) => level.find((r) => r.kind === 'plain' && r.hook === hook)!;
+  const withRoles = level.some((r) => r.off);
   const rows = level.map((r) => {
     const p = plain(r.hook);
+    const off = level.find((x) => x.program === r.off);
+    const vsOff = (k: 'hot' | 'cyc100' | 'cold') => (off ? [fmtRatio(r[k] / off[k])] : withRoles ? ['-'] : []);
     return [r.type, String(r.flows), r.program,
-      fmtNs(r.hot), fmtRatio(r.hot / p.hot),
-      fmtNs(r.cyc100), fmtRatio(r.cyc100 / p.cyc100),
-      fmtNs(r.cold), fmtRatio(r.cold / p.cold)];
+      fmtNs(r.hot), fmtRatio(r.hot / p.hot), ...vsOff('hot'),
+      fmtNs(r.cyc100), fmtRatio(r.cyc100 / p.cyc100), ...vsOff('cyc100'),
+      fmtNs(r.cold), fmtRatio(r.cold / p.cold), ...vsOff('cold')];
   });
-  const t = table(['type', 'flows', 'program', 'hot ns', 'x plain', 'cyc100 ns', 'x plain', 'cold ns', 'x plain'], rows, [0, 2]).split('\n');
+  const off = withRoles ? ['x off'] : [];
+  const t = table(['type', 'flows', 'program', 'hot ns', 'x plain', ...off, 'cyc100 ns', 'x plain', ...off, 'cold ns', 'x plain', ...off], rows, [0, 2]).split('\n');
   process.stdout.write(`${(printedHead ? t.slice(2) : t).join('\n')}\n`);
   printedHead = true;
 }

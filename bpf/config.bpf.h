@@ -4,6 +4,7 @@
 #define FLOWLENS_CONFIG_BPF_H
 
 #include <stdbool.h>
+#include "flow.h"
 
 /* Slots per epoch region of flow_slots (twice max_flows: short probe runs). */
 const volatile __u32 table_slots = 2;
@@ -12,5 +13,14 @@ const volatile __u32 max_flows = 1;
 
 /* Copy DNS answers and TLS ClientHellos into the captures ring buffer (off: the verifier drops the code). */
 const volatile bool capture_enabled = true;
+
+/*
+ * Gateway roles (enum flow_role), set at open from the settings: role_of[i] is
+ * the role of interface role_ifindex[i]. Off (no role configured): the
+ * verifier drops the role code, every packet is counted as without roles.
+ */
+const volatile bool roles_enabled = false;
+const volatile __u32 role_ifindex[FLOW_ROLE_SLOTS] = {};
+const volatile __u8 role_of[FLOW_ROLE_SLOTS] = {};
 
 #endif

@@ -14,7 +14,9 @@
  *  4. Overflow: when max_flows flows are in the table the packet is counted in
  *     iface_counters (per interface, direction and epoch) instead, so totals stay
  *     exact. Non-IP and malformed frames are counted there too.
- *  5. Captures: a DNS answer (UDP/TCP from port 53) or a TLS ClientHello (TCP to
+ *  5. Gateway roles (gateway.bpf.h): a forwarded packet is counted on the LAN
+ *     interface only; the others count it in iface_counters.forwarded_*.
+ *  6. Captures: a DNS answer (UDP/TCP from port 53) or a TLS ClientHello (TCP to
  *     port 443) is also copied, up to CAPTURE_PAYLOAD_MAX payload bytes, into
  *     the captures ring buffer, which the drain reads. Every other packet pays
  *     one port comparison for this.
@@ -42,7 +44,7 @@ static __always_inline void count_error(__u32 which)
 		*n += 1;
 }
 
-enum iface_slot { SLOT_OVERFLOW, SLOT_NON_IP, SLOT_MALFORMED };
+enum iface_slot { SLOT_OVERFLOW, SLOT_NON_IP, SLOT_MALFORMED, SLOT_FORWARDED };
 
 /* Rare path: overflow, non-IP and malformed packets, per interface and direction. */
 static __always_inline void count_iface(__u32 ifindex, __u8 direction, __u32 epoch,
@@ -64,6 +66,9 @@ static __always_inline void count_iface(__u32 ifindex, __u8 direction, __u32 epo
 	if (slot == SLOT_OVERFLOW) {
 		c->overflow_packets += packets;
 		c->overflow_bytes += bytes;
+	} else if (slot == SLOT_FORWARDED) {
+		c->forwarded_packets += packets;
+		c->forwarded_bytes += bytes;
 	} else if (slot == SLOT_NON_IP) {
 		c->non_ip_packets += packets;
 		c->non_ip_bytes += bytes;
@@ -93,6 +98,8 @@ static __always_inline long load_payload(void *ctx, bool xdp, __u32 off, void *t
 {
 	return xdp ? bpf_xdp_load_bytes(ctx, off, to, len) : bpf_skb_load_bytes(ctx, off, to, len);
 }
+
+#include "gateway.bpf.h"  /* uses load_payload() */
 
 /* Offsets of the L4 payload are below this (CURSOR_MAX_OFF + the longest TCP header). */
 #define PAYLOAD_OFF_MASK 0xfff
@@ -234,6 +241,11 @@ static __always_inline int count_packet(void *ctx, bool xdp, const struct packet
 	if (r == PARSE_FLOW) {
 		p.key.ifindex = ifindex;
 		p.key.direction = direction;
+		/* gateway roles: a forwarded packet is counted in flows on one interface only */
+		if (counted_elsewhere(ctx, xdp, &p.key, p.payload_off, ifindex, direction)) {
+			count_iface(ifindex, direction, epoch, SLOT_FORWARDED, p.packets, p.l3_bytes);
+			return r;
+		}
 		/*
 		 * Capture first: afterwards nothing of the capture (payload offset,
 		 * ports) is live, so the verifier can merge the states of every parse

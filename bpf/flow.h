@@ -77,6 +77,9 @@ struct iface_counters {
 	__u64 non_ip_bytes;       /* their L2 bytes (from the Ethernet header) */
 	__u64 malformed_packets;  /* truncated or inconsistent frames */
 	__u64 malformed_bytes;    /* their L2 bytes */
+	__u64 forwarded_packets;  /* gateway roles: IP packets not counted here, because another
+				   * interface counts them (see enum flow_role) */
+	__u64 forwarded_bytes;    /* their L3 bytes */
 };
 
 /* What drain() writes into the caller's buffer for each interface and direction:
@@ -132,6 +135,32 @@ enum capture_error {
 	CAPTURE_ERR_LOAD = 1,       /* copying the payload failed (it was not where the headers said) */
 	CAPTURE_ERR__COUNT = 2,
 };
+
+/*
+ * An interface's role on a gateway (settings: interfaces[].role). With roles,
+ * a forwarded packet is counted in flows on one interface only: a LAN
+ * interface (the device's side, before SNAT / after DNAT). On a WAN interface
+ * and at a LAN egress that came from another LAN interface, forwarded packets
+ * go to iface_counters.forwarded_* instead. docs/gateway.md says why.
+ */
+enum flow_role {
+	FLOW_ROLE_NONE = 0,  /* a host's own interface: every packet counted, as without roles */
+	FLOW_ROLE_LAN = 1,   /* towards the devices */
+	FLOW_ROLE_WAN = 2,   /* upstream */
+};
+
+/* Interfaces that can have a role (config.bpf.h role_ifindex[]). */
+#define FLOW_ROLE_SLOTS 16
+
+/* A key of the own_addrs map: one of the gateway's own addresses, filled by user space. */
+struct own_addr {
+	__u8 ip_version;    /* 4 or 6 */
+	__u8 pad0[3];       /* always 0 */
+	__u8 addr[16];      /* network order; IPv4 uses bytes 0..3, the rest are 0 */
+};
+
+/* Entries own_addrs holds. */
+#define FLOW_OWN_ADDRS_MAX 256
 
 /* Interfaces x directions x epochs the iface_counters map holds. */
 #define FLOW_IFACE_MAX_ENTRIES 1024

@@ -53,6 +53,39 @@ struct {
 	__type(value, struct iface_counters);
 } iface_counters SEC(".maps");
 
+/*
+ * The gateway's own addresses (key struct own_addr), filled and refreshed by
+ * user space when roles are on: at a WAN ingress, a packet to an address not
+ * in here is forwarded (routed), so a LAN interface counts it.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, FLOW_OWN_ADDRS_MAX);
+	__type(key, struct own_addr);
+	__type(value, __u8);
+} own_addrs SEC(".maps");
+
+/* An echo request the gateway itself sent: (version, remote address, echo id). */
+struct own_echo_key {
+	__u8 ip_version;
+	__u8 pad0;
+	__u16 id;          /* the ICMP echo identifier, network order */
+	__u8 addr[16];     /* the remote end, network order */
+};
+
+/*
+ * Roles on: the echo requests the gateway sent out of a WAN interface, so that
+ * a WAN ingress tells a reply to the gateway's own ping from one to a device's
+ * masqueraded ping (conntrack's kfuncs look up TCP and UDP only). LRU: old
+ * pings fall out by themselves.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, struct own_echo_key);
+	__type(value, __u8);
+} own_echoes SEC(".maps");
+
 /* The program's own failures, indexed by enum flow_error. Cumulative. */
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);

@@ -117,11 +117,13 @@ ${settingsHelp()}`,
     },
   },
   interfaces: {
-    summary: 'list network interfaces: index, state, addresses, XDP support',
-    usage: 'flowlens interfaces [--format table|json]',
-    options: { format: { type: 'string' } },
+    summary: 'list network interfaces: index, state, addresses, XDP support, gateway role',
+    usage: 'flowlens interfaces [--format table|json] [--config FILE] [--iface eth0:wan,br0:lan]',
+    options: { format: { type: 'string' }, config: { type: 'string' }, iface: { type: 'string' } },
     async main(v) {
-      return interfacesCommand(tableOrJson(v));
+      // the roles come from the settings (file, FLOWLENS_INTERFACES, --iface), as for flowlens run
+      const config = configFrom({ file: v.config as string | undefined, flags: { iface: v.iface } });
+      return interfacesCommand(tableOrJson(v), config.collector.roles ?? {});
     },
   },
   check: {

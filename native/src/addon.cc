@@ -12,6 +12,7 @@
  */
 #include <napi.h>
 #include <cmath>
+#include <cstring>
 #include <cstddef>
 #include <ctime>
 #include <set>
@@ -90,6 +91,7 @@ public:
 					   InstanceMethod<&Collector::CaptureErrors>("captureErrors"),
 					   InstanceMethod<&Collector::TestRun>("testRun"),
 					   InstanceMethod<&Collector::SetFlowIdLimit>("setFlowIdLimit"),
+					   InstanceMethod<&Collector::SetOwnAddresses>("setOwnAddresses"),
 					   InstanceMethod<&Collector::ReleaseFlowIds>("releaseFlowIds"),
 					   InstanceMethod<&Collector::Close>("close"),
 					   InstanceAccessor<&Collector::MapEntries>("mapEntries"),
@@ -102,18 +104,35 @@ public:
 		Napi::Env env = info.Env();
 		char err[FL_ERR_LEN] = "";
 
-		REQUIRE((info.Length() == 1 || info.Length() == 2) && info[0].IsNumber() &&
-				(info.Length() == 1 || info[1].IsNumber() || info[1].IsUndefined()),
-			"new Collector(mapEntries: number, captureRingBytes?: number)");
+		const char *usage = "new Collector(mapEntries: number, captureRingBytes?: number, roles?: Uint32Array)";
+		REQUIRE(info.Length() >= 1 && info.Length() <= 3 && info[0].IsNumber() &&
+				(info.Length() < 2 || info[1].IsNumber() || info[1].IsUndefined()) &&
+				(info.Length() < 3 || info[2].IsUndefined() ||
+				 (info[2].IsTypedArray() &&
+				  info[2].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array)),
+			usage);
 		REQUIRE(IsInteger(info[0], 1, UINT32_MAX), "mapEntries must be an integer from 1 to 4294967295");
 		uint32_t entries = info[0].As<Napi::Number>().Uint32Value();
 		uint32_t ring = kDefaultCaptureRingBytes;
-		if (info.Length() == 2 && info[1].IsNumber()) {
+		if (info.Length() >= 2 && info[1].IsNumber()) {
 			// fl_open checks the power of two; here only the type and range
 			REQUIRE(IsInteger(info[1], 0, 1u << 30), "captureRingBytes must be an integer from 0 to 1073741824");
 			ring = info[1].As<Napi::Number>().Uint32Value();
 		}
-		int rc = fl_open(entries, ring, &loader_, err);
+		// roles: (ifindex, enum flow_role) pairs
+		fl_roles roles = {};
+		if (info.Length() == 3 && info[2].IsTypedArray()) {
+			Napi::Uint32Array pairs = info[2].As<Napi::Uint32Array>();
+			REQUIRE(pairs.ElementLength() % 2 == 0 && pairs.ElementLength() / 2 <= FLOW_ROLE_SLOTS,
+				"roles must hold (ifindex, role) pairs, at most 16");
+			roles.count = (uint32_t)pairs.ElementLength() / 2;
+			for (uint32_t i = 0; i < roles.count; i++) {
+				REQUIRE(pairs[2 * i + 1] <= FLOW_ROLE_WAN, "a role must be 0 (none), 1 (lan) or 2 (wan)");
+				roles.ifindex[i] = pairs[2 * i];
+				roles.role[i] = (uint8_t)pairs[2 * i + 1];
+			}
+		}
+		int rc = fl_open(entries, ring, &roles, &loader_, err);
 		if (rc)
 			throw KernelError(env, rc, err);
 		env.GetInstanceData<AddonData>()->live.insert(this);
@@ -248,6 +267,25 @@ private:
 			"setFlowIdLimit(limit: integer from 0 to 268435456)");
 		Open(env);
 		flow_id_limit_ = info[0].As<Napi::Number>().Uint32Value();
+		return env.Undefined();
+	}
+
+	// Replaces the gateway's own addresses (struct own_addr entries, packed).
+	Napi::Value SetOwnAddresses(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 1 && info[0].IsBuffer() &&
+				info[0].As<Napi::Buffer<uint8_t>>().Length() % sizeof(struct own_addr) == 0,
+			"setOwnAddresses(addrs: Buffer of 20-byte own_addr entries)");
+		fl_loader *l = Open(env);
+		Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
+		std::vector<struct own_addr> addrs(b.Length() / sizeof(struct own_addr));
+		if (!addrs.empty())
+			memcpy(addrs.data(), b.Data(), b.Length());
+		char err[FL_ERR_LEN] = "";
+		int rc = fl_set_own_addrs(l, addrs.data(), (uint32_t)addrs.size(), err);
+		if (rc)
+			throw KernelError(env, rc, err);
 		return env.Undefined();
 	}
 
@@ -670,8 +708,10 @@ Napi::Object Layout(Napi::Env env)
 	FIELD(iface_counters, ip_packets) FIELD(iface_counters, ip_bytes) FIELD(iface_counters, flows)
 	FIELD(iface_counters, overflow_packets) FIELD(iface_counters, overflow_bytes)
 	FIELD(iface_counters, non_ip_packets) FIELD(iface_counters, non_ip_bytes)
-	FIELD(iface_counters, malformed_packets) FIELD(iface_counters, malformed_bytes) END
+	FIELD(iface_counters, malformed_packets) FIELD(iface_counters, malformed_bytes)
+	FIELD(iface_counters, forwarded_packets) FIELD(iface_counters, forwarded_bytes) END
 	STRUCT(iface_record) FIELD(iface_record, key) FIELD(iface_record, counters) END
+	STRUCT(own_addr) FIELD(own_addr, ip_version) FIELD(own_addr, pad0) FIELD(own_addr, addr) END
 	STRUCT(capture_record)
 	FIELD(capture_record, key) FIELD(capture_record, time_ns) FIELD(capture_record, payload_len)
 	FIELD(capture_record, captured_len) FIELD(capture_record, kind) FIELD(capture_record, pad0)
@@ -687,6 +727,8 @@ Napi::Object Layout(Napi::Env env)
 	consts.Set("CAPTURE_TLS", (uint32_t)CAPTURE_TLS);
 	consts.Set("CAPTURE_ERR__COUNT", (uint32_t)CAPTURE_ERR__COUNT);
 	consts.Set("FLOW_ID_NONE", (double)FLOW_ID_NONE);
+	consts.Set("FLOW_ROLE_SLOTS", FLOW_ROLE_SLOTS);
+	consts.Set("FLOW_OWN_ADDRS_MAX", FLOW_OWN_ADDRS_MAX);
 	consts.Freeze();
 	l.Set("constants", consts);
 	l.Freeze();

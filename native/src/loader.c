@@ -61,6 +61,7 @@ struct fl_loader {
 	unsigned long *ring_consumer;  /* mmap of the consumer position page (read-write) */
 	void *ring_producer;           /* mmap of the producer position page + the data, twice */
 	size_t ring_producer_len;
+	struct fl_roles roles;      /* gateway roles given at open (count 0: none) */
 };
 
 #ifdef FLOWLENS_BENCH
@@ -129,6 +130,8 @@ static int fail(char *err, int code, const char *fmt, ...)
 /* open → size the maps → load: the maps' sizes are fixed at load. */
 static int open_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long page, char *err)
 {
+	const struct fl_roles *roles = &l->roles;
+
 	int e;
 
 	l->skel = flow_bpf__open();
@@ -146,6 +149,17 @@ static int open_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long pag
 	/* captures off: the verifier drops their code; the ring cannot be smaller than a page */
 	l->skel->rodata->capture_enabled = capture_ring_bytes != 0;
 	bpf_map__set_max_entries(l->skel->maps.captures, capture_ring_bytes ? capture_ring_bytes : (uint32_t)page);
+	/* roles off: the verifier drops the role code, every packet costs what it did before roles */
+	l->skel->rodata->roles_enabled = roles->count != 0;
+	if (!roles->count) {
+		/* roles off: their maps are never read, so they take one entry each */
+		bpf_map__set_max_entries(l->skel->maps.own_addrs, 1);
+		bpf_map__set_max_entries(l->skel->maps.own_echoes, 1);
+	}
+	for (uint32_t i = 0; i < roles->count && i < FLOW_ROLE_SLOTS; i++) {
+		l->skel->rodata->role_ifindex[i] = roles->ifindex[i];
+		l->skel->rodata->role_of[i] = roles->role[i];
+	}
 	return 0;
 }
 
@@ -196,7 +210,8 @@ static int load_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long pag
 /* A ring buffer record: 8-byte header, then the sample, rounded up to 8 bytes. */
 #define RING_RECORD_BYTES ROUND_UP8(BPF_RINGBUF_HDR_SZ + sizeof(struct capture_record))
 
-int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, struct fl_loader **out, char *err)
+int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, const struct fl_roles *roles,
+	    struct fl_loader **out, char *err)
 {
 	struct fl_loader *l;
 	libbpf_print_fn_t old_print;
@@ -213,6 +228,12 @@ int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, struct fl_loader 
 		return fail(err, EINVAL, "the capture ring size must be a power of two of at least %ld bytes, not %u",
 			    page, capture_ring_bytes);
 	}
+	if (roles && roles->count > FLOW_ROLE_SLOTS) {
+		free(l);
+		return fail(err, EINVAL, "at most %d interfaces can have a role, not %u", FLOW_ROLE_SLOTS, roles->count);
+	}
+	if (roles)
+		l->roles = *roles;
 	l->map_entries = map_entries;
 	l->ring_bytes = capture_ring_bytes;
 	l->capture_slots = capture_ring_bytes / RING_RECORD_BYTES;
@@ -264,6 +285,36 @@ int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, struct fl_loader 
 		}
 	}
 	*out = l;
+	return 0;
+}
+
+int fl_set_own_addrs(struct fl_loader *l, const struct own_addr *addrs, uint32_t n, char *err)
+{
+	int fd = bpf_map__fd(l->skel->maps.own_addrs);
+	struct own_addr cur, next;
+	uint8_t one = 1;
+
+	if (n > FLOW_OWN_ADDRS_MAX)
+		return fail(err, EINVAL, "at most %d own addresses, not %u", FLOW_OWN_ADDRS_MAX, n);
+	/* add the new ones first, then drop the stale ones: an address that stays is never missing */
+	for (uint32_t i = 0; i < n; i++)
+		if (bpf_map_update_elem(fd, &addrs[i], &one, BPF_ANY))
+			return fail(err, errno, "cannot set an own address: %s", strerror(errno));
+	for (int again = 1; again;) {
+		again = 0;
+		for (int has = 0; !bpf_map_get_next_key(fd, has ? &cur : NULL, &next); has = 1) {
+			uint32_t i;
+
+			cur = next;
+			for (i = 0; i < n && memcmp(&addrs[i], &cur, sizeof(cur)); i++)
+				;
+			if (i == n) {
+				bpf_map_delete_elem(fd, &cur);
+				again = 1;  /* deleting while walking restarts the walk */
+				break;
+			}
+		}
+	}
 	return 0;
 }
 
@@ -605,6 +656,8 @@ static int drain_ifaces(struct fl_loader *l, uint8_t epoch, struct iface_record 
 			r->counters.non_ip_bytes += v->non_ip_bytes;
 			r->counters.malformed_packets += v->malformed_packets;
 			r->counters.malformed_bytes += v->malformed_bytes;
+			r->counters.forwarded_packets += v->forwarded_packets;
+			r->counters.forwarded_bytes += v->forwarded_bytes;
 		}
 	}
 	return 0;

@@ -40,12 +40,24 @@ struct fl_drain_result {
 
 struct fl_loader;
 
+/* Gateway roles (enum flow_role) of up to FLOW_ROLE_SLOTS interfaces; count 0: roles off. */
+struct fl_roles {
+	uint32_t count;
+	uint32_t ifindex[FLOW_ROLE_SLOTS];
+	uint8_t role[FLOW_ROLE_SLOTS];
+};
+
 /*
  * Opens, sizes and loads the flow counter through the verifier. map_entries:
  * flows per interval. capture_ring_bytes: size of the captures ring buffer (a
- * power of two of at least a page), or 0 to load without captures.
+ * power of two of at least a page), or 0 to load without captures. roles: the
+ * interfaces' gateway roles, or NULL (or count 0) for none: the role code is
+ * then left out by the verifier.
  */
-int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, struct fl_loader **out, char *err);
+int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, const struct fl_roles *roles,
+	    struct fl_loader **out, char *err);
+/* Replaces the own_addrs map (the gateway's own addresses) with n addresses. */
+int fl_set_own_addrs(struct fl_loader *l, const struct own_addr *addrs, uint32_t n, char *err);
 /* Attaches ingress (XDP or TC) and egress (TC) counting on one interface. */
 int fl_attach(struct fl_loader *l, int ifindex, enum fl_hook hook, enum fl_xdp_mode mode,
 	      struct fl_attach_info *info, char *err);

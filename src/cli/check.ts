@@ -8,6 +8,7 @@ import { hasKernelBtf, missingCapabilities, explainKernelError } from '../system
 import { loadAddon } from '../native/binding.js';
 import { layoutDrift } from '../collector/layout.js';
 import { FlowlensError } from '../errors.js';
+import { forwardingEnabled } from '../system/forwarding.js';
 
 interface Check { name: string; ok: boolean; detail: string }
 
@@ -39,6 +40,11 @@ export async function checkCommand(format: string): Promise<number> {
     }
   } else {
     add('verifier', false, 'skipped: needs the addon and privileges');
+  }
+
+  if (forwardingEnabled()) {
+    add('forwarding', true, 'this host forwards packets: on a gateway, give the counted interfaces roles (--iface wan0:wan,lan0:lan), ' +
+      'or a forwarded packet is counted on each of them (docs/gateway.md)');
   }
 
   if (format === 'json') {

@@ -14,6 +14,7 @@ import type { Monitor } from '../monitor.js';
 import type { Flowlens } from '../compose.js';
 import { protocolName, tcpFlagNames } from './format.js';
 import { frameOf, plainFrame, TerminalView } from './live-view.js';
+import { forwardingWithoutRolesWarning } from '../system/forwarding.js';
 
 /** none: only the start line and errors (a service writing to a journal). */
 export type OutputFormat = 'table' | 'ndjson' | 'none';
@@ -98,7 +99,7 @@ function startMessages(flowlens: Flowlens, config: FlowlensConfig, opts: RunOpti
   const api = flowlens.api?.status();
   return [
     ...(opts.notes ?? []),
-    `flowlens: counting on ${flowlens.monitor.status().collector.attachments.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}`,
+    `flowlens: counting on ${flowlens.monitor.status().collector.attachments.map((a) => `${a.iface} (${a.role ? `${a.role}, ` : ''}ingress ${a.ingress}, egress ${a.egress})`).join(', ')}`,
     ...(api ? [`flowlens: dashboard ${api.http}/, JSON API and /metrics on ${api.http}, gRPC on ${api.grpc}`] : []),
     ...(config.history.enabled ? [`flowlens: history in ${config.history.dataDir}`] : []),
   ];
@@ -134,9 +135,12 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   // written before the first interval, which comes a whole interval after start
   const api = flowlens.api?.status();
   const messages = startMessages(flowlens, config, opts);
+  const warning = forwardingWithoutRolesWarning(config.collector.interfaces, config.collector.roles);
+  if (warning) messages.push(`flowlens: warning: ${warning}`);
   if (opts.format === 'ndjson') {
     if (api) out.write(`${JSON.stringify({ type: 'api', ...api })}\n`);
     for (const n of opts.notes ?? []) process.stderr.write(`${n}\n`);
+    if (warning) process.stderr.write(`flowlens: warning: ${warning}\n`);
   } else {
     // without a terminal, the "counting on" line goes to stdout as it always has (scripts read it)
     for (const m of messages) (m.startsWith('flowlens: counting on') && !view ? out : process.stderr).write(`${m}\n`);

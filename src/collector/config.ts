@@ -4,9 +4,27 @@ import { FlowlensError } from '../errors.js';
 export type Hook = 'xdp' | 'tc';
 export type XdpMode = 'auto' | 'native' | 'generic';
 
+/** A gateway interface's role (docs/gateway.md); an interface without one is a host's own. */
+export const INTERFACE_ROLES = ['wan', 'lan'] as const;
+export type InterfaceRole = (typeof INTERFACE_ROLES)[number];
+
+/** One entry of the interfaces setting. */
+export interface InterfaceSetting {
+  name: string;
+  role?: InterfaceRole;
+}
+
+/** Interfaces that can have a role (FLOW_ROLE_SLOTS in bpf/flow.h). */
+export const MAX_ROLE_INTERFACES = 16;
+
 export interface CollectorConfig {
   /** Interface names to count on. */
   interfaces: string[];
+  /**
+   * Gateway roles by interface name (none: a host's own interface). With any
+   * role set, a forwarded packet is counted on its LAN interface only.
+   */
+  roles?: Record<string, InterfaceRole>;
   /** Ingress hook: XDP (default) or TC; egress is always TC. */
   hook: Hook;
   xdpMode: XdpMode;
@@ -24,6 +42,12 @@ export interface CollectorConfig {
 
 export const DEFAULT_CAPTURE_RING_BYTES = 1 << 20;
 
+/** The interfaces setting as the collector takes it: names, and roles by name. */
+export function interfacesFrom(list: InterfaceSetting[]): Pick<CollectorConfig, 'interfaces' | 'roles'> {
+  const roles = Object.fromEntries(list.filter((i) => i.role).map((i) => [i.name, i.role!]));
+  return { interfaces: list.map((i) => i.name), ...(Object.keys(roles).length ? { roles } : {}) };
+}
+
 export function defaultConfig(): CollectorConfig {
   return { interfaces: [], hook: 'xdp', xdpMode: 'auto', mapEntries: 65536, intervalMs: 1000 };
 }
@@ -38,6 +62,13 @@ export function validateConfig(c: CollectorConfig): CollectorConfig {
   const bad = (what: string, hint?: string) => { throw new FlowlensError('FLOW_ERR_USAGE', what, hint); };
   if (c.interfaces.length === 0) bad('no interface given', 'name one or more with --iface eth0[,eth1], or try --demo');
   if (new Set(c.interfaces).size !== c.interfaces.length) bad(`an interface is named twice: ${c.interfaces.join(',')}`);
+  const roles = Object.entries(c.roles ?? {});
+  for (const [name] of roles) if (!c.interfaces.includes(name)) bad(`${name} has a role but is not among the interfaces counted on`);
+  if (roles.length > MAX_ROLE_INTERFACES) bad(`at most ${MAX_ROLE_INTERFACES} interfaces can have a role, not ${roles.length}`);
+  if (roles.some(([, r]) => r === 'wan') && !roles.some(([, r]) => r === 'lan')) {
+    bad(`${roles.filter(([, r]) => r === 'wan').map(([n]) => n).join(', ')} has the role wan, but no interface has the role lan`,
+      'forwarded traffic is counted on the LAN side: give the interface towards the devices the role lan (--iface wan0:wan,lan0:lan)');
+  }
   if (c.hook !== 'xdp' && c.hook !== 'tc') bad(`--hook must be xdp or tc, not "${c.hook}"`);
   if (!['auto', 'native', 'generic'].includes(c.xdpMode)) bad(`--xdp-mode must be auto, native or generic, not "${c.xdpMode}"`);
   if (!Number.isInteger(c.mapEntries) || c.mapEntries < 1 || c.mapEntries > MAX_MAP_ENTRIES) {

@@ -46,6 +46,13 @@ export interface DirectionTotals {
   nonIpBytes: number;
   malformedPackets: number;
   malformedBytes: number;
+  /**
+   * Gateway roles: IP packets that crossed this interface but are counted on
+   * another one (a forwarded packet is counted on its LAN interface), and their
+   * L3 bytes. Not in packets/bytes; always 0 without roles.
+   */
+  forwardedPackets: number;
+  forwardedBytes: number;
 }
 
 /** One iface_record: the totals of one interface and direction. */
@@ -77,6 +84,8 @@ export function decodeIfaces(buf: Buffer, count: number): IfaceCounts[] {
       nonIpBytes: u64(view, c + IfaceCounters.nonIpBytes),
       malformedPackets: u64(view, c + IfaceCounters.malformedPackets),
       malformedBytes: u64(view, c + IfaceCounters.malformedBytes),
+      forwardedPackets: u64(view, c + IfaceCounters.forwardedPackets),
+      forwardedBytes: u64(view, c + IfaceCounters.forwardedBytes),
     });
   }
   return out;

@@ -16,6 +16,8 @@ import { validateConfig, DEFAULT_CAPTURE_RING_BYTES, type CollectorConfig } from
 import { decodeCaptures, type Capture } from './captures.js';
 import { Cadence } from './cadence.js';
 import { TableFit } from './table-fit.js';
+import { ownAddressKeys, ownAddresses } from './own-addresses.js';
+import type { InterfaceRole } from './config.js';
 
 export * from './config.js';
 export type { Flow, Direction, DirectionTotals } from './decode.js';
@@ -47,6 +49,8 @@ export interface Interval {
 export interface Attachment extends AttachInfo {
   iface: string;
   ifindex: number;
+  /** Its gateway role; absent: none (a host's own interface). */
+  role?: InterfaceRole;
 }
 
 /** An attachment with its own packets that are not flows, since start (both directions). */
@@ -54,6 +58,8 @@ export interface AttachmentStatus extends Attachment {
   overflowPackets: number;
   nonIpPackets: number;
   malformedPackets: number;
+  /** Gateway roles: packets that crossed it but are counted on another interface (both directions). */
+  forwardedPackets: number;
 }
 
 export interface CollectorStatus {
@@ -103,15 +109,20 @@ export const BPF_ERROR_NAMES = ['probe_limit', 'iface_full', 'claim_race', 'pull
 
 function zeroTotals(): DirectionTotals {
   return { packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
-    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0 };
+    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0 };
 }
+
+/** enum flow_role in bpf/flow.h. */
+const ROLE_NUMBER: Record<InterfaceRole, number> = { lan: 1, wan: 2 };
 
 export class Collector extends EventEmitter<{ interval: [Interval]; error: [Error] }> {
   private native: NativeCollector | undefined;
   private readonly buffer: Buffer;
   private readonly attachments: Attachment[] = [];
   /** Since start, per interface: packets counted without a flow. */
-  private readonly perIface = new Map<number, { overflowPackets: number; nonIpPackets: number; malformedPackets: number }>();
+  private readonly perIface = new Map<number, { overflowPackets: number; nonIpPackets: number; malformedPackets: number; forwardedPackets: number }>();
+  /** The own addresses last given to the kernel (roles on), as text: set again only when they change. */
+  private ownAddressesText: string | undefined;
   private cadence: Cadence | undefined;
   private readonly fit: TableFit;
   private draining: Promise<Interval> | undefined;
@@ -133,8 +144,10 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     const addon = loadAddon();
     checkLayout(addon.layout);
     let native: NativeCollector;
+    const roles = ifaces.flatMap((i) => (config.roles?.[i.name] ? [i.ifindex, ROLE_NUMBER[config.roles[i.name]!]] : []));
     try {
-      native = new addon.Collector(config.mapEntries, config.captureRingBytes ?? DEFAULT_CAPTURE_RING_BYTES);
+      native = new addon.Collector(config.mapEntries, config.captureRingBytes ?? DEFAULT_CAPTURE_RING_BYTES,
+        roles.length ? new Uint32Array(roles) : undefined);
     } catch (e) {
       throw explainKernelError(e, 'cannot load the flow counter');
     }
@@ -142,14 +155,26 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     try {
       for (const i of ifaces) {
         const info = native.attach(i.ifindex, config.hook, config.xdpMode);
-        c.attachments.push({ iface: i.name, ifindex: i.ifindex, ...info });
+        const role = config.roles?.[i.name];
+        c.attachments.push({ iface: i.name, ifindex: i.ifindex, ...info, ...(role ? { role } : {}) });
       }
+      c.refreshOwnAddresses();
     } catch (e) {
       native.close();
       throw explainKernelError(e, 'cannot attach');
     }
     c.intervalStart = Date.now();
     return c;
+  }
+
+  /** Roles on: gives the kernel this namespace's addresses when they changed (every interval: DHCP, new addresses). */
+  private refreshOwnAddresses(): void {
+    if (!this.config.roles || !this.native) return;
+    const list = ownAddresses();
+    const text = list.join(' ');
+    if (text === this.ownAddressesText) return;
+    this.native.setOwnAddresses(ownAddressKeys(list));
+    this.ownAddressesText = text;
   }
 
   get attached(): readonly Attachment[] {
@@ -175,6 +200,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
   private async drainOnce(): Promise<Interval> {
     const native = this.native;
     if (!native) throw new FlowlensError('FLOW_ERR_USAGE', 'the collector is stopped');
+    this.refreshOwnAddresses();
     const r = await native.drain(this.buffer);
     const clock = ClockOffset.now();
     const end = clock.toWallMs(r.monoNs);
@@ -210,7 +236,8 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
       if (!t) continue;
       t[direction] = counts;
       let own = this.perIface.get(ifindex);
-      if (!own) this.perIface.set(ifindex, (own = { overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0 }));
+      if (!own) this.perIface.set(ifindex, (own = { overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, forwardedPackets: 0 }));
+      own.forwardedPackets += counts.forwardedPackets;
       own.overflowPackets += counts.overflowPackets;
       own.nonIpPackets += counts.nonIpPackets;
       own.malformedPackets += counts.malformedPackets;
@@ -225,7 +252,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     const errors = this.native?.errors() ?? [];
     const captureErrors = this.native?.captureErrors() ?? [];
     return {
-      attachments: this.attachments.map((a) => ({ ...a, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, ...this.perIface.get(a.ifindex) })),
+      attachments: this.attachments.map((a) => ({ ...a, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, forwardedPackets: 0, ...this.perIface.get(a.ifindex) })),
       mapEntries: this.config.mapEntries,
       mapFill: this.stats.mapFill,
       intervals: this.stats.intervals,

@@ -45,7 +45,7 @@ export const IfaceKey = {
 
 /** struct iface_counters */
 export const IfaceCounters = {
-  size: 72,
+  size: 88,
   ipPackets: 0,
   ipBytes: 8,
   flows: 16,
@@ -55,13 +55,23 @@ export const IfaceCounters = {
   nonIpBytes: 48,
   malformedPackets: 56,
   malformedBytes: 64,
+  forwardedPackets: 72,
+  forwardedBytes: 80,
 } as const;
 
 /** struct iface_record */
 export const IfaceRecord = {
-  size: 80,
+  size: 96,
   key: 0,
   counters: 8,
+} as const;
+
+/** struct own_addr */
+export const OwnAddr = {
+  size: 20,
+  ipVersion: 0,
+  pad0: 1,
+  addr: 4,
 } as const;
 
 /** struct capture_record */
@@ -83,3 +93,5 @@ export const CAPTURE_DNS = 1;
 export const CAPTURE_TLS = 2;
 export const CAPTURE_ERR__COUNT = 2;
 export const FLOW_ID_NONE = 4294967295;
+export const FLOW_ROLE_SLOTS = 16;
+export const FLOW_OWN_ADDRS_MAX = 256;

@@ -4,7 +4,7 @@
  * component's own rules (filters compile, local networks parse), happen here,
  * so `flowlens config --check` finds every error `flowlens run` would.
  */
-import type { CollectorConfig, Hook, XdpMode } from '../collector/config.js';
+import { interfacesFrom, type CollectorConfig, type Hook, type InterfaceSetting, type XdpMode } from '../collector/config.js';
 import type { FilterConfig, FilterRule } from '../flows/filters.js';
 import type { InfluxSettings } from '../sinks/influx/config.js';
 import type { StoreConfig } from '../store/config.js';
@@ -101,7 +101,7 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
   return {
     host: v('host'),
     collector: {
-      interfaces: v('interfaces'),
+      ...interfacesFrom(v<InterfaceSetting[]>('interfaces')),
       hook: v<Hook>('hook'),
       xdpMode: v<XdpMode>('xdpMode'),
       mapEntries: v('mapSize'),

@@ -12,6 +12,7 @@ import { parseDocument, stringify } from 'yaml';
 import { FlowlensError } from '../errors.js';
 import { parseCidr } from '../net/cidr.js';
 import { SETTINGS, type Setting } from './schema.js';
+import { INTERFACE_ROLES, type InterfaceRole, type InterfaceSetting } from '../collector/config.js';
 import { Problems } from './problems.js';
 import { durationText, parseSettingDuration, parseSize, sizeText } from './units.js';
 
@@ -55,6 +56,7 @@ function describe(s: Setting): string {
     case 'boolean': return 'true or false';
     case 'enum': return `one of ${s.values!.join(', ')}`;
     case 'strings': return 'a list of names';
+    case 'interfaces': return 'a list of interface names, each optionally with a role: eth0:wan,br0:lan or [{name: eth0, role: wan}]';
     case 'cidrs': return 'a list of addresses or CIDR prefixes';
     case 'rules': return 'a list of rules like {port: [22]}, {cidr: [10.0.0.0/8], protocol: [udp]} or {domain: [example.com]}';
     default: return 'a non-empty string';
@@ -121,6 +123,8 @@ export function parseSetting(s: Setting, raw: unknown, where: string): unknown {
       if (!items.every((x) => typeof x === 'string' && x.trim() !== '')) bad();
       return items.map((x) => String(x).trim());
     }
+    case 'interfaces':
+      return list(raw).map((x, i) => parseInterface(x, `${where}[${i}]`));
     case 'cidrs':
       return list(raw).map((x) => {
         if (typeof x !== 'string') bad();
@@ -152,6 +156,29 @@ export function parseSetting(s: Setting, raw: unknown, where: string): unknown {
       });
     }
   }
+}
+
+/** One interfaces entry: "eth0", "eth0:wan" or {name: eth0, role: wan}. */
+function parseInterface(raw: unknown, where: string): InterfaceSetting {
+  let name: unknown = raw;
+  let role: unknown;
+  if (typeof raw === 'string') {
+    const at = raw.indexOf(':');
+    if (at >= 0) { name = raw.slice(0, at); role = raw.slice(at + 1).trim(); }
+  } else if (raw && typeof raw === 'object' && !Array.isArray(raw)) {
+    const unknown = Object.keys(raw).filter((k) => k !== 'name' && k !== 'role');
+    if (unknown.length) usage(`${where} has an unknown field "${unknown[0]}"`, 'an interface is {name: eth0, role: wan}');
+    ({ name, role } = raw as { name?: unknown; role?: unknown });
+  }
+  if (typeof name !== 'string' || name.trim() === '' || /[\s/:]/.test(name.trim())) {
+    usage(`${where} must be an interface name, optionally with a role (eth0, eth0:wan or {name: eth0, role: wan}), not ${JSON.stringify(raw)}`);
+  }
+  if (role === undefined || role === null || role === '' || role === 'none') return { name: name.trim() };
+  if (!(INTERFACE_ROLES as readonly unknown[]).includes(role)) {
+    usage(`${where}: the role of ${name.trim()} must be ${INTERFACE_ROLES.join(' or ')} (or none), not ${JSON.stringify(role)}`,
+      'wan: towards the internet (upstream); lan: towards local devices');
+  }
+  return { name: name.trim(), role: role as InterfaceRole };
 }
 
 /** A typo of `known`: one shares the other's first four letters, or they differ in at most two letters (edit distance). */
@@ -274,6 +301,7 @@ export function dumpConfig(c: LoadedConfig): string {
     if (s.secret) v = '<set>';
     else if (s.type === 'duration') v = `${v}ms`;
     else if (s.type === 'bytes') v = sizeText(v as number);
+    else if (s.type === 'interfaces') v = (v as InterfaceSetting[]).map((i) => (i.role ? { name: i.name, role: i.role } : i.name));
     const parts = s.key.split('.');
     let node = tree;
     for (const p of parts.slice(0, -1)) node = (node[p] ??= {}) as Record<string, unknown>;

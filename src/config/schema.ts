@@ -10,7 +10,8 @@
 import { TALKER_DIMENSIONS } from '../flows/types.js';
 
 export type SettingType =
-  | 'string' | 'strings' | 'integer' | 'number' | 'boolean' | 'duration' | 'bytes' | 'enum' | 'cidrs' | 'rules' | 'path';
+  | 'string' | 'strings' | 'integer' | 'number' | 'boolean' | 'duration' | 'bytes' | 'enum' | 'cidrs' | 'rules' | 'path'
+  | 'interfaces';
 
 export interface Setting {
   /** Dotted key in the YAML file ("history.flushInterval"). */
@@ -31,7 +32,7 @@ export interface Setting {
 }
 
 export const SETTINGS: readonly Setting[] = [
-  { key: 'interfaces', type: 'strings', default: [], flag: 'iface', env: 'FLOWLENS_INTERFACES', doc: 'interfaces to count on (comma-separated on the command line)' },
+  { key: 'interfaces', type: 'interfaces', default: [], flag: 'iface', env: 'FLOWLENS_INTERFACES', doc: 'interfaces to count on, each with an optional gateway role wan or lan: eth0:wan,br0:lan on the command line, [{name: eth0, role: wan}, br0] in the file (docs/gateway.md)' },
   { key: 'hook', type: 'enum', values: ['xdp', 'tc'], default: 'xdp', flag: 'hook', env: 'FLOWLENS_HOOK', doc: 'ingress hook; egress always uses TC' },
   { key: 'xdpMode', type: 'enum', values: ['auto', 'native', 'generic'], default: 'auto', flag: 'xdp-mode', env: 'FLOWLENS_XDP_MODE', doc: 'XDP attach mode: auto uses native where the driver supports it' },
   { key: 'mapSize', type: 'integer', default: 65536, min: 1, max: 1 << 24, flag: 'map-size', env: 'FLOWLENS_MAP_SIZE', doc: 'flows per interval the kernel table holds; beyond it packets count into overflow' },

@@ -89,6 +89,12 @@ export interface NativeCollector {
    * Ids not live are ignored.
    */
   releaseFlowIds(ids: Uint32Array): void;
+  /**
+   * Gateway roles: replaces the kernel's list of this host's own addresses
+   * (packed struct own_addr entries, at most FLOW_OWN_ADDRS_MAX), with which a
+   * WAN ingress tells the gateway's own traffic from routed traffic.
+   */
+  setOwnAddresses(addrs: Buffer): void;
   /** Detaches everything and unloads. Idempotent. */
   close(): void;
   readonly mapEntries: number;
@@ -105,8 +111,10 @@ export interface Addon {
   /**
    * Loads the flow counter. captureRingBytes: the captures ring buffer's size,
    * a power of two >= the page size, or 0 for no captures (default 1 MiB).
+   * roles: gateway roles as (ifindex, enum flow_role) pairs, at most
+   * FLOW_ROLE_SLOTS; absent or empty: roles off (the verifier drops their code).
    */
-  Collector: new (mapEntries: number, captureRingBytes?: number) => NativeCollector;
+  Collector: new (mapEntries: number, captureRingBytes?: number, roles?: Uint32Array) => NativeCollector;
   /** Whether the driver implements XDP, and the id of an attached XDP program (0: none). */
   xdpSupport(ifindex: number): { native: boolean; progId: number };
   libbpfVersion: string;

@@ -149,6 +149,8 @@ export function expectedIface(direction: Direction, e: Expected, runs = RUNS): I
     nonIpBytes: (e.nonIp?.bytes ?? 0) * runs,
     malformedPackets: (e.malformed?.packets ?? 0) * runs,
     malformedBytes: (e.malformed?.bytes ?? 0) * runs,
+    forwardedPackets: 0,
+    forwardedBytes: 0,
   };
 }
 

@@ -59,7 +59,7 @@ const errors: [string[], RegExp][] = [
   [['Run'], /unknown command "Run"/],
   [['run', '--bogus'], /Unknown option '--bogus'/],
   [['run', '-x'], /Unknown option '-x'/],
-  [['interfaces', '--iface', 'lo'], /Unknown option '--iface'/],
+  [['interfaces', '--hook', 'xdp'], /Unknown option '--hook'/],
   [['check', '--verbose'], /Unknown option '--verbose'/],
   [['run', 'lo'], /Unexpected argument 'lo'/],
   [['run', '--iface'], /--iface/],

@@ -21,13 +21,13 @@ function hex(text: string): Buffer {
 }
 
 const IFACE_RECORD = `
-  // ---- iface_record #0, bytes [0, 80) ----
+  // ---- iface_record #0, bytes [0, 96) ----
   // -- key (struct iface_key, 8 bytes) --
   07 00 00 00                // +0   ifindex = 7
   01                         // +4   direction = 1 (egress)
   01                         // +5   epoch = 1
   00 00                      // +6   pad0
-  // -- counters (struct iface_counters, 72 bytes) --
+  // -- counters (struct iface_counters, 88 bytes) --
   05 00 00 00 03 00 00 00    // +8   ip_packets = 0x3_0000_0005 = 12884901893
   00 10 00 00 00 00 02 00    // +16  ip_bytes = 2^49 + 4096 = 562949953425408
   e8 03 00 00 00 00 00 00    // +24  flows = 1000
@@ -37,10 +37,12 @@ const IFACE_RECORD = `
   b4 00 00 00 00 00 00 00    // +56  non_ip_bytes = 180
   01 00 00 00 00 00 00 00    // +64  malformed_packets = 1
   00 00 00 00 00 00 10 00    // +72  malformed_bytes = 2^52 = 4503599627370496
+  09 00 00 00 00 00 00 00    // +80  forwarded_packets = 9
+  00 00 01 00 00 00 00 00    // +88  forwarded_bytes = 2^16 = 65536
 `;
 
 const FLOW_V4_TCP = `
-  // ---- flow_record #0, bytes [80, 168) ----
+  // ---- flow_record #0, bytes [96, 184) ----
   // -- key (struct flow_key, 48 bytes) --
   07 00 00 00                // +0   ifindex = 7
   00                         // +4   direction = 0 (ingress)
@@ -64,7 +66,7 @@ const FLOW_V4_TCP = `
 `;
 
 const FLOW_V6_UDP = `
-  // ---- flow_record #1, bytes [168, 256) ----
+  // ---- flow_record #1, bytes [184, 272) ----
   // -- key --
   2c 01 00 00                // +0   ifindex = 300
   01                         // +4   direction = 1 (egress)
@@ -108,6 +110,8 @@ t.test('decodeIfaces reads every field of an iface_record', async (t) => {
     nonIpBytes: 180,
     malformedPackets: 1,
     malformedBytes: 4503599627370496,
+    forwardedPackets: 9,
+    forwardedBytes: 65536,
   }]);
   t.same(decodeIfaces(buf, 0), [], 'no records');
 });

@@ -356,6 +356,13 @@ export interface Interface {
   overflowPackets: number;
   nonIpPackets: number;
   malformedPackets: number;
+  /** Gateway role: "wan", "lan", or "" (none: a host's own interface). */
+  role: string;
+  /**
+   * Since start, both directions: packets that crossed it but are counted on
+   * another interface (gateway roles: a forwarded packet counts on its LAN side).
+   */
+  forwardedPackets: number;
 }
 
 export interface StatusResponse {
@@ -3453,7 +3460,17 @@ export const StatusRequest: MessageFns<StatusRequest> = {
 };
 
 function createBaseInterface(): Interface {
-  return { name: "", ifindex: 0, ingress: "", egress: "", overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0 };
+  return {
+    name: "",
+    ifindex: 0,
+    ingress: "",
+    egress: "",
+    overflowPackets: 0,
+    nonIpPackets: 0,
+    malformedPackets: 0,
+    role: "",
+    forwardedPackets: 0,
+  };
 }
 
 export const Interface: MessageFns<Interface> = {
@@ -3478,6 +3495,12 @@ export const Interface: MessageFns<Interface> = {
     }
     if (message.malformedPackets !== 0) {
       writer.uint32(56).uint64(message.malformedPackets);
+    }
+    if (message.role !== "") {
+      writer.uint32(66).string(message.role);
+    }
+    if (message.forwardedPackets !== 0) {
+      writer.uint32(72).uint64(message.forwardedPackets);
     }
     return writer;
   },
@@ -3551,6 +3574,22 @@ export const Interface: MessageFns<Interface> = {
             message.malformedPackets = longToNumber(reader.uint64());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.role = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.forwardedPackets = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3575,6 +3614,8 @@ export const Interface: MessageFns<Interface> = {
     message.overflowPackets = object.overflowPackets ?? 0;
     message.nonIpPackets = object.nonIpPackets ?? 0;
     message.malformedPackets = object.malformedPackets ?? 0;
+    message.role = object.role ?? "";
+    message.forwardedPackets = object.forwardedPackets ?? 0;
     return message;
   },
 };
