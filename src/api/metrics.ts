@@ -18,7 +18,7 @@ import type { InfluxSinkStats } from '../sinks/influx/index.js';
 import type { CollectorStatus } from '../collector/index.js';
 import type { FlowsStatus } from '../flows/processor.js';
 import type { IntervalStats } from '../flows/types.js';
-import { addCounts, zeroCounts } from '../flows/talkers.js';
+import { addCounts, zeroCounts, type TalkerCounts, type TalkerRow } from '../flows/talkers.js';
 
 /** A remote's series is dropped after this long without traffic, freeing its place in the budget. */
 const REMOTE_IDLE_MS = 10 * 60_000;
@@ -30,8 +30,9 @@ export class FlowMetrics {
   private readonly trafficPackets: Counter<'iface' | 'direction' | 'scope'>;
   private readonly activeSessions: Gauge;
   private readonly activeRemotes: Gauge;
-  private readonly remoteBytes: Counter<'remote' | 'direction'>;
-  private readonly remotePackets: Counter<'remote' | 'direction'>;
+  private readonly remoteSeries: TalkerSeries;
+  private readonly domainSeries: TalkerSeries;
+  private readonly protocolSeries: TalkerSeries;
   private readonly folded: Gauge;
   private readonly remotesTracked: Gauge;
   private readonly mapFill: Gauge;
@@ -52,8 +53,6 @@ export class FlowMetrics {
   private readonly lastInterval: Gauge;
   private readonly captures: Counter;
   private readonly captureDrops: Counter;
-  /** Remote address → end of the interval it last had traffic in. */
-  private readonly remotes = new Map<string, number>();
   private previous: { collector?: CollectorStatus; flows?: FlowsStatus } = {};
   private influx: ReturnType<FlowMetrics['influxMetrics']> | undefined;
   private previousInflux: InfluxSinkStats | undefined;
@@ -73,8 +72,20 @@ export class FlowMetrics {
     this.trafficPackets = counter('flowlens_traffic_packets_total', 'Packets by interface, direction and scope', ['iface', 'direction', 'scope']);
     this.activeSessions = gauge('flowlens_active_sessions', 'Sessions alive at the end of the latest interval');
     this.activeRemotes = gauge('flowlens_active_remotes', 'Distinct remote addresses among the active sessions');
-    this.remoteBytes = counter('flowlens_remote_bytes_total', `L3 bytes by remote address (the first ${remoteBudget} remotes to talk; the rest as remote="other") and direction`, ['remote', 'direction']);
-    this.remotePackets = counter('flowlens_remote_packets_total', 'Packets by remote address and direction, as flowlens_remote_bytes_total', ['remote', 'direction']);
+    this.remoteSeries = new TalkerSeries('remote', remoteBudget, {
+      bytes: counter('flowlens_remote_bytes_total', `L3 bytes by remote address (the first ${remoteBudget} remotes to talk; the rest as remote="other") and direction`, ['remote', 'direction']),
+      packets: counter('flowlens_remote_packets_total', 'Packets by remote address and direction, as flowlens_remote_bytes_total', ['remote', 'direction']),
+    });
+    this.domainSeries = new TalkerSeries('domain', remoteBudget, {
+      bytes: counter('flowlens_domain_bytes_total', `L3 bytes by remote domain (DNS answers and TLS server names; "unknown": no name; the first ${remoteBudget} domains, the rest as domain="other") and direction`, ['domain', 'direction']),
+      packets: counter('flowlens_domain_packets_total', 'Packets by remote domain and direction, as flowlens_domain_bytes_total', ['domain', 'direction']),
+      connections: counter('flowlens_domain_connections_total', 'Sessions begun, by remote domain', ['domain']),
+    });
+    this.protocolSeries = new TalkerSeries('protocol', 256, {
+      bytes: counter('flowlens_protocol_bytes_total', 'L3 bytes by IP protocol (tcp, udp, icmp, ...) and direction', ['protocol', 'direction']),
+      packets: counter('flowlens_protocol_packets_total', 'Packets by IP protocol and direction', ['protocol', 'direction']),
+      connections: counter('flowlens_protocol_connections_total', 'Sessions begun, by IP protocol', ['protocol']),
+    });
     this.folded = gauge('flowlens_remote_series_folded', 'Remote addresses of the latest interval counted under remote="other" because the series budget was full');
     this.remotesTracked = gauge('flowlens_remote_series', 'Remote addresses with their own series (at most the budget)');
     this.mapFill = gauge('flowlens_flow_table_fill_ratio', 'Flows of the latest interval over the kernel flow table size (--map-size)');
@@ -113,39 +124,11 @@ export class FlowMetrics {
   }
 
   private addRemotes(stats: IntervalStats): void {
-    let folded = 0;
-    const other = zeroCounts();
-    for (const row of stats.talkers.ip) {
-      let remote = row.key;
-      if (this.remotes.has(remote) || this.remotes.size < this.remoteBudget) {
-        this.remotes.set(remote, stats.end);
-      } else {
-        folded++;
-        remote = OTHER_REMOTE;
-        addCounts(other, row);
-        continue;
-      }
-      this.remoteBytes.inc({ remote, direction: 'up' }, row.bytesUp);
-      this.remoteBytes.inc({ remote, direction: 'down' }, row.bytesDown);
-      this.remotePackets.inc({ remote, direction: 'up' }, row.packetsUp);
-      this.remotePackets.inc({ remote, direction: 'down' }, row.packetsDown);
-    }
-    if (folded) {
-      this.remoteBytes.inc({ remote: OTHER_REMOTE, direction: 'up' }, other.bytesUp);
-      this.remoteBytes.inc({ remote: OTHER_REMOTE, direction: 'down' }, other.bytesDown);
-      this.remotePackets.inc({ remote: OTHER_REMOTE, direction: 'up' }, other.packetsUp);
-      this.remotePackets.inc({ remote: OTHER_REMOTE, direction: 'down' }, other.packetsDown);
-    }
-    for (const [remote, last] of this.remotes) {
-      if (stats.end - last < REMOTE_IDLE_MS) continue;
-      this.remotes.delete(remote);
-      for (const direction of ['up', 'down']) {
-        this.remoteBytes.remove({ remote, direction });
-        this.remotePackets.remove({ remote, direction });
-      }
-    }
+    const { folded, kept } = this.remoteSeries.add(stats.talkers.ip, stats.end);
     this.folded.set(folded);
-    this.remotesTracked.set(this.remotes.size);
+    this.remotesTracked.set(kept);
+    this.domainSeries.add(stats.talkers.domain, stats.end);
+    this.protocolSeries.add(stats.talkers.proto, stats.end);
   }
 
   private addStatus(stats: IntervalStats, c: CollectorStatus, f: FlowsStatus): void {
@@ -274,5 +257,54 @@ export class FlowMetrics {
 
   get contentType(): string {
     return this.registry.contentType;
+  }
+}
+
+/**
+ * Per-key counters of one talker dimension under a series budget: a key gets
+ * its own series when it first talks and the budget has room, keeps it until
+ * quiet for REMOTE_IDLE_MS, and the rest is counted under "other" — so each
+ * direction's series sum to the dimension's talker traffic.
+ */
+class TalkerSeries {
+  /** Key → end of the interval it last had traffic in. */
+  private readonly seen = new Map<string, number>();
+
+  constructor(private readonly label: string, private readonly budget: number,
+    private readonly c: { bytes: Counter<string>; packets: Counter<string>; connections?: Counter<string> }) {}
+
+  add(rows: readonly TalkerRow[], end: number): { folded: number; kept: number } {
+    let folded = 0;
+    const other = zeroCounts();
+    for (const row of rows) {
+      if (this.seen.has(row.key) || this.seen.size < this.budget) {
+        this.seen.set(row.key, end);
+        this.count(row.key, row);
+      } else {
+        folded++;
+        addCounts(other, row);
+      }
+    }
+    if (folded) this.count(OTHER_REMOTE, other);
+    for (const [key, last] of this.seen) {
+      if (end - last < REMOTE_IDLE_MS) continue;
+      this.seen.delete(key);
+      for (const direction of ['up', 'down']) {
+        this.c.bytes.remove({ [this.label]: key, direction });
+        this.c.packets.remove({ [this.label]: key, direction });
+      }
+      this.c.connections?.remove({ [this.label]: key });
+    }
+    return { folded, kept: this.seen.size };
+  }
+
+  private count(key: string, r: TalkerCounts): void {
+    const up = { [this.label]: key, direction: 'up' };
+    const down = { [this.label]: key, direction: 'down' };
+    this.c.bytes.inc(up, r.bytesUp);
+    this.c.bytes.inc(down, r.bytesDown);
+    this.c.packets.inc(up, r.packetsUp);
+    this.c.packets.inc(down, r.packetsDown);
+    if (r.newSessions) this.c.connections?.inc({ [this.label]: key }, r.newSessions);
   }
 }

@@ -82,6 +82,14 @@ t.test('internet-only and LAN-only talkers, live and from history, in every API'
   t.equal(bad.status, 400, 'an unknown scope: 400');
   t.match(bad.json().message, /scope/, 'naming the parameter');
 
+  // /metrics: per-protocol and per-domain series (the Go monitor's network_domain_* under flowlens's names)
+  const metrics = (await httpRequest(web, '/metrics')).text;
+  const sum = (re: RegExp) => [...metrics.matchAll(re)].reduce((a, m) => a + Number(m[1]), 0);
+  t.equal(sum(/^flowlens_protocol_bytes_total\{[^}]*\} (\d+)$/gm), n * (INTERNET_UP + INTERNET_DOWN + LAN), 'flowlens_protocol_bytes_total sums to all talker traffic');
+  t.equal(sum(/^flowlens_protocol_bytes_total\{[^}]*protocol="udp"[^}]*\} (\d+)$/gm), n * 620, 'udp: the announcements');
+  t.equal(sum(/^flowlens_domain_bytes_total\{[^}]*\} (\d+)$/gm), n * (INTERNET_UP + INTERNET_DOWN + LAN), 'flowlens_domain_bytes_total sums to it too ("unknown": no names here)');
+  t.match(metrics, /flowlens_protocol_connections_total\{[^}]*protocol="tcp"[^}]*\} 3\n/, 'three TCP sessions begun');
+
   // the live stream, scoped
   const events = await readEvents(web, '/api/live?dimensions=host&window=30&scope=internet', 'interval', 1, 10_000);
   t.same(events.events[0].top[0].rows.map((r: { key: string }) => r.key), [HOST], 'the live stream opens with the latest window, scoped');
