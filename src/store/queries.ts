@@ -7,7 +7,7 @@ import { FlowlensError } from '../errors.js';
 import type { Pending } from './pending.js';
 import { addToMap, cutTop, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import type { Db } from './schema.js';
-import { addUnits, bucketLabel, buckets, GRANULARITIES, HOUR_MS, localDate, MINUTE_MS, nextStart, parseDateArg, QUARTER_MS, startOf, type CalendarUnit } from './time.js';
+import { addUnits, bucketLabel, buckets, GRANULARITIES, HOUR_MS, localDate, MINUTE_MS, nextStart, parseRange, QUARTER_MS, startOf, type CalendarUnit } from './time.js';
 import type { DateRange, History, HistoryQuery, LiveTop, PeriodTotals, Summary, TalkerTotal, TopQuery, TopTalkers, Totals, TrafficFilter } from './types.js';
 
 export interface Source {
@@ -144,9 +144,8 @@ export function summary(src: Source, f: TrafficFilter = {}): Summary {
 export function history(src: Source, q: HistoryQuery): History {
   if (!GRANULARITIES.includes(q.granularity)) throw usage(`granularity must be hour, day or month, not "${q.granularity}"`);
   checkFilter(q);
-  const from = parseDateArg(q.from, 'from', 'start', src.now);
-  const to = parseDateArg(q.to, 'to', 'end', src.now);
-  if (to <= from) throw usage(`to (${String(q.to)}) must come after from (${String(q.from)})`, 'both dates are inclusive: --from 2026-03-01 --to 2026-03-01 is one day');
+  const range = parseRange(q.from, q.to, src.now, q.params);
+  const from = range.from!, to = range.to!;
   const perBucket = { hour: HOUR_MS, day: 24 * HOUR_MS, month: 28 * 24 * HOUR_MS }[q.granularity];
   if ((to - from) / perBucket > MAX_BUCKETS) throw usage(`the range has more than ${MAX_BUCKETS} ${q.granularity}s`, 'choose a coarser granularity or a shorter range');
   const spans = buckets(from, to, q.granularity);
@@ -248,9 +247,8 @@ function checkLimit(limit: number | undefined, fallback: number, max: number): n
 export function topTalkers(src: Source, q: TopQuery): TopTalkers {
   checkDimension(q.dimension);
   const limit = checkLimit(q.limit, 10, MAX_TOP_LIMIT);
-  const from = parseDateArg(q.from, 'from', 'start', src.now);
-  const to = parseDateArg(q.to, 'to', 'end', src.now);
-  if (to <= from) throw usage(`to (${String(q.to)}) must come after from (${String(q.from)})`);
+  const range = parseRange(q.from, q.to, src.now, q.params);
+  const from = range.from!, to = range.to!;
   const h0 = Math.floor(from / HOUR_MS), h1 = Math.ceil(to / HOUR_MS);
   const entries: TalkerMap = new Map();
   // the writer holds its current hour(s) whole: those come from memory, the rest from the database

@@ -13,6 +13,15 @@ export type { Granularity } from './time.js';
 /** A date as people type it ("2026-03-08", "2026-03", "2026-03-08T14", "today", "yesterday"; local time) or epoch ms. */
 export type DateArg = string | number;
 
+/**
+ * How the asker names the two ends of a range, for error messages: the JSON API
+ * says start/end, gRPC from/to, the CLI --from/--to. Default: from, to.
+ */
+export interface RangeParams {
+  from: string;
+  to: string;
+}
+
 /** Which traffic to count; every field narrows. */
 export interface TrafficFilter {
   iface?: string;
@@ -51,6 +60,8 @@ export interface HistoryQuery extends TrafficFilter {
   /** End, inclusive for dates ("to 2026-03-08" includes that day), exclusive for epoch ms. */
   to: DateArg;
   granularity: Granularity;
+  /** The range's parameter names in errors. */
+  params?: RangeParams;
 }
 
 export interface HistoryBucket extends Totals {
@@ -88,6 +99,8 @@ export interface TopQuery {
   to: DateArg;
   /** Rows to return (default 10). */
   limit?: number;
+  /** The range's parameter names in errors. */
+  params?: RangeParams;
 }
 
 export interface TopTalkers {
@@ -135,6 +148,8 @@ export interface SessionQuery {
   /** Log only: sessions that overlap [from, to). */
   from?: DateArg;
   to?: DateArg;
+  /** The range's parameter names in errors. */
+  params?: RangeParams;
 }
 
 export interface SessionPage {

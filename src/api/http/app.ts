@@ -18,6 +18,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import { FlowlensError } from '../../errors.js';
+import { internalError } from '../internal-error.js';
 import { TALKER_DIMENSIONS, type IntervalStats } from '../../flows/types.js';
 import { allows, type Role, type TokenSet } from '../auth.js';
 import type { FlowMetrics } from '../metrics.js';
@@ -44,6 +45,9 @@ export interface HttpDeps {
 }
 
 type Query = Record<string, string | number | undefined>;
+
+/** The JSON API's names of a range's ends: errors say start/end, as the request did. */
+const JSON_RANGE = { from: 'start', to: 'end' };
 
 const str = (doc: string, extra: Record<string, unknown> = {}) => ({ type: 'string', description: doc, ...extra });
 const int = (doc: string, minimum: number, maximum: number) => ({ type: 'integer', description: doc, minimum, maximum });
@@ -118,14 +122,17 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
   const app = Fastify(serverOptions) as unknown as FastifyInstance;
   const { service, metrics } = deps;
 
-  app.setErrorHandler((e: FastifyErrorLike, _req, reply) => {
+  app.setErrorHandler((e: FastifyErrorLike, req, reply) => {
     if (e.validation) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: validationMessage(e) });
-    if (e instanceof FlowlensError) {
-      const code = e.code === 'FLOW_ERR_USAGE' ? 400 : e.code === 'FLOW_ERR_STORE' ? 503 : 500;
-      return reply.code(code).send({ statusCode: code, error: code === 400 ? 'Bad Request' : code === 503 ? 'Service Unavailable' : 'Internal Server Error', message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+    if (e instanceof FlowlensError && (e.code === 'FLOW_ERR_USAGE' || e.code === 'FLOW_ERR_STORE')) {
+      const code = e.code === 'FLOW_ERR_USAGE' ? 400 : 503;
+      return reply.code(code).send({ statusCode: code, error: code === 400 ? 'Bad Request' : 'Service Unavailable', message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
     }
-    const code = e.statusCode && e.statusCode >= 400 ? e.statusCode : 500;
-    return reply.code(code).send({ statusCode: code, error: code === 429 ? 'Too Many Requests' : code < 500 ? 'Bad Request' : 'Internal Server Error', message: e.message });
+    // fastify's own refusals (413, 415, 429, a malformed body) say what the request did wrong
+    if (!(e instanceof FlowlensError) && e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply.code(e.statusCode).send({ statusCode: e.statusCode, error: e.statusCode === 429 ? 'Too Many Requests' : 'Bad Request', message: e.message });
+    }
+    return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', message: internalError(e, `${req.method} ${req.routeOptions.url ?? req.url}`) });
   });
 
   await app.register(rateLimit, { max: opts.rateLimit, timeWindow: 60_000 });
@@ -156,16 +163,16 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
   get('/api/summary', 'Today, this month and this year: up, down, total', trafficFilter, (q) => service.summary({ filter: filterOf(q) }));
   get('/api/query', 'Zero-filled history of a date range at hour, day or month granularity',
     { ...range, granularity: str('hour, day or month', { enum: ['hour', 'day', 'month'] }), ...trafficFilter },
-    (q) => service.historyRange({ preset: '', from: String(q.start), to: String(q.end), granularity: String(q.granularity), filter: filterOf(q) }),
+    (q) => service.historyRange({ preset: '', from: String(q.start), to: String(q.end), granularity: String(q.granularity), filter: filterOf(q) }, JSON_RANGE),
     ['start', 'end', 'granularity']);
   get('/api/history/30days', 'The last 30 days by day (today included)', trafficFilter, (q) => service.historyRange({ preset: '30days', from: '', to: '', granularity: '', filter: filterOf(q) }));
   get('/api/history/12months', 'The last 12 months by month (this month included)', trafficFilter, (q) => service.historyRange({ preset: '12months', from: '', to: '', granularity: '', filter: filterOf(q) }));
   get('/api/history/today_hours', 'Today by hour', trafficFilter, (q) => service.historyRange({ preset: 'today_hours', from: '', to: '', granularity: '', filter: filterOf(q) }));
   get('/api/date_range', 'First and last day with traffic', null, () => service.dateRange());
-  get('/api/top_ips', 'Top remote addresses over a date range (start, end) or a live window (default: the last 30 s)', topParams, (q) => service.topTalkers(topRequest('ip', q)));
+  get('/api/top_ips', 'Top remote addresses over a date range (start, end) or a live window (default: the last 30 s)', topParams, (q) => service.topTalkers(topRequest('ip', q), JSON_RANGE));
   get('/api/top', 'Top talkers of a dimension over a date range or a live window',
     { dimension: str(TALKER_DIMENSIONS.join(', '), { enum: [...TALKER_DIMENSIONS] }), ...topParams },
-    (q) => service.topTalkers(topRequest(String(q.dimension), q)), ['dimension']);
+    (q) => service.topTalkers(topRequest(String(q.dimension), q), JSON_RANGE), ['dimension']);
   get('/api/sessions', 'Live or ended sessions, filtered, sorted, paged with a cursor',
     {
       source: str('live (default) or ended', { enum: ['live', 'ended'] }), ...sessionFilter,
@@ -175,7 +182,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
     (q) => service.sessions({
       source: String(q.source ?? ''), filter: sessionFilterOf(q), sort: String(q.sort ?? ''), limit: q.limit !== undefined ? Number(q.limit) : 100,
       cursor: String(q.cursor ?? ''), from: String(q.start ?? ''), to: String(q.end ?? ''),
-    }));
+    }, JSON_RANGE));
   get('/api/realtime', 'Per-second rates of the last seconds (default 30)', { seconds: int('seconds', 1, MAX_REALTIME_SECONDS) },
     (q) => service.realtime({ seconds: q.seconds !== undefined ? Number(q.seconds) : 30 }));
   get('/api/status', 'Interfaces, attach modes, flow table fill, overflow, malformed, drain time, sessions', null, () => service.status());
@@ -197,13 +204,16 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
     reply.hijack();
     const res: ServerResponse = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    // HEAD (fastify's automatic route for every GET) gets the stream's headers, not a stream that never ends
+    if (req.method === 'HEAD') return void res.end();
     res.write(': flowlens live\n\n');
     const stop = deps.onInterval((stats) => {
       if (res.writableNeedDrain) return; // a slow reader skips intervals rather than buffering them
       try {
         res.write(`event: ${event}\ndata: ${JSON.stringify(next(stats))}\n\n`);
       } catch (e) {
-        res.write(`event: error\ndata: ${JSON.stringify({ message: (e as Error).message })}\n\n`);
+        const message = e instanceof FlowlensError && e.code === 'FLOW_ERR_USAGE' ? e.message : internalError(e, `${req.method} ${req.url} event`);
+        res.write(`event: error\ndata: ${JSON.stringify({ message })}\n\n`);
       }
     });
     const end = () => { stop(); res.end(); };
