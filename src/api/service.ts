@@ -113,6 +113,13 @@ function dimension(text: string): TalkerDimension {
   return text as TalkerDimension;
 }
 
+/**
+ * Buckets one history query over an API may have: a year by hour (8784) fits.
+ * More is work (local calendar arithmetic, the answer's size) that one caller
+ * could make every other one wait for.
+ */
+export const MAX_QUERY_BUCKETS = 10_000;
+
 /** History answers kept until the next interval (the only time they can change). */
 const CACHE_ENTRIES = 512;
 
@@ -165,12 +172,20 @@ export class ApiService {
     return { at: s.at, today: period(s.today), month: period(s.month), year: period(s.year) };
   }
 
-  /** `params`: how the asker names from and to (errors name the request's own parameters). */
-  historyRange(req: pb.HistoryRequest, params = GRPC_RANGE): pb.HistoryResponse {
-    return this.memo(`history ${JSON.stringify(req)}`, () => this.computeHistory(req, params));
+  /**
+   * `params`: how the asker names from and to (errors name the request's own
+   * parameters). A range's answer is remembered like the others; a long one is
+   * computed in slices so that other requests are answered meanwhile.
+   */
+  async historyRange(req: pb.HistoryRequest, params = GRPC_RANGE): Promise<pb.HistoryResponse> {
+    const key = `history ${JSON.stringify(req)}`;
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return structuredClone(hit) as pb.HistoryResponse;
+    const answer = await this.computeHistory(req, params);
+    return this.memo(key, () => answer);
   }
 
-  private computeHistory(req: pb.HistoryRequest, params: RangeParams): pb.HistoryResponse {
+  private async computeHistory(req: pb.HistoryRequest, params: RangeParams): Promise<pb.HistoryResponse> {
     const store = this.history();
     const filter = trafficFilter(req.filter);
     let h;
@@ -184,7 +199,7 @@ export class ApiService {
         if (from === undefined) throw usage(`${params.from} is required (a date like 2026-03-01, or epoch ms)`);
         if (to === undefined) throw usage(`${params.to} is required (a date like 2026-03-31, or epoch ms)`);
         if (!['hour', 'day', 'month'].includes(req.granularity)) throw usage(`granularity must be hour, day or month, not "${req.granularity}"`);
-        h = store.history({ from, to, granularity: req.granularity as 'hour' | 'day' | 'month', ...filter, params });
+        h = await store.historyInSlices({ from, to, granularity: req.granularity as 'hour' | 'day' | 'month', ...filter, params }, MAX_QUERY_BUCKETS);
         break;
       }
       default: throw usage(`preset must be 30days, 12months or today_hours, not "${req.preset}"`);

@@ -141,13 +141,8 @@ export class GrpcApi {
     return (call, callback) => {
       const refused = this.admit(call, need);
       if (refused) return callback(refused);
-      let response: unknown;
-      try {
-        response = answer(call.request);
-      } catch (e) {
-        return callback(grpcError(e, method));
-      }
-      callback(null, response);
+      // an answer may be a promise (a long history range is computed in slices)
+      Promise.resolve().then(() => answer(call.request)).then((response) => callback(null, response), (e: unknown) => callback(grpcError(e, method)));
     };
   }
 
