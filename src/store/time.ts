@@ -26,7 +26,7 @@ export const GRANULARITIES: readonly Granularity[] = ['hour', 'day', 'month'];
  * ±8.64e15 ms, but bucket ends and labels go past the range's end, and labels
  * beyond four-digit years are not dates anyone types back.
  */
-export const MAX_TIME = Date.UTC(9999, 11, 31) - 1;
+export const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
 
 /** Start of the local hour containing t: the last quarter-hour instant whose local minute is 0. */
 function startOfLocalHour(t: number): number {
