@@ -7,7 +7,8 @@
  *
  * Every parameter is checked by a JSON schema; a bad or unknown one gets 400
  * with a message naming it. With tokens configured every route but
- * /api/health and /api/openapi.json needs `Authorization: Bearer TOKEN`
+ * /api/health, /api/openapi.json and the dashboard's static files (which hold
+ * no data: the page asks for the token) needs `Authorization: Bearer TOKEN`
  * (admin routes an admin token). Request bodies are capped (bodyLimit) and each
  * client address may make rateLimit requests a minute.
  */
@@ -145,7 +146,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
     },
   });
 
-  /** Checks the token of a request that needs `need`. */
+  /** Checks the token of a request that needs `need` (onRequest: before its parameters are validated, so no caller without a token learns the schema). */
   const guard = (need: Role) => async (req: FastifyRequest, reply: FastifyReply) => {
     const access = opts.tokens.check(req.headers.authorization);
     if (access === 'none') {
@@ -156,7 +157,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
   const read = guard('read');
 
   const get = (url: string, summary: string, qs: Record<string, unknown> | null, handler: (q: Query) => unknown, required: string[] = []) => {
-    app.get(url, { schema: { summary, ...(qs ? { querystring: querystring(qs, required) } : { querystring: querystring({}) }) }, preHandler: read },
+    app.get(url, { schema: { summary, ...(qs ? { querystring: querystring(qs, required) } : { querystring: querystring({}) }) }, onRequest: read },
       async (req) => handler(req.query as Query));
   };
 
@@ -192,9 +193,9 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
     return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'unhealthy', ...(h.reason ? { reason: h.reason } : {}) });
   });
 
-  app.post('/api/admin/flush', { schema: { summary: 'Write the pending history to the database now (admin)' }, preHandler: guard('admin') }, async () => service.flushHistory());
+  app.post('/api/admin/flush', { schema: { summary: 'Write the pending history to the database now (admin)' }, onRequest: guard('admin') }, async () => service.flushHistory());
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false }, preHandler: read }, async (_req, reply) => {
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false }, onRequest: read }, async (_req, reply) => {
     reply.header('content-type', metrics.contentType);
     return metrics.text();
   });
@@ -235,7 +236,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
         limit: int('rows per dimension', 1, MAX_PAGE), window: int('talkers over the last this many seconds (default: the interval)', 1, MAX_WINDOW_SECONDS),
       }),
     },
-    preHandler: read,
+    onRequest: read,
   }, async (req, reply) => {
     const q = req.query as Query;
     const watch: pb.WatchLiveRequest = { dimensions: q.dimensions ? String(q.dimensions).split(',') : [], limit: q.limit !== undefined ? Number(q.limit) : 10, windowSeconds: q.window !== undefined ? Number(q.window) : 0 };
@@ -248,7 +249,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
       summary: 'Server-Sent Events: every interval a "sessions" event with the first page of matching live sessions',
       querystring: querystring({ ...sessionFilter, sort: str('bytes, packets, rate (default), first_seen, last_seen', { enum: [...LIVE_SORTS, 'first_seen', 'last_seen'] }), limit: int('rows', 1, MAX_PAGE) }),
     },
-    preHandler: read,
+    onRequest: read,
   }, async (req, reply) => {
     const q = req.query as Query;
     const watch: pb.WatchSessionsRequest = { filter: sessionFilterOf(q), sort: String(q.sort ?? ''), limit: q.limit !== undefined ? Number(q.limit) : 20 };
