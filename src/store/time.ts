@@ -10,7 +10,6 @@
  * across DST changes included.
  */
 import { FlowlensError } from '../errors.js';
-import type { DateArg, RangeParams } from './types.js';
 
 export const MINUTE_MS = 60_000;
 export const QUARTER_MS = 15 * MINUTE_MS;
@@ -135,11 +134,20 @@ export function parseDateArg(value: string | number, param: string, edge: 'start
 }
 
 /**
+ * How the asker names the two ends of a range, for error messages: the JSON API
+ * says start/end, gRPC from/to, the CLI --from/--to. Default: from, to.
+ */
+export interface RangeParams {
+  from: string;
+  to: string;
+}
+
+/**
  * Both ends of a date range, checked the same way for every query and door:
  * each end parsed (an end date is included), and the end after the start.
  * An end left out is null (sessions overlapping an open range).
  */
-export function parseRange(from: DateArg | undefined, to: DateArg | undefined, now: number, params: RangeParams = { from: 'from', to: 'to' }): { from: number | null; to: number | null } {
+export function parseRange(from: string | number | undefined, to: string | number | undefined, now: number, params: RangeParams = { from: 'from', to: 'to' }): { from: number | null; to: number | null } {
   const start = from === undefined ? null : parseDateArg(from, params.from, 'start', now);
   const end = to === undefined ? null : parseDateArg(to, params.to, 'end', now);
   if (start !== null && end !== null && end <= start) {

@@ -4,23 +4,14 @@
  * L3 bytes; up is local → remote, down is remote → local.
  */
 import type { Scope, SessionRecord, TalkerDimension, TrafficScope, UpDown } from '../flows/types.js';
-import type { Granularity } from './time.js';
+import type { Granularity, RangeParams } from './time.js';
 import type { TalkerTotal } from '../flows/talkers.js';
 import type { SessionFilter } from '../flows/session-filter.js';
 
-export type { Granularity } from './time.js';
+export type { Granularity, RangeParams } from './time.js';
 
 /** A date as people type it ("2026-03-08", "2026-03", "2026-03-08T14", "today", "yesterday"; local time) or epoch ms. */
 export type DateArg = string | number;
-
-/**
- * How the asker names the two ends of a range, for error messages: the JSON API
- * says start/end, gRPC from/to, the CLI --from/--to. Default: from, to.
- */
-export interface RangeParams {
-  from: string;
-  to: string;
-}
 
 /** Which traffic to count; every field narrows. */
 export interface TrafficFilter {
