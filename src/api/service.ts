@@ -135,6 +135,8 @@ function influxStatus(i: InfluxSinkStats | undefined): pb.InfluxStatus | undefin
 
 export class ApiService {
   private cache = new Map<string, unknown>();
+  /** The end of the history range being computed (see historyRange). */
+  private historyTurn: Promise<void> = Promise.resolve();
 
   constructor(private readonly src: ApiSources) {}
 
@@ -183,7 +185,11 @@ export class ApiService {
     const key = `history ${JSON.stringify(req)}`;
     const hit = this.cache.get(key);
     if (hit !== undefined) return hit as pb.HistoryResponse;
-    const answer = await this.computeHistory(req, params);
+    // one range is computed at a time: the others wait their turn instead of all
+    // interleaving their slices, so the event loop never holds many at once
+    const turn = this.historyTurn.then(() => this.computeHistory(req, params));
+    this.historyTurn = turn.then(() => undefined, () => undefined);
+    const answer = await turn;
     if (this.cache.size >= CACHE_ENTRIES) this.cache.clear();
     this.cache.set(key, answer);
     return answer;
