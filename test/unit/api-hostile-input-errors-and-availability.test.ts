@@ -152,7 +152,14 @@ t.test('an unexpected failure: a generic message with an id, the details only in
   const gid = /^internal error \(id ([0-9a-f]{12})\)/.exec(g.details)?.[1];
   t.ok(gid && gid !== id, `gRPC: its own id: ${g.details}`);
   t.notMatch(g.details, /malformed|flowlens\.db|Sqlite/);
-  t.equal(logged.length, 2, 'both logged');
+  // an answer that cannot be encoded: grpc-js would send the encoder's own text
+  (f.api.service as unknown as { dateRange: () => unknown }).dateRange = () => ({ first: '', last: '', firstTime: 'SELECT secret', lastTime: 0 });
+  const enc = await grpcCode(unary(c.traffic, 'dateRange', {}));
+  t.equal(enc.code, grpc.status.INTERNAL, 'gRPC: an answer that cannot be encoded: INTERNAL');
+  t.match(enc.details, /^Error serializing response$|internal error \(id [0-9a-f]{12}\)/, `grpc-js's own words: ${enc.details}`);
+  t.notMatch(enc.details, /BigInt|SyntaxError|SELECT secret/, 'not the encoder\'s text');
+  t.equal(logged.length, 3, 'all three logged');
+  t.match(logged[2], /in gRPC \/flowlens\.v1\.Traffic\/DateRange response: SyntaxError: Cannot convert SELECT secret to a BigInt/);
   t.match(logged[0], new RegExp(`internal error ${id} in GET /api/summary: .*database disk image is malformed`), 'the log has the id and the details');
   t.match(logged[1], new RegExp(`internal error ${gid} in gRPC Summary: .*database disk image is malformed`));
 });

@@ -75,6 +75,24 @@ function grpcError(e: unknown, method: string): Partial<grpc.StatusObject> {
   return { code: grpc.status.INTERNAL, details: internalError(e, `gRPC ${method}`) };
 }
 
+/**
+ * The service with response serializers whose failures are logged with an id
+ * and rethrown without their text (grpc-js answers "Error serializing
+ * response", and some versions add the error's message).
+ */
+function withOpaqueSerializeErrors<S extends grpc.ServiceDefinition>(service: S): S {
+  return Object.fromEntries(Object.entries(service).map(([name, m]) => [name, {
+    ...m,
+    responseSerialize: (value: unknown) => {
+      try {
+        return m.responseSerialize(value);
+      } catch (e) {
+        throw new Error(internalError(e, `gRPC ${m.path} response`));
+      }
+    },
+  }])) as S;
+}
+
 /** Ends a server stream with an error status ('error' is how grpc-js takes a status for a stream). */
 function fail(call: grpc.ServerWritableStream<any, any>, status: Partial<grpc.StatusObject>): void {
   call.emit('error', Object.assign(new Error(status.details), status));
@@ -101,7 +119,7 @@ export class GrpcApi {
     this.limiter = new RateLimiter(opts.rateLimit);
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': opts.maxMessageBytes });
     const s = service;
-    this.server.addService(TrafficService, {
+    this.server.addService(withOpaqueSerializeErrors(TrafficService), {
       summary: this.unary('Summary', 'read', (req) => s.summary(req as any)),
       history: this.unary('History', 'read', (req) => s.historyRange(req as any)),
       dateRange: this.unary('DateRange', 'read', () => s.dateRange()),
@@ -118,7 +136,7 @@ export class GrpcApi {
         return () => s.watchSessions(req);
       }),
     });
-    this.server.addService(AdminService, {
+    this.server.addService(withOpaqueSerializeErrors(AdminService), {
       flushHistory: this.unary('FlushHistory', 'admin', () => s.flushHistory()),
     });
     this.health.addToServer(this.server);
