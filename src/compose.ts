@@ -8,9 +8,9 @@
  *   influx     the InfluxDB writer (connects when it has points)
  *   history    the store: creates and claims the data directory
  *   geo        the geo databases
- *   collector  loads and attaches the flow counter (before the ports: a second
- *              flowlens on an interface says "already attached")
- *   api        binds the JSON and gRPC ports
+ *   api        binds the JSON and gRPC ports (before attaching: a busy port
+ *              is refused with nothing attached yet)
+ *   collector  loads and attaches the flow counter
  *   monitor    drains every interval; at stop a last interval and the open
  *              sessions reach every consumer before they stop
  */
@@ -111,7 +111,7 @@ export class Flowlens {
       stop: () => undefined,
     };
     const collector: Component = { name: 'collector', start: () => monitor.open(), stop: () => monitor.closeNow() };
-    this.parts = new Components([checks, influx, history, geo, collector, api, monitor].filter((c) => c !== undefined), (part, e) => {
+    this.parts = new Components([checks, influx, history, geo, api, collector, monitor].filter((c) => c !== undefined), (part, e) => {
       if (part === monitor) this.stopFailure ??= e;
       else monitor.failed(part.name, e);
     });

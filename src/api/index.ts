@@ -20,7 +20,9 @@ import { DEFAULT_BILLING, type BillingConfig, type Store } from '../store/index.
 import { repoRoot } from '../native/binding.js';
 import { FlowlensError } from '../errors.js';
 import { TokenSet } from './auth.js';
-import { GrpcApi, readPem } from './grpc/server.js';
+import { GrpcApi } from './grpc/server.js';
+import { readTlsFiles } from './tls-files.js';
+import { checkListenAddress, type LookupAll } from './listen-address.js';
 import { buildHttpApp } from './http/app.js';
 import { LiveQuery } from './live-query.js';
 import type { LiveSessions } from '../flows/live.js';
@@ -65,7 +67,7 @@ export class ApiServer {
   grpcPort = 0;
   private closed = false;
 
-  private constructor(readonly config: ApiConfig, private readonly source: ApiSource) {
+  private constructor(readonly config: ApiConfig, private readonly source: ApiSource, private readonly lookup?: LookupAll) {
     this.hub.setMaxListeners(0);
     this.live = new LiveQuery(source.processor.live);
     this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store, billing: source.billing ?? DEFAULT_BILLING });
@@ -73,9 +75,9 @@ export class ApiServer {
     this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx, () => source.status().sinks.machine);
   }
 
-  /** Reads the tokens and TLS files, builds both servers and binds their ports. */
-  static async start(config: ApiConfig, source: ApiSource): Promise<ApiServer> {
-    const api = new ApiServer(config, source);
+  /** Reads the tokens and TLS files, builds both servers and binds their ports. `lookup` resolves a listen name (tests). */
+  static async start(config: ApiConfig, source: ApiSource, lookup?: LookupAll): Promise<ApiServer> {
+    const api = new ApiServer(config, source, lookup);
     try {
       await api.listen();
     } catch (e) {
@@ -88,6 +90,7 @@ export class ApiServer {
   private async listen(): Promise<void> {
     const c = this.config;
     const { tokens, tls, clientCa } = readApiFiles(c);
+    await checkListenAddress(c.listen, tokens.required, this.lookup);
     this.http = await buildHttpApp(
       {
         service: this.service, metrics: this.metrics, latest: () => this.latest,
@@ -162,9 +165,9 @@ export class ApiServer {
  */
 export function readApiFiles(c: ApiConfig): { tokens: TokenSet; tls?: { cert: Buffer; key: Buffer }; clientCa?: Buffer } {
   const tokens = c.tokensFile ? TokenSet.fromFile(c.tokensFile) : TokenSet.open();
-  const tls = c.tls ? { cert: readPem(c.tls.cert, 'TLS certificate'), key: readPem(c.tls.key, 'TLS key') } : undefined;
-  const clientCa = c.grpcClientCa ? readPem(c.grpcClientCa, 'gRPC client CA') : undefined;
-  return { tokens, ...(tls ? { tls } : {}), ...(clientCa ? { clientCa } : {}) };
+  if (!c.tls) return { tokens };
+  const { cert, key, clientCa } = readTlsFiles(c.tls, c.grpcClientCa);
+  return { tokens, tls: { cert, key }, ...(clientCa ? { clientCa } : {}) };
 }
 
 /** A port that cannot be bound, said the way a user can act on. */

@@ -14,7 +14,7 @@ import type { LiveSession } from '../flows/live.js';
 import { TALKER_DIMENSIONS, TALKER_SCOPES, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerScope } from '../flows/types.js';
 import { protocolName } from '../net/protocols.js';
 import type { BillingConfig, Store, UsageRow } from '../store/index.js';
-import type { DateArg, SessionFilter as StoreSessionFilter, SessionSort, TrafficFilter as StoreTrafficFilter, Totals as StoreTotals, TalkerTotal } from '../store/types.js';
+import type { DateArg, SessionFilter as StoreSessionFilter, SessionSort, TrafficFilter as StoreTrafficFilter, Totals as StoreTotals, TalkerTotal, RangeParams } from '../store/types.js';
 import { FlowlensError } from '../errors.js';
 import { LiveQuery, MAX_WINDOW_SECONDS, type LiveSort, type LiveTalker } from './live-query.js';
 import * as pb from './grpc/gen/flowlens/v1/flowlens.js';
@@ -29,6 +29,9 @@ export interface ApiSources {
 }
 
 const usage = (message: string, hint?: string) => new FlowlensError('FLOW_ERR_USAGE', message, hint);
+
+/** gRPC names a range's ends as the proto does; the JSON API passes its own (start, end). */
+export const GRPC_RANGE: RangeParams = { from: 'from', to: 'to' };
 
 /** "" means "not given" in proto3; digits are epoch ms. */
 function dateArg(text: string, param: string): DateArg | undefined {
@@ -130,6 +133,13 @@ function talkerScope(text: string): TalkerScope | '' {
   return text as TalkerScope;
 }
 
+/**
+ * Buckets one history query over an API may have: a year by hour (8784) fits.
+ * More is work (local calendar arithmetic, the answer's size) that one caller
+ * could make every other one wait for.
+ */
+export const MAX_QUERY_BUCKETS = 10_000;
+
 /** History answers kept until the next interval (the only time they can change). */
 const CACHE_ENTRIES = 512;
 
@@ -145,6 +155,8 @@ function influxStatus(i: InfluxSinkStats | undefined): pb.InfluxStatus | undefin
 
 export class ApiService {
   private cache = new Map<string, unknown>();
+  /** The end of the history range being computed (see historyRange). */
+  private historyTurn: Promise<void> = Promise.resolve();
 
   constructor(private readonly src: ApiSources) {}
 
@@ -182,11 +194,28 @@ export class ApiService {
     return { at: s.at, today: period(s.today), month: period(s.month), year: period(s.year) };
   }
 
-  historyRange(req: pb.HistoryRequest): pb.HistoryResponse {
-    return this.memo(`history ${JSON.stringify(req)}`, () => this.computeHistory(req));
+  /**
+   * `params`: how the asker names from and to (errors name the request's own
+   * parameters). A range's answer is remembered like the others; a long one is
+   * computed in slices so that other requests are answered meanwhile.
+   */
+  async historyRange(req: pb.HistoryRequest, params = GRPC_RANGE): Promise<pb.HistoryResponse> {
+    // shared, not copied: a year by hour is ~1 MB, and copying it would cost the
+    // event loop as much again; both doors only serialize the answer
+    const key = `history ${JSON.stringify(req)}`;
+    const hit = this.cache.get(key);
+    if (hit !== undefined) return hit as pb.HistoryResponse;
+    // one range is computed at a time: the others wait their turn instead of all
+    // interleaving their slices, so the event loop never holds many at once
+    const turn = this.historyTurn.then(() => this.computeHistory(req, params));
+    this.historyTurn = turn.then(() => undefined, () => undefined);
+    const answer = await turn;
+    if (this.cache.size >= CACHE_ENTRIES) this.cache.clear();
+    this.cache.set(key, answer);
+    return answer;
   }
 
-  private computeHistory(req: pb.HistoryRequest): pb.HistoryResponse {
+  private async computeHistory(req: pb.HistoryRequest, params: RangeParams): Promise<pb.HistoryResponse> {
     const store = this.history();
     const filter = trafficFilter(req.filter);
     let h;
@@ -195,12 +224,12 @@ export class ApiService {
       case '12months': h = store.last12Months(filter); break;
       case 'today_hours': h = store.todayByHour(filter); break;
       case '': {
-        const from = dateArg(req.from, 'from');
-        const to = dateArg(req.to, 'to');
-        if (from === undefined) throw usage('from is required (a date like 2026-03-01, or epoch ms)');
-        if (to === undefined) throw usage('to is required (a date like 2026-03-31, or epoch ms)');
+        const from = dateArg(req.from, params.from);
+        const to = dateArg(req.to, params.to);
+        if (from === undefined) throw usage(`${params.from} is required (a date like 2026-03-01, or epoch ms)`);
+        if (to === undefined) throw usage(`${params.to} is required (a date like 2026-03-31, or epoch ms)`);
         if (!['hour', 'day', 'month'].includes(req.granularity)) throw usage(`granularity must be hour, day or month, not "${req.granularity}"`);
-        h = store.history({ from, to, granularity: req.granularity as 'hour' | 'day' | 'month', ...filter });
+        h = await store.historyInSlices({ from, to, granularity: req.granularity as 'hour' | 'day' | 'month', ...filter, params }, MAX_QUERY_BUCKETS);
         break;
       }
       default: throw usage(`preset must be 30days, 12months or today_hours, not "${req.preset}"`);
@@ -237,33 +266,33 @@ export class ApiService {
     };
   }
 
-  topTalkers(req: pb.TopTalkersRequest): pb.TopTalkersResponse {
+  topTalkers(req: pb.TopTalkersRequest, params = GRPC_RANGE): pb.TopTalkersResponse {
     const dim = dimension(req.dimension);
     const scope = talkerScope(req.scope);
     const limit = req.limit || 10;
-    const from = dateArg(req.from, 'from');
-    const to = dateArg(req.to, 'to');
+    const from = dateArg(req.from, params.from);
+    const to = dateArg(req.to, params.to);
     if (from === undefined && to === undefined) {
       if (req.windowSeconds < 1 || req.windowSeconds > MAX_WINDOW_SECONDS) {
-        throw usage(`window must be from 1 to ${MAX_WINDOW_SECONDS} seconds, not ${req.windowSeconds}`, 'ask for a live window (window seconds) or a date range (from and to)');
+        throw usage(`window must be from 1 to ${MAX_WINDOW_SECONDS} seconds, not ${req.windowSeconds}`, `ask for a live window (window seconds) or a date range (${params.from} and ${params.to})`);
       }
       const t = this.src.live.top(dim, req.windowSeconds, limit, scope);
       return { dimension: dim, scope, source: 'live', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
     }
-    if (req.windowSeconds) throw usage('give either a live window or a date range (from and to), not both');
-    if (from === undefined) throw usage('from is required with to');
-    if (to === undefined) throw usage('to is required with from');
-    const t = this.memo(`top ${dim} ${scope} ${from} ${to} ${limit}`, () => this.history().topTalkers({ dimension: dim, scope, from, to, limit }));
+    if (req.windowSeconds) throw usage(`give either a live window or a date range (${params.from} and ${params.to}), not both`);
+    if (from === undefined) throw usage(`${params.from} is required with ${params.to}`);
+    if (to === undefined) throw usage(`${params.to} is required with ${params.from}`);
+    const t = this.memo(`top ${dim} ${scope} ${from} ${to} ${limit}`, () => this.history().topTalkers({ dimension: dim, scope, from, to, limit, params }));
     return { dimension: dim, scope, source: 'history', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
   }
 
-  sessions(req: pb.SessionsRequest): pb.SessionsResponse {
+  sessions(req: pb.SessionsRequest, params = GRPC_RANGE): pb.SessionsResponse {
     const source = req.source || 'live';
     const filter = sessionFilter(req.filter);
     const sort = req.sort ? sortName(req.sort) : undefined;
     const limit = req.limit || 100;
     if (source === 'live') {
-      if (req.from || req.to) throw usage('from and to apply to ended sessions (source ended), not to live ones');
+      if (req.from || req.to) throw usage(`${params.from} and ${params.to} apply to ended sessions (source ended), not to live ones`);
       const page = this.src.live.sessions({ filter, sort: sort as LiveSort | undefined, limit, cursor: req.cursor || undefined });
       return {
         source, sessions: page.rows.map((r) => liveSessionMessage(r.session, r.rateUp, r.rateDown)),
@@ -272,10 +301,10 @@ export class ApiService {
     }
     if (source !== 'ended') throw usage(`source must be live or ended, not "${source}"`);
     if (sort === 'rate') throw usage('sort rate applies to live sessions only', 'sort ended sessions by bytes, packets, first_seen or last_seen');
-    const from = dateArg(req.from, 'from');
-    const to = dateArg(req.to, 'to');
+    const from = dateArg(req.from, params.from);
+    const to = dateArg(req.to, params.to);
     const page = this.history().sessions({
-      source: 'ended', filter, sort: sort as SessionSort | undefined, limit, cursor: req.cursor || undefined,
+      source: 'ended', filter, sort: sort as SessionSort | undefined, limit, cursor: req.cursor || undefined, params,
       ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}),
     });
     return { source, sessions: page.sessions.map((s) => sessionMessage(s)), nextCursor: page.nextCursor ?? '', matched: 0, at: 0 };

@@ -9,6 +9,7 @@ import { resolveInterfaces } from '../system/interfaces.js';
 import { GeoLookup } from '../enrich/geo.js';
 import { influxConfigFrom } from '../sinks/influx/index.js';
 import { readApiFiles } from '../api/index.js';
+import { checkListenAddress } from '../api/listen-address.js';
 
 export async function checkConfig(config: FlowlensConfig): Promise<void> {
   validateConfig(config.collector);
@@ -17,5 +18,8 @@ export async function checkConfig(config: FlowlensConfig): Promise<void> {
   const geo = await GeoLookup.open(config.geo, () => false, { watch: false });
   geo.close();
   if (config.influx) influxConfigFrom(config.influx); // also reads influx.tokenFile
-  if (config.api.enabled) readApiFiles(config.api); // tokens file, TLS certificate and key, client CA
+  if (config.api.enabled) {
+    const { tokens } = readApiFiles(config.api); // tokens file, TLS certificate and key, client CA
+    await checkListenAddress(config.api.listen, tokens.required); // localhost: what it resolves to
+  }
 }

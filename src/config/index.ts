@@ -39,7 +39,10 @@ export interface ApiConfig {
   metricsRemoteSeries: number;
 }
 
-/** Loopback: 127.0.0.0/8, ::1, localhost. */
+/**
+ * Loopback: 127.0.0.0/8, ::1, or the name localhost — which the API decides on
+ * what it resolves to before it binds (src/api/listen-address.ts).
+ */
 export function isLoopback(address: string): boolean {
   return /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(address) || address === '::1' || address === 'localhost' || address === '::ffff:127.0.0.1';
 }
@@ -63,6 +66,10 @@ function apiConfig(v: <T>(key: string) => T, has: (key: string) => boolean): Api
   if (has('api.grpcClientCa')) {
     if (!api.tls) throw new FlowlensError('FLOW_ERR_USAGE', 'api.grpcClientCa needs TLS', 'set --tls-cert and --tls-key as well');
     api.grpcClientCa = v('api.grpcClientCa');
+  }
+  if (api.enabled && api.httpPort !== 0 && api.httpPort === api.grpcPort) {
+    throw new FlowlensError('FLOW_ERR_USAGE', `api.httpPort and api.grpcPort are both ${api.httpPort} on ${api.listen}: the JSON API and gRPC need a port each`,
+      'choose another port with --http-port or --grpc-port (0 picks a free one)');
   }
   if (api.enabled && !isLoopback(api.listen) && !api.tokensFile) {
     throw new FlowlensError('FLOW_ERR_USAGE', `refusing to serve the APIs on ${api.listen} without access tokens: anyone who can reach it could read this host's traffic`,

@@ -187,6 +187,11 @@ export class Store {
     return q.history(this.source(), query);
   }
 
+  /** history() for a server: long ranges yield to the event loop while their buckets are made; at most maxBuckets. */
+  historyInSlices(query: HistoryQuery, maxBuckets: number): Promise<History> {
+    return q.historyInSlices(() => this.source(), query, maxBuckets);
+  }
+
   last30Days(filter: TrafficFilter = {}): History {
     return q.last30Days(this.source(), filter);
   }

@@ -7,8 +7,8 @@ import { FlowlensError } from '../errors.js';
 import type { Pending } from './pending.js';
 import { addToMap, cutTop, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import type { Db } from './schema.js';
-import { addUnits, bucketLabel, buckets, GRANULARITIES, HOUR_MS, localDate, MINUTE_MS, nextStart, parseDateArg, QUARTER_MS, startOf, type CalendarUnit } from './time.js';
-import type { DateRange, History, HistoryQuery, LiveTop, PeriodTotals, Summary, TalkerTotal, TopQuery, TopTalkers, Totals, TrafficFilter } from './types.js';
+import { addUnits, bucketLabel, buckets, GRANULARITIES, HOUR_MS, localDate, MINUTE_MS, nextStart, parseRange, QUARTER_MS, startOf, type CalendarUnit } from './time.js';
+import type { DateRange, History, HistoryBucket, HistoryQuery, LiveTop, PeriodTotals, Summary, TalkerTotal, TopQuery, TopTalkers, Totals, TrafficFilter } from './types.js';
 
 export interface Source {
   db: Db;
@@ -54,7 +54,7 @@ export class ClosedSums {
 
 const closedKey = (from: number, to: number, f: TrafficFilter) => `${from}|${to}|${f.iface ?? ''}|${f.direction ?? ''}|${f.scope ?? ''}`;
 
-/** Hourly buckets over more than ~5 years would be an answer nobody reads. */
+/** Hourly buckets over more than ~5 years would be an answer nobody reads (the APIs allow fewer: src/api/service.ts). */
 const MAX_BUCKETS = 50_000;
 const MAX_TOP_LIMIT = 10_000;
 
@@ -140,18 +140,58 @@ export function summary(src: Source, f: TrafficFilter = {}): Summary {
   return { at: src.now, today: period(src, 'day', f), month: period(src, 'month', f), year: period(src, 'year', f) };
 }
 
-/** Zero-filled local hour/day/month buckets of [from, to). */
-export function history(src: Source, q: HistoryQuery): History {
+/** Average bucket lengths, for the bucket bound (a range's count is estimated before any calendar work). */
+const BUCKET_MS = { hour: HOUR_MS, day: 24 * HOUR_MS, month: 30.44 * 24 * HOUR_MS } as const;
+
+/** The checks every history query passes (granularity, filter, range, bucket bound); the range as epoch ms. */
+function checkHistory(now: number, q: HistoryQuery, maxBuckets: number): { from: number; to: number } {
   if (!GRANULARITIES.includes(q.granularity)) throw usage(`granularity must be hour, day or month, not "${q.granularity}"`);
   checkFilter(q);
-  const from = parseDateArg(q.from, 'from', 'start', src.now);
-  const to = parseDateArg(q.to, 'to', 'end', src.now);
-  if (to <= from) throw usage(`to (${String(q.to)}) must come after from (${String(q.from)})`, 'both dates are inclusive: --from 2026-03-01 --to 2026-03-01 is one day');
-  const perBucket = { hour: HOUR_MS, day: 24 * HOUR_MS, month: 28 * 24 * HOUR_MS }[q.granularity];
-  if ((to - from) / perBucket > MAX_BUCKETS) throw usage(`the range has more than ${MAX_BUCKETS} ${q.granularity}s`, 'choose a coarser granularity or a shorter range');
-  const spans = buckets(from, to, q.granularity);
-  const out = spans.map(([start, end]) => ({ start, end, label: bucketLabel(start, q.granularity), ...zero() }));
-  const lo = spans[0][0], hi = spans[spans.length - 1][1];
+  const range = parseRange(q.from, q.to, now, q.params);
+  const from = range.from!, to = range.to!;
+  const count = Math.round((to - from) / BUCKET_MS[q.granularity]);
+  if (count > maxBuckets) {
+    const coarser = q.granularity === 'hour' ? 'day or month' : q.granularity === 'day' ? 'month' : '';
+    throw usage(`the range has about ${count} ${q.granularity}s; a query may have at most ${maxBuckets} buckets`,
+      coarser ? `ask by ${coarser} (granularity), or for a shorter range` : 'ask for a shorter range');
+  }
+  return { from, to };
+}
+
+type Bucket = HistoryBucket;
+
+/** Zero-filled local hour/day/month buckets of [from, to). */
+export function history(src: Source, q: HistoryQuery): History {
+  const { from, to } = checkHistory(src.now, q, MAX_BUCKETS);
+  const out = buckets(from, to, q.granularity).map(([start, end]): Bucket => ({ start, end, label: bucketLabel(start, q.granularity), ...zero() }));
+  return fillHistory(src, q, out);
+}
+
+/** Buckets made per turn of the event loop: local calendar arithmetic costs ~10 µs a bucket. */
+const BUCKETS_PER_TURN = 250;
+
+/**
+ * history() for a server: the calendar work (the bulk of a long range's cost)
+ * is done a slice at a time, letting the event loop answer other requests (a
+ * health probe) in between; the counts are then read in one synchronous step
+ * from `source()` as it is at that moment, so flushed and pending counts are
+ * consistent. `maxBuckets` bounds the work one query may ask for.
+ */
+export async function historyInSlices(source: () => Source, q: HistoryQuery, maxBuckets: number): Promise<History> {
+  const { from, to } = checkHistory(source().now, q, Math.min(maxBuckets, MAX_BUCKETS));
+  const out: Bucket[] = [];
+  for (let s = startOf(from, q.granularity); s < to;) {
+    const e = nextStart(s, q.granularity);
+    out.push({ start: s, end: e, label: bucketLabel(s, q.granularity), ...zero() });
+    s = e;
+    if (out.length % BUCKETS_PER_TURN === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+  }
+  return fillHistory(source(), q, out);
+}
+
+/** Adds the flushed and the pending counts of [first bucket start, last bucket end) to the buckets. */
+function fillHistory(src: Source, q: HistoryQuery, out: Bucket[]): History {
+  const lo = out[0]!.start, hi = out[out.length - 1]!.end;
   const { where, params } = filterSql(q, 't');
   const today = startOf(src.now, 'day');
   const filter: TrafficFilter = { iface: q.iface, direction: q.direction, scope: q.scope };
@@ -255,9 +295,8 @@ export function topTalkers(src: Source, q: TopQuery): TopTalkers {
   checkDimension(q.dimension);
   const set = talkerSet(q.dimension, checkScope(q.scope));
   const limit = checkLimit(q.limit, 10, MAX_TOP_LIMIT);
-  const from = parseDateArg(q.from, 'from', 'start', src.now);
-  const to = parseDateArg(q.to, 'to', 'end', src.now);
-  if (to <= from) throw usage(`to (${String(q.to)}) must come after from (${String(q.from)})`);
+  const range = parseRange(q.from, q.to, src.now, q.params);
+  const from = range.from!, to = range.to!;
   const h0 = Math.floor(from / HOUR_MS), h1 = Math.ceil(to / HOUR_MS);
   const entries: TalkerMap = new Map();
   // the writer holds its current hour(s) whole: those come from memory, the rest from the database

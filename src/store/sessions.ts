@@ -7,7 +7,7 @@ import type { SessionRecord } from '../flows/types.js';
 import { FlowlensError } from '../errors.js';
 import { matches, prepare, type Prepared } from '../flows/session-filter.js';
 import type { Source } from './queries.js';
-import { parseDateArg } from './time.js';
+import { parseRange } from './time.js';
 import type { SessionPage, SessionQuery, SessionSort } from './types.js';
 
 const SORTS: Record<SessionSort, { sql: string; value: (s: SessionRecord) => number }> = {
@@ -112,15 +112,15 @@ function fromRow(r: LogRow): SessionRecord {
  */
 export function sessions(src: Source, q: SessionQuery, liveInMemory: { at: number; sessions: SessionRecord[] } | null): SessionPage {
   const sort = q.sort ?? 'lastSeen';
-  if (!(sort in SORTS)) throw usage(`sort must be one of ${Object.keys(SORTS).join(', ')}, not "${sort}"`);
+  // own keys only: "constructor" or "toString" are in every object (SQL of undefined)
+  if (!Object.hasOwn(SORTS, sort)) throw usage(`sort must be one of ${Object.keys(SORTS).join(', ')}, not "${sort}"`);
   const limit = q.limit ?? 100;
   if (!Number.isInteger(limit) || limit < 1 || limit > MAX_LIMIT) throw usage(`limit must be a whole number from 1 to ${MAX_LIMIT}, not "${q.limit}"`);
   const source = q.source ?? 'ended';
   if (source !== 'ended' && source !== 'live') throw usage(`source must be ended or live, not "${source}"`);
   const p = prepare(q.filter);
   const cursor = q.cursor !== undefined ? decodeCursor(q.cursor, sort) : null;
-  const from = q.from !== undefined ? parseDateArg(q.from, 'from', 'start', src.now) : null;
-  const to = q.to !== undefined ? parseDateArg(q.to, 'to', 'end', src.now) : null;
+  const { from, to } = parseRange(q.from, q.to, src.now, q.params);
   const inRange = (s: SessionRecord) => (from === null || s.lastSeen >= from) && (to === null || s.firstSeen < to);
   const keep = (s: SessionRecord) => matches(p, s, s) && inRange(s) && afterCursor(sort, cursor, s);
 

@@ -20,6 +20,13 @@ export type Granularity = 'hour' | 'day' | 'month';
 export type CalendarUnit = Granularity | 'year';
 export const GRANULARITIES: readonly Granularity[] = ['hour', 'day', 'month'];
 
+/**
+ * The last instant a date argument may name: the end of the year 9999. Date holds
+ * ±8.64e15 ms, but bucket ends and labels go past the range's end, and labels
+ * beyond four-digit years are not dates anyone types back.
+ */
+export const MAX_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 /** Start of the local hour containing t: the last quarter-hour instant whose local minute is 0. */
 function startOfLocalHour(t: number): number {
   let q = Math.floor(t / QUARTER_MS) * QUARTER_MS;
@@ -103,6 +110,7 @@ export function bucketLabel(start: number, unit: Granularity): string {
 export function parseDateArg(value: string | number, param: string, edge: 'start' | 'end', now: number): number {
   if (typeof value === 'number') {
     if (!Number.isFinite(value) || value < 0) throw badDate(param, String(value));
+    if (value > MAX_TIME) throw new FlowlensError('FLOW_ERR_USAGE', `${param}: ${value} is after the year 9999`, `epoch milliseconds go up to ${MAX_TIME}`);
     return value;
   }
   const text = String(value).trim();
@@ -123,6 +131,30 @@ export function parseDateArg(value: string | number, param: string, edge: 'start
     start = unit === 'hour' ? startOf(new Date(y, mo, day, hour).getTime(), 'hour') : startOf(new Date(y, mo, day).getTime(), unit);
   }
   return edge === 'start' ? start : nextStart(start, unit);
+}
+
+/**
+ * How the asker names the two ends of a range, for error messages: the JSON API
+ * says start/end, gRPC from/to, the CLI --from/--to. Default: from, to.
+ */
+export interface RangeParams {
+  from: string;
+  to: string;
+}
+
+/**
+ * Both ends of a date range, checked the same way for every query and door:
+ * each end parsed (an end date is included), and the end after the start.
+ * An end left out is null (sessions overlapping an open range).
+ */
+export function parseRange(from: string | number | undefined, to: string | number | undefined, now: number, params: RangeParams = { from: 'from', to: 'to' }): { from: number | null; to: number | null } {
+  const start = from === undefined ? null : parseDateArg(from, params.from, 'start', now);
+  const end = to === undefined ? null : parseDateArg(to, params.to, 'end', now);
+  if (start !== null && end !== null && end <= start) {
+    throw new FlowlensError('FLOW_ERR_USAGE', `${params.to} (${String(to)}) must come after ${params.from} (${String(from)})`,
+      `both dates are included: ${params.from} 2026-03-01 and ${params.to} 2026-03-01 is one day`);
+  }
+  return { from: start, to: end };
 }
 
 function badDate(param: string, text: string): FlowlensError {

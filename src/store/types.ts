@@ -4,11 +4,11 @@
  * L3 bytes; up is local → remote, down is remote → local.
  */
 import type { Scope, SessionRecord, TalkerDimension, TalkerScope, TrafficScope, UpDown } from '../flows/types.js';
-import type { Granularity } from './time.js';
+import type { Granularity, RangeParams } from './time.js';
 import type { TalkerTotal } from '../flows/talkers.js';
 import type { SessionFilter } from '../flows/session-filter.js';
 
-export type { Granularity } from './time.js';
+export type { Granularity, RangeParams } from './time.js';
 
 /** A date as people type it ("2026-03-08", "2026-03", "2026-03-08T14", "today", "yesterday"; local time) or epoch ms. */
 export type DateArg = string | number;
@@ -51,6 +51,8 @@ export interface HistoryQuery extends TrafficFilter {
   /** End, inclusive for dates ("to 2026-03-08" includes that day), exclusive for epoch ms. */
   to: DateArg;
   granularity: Granularity;
+  /** The range's parameter names in errors. */
+  params?: RangeParams;
 }
 
 export interface HistoryBucket extends Totals {
@@ -90,6 +92,8 @@ export interface TopQuery {
   to: DateArg;
   /** Rows to return (default 10). */
   limit?: number;
+  /** The range's parameter names in errors. */
+  params?: RangeParams;
 }
 
 export interface TopTalkers {
@@ -137,6 +141,8 @@ export interface SessionQuery {
   /** Log only: sessions that overlap [from, to). */
   from?: DateArg;
   to?: DateArg;
+  /** The range's parameter names in errors. */
+  params?: RangeParams;
 }
 
 export interface SessionPage {

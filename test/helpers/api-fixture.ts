@@ -11,6 +11,7 @@ import { defaultSessionConfig } from '../../src/flows/sessions.js';
 import type { IntervalStats } from '../../src/flows/types.js';
 import { Store } from '../../src/store/index.js';
 import { ApiServer } from '../../src/api/index.js';
+import type { LookupAll } from '../../src/api/listen-address.js';
 import type { ApiConfig } from '../../src/config/index.js';
 import type { MonitorStatus } from '../../src/monitor.js';
 import { flowBatch, totalsFor, type FlowSpec } from './flow-batch.js';
@@ -34,7 +35,7 @@ export interface ApiFixture {
 }
 
 export async function startApi(t: Test, over: Partial<ApiConfig> = {},
-  opts: { history?: boolean; maxSessions?: number; sinks?: () => MonitorStatus['sinks'] } = {}): Promise<ApiFixture> {
+  opts: { history?: boolean; maxSessions?: number; sinks?: () => MonitorStatus['sinks']; lookup?: LookupAll } = {}): Promise<ApiFixture> {
   const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, [HOST]);
   const processor = new FlowProcessor({ sessions: { ...defaultSessionConfig(), maxSessions: opts.maxSessions ?? 200_000 }, filters: { ignore: [], keep: [] } }, classifier);
   const dataDir = tempDataDir(t, 'api');
@@ -42,7 +43,13 @@ export async function startApi(t: Test, over: Partial<ApiConfig> = {},
   const startedAt = Date.now();
   let collector = collectorStatus(['eth0']);
   const status = (): MonitorStatus => ({ host: 'test-host', startedAt, collector, flows: processor.status(), consumerErrors: {}, sinks: opts.sinks?.() ?? {} });
-  const api = await ApiServer.start(apiConfig(over), { processor, status, store, intervalMs: 1000, host: 'test-host' });
+  let api: ApiServer;
+  try {
+    api = await ApiServer.start(apiConfig(over), { processor, status, store, intervalMs: 1000, host: 'test-host' }, opts.lookup);
+  } catch (e) {
+    store?.close();
+    throw e;
+  }
   t.teardown(async () => {
     await api.close();
     store?.close();

@@ -175,3 +175,69 @@ t.test('flowlens refuses to listen beyond loopback without tokens', async (t) =>
   const f = await startApi(t, { listen: '0.0.0.0', tokensFile: tokensFile(dir) });
   t.equal((await httpRequest({ base: `http://127.0.0.1:${f.api.httpPort}` }, '/api/status')).status, 401, '0.0.0.0 with tokens: served, with tokens required');
 });
+
+t.test('with tokens no data endpoint is open: only health, the OpenAPI document and the dashboard\'s files (which hold no data)', async (t) => {
+  const dir = tmpDir(t);
+  const f = await startApi(t, { tokensFile: tokensFile(dir) });
+  f.feed(tcpFlows('203.0.113.7', 50000, 443, 1000, 20000, Date.now() - 900), Date.now());
+  const web: HttpTarget = { base: `http://127.0.0.1:${f.api.httpPort}` };
+  const doc = (await httpRequest(web, '/api/openapi.json')).json();
+  const routes = Object.entries(doc.paths as Record<string, Record<string, unknown>>);
+  t.ok(routes.length >= 16, `every route of the OpenAPI document (${routes.length})`);
+  for (const [p, methods] of routes) {
+    for (const method of Object.keys(methods).map((m) => m.toUpperCase())) {
+      const r = await httpRequest(web, p, { method });
+      if (p === '/api/health') t.equal(r.status, 200, `${method} ${p}: open (probes)`);
+      else t.equal(r.status, 401, `${method} ${p}: 401 without a token`);
+      t.notMatch(r.text, /203\.0\.113\.7|20000/, `${method} ${p}: nothing of the traffic`);
+    }
+  }
+  const page = await httpRequest(web, '/');
+  t.equal(page.status, 200, 'the dashboard page is served without a token (it asks for one)');
+  t.notMatch(page.text, /203\.0\.113\.7/, 'and holds no data');
+  t.match(readFileSync(new URL('../../docs/api.md', import.meta.url), 'utf8'),
+    /the dashboard's files \(`\/`, `\/assets\/\*`\): they hold no data/, 'docs/api.md says which routes are open, the dashboard files included');
+});
+
+t.test('TLS files: empty, garbage, swapped or mismatched are refused naming the file', async (t) => {
+  const dir = tmpDir(t);
+  const pki = certificates(dir);
+  const f = (n: string, text: string) => { const p = path.join(dir, n); writeFileSync(p, text); return p; };
+  const empty = f('empty.pem', '');
+  const garbage = f('garbage.pem', 'this is not a certificate\n');
+  const cases: Array<[string, { cert: string; key: string }, RegExp, RegExp]> = [
+    ['an empty certificate', { cert: empty, key: pki.key }, new RegExp(`^the TLS certificate ${empty} is empty$`), /--tls-cert/],
+    ['an empty key', { cert: pki.cert, key: empty }, new RegExp(`^the TLS key ${empty} is empty$`), /--tls-key/],
+    ['a garbage certificate', { cert: garbage, key: pki.key }, new RegExp(`^the TLS certificate ${garbage} does not hold a PEM certificate \\(it holds no PEM block\\)$`), /BEGIN CERTIFICATE/],
+    ['a garbage key', { cert: pki.cert, key: garbage }, new RegExp(`^the TLS key ${garbage} does not hold an unencrypted PEM private key`), /BEGIN PRIVATE KEY/],
+    ['swapped files', { cert: pki.key, key: pki.cert }, new RegExp(`^the TLS certificate ${pki.key} does not hold a PEM certificate \\(it holds a private key\\)$`), /swapped/],
+    ['the key of another certificate', { cert: pki.cert, key: pki.clientKey }, new RegExp(`^the TLS key ${pki.clientKey} is not the key of the certificate ${pki.cert}$`), /private key the certificate was made for/],
+  ];
+  for (const [what, tls, message, hint] of cases) {
+    await t.rejects(startApi(t, { tls }), { code: 'FLOW_ERR_USAGE', message, hint }, `start: ${what}`);
+  }
+  if (!cliBuilt()) return t.fail('the CLI is built (bash scripts/build.sh)');
+  const cli = (args: string[]) => spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
+  for (const [what, tls, message] of cases) {
+    const r = cli(['config', '--check', '--iface', 'lo', '--data-dir', dir, '--tls-cert', tls.cert, '--tls-key', tls.key]);
+    t.not(r.status, 0, `config --check: ${what}: refused`);
+    t.match(r.stderr, new RegExp(message.source.replace(/^\^/, '').replace(/\$$/, '')), `config --check: ${what}: ${r.stderr.split('\n')[0]}`);
+    t.notMatch(r.stderr, /error:[0-9A-F]{8}|PEM routines|OPENSSL|ERR_OSSL/, `config --check: ${what}: no OpenSSL text`);
+  }
+  const ok = cli(['config', '--check', '--iface', 'lo', '--data-dir', dir, '--tls-cert', pki.cert, '--tls-key', pki.key, '--grpc-client-ca', pki.ca]);
+  t.match(ok.stdout + ok.stderr, /configuration OK/, 'the matching pair is accepted');
+  const badCa = cli(['config', '--check', '--iface', 'lo', '--data-dir', dir, '--tls-cert', pki.cert, '--tls-key', pki.key, '--grpc-client-ca', pki.clientKey]);
+  t.match(badCa.stderr, new RegExp(`the gRPC client CA ${pki.clientKey} does not hold a PEM certificate \\(it holds a private key\\)`), 'a client CA that is a key is refused');
+});
+
+t.test('config --check refuses one port for both APIs', async (t) => {
+  if (!cliBuilt()) return t.fail('the CLI is built (bash scripts/build.sh)');
+  const dir = tmpDir(t);
+  const cli = (args: string[]) => spawnSync('env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args], { encoding: 'utf8', timeout: 30_000 });
+  const same = cli(['config', '--check', '--iface', 'lo', '--data-dir', dir, '--http-port', '9100', '--grpc-port', '9100']);
+  t.not(same.status, 0, 'refused');
+  t.match(same.stderr, /api\.httpPort and api\.grpcPort are both 9100 on 127\.0\.0\.1: the JSON API and gRPC need a port each/);
+  t.match(same.stderr, /--http-port or --grpc-port/);
+  const zero = cli(['config', '--check', '--iface', 'lo', '--data-dir', dir, '--http-port', '0', '--grpc-port', '0']);
+  t.match(zero.stdout + zero.stderr, /configuration OK/, 'two 0s pick two free ports: accepted');
+});

@@ -1,9 +1,15 @@
 /**
  * The collector's configuration is checked before anything touches the kernel:
  * every bad value is a FlowlensError with code FLOW_ERR_USAGE whose message
- * names the flag and the value.
+ * names the flag and the value. The history's PID file, on a full, read-only
+ * or occupied place, is a clear error too (tmpfs mounts made here, as root).
  */
-import t from 'tap';
+import t, { type Test } from 'tap';
+import path from 'node:path';
+import os from 'node:os';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { WriterLock } from '../../src/store/lock.js';
 import { defaultConfig, parseDuration, validateConfig, type CollectorConfig } from '../../src/collector/config.js';
 import { FlowlensError } from '../../src/errors.js';
 
@@ -94,4 +100,38 @@ t.test('validateConfig rejects each bad setting with a clear message', async (t)
 t.test('the first problem is reported when there are several', async (t) => {
   t.throws(() => validateConfig({ interfaces: [], hook: 'bad' as never, xdpMode: 'auto', mapEntries: 0, intervalMs: 1 }),
     { code: 'FLOW_ERR_USAGE', message: /^no interface given$/ });
+});
+
+/** A tmpfs of `size` mounted on a new directory (root only), unmounted in teardown. */
+function smallFilesystem(t: Test, size: string, options = ''): string | undefined {
+  if (process.getuid?.() !== 0) return undefined;
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'flowlens-pidfs-'));
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}${options ? `,${options}` : ''}`, 'tmpfs', dir]);
+  t.teardown(() => {
+    execFileSync('umount', [dir]);
+    rmSync(dir, { recursive: true, force: true });
+  });
+  return dir;
+}
+
+t.test('the PID file: a full, read-only or occupied place is a clear error that leaves nothing behind', async (t) => {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'flowlens-pid-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  mkdirSync(path.join(dir, 'flowlens.pid'));
+  t.throws(() => WriterLock.acquire(dir), { code: 'FLOW_ERR_STORE', message: `${dir}/flowlens.pid is a directory, not flowlens' PID file`, hint: /remove it/ }, 'a directory in its place');
+
+  const full = smallFilesystem(t, '8k');
+  if (!full) return t.fail('these checks mount a tmpfs: run as root');
+  writeFileSync(path.join(full, 'filler'), Buffer.alloc(8192));
+  let filled = 0;
+  try { for (;;) { writeFileSync(path.join(full, `f${filled}`), 'x'); filled++; } } catch { /* full */ }
+  t.throws(() => WriterLock.acquire(full), { code: 'FLOW_ERR_STORE', message: `cannot write ${full}/flowlens.pid: the filesystem of ${full} is full`, hint: /free space there, or choose another --data-dir/ }, 'a full disk: says so (not "permissions")');
+  t.notOk(existsSync(path.join(full, 'flowlens.pid')), 'and leaves no empty PID file');
+  rmSync(path.join(full, 'filler'));
+  const lock = WriterLock.acquire(full);
+  t.equal(readFileSync(path.join(full, 'flowlens.pid'), 'utf8'), `${process.pid}\n`, 'with space again the PID file is written');
+  lock.release();
+
+  const ro = smallFilesystem(t, '64k', 'ro');
+  t.throws(() => WriterLock.acquire(ro!), { code: 'FLOW_ERR_STORE', message: `cannot write ${ro}/flowlens.pid: the filesystem of ${ro} is read-only`, hint: /writable --data-dir/ }, 'a read-only filesystem');
 });

@@ -172,7 +172,7 @@ t.test('bad arguments name the parameter and change nothing', async (t) => {
   t.throws(() => store.history({ from: '2027-01-05', to: '2027-01-01', granularity: 'day' }), { message: /must come after from/ });
   t.throws(() => store.history({ from: '2027-01-01', to: '2027-01-02', granularity: 'week' as 'day' }), { message: 'granularity must be hour, day or month, not "week"' });
   t.throws(() => store.history({ from: '2027-01-01', to: '2027-01-02', granularity: 'day', scope: 'wan' as 'lan' }), { message: /scope must be internet, lan or unknown/ });
-  t.throws(() => store.history({ from: '1990-01-01', to: '2027-01-02', granularity: 'hour' }), { message: /more than 50000 hours/ });
+  t.throws(() => store.history({ from: '1990-01-01', to: '2027-01-02', granularity: 'hour' }), { message: /^the range has about 324\d{3} hours; a query may have at most 50000 buckets$/ });
   t.throws(() => store.add(interval({ end: Date.UTC(2027, 0, 1), traffic: [row('eth0', 'up', 'internet', 5), row('eth0', 'up', 'internet', -1)] })), { code: 'FLOW_ERR_STORE' });
   t.throws(() => store.add(interval({ end: Date.UTC(2027, 0, 1), traffic: [row('eth0', 'up', 'wan' as 'lan', 5)] })), { code: 'FLOW_ERR_STORE', message: /refused an interval with a traffic row/ });
   t.equal(store.summary().year.total, 0, 'the refused intervals added nothing, not even their good rows');

@@ -16,6 +16,7 @@ import * as grpc from '@grpc/grpc-js';
 import { ReflectionService } from '@grpc/reflection';
 import { HealthImplementation } from 'grpc-health-check';
 import { FlowlensError } from '../../errors.js';
+import { internalError } from '../internal-error.js';
 import type { IntervalStats } from '../../flows/types.js';
 import { allows, type Role, type TokenSet } from '../auth.js';
 import type { ApiService } from '../service.js';
@@ -87,12 +88,31 @@ function peerAddress(peer: string): string {
   return p.replace(/:\d+$/, '');
 }
 
-function grpcError(e: unknown): Partial<grpc.StatusObject> {
-  if (e instanceof FlowlensError) {
-    const code = e.code === 'FLOW_ERR_USAGE' ? grpc.status.INVALID_ARGUMENT : e.code === 'FLOW_ERR_STORE' ? grpc.status.FAILED_PRECONDITION : grpc.status.INTERNAL;
+/** A refusal the caller can act on says what is wrong; anything else is INTERNAL with an id (details in the log). */
+function grpcError(e: unknown, method: string): Partial<grpc.StatusObject> {
+  if (e instanceof FlowlensError && (e.code === 'FLOW_ERR_USAGE' || e.code === 'FLOW_ERR_STORE')) {
+    const code = e.code === 'FLOW_ERR_USAGE' ? grpc.status.INVALID_ARGUMENT : grpc.status.FAILED_PRECONDITION;
     return { code, details: e.hint ? `${e.message} (${e.hint})` : e.message };
   }
-  return { code: grpc.status.INTERNAL, details: (e as Error).message ?? String(e) };
+  return { code: grpc.status.INTERNAL, details: internalError(e, `gRPC ${method}`) };
+}
+
+/**
+ * The service with response serializers whose failures are logged with an id
+ * and rethrown without their text (grpc-js answers "Error serializing
+ * response", and some versions add the error's message).
+ */
+function withOpaqueSerializeErrors<S extends grpc.ServiceDefinition>(service: S): S {
+  return Object.fromEntries(Object.entries(service).map(([name, m]) => [name, {
+    ...m,
+    responseSerialize: (value: unknown) => {
+      try {
+        return m.responseSerialize(value);
+      } catch (e) {
+        throw new Error(internalError(e, `gRPC ${m.path} response`));
+      }
+    },
+  }])) as S;
 }
 
 /** Ends a server stream with an error status ('error' is how grpc-js takes a status for a stream). */
@@ -103,6 +123,7 @@ function fail(call: grpc.ServerWritableStream<any, any>, status: Partial<grpc.St
 type Call = grpc.ServerUnaryCall<unknown, unknown> | grpc.ServerWritableStream<unknown, unknown>;
 
 interface Stream<Req, Res> {
+  method: string;
   call: grpc.ServerWritableStream<Req, Res>;
   update(stats: IntervalStats): Res;
   /** A write returned false: skip updates until the client catches up. */
@@ -120,26 +141,26 @@ export class GrpcApi {
     this.limiter = new RateLimiter(opts.rateLimit);
     this.server = new grpc.Server({ 'grpc.max_receive_message_length': opts.maxMessageBytes });
     const s = service;
-    this.server.addService(TrafficService, {
-      summary: this.unary('read', (req) => s.summary(req as any)),
-      history: this.unary('read', (req) => s.historyRange(req as any)),
-      dateRange: this.unary('read', () => s.dateRange()),
-      topTalkers: this.unary('read', (req) => s.topTalkers(req as any)),
-      usage: this.unary('read', (req) => s.usage(req as any)),
-      sessions: this.unary('read', (req) => s.sessions(req as any)),
-      realtime: this.unary('read', (req) => s.realtime(req as any)),
-      status: this.unary('read', () => s.status()),
-      watchLive: this.streaming<WatchLiveRequest, LiveUpdate>((req) => {
+    this.server.addService(withOpaqueSerializeErrors(TrafficService), {
+      summary: this.unary('Summary', 'read', (req) => s.summary(req as any)),
+      history: this.unary('History', 'read', (req) => s.historyRange(req as any)),
+      dateRange: this.unary('DateRange', 'read', () => s.dateRange()),
+      topTalkers: this.unary('TopTalkers', 'read', (req) => s.topTalkers(req as any)),
+      usage: this.unary('Usage', 'read', (req) => s.usage(req as any)),
+      sessions: this.unary('Sessions', 'read', (req) => s.sessions(req as any)),
+      realtime: this.unary('Realtime', 'read', (req) => s.realtime(req as any)),
+      status: this.unary('Status', 'read', () => s.status()),
+      watchLive: this.streaming<WatchLiveRequest, LiveUpdate>('WatchLive', (req) => {
         s.checkWatchLive(req);
         return (stats) => s.liveUpdate(req, stats);
       }),
-      watchSessions: this.streaming<WatchSessionsRequest, SessionsResponse>((req) => {
+      watchSessions: this.streaming<WatchSessionsRequest, SessionsResponse>('WatchSessions', (req) => {
         s.watchSessions(req); // a bad filter fails the call now, not at the first interval
         return () => s.watchSessions(req);
       }),
     });
-    this.server.addService(AdminService, {
-      flushHistory: this.unary('admin', () => s.flushHistory()),
+    this.server.addService(withOpaqueSerializeErrors(AdminService), {
+      flushHistory: this.unary('FlushHistory', 'admin', () => s.flushHistory()),
     });
     this.health.addToServer(this.server);
     // ReflectionService reads the descriptors of a package definition's types
@@ -159,19 +180,16 @@ export class GrpcApi {
     return null;
   }
 
-  private unary(need: Role, answer: (req: unknown) => unknown): grpc.handleUnaryCall<unknown, unknown> {
+  private unary(method: string, need: Role, answer: (req: unknown) => unknown): grpc.handleUnaryCall<unknown, unknown> {
     return (call, callback) => {
       const refused = this.admit(call, need);
       if (refused) return callback(refused);
-      try {
-        callback(null, answer(call.request));
-      } catch (e) {
-        callback(grpcError(e));
-      }
+      // an answer may be a promise (a long history range is computed in slices)
+      Promise.resolve().then(() => answer(call.request)).then((response) => callback(null, response), (e: unknown) => callback(grpcError(e, method)));
     };
   }
 
-  private streaming<Req, Res>(open: (req: Req) => (stats: IntervalStats) => Res): grpc.handleServerStreamingCall<Req, Res> {
+  private streaming<Req, Res>(method: string, open: (req: Req) => (stats: IntervalStats) => Res): grpc.handleServerStreamingCall<Req, Res> {
     return (call) => {
       const refused = this.admit(call as Call, 'read');
       if (refused) return fail(call, refused);
@@ -179,9 +197,9 @@ export class GrpcApi {
       try {
         update = open(call.request);
       } catch (e) {
-        return fail(call, grpcError(e));
+        return fail(call, grpcError(e, method));
       }
-      const stream: Stream<Req, Res> = { call, update, busy: false };
+      const stream: Stream<Req, Res> = { method, call, update, busy: false };
       this.streams.add(stream);
       const forget = () => this.streams.delete(stream);
       call.on('cancelled', forget);
@@ -199,7 +217,7 @@ export class GrpcApi {
         s.busy = !s.call.write(s.update(stats));
       } catch (e) {
         this.streams.delete(s);
-        fail(s.call, grpcError(e));
+        fail(s.call, grpcError(e, s.method));
       }
     }
   }

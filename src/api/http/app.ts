@@ -7,7 +7,8 @@
  *
  * Every parameter is checked by a JSON schema; a bad or unknown one gets 400
  * with a message naming it. With tokens configured every route but
- * /api/health and /api/openapi.json needs `Authorization: Bearer TOKEN`
+ * /api/health, /api/openapi.json and the dashboard's static files (which hold
+ * no data: the page asks for the token) needs `Authorization: Bearer TOKEN`
  * (admin routes an admin token). Request bodies are capped (bodyLimit) and each
  * client address may make rateLimit requests a minute.
  */
@@ -18,6 +19,7 @@ import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import fastifyStatic from '@fastify/static';
 import { FlowlensError } from '../../errors.js';
+import { internalError } from '../internal-error.js';
 import { TALKER_DIMENSIONS, type IntervalStats } from '../../flows/types.js';
 import { allows, type Role, type TokenSet } from '../auth.js';
 import type { FlowMetrics } from '../metrics.js';
@@ -46,6 +48,9 @@ export interface HttpDeps {
 }
 
 type Query = Record<string, string | number | undefined>;
+
+/** The JSON API's names of a range's ends: errors say start/end, as the request did. */
+const JSON_RANGE = { from: 'start', to: 'end' };
 
 const str = (doc: string, extra: Record<string, unknown> = {}) => ({ type: 'string', description: doc, ...extra });
 const int = (doc: string, minimum: number, maximum: number) => ({ type: 'integer', description: doc, minimum, maximum });
@@ -122,14 +127,17 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
   const app = Fastify(serverOptions) as unknown as FastifyInstance;
   const { service, metrics } = deps;
 
-  app.setErrorHandler((e: FastifyErrorLike, _req, reply) => {
+  app.setErrorHandler((e: FastifyErrorLike, req, reply) => {
     if (e.validation) return reply.code(400).send({ statusCode: 400, error: 'Bad Request', message: validationMessage(e) });
-    if (e instanceof FlowlensError) {
-      const code = e.code === 'FLOW_ERR_USAGE' ? 400 : e.code === 'FLOW_ERR_STORE' ? 503 : 500;
-      return reply.code(code).send({ statusCode: code, error: code === 400 ? 'Bad Request' : code === 503 ? 'Service Unavailable' : 'Internal Server Error', message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
+    if (e instanceof FlowlensError && (e.code === 'FLOW_ERR_USAGE' || e.code === 'FLOW_ERR_STORE')) {
+      const code = e.code === 'FLOW_ERR_USAGE' ? 400 : 503;
+      return reply.code(code).send({ statusCode: code, error: code === 400 ? 'Bad Request' : 'Service Unavailable', message: e.message, ...(e.hint ? { hint: e.hint } : {}) });
     }
-    const code = e.statusCode && e.statusCode >= 400 ? e.statusCode : 500;
-    return reply.code(code).send({ statusCode: code, error: code === 429 ? 'Too Many Requests' : code < 500 ? 'Bad Request' : 'Internal Server Error', message: e.message });
+    // fastify's own refusals (413, 415, 429, a malformed body) say what the request did wrong
+    if (!(e instanceof FlowlensError) && e.statusCode && e.statusCode >= 400 && e.statusCode < 500) {
+      return reply.code(e.statusCode).send({ statusCode: e.statusCode, error: e.statusCode === 429 ? 'Too Many Requests' : 'Bad Request', message: e.message });
+    }
+    return reply.code(500).send({ statusCode: 500, error: 'Internal Server Error', message: internalError(e, `${req.method} ${req.routeOptions.url ?? req.url}`) });
   });
 
   await app.register(rateLimit, { max: opts.rateLimit, timeWindow: 60_000 });
@@ -142,7 +150,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
     },
   });
 
-  /** Checks the token of a request that needs `need`. */
+  /** Checks the token of a request that needs `need` (onRequest: before its parameters are validated, so no caller without a token learns the schema). */
   const guard = (need: Role) => async (req: FastifyRequest, reply: FastifyReply) => {
     const access = opts.tokens.check(req.headers.authorization);
     if (access === 'none') {
@@ -153,26 +161,26 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
   const read = guard('read');
 
   const get = (url: string, summary: string, qs: Record<string, unknown> | null, handler: (q: Query) => unknown, required: string[] = []) => {
-    app.get(url, { schema: { summary, ...(qs ? { querystring: querystring(qs, required) } : { querystring: querystring({}) }) }, preHandler: read },
+    app.get(url, { schema: { summary, ...(qs ? { querystring: querystring(qs, required) } : { querystring: querystring({}) }) }, onRequest: read },
       async (req) => handler(req.query as Query));
   };
 
   get('/api/summary', 'Today, this month and this year: up, down, total', trafficFilter, (q) => service.summary({ filter: filterOf(q) }));
   get('/api/query', 'Zero-filled history of a date range at hour, day or month granularity',
     { ...range, granularity: str('hour, day or month', { enum: ['hour', 'day', 'month'] }), ...trafficFilter },
-    (q) => service.historyRange({ preset: '', from: String(q.start), to: String(q.end), granularity: String(q.granularity), filter: filterOf(q) }),
+    (q) => service.historyRange({ preset: '', from: String(q.start), to: String(q.end), granularity: String(q.granularity), filter: filterOf(q) }, JSON_RANGE),
     ['start', 'end', 'granularity']);
   get('/api/history/30days', 'The last 30 days by day (today included)', trafficFilter, (q) => service.historyRange({ preset: '30days', from: '', to: '', granularity: '', filter: filterOf(q) }));
   get('/api/history/12months', 'The last 12 months by month (this month included)', trafficFilter, (q) => service.historyRange({ preset: '12months', from: '', to: '', granularity: '', filter: filterOf(q) }));
   get('/api/history/today_hours', 'Today by hour', trafficFilter, (q) => service.historyRange({ preset: 'today_hours', from: '', to: '', granularity: '', filter: filterOf(q) }));
   get('/api/date_range', 'First and last day with traffic', null, () => service.dateRange());
-  get('/api/top_ips', 'Top remote addresses over a date range (start, end) or a live window (default: the last 30 s)', topParams, (q) => service.topTalkers(topRequest('ip', q)));
+  get('/api/top_ips', 'Top remote addresses over a date range (start, end) or a live window (default: the last 30 s)', topParams, (q) => service.topTalkers(topRequest('ip', q), JSON_RANGE));
   get('/api/usage', 'A billing cycle: use, cap, projection, 95th percentile of 5-minute rates, devices and destinations',
     { cycle: int('0: the current cycle (default); -1 the one before, ...', -1200, 0), limit: int('rows of each breakdown (default 10)', 1, 1000) },
     (q) => service.usage({ cycle: q.cycle !== undefined ? Number(q.cycle) : 0, limit: q.limit !== undefined ? Number(q.limit) : 10 }));
   get('/api/top', 'Top talkers of a dimension over a date range or a live window',
     { dimension: str(TALKER_DIMENSIONS.join(', '), { enum: [...TALKER_DIMENSIONS] }), ...topParams },
-    (q) => service.topTalkers(topRequest(String(q.dimension), q)), ['dimension']);
+    (q) => service.topTalkers(topRequest(String(q.dimension), q), JSON_RANGE), ['dimension']);
   get('/api/sessions', 'Live or ended sessions, filtered, sorted, paged with a cursor',
     {
       source: str('live (default) or ended', { enum: ['live', 'ended'] }), ...sessionFilter,
@@ -182,7 +190,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
     (q) => service.sessions({
       source: String(q.source ?? ''), filter: sessionFilterOf(q), sort: String(q.sort ?? ''), limit: q.limit !== undefined ? Number(q.limit) : 100,
       cursor: String(q.cursor ?? ''), from: String(q.start ?? ''), to: String(q.end ?? ''),
-    }));
+    }, JSON_RANGE));
   get('/api/realtime', 'Per-second rates of the last seconds (default 30)', { seconds: int('seconds', 1, MAX_REALTIME_SECONDS) },
     (q) => service.realtime({ seconds: q.seconds !== undefined ? Number(q.seconds) : 30 }));
   get('/api/status', 'Interfaces, attach modes, flow table fill, overflow, malformed, drain time, sessions', null, () => service.status());
@@ -192,9 +200,9 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
     return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'unhealthy', ...(h.reason ? { reason: h.reason } : {}) });
   });
 
-  app.post('/api/admin/flush', { schema: { summary: 'Write the pending history to the database now (admin)' }, preHandler: guard('admin') }, async () => service.flushHistory());
+  app.post('/api/admin/flush', { schema: { summary: 'Write the pending history to the database now (admin)' }, onRequest: guard('admin') }, async () => service.flushHistory());
 
-  app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false }, preHandler: read }, async (_req, reply) => {
+  app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false }, onRequest: read }, async (_req, reply) => {
     reply.header('content-type', metrics.contentType);
     return metrics.text();
   });
@@ -204,13 +212,16 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
     reply.hijack();
     const res: ServerResponse = reply.raw;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    // HEAD (fastify's automatic route for every GET) gets the stream's headers, not a stream that never ends
+    if (req.method === 'HEAD') return void res.end();
     res.write(': flowlens live\n\n');
     const send = (stats: IntervalStats) => {
       if (res.writableNeedDrain) return; // a slow reader skips intervals rather than buffering them
       try {
         res.write(`event: ${event}\ndata: ${JSON.stringify(next(stats))}\n\n`);
       } catch (e) {
-        res.write(`event: error\ndata: ${JSON.stringify({ message: (e as Error).message })}\n\n`);
+        const message = e instanceof FlowlensError && e.code === 'FLOW_ERR_USAGE' ? e.message : internalError(e, `${req.method} ${req.url} event`);
+        res.write(`event: error\ndata: ${JSON.stringify({ message })}\n\n`);
       }
     };
     // a page opened between intervals (or seconds after a burst) sees the latest window at once
@@ -237,7 +248,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
         scope: str('internet or lan: only that traffic\'s talkers (default: all)', { enum: ['internet', 'lan'] }),
       }),
     },
-    preHandler: read,
+    onRequest: read,
   }, async (req, reply) => {
     const q = req.query as Query;
     const watch: pb.WatchLiveRequest = { dimensions: q.dimensions ? String(q.dimensions).split(',') : [], limit: q.limit !== undefined ? Number(q.limit) : 10, windowSeconds: q.window !== undefined ? Number(q.window) : 0, scope: String(q.scope ?? '') };
@@ -250,7 +261,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
       summary: 'Server-Sent Events: every interval a "sessions" event with the first page of matching live sessions',
       querystring: querystring({ ...sessionFilter, sort: str('bytes, packets, rate (default), first_seen, last_seen', { enum: [...LIVE_SORTS, 'first_seen', 'last_seen'] }), limit: int('rows', 1, MAX_PAGE) }),
     },
-    preHandler: read,
+    onRequest: read,
   }, async (req, reply) => {
     const q = req.query as Query;
     const watch: pb.WatchSessionsRequest = { filter: sessionFilterOf(q), sort: String(q.sort ?? ''), limit: q.limit !== undefined ? Number(q.limit) : 20 };
