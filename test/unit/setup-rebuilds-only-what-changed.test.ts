@@ -8,9 +8,11 @@
  */
 import t from 'tap';
 import { spawnSync } from 'node:child_process';
-import { accessSync, constants, utimesSync } from 'node:fs';
+import { accessSync, chmodSync, constants, utimesSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../src/native/binding.js';
+import { readableCheckout } from '../helpers/readable-checkout.js';
+import { tempDataDir } from '../helpers/intervals.js';
 
 interface Setup { code: number | null; stderr: string; steps: string[] }
 
@@ -54,7 +56,38 @@ t.test('nothing changed: no step runs; one source changed: only what depends on 
   const last = setup();
   t.same([last.code, last.steps], [0, []], 'and then nothing again');
 
-  const wrapper = spawnSync(path.join(repoRoot, 'bin/flowlens'), ['--help'], { encoding: 'utf8', env: { ...process.env, NODE_OPTIONS: '' } });
+  const wrapper = spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', path.join(repoRoot, 'bin/flowlens'), '--help'], { encoding: 'utf8' });
   t.same([wrapper.status, wrapper.stderr], [0, ''], 'bin/flowlens --help: no set-up output');
   t.match(wrapper.stdout, /^Usage: flowlens <command>/m);
+});
+
+t.test('another user: read-only commands start with the build current; a build it cannot write is named', { skip: process.getuid?.() !== 0 && 'needs root to switch to nobody' }, async (t) => {
+  const root = readableCheckout(t);
+  // through env -u NODE_OPTIONS: tap puts its process-info loader there, which cannot write as nobody
+  const asNobody = (args: string[]) => spawnSync('/usr/bin/env', ['-u', 'NODE_OPTIONS', path.join(root, 'bin/flowlens'), ...args], {
+    encoding: 'utf8', cwd: '/', uid: 65534, gid: 65534, timeout: 60_000, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', LANG: 'C' },
+  });
+  t.equal(setup().code, 0, 'the build is current');
+
+  const interfaces = asNobody(['interfaces', '--format', 'json']);
+  t.same([interfaces.status, interfaces.stderr], [0, ''], 'interfaces');
+  t.ok((JSON.parse(interfaces.stdout) as Array<{ name: string }>).some((i) => i.name === 'lo'), 'lists lo');
+  const config = asNobody(['config', '--dump', '--config', '/dev/null']);
+  t.same([config.status, config.stderr], [0, ''], 'config --dump');
+  const check = asNobody(['check']);
+  t.equal(check.stderr, '', 'check: nothing from the set-up');
+  t.match(check.stdout, /^FAIL {2}privileges {2}missing CAP_BPF/m, 'check runs, and says what an unprivileged user lacks');
+  const dir = tempDataDir(t, 'nobody-history');
+  chmodSync(dir, 0o755);
+  const history = asNobody(['history', '--data-dir', dir]);
+  t.match([history.status, history.stderr], [1, /^flowlens: no history in \S+ yet/], 'history reaches the store');
+
+  // (the proto check is the quickest step to rerun after)
+  touch('proto/flowlens/v1/flowlens.proto');
+  const stale = asNobody(['history', '--data-dir', dir]);
+  t.equal(stale.status, 1, 'a stale build is not run');
+  t.match(stale.stderr, /^flowlens: the build in \S+ is out of date \(typescript: src\/cli\/format\.ts changed\), and nobody cannot write there\.\n {2}→ run bin\/flowlens once as root or as the checkout's owner/, stale.stderr);
+  t.notMatch(stale.stderr, /Permission denied/, 'not the first command that failed on a permission');
+  const rebuilt = setup();
+  t.same([rebuilt.code, rebuilt.steps], [0, ['proto']], 'the owner rebuilds it');
 });
