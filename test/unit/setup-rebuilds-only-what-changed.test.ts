@@ -86,7 +86,7 @@ t.test('another user: read-only commands start with the build current; a build i
   touch('proto/flowlens/v1/flowlens.proto');
   const stale = asNobody(['history', '--data-dir', dir]);
   t.equal(stale.status, 1, 'a stale build is not run');
-  t.match(stale.stderr, /^flowlens: the build in \S+ is out of date \(typescript: src\/cli\/format\.ts changed\), and nobody cannot write there\.\n {2}→ run bin\/flowlens once as root or as the checkout's owner/, stale.stderr);
+  t.match(stale.stderr, /^flowlens: the build in \S+ is out of date \(proto: proto\/flowlens\/v1\/flowlens\.proto changed\), and nobody cannot write there\.\n {2}→ run bin\/flowlens once as root or as the checkout's owner/, stale.stderr);
   t.notMatch(stale.stderr, /Permission denied/, 'not the first command that failed on a permission');
   const rebuilt = setup();
   t.same([rebuilt.code, rebuilt.steps], [0, ['proto']], 'the owner rebuilds it');
