@@ -75,14 +75,30 @@ ${settingsHelp()}`,
       const { preflight } = await import('./system/preflight.js');
       preflight();
       const { startDemo } = await import('./demo/index.js');
+      // every stop removes the demo's network and directory and exits 0: a signal
+      // while the demo is set up stops it before counting starts; a second signal
+      // while it stops removes it at once
+      let signalled = false;
+      let removeNow = () => {};
+      const onSignal = () => {
+        if (signalled) { removeNow(); process.exit(0); }
+        signalled = true;
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const demo = await startDemo();
+      removeNow = demo.removeNow;
+      if (signalled) {
+        await demo.stop();
+        return 0;
+      }
       if (format === 'table' && !process.stdout.isTTY) {
         process.stdout.write(`flowlens demo: ${demo.iface} (${demo.hostV4}, ${demo.hostV6}) ↔ namespace peer (${demo.peerV4}, ${demo.peerV6})\n`);
       }
       if (config.loaded.sources.get('dataDir') === 'default') {
         // the demo's made-up traffic stays out of the host's real history
-        config.history.dataDir = path.join(os.tmpdir(), `flowlens-demo-${process.pid}`);
-        process.stderr.write(`flowlens demo: history in ${config.history.dataDir} (flowlens history --data-dir ${config.history.dataDir})\n`);
+        config.history.dataDir = demo.dir;
+        process.stderr.write(`flowlens demo: history in ${demo.dir} while it runs (flowlens history --data-dir ${demo.dir}); removed when it stops\n`);
       }
       try {
         config.collector.interfaces = [demo.iface];
