@@ -15,6 +15,7 @@ import { checkCommand } from './cli/check.js';
 import { historyCli } from './cli/history.js';
 import { topCli } from './cli/top.js';
 import { sessionsCli } from './cli/sessions.js';
+import { prepareArgs } from './cli/args.js';
 
 /** A whole decimal number: Number() would take "abc" as NaN, "" as 0 and "0x10" as 16. */
 function parseInteger(text: string, flag: string): number {
@@ -173,8 +174,9 @@ async function main(argv: string[]): Promise<number> {
   }
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: rest, options: cmd.options, strict: true, allowPositionals: false }).values as typeof values;
+    values = parseArgs({ args: prepareArgs(rest, cmd.options, name), options: cmd.options, strict: true, allowPositionals: false }).values as typeof values;
   } catch (e) {
+    if (e instanceof FlowlensError) throw e;
     throw new FlowlensError('FLOW_ERR_USAGE', (e as Error).message, `see flowlens ${name} --help`);
   }
   return cmd.main(values);

@@ -146,7 +146,7 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   // written before the first interval, which comes a whole interval after start
   const api = flowlens.api?.status();
   if (api && opts.format === 'ndjson') out.write(`${JSON.stringify({ type: 'api', ...api })}\n`);
-  else if (api) process.stderr.write(`flowlens: JSON API and /metrics on ${api.http}, gRPC on ${api.grpc}\n`);
+  else if (api) process.stderr.write(`flowlens: dashboard on ${api.http}/ (JSON API and /metrics on the same port), gRPC on ${api.grpc}\n`);
   if (opts.format !== 'ndjson' && !(opts.format === 'table' && out.isTTY)) {
     out.write(`flowlens: counting on ${flowlens.monitor.status().collector.attachments.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}\n`);
   }

@@ -118,7 +118,8 @@ t.test('history, top and sessions against a store being written', async (t) => {
     const p1 = await flowlens(['sessions', '--data-dir', dir, '--ended', '--sort', 'bytes', '--limit', '1']);
     t.equal(p1.code, 0, p1.stderr);
     const started = `${new Date(today).toISOString().slice(0, 10)} 00:00:03`;
-    t.match(p1.stdout, new RegExp(`203\\.0\\.113\\.80:80 .*www\\.example\\.com .*500 B .*9\\.00 KB .*${started} .*6s .*closed \\(closed\\)`));
+    // the state once: "closed", not "closed (closed)"; the mean rate (9.5 KB in 6 s)
+    t.match(p1.stdout, new RegExp(`203\\.0\\.113\\.80:80 .*www\\.example\\.com .*500 B .*9\\.00 KB .*12\\.7 kbit/s .*${started} .*6s +closed$`, 'm'));
     const cursor = /more: add --cursor (\S+)/.exec(p1.stdout)?.[1];
     t.ok(cursor, 'a full page says how to get the next');
     const p2 = await json<SessionPage>(t, ['sessions', '--data-dir', dir, '--ended', '--sort', 'bytes', '--limit', '1', '--cursor', cursor!]);
