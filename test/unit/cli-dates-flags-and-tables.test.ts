@@ -12,6 +12,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { parseDateArg } from '../../src/store/time.js';
 import { prepareArgs } from '../../src/cli/args.js';
+import { SETTINGS } from '../../src/config/schema.js';
 import { Store } from '../../src/store/index.js';
 import type { History, SessionPage } from '../../src/store/index.js';
 import { cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
@@ -93,6 +94,7 @@ t.test('the CLI: dates, flags, help, config --check, sessions, empty ranges', as
   t.match(help.stdout, /^ {2}--no-history +do not keep history/m);
   t.match(help.stdout, /^ {2}--no-api +do not serve/m);
   t.match(help.stdout, /^ {2}--no-bundled-geo +do not use the bundled/m);
+  for (const s of SETTINGS.filter((x) => x.flag?.startsWith('no-'))) t.match(s.offDoc, /^do not /, `--${s.flag} has its own help (offDoc)`);
 
   const bad = path.join(dir, 'bad.yaml');
   writeFileSync(bad, 'interfaces: [nosuch0]\ngeo:\n  country: /nonexistent/country.mmdb\napi:\n  tokensFile: /nonexistent/tokens\n');
