@@ -24,12 +24,10 @@ if stale "$stamps/$debian" -- scripts/install-deps.sh /var/lib/dpkg/status; then
 fi
 
 # npm packages: npm ci writes node_modules/.package-lock.json, which is the stamp.
-# A node_modules that is a link (a worktree sharing another checkout's) is left
-# alone: npm ci would reinstall the other checkout's packages under its feet.
-if stale node_modules/.package-lock.json node_modules/node-addon-api -- package-lock.json; then
-  if [[ -L node_modules ]]; then
-    echo "flowlens setup: [npm] node_modules links to $(readlink -f node_modules), whose packages are older than package-lock.json: not reinstalling another checkout's packages (run npm ci there)" >&2
-  elif [[ -f package-lock.json ]]; then
+# A node_modules that is a link (a worktree sharing another checkout's packages) is
+# that checkout's to keep current: npm ci here would reinstall them under its feet.
+if [[ ! -L node_modules ]] && stale node_modules/.package-lock.json node_modules/node-addon-api -- package-lock.json; then
+  if [[ -f package-lock.json ]]; then
     step npm "npm packages (npm ci)" npm ci --no-audit --no-fund --loglevel=error
   else
     step npm "npm packages (npm install)" npm install --no-audit --no-fund --loglevel=error
