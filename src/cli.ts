@@ -4,8 +4,6 @@
  * clear message (what is wrong, what to do) and exits non-zero: never a stack trace.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import os from 'node:os';
-import path from 'node:path';
 import { FlowlensError } from './errors.js';
 import { parseDuration, validateConfig } from './collector/index.js';
 import { configFrom, dumpConfig, settingFlags, settingsHelp, DEFAULT_CONFIG_FILE } from './config/index.js';
