@@ -9,6 +9,7 @@
 import t, { type Test } from 'tap';
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { requireKernel } from '../helpers/kernel.js';
@@ -60,6 +61,24 @@ t.test('Ctrl-C (SIGINT to the process group), SIGTERM, --duration: exit 0, nothi
   await t.test('Ctrl-C', (t) => demo(t, [], (pid) => process.kill(-pid, 'SIGINT')));
   await t.test('SIGTERM', (t) => demo(t, [], (pid) => process.kill(pid, 'SIGTERM')));
   await t.test('--duration', (t) => demo(t, ['--duration', '3s'], () => undefined));
+});
+
+t.test('an error while starting (the HTTP port is taken): its message, exit 1, nothing left', async (t) => {
+  if (!requireKernel(t)) return;
+  const taken = net.createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => taken.close());
+  const port = (taken.address() as net.AddressInfo).port;
+  const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, 'run', '--demo', '--format', 'none', '--http-port', String(port), '--grpc-port', '0'],
+    { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  const code = await new Promise<number | null>((resolve) => child.once('close', (c) => resolve(c)));
+  const ns = `flowlens-demo-${child.pid}`;
+  t.equal(code, 1, 'an error is an error');
+  t.match(stderr, /^flowlens: cannot serve HTTP on 127\.0\.0\.1:\d+: the port is in use$/m);
+  t.notMatch(stderr, /unexpected error/);
+  t.notOk(netnsList().includes(ns) || linkExists(`fl-demo-${child.pid}`.slice(0, 15)) || existsSync(path.join(os.tmpdir(), ns)), 'no namespace, veth or directory left');
 });
 
 t.test('the sweep removes abandoned demos of this host\'s flowlens only', async (t) => {
