@@ -4,7 +4,6 @@
  * clear message (what is wrong, what to do) and exits non-zero: never a stack trace.
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import os from 'node:os';
 import path from 'node:path';
 import { FlowlensError } from './errors.js';
 import { parseDuration, validateConfig } from './collector/index.js';
@@ -16,6 +15,7 @@ import { historyCli } from './cli/history.js';
 import { topCli } from './cli/top.js';
 import { sessionsCli } from './cli/sessions.js';
 import { usageCli } from './cli/usage.js';
+import { prepareArgs } from './cli/args.js';
 
 /** A whole decimal number: Number() would take "abc" as NaN, "" as 0 and "0x10" as 16. */
 function parseInteger(text: string, flag: string): number {
@@ -77,7 +77,23 @@ ${settingsHelp()}`,
       const { preflight } = await import('./system/preflight.js');
       preflight();
       const { startDemo } = await import('./demo/index.js');
+      // every stop removes the demo's network and directory and exits 0: a signal
+      // while the demo is set up stops it before counting starts; a second signal
+      // while it stops removes it at once
+      let signalled = false;
+      let removeNow = () => {};
+      const onSignal = () => {
+        if (signalled) { removeNow(); process.exit(0); }
+        signalled = true;
+      };
+      process.on('SIGINT', onSignal);
+      process.on('SIGTERM', onSignal);
       const demo = await startDemo();
+      removeNow = demo.removeNow;
+      if (signalled) {
+        await demo.stop();
+        return 0;
+      }
       const notes = [`flowlens demo: ${demo.iface} (${demo.hostV4}, ${demo.hostV6}) ↔ namespace peer (${demo.peerV4}, ${demo.peerV6})` +
         ` and internet sites ${demo.sites.map((s) => s.addr).join(', ')}`];
       if (!config.geo.country && !config.geo.city && !config.geo.asn) {
@@ -88,8 +104,8 @@ ${settingsHelp()}`,
       }
       if (config.loaded.sources.get('dataDir') === 'default') {
         // the demo's made-up traffic stays out of the host's real history
-        config.history.dataDir = path.join(os.tmpdir(), `flowlens-demo-${process.pid}`);
-        notes.push(`flowlens demo: history in ${config.history.dataDir} (flowlens history --data-dir ${config.history.dataDir})`);
+        config.history.dataDir = demo.dir;
+        notes.push(`flowlens demo: history in ${demo.dir} while it runs (flowlens history --data-dir ${demo.dir}); removed when it stops`);
       }
       try {
         config.collector.interfaces = [demo.iface];
@@ -165,31 +181,12 @@ async function main(argv: string[]): Promise<number> {
   }
   let values: Record<string, string | boolean | undefined>;
   try {
-    values = parseArgs({ args: negativeValues(rest, cmd.options), strict: true, allowPositionals: false, options: cmd.options }).values as typeof values;
+    values = parseArgs({ args: prepareArgs(rest, cmd.options, name), options: cmd.options, strict: true, allowPositionals: false }).values as typeof values;
   } catch (e) {
+    if (e instanceof FlowlensError) throw e;
     throw new FlowlensError('FLOW_ERR_USAGE', (e as Error).message, `see flowlens ${name} --help`);
   }
   return cmd.main(values);
-}
-
-/**
- * `--cycle -1`, `--from -30d`: a value that starts with a dash and a digit is
- * the option's value, not another option (parseArgs alone calls it ambiguous).
- */
-function negativeValues(args: string[], options: NonNullable<ParseArgsConfig['options']>): string[] {
-  const out: string[] = [];
-  for (let i = 0; i < args.length; i++) {
-    const a = args[i]!;
-    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
-    const next = args[i + 1];
-    if (name && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
-      out.push(`${a}=${next}`);
-      i++;
-    } else {
-      out.push(a);
-    }
-  }
-  return out;
 }
 
 main(process.argv.slice(2)).then(

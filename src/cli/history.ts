@@ -6,7 +6,7 @@ import { FlowlensError } from '../errors.js';
 import { GRANULARITIES, type Granularity } from '../store/time.js';
 import type { History, Summary, TrafficFilter } from '../store/index.js';
 import { formatBytes, table } from './format.js';
-import { oneOf, outputFormat, printJson, STORE_OPTIONS, STORE_USAGE, withStore, zoneName, type CliCommand, type Values } from './store-options.js';
+import { emptyRangeNote, oneOf, outputFormat, printJson, STORE_OPTIONS, STORE_USAGE, withStore, zoneName, type CliCommand, type Values } from './store-options.js';
 
 function filterOf(v: Values): TrafficFilter {
   const f: TrafficFilter = {};
@@ -43,8 +43,9 @@ export const historyCli: CliCommand = {
   usage: `flowlens history [--from D] [--to D] [--by hour|day|month] [--scope internet|lan] [--iface X] [options]
 flowlens history --summary [--scope S] [--iface X]
 
-Dates are local: YYYY-MM-DD, YYYY-MM, YYYY-MM-DDTHH, today, yesterday; --from and --to are
-inclusive. Without them: the last 30 days (--by day), today (--by hour), the last 12 months
+Dates are local: YYYY-MM-DD, YYYY-MM, YYYY-MM-DDTHH, today, yesterday, thismonth, lastmonth,
+thisyear, lastyear, or relative: -12h, -30d, -2w, -3mo, -1y (that many hours, days, weeks,
+months or years before the current one); --from and --to are inclusive. Without them: the last 30 days (--by day), today (--by hour), the last 12 months
 (--by month). Every period of the range is listed, empty ones as 0.
 
 Options:
@@ -79,7 +80,7 @@ ${STORE_USAGE}`,
         const to = (v.to as string | undefined) ?? 'today';
         h = store.history({ ...f, granularity: by, from: (v.from as string | undefined) ?? to, to });
       }
-      if (format === 'json') printJson(h); else process.stdout.write(historyTable(h, f));
+      if (format === 'json') printJson(h); else process.stdout.write(historyTable(h, f) + emptyRangeNote(h.from, h.to, h.total.total, store.dateRange()));
       return 0;
     });
   },

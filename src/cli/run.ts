@@ -100,7 +100,7 @@ function startMessages(flowlens: Flowlens, config: FlowlensConfig, opts: RunOpti
   return [
     ...(opts.notes ?? []),
     `flowlens: counting on ${flowlens.monitor.status().collector.attachments.map((a) => `${a.iface} (${a.role ? `${a.role}, ` : ''}ingress ${a.ingress}, egress ${a.egress})`).join(', ')}`,
-    ...(api ? [`flowlens: dashboard ${api.http}/, JSON API and /metrics on ${api.http}, gRPC on ${api.grpc}`] : []),
+    ...(api ? [`flowlens: dashboard on ${api.http}/ (JSON API and /metrics on the same port), gRPC on ${api.grpc}`] : []),
     ...(config.history.enabled ? [`flowlens: history in ${config.history.dataDir}`] : []),
   ];
 }

@@ -4,10 +4,11 @@
  */
 import { FlowlensError } from '../errors.js';
 import type { SessionFilter, SessionPage, SessionSort } from '../store/index.js';
-import { endpoint, formatBytes, table } from './format.js';
+import { endpoint, formatBits, formatBytes, table } from './format.js';
+import { sessionRate } from '../store/sessions.js';
 import { localTime, oneOf, outputFormat, positiveInteger, printJson, STORE_OPTIONS, STORE_USAGE, withStore, type CliCommand, type Values } from './store-options.js';
 
-const SORTS = ['lastSeen', 'firstSeen', 'bytes', 'packets'] as const;
+const SORTS = ['lastSeen', 'firstSeen', 'bytes', 'packets', 'rate'] as const;
 
 function filterOf(v: Values): SessionFilter {
   const f: SessionFilter = {};
@@ -34,18 +35,26 @@ function duration(ms: number): string {
   return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
 }
 
+/** Where the remote end is: country and AS for the internet, "LAN" for the local network. */
+function where(s: SessionPage['sessions'][number]): string {
+  if (s.scope === 'lan') return 'LAN';
+  return [s.country, s.asn !== undefined ? `AS${s.asn}` : undefined].filter(Boolean).join(' ');
+}
+
 function sessionsTable(p: SessionPage): string {
   const rows = p.sessions.map((s) => [
     s.protocolName, endpoint(s.local, s.localPort, s.protocol), s.initiator === 'local' ? '→' : '←', endpoint(s.remote, s.remotePort, s.protocol),
-    s.domain ?? '', [s.country, s.asn !== undefined ? `AS${s.asn}` : undefined].filter(Boolean).join(' '),
-    formatBytes(s.bytesUp), formatBytes(s.bytesDown), localTime(s.firstSeen), duration(s.lastSeen - s.firstSeen),
-    p.source === 'ended' ? `${s.state}${s.endReason ? ` (${s.endReason})` : ''}` : s.state,
+    s.domain ?? '', where(s),
+    formatBytes(s.bytesUp), formatBytes(s.bytesDown), formatBits(8 * sessionRate(s)), localTime(s.firstSeen), duration(s.lastSeen - s.firstSeen),
+    // the end reason only where it says more than the state ("closed", not "closed (closed)")
+    p.source === 'ended' && s.endReason && s.endReason !== s.state ? `${s.state} (${s.endReason})` : s.state,
   ]);
   const head = p.source === 'live'
     ? `active sessions as of ${p.at !== null ? localTime(p.at) : '-'} (${p.sessions.length} shown)`
     : `ended sessions (${p.sessions.length} shown)`;
   const more = p.nextCursor ? `\nmore: add --cursor ${p.nextCursor}` : '';
-  return `${head}\n${table(['proto', 'local', '', 'remote', 'domain', 'where', 'up', 'down', 'first seen', 'duration', 'state'], rows, [6, 7])}${more}\n`;
+  const empty = p.sessions.length ? '' : `\n${p.source === 'live' ? 'no active sessions' : 'no ended sessions match'}${p.source === 'live' && p.at === null ? ': flowlens run has not written any yet' : ''}`;
+  return `${head}\n${table(['proto', 'local', '', 'remote', 'domain', 'where', 'up', 'down', 'rate', 'first seen', 'duration', 'state'], rows, [6, 7, 8])}${more}${empty}\n`;
 }
 
 export const sessionsCli: CliCommand = {
@@ -61,8 +70,11 @@ Filters (combine; each narrows):
   --iface X  --scope internet|lan  --country CC  --asn N|ASN  --domain NAME (and its subdomains)
 
   --ended             the session log (ended sessions) instead
-  --from D / --to D   with --ended: sessions that overlap these local dates (inclusive)
-  --sort S            lastSeen (default), firstSeen, bytes or packets; largest / latest first
+  --from D / --to D   with --ended: sessions that overlap these local dates (inclusive): YYYY-MM-DD,
+                      YYYY-MM, YYYY-MM-DDTHH, today, yesterday, thismonth, lastmonth, thisyear,
+                      lastyear, or -12h, -30d, -2w, -3mo, -1y
+  --sort S            lastSeen (default), firstSeen, bytes, packets or rate (mean over the session's
+                      life); largest / latest first
   --limit N           rows per page (default 50)
   --cursor C          the next page (printed under a full page)
 ${STORE_USAGE}`,

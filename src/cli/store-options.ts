@@ -82,3 +82,14 @@ export function zoneName(): string {
 export function printJson(value: unknown): void {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
 }
+
+/**
+ * What a table of a range with no traffic says instead of silent zeros: a range that
+ * lies in the future, or where the history has data at all.
+ */
+export function emptyRangeNote(from: number, to: number, bytes: number, recorded: { first: string | null; last: string | null }, now = Date.now()): string {
+  if (bytes > 0) return '';
+  if (from > now) return `this range is in the future (it starts ${localTime(from)}): nothing counted yet\n`;
+  if (!recorded.first) return 'no traffic recorded yet in this history\n';
+  return `no traffic recorded in this range (the history has traffic from ${recorded.first} to ${recorded.last})\n`;
+}

@@ -7,7 +7,7 @@ import { FlowlensError } from '../errors.js';
 import { TALKER_DIMENSIONS, TALKER_SCOPES } from '../flows/types.js';
 import type { TalkerTotal } from '../store/index.js';
 import { formatBytes, table } from './format.js';
-import { localTime, oneOf, outputFormat, positiveInteger, printJson, STORE_OPTIONS, STORE_USAGE, withStore, type CliCommand } from './store-options.js';
+import { emptyRangeNote, localTime, oneOf, outputFormat, positiveInteger, printJson, STORE_OPTIONS, STORE_USAGE, withStore, type CliCommand } from './store-options.js';
 
 const KEY_TITLE: Record<string, string> = { ip: 'remote address', host: 'local address', port: 'service', proto: 'protocol', country: 'country', asn: 'AS', domain: 'domain' };
 
@@ -29,7 +29,8 @@ export const topCli: CliCommand = {
   --by DIM            ip (remote addresses), host (local addresses), port (services), proto,
                       country, asn or domain
   --from D / --to D   local dates, inclusive (YYYY-MM-DD, YYYY-MM, YYYY-MM-DDTHH, today,
-                      yesterday; default today). Talkers are kept per hour: in a zone whose
+                      yesterday, thismonth, lastmonth, thisyear, lastyear, -12h, -30d, -2w,
+                      -3mo, -1y; default today). Talkers are kept per hour: in a zone whose
                       offset is not a whole hour the range widens to whole UTC hours (shown)
   --live              the last flush window of the running flowlens instead
   --scope S           internet or lan: only that traffic's talkers (default: all)
@@ -55,7 +56,8 @@ ${STORE_USAGE}`,
       const to = (v.to as string | undefined) ?? 'today';
       const top = store.topTalkers({ dimension, scope, limit, from: (v.from as string | undefined) ?? to, to });
       if (format === 'json') printJson(top);
-      else process.stdout.write(topTable(dimension, `top ${dimension}${scoped} — ${localTime(top.from)} … ${localTime(top.to)}`, top.rows, top.other, top.total));
+      else process.stdout.write(topTable(dimension, `top ${dimension}${scoped} — ${localTime(top.from)} … ${localTime(top.to)}`, top.rows, top.other, top.total)
+        + emptyRangeNote(top.from, top.to, top.total.bytes, store.dateRange()));
       return 0;
     });
   },

@@ -230,9 +230,13 @@ function readFile(file: string, explicit: boolean): Record<string, unknown> | un
   }
   const doc = parseDocument(text, { prettyErrors: true });
   if (doc.errors.length) {
-    const err = doc.errors[0]!;
-    const line = err.linePos?.[0];
-    usage(`${file}${line ? `:${line.line}:${line.col}` : ''}: not valid YAML: ${err.message.split('\n')[0]}`);
+    // every YAML error of the file at once
+    const where = (err: (typeof doc.errors)[number]) => {
+      const line = err.linePos?.[0];
+      return `${file}${line ? `:${line.line}:${line.col}` : ''}: not valid YAML: ${err.message.split('\n')[0]}`;
+    };
+    if (doc.errors.length === 1) usage(where(doc.errors[0]!));
+    usage(`${doc.errors.length} YAML errors:\n${doc.errors.map((e) => `  ${where(e)}`).join('\n')}`, 'fix them all, then check again with flowlens config --check');
   }
   const value = doc.toJS() as unknown;
   if (value === null || value === undefined) return {};
@@ -288,7 +292,7 @@ export function settingFlags(): Record<string, { type: 'string' | 'boolean' }> {
 export function settingsHelp(): string {
   return SETTINGS.filter((s) => s.flag).map((s) => {
     const arg = s.type === 'boolean' ? '' : s.type === 'enum' ? ` ${s.values!.join('|')}` : ` ${s.type === 'duration' ? 'DUR' : s.type === 'integer' ? 'N' : s.type === 'path' ? 'PATH' : 'VALUE'}`;
-    return `  --${`${s.flag}${arg}`.padEnd(30)} ${s.doc}${s.env ? ` [${s.env}]` : ''}`;
+    return `  --${`${s.flag}${arg}`.padEnd(30)} ${s.offDoc ?? s.doc}${s.env ? ` [${s.env}]` : ''}`;
   }).join('\n');
 }
 

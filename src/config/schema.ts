@@ -29,6 +29,8 @@ export interface Setting {
   /** An integer setting that may also be a mapping of these names to integers ({ip: 50, port: 10}). */
   perName?: readonly string[];
   doc: string;
+  /** For a --no-... flag: what the flag does (doc says what the setting, on, does). */
+  offDoc?: string;
 }
 
 export const SETTINGS: readonly Setting[] = [
@@ -49,11 +51,11 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'geo.country', type: 'path', flag: 'geo-country', env: 'FLOWLENS_GEO_COUNTRY', doc: 'country mmdb (GeoLite2-Country or compatible)' },
   { key: 'geo.city', type: 'path', flag: 'geo-city', env: 'FLOWLENS_GEO_CITY', doc: 'city mmdb (GeoLite2-City or compatible; also answers country)' },
   { key: 'geo.asn', type: 'path', flag: 'geo-asn', env: 'FLOWLENS_GEO_ASN', doc: 'ASN mmdb (GeoLite2-ASN or compatible)' },
-  { key: 'geo.bundled', type: 'boolean', default: true, flag: 'no-bundled-geo', doc: 'without geo.country/geo.city, use the DB-IP Lite country database shipped with flowlens (CC BY 4.0)' },
-  { key: 'names.enabled', type: 'boolean', default: true, flag: 'no-names', doc: 'learn remote names from DNS answers and TLS SNI' },
+  { key: 'geo.bundled', type: 'boolean', default: true, flag: 'no-bundled-geo', offDoc: 'do not use the bundled DB-IP Lite country database (countries only from geo.country/geo.city)', doc: 'without geo.country/geo.city, use the DB-IP Lite country database shipped with flowlens (CC BY 4.0)' },
+  { key: 'names.enabled', type: 'boolean', default: true, flag: 'no-names', offDoc: 'do not learn names (from DNS answers and TLS SNI)', doc: 'learn remote names from DNS answers and TLS SNI' },
   { key: 'names.captureBuffer', type: 'integer', default: 1 << 20, min: 4096, max: 1 << 30, flag: 'capture-buffer', doc: 'bytes of the kernel ring buffer that carries DNS answers and TLS hellos (a power of two); what does not fit is counted as dropped' },
   { key: 'names.maxEntries', type: 'integer', default: 100_000, min: 100, max: 10_000_000, doc: 'addresses with a remembered name' },
-  { key: 'history.enabled', type: 'boolean', default: true, flag: 'no-history', doc: 'keep history in the embedded database' },
+  { key: 'history.enabled', type: 'boolean', default: true, flag: 'no-history', offDoc: 'do not keep history (no database is written)', doc: 'keep history in the embedded database' },
   { key: 'history.flushInterval', type: 'duration', default: 10_000, min: 1000, max: 3_600_000, flag: 'flush-interval', env: 'FLOWLENS_FLUSH_INTERVAL', doc: 'how often history is written; a crash loses at most this much' },
   { key: 'history.minuteDays', type: 'integer', default: 35, min: 1, max: 3660, doc: 'days of per-minute history kept (quarter-hour history is kept forever); a billing cycle\'s 95th percentile needs its 5-minute detail' },
   { key: 'history.topN', type: 'integer', default: 100, min: 1, max: 100_000, doc: 'talkers kept per dimension and hour (the rest are summed as "other")' },
@@ -80,7 +82,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'influx.timeout', type: 'duration', default: 10_000, min: 100, max: 600_000, doc: 'timeout of one write request' },
   { key: 'influx.retryMin', type: 'duration', default: 1000, min: 10, max: 3_600_000, doc: 'first back-off after a failed write; it doubles up to influx.retryMax' },
   { key: 'influx.retryMax', type: 'duration', default: 60_000, min: 10, max: 3_600_000, doc: 'longest back-off between retries (at least influx.retryMin)' },
-  { key: 'api.enabled', type: 'boolean', default: true, flag: 'no-api', doc: 'serve the JSON API, /metrics and the gRPC API' },
+  { key: 'api.enabled', type: 'boolean', default: true, flag: 'no-api', offDoc: 'do not serve the JSON API, /metrics, the dashboard or the gRPC API', doc: 'serve the JSON API, /metrics and the gRPC API' },
   { key: 'api.listen', type: 'string', default: '127.0.0.1', flag: 'listen', env: 'FLOWLENS_LISTEN', doc: 'address the APIs listen on; any address but loopback needs api.tokensFile' },
   { key: 'api.httpPort', type: 'integer', default: 8080, min: 0, max: 65535, flag: 'http-port', env: 'FLOWLENS_HTTP_PORT', doc: 'port of the JSON API, /metrics and the dashboard (0: any free port, logged at start)' },
   { key: 'api.grpcPort', type: 'integer', default: 50051, min: 0, max: 65535, flag: 'grpc-port', env: 'FLOWLENS_GRPC_PORT', doc: 'port of the gRPC API (0: any free port, logged at start)' },

@@ -8,7 +8,7 @@
  * next one.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import dgram from 'node:dgram';
@@ -18,6 +18,7 @@ import { sh, trySh } from '../system/exec.js';
 import { FlowlensError } from '../errors.js';
 import { HTTP_PORT, SINK_PORT, UDP_PORT, type DemoNames } from './peer.js';
 import { demoSites, InternetTraffic, siteNames, sitePrefixes, writeDemoGeo, type Site } from './internet.js';
+import { abandoned, demoDir, readOwner, writeOwner } from './owner.js';
 
 const NS_PREFIX = 'flowlens-demo-';
 
@@ -32,26 +33,29 @@ export interface Demo {
   sites: Site[];
   /** The demo's GeoIP databases (demo data for the sites' addresses). */
   geo: { country: string; asn: string };
+  /** The demo's own directory (its history unless --data-dir says otherwise); removed on stop. */
+  dir: string;
   /** Starts generating traffic (after flowlens is attached, so the first flows are seen). */
   startTraffic(): void;
+  /** Stops the traffic and the peer, then removes the namespace, the veth and the directory. */
   stop(): Promise<void>;
+  /** The same removal, at once and synchronously (a second Ctrl-C, process exit). */
+  removeNow(): void;
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** Removes namespaces of demos whose process is gone (deleting a namespace removes its veth). */
+/**
+ * Removes demos this host's flowlens made whose process is gone (src/demo/owner.ts):
+ * the namespace (deleting the host end of the veth deletes both ends) and the directory.
+ */
 export function removeStaleDemos(): void {
-  const names = sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(NS_PREFIX));
+  const names = new Set(sh('ip', ['netns', 'list']).split('\n').map((l) => l.split(' ')[0]).filter((n) => n.startsWith(NS_PREFIX)));
+  for (const entry of readdirSync(os.tmpdir())) if (entry.startsWith(NS_PREFIX)) names.add(entry);
   for (const ns of names) {
-    const pid = Number(ns.slice(NS_PREFIX.length));
-    if (!alive(pid)) trySh('ip', ['netns', 'del', ns]);
+    const owner = readOwner(demoDir(ns));
+    if (!owner || owner.netns !== ns || !abandoned(owner)) continue;
+    trySh('ip', ['link', 'del', owner.iface]);
+    trySh('ip', ['netns', 'del', ns]);
+    rmSync(demoDir(ns), { recursive: true, force: true });
   }
 }
 
@@ -65,6 +69,11 @@ function startPeer(ns: string, names: DemoNames): Promise<ChildProcess> {
     child.once('exit', (code) => reject(new Error(`demo peer exited with ${code}`)));
     child.stdout!.once('data', () => resolve(child));
   });
+}
+
+/** dgram's close() throws "Not running" on a socket already closed (by its timer or by stop()). */
+function closeQuietly(u: dgram.Socket): void {
+  try { u.close(); } catch { /* closed already */ }
 }
 
 /** Generates a mix of traffic towards the peer until stopped. */
@@ -111,8 +120,7 @@ class TrafficGenerator {
       const u = this.track(dgram.createSocket(peer.includes(':') ? 'udp6' : 'udp4'));
       u.on('message', () => undefined);
       for (let i = 0; i < 5; i++) u.send(Buffer.alloc(200 + 100 * i, 0x42), UDP_PORT, peer);
-      // stop() may have closed it already: closing twice throws "Not running"
-      setTimeout(() => { if (this.sockets.has(u)) u.close(); }, 500).unref();
+      setTimeout(() => closeQuietly(u), 500).unref();
       // ICMP echo
       const p = spawn('ping', [peer.includes(':') ? '-6' : '-4', '-c', '2', '-i', '0.2', '-W', '1', peer], { stdio: 'ignore' });
       this.pings.add(p);
@@ -123,8 +131,7 @@ class TrafficGenerator {
 
   stop(): void {
     for (const t of this.timers) clearInterval(t);
-    for (const s of this.sockets) (s instanceof net.Socket ? s.destroy() : s.close());
-    this.sockets.clear();
+    for (const s of this.sockets) (s instanceof net.Socket ? s.destroy() : closeQuietly(s));
     for (const p of this.pings) p.kill();
   }
 }
@@ -134,21 +141,41 @@ export async function startDemo(): Promise<Demo> {
   const pid = process.pid;
   const ns = `${NS_PREFIX}${pid}`;
   const iface = `fl-demo-${pid}`.slice(0, 15);
+  const dir = demoDir(ns);
   const net3 = 1 + (pid % 250);
   const d = {
-    iface,
+    iface, dir,
     hostV4: `10.203.${net3}.1`, peerV4: `10.203.${net3}.2`,
     hostV6: `fd00:f10e:${net3.toString(16)}::1`, peerV6: `fd00:f10e:${net3.toString(16)}::2`,
   };
   const sites = demoSites(net3);
-  const geoDir = mkdtempSync(path.join(os.tmpdir(), `flowlens-demo-geo-${pid}-`));
-  const cleanup = () => { trySh('ip', ['link', 'del', iface]); trySh('ip', ['netns', 'del', ns]); rmSync(geoDir, { recursive: true, force: true }); };
+  // only what this demo made is removed: a name that exists already (another PID
+  // namespace's demo with the same pid) is an error, not something to delete
+  const made = { dir: false, netns: false, link: false };
+  let removed = false;
+  const removeNow = () => {
+    if (removed) return;
+    removed = true;
+    if (made.link) trySh('ip', ['link', 'del', iface]);
+    if (made.netns) trySh('ip', ['netns', 'del', ns]);
+    if (made.dir) rmSync(dir, { recursive: true, force: true });
+  };
+  // a demo must never outlive this process's network (an uncaught error exits through here)
+  process.once('exit', removeNow);
   let peer: ChildProcess | undefined;
   let geo: Demo['geo'];
   try {
+    // the marker first: a demo killed at any later point is found by the next sweep
+    mkdirSync(dir, { mode: 0o755 });
+    made.dir = true;
+    writeOwner(dir, ns, iface);
+    const geoDir = path.join(dir, 'geo');
+    mkdirSync(geoDir);
     geo = writeDemoGeo(geoDir, sites);
     sh('ip', ['netns', 'add', ns]);
+    made.netns = true;
     sh('ip', ['link', 'add', iface, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns]);
+    made.link = true;
     sh('ip', ['addr', 'add', `${d.hostV4}/24`, 'dev', iface]);
     sh('ip', ['-6', 'addr', 'add', `${d.hostV6}/64`, 'dev', iface, 'nodad']);
     sh('ip', ['link', 'set', iface, 'up']);
@@ -161,24 +188,34 @@ export async function startDemo(): Promise<Demo> {
     for (const prefix of sitePrefixes(net3)) sh('ip', [...(prefix.includes(':') ? ['-6'] : []), 'route', 'add', prefix, 'via', prefix.includes(':') ? d.peerV6 : d.peerV4, 'dev', iface]);
     peer = await startPeer(ns, siteNames(sites));
   } catch (e) {
-    peer?.kill();
-    cleanup();
+    peer?.kill('SIGKILL');
+    removeNow();
+    process.off('exit', removeNow);
+    const exists = (e as NodeJS.ErrnoException).code === 'EEXIST' || /File exists/.test((e as Error).message);
     throw new FlowlensError('FLOW_ERR_DEMO', `cannot set up the demo network: ${(e as Error).message}`,
-      'the demo needs root and iproute2 (ip netns, veth)');
+      exists ? `another demo uses these names (${ns}, ${iface}, ${dir}); flowlens removes only demos it knows are abandoned`
+        : 'the demo needs root and iproute2 (ip netns, veth)');
   }
+  // startPeer's "exited before ready" listener goes; the peer may be gone before
+  // stop (Ctrl-C in a terminal signals it too), so its exit is awaited from now on
+  peer.removeAllListeners('exit');
+  const peerGone = new Promise<void>((resolve) => {
+    if (peer!.exitCode !== null || peer!.signalCode !== null) resolve();
+    else peer!.once('exit', () => resolve());
+  });
   const traffic = new TrafficGenerator([d.peerV4, d.peerV6]);
   // the LAN peer is also the namespace's DNS server, as a home router is
   const internet = new InternetTraffic(d.peerV4, sites);
   const stop = async () => {
     traffic.stop();
     internet.stop();
-    peer!.removeAllListeners('exit');
     peer!.stdin!.end();
-    await new Promise((r) => { if (peer!.exitCode !== null) r(undefined); else { peer!.once('exit', r); setTimeout(() => { peer!.kill('SIGKILL'); r(undefined); }, 2000).unref(); } });
-    cleanup();
+    // not unref'd: the process must not end before the peer has and the network is removed
+    const kill = setTimeout(() => peer!.kill('SIGKILL'), 2000);
+    await peerGone;
+    clearTimeout(kill);
+    removeNow();
+    process.off('exit', removeNow);
   };
-  peer.removeAllListeners('exit');
-  // a demo must never outlive this process's network
-  process.once('exit', cleanup);
-  return { ...d, sites, geo, startTraffic: () => { traffic.start(); internet.start(); }, stop: async () => { process.off('exit', cleanup); await stop(); } };
+  return { ...d, sites, geo, startTraffic: () => { traffic.start(); internet.start(); }, stop, removeNow };
 }

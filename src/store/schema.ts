@@ -72,6 +72,7 @@ export function openForWriting(dataDir: string): Db {
   const file = path.join(dataDir, DB_FILE);
   let db: Db | undefined;
   try {
+    createPrivate(file);
     db = new Database(file);
     db.pragma('busy_timeout = 5000');
     db.pragma('journal_mode = WAL');
@@ -84,6 +85,27 @@ export function openForWriting(dataDir: string): Db {
   } catch (e) {
     db?.close();
     throw storeError(e, file);
+  }
+}
+
+/**
+ * The history says who talked to whom: a new database file is made readable by
+ * its owner and group only (0640, whatever the umask), before SQLite opens it.
+ * SQLite gives the -wal and -shm files it makes the database file's mode (and, as
+ * root, its owner), so they are 0640 too. An existing file keeps the mode it has.
+ */
+function createPrivate(file: string): void {
+  let fd: number;
+  try {
+    fd = fs.openSync(file, fs.constants.O_WRONLY | fs.constants.O_CREAT | fs.constants.O_EXCL, 0o640);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return;
+    throw e;
+  }
+  try {
+    fs.fchmodSync(fd, 0o640);
+  } finally {
+    fs.closeSync(fd);
   }
 }
 
@@ -110,11 +132,16 @@ export function openForReading(dataDir: string): Db {
   const file = path.join(dataDir, DB_FILE);
   try {
     fs.statSync(file);
+    fs.accessSync(file, fs.constants.R_OK);
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
       throw new FlowlensError('FLOW_ERR_STORE', `no history in ${dataDir} yet (${DB_FILE} does not exist)`,
         `flowlens run writes it; point --data-dir at the directory flowlens run uses`);
+    }
+    if (code === 'EACCES') {
+      throw new FlowlensError('FLOW_ERR_STORE', `cannot read ${file}: EACCES (the history is readable by its owner and its group only)`,
+        'run as its owner or a member of its group (e.g. with sudo), or give the group to the users who may read it: see "History in the terminal" in the README');
     }
     throw new FlowlensError('FLOW_ERR_STORE', `cannot read ${file}: ${code ?? (e as Error).message}`,
       'run as a user that may read the data directory (e.g. with sudo), or choose another with --data-dir');

@@ -15,7 +15,14 @@ const SORTS: Record<SessionSort, { sql: string; value: (s: SessionRecord) => num
   firstSeen: { sql: 'first_seen', value: (s) => s.firstSeen },
   bytes: { sql: '(bytes_up + bytes_down)', value: (s) => s.bytesUp + s.bytesDown },
   packets: { sql: '(packets_up + packets_down)', value: (s) => s.packetsUp + s.packetsDown },
+  // the mean rate over the session's life (bytes per second; a session shorter than a second counts as one)
+  rate: { sql: '((bytes_up + bytes_down) * 1000.0 / max(last_seen - first_seen, 1000))', value: sessionRate },
 };
+
+/** Bytes per second over the session's life, as --sort rate orders them. */
+export function sessionRate(s: SessionRecord): number {
+  return ((s.bytesUp + s.bytesDown) * 1000) / Math.max(s.lastSeen - s.firstSeen, 1000);
+}
 const MAX_LIMIT = 10_000;
 
 const usage = (message: string, hint?: string) => new FlowlensError('FLOW_ERR_USAGE', message, hint);

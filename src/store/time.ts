@@ -100,9 +100,17 @@ export function bucketLabel(start: number, unit: Granularity): string {
   return `${localDate(start)}T${pad(d.getHours())}:${pad(d.getMinutes())}${utcOffset(start)}`;
 }
 
+/** Named ranges: the local unit that contains now, shifted by n units. */
+const NAMED: Record<string, [CalendarUnit, number]> = {
+  today: ['day', 0], yesterday: ['day', -1], thismonth: ['month', 0], lastmonth: ['month', -1], thisyear: ['year', 0], lastyear: ['year', -1],
+};
+
 /**
  * A date argument as people type it, in local time: "YYYY-MM-DD", "YYYY-MM",
- * "YYYY-MM-DDTHH", "today", "yesterday"; or epoch ms (a number, from the APIs).
+ * "YYYY-MM-DDTHH", a named range ("today", "yesterday", "thismonth", "lastmonth",
+ * "thisyear", "lastyear"), a relative one ("-12h", "-30d", "-2w", "-3mo", "-1y": that
+ * many local hours, days, weeks, months or years before the current one); or epoch
+ * ms (a number, from the APIs).
  * `edge` 'start' gives the first instant of the named hour/day/month, 'end' the
  * first instant after it, so a from/to pair of dates is an inclusive range.
  * A number is an instant and is returned as it is.
@@ -115,10 +123,16 @@ export function parseDateArg(value: string | number, param: string, edge: 'start
   }
   const text = String(value).trim();
   let start: number, unit: CalendarUnit;
-  if (text === 'today' || text === 'yesterday') {
-    unit = 'day';
-    start = startOf(now, 'day');
-    if (text === 'yesterday') start = addUnits(start, 'day', -1);
+  const named = NAMED[text.toLowerCase()];
+  const relative = /^-(\d{1,5})(h|d|w|mo|y)$/.exec(text);
+  if (named) {
+    [unit, start] = [named[0], addUnits(startOf(now, named[0]), named[0], named[1])];
+  } else if (relative) {
+    // "-30d": the local day 30 days before today (inclusive ranges: --from -30d --to today is 31 days)
+    const n = Number(relative[1]);
+    const u = relative[2];
+    unit = u === 'h' ? 'hour' : u === 'mo' ? 'month' : u === 'y' ? 'year' : 'day';
+    start = addUnits(startOf(now, unit), unit, u === 'w' ? -7 * n : -n);
   } else {
     const m = /^(\d{4})-(\d{2})(?:-(\d{2})(?:T(\d{2}))?)?$/.exec(text);
     if (!m) throw badDate(param, text);
@@ -159,5 +173,5 @@ export function parseRange(from: string | number | undefined, to: string | numbe
 
 function badDate(param: string, text: string): FlowlensError {
   return new FlowlensError('FLOW_ERR_USAGE', `${param}: "${text}" is not a date`,
-    'write YYYY-MM-DD, YYYY-MM, YYYY-MM-DDTHH (local time), today or yesterday');
+    'write YYYY-MM-DD, YYYY-MM, YYYY-MM-DDTHH (local time), today, yesterday, thismonth, lastmonth, thisyear, lastyear, or -12h, -30d, -2w, -3mo, -1y');
 }

@@ -124,7 +124,7 @@ export interface LiveTop {
   total: TalkerTotal;
 }
 
-export type SessionSort = 'lastSeen' | 'firstSeen' | 'bytes' | 'packets';
+export type SessionSort = 'lastSeen' | 'firstSeen' | 'bytes' | 'packets' | 'rate';
 
 export type { SessionFilter } from '../flows/session-filter.js';
 

@@ -16,6 +16,7 @@ import { repoRoot } from '../../src/native/binding.js';
 import { requireKernel } from '../helpers/kernel.js';
 import { createLab, waitFor } from '../helpers/netns.js';
 import { cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
+import { readableCheckout } from '../helpers/readable-checkout.js';
 
 const UNIT = path.join(repoRoot, 'deploy/flowlens.service');
 const CAPS = ['CAP_BPF', 'CAP_NET_ADMIN', 'CAP_PERFMON'];
@@ -101,7 +102,7 @@ t.test('the unit\'s capabilities suffice: an unprivileged user with only them co
   const memlock = await lab.run(lab.a, prefix[0], [...prefix.slice(1), 'sh', '-c', 'ulimit -l']);
   t.equal(memlock.stdout.trim(), '64', 'RLIMIT_MEMLOCK 64 KiB');
 
-  const [cmd, args] = cliCommand(['run', '--iface', lab.a.name, '--format', 'ndjson', '--duration', '4s']);
+  const [cmd, args] = cliCommand(['run', '--iface', lab.a.name, '--format', 'ndjson', '--duration', '4s'], readableCheckout(t));
   const child = lab.spawn(lab.a, prefix[0], [...prefix.slice(1), cmd, ...args]);
   let stdout = '', stderr = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => { stdout += d; });

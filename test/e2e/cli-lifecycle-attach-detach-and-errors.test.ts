@@ -13,6 +13,7 @@ import { requireKernel } from '../helpers/kernel.js';
 import { createLab, waitFor, type End, type Lab } from '../helpers/netns.js';
 import { PcapWriter } from '../helpers/pcap.js';
 import { ipFrame } from '../helpers/packets.js';
+import { readableCheckout } from '../helpers/readable-checkout.js';
 import { CliRun, cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
 import { flowIdKey, flowKey } from '../helpers/tally.js';
 import { Collector, defaultConfig } from '../../src/collector/index.js';
@@ -48,8 +49,8 @@ const XDP_PROGS = ['tcx/egress flowlens_tc_eg', 'xdp/driver flowlens_xdp'];
 const TC_PROGS = ['tcx/egress flowlens_tc_eg', 'tcx/ingress flowlens_tc_in'];
 
 /** Runs the CLI to completion in a namespace with extra words before it (e.g. setpriv ...). */
-function runCli(lab: Lab, where: End, args: string[], prefix: string[] = []) {
-  const [cmd, rest] = cliCommand(args);
+function runCli(lab: Lab, where: End, args: string[], prefix: string[] = [], root?: string) {
+  const [cmd, rest] = cliCommand(args, root);
   return prefix.length ? lab.run(where, prefix[0], [...prefix.slice(1), cmd, ...rest], 30_000) : lab.run(where, cmd, rest, 30_000);
 }
 
@@ -139,7 +140,7 @@ t.test('without privileges: the permission error, no stack trace', async (t) => 
   const drop = ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', '--bounding-set=-all'];
   const who = await lab.run(lab.a, drop[0], [...drop.slice(1), 'grep', '^CapEff', '/proc/self/status']);
   t.match(who.stdout, /CapEff:\s+0+\s*$/, 'the unprivileged process has no capabilities');
-  const r = await runCli(lab, lab.a, ['run', '--iface', lab.a.name, '--format', 'ndjson'], drop);
+  const r = await runCli(lab, lab.a, ['run', '--iface', lab.a.name, '--format', 'ndjson'], drop, readableCheckout(t));
   t.not(r.code, 0, `exit code non-zero (${r.code})`);
   t.match(r.stderr, /needs root or the capabilities CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON/, `permission error: ${r.stderr.trim()}`);
   t.notMatch(r.stderr, STACK_LINE, 'no stack trace');

@@ -146,7 +146,7 @@ t.test('the live view in tmux: fits, header stays, sort and filter keys, q resto
       const after = screen().join('\n');
       t.match(after, /\[exit 0\]/, 'exit status 0');
       t.match(after, new RegExp(`flowlens: counting on ${link.a}`), 'the start messages again: where it counts');
-      t.match(after, /flowlens: dashboard http:\/\/127\.0\.0\.1:\d+\/, JSON API and \/metrics on http:\/\/127\.0\.0\.1:\d+, gRPC on 127\.0\.0\.1:\d+/, 'the dashboard and the APIs');
+      t.match(after, /flowlens: dashboard on http:\/\/127\.0\.0\.1:\d+\/ \(JSON API and \/metrics on the same port\), gRPC on 127\.0\.0\.1:\d+/, 'the dashboard and the APIs');
       t.match(after, `flowlens: history in ${dataDir}`, 'the data directory');
       t.notMatch(after, /sort: /, 'no trace of the view on the restored screen');
       tmux.tmux(['kill-session', '-t', name]);

@@ -19,16 +19,17 @@ export function cliBuilt(): boolean {
  * The command line that runs the CLI: `env -u NODE_OPTIONS node dist/src/cli.js ...`. The test
  * runner puts its own process tracking into NODE_OPTIONS of every child it can see (it writes
  * under .tap/); the CLI is tested as a user runs it, without that. `env` execs node, so the
- * child's PID stays the CLI's own.
+ * child's PID stays the CLI's own. `root`: the checkout as the child's user can read it
+ * (test/helpers/readable-checkout.ts).
  */
-export function cliCommand(args: string[]): [string, string[]] {
+export function cliCommand(args: string[], root = repoRoot): [string, string[]] {
   // `run` keeps history in /var/lib/flowlens by default: tests that are not about
   // history keep the host's directory clean
   const history = args[0] === 'run' && !args.some((a) => a === '--data-dir' || a === '--no-history' || a === '--config') ? ['--no-history'] : [];
   // and the APIs listen on 127.0.0.1:8080/50051 by default, which may be taken in the
   // test's namespace: tests that are not about the APIs leave them off
   const api = args[0] === 'run' && !args.some((a) => ['--http-port', '--grpc-port', '--listen', '--no-api', '--config'].includes(a)) ? ['--no-api'] : [];
-  return ['env', ['-u', 'NODE_OPTIONS', process.execPath, CLI, ...args, ...history, ...api]];
+  return ['env', ['-u', 'NODE_OPTIONS', process.execPath, path.join(root, 'dist/src/cli.js'), ...args, ...history, ...api]];
 }
 
 export class CliRun {

@@ -8,12 +8,13 @@
 process.env.TZ = 'UTC';
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { chmodSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { Store } from '../../src/store/index.js';
 import type { History, SessionPage, Summary, TopTalkers } from '../../src/store/index.js';
 import { cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
 import { interval, row, session, talker, tempDataDir } from '../helpers/intervals.js';
+import { readableCheckout } from '../helpers/readable-checkout.js';
 
 interface Result { code: number | null; stdout: string; stderr: string }
 
@@ -117,7 +118,8 @@ t.test('history, top and sessions against a store being written', async (t) => {
     const p1 = await flowlens(['sessions', '--data-dir', dir, '--ended', '--sort', 'bytes', '--limit', '1']);
     t.equal(p1.code, 0, p1.stderr);
     const started = `${new Date(today).toISOString().slice(0, 10)} 00:00:03`;
-    t.match(p1.stdout, new RegExp(`203\\.0\\.113\\.80:80 .*www\\.example\\.com .*500 B .*9\\.00 KB .*${started} .*6s .*closed \\(closed\\)`));
+    // the state once: "closed", not "closed (closed)"; the mean rate (9.5 KB in 6 s)
+    t.match(p1.stdout, new RegExp(`203\\.0\\.113\\.80:80 .*www\\.example\\.com .*500 B .*9\\.00 KB .*12\\.7 kbit/s .*${started} .*6s +closed$`, 'm'));
     const cursor = /more: add --cursor (\S+)/.exec(p1.stdout)?.[1];
     t.ok(cursor, 'a full page says how to get the next');
     const p2 = await json<SessionPage>(t, ['sessions', '--data-dir', dir, '--ended', '--sort', 'bytes', '--limit', '1', '--cursor', cursor!]);
@@ -126,12 +128,16 @@ t.test('history, top and sessions against a store being written', async (t) => {
     t.same(cidr.sessions.map((s) => s.remote), ['203.0.113.80']);
   });
 
-  t.test('a user without write access reads it, while it is written and after', { skip: process.getuid?.() !== 0 && 'needs root to switch to nobody' }, async (t) => {
+  t.test('a user of the database\'s group reads it, while it is written and after; others may not', { skip: process.getuid?.() !== 0 && 'needs root to switch to nobody' }, async (t) => {
     chmodSync(dir, 0o755);
-    const asNobody = (args: string[]) => {
-      const [cmd, rest] = cliCommand(args);
+    const root = readableCheckout(t);
+    // the history is 0640 (owner and group): nobody reads it as a member of its group
+    const toGroup = (d: string) => { for (const f of readdirSync(d).filter((f) => f.startsWith('flowlens.db'))) chownSync(path.join(d, f), 0, 65534); };
+    toGroup(dir);
+    const asNobody = (args: string[], gid = 65534) => {
+      const [cmd, rest] = cliCommand(args, root);
       return new Promise<Result>((resolve, reject) => {
-        const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TZ: 'UTC' }, uid: 65534, gid: 65534, timeout: 30_000 });
+        const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { PATH: process.env.PATH ?? '/usr/bin:/bin', TZ: 'UTC' }, uid: 65534, gid, timeout: 30_000 });
         let stdout = '', stderr = '';
         child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
         child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
@@ -143,11 +149,15 @@ t.test('history, top and sessions against a store being written', async (t) => {
     let r = await asNobody(args);
     t.equal(r.code, 0, `while the writer has it open ${r.stderr}`);
     t.equal((JSON.parse(r.stdout) as History).total.up, 1500);
+    const outsider = await asNobody(args, 65533);
+    t.equal(outsider.code, 1, 'a user outside the group may not read who talked to whom');
+    t.match(outsider.stderr, /^flowlens: cannot read \S+flowlens\.db: EACCES \(the history is readable by its owner and its group only\)\n {2}→ run as its owner or a member of its group/, outsider.stderr);
     const copy = tempDataDir(t, 'cli-closed');
     chmodSync(copy, 0o755);
     const other = Store.open({ dataDir: copy, flushIntervalMs: 0 });
     other.add(interval({ end: MAR2 + 1000, traffic: [row('eth0', 'up', 'internet', 42)] }));
     other.close();
+    toGroup(copy);
     r = await asNobody(['history', '--data-dir', copy, '--from', '2026-03-02', '--to', '2026-03-02', '--format', 'json']);
     t.equal(r.code, 0, `after the writer closed it ${r.stderr}`);
     t.equal((JSON.parse(r.stdout) as History).total.up, 42);

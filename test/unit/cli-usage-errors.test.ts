@@ -10,19 +10,21 @@ import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../src/native/binding.js';
+import { readableCheckout } from '../helpers/readable-checkout.js';
 
-const cli = path.join(repoRoot, 'dist/src/cli.js');
 const NOBODY = 65534;
+const asRoot = process.getuid?.() === 0;
+// the checkout as nobody can read it (a root user's clone may sit in a 0700 directory)
+let root = repoRoot;
 
 interface Result { code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }
 
 function flowlens(args: string[]): Promise<Result> {
   return new Promise((resolve, reject) => {
-    const asRoot = process.getuid?.() === 0;
     // through env -u: tap's spawn wrapper would add its process-info loader to
     // NODE_OPTIONS, and that loader cannot write its records as nobody
-    const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, cli, ...args], {
-      cwd: repoRoot,
+    const child = spawn('/usr/bin/env', ['-u', 'NODE_OPTIONS', process.execPath, path.join(root, 'dist/src/cli.js'), ...args], {
+      cwd: root,
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: '/tmp', LANG: 'C' },
       ...(asRoot ? { uid: NOBODY, gid: NOBODY } : {}),
@@ -51,7 +53,9 @@ function assertUsageError(t: Test, r: Result, message: RegExp) {
 }
 
 t.before(() => {
+  const cli = path.join(repoRoot, 'dist/src/cli.js');
   if (!existsSync(cli)) throw new Error(`${cli} is missing: run bash scripts/build.sh`);
+  if (asRoot) root = readableCheckout(t);
 });
 
 const errors: [string[], RegExp][] = [

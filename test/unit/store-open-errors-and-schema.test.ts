@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import path from 'node:path';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { Store } from '../../src/store/index.js';
 import { DB_FILE, SCHEMA_VERSION } from '../../src/store/schema.js';
@@ -27,6 +27,24 @@ t.test('creates the directory and a WAL database with its schema version', async
   t.equal(db.pragma('journal_mode', { simple: true }), 'delete', 'a rollback journal once closed (readable without write access)');
   t.equal(db.pragma('user_version', { simple: true }), SCHEMA_VERSION);
   t.equal(db.pragma('application_id', { simple: true }), 0x666c6f77);
+});
+
+t.test('the database, its WAL and its shared memory file are 0640 (owner and group), whatever the umask', async (t) => {
+  for (const umask of [0o000, 0o022, 0o077]) {
+    const dir = tempDataDir(t, `mode-${umask.toString(8)}`);
+    const old = process.umask(umask);
+    let store: Store;
+    try {
+      store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => T0 });
+      store.add(interval({ end: T0 + 1000, traffic: [row('eth0', 'up', 'internet', 10)] }));
+      store.flush();
+    } finally {
+      process.umask(old);
+    }
+    const modes = [DB_FILE, `${DB_FILE}-wal`, `${DB_FILE}-shm`].map((f) => `${f} ${(statSync(path.join(dir, f)).mode & 0o777).toString(8)}`);
+    t.same(modes, [`${DB_FILE} 640`, `${DB_FILE}-wal 640`, `${DB_FILE}-shm 640`], `umask ${umask.toString(8)}`);
+    store.close();
+  }
 });
 
 t.test('a data directory that cannot be created', async (t) => {
