@@ -15,6 +15,7 @@ import { checkCommand } from './cli/check.js';
 import { historyCli } from './cli/history.js';
 import { topCli } from './cli/top.js';
 import { sessionsCli } from './cli/sessions.js';
+import { alertsCli } from './cli/alerts.js';
 
 /** A whole decimal number: Number() would take "abc" as NaN, "" as 0 and "0x10" as 16. */
 function parseInteger(text: string, flag: string): number {
@@ -130,6 +131,7 @@ ${settingsHelp()}`,
   history: historyCli,
   top: topCli,
   sessions: sessionsCli,
+  alerts: alertsCli,
 };
 
 function help(): string {

@@ -10,6 +10,7 @@
  *   geo        the geo databases
  *   collector  loads and attaches the flow counter (before the ports: a second
  *              flowlens on an interface says "already attached")
+ *   alerts     rules, detectors and notifications (its own connection to the history database)
  *   api        binds the JSON and gRPC ports
  *   monitor    drains every interval; at stop a last interval and the open
  *              sessions reach every consumer before they stop
@@ -28,6 +29,8 @@ import { RemoteEnrichment } from './enrich/remote.js';
 import { NameTable } from './enrich/names.js';
 import { CidrSet, PRIVATE_RANGES } from './net/cidr.js';
 import { ApiComponent, type ApiSource } from './api/index.js';
+import { AlertsComponent } from './alerts/index.js';
+import { configFrom } from './config/index.js';
 
 /** Where the flows come from: the kernel (kernelCollector) or, in tests, a fake. */
 export interface CollectorDependency {
@@ -58,6 +61,7 @@ export class Flowlens {
   readonly influx: InfluxComponent | undefined;
   readonly geo: GeoComponent;
   readonly names: NameTable | undefined;
+  readonly alerts: AlertsComponent | undefined;
   private readonly parts: Components;
   /** The monitor's own failure to stop, thrown by stop() once every part has stopped. */
   private stopFailure: unknown;
@@ -82,9 +86,17 @@ export class Flowlens {
       }, { liveSessions: () => monitor.processor.live.values() })
       : undefined);
     const influx = (this.influx = config.influx ? new InfluxComponent(config.influx, { host: config.host }) : undefined);
+    const alerts = (this.alerts = config.alerts.enabled
+      ? new AlertsComponent(config.alerts, {
+        live: () => monitor.processor.live, history: () => history?.store, host: config.host,
+        ...(history ? { dataDir: config.history.dataDir } : {}),
+        // rules and receivers live in the file; thresholds may come from the environment too
+        reread: () => configFrom({ file: config.loaded.file, env: process.env }).alerts,
+      })
+      : undefined);
     const api = (this.api = config.api.enabled
       ? new ApiComponent(config.api, (): ApiSource => ({
-        processor: monitor.processor, status: () => monitor.status(), store: history?.store, intervalMs: config.collector.intervalMs, host: config.host,
+        processor: monitor.processor, status: () => monitor.status(), store: history?.store, alerts, intervalMs: config.collector.intervalMs, host: config.host,
       }))
       : undefined);
     const monitor: Monitor = (this.monitor = new Monitor(config, {
@@ -92,8 +104,9 @@ export class Flowlens {
       enrichment: new RemoteEnrichment(geo, names),
       names,
       // the API first: its live answers and streams are the most current
-      consumers: [api, history, influx].filter((c) => c !== undefined),
-      statuses: { history: history && (() => history.status()), influx: influx && (() => influx.status()), names: names && (() => names.stats()), geo: () => geo.status() },
+      // the alerts after the history: quotas read the period so far from it, this interval included
+      consumers: [api, history, alerts, influx].filter((c) => c !== undefined),
+      statuses: { alerts: alerts && (() => alerts.status()), history: history && (() => history.status()), influx: influx && (() => influx.status()), names: names && (() => names.stats()), geo: () => geo.status() },
       ...(deps.hostAddresses ? { hostAddresses: deps.hostAddresses } : {}),
     }));
     const checks: Component = {
@@ -106,7 +119,7 @@ export class Flowlens {
       stop: () => undefined,
     };
     const collector: Component = { name: 'collector', start: () => monitor.open(), stop: () => monitor.closeNow() };
-    this.parts = new Components([checks, influx, history, geo, collector, api, monitor].filter((c) => c !== undefined), (part, e) => {
+    this.parts = new Components([checks, influx, history, alerts, geo, collector, api, monitor].filter((c) => c !== undefined), (part, e) => {
       if (part === monitor) this.stopFailure ??= e;
       else monitor.failed(part.name, e);
     });

@@ -26,6 +26,8 @@ import { LiveQuery } from './live-query.js';
 import type { LiveSessions } from '../flows/live.js';
 import { FlowMetrics } from './metrics.js';
 import { ApiService } from './service.js';
+import type { AlertsComponent } from '../alerts/index.js';
+import { registerAlertMetrics } from '../alerts/metrics.js';
 
 export { LiveQuery } from './live-query.js';
 export { ApiService } from './service.js';
@@ -45,6 +47,8 @@ export interface ApiSource {
   processor: { live: LiveSessions; status(): FlowsStatus };
   status(): MonitorStatus;
   store?: Store;
+  /** The alerts, when they run. */
+  alerts?: AlertsComponent;
   /** The collector's interval, for the health check. */
   intervalMs: number;
   host: string;
@@ -67,6 +71,8 @@ export class ApiServer {
     this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store });
     // the InfluxDB writer's counters are read when Prometheus scrapes, not every interval
     this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx);
+    const alerts = source.alerts;
+    if (alerts) registerAlertMetrics(this.metrics.registry, () => alerts.status());
   }
 
   /** Reads the tokens and TLS files, builds both servers and binds their ports. */
@@ -85,7 +91,7 @@ export class ApiServer {
     const c = this.config;
     const { tokens, tls, clientCa } = readApiFiles(c);
     this.http = await buildHttpApp(
-      { service: this.service, metrics: this.metrics, onInterval: (l) => { this.hub.on('interval', l); return () => this.hub.off('interval', l); } },
+      { service: this.service, metrics: this.metrics, ...(this.source.alerts ? { alerts: this.source.alerts } : {}), onInterval: (l) => { this.hub.on('interval', l); return () => this.hub.off('interval', l); } },
       { tokens, rateLimit: c.rateLimit, bodyLimit: c.bodyLimit, uiDir: path.join(repoRoot, 'ui/dist'), https: tls, healthy: () => this.health() },
     );
     try {

@@ -151,7 +151,20 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
     out.write(`flowlens: counting on ${flowlens.monitor.status().collector.attachments.map((a) => `${a.iface} (ingress ${a.ingress}, egress ${a.egress})`).join(', ')}\n`);
   }
   if (opts.durationMs > 0) setTimeout(requestStop, opts.durationMs).unref();
+  // SIGHUP: the alert rules, thresholds and receivers again (state kept; a wrong file changes nothing)
+  const reload = () => {
+    try {
+      const r = flowlens!.alerts?.reload();
+      if (r) process.stderr.write(`flowlens: reloaded the alerts: ${r.rules} rules, ${r.receivers} receivers
+`);
+    } catch (e) {
+      process.stderr.write(`flowlens: alerts not reloaded: ${e instanceof Error && 'format' in e ? (e as { format(): string }).format() : (e as Error).message}
+`);
+    }
+  };
+  process.on('SIGHUP', reload);
   await stopRequested;
+  process.off('SIGHUP', reload);
   await flowlens.stop();
   process.off('exit', onExit);
 }

@@ -57,6 +57,7 @@ function describe(s: Setting): string {
     case 'strings': return 'a list of names';
     case 'cidrs': return 'a list of addresses or CIDR prefixes';
     case 'rules': return 'a list of rules like {port: [22]} or {cidr: [10.0.0.0/8], protocol: [udp]}';
+    case 'list': return 'a list (see the docs of the setting)';
     default: return 'a non-empty string';
   }
 }
@@ -126,6 +127,10 @@ export function parseSetting(s: Setting, raw: unknown, where: string): unknown {
         if (typeof x !== 'string') bad();
         return parseCidr(x as string, where).text;
       });
+    case 'list':
+      // the component checks the entries (resolveConfig), all at once
+      if (!Array.isArray(raw)) bad();
+      return raw;
     case 'rules': {
       if (!Array.isArray(raw)) bad();
       return (raw as unknown[]).map((rule, i) => {
