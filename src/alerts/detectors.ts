@@ -4,7 +4,8 @@
  *
  *   port scan      one source, many refused/unanswered ports of one host in the scan window
  *   host sweep     one source, many refused/unanswered hosts on one port in the scan window
- *   SYN flood      SYNs per second to one victim on sessions whose initiator never sent an ACK
+ *   SYN flood      SYNs per second to one service of one victim, on sessions whose initiator
+ *                  never sent an ACK (per service: a scan sends one SYN to each of many ports)
  *   UDP/ICMP flood packets per second to one victim
  *   amplification  bytes per second of UDP answers from 53/123/11211/19/1900 to one victim,
  *                  ten times (or more) what the victim sent them
@@ -144,7 +145,7 @@ export class Detectors {
       const o = orient(s, dUp, dDown, bUp, bDown);
       if (s.protocol === IPPROTO_TCP) {
         if (c.synFloodRate > 0 && (o.srcFlags & TCP_SYN) && !(o.srcFlags & TCP_ACK) && o.srcPackets > 0) {
-          syn.add(o.dst, o.src, serviceOf(s), o.srcPackets, o.srcBytes, o.srcPackets);
+          syn.add(`${o.dst}>${serviceOf(s)}`, o.src, serviceOf(s), o.srcPackets, o.srcBytes, o.srcPackets);
         }
       } else if (s.protocol === IPPROTO_UDP) {
         if (c.udpFloodRate > 0 && o.srcPackets > 0) udp.add(o.dst, o.src, serviceOf(s), o.srcPackets, o.srcBytes, o.srcPackets);
@@ -161,14 +162,17 @@ export class Detectors {
     const out: Observation[] = [];
     const victimObservations = (kind: AlertKind, per: PerVictim, threshold: number, unit: string, what: string, ok: (victim: string, rate: number) => boolean = () => true) => {
       if (threshold <= 0) return;
-      for (const [victim, n] of per.total) {
+      for (const [target, n] of per.total) {
         const rate = n / seconds;
-        if (rate < threshold * 0.5 || !ok(victim, rate)) continue; // far below: nothing to start or keep
-        const top = per.top(victim, this.contributorsN);
-        const attacker = per.sources.get(victim)!.size === 1 ? top[0]!.source : `${top[0]!.source} and ${per.sources.get(victim)!.size - 1} more`;
+        // the SYN flood counts per victim and service ("10.0.0.2>tcp/80")
+        const [victim, service] = target.split('>') as [string, string | undefined];
+        if (rate < threshold * 0.5 || !ok(target, rate)) continue; // far below: nothing to start or keep
+        const top = per.top(target, this.contributorsN);
+        const sources = per.sources.get(target)!.size;
+        const attacker = sources === 1 ? top[0]!.source : `${top[0]!.source} and ${sources - 1} more`;
         out.push({
-          fingerprint: `${kind}|${victim}`, rule: kind, kind, severity: 'critical', subject: { victim, attacker },
-          summary: `${what} on ${victim} from ${attacker}: ${Math.round(rate)} ${unit}`,
+          fingerprint: `${kind}|${target}`, rule: kind, kind, severity: 'critical', subject: { victim, ...(service ? { service } : {}), attacker },
+          summary: `${what} on ${victim}${service ? ` ${service}` : ''} from ${attacker}: ${Math.round(rate)} ${unit}`,
           value: rate, threshold, unit, active: rate >= threshold, clear: rate < threshold * 0.5, forMs: 0, contributors: () => top,
         });
       }

@@ -68,7 +68,7 @@ function periodUse(history: () => Store | undefined): PeriodUse {
       return s.direction === 'up' ? up : s.direction === 'down' ? down : up + down;
     };
     if (dimension) {
-      const top = store.topTalkers({ dimension, from, to: to - 1, limit: 100_000 });
+      const top = store.topTalkers({ dimension, from, to: to - 1, limit: 10_000 });
       for (const r of top.rows) {
         if (key && r.key !== s[key]) continue;
         out.set(key ? '' : r.key, pick(r));
@@ -115,7 +115,9 @@ export class AlertsComponent extends EventEmitter<{ alert: [Transition] }> {
 
   add(stats: IntervalStats, _status?: CollectorStatus): void {
     const { engine, store, notifier } = this;
-    if (!engine || !store || !notifier) return;
+    // the shutdown's zero-length interval only carries the ended sessions: an attack
+    // going on at a restart is not over, and must not resolve (and fire again after)
+    if (!engine || !store || !notifier || stats.end <= stats.start) return;
     const live = this.deps.live();
     const observations = [...this.rules.evaluate(stats, live), ...this.detectors.evaluate(stats, live)];
     const transitions = engine.step(stats.end, observations);

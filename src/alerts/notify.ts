@@ -165,7 +165,7 @@ export class Notifier {
       r.status.failures++;
       r.status.up = false;
       r.status.lastError = (e as Error).message;
-      try { this.store.failed(r.status.name, items.map((i) => i.id), this.clock() + wait, r.status.lastError); } catch { /* closed */ }
+      try { this.store.failed(items.map((i) => i.id), this.clock() + wait, r.status.lastError); } catch { /* closed */ }
     }
   }
 }

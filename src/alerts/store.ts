@@ -125,7 +125,7 @@ export class AlertStore {
         });
         if ((t.event === 'firing' || t.event === 'resolved') && receivers.length && !active.some((s) => silences(s, a))) {
           const text = body(t);
-          for (const r of receivers) this.enqueue.run(r, a.id, t.event, text, now, now);
+          for (const r of receivers) this.enqueue.run(r, a.id, t.event, text, now, 0);
         }
       }
       this.trimQueue();
@@ -140,15 +140,15 @@ export class AlertStore {
     this.dropped += over;
   }
 
-  /** The receiver's notifications that are due, oldest first. */
+  /**
+   * The receiver's oldest notifications, when they are due: a back-off holds
+   * the head of its queue, and everything behind it waits, so the order stays.
+   */
   due(receiver: string, now: number, limit: number): OutboxItem[] {
-    return (this.db.prepare(`SELECT id, receiver, alert_id AS alertId, event, body, created, attempts FROM alert_outbox
-      WHERE receiver = ? AND next_at <= ? ORDER BY id LIMIT ?`).all(receiver, now, limit) as OutboxItem[]);
-  }
-
-  /** When the receiver's next notification is due (undefined: none queued). */
-  nextDue(receiver: string): number | undefined {
-    return (this.db.prepare('SELECT min(next_at) AS t FROM alert_outbox WHERE receiver = ?').get(receiver) as { t: number | null }).t ?? undefined;
+    const rows = this.db.prepare(`SELECT id, receiver, alert_id AS alertId, event, body, created, attempts, next_at AS nextAt FROM alert_outbox
+      WHERE receiver = ? ORDER BY id LIMIT ?`).all(receiver, limit) as Array<OutboxItem & { nextAt: number }>;
+    if (!rows.length || rows[0]!.nextAt > now) return [];
+    return rows.map(({ nextAt: _, ...item }) => item);
   }
 
   queued(receiver: string): number {
@@ -160,13 +160,10 @@ export class AlertStore {
     this.db.transaction(() => { for (const id of ids) del.run(id); })();
   }
 
-  /** A failed attempt: retried from `nextAt` (every one of the receiver's queued ones waits, so the order stays). */
-  failed(receiver: string, ids: number[], nextAt: number, error: string): void {
-    const upd = this.db.prepare('UPDATE alert_outbox SET attempts = attempts + 1, last_error = ? WHERE id = ?');
-    this.db.transaction(() => {
-      for (const id of ids) upd.run(error, id);
-      this.db.prepare('UPDATE alert_outbox SET next_at = ? WHERE receiver = ?').run(nextAt, receiver);
-    })();
+  /** A failed attempt: retried from `nextAt` (the rest of the receiver's queue waits behind them). */
+  failed(ids: number[], nextAt: number, error: string): void {
+    const upd = this.db.prepare('UPDATE alert_outbox SET attempts = attempts + 1, last_error = ?, next_at = ? WHERE id = ?');
+    this.db.transaction(() => { for (const id of ids) upd.run(error, nextAt, id); })();
   }
 
   addSilence(match: Record<string, string>, until: number, reason: string, now: number): Silence {

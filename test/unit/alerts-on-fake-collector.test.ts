@@ -1,0 +1,214 @@
+/**
+ * The alerts of a running flowlens (the composition root with a fake
+ * collector, history, API and a webhook receiver on loopback): a port scan is
+ * one alert naming scanner and target, a SYN flood names its victim and
+ * resolves when it stops, a threshold rule respects for:, a daily quota fires
+ * at 80 % then 100 %, and each firing and resolved is notified exactly once —
+ * signed, in order after an outage, and not again after a restart.
+ */
+import t, { type Test } from 'tap';
+import path from 'node:path';
+import { createHmac } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { stringify } from 'yaml';
+import { configFrom, type FlowlensConfig } from '../../src/config/index.js';
+import { Flowlens } from '../../src/compose.js';
+import { FlowlensError } from '../../src/errors.js';
+import type { FlowSpec } from '../helpers/flow-batch.js';
+import { FakeCollector } from '../helpers/fake-collector.js';
+import { HOST } from '../helpers/api-fixture.js';
+import { httpRequest } from '../helpers/api-clients.js';
+import { tempDataDir } from '../helpers/intervals.js';
+import { until, webhookReceiver } from '../helpers/webhook-receiver.js';
+
+const SCANNER = '198.51.100.9';
+const FLOODER = '198.51.100.20';
+const SECRET = 'hook-secret';
+
+function settings(t: Test, dataDir: string, alerts: Record<string, unknown>): FlowlensConfig {
+  const file = path.join(tempDataDir(t, 'cfg'), 'flowlens.yaml');
+  writeFileSync(file, stringify({ alerts }));
+  return configFrom({ file, env: {}, flags: { iface: 'eth0', host: 'fake-host', 'data-dir': dataDir, 'flush-interval': '1h', 'http-port': '0', 'grpc-port': '0' } });
+}
+
+async function running(t: Test, config: FlowlensConfig): Promise<{ flowlens: Flowlens; fake: FakeCollector; web: { base: string } }> {
+  const fake = new FakeCollector();
+  const flowlens = new Flowlens(config, { collector: { check: () => undefined, open: () => fake }, hostAddresses: () => [HOST] });
+  await flowlens.start();
+  t.teardown(() => flowlens.stop().catch(() => undefined));
+  return { flowlens, fake, web: { base: `http://127.0.0.1:${flowlens.api!.status()!.httpPort}` } };
+}
+
+/** SYNs from `src` to HOST on each port, each refused with RST|ACK. */
+function refusedSyns(src: string, ports: number[], at: number): FlowSpec[] {
+  return ports.flatMap((port) => [
+    { direction: 'ingress' as const, protocol: 6, src, dst: HOST, srcPort: 40000, dstPort: port, packets: 1, bytes: 44, tcpFlags: 0x02, firstSeen: at, lastSeen: at },
+    { direction: 'egress' as const, protocol: 6, src: HOST, dst: src, srcPort: port, dstPort: 40000, packets: 1, bytes: 40, tcpFlags: 0x14, firstSeen: at + 1, lastSeen: at + 1 },
+  ]);
+}
+
+/** A normal download: handshake completed both ways, `bytes` down. */
+function download(remote: string, localPort: number, bytes: number, at: number): FlowSpec[] {
+  return [
+    { direction: 'egress', protocol: 6, src: HOST, dst: remote, srcPort: localPort, dstPort: 443, packets: 10, bytes: 600, tcpFlags: 0x12, firstSeen: at, lastSeen: at },
+    { direction: 'ingress', protocol: 6, src: remote, dst: HOST, srcPort: 443, dstPort: localPort, packets: Math.ceil(bytes / 1400), bytes, tcpFlags: 0x12, firstSeen: at + 1, lastSeen: at + 1 },
+  ];
+}
+
+const webhooks = (url: string) => [{ name: 'ops', url, secret: SECRET }];
+
+t.test('the rules and receivers are checked with every error listed', async (t) => {
+  const dir = tempDataDir(t, 'bad');
+  try {
+    settings(t, dir, {
+      rules: [
+        { name: 'a', metric: 'bits', above: 5 },
+        { name: 'a', metric: 'bit/s', above: 5, below: 1, subject: { host: '10.0.0.1', remote: '1.2.3.4' } },
+        { metric: 'bytes', above: 'lots', for: 'soon' },
+        { name: 'q', quota: { period: 'week', limit: 0 } },
+      ],
+      webhooks: [{ name: 'x', url: 'ftp://nowhere' }],
+    });
+    t.fail('accepted');
+  } catch (e) {
+    t.type(e, FlowlensError);
+    const text = (e as FlowlensError).message;
+    for (const want of ['rules[0].metric must be one of', 'rules[1].name "a" is used by another rule', 'rules[1] needs exactly one of above: or below:',
+      'rules[1].subject names host and remote', 'rules[2].name is missing', 'rules[2].above must be a number', 'rules[2].for must be a duration',
+      'rules[3].quota.period must be day or month', 'rules[3].quota.limit must be a size', 'webhooks[0].url must be a http or https URL']) {
+      t.match(text, want, want);
+    }
+    t.match(text, /^10 settings are wrong/, 'all ten at once');
+  }
+});
+
+t.test('a port scan is one alert naming scanner and target, notified once when firing and once when resolved', async (t) => {
+  const hook = await webhookReceiver(t);
+  const { flowlens, fake, web } = await running(t, settings(t, tempDataDir(t, 'scan'), { webhooks: webhooks(hook.url), scanWindow: '3s' }));
+  const now = Date.now();
+  const ports = Array.from({ length: 1000 }, (_, i) => i + 1);
+  fake.drain({ end: now, flows: refusedSyns(SCANNER, ports, now - 500) });
+  t.same((await httpRequest(web, '/api/alerts')).json().alerts, [], 'judged one interval after the attempts (an answer may come late)');
+  fake.drain({ end: now + 1000, flows: [] });
+  const alerts = (await httpRequest(web, '/api/alerts?state=firing')).json().alerts;
+  t.equal(alerts.length, 1, 'one alert for 1000 ports');
+  t.match(alerts[0], { kind: 'port-scan', state: 'firing', subject: { attacker: SCANNER, victim: HOST }, value: 1000, threshold: 100 });
+  t.equal(alerts[0].contributors.length, 5, 'the contributors: first ports probed');
+  t.match(alerts[0].contributors[0], { source: SCANNER, target: HOST, service: 'tcp/1' });
+  await until(() => hook.notifications().length === 1, 'the firing notification');
+  const req = hook.requests[0]!;
+  t.equal(req.signature, `sha256=${createHmac('sha256', SECRET).update(req.body).digest('hex')}`, 'signed with the secret');
+  t.match(JSON.parse(req.body), { version: 1, host: 'fake-host', receiver: 'ops', notifications: [{ event: 'firing', alert: { kind: 'port-scan', subject: { attacker: SCANNER } } }] });
+  t.match((await httpRequest(web, '/metrics')).text, /flowlens_alerts_firing\{[^}]*kind="port-scan",severity="warning"[^}]*\} 1\n/, '/metrics counts it');
+
+  // the window passes: the scan is over
+  for (let k = 2; k <= 6; k++) fake.drain({ end: now + k * 1000, flows: [] });
+  t.match((await httpRequest(web, '/api/alerts')).json().alerts, [{ kind: 'port-scan', state: 'resolved' }]);
+  await until(() => hook.notifications().length === 2, 'the resolved notification');
+  t.same(hook.notifications().map((n) => n.event), ['firing', 'resolved'], 'each once');
+  t.equal(flowlens.alerts!.status().firing, 0);
+});
+
+t.test('a SYN flood names its victim and the sources, and resolves when it stops; normal downloads raise nothing', async (t) => {
+  const { fake, web } = await running(t, settings(t, tempDataDir(t, 'syn'), {}));
+  const now = Date.now();
+  const syns: FlowSpec = { direction: 'ingress', protocol: 6, src: FLOODER, dst: HOST, srcPort: 1234, dstPort: 80, packets: 5000, bytes: 5000 * 40, tcpFlags: 0x02, firstSeen: now - 900, lastSeen: now - 10 };
+  const benign = [1, 2, 3, 4, 5, 6, 7, 8].flatMap((i) => download(`203.0.113.${i}`, 50000 + i, 5_000_000, now - 800));
+  fake.drain({ end: now - 1000, flows: benign });
+  fake.drain({ end: now, flows: [syns, ...download('203.0.113.1', 50001, 5_000_000, now - 800)] });
+  const firing = (await httpRequest(web, '/api/alerts?state=firing')).json().alerts;
+  t.equal(firing.length, 1, 'only the flood');
+  t.match(firing[0], { kind: 'syn-flood', severity: 'critical', subject: { victim: HOST, service: 'tcp/80', attacker: FLOODER }, value: 5000, contributors: [{ source: FLOODER, target: HOST, service: 'tcp/80', packets: 5000 }] });
+  fake.drain({ end: now + 1000, flows: download('203.0.113.1', 50001, 5_000_000, now + 200) });
+  t.match((await httpRequest(web, '/api/alerts?kind=syn-flood')).json().alerts, [{ state: 'resolved', end: now + 1000 }]);
+  t.equal((await httpRequest(web, '/api/alerts')).json().alerts.length, 1, 'nothing else');
+});
+
+t.test('a threshold rule fires only after for:, and resolves below its hysteresis band', async (t) => {
+  const rules = [{ name: 'wan-down', metric: 'bit/s', subject: { scope: 'internet', direction: 'down' }, above: '10M', for: '2s', hysteresis: '20%' }];
+  const { fake, web } = await running(t, settings(t, tempDataDir(t, 'rule'), { rules }));
+  const now = Date.now();
+  const states = async () => (await httpRequest(web, '/api/alerts?kind=threshold')).json().alerts.map((a: { state: string }) => a.state);
+  // 2 MB a second: 16 Mbit/s
+  fake.drain({ end: now, flows: download('203.0.113.7', 50000, 2_000_000, now - 500) });
+  t.same(await states(), ['pending']);
+  fake.drain({ end: now + 1000, flows: download('203.0.113.7', 50000, 2_000_000, now + 500) });
+  t.same(await states(), ['pending'], 'held 1 s of 2');
+  fake.drain({ end: now + 2000, flows: download('203.0.113.7', 50000, 2_000_000, now + 1500) });
+  const [alert] = (await httpRequest(web, '/api/alerts')).json().alerts;
+  t.match(alert, { state: 'firing', rule: 'wan-down', start: now, firedAt: now + 2000, threshold: 10_000_000, unit: 'bit/s' });
+  t.ok(Math.abs(alert.value - 16_000_000) < 100_000, `value ${alert.value} ≈ 16 Mbit/s (headers included)`);
+  t.match(alert.contributors, [{ source: HOST, target: '203.0.113.7', service: 'tcp/443' }]);
+  // 9 Mbit/s: under the threshold, inside the band (> 8 Mbit/s): still firing
+  fake.drain({ end: now + 3000, flows: download('203.0.113.7', 50000, 1_125_000, now + 2500) });
+  t.same(await states(), ['firing'], 'inside the hysteresis band');
+  fake.drain({ end: now + 4000, flows: download('203.0.113.7', 50000, 500_000, now + 3500) });
+  t.same(await states(), ['resolved']);
+  // a short burst that ends before for: leaves nothing
+  fake.drain({ end: now + 5000, flows: download('203.0.113.7', 50000, 2_000_000, now + 4500) });
+  fake.drain({ end: now + 6000, flows: [] });
+  t.same(await states(), ['resolved'], 'the burst was pending and dropped');
+});
+
+t.test('a daily quota on one host fires at 80 % and at 100 %, and the use survives a restart', async (t) => {
+  const dataDir = tempDataDir(t, 'quota');
+  const rules = [{ name: 'nas-day', quota: { period: 'day', limit: '10MB', steps: [80, 100] }, subject: { host: HOST } }];
+  const config = settings(t, dataDir, { rules });
+  let { flowlens, fake, web } = await running(t, config);
+  const now = Date.now();
+  fake.drain({ end: now, flows: download('203.0.113.7', 50000, 7_000_000, now - 500) });
+  t.same((await httpRequest(web, '/api/alerts')).json().alerts, [], '7.0 MB of 10: below 80 %');
+  await flowlens.stop();
+  ({ flowlens, fake, web } = await running(t, config));
+  fake.drain({ end: now + 1000, flows: download('203.0.113.7', 50001, 1_500_000, now + 500) });
+  t.match((await httpRequest(web, '/api/alerts')).json().alerts, [{ kind: 'quota', state: 'firing', subject: { host: HOST, step: '80%', period: 'day' }, baseline: 10_000_000 }],
+    'the history gave the use before the restart: 8.5 MB is 80 %');
+  fake.drain({ end: now + 2000, flows: download('203.0.113.7', 50001, 2_000_000, now + 1500) });
+  const steps = (await httpRequest(web, '/api/alerts?state=firing')).json().alerts.map((a: { subject: { step: string }; severity: string }) => [a.subject.step, a.severity]);
+  t.same(steps, [['100%', 'critical'], ['80%', 'warning']]);
+});
+
+t.test('an outage of the receiver loses nothing; the queued ones arrive once each, in order; a restart sends nothing twice', async (t) => {
+  const hook = await webhookReceiver(t);
+  const dataDir = tempDataDir(t, 'outbox');
+  const config = settings(t, dataDir, { webhooks: webhooks(hook.url) });
+  let { flowlens, fake, web } = await running(t, config);
+  hook.down = true;
+  const now = Date.now();
+  const flood = (victimPort: number, at: number): FlowSpec => ({ direction: 'ingress', protocol: 6, src: FLOODER, dst: HOST, srcPort: 1000 + victimPort, dstPort: victimPort, packets: 3000, bytes: 120_000, tcpFlags: 0x02, firstSeen: at, lastSeen: at });
+  fake.drain({ end: now, flows: [flood(80, now - 500)] }); // firing
+  fake.drain({ end: now + 1000, flows: [] }); // resolved
+  fake.drain({ end: now + 2000, flows: [flood(81, now + 1500)] }); // firing again: a second alert
+  await until(() => hook.refused >= 1, 'a refused delivery');
+  t.equal(flowlens.alerts!.status().receivers[0]!.up, false, 'the failed receiver is visible in the status');
+  t.match((await httpRequest(web, '/metrics')).text, /flowlens_alert_receiver_up\{[^}]*receiver="ops"[^}]*\} 0\n/, 'and in /metrics');
+  t.equal(flowlens.alerts!.status().receivers[0]!.queued, 3, 'three notifications queued');
+  // restart while the second alert fires (the last drain still carries the flood) and the receiver is still down
+  fake.last = { end: now + 2500, ms: 500, flows: [flood(81, now + 2200)] };
+  await flowlens.stop();
+  ({ flowlens, fake, web } = await running(t, config));
+  fake.drain({ end: now + 3000, flows: [flood(81, now + 2500)] });
+  t.equal((await httpRequest(web, '/api/alerts?state=firing')).json().alerts.length, 1, 'the open alert goes on after the restart');
+  hook.down = false;
+  await until(() => hook.notifications().length === 3, 'the queued notifications', 15_000);
+  fake.drain({ end: now + 4000, flows: [] });
+  await until(() => hook.notifications().length === 4, 'the resolved one');
+  const got = hook.notifications().map((n) => [n.event, n.alert.id]);
+  const ids = (await httpRequest(web, '/api/alerts')).json().alerts.map((a: { id: number }) => a.id).sort();
+  t.same(got, [['firing', ids[0]], ['resolved', ids[0]], ['firing', ids[1]], ['resolved', ids[1]]], 'once each, in order, no duplicate after the restart');
+  t.equal(flowlens.alerts!.status().receivers[0]!.up, true);
+});
+
+t.test('a silence keeps the alert but notifies nothing; reload keeps the open alerts', async (t) => {
+  const hook = await webhookReceiver(t);
+  const { flowlens, fake, web } = await running(t, settings(t, tempDataDir(t, 'silence'), { webhooks: webhooks(hook.url) }));
+  const r = await httpRequest(web, '/api/admin/alerts/silences', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ match: { victim: HOST, kind: 'syn-flood' }, duration: '1h', reason: 'load test' }) });
+  t.equal(r.status, 200, r.text);
+  const now = Date.now();
+  fake.drain({ end: now, flows: [{ direction: 'ingress', protocol: 6, src: FLOODER, dst: HOST, srcPort: 1, dstPort: 80, packets: 3000, bytes: 120_000, tcpFlags: 0x02, firstSeen: now - 500, lastSeen: now - 500 }] });
+  t.equal((await httpRequest(web, '/api/alerts?state=firing')).json().alerts.length, 1, 'kept');
+  t.same((await httpRequest(web, '/api/admin/alerts/reload', { method: 'POST' })).json(), { rules: 0, receivers: 1 });
+  t.equal(flowlens.alerts!.status().firing, 1, 'still firing after the reload');
+  t.equal(flowlens.alerts!.status().receivers[0]!.queued, 0, 'nothing queued');
+  t.equal(hook.requests.length, 0);
+});
