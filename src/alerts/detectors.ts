@@ -54,16 +54,17 @@ class PerVictim {
   readonly extra = new Map<string, number>();
   readonly sources = new Map<string, Map<string, Contributor>>();
 
-  add(victim: string, source: string, service: string, n: number, bytes: number, packets: number): void {
-    this.total.set(victim, (this.total.get(victim) ?? 0) + n);
-    let m = this.sources.get(victim);
-    if (!m) this.sources.set(victim, (m = new Map()));
+  /** `key`: the victim, or victim and service ("10.0.0.2>tcp/80"). */
+  add(key: string, source: string, service: string, n: number, bytes: number, packets: number, victim = key): void {
+    this.total.set(key, (this.total.get(key) ?? 0) + n);
+    let m = this.sources.get(key);
+    if (!m) this.sources.set(key, (m = new Map()));
     const c = m.get(source);
     if (c) { c.bytes += bytes; c.packets += packets; } else m.set(source, { source, target: victim, service, bytes, packets });
   }
 
-  top(victim: string, n: number): Contributor[] {
-    return [...(this.sources.get(victim)?.values() ?? [])].sort((a, b) => b.packets - a.packets || b.bytes - a.bytes).slice(0, n);
+  top(key: string, n: number): Contributor[] {
+    return [...(this.sources.get(key)?.values() ?? [])].sort((a, b) => b.packets - a.packets || b.bytes - a.bytes).slice(0, n);
   }
 }
 
@@ -145,7 +146,7 @@ export class Detectors {
       const o = orient(s, dUp, dDown, bUp, bDown);
       if (s.protocol === IPPROTO_TCP) {
         if (c.synFloodRate > 0 && (o.srcFlags & TCP_SYN) && !(o.srcFlags & TCP_ACK) && o.srcPackets > 0) {
-          syn.add(`${o.dst}>${serviceOf(s)}`, o.src, serviceOf(s), o.srcPackets, o.srcBytes, o.srcPackets);
+          syn.add(`${o.dst}>${serviceOf(s)}`, o.src, serviceOf(s), o.srcPackets, o.srcBytes, o.srcPackets, o.dst);
         }
       } else if (s.protocol === IPPROTO_UDP) {
         if (c.udpFloodRate > 0 && o.srcPackets > 0) udp.add(o.dst, o.src, serviceOf(s), o.srcPackets, o.srcBytes, o.srcPackets);

@@ -4,12 +4,15 @@
  * one alert naming scanner and target, a SYN flood names its victim and
  * resolves when it stops, a threshold rule respects for:, a daily quota fires
  * at 80 % then 100 %, and each firing and resolved is notified exactly once —
- * signed, in order after an outage, and not again after a restart.
+ * signed, in order after an outage, and not again after a restart — and by
+ * email to a real SMTP server (Debian's python3-aiosmtpd).
  */
 import t, { type Test } from 'tap';
 import path from 'node:path';
 import { createHmac } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { spawn } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import { configFrom, type FlowlensConfig } from '../../src/config/index.js';
 import { Flowlens } from '../../src/compose.js';
@@ -211,4 +214,48 @@ t.test('a silence keeps the alert but notifies nothing; reload keeps the open al
   t.equal(flowlens.alerts!.status().firing, 1, 'still firing after the reload');
   t.equal(flowlens.alerts!.status().receivers[0]!.queued, 0, 'nothing queued');
   t.equal(hook.requests.length, 0);
+});
+
+/** Debian's aiosmtpd on loopback, writing each message into a Maildir. */
+async function smtpServer(t: Test): Promise<{ url: string; messages: () => string[] }> {
+  const dir = tempDataDir(t, 'mail');
+  const port = await new Promise<number>((resolve) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => { const p = (s.address() as net.AddressInfo).port; s.close(() => resolve(p)); });
+  });
+  const child = spawn('/usr/bin/python3', ['-m', 'aiosmtpd', '-n', '-l', `127.0.0.1:${port}`, '-c', 'aiosmtpd.handlers.Mailbox', path.join(dir, 'box')], { stdio: 'ignore' });
+  t.teardown(() => { child.kill('SIGTERM'); });
+  await until(() => existsSync(path.join(dir, 'box', 'new')), 'the SMTP server', 10_000);
+  await new Promise<void>((resolve, reject) => {
+    const tryConnect = (left: number) => {
+      const c = net.connect(port, '127.0.0.1', () => { c.end(); resolve(); });
+      c.on('error', () => (left > 0 ? setTimeout(() => tryConnect(left - 1), 50) : reject(new Error('SMTP server not listening'))));
+    };
+    tryConnect(100);
+  });
+  const box = path.join(dir, 'box', 'new');
+  // Maildir names begin with the delivery time: seconds.Mmicroseconds
+  const order = (f: string) => { const m = /^(\d+)\.M(\d+)/.exec(f); return m ? Number(m[1]) * 1e6 + Number(m[2]) : 0; };
+  // headers unfolded, quoted-printable parts decoded: the message as a mail reader shows it
+  const readable = (raw: string) => Buffer.from(raw.replace(/\r?\n[ \t]+/g, ' ').replace(/=\r?\n/g, '')
+    .replace(/=([0-9A-F]{2})/g, (_, h: string) => String.fromCharCode(parseInt(h, 16))), 'latin1').toString('utf8');
+  return { url: `smtp://127.0.0.1:${port}`, messages: () => readdirSync(box).sort((a, b) => order(a) - order(b)).map((f) => readable(readFileSync(path.join(box, f), 'latin1'))) };
+}
+
+t.test('a real SMTP server gets exactly one firing and one resolved email, with the contributors', async (t) => {
+  const smtp = await smtpServer(t);
+  const { fake } = await running(t, settings(t, tempDataDir(t, 'email'), { emails: [{ name: 'mail', url: smtp.url, from: 'flowlens@example.test', to: ['ops@example.test'] }] }));
+  const now = Date.now();
+  fake.drain({ end: now, flows: [{ direction: 'ingress', protocol: 6, src: FLOODER, dst: HOST, srcPort: 7, dstPort: 443, packets: 4000, bytes: 160_000, tcpFlags: 0x02, firstSeen: now - 500, lastSeen: now - 500 }] });
+  await until(() => smtp.messages().length === 1, 'the firing email');
+  fake.drain({ end: now + 1000, flows: [] });
+  await until(() => smtp.messages().length === 2, 'the resolved email');
+  const [firing, resolved] = smtp.messages();
+  t.match(firing, /Subject: \[flowlens fake-host\] FIRING: SYN flood on 10\.9\.0\.2 tcp\/443 from 198\.51\.100\.20/);
+  t.match(firing, /To: ops@example\.test/);
+  t.match(firing, /198\.51\.100\.20 → 10\.9\.0\.2 tcp\/443: 160000 B, 4000 packets/, 'the contributors in the text part');
+  t.match(firing, /Content-Type: text\/html/, 'and an HTML part');
+  t.match(resolved, /Subject: \[flowlens fake-host\] RESOLVED: SYN flood on 10\.9\.0\.2/);
+  fake.drain({ end: now + 2000, flows: [] });
+  await new Promise((r) => setTimeout(r, 300));
+  t.equal(smtp.messages().length, 2, 'nothing more');
 });
