@@ -131,7 +131,7 @@ export function parseQuantity(raw: unknown): number {
   if (typeof raw === 'number') return raw;
   if (typeof raw !== 'string') return NaN;
   const t = raw.trim().replace(/(bit\/s|bps|bit|\/s)$/i, '').trim();
-  const m = /^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)$/.exec(t);
+  const m = /^(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)B?$/.exec(t);
   if (m) return Number(m[1]) * { '': 1, k: 1e3, m: 1e6, g: 1e9, t: 1e12 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g' | 't'];
   return parseSize(t);
 }
