@@ -124,6 +124,8 @@ export class Detectors {
     if (scans) {
       for (const s of this.fresh) {
         const o = orient(s, 0, 0, 0, 0);
+        // a TCP session first seen mid-stream (flowlens started after its SYN) is no attempt
+        if (s.protocol === IPPROTO_TCP && !(o.srcFlags & TCP_SYN)) continue;
         const answered = s.protocol === IPPROTO_TCP ? (o.dstFlags & TCP_SYN) !== 0
           : s.protocol === IPPROTO_UDP ? (s.initiator === 'remote' ? s.packetsUp : s.packetsDown) > 0 : true;
         if (answered) continue;
