@@ -30,6 +30,7 @@ import { NameTable } from './enrich/names.js';
 import { CidrSet, PRIVATE_RANGES } from './net/cidr.js';
 import { ApiComponent, type ApiSource } from './api/index.js';
 import { AlertsComponent } from './alerts/index.js';
+import { alertLine } from './alerts/influx.js';
 import { configFrom } from './config/index.js';
 
 /** Where the flows come from: the kernel (kernelCollector) or, in tests, a fake. */
@@ -94,6 +95,8 @@ export class Flowlens {
         reread: () => configFrom({ file: config.loaded.file, env: process.env }).alerts,
       })
       : undefined);
+    // firing and resolved as annotation points (src/alerts/influx.ts)
+    if (alerts && influx) alerts.on('alert', (t) => influx.writeLines((precision) => { const l = alertLine(t, config.host, precision); return l ? [l] : []; }));
     const api = (this.api = config.api.enabled
       ? new ApiComponent(config.api, (): ApiSource => ({
         processor: monitor.processor, status: () => monitor.status(), store: history?.store, alerts, intervalMs: config.collector.intervalMs, host: config.host,

@@ -11,6 +11,8 @@ import t, { type Test } from 'tap';
 import path from 'node:path';
 import { createHmac } from 'node:crypto';
 import net from 'node:net';
+import http from 'node:http';
+import { gunzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
@@ -258,4 +260,32 @@ t.test('a real SMTP server gets exactly one firing and one resolved email, with 
   fake.drain({ end: now + 2000, flows: [] });
   await new Promise((r) => setTimeout(r, 300));
   t.equal(smtp.messages().length, 2, 'nothing more');
+});
+
+t.test('InfluxDB gets one flowlens_alert point per firing and per resolved, with the state as a tag', async (t) => {
+  const lines: string[] = [];
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(chunks);
+      lines.push(...(req.headers['content-encoding'] === 'gzip' ? gunzipSync(body) : body).toString().split('\n').filter(Boolean));
+      res.writeHead(204).end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(() => new Promise<void>((resolve) => { server.closeAllConnections(); server.close(() => resolve()); }));
+  const file = path.join(tempDataDir(t, 'cfg'), 'flowlens.yaml');
+  writeFileSync(file, '{}\n');
+  const config = configFrom({ file, env: {}, flags: { iface: 'eth0', host: 'fake-host', 'data-dir': tempDataDir(t, 'influx'), 'http-port': '0', 'grpc-port': '0',
+    'influx-url': `http://127.0.0.1:${(server.address() as net.AddressInfo).port}`, 'influx-org': 'o', 'influx-bucket': 'b', 'influx-token': 'x' } });
+  const { flowlens, fake } = await running(t, config);
+  const now = Date.now();
+  fake.drain({ end: now, flows: [{ direction: 'ingress', protocol: 6, src: FLOODER, dst: HOST, srcPort: 7, dstPort: 22, packets: 2500, bytes: 100_000, tcpFlags: 0x02, firstSeen: now - 500, lastSeen: now - 500 }] });
+  fake.drain({ end: now + 1000, flows: [] });
+  await flowlens.stop();
+  const points = lines.filter((l) => l.startsWith('flowlens_alert,'));
+  t.equal(points.length, 2, points.join('\n'));
+  t.match(points[0], new RegExp(`^flowlens_alert,host=fake-host,kind=syn-flood,severity=critical,rule=syn-flood,state=firing id=1i,value=2500,threshold=1000,start=${now}i,summary="SYN flood on 10\\.9\\.0\\.2 tcp/22 from 198\\.51\\.100\\.20: 2500 SYN/s",subject=.* ${now}$`));
+  t.match(points[1], new RegExp(`state=resolved id=1i,.* ${now + 1000}$`));
 });
