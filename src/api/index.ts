@@ -102,7 +102,7 @@ export class ApiServer {
     this.httpPort = (this.http.server.address() as { port: number }).port;
     this.grpc = new GrpcApi(this.service, {
       host: c.listen, port: c.grpcPort, tokens, rateLimit: c.rateLimit, maxMessageBytes: c.bodyLimit,
-      protoDir: path.join(repoRoot, 'proto'), tls: tls ? { ...tls, ...(clientCa ? { clientCa } : {}) } : undefined,
+      protoDir: path.join(repoRoot, 'proto'), ...(this.source.alerts ? { alerts: this.source.alerts } : {}), tls: tls ? { ...tls, ...(clientCa ? { clientCa } : {}) } : undefined,
     });
     this.grpcPort = await this.grpc.listen();
   }

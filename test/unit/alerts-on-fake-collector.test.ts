@@ -5,7 +5,8 @@
  * resolves when it stops, a threshold rule respects for:, a daily quota fires
  * at 80 % then 100 %, and each firing and resolved is notified exactly once —
  * signed, in order after an outage, and not again after a restart — and by
- * email to a real SMTP server (Debian's python3-aiosmtpd).
+ * email to a real SMTP server (Debian's python3-aiosmtpd); InfluxDB points and
+ * the gRPC Alerts service.
  */
 import t, { type Test } from 'tap';
 import path from 'node:path';
@@ -16,6 +17,8 @@ import { gunzipSync } from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
+import * as grpc from '@grpc/grpc-js';
+import { AlertsClient, type AlertEvent, type ListAlertsResponse } from '../../src/api/grpc/gen/flowlens/v1/flowlens.js';
 import { configFrom, type FlowlensConfig } from '../../src/config/index.js';
 import { Flowlens } from '../../src/compose.js';
 import { FlowlensError } from '../../src/errors.js';
@@ -288,4 +291,25 @@ t.test('InfluxDB gets one flowlens_alert point per firing and per resolved, with
   t.equal(points.length, 2, points.join('\n'));
   t.match(points[0], new RegExp(`^flowlens_alert,host=fake-host,kind=syn-flood,severity=critical,rule=syn-flood,state=firing id=1i,value=2500,threshold=1000,start=${now}i,summary="SYN flood on 10\\.9\\.0\\.2 tcp/22 from 198\\.51\\.100\\.20: 2500 SYN/s",subject=.* ${now}$`));
   t.match(points[1], new RegExp(`state=resolved id=1i,.* ${now + 1000}$`));
+});
+
+t.test('gRPC: ListAlerts answers what /api/alerts does; WatchAlerts streams firing and resolved', async (t) => {
+  const { flowlens, fake, web } = await running(t, settings(t, tempDataDir(t, 'grpc'), {}));
+  const client = new AlertsClient(`127.0.0.1:${flowlens.api!.status()!.grpcPort}`, grpc.credentials.createInsecure());
+  t.teardown(() => client.close());
+  const events: AlertEvent[] = [];
+  const stream = client.watchAlerts({});
+  stream.on('data', (e: AlertEvent) => events.push(e));
+  stream.on('error', () => {});
+  await until(() => flowlens.alerts!.listenerCount('alert') === 1, 'the stream open on the server');
+  const now = Date.now();
+  fake.drain({ end: now, flows: [{ direction: 'ingress', protocol: 6, src: FLOODER, dst: HOST, srcPort: 7, dstPort: 25, packets: 2000, bytes: 80_000, tcpFlags: 0x02, firstSeen: now - 500, lastSeen: now - 500 }] });
+  fake.drain({ end: now + 1000, flows: [] });
+  await until(() => events.length === 2, 'two events');
+  t.same(events.map((e) => [e.event, e.alert!.kind, e.alert!.subject.victim]), [['firing', 'syn-flood', HOST], ['resolved', 'syn-flood', HOST]]);
+  const listed = await new Promise<ListAlertsResponse>((resolve, reject) => client.listAlerts({ state: 'resolved', kind: '', from: 0, to: 0, limit: 10 }, (e, r) => (e ? reject(e) : resolve(r))));
+  const json = (await httpRequest(web, '/api/alerts?state=resolved')).json().alerts;
+  t.same(listed.alerts.map((a) => [a.id, a.kind, a.state, a.start, a.end, a.value, a.contributors[0]?.packets]), json.map((a: any) => [a.id, a.kind, a.state, a.start, a.end, a.value, a.contributors[0]?.packets]));
+  t.equal(listed.alerts.length, 1);
+  stream.cancel();
 });
