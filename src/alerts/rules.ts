@@ -233,7 +233,9 @@ export function topSessions(live: LiveSessions, keep: (x: LiveSession) => boolea
   const rows: Array<{ x: LiveSession; latest: number }> = [];
   for (const x of live.values()) if (keep(x)) rows.push({ x, latest: live.latestBytesUp(x) + live.latestBytesDown(x) });
   rows.sort((a, b) => b.latest - a.latest || (b.x.bytesUp + b.x.bytesDown) - (a.x.bytesUp + a.x.bytesDown));
-  return rows.slice(0, n).map(({ x }) => {
+  // the sessions that make the value now; idle ones only when none moved
+  const moving = rows.filter((r) => r.latest > 0);
+  return (moving.length ? moving : rows).slice(0, n).map(({ x }) => {
     const [src, dst] = x.initiator === 'remote' ? [x.remote, x.local] : [x.local, x.remote];
     return { source: src, target: dst, service: serviceOf(x), bytes: x.bytesUp + x.bytesDown, packets: x.packetsUp + x.packetsDown };
   });
