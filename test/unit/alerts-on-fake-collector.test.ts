@@ -313,3 +313,32 @@ t.test('gRPC: ListAlerts answers what /api/alerts does; WatchAlerts streams firi
   t.equal(listed.alerts.length, 1);
   stream.cancel();
 });
+
+t.test('host sweep, UDP flood, ICMP flood and amplification each name attacker and victim', async (t) => {
+  const { fake, web } = await running(t, settings(t, tempDataDir(t, 'detectors'), { udpFlood: 50_000, icmpFlood: 2000, amplification: '1MB', hostSweep: 64 }));
+  const now = Date.now();
+  const at = now - 500;
+  const flows: FlowSpec[] = [
+    // the host sweeps 100 addresses on port 22: no answer from any
+    ...Array.from({ length: 100 }, (_, i): FlowSpec => ({ direction: 'egress', protocol: 6, src: HOST, dst: `192.0.2.${i + 1}`, srcPort: 41000, dstPort: 22, packets: 1, bytes: 60, tcpFlags: 0x02, firstSeen: at, lastSeen: at })),
+    // 60 000 UDP packets to the host's port 9999 from one source
+    { direction: 'ingress', protocol: 17, src: '203.0.113.50', dst: HOST, srcPort: 5555, dstPort: 9999, packets: 60_000, bytes: 60_000 * 100, firstSeen: at, lastSeen: at },
+    // 3000 ICMP echo requests
+    { direction: 'ingress', protocol: 1, src: '203.0.113.60', dst: HOST, srcPort: 8, dstPort: 0, packets: 3000, bytes: 3000 * 84, firstSeen: at, lastSeen: at },
+    // 2 MB of DNS answers the host never asked for, from two resolvers
+    { direction: 'ingress', protocol: 17, src: '203.0.113.70', dst: HOST, srcPort: 53, dstPort: 33333, packets: 700, bytes: 1_400_000, firstSeen: at, lastSeen: at },
+    { direction: 'ingress', protocol: 17, src: '203.0.113.71', dst: HOST, srcPort: 53, dstPort: 33334, packets: 300, bytes: 600_000, firstSeen: at, lastSeen: at },
+  ];
+  fake.drain({ end: now, flows });
+  fake.drain({ end: now + 1000, flows: [] });
+  const all = (await httpRequest(web, '/api/alerts?limit=100')).json().alerts as Array<{ kind: string; subject: Record<string, string>; value: number; state: string }>;
+  const by = (kind: string) => all.filter((a) => a.kind === kind);
+  t.match(by('host-sweep'), [{ subject: { attacker: HOST, service: 'tcp/22' }, value: 100 }], 'one sweep alert for 100 hosts');
+  // every UDP packet to the victim counts, the DNS answers too: the top source first
+  t.match(by('udp-flood'), [{ subject: { victim: HOST, attacker: '203.0.113.50 and 2 more' }, value: 61_000, contributors: [{ source: '203.0.113.50', packets: 60_000 }] }]);
+  t.match(by('icmp-flood'), [{ subject: { victim: HOST, attacker: '203.0.113.60' }, value: 3000 }]);
+  t.match(by('amplification'), [{ subject: { victim: HOST, attacker: '203.0.113.70 and 1 more' }, value: 2_000_000 }]);
+  t.equal(by('udp-flood').length + by('icmp-flood').length + by('amplification').length, 3, 'one alert each');
+  t.equal(all.filter((a) => a.kind === 'port-scan' || a.kind === 'syn-flood').length, 0, 'a sweep is no port scan and no SYN flood');
+  t.same(all.filter((a) => ['udp-flood', 'icmp-flood', 'amplification'].includes(a.kind)).map((a) => a.state), ['resolved', 'resolved', 'resolved'], 'the floods stopped: resolved');
+});
