@@ -68,22 +68,37 @@ class PerVictim {
   }
 }
 
-/** A sliding window of distinct items per pair, pruned by time. */
+/**
+ * A sliding window of distinct items per pair, pruned by time. Most pairs of a
+ * wide scan hold one item (one probe per source): that one is kept inline, a
+ * Map is made only for the second.
+ */
 class DistinctWindow {
-  readonly pairs = new Map<string, Map<string, number>>();
+  readonly pairs = new Map<string, { item: string; at: number } | Map<string, number>>();
   dropped = 0;
 
   add(pair: string, item: string, at: number): void {
-    let m = this.pairs.get(pair);
-    if (!m) {
+    const m = this.pairs.get(pair);
+    if (m === undefined) {
       if (this.pairs.size >= MAX_SCAN_PAIRS) { this.dropped++; return; }
-      this.pairs.set(pair, (m = new Map()));
-    }
-    m.set(item, at);
+      this.pairs.set(pair, { item, at });
+    } else if (m instanceof Map) m.set(item, at);
+    else if (m.item === item) m.at = at;
+    else this.pairs.set(pair, new Map([[m.item, m.at], [item, at]]));
+  }
+
+  /** The distinct items of a pair. */
+  static size(m: { item: string; at: number } | Map<string, number>): number {
+    return m instanceof Map ? m.size : 1;
+  }
+
+  static items(m: { item: string; at: number } | Map<string, number>): string[] {
+    return m instanceof Map ? [...m.keys()] : [m.item];
   }
 
   prune(before: number): void {
     for (const [pair, m] of this.pairs) {
+      if (!(m instanceof Map)) { if (m.at < before) this.pairs.delete(pair); continue; }
       for (const [item, at] of m) if (at < before) m.delete(item);
       if (!m.size) this.pairs.delete(pair);
     }
@@ -187,14 +202,15 @@ export class Detectors {
       (victim, rate) => rate * seconds >= AMPLIFICATION_RATIO * (amp.extra.get(victim) ?? 0));
     const scanObservations = (kind: AlertKind, w: DistinctWindow, threshold: number, what: (src: string, dst: string, n: number) => string, subject: (a: string, b: string) => Record<string, string>) => {
       if (threshold <= 0) return;
-      for (const [pair, items] of w.pairs) {
-        if (items.size < threshold / 2) continue;
+      for (const [pair, entry] of w.pairs) {
+        const size = DistinctWindow.size(entry);
+        if (size < threshold / 2) continue;
         const [a, b] = pair.split('>') as [string, string];
         out.push({
           fingerprint: `${kind}|${pair}`, rule: kind, kind, severity: 'warning', subject: subject(a, b),
-          summary: what(a, b, items.size), value: items.size, threshold, unit: kind === 'port-scan' ? 'ports' : 'hosts',
-          active: items.size >= threshold, clear: items.size < threshold / 2, forMs: 0,
-          contributors: () => [...items.keys()].slice(0, this.contributorsN).map((x) => kind === 'port-scan'
+          summary: what(a, b, size), value: size, threshold, unit: kind === 'port-scan' ? 'ports' : 'hosts',
+          active: size >= threshold, clear: size < threshold / 2, forMs: 0,
+          contributors: () => DistinctWindow.items(entry).slice(0, this.contributorsN).map((x) => kind === 'port-scan'
             ? { source: a, target: b, service: x, bytes: 0, packets: 0 } : { source: a, target: x, service: b, bytes: 0, packets: 0 }),
         });
       }
