@@ -4,7 +4,7 @@
  * nothing else fires), an hping3 SYN flood of a bounded count is one SYN-flood
  * alert on the victim's service that resolves after hping3 stops. flowlens
  * writes the alerts to its database; `flowlens alerts --format json` reads them
- * as a user would.
+ * as a user would; SIGHUP reloads the rules.
  */
 import t, { type Test } from 'tap';
 import path from 'node:path';
@@ -67,4 +67,13 @@ t.test('nmap SYN scan → one port-scan alert; hping3 SYN flood → SYN-flood al
   t.match(syn[0], { subject: { victim: HOST, service: 'tcp/8080', attacker: new RegExp(`^${PEER.replace(/\./g, '\\.')}`) } });
   t.ok(await waitFor(() => alerts(dataDir).find((a) => a.kind === 'syn-flood')?.state === 'resolved', 15_000), 'resolved after hping3 stopped');
   t.same(alerts(dataDir).map((a) => a.kind).sort(), ['port-scan', 'syn-flood'], 'no other alert');
+
+  // SIGHUP: new rules from the file, the alerts kept; a wrong file changes nothing
+  writeFileSync(config, 'alerts:\n  scanWindow: 5s\n  rules:\n    - {name: any-up, metric: bytes, above: 1G}\n');
+  run.child.kill('SIGHUP');
+  t.ok(await run.waitFor((r) => r.stderr.includes('reloaded the alerts: 1 rules, 0 receivers'), 10_000), `reloaded (stderr: ${run.stderr})`);
+  writeFileSync(config, 'alerts:\n  rules:\n    - {name: broken, metric: nonsense, above: 1}\n');
+  run.child.kill('SIGHUP');
+  t.ok(await run.waitFor((r) => r.stderr.includes('alerts not reloaded') && r.stderr.includes('rules[0].metric must be one of'), 10_000), 'a wrong file is refused, named');
+  t.equal(alerts(dataDir).length, 2, 'the alerts are kept');
 });
