@@ -264,6 +264,15 @@ export function settingsHelp(): string {
   }).join('\n');
 }
 
+/** A list setting's entries with `secret` fields and URL passwords (smtp://user:pass@...) shown as <set>. */
+function hideListSecrets(list: unknown[]): unknown[] {
+  return list.map((e) => {
+    if (!e || typeof e !== 'object' || Array.isArray(e)) return e;
+    return Object.fromEntries(Object.entries(e as Record<string, unknown>).map(([k, x]) => [k,
+      k === 'secret' ? '<set>' : typeof x === 'string' ? x.replace(/^([a-z]+:\/\/[^:@/]+):[^@/]+@/, '$1:<set>@') : x]));
+  });
+}
+
 /** The effective configuration as YAML, secrets hidden, each value's source as a comment. */
 export function dumpConfig(c: LoadedConfig): string {
   const tree: Record<string, unknown> = {};
@@ -271,6 +280,7 @@ export function dumpConfig(c: LoadedConfig): string {
     if (!c.values.has(s.key)) continue;
     let v = c.values.get(s.key);
     if (s.secret) v = '<set>';
+    else if (s.type === 'list') v = hideListSecrets(v as unknown[]);
     else if (s.type === 'duration') v = `${v}ms`;
     else if (s.type === 'bytes') v = sizeText(v as number);
     const parts = s.key.split('.');

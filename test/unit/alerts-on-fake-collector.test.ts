@@ -19,7 +19,7 @@ import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { stringify } from 'yaml';
 import * as grpc from '@grpc/grpc-js';
 import { AlertsClient, type AlertEvent, type ListAlertsResponse } from '../../src/api/grpc/gen/flowlens/v1/flowlens.js';
-import { configFrom, type FlowlensConfig } from '../../src/config/index.js';
+import { configFrom, dumpConfig, loadConfig, type FlowlensConfig } from '../../src/config/index.js';
 import { Flowlens } from '../../src/compose.js';
 import { FlowlensError } from '../../src/errors.js';
 import type { FlowSpec } from '../helpers/flow-batch.js';
@@ -341,4 +341,13 @@ t.test('host sweep, UDP flood, ICMP flood and amplification each name attacker a
   t.equal(by('udp-flood').length + by('icmp-flood').length + by('amplification').length, 3, 'one alert each');
   t.equal(all.filter((a) => a.kind === 'port-scan' || a.kind === 'syn-flood').length, 0, 'a sweep is no port scan and no SYN flood');
   t.same(all.filter((a) => ['udp-flood', 'icmp-flood', 'amplification'].includes(a.kind)).map((a) => a.state), ['resolved', 'resolved', 'resolved'], 'the floods stopped: resolved');
+});
+
+t.test('config --dump shows the receivers without their secrets', async (t) => {
+  const file = path.join(tempDataDir(t, 'dump'), 'flowlens.yaml');
+  writeFileSync(file, stringify({ alerts: { webhooks: [{ name: 'h', url: 'http://127.0.0.1:9/x', secret: 's3cr3t' }], emails: [{ name: 'm', url: 'smtp://bob:hunter2@mail.test:587', from: 'a@b.test', to: ['c@d.test'] }] } }));
+  const text = dumpConfig(loadConfig({ file, env: {} }));
+  t.notMatch(text, /s3cr3t|hunter2/, 'no secret in the dump');
+  t.match(text, /secret: <set>/);
+  t.match(text, /url: smtp:\/\/bob:<set>@mail\.test:587/);
 });
