@@ -16,6 +16,7 @@ import { topCli } from './cli/top.js';
 import { sessionsCli } from './cli/sessions.js';
 import { usageCli } from './cli/usage.js';
 import { prepareArgs } from './cli/args.js';
+import { alertsCli } from './cli/alerts.js';
 
 /** A whole decimal number: Number() would take "abc" as NaN, "" as 0 and "0x10" as 16. */
 function parseInteger(text: string, flag: string): number {
@@ -154,6 +155,7 @@ ${settingsHelp()}`,
   top: topCli,
   sessions: sessionsCli,
   usage: usageCli,
+  alerts: alertsCli,
 };
 
 function help(): string {

@@ -8,6 +8,7 @@
  *   influx     the InfluxDB writer (connects when it has points)
  *   history    the store: creates and claims the data directory
  *   geo        the geo databases
+ *   alerts     rules, detectors and notifications (its own connection to the history database)
  *   api        binds the JSON and gRPC ports (before attaching: a busy port
  *              is refused with nothing attached yet)
  *   collector  loads and attaches the flow counter
@@ -29,6 +30,9 @@ import { RemoteEnrichment } from './enrich/remote.js';
 import { NameTable } from './enrich/names.js';
 import { CidrSet, PRIVATE_RANGES } from './net/cidr.js';
 import { ApiComponent, type ApiSource } from './api/index.js';
+import { AlertsComponent } from './alerts/index.js';
+import { alertLine } from './alerts/influx.js';
+import { configFrom } from './config/index.js';
 
 /** Where the flows come from: the kernel (kernelCollector) or, in tests, a fake. */
 export interface CollectorDependency {
@@ -59,6 +63,7 @@ export class Flowlens {
   readonly influx: InfluxComponent | undefined;
   readonly geo: GeoComponent;
   readonly names: NameTable | undefined;
+  readonly alerts: AlertsComponent | undefined;
   private readonly parts: Components;
   /** The monitor's own failure to stop, thrown by stop() once every part has stopped. */
   private stopFailure: unknown;
@@ -84,9 +89,19 @@ export class Flowlens {
       : undefined);
     const machine = new HostSampler(config.history.enabled ? config.history.dataDir : undefined);
     const influx = (this.influx = config.influx ? new InfluxComponent(config.influx, { host: config.host, machine: () => machine.sample() }) : undefined);
+    const alerts = (this.alerts = config.alerts.enabled
+      ? new AlertsComponent(config.alerts, {
+        live: () => monitor.processor.live, history: () => history?.store, host: config.host,
+        ...(history ? { dataDir: config.history.dataDir } : {}),
+        // rules and receivers live in the file; thresholds may come from the environment too
+        reread: () => configFrom({ file: config.loaded.file, env: process.env }).alerts,
+      })
+      : undefined);
+    // firing and resolved as annotation points (src/alerts/influx.ts)
+    if (alerts && influx) alerts.on('alert', (t) => influx.writeLines((precision) => { const l = alertLine(t, config.host, precision); return l ? [l] : []; }));
     const api = (this.api = config.api.enabled
       ? new ApiComponent(config.api, (): ApiSource => ({
-        processor: monitor.processor, status: () => monitor.status(), store: history?.store, intervalMs: config.collector.intervalMs, host: config.host, billing: config.billing,
+        processor: monitor.processor, status: () => monitor.status(), store: history?.store, alerts, intervalMs: config.collector.intervalMs, host: config.host, billing: config.billing,
       }))
       : undefined);
     const monitor: Monitor = (this.monitor = new Monitor(config, {
@@ -94,10 +109,11 @@ export class Flowlens {
       enrichment: new RemoteEnrichment(geo, names),
       names,
       // the API first: its live answers and streams are the most current
-      consumers: [api, history, influx].filter((c) => c !== undefined),
+      // the alerts after the history: quotas read the period so far from it, this interval included
+      consumers: [api, history, alerts, influx].filter((c) => c !== undefined),
       statuses: {
-        history: history && (() => history.status()), influx: influx && (() => influx.status()), names: names && (() => names.stats()), geo: () => geo.status(),
-        machine: () => machine.sample(),
+        alerts: alerts && (() => alerts.status()), history: history && (() => history.status()), influx: influx && (() => influx.status()),
+        names: names && (() => names.stats()), geo: () => geo.status(), machine: () => machine.sample(),
       },
       ...(deps.hostAddresses ? { hostAddresses: deps.hostAddresses } : {}),
     }));
@@ -111,7 +127,7 @@ export class Flowlens {
       stop: () => undefined,
     };
     const collector: Component = { name: 'collector', start: () => monitor.open(), stop: () => monitor.closeNow() };
-    this.parts = new Components([checks, influx, history, geo, api, collector, monitor].filter((c) => c !== undefined), (part, e) => {
+    this.parts = new Components([checks, influx, history, alerts, geo, api, collector, monitor].filter((c) => c !== undefined), (part, e) => {
       if (part === monitor) this.stopFailure ??= e;
       else monitor.failed(part.name, e);
     });

@@ -25,6 +25,7 @@ import type { GeoStats } from './enrich/geo.js';
 import type { HistoryStatus } from './store/component.js';
 import type { InfluxSinkStats } from './sinks/influx/index.js';
 import type { Component } from './component.js';
+import type { AlertsStatus } from './alerts/index.js';
 
 /** How often expired names are dropped from the names table. */
 const NAMES_PRUNE_MS = 60_000;
@@ -49,6 +50,7 @@ export interface Consumer {
 /** The own status of the parts after the flows stage, each present while it is configured. */
 export interface PartsStatus {
   history?: HistoryStatus;
+  alerts?: AlertsStatus;
   influx?: InfluxSinkStats;
   names?: NameTableStats;
   geo?: GeoStats;
@@ -191,6 +193,7 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
       consumerErrors: structuredClone(this.consumerErrors),
       sinks: {
         history: s.history?.(),
+        alerts: s.alerts?.(),
         influx: s.influx?.(),
         names: s.names?.(),
         geo: s.geo?.(),

@@ -28,6 +28,8 @@ import { LiveQuery } from './live-query.js';
 import type { LiveSessions } from '../flows/live.js';
 import { FlowMetrics } from './metrics.js';
 import { ApiService } from './service.js';
+import type { AlertsComponent } from '../alerts/index.js';
+import { registerAlertMetrics } from '../alerts/metrics.js';
 
 export { LiveQuery } from './live-query.js';
 export { ApiService } from './service.js';
@@ -47,6 +49,8 @@ export interface ApiSource {
   processor: { live: LiveSessions; status(): FlowsStatus };
   status(): MonitorStatus;
   store?: Store;
+  /** The alerts, when they run. */
+  alerts?: AlertsComponent;
   /** The collector's interval, for the health check. */
   intervalMs: number;
   host: string;
@@ -73,6 +77,8 @@ export class ApiServer {
     this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store, billing: source.billing ?? DEFAULT_BILLING });
     // the InfluxDB writer's counters are read when Prometheus scrapes, not every interval
     this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx, () => source.status().sinks.machine);
+    const alerts = source.alerts;
+    if (alerts) registerAlertMetrics(this.metrics.registry, () => alerts.status());
   }
 
   /** Reads the tokens and TLS files, builds both servers and binds their ports. `lookup` resolves a listen name (tests). */
@@ -93,7 +99,7 @@ export class ApiServer {
     await checkListenAddress(c.listen, tokens.required, this.lookup);
     this.http = await buildHttpApp(
       {
-        service: this.service, metrics: this.metrics, latest: () => this.latest,
+        service: this.service, metrics: this.metrics, latest: () => this.latest, ...(this.source.alerts ? { alerts: this.source.alerts } : {}),
         onInterval: (l) => { this.hub.on('interval', l); return () => this.hub.off('interval', l); },
       },
       { tokens, rateLimit: c.rateLimit, bodyLimit: c.bodyLimit, uiDir: path.join(repoRoot, 'ui/dist'), https: tls, healthy: () => this.health() },
@@ -106,7 +112,7 @@ export class ApiServer {
     this.httpPort = (this.http.server.address() as { port: number }).port;
     this.grpc = new GrpcApi(this.service, {
       host: c.listen, port: c.grpcPort, tokens, rateLimit: c.rateLimit, maxMessageBytes: c.bodyLimit,
-      tls: tls ? { ...tls, ...(clientCa ? { clientCa } : {}) } : undefined,
+      ...(this.source.alerts ? { alerts: this.source.alerts } : {}), tls: tls ? { ...tls, ...(clientCa ? { clientCa } : {}) } : undefined,
     });
     this.grpcPort = await this.grpc.listen();
   }

@@ -148,12 +148,25 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   view?.start();
   opts.onStarted?.();
   if (opts.durationMs > 0) setTimeout(requestStop, opts.durationMs).unref();
+  // SIGHUP: the alert rules, thresholds and receivers again (state kept; a wrong file changes nothing)
+  const reload = () => {
+    try {
+      const r = flowlens!.alerts?.reload();
+      if (r) process.stderr.write(`flowlens: reloaded the alerts: ${r.rules} rules, ${r.receivers} receivers
+`);
+    } catch (e) {
+      process.stderr.write(`flowlens: alerts not reloaded: ${e instanceof Error && 'format' in e ? (e as { format(): string }).format() : (e as Error).message}
+`);
+    }
+  };
+  process.on('SIGHUP', reload);
   await stopRequested;
   // the terminal is given back first, with the start messages again (the view covered them)
   if (view) {
     const errors = view.stop();
     process.stderr.write(`${[...errors.map((e) => `flowlens: ${e}`), ...messages].join('\n')}\n`);
   }
+  process.off('SIGHUP', reload);
   await flowlens.stop();
   process.off('exit', onExit);
 }

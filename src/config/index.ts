@@ -13,6 +13,7 @@ import { TrafficFilter } from '../flows/filters.js';
 import type { SessionConfig } from '../flows/sessions.js';
 import { defaultLocalNetworks } from '../net/classify.js';
 import { FlowlensError } from '../errors.js';
+import { parseAlertLists, type AlertsConfig } from '../alerts/config.js';
 import { loadConfig, type LoadOptions, type LoadedConfig } from './load.js';
 
 export { loadConfig, dumpConfig, parseSetting, settingFlags, settingsHelp, DEFAULT_CONFIG_FILE } from './load.js';
@@ -93,7 +94,21 @@ export interface FlowlensConfig {
   /** The influx.* settings as loaded (influxConfigFrom checks them together); absent: no writer. */
   influx?: InfluxSettings;
   api: ApiConfig;
+  alerts: AlertsConfig;
   loaded: LoadedConfig;
+}
+
+function alertsConfig(v: <T>(key: string) => T): AlertsConfig {
+  return {
+    enabled: v('alerts.enabled'),
+    ...parseAlertLists({ rules: v('alerts.rules'), webhooks: v('alerts.webhooks'), emails: v('alerts.emails') }),
+    detectors: {
+      portScanPorts: v('alerts.portScan'), hostSweepHosts: v('alerts.hostSweep'), scanWindowMs: v('alerts.scanWindow'),
+      synFloodRate: v('alerts.synFlood'), udpFloodRate: v('alerts.udpFlood'), icmpFloodRate: v('alerts.icmpFlood'), amplificationRate: v('alerts.amplification'),
+    },
+    contributors: v('alerts.contributors'),
+    queueLimit: v('alerts.queueLimit'),
+  };
 }
 
 export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
@@ -133,6 +148,7 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
     billing: { cycleStartDay: v('billing.cycleStartDay'), cap: v('billing.cap'), capScope: v('billing.capScope'), capDirection: v('billing.capDirection') },
     influx,
     api: apiConfig(v, (key) => loaded.values.has(key)),
+    alerts: alertsConfig(v),
     loaded,
   };
 }

@@ -59,6 +59,7 @@ function describe(s: Setting): string {
     case 'interfaces': return 'a list of interface names, each optionally with a role: eth0:wan,br0:lan or [{name: eth0, role: wan}]';
     case 'cidrs': return 'a list of addresses or CIDR prefixes';
     case 'rules': return 'a list of rules like {port: [22]}, {cidr: [10.0.0.0/8], protocol: [udp]} or {domain: [example.com]}';
+    case 'list': return 'a list (see the docs of the setting)';
     default: return 'a non-empty string';
   }
 }
@@ -130,6 +131,10 @@ export function parseSetting(s: Setting, raw: unknown, where: string): unknown {
         if (typeof x !== 'string') bad();
         return parseCidr(x as string, where).text;
       });
+    case 'list':
+      // the component checks the entries (resolveConfig), all at once
+      if (!Array.isArray(raw)) bad();
+      return raw;
     case 'rules': {
       if (!Array.isArray(raw)) bad();
       return (raw as unknown[]).map((rule, i) => {
@@ -296,6 +301,15 @@ export function settingsHelp(): string {
   }).join('\n');
 }
 
+/** A list setting's entries with `secret` fields and URL passwords (smtp://user:pass@...) shown as <set>. */
+function hideListSecrets(list: unknown[]): unknown[] {
+  return list.map((e) => {
+    if (!e || typeof e !== 'object' || Array.isArray(e)) return e;
+    return Object.fromEntries(Object.entries(e as Record<string, unknown>).map(([k, x]) => [k,
+      k === 'secret' ? '<set>' : typeof x === 'string' ? x.replace(/^([a-z]+:\/\/[^:@/]+):[^@/]+@/, '$1:<set>@') : x]));
+  });
+}
+
 /** The effective configuration as YAML, secrets hidden, each value's source as a comment. */
 export function dumpConfig(c: LoadedConfig): string {
   const tree: Record<string, unknown> = {};
@@ -303,6 +317,7 @@ export function dumpConfig(c: LoadedConfig): string {
     if (!c.values.has(s.key)) continue;
     let v = c.values.get(s.key);
     if (s.secret) v = '<set>';
+    else if (s.type === 'list') v = hideListSecrets(v as unknown[]);
     else if (s.type === 'duration') v = `${v}ms`;
     else if (s.type === 'bytes') v = sizeText(v as number);
     else if (s.type === 'interfaces') v = (v as InterfaceSetting[]).map((i) => (i.role ? { name: i.name, role: i.role } : i.name));

@@ -11,7 +11,7 @@ import { TALKER_DIMENSIONS } from '../flows/types.js';
 
 export type SettingType =
   | 'string' | 'strings' | 'integer' | 'number' | 'boolean' | 'duration' | 'bytes' | 'enum' | 'cidrs' | 'rules' | 'path'
-  | 'interfaces';
+  | 'interfaces' | 'list';
 
 export interface Setting {
   /** Dotted key in the YAML file ("history.flushInterval"). */
@@ -93,6 +93,19 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'api.rateLimit', type: 'integer', default: 1200, min: 1, max: 10_000_000, flag: 'rate-limit', doc: 'requests per minute one client address may make (HTTP and gRPC each)' },
   { key: 'api.bodyLimit', type: 'integer', default: 65536, min: 1024, max: 16 << 20, doc: 'largest request body (HTTP) or message (gRPC) accepted, in bytes' },
   { key: 'api.metricsRemoteSeries', type: 'integer', default: 50, min: 0, max: 100_000, flag: 'metrics-remote-series', doc: 'remote addresses with their own /metrics series; the rest are summed as remote="other"' },
+  { key: 'alerts.enabled', type: 'boolean', default: true, flag: 'no-alerts', doc: 'evaluate alert rules and the attack detectors (docs/alerts.md)' },
+  { key: 'alerts.rules', type: 'list', default: [], doc: 'threshold and quota rules: a list of {name, metric, window, subject, above/below, for, hysteresis} or {name, quota, subject} (docs/alerts.md)' },
+  { key: 'alerts.webhooks', type: 'list', default: [], doc: 'webhook receivers: a list of {name, url, secret, rateLimit, timeout}' },
+  { key: 'alerts.emails', type: 'list', default: [], doc: 'email receivers: a list of {name, url: smtp://host:port, from, to, rateLimit}' },
+  { key: 'alerts.portScan', type: 'integer', default: 100, min: 0, max: 65536, doc: 'port scan: refused or unanswered ports of one host from one source within alerts.scanWindow (0: off)' },
+  { key: 'alerts.hostSweep', type: 'integer', default: 64, min: 0, max: 1 << 24, doc: 'host sweep: refused or unanswered hosts on one port from one source within alerts.scanWindow (0: off)' },
+  { key: 'alerts.scanWindow', type: 'duration', default: 60_000, min: 1000, max: 3_600_000, doc: 'window of the port scan and host sweep detectors' },
+  { key: 'alerts.synFlood', type: 'integer', default: 1000, min: 0, max: 1e9, doc: 'SYN flood: SYNs per second without a completed handshake to one victim (0: off)' },
+  { key: 'alerts.udpFlood', type: 'integer', default: 100_000, min: 0, max: 1e9, doc: 'UDP flood: UDP packets per second to one victim (0: off)' },
+  { key: 'alerts.icmpFlood', type: 'integer', default: 2000, min: 0, max: 1e9, doc: 'ICMP flood: ICMP packets per second to one victim (0: off)' },
+  { key: 'alerts.amplification', type: 'bytes', default: 1_000_000, min: 0, max: 1e12, doc: 'amplification: bytes per second of UDP answers from ports 53/123/11211/19/1900 to one victim, at 10× its queries or more (0: off)' },
+  { key: 'alerts.contributors', type: 'integer', default: 5, min: 1, max: 100, doc: 'sessions and talkers kept with each alert' },
+  { key: 'alerts.queueLimit', type: 'integer', default: 10_000, min: 10, max: 10_000_000, doc: 'notifications waiting to be delivered, at most (beyond it the oldest are dropped and counted)' },
 ];
 
 const byKey = new Map(SETTINGS.map((s) => [s.key, s]));

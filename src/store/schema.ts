@@ -12,6 +12,9 @@
  *  session_log      ended sessions; pruned after sessionLogDays
  *  live             what a running flowlens last saw (top talkers of the last flush
  *                   window, active sessions), replaced on every flush, for other processes
+ *  alert            every alert (src/alerts): pending and firing ones are open, resolved ones history
+ *  alert_silence    silences: a match on rule/kind/subject, until when, why
+ *  alert_outbox     notifications waiting for their receiver; one per (receiver, alert, event)
  */
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
@@ -56,6 +59,18 @@ const MIGRATIONS: string[] = [
    CREATE INDEX session_log_local ON session_log (local_bin);
    CREATE INDEX session_log_remote ON session_log (remote_bin);
    CREATE TABLE live (kind TEXT PRIMARY KEY, at INTEGER NOT NULL, body TEXT NOT NULL);`,
+  `CREATE TABLE alert (
+     id INTEGER PRIMARY KEY, fingerprint TEXT NOT NULL, rule TEXT NOT NULL, kind TEXT NOT NULL, severity TEXT NOT NULL,
+     subject TEXT NOT NULL, summary TEXT NOT NULL, value REAL NOT NULL, threshold REAL NOT NULL, baseline REAL, unit TEXT NOT NULL,
+     start INTEGER NOT NULL, fired_at INTEGER, end INTEGER, state TEXT NOT NULL, contributors TEXT NOT NULL);
+   CREATE INDEX alert_start ON alert (start);
+   CREATE INDEX alert_open ON alert (state) WHERE state != 'resolved';
+   CREATE TABLE alert_silence (
+     id INTEGER PRIMARY KEY, match TEXT NOT NULL, until INTEGER NOT NULL, reason TEXT NOT NULL, created INTEGER NOT NULL);
+   CREATE TABLE alert_outbox (
+     id INTEGER PRIMARY KEY, receiver TEXT NOT NULL, alert_id INTEGER NOT NULL, event TEXT NOT NULL, body TEXT NOT NULL,
+     created INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, last_error TEXT,
+     UNIQUE (receiver, alert_id, event));`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
@@ -86,6 +101,13 @@ export function openForWriting(dataDir: string): Db {
     db?.close();
     throw storeError(e, file);
   }
+}
+
+/** A database in memory with the same tables (alerts without history). */
+export function openInMemory(): Db {
+  const db = new Database(':memory:');
+  migrate(db, ':memory:');
+  return db;
 }
 
 /**

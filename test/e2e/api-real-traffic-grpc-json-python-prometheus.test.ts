@@ -200,7 +200,7 @@ t.test('every RPC and endpoint with real traffic; streams; Python; Prometheus', 
       call.write({ list_services: '' });
     });
     refl.close();
-    t.same(services.filter((s) => /flowlens|health/.test(s)).sort(), ['flowlens.v1.Admin', 'flowlens.v1.Traffic', 'grpc.health.v1.Health'], 'reflection lists the services');
+    t.same(services.filter((s) => /flowlens|health/.test(s)).sort(), ['flowlens.v1.Admin', 'flowlens.v1.Alerts', 'flowlens.v1.Traffic', 'grpc.health.v1.Health'], 'reflection lists the services');
   } else t.fail(`reflection.proto not found at ${reflectionProto}`);
 
   // ---- the JSON API answers what gRPC answers ----

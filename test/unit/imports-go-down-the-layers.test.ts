@@ -18,7 +18,7 @@ const LAYERS: string[][] = [
   ['flows/'],
   ['enrich/'],
   ['config/schema.ts', 'config/load.ts', 'config/problems.ts', 'config/units.ts', 'config/doc.ts'],
-  ['store/', 'sinks/'],
+  ['store/', 'sinks/', 'alerts/'],
   ['config/'],
   ['monitor.ts'],
   ['api/'],

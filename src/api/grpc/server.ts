@@ -21,7 +21,9 @@ import type { IntervalStats } from '../../flows/types.js';
 import { allows, type Role, type TokenSet } from '../auth.js';
 import type { ApiService } from '../service.js';
 import { FILE_DESCRIPTOR_SET_BASE64 } from './gen/descriptor-set.js';
-import { AdminService, TrafficService, type LiveUpdate, type SessionsResponse, type WatchLiveRequest, type WatchSessionsRequest } from './gen/flowlens/v1/flowlens.js';
+import type { AlertsComponent } from '../../alerts/index.js';
+import { listAlerts, watchAlerts } from './alerts.js';
+import { AdminService, AlertsService, TrafficService, type AlertEvent, type ListAlertsRequest, type WatchAlertsRequest, type LiveUpdate, type SessionsResponse, type WatchLiveRequest, type WatchSessionsRequest } from './gen/flowlens/v1/flowlens.js';
 
 export interface GrpcOptions {
   host: string;
@@ -33,6 +35,8 @@ export interface GrpcOptions {
   rateLimit: number;
   /** Largest request message, bytes. */
   maxMessageBytes: number;
+  /** The alerts, when they run (without, the Alerts service answers INVALID_ARGUMENT: alerts are off). */
+  alerts?: AlertsComponent;
 }
 
 /**
@@ -133,8 +137,10 @@ interface Stream<Req, Res> {
 export class GrpcApi {
   private readonly server: grpc.Server;
   private readonly limiter: RateLimiter;
-  private readonly health = new HealthImplementation({ '': 'SERVING', 'flowlens.v1.Traffic': 'SERVING', 'flowlens.v1.Admin': 'SERVING' });
+  private readonly health = new HealthImplementation({ '': 'SERVING', 'flowlens.v1.Traffic': 'SERVING', 'flowlens.v1.Admin': 'SERVING', 'flowlens.v1.Alerts': 'SERVING' });
   private readonly streams = new Set<Stream<any, any>>();
+  /** Open WatchAlerts streams: each ends (status OK) when the server closes. */
+  private readonly alertStreams = new Set<() => void>();
   port = 0;
 
   constructor(private readonly service: ApiService, private readonly opts: GrpcOptions) {
@@ -158,6 +164,25 @@ export class GrpcApi {
         s.watchSessions(req); // a bad filter fails the call now, not at the first interval
         return () => s.watchSessions(req);
       }),
+    });
+    this.server.addService(withOpaqueSerializeErrors(AlertsService), {
+      listAlerts: this.unary('ListAlerts', 'read', (req) => listAlerts(this.opts.alerts, req as ListAlertsRequest)),
+      watchAlerts: (call: grpc.ServerWritableStream<WatchAlertsRequest, AlertEvent>) => {
+        const refused = this.admit(call as Call, 'read');
+        if (refused) return fail(call, refused);
+        let stop: () => void;
+        try {
+          stop = watchAlerts(this.opts.alerts, (e) => { if (!call.cancelled) call.write(e); });
+        } catch (e) {
+          return fail(call, grpcError(e, 'WatchAlerts'));
+        }
+        const ends = () => { stop(); this.alertStreams.delete(end); };
+        const end = () => { ends(); call.end(); };
+        this.alertStreams.add(end);
+        call.on('cancelled', ends);
+        call.on('close', ends);
+        call.on('error', ends);
+      },
     });
     this.server.addService(withOpaqueSerializeErrors(AdminService), {
       flushHistory: this.unary('FlushHistory', 'admin', () => s.flushHistory()),
@@ -242,6 +267,7 @@ export class GrpcApi {
     this.health.setStatus('', 'NOT_SERVING');
     for (const s of this.streams) s.call.end();
     this.streams.clear();
+    for (const end of [...this.alertStreams]) end();
     await new Promise<void>((resolve) => {
       const force = setTimeout(() => { this.server.forceShutdown(); resolve(); }, 2000);
       force.unref();

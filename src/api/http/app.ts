@@ -26,6 +26,8 @@ import type { FlowMetrics } from '../metrics.js';
 import { LIVE_SORTS, MAX_PAGE, MAX_REALTIME_SECONDS, MAX_WINDOW_SECONDS } from '../live-query.js';
 import type { ApiService } from '../service.js';
 import type * as pb from '../grpc/gen/flowlens/v1/flowlens.js';
+import type { AlertsComponent } from '../../alerts/index.js';
+import { alertRoutes } from './alerts.js';
 
 export interface HttpOptions {
   tokens: TokenSet;
@@ -45,6 +47,8 @@ export interface HttpDeps {
   onInterval(listener: (stats: IntervalStats) => void): () => void;
   /** The latest processed interval, if any: a new stream starts with it, not with nothing. */
   latest?(): IntervalStats | null;
+  /** The alerts, when they run (their routes: ./alerts.ts). */
+  alerts?: AlertsComponent;
 }
 
 type Query = Record<string, string | number | undefined>;
@@ -201,6 +205,8 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
   });
 
   app.post('/api/admin/flush', { schema: { summary: 'Write the pending history to the database now (admin)' }, onRequest: guard('admin') }, async () => service.flushHistory());
+
+  if (deps.alerts) alertRoutes(app, deps.alerts, read, guard('admin'));
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false }, onRequest: read }, async (_req, reply) => {
     reply.header('content-type', metrics.contentType);

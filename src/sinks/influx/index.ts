@@ -98,6 +98,15 @@ export class InfluxSink {
     }
   }
 
+  /** Queues lines made elsewhere (the alerts' points); dropped and counted like any when the buffer is full. */
+  writeLines(lines: string[]): void {
+    if (this.closing || !lines.length) return;
+    const dropped = this.buffer.push(lines);
+    this.counters.pointsDropped += dropped.points;
+    this.counters.bytesDropped += dropped.bytes;
+    this.writer.kick();
+  }
+
   stats(): InfluxSinkStats {
     const c = this.counters;
     return {
@@ -196,6 +205,11 @@ export class InfluxComponent {
 
   add(stats: IntervalStats, status: CollectorStatus): void {
     this.sink?.write(stats, status);
+  }
+
+  /** Queues lines made elsewhere (the alerts' points), with the writer's precision; nothing before start. */
+  writeLines(make: (precision: InfluxConfig['precision']) => string[]): void {
+    if (this.sink) this.sink.writeLines(make(this.check().precision));
   }
 
   async stop(): Promise<void> {

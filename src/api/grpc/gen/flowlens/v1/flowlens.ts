@@ -529,6 +529,75 @@ export interface FlushHistoryResponse {
   sessions: number;
 }
 
+export interface ListAlertsRequest {
+  /** "pending", "firing", "resolved" or "" (any). */
+  state: string;
+  /** "threshold", "quota", "port-scan", "host-sweep", "syn-flood", "udp-flood", "icmp-flood", "amplification" or "" (any). */
+  kind: string;
+  /** Alerts active at some time in [from, to) (epoch ms; 0: open-ended). */
+  from: number;
+  to: number;
+  /** Rows (default 100). */
+  limit: number;
+}
+
+/** A session or talker behind an alert's value, at firing time. */
+export interface AlertContributor {
+  /** The sending end (the attacker for a detector). */
+  source: string;
+  /** The receiving end (the victim), "" when none. */
+  target: string;
+  /** "tcp/443", "" when none. */
+  service: string;
+  bytes: number;
+  packets: number;
+}
+
+export interface Alert {
+  id: number;
+  /** (rule, subject): one open alert per fingerprint. */
+  fingerprint: string;
+  rule: string;
+  kind: string;
+  /** "info", "warning", "critical". */
+  severity: string;
+  /** {"attacker": ..., "victim": ...}, {"host": ...}; empty for the total. */
+  subject: { [key: string]: string };
+  summary: string;
+  /** The worst value while open, in unit. */
+  value: number;
+  threshold: number;
+  /** A quota's limit; 0 when none. */
+  baseline: number;
+  unit: string;
+  start: number;
+  /** 0 while pending. */
+  firedAt: number;
+  /** 0 while open. */
+  end: number;
+  /** "pending", "firing", "resolved". */
+  state: string;
+  contributors: AlertContributor[];
+}
+
+export interface Alert_SubjectEntry {
+  key: string;
+  value: string;
+}
+
+export interface ListAlertsResponse {
+  alerts: Alert[];
+}
+
+export interface WatchAlertsRequest {
+}
+
+export interface AlertEvent {
+  /** "firing" or "resolved". */
+  event: string;
+  alert: Alert | undefined;
+}
+
 function createBaseTrafficFilter(): TrafficFilter {
   return { iface: "", direction: "", scope: "" };
 }
@@ -5388,6 +5457,707 @@ export const FlushHistoryResponse: MessageFns<FlushHistoryResponse> = {
   },
 };
 
+function createBaseListAlertsRequest(): ListAlertsRequest {
+  return { state: "", kind: "", from: 0, to: 0, limit: 0 };
+}
+
+export const ListAlertsRequest: MessageFns<ListAlertsRequest> = {
+  encode(message: ListAlertsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.state !== "") {
+      writer.uint32(10).string(message.state);
+    }
+    if (message.kind !== "") {
+      writer.uint32(18).string(message.kind);
+    }
+    if (message.from !== 0) {
+      writer.uint32(24).int64(message.from);
+    }
+    if (message.to !== 0) {
+      writer.uint32(32).int64(message.to);
+    }
+    if (message.limit !== 0) {
+      writer.uint32(40).uint32(message.limit);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAlertsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAlertsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.from = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.to = longToNumber(reader.int64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.limit = reader.uint32();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListAlertsRequest>): ListAlertsRequest {
+    return ListAlertsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAlertsRequest>): ListAlertsRequest {
+    const message = createBaseListAlertsRequest();
+    message.state = object.state ?? "";
+    message.kind = object.kind ?? "";
+    message.from = object.from ?? 0;
+    message.to = object.to ?? 0;
+    message.limit = object.limit ?? 0;
+    return message;
+  },
+};
+
+function createBaseAlertContributor(): AlertContributor {
+  return { source: "", target: "", service: "", bytes: 0, packets: 0 };
+}
+
+export const AlertContributor: MessageFns<AlertContributor> = {
+  encode(message: AlertContributor, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.source !== "") {
+      writer.uint32(10).string(message.source);
+    }
+    if (message.target !== "") {
+      writer.uint32(18).string(message.target);
+    }
+    if (message.service !== "") {
+      writer.uint32(26).string(message.service);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(32).uint64(message.bytes);
+    }
+    if (message.packets !== 0) {
+      writer.uint32(40).uint64(message.packets);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AlertContributor {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlertContributor();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.source = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.target = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.service = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.packets = longToNumber(reader.uint64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<AlertContributor>): AlertContributor {
+    return AlertContributor.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AlertContributor>): AlertContributor {
+    const message = createBaseAlertContributor();
+    message.source = object.source ?? "";
+    message.target = object.target ?? "";
+    message.service = object.service ?? "";
+    message.bytes = object.bytes ?? 0;
+    message.packets = object.packets ?? 0;
+    return message;
+  },
+};
+
+function createBaseAlert(): Alert {
+  return {
+    id: 0,
+    fingerprint: "",
+    rule: "",
+    kind: "",
+    severity: "",
+    subject: {},
+    summary: "",
+    value: 0,
+    threshold: 0,
+    baseline: 0,
+    unit: "",
+    start: 0,
+    firedAt: 0,
+    end: 0,
+    state: "",
+    contributors: [],
+  };
+}
+
+export const Alert: MessageFns<Alert> = {
+  encode(message: Alert, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.id !== 0) {
+      writer.uint32(8).int64(message.id);
+    }
+    if (message.fingerprint !== "") {
+      writer.uint32(18).string(message.fingerprint);
+    }
+    if (message.rule !== "") {
+      writer.uint32(26).string(message.rule);
+    }
+    if (message.kind !== "") {
+      writer.uint32(34).string(message.kind);
+    }
+    if (message.severity !== "") {
+      writer.uint32(42).string(message.severity);
+    }
+    globalThis.Object.entries(message.subject).forEach(([key, value]: [string, string]) => {
+      Alert_SubjectEntry.encode({ key: key as any, value }, writer.uint32(50).fork()).join();
+    });
+    if (message.summary !== "") {
+      writer.uint32(58).string(message.summary);
+    }
+    if (message.value !== 0) {
+      writer.uint32(65).double(message.value);
+    }
+    if (message.threshold !== 0) {
+      writer.uint32(73).double(message.threshold);
+    }
+    if (message.baseline !== 0) {
+      writer.uint32(81).double(message.baseline);
+    }
+    if (message.unit !== "") {
+      writer.uint32(90).string(message.unit);
+    }
+    if (message.start !== 0) {
+      writer.uint32(96).int64(message.start);
+    }
+    if (message.firedAt !== 0) {
+      writer.uint32(104).int64(message.firedAt);
+    }
+    if (message.end !== 0) {
+      writer.uint32(112).int64(message.end);
+    }
+    if (message.state !== "") {
+      writer.uint32(122).string(message.state);
+    }
+    for (const v of message.contributors) {
+      AlertContributor.encode(v!, writer.uint32(130).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Alert {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlert();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.id = longToNumber(reader.int64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.fingerprint = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.rule = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.severity = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            const entry6 = Alert_SubjectEntry.decode(reader, reader.uint32());
+            if (entry6.value !== undefined) {
+              message.subject[entry6.key] = entry6.value;
+            }
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.summary = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 65) {
+              break;
+            }
+
+            message.value = reader.double();
+            continue;
+          }
+          case 9: {
+            if (tag !== 73) {
+              break;
+            }
+
+            message.threshold = reader.double();
+            continue;
+          }
+          case 10: {
+            if (tag !== 81) {
+              break;
+            }
+
+            message.baseline = reader.double();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.unit = reader.string();
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.start = longToNumber(reader.int64());
+            continue;
+          }
+          case 13: {
+            if (tag !== 104) {
+              break;
+            }
+
+            message.firedAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.end = longToNumber(reader.int64());
+            continue;
+          }
+          case 15: {
+            if (tag !== 122) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 16: {
+            if (tag !== 130) {
+              break;
+            }
+
+            message.contributors.push(AlertContributor.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Alert>): Alert {
+    return Alert.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Alert>): Alert {
+    const message = createBaseAlert();
+    message.id = object.id ?? 0;
+    message.fingerprint = object.fingerprint ?? "";
+    message.rule = object.rule ?? "";
+    message.kind = object.kind ?? "";
+    message.severity = object.severity ?? "";
+    message.subject = (globalThis.Object.entries(object.subject ?? {}) as [string, string][]).reduce(
+      (acc: { [key: string]: string }, [key, value]: [string, string]) => {
+        if (value !== undefined) {
+          acc[key] = globalThis.String(value);
+        }
+        return acc;
+      },
+      {},
+    );
+    message.summary = object.summary ?? "";
+    message.value = object.value ?? 0;
+    message.threshold = object.threshold ?? 0;
+    message.baseline = object.baseline ?? 0;
+    message.unit = object.unit ?? "";
+    message.start = object.start ?? 0;
+    message.firedAt = object.firedAt ?? 0;
+    message.end = object.end ?? 0;
+    message.state = object.state ?? "";
+    message.contributors = object.contributors?.map((e) => AlertContributor.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseAlert_SubjectEntry(): Alert_SubjectEntry {
+  return { key: "", value: "" };
+}
+
+export const Alert_SubjectEntry: MessageFns<Alert_SubjectEntry> = {
+  encode(message: Alert_SubjectEntry, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.key !== "") {
+      writer.uint32(10).string(message.key);
+    }
+    if (message.value !== "") {
+      writer.uint32(18).string(message.value);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Alert_SubjectEntry {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlert_SubjectEntry();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.key = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.value = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Alert_SubjectEntry>): Alert_SubjectEntry {
+    return Alert_SubjectEntry.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Alert_SubjectEntry>): Alert_SubjectEntry {
+    const message = createBaseAlert_SubjectEntry();
+    message.key = object.key ?? "";
+    message.value = object.value ?? "";
+    return message;
+  },
+};
+
+function createBaseListAlertsResponse(): ListAlertsResponse {
+  return { alerts: [] };
+}
+
+export const ListAlertsResponse: MessageFns<ListAlertsResponse> = {
+  encode(message: ListAlertsResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.alerts) {
+      Alert.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ListAlertsResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseListAlertsResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.alerts.push(Alert.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ListAlertsResponse>): ListAlertsResponse {
+    return ListAlertsResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ListAlertsResponse>): ListAlertsResponse {
+    const message = createBaseListAlertsResponse();
+    message.alerts = object.alerts?.map((e) => Alert.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseWatchAlertsRequest(): WatchAlertsRequest {
+  return {};
+}
+
+export const WatchAlertsRequest: MessageFns<WatchAlertsRequest> = {
+  encode(_: WatchAlertsRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): WatchAlertsRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseWatchAlertsRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<WatchAlertsRequest>): WatchAlertsRequest {
+    return WatchAlertsRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<WatchAlertsRequest>): WatchAlertsRequest {
+    const message = createBaseWatchAlertsRequest();
+    return message;
+  },
+};
+
+function createBaseAlertEvent(): AlertEvent {
+  return { event: "", alert: undefined };
+}
+
+export const AlertEvent: MessageFns<AlertEvent> = {
+  encode(message: AlertEvent, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.event !== "") {
+      writer.uint32(10).string(message.event);
+    }
+    if (message.alert !== undefined) {
+      Alert.encode(message.alert, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): AlertEvent {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseAlertEvent();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.event = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.alert = Alert.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<AlertEvent>): AlertEvent {
+    return AlertEvent.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<AlertEvent>): AlertEvent {
+    const message = createBaseAlertEvent();
+    message.event = object.event ?? "";
+    message.alert = (object.alert !== undefined && object.alert !== null) ? Alert.fromPartial(object.alert) : undefined;
+    return message;
+  },
+};
+
 /** Reads: every method needs a read-only or an admin token when tokens are configured. */
 export type TrafficService = typeof TrafficService;
 export const TrafficService = {
@@ -5664,6 +6434,70 @@ export interface TrafficClient extends Client {
 export const TrafficClient = makeGenericClientConstructor(TrafficService, "flowlens.v1.Traffic") as unknown as {
   new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): TrafficClient;
   service: typeof TrafficService;
+  serviceName: string;
+};
+
+/** The alerts of the rules and detectors (docs/alerts.md); read tokens, like Traffic. */
+export type AlertsService = typeof AlertsService;
+export const AlertsService = {
+  /** Alerts, newest first, filtered by state, kind and a time range. */
+  listAlerts: {
+    path: "/flowlens.v1.Alerts/ListAlerts" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ListAlertsRequest): Buffer => Buffer.from(ListAlertsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ListAlertsRequest => ListAlertsRequest.decode(value),
+    responseSerialize: (value: ListAlertsResponse): Buffer => Buffer.from(ListAlertsResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ListAlertsResponse => ListAlertsResponse.decode(value),
+  },
+  /** Every firing and resolved alert as it happens. */
+  watchAlerts: {
+    path: "/flowlens.v1.Alerts/WatchAlerts" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: WatchAlertsRequest): Buffer => Buffer.from(WatchAlertsRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): WatchAlertsRequest => WatchAlertsRequest.decode(value),
+    responseSerialize: (value: AlertEvent): Buffer => Buffer.from(AlertEvent.encode(value).finish()),
+    responseDeserialize: (value: Buffer): AlertEvent => AlertEvent.decode(value),
+  },
+} as const;
+
+export interface AlertsServer extends UntypedServiceImplementation {
+  /** Alerts, newest first, filtered by state, kind and a time range. */
+  listAlerts: handleUnaryCall<ListAlertsRequest, ListAlertsResponse>;
+  /** Every firing and resolved alert as it happens. */
+  watchAlerts: handleServerStreamingCall<WatchAlertsRequest, AlertEvent>;
+}
+
+export interface AlertsClient extends Client {
+  /** Alerts, newest first, filtered by state, kind and a time range. */
+  listAlerts(
+    request: ListAlertsRequest,
+    callback: (error: ServiceError | null, response: ListAlertsResponse) => void,
+  ): ClientUnaryCall;
+  listAlerts(
+    request: ListAlertsRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ListAlertsResponse) => void,
+  ): ClientUnaryCall;
+  listAlerts(
+    request: ListAlertsRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ListAlertsResponse) => void,
+  ): ClientUnaryCall;
+  /** Every firing and resolved alert as it happens. */
+  watchAlerts(request: WatchAlertsRequest, options?: Partial<CallOptions>): ClientReadableStream<AlertEvent>;
+  watchAlerts(
+    request: WatchAlertsRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<AlertEvent>;
+}
+
+export const AlertsClient = makeGenericClientConstructor(AlertsService, "flowlens.v1.Alerts") as unknown as {
+  new (address: string, credentials: ChannelCredentials, options?: Partial<ClientOptions>): AlertsClient;
+  service: typeof AlertsService;
   serviceName: string;
 };
 

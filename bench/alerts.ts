@@ -1,0 +1,114 @@
+/**
+ * The alert stage's cost per interval: the rules and the detectors over the
+ * live sessions after FlowProcessor.process() of a batch of N flows (both
+ * directions of N/2 conversations), in the steady state (every session moved
+ * in the interval), with the flows stage's own time for the same batch as the
+ * reference; and the memory of the detectors' state when R remote sources
+ * each leave one unanswered attempt (the scan windows full of pairs).
+ *
+ *   node --import tsx bench/alerts.ts [--flows 10000,100000] [--remotes 100000] [--reps 5]
+ *
+ * Prints figures; asserts nothing.
+ */
+import { parseArgs } from 'node:util';
+import v8 from 'node:v8';
+import { runInNewContext } from 'node:vm';
+import { FlowProcessor } from '../src/flows/processor.js';
+import { defaultSessionConfig } from '../src/flows/sessions.js';
+import { AddressClassifier, defaultLocalNetworks } from '../src/net/classify.js';
+import { Detectors } from '../src/alerts/detectors.js';
+import { RuleSet } from '../src/alerts/rules.js';
+import { parseAlertLists } from '../src/alerts/config.js';
+import { AlertEngine } from '../src/alerts/engine.js';
+import { flowBatch, totalsFor, type FlowSpec } from '../test/helpers/flow-batch.js';
+import { median, printHeader, table } from './lib.js';
+
+const { values } = parseArgs({ options: { flows: { type: 'string', default: '10000,100000' }, remotes: { type: 'string', default: '100000' }, reps: { type: 'string', default: '5' } } });
+const counts = values.flows!.split(',').map(Number);
+const remotes = Number(values.remotes);
+const reps = Number(values.reps);
+
+const DETECTORS = { portScanPorts: 100, hostSweepHosts: 64, scanWindowMs: 60_000, synFloodRate: 1000, udpFloodRate: 100_000, icmpFloodRate: 2000, amplificationRate: 1_000_000 };
+const { rules } = parseAlertLists({
+  rules: [
+    { name: 'wan-down', metric: 'bit/s', window: '10s', subject: { scope: 'internet', direction: 'down' }, above: '900M', for: '30s' },
+    { name: 'device-volume', metric: 'bytes', window: '1m', subject: { each: 'host' }, above: '10G' },
+    { name: 'device-fanout', metric: 'distinct-remotes', window: '1m', subject: { each: 'host' }, above: 5000 },
+    { name: 'day-cap', quota: { period: 'day', limit: '1TB' } },
+  ], webhooks: [], emails: [],
+});
+
+function specs(n: number, at: number): FlowSpec[] {
+  const out: FlowSpec[] = [];
+  for (let i = 0; i < n / 2; i++) {
+    const local = `192.168.${(i >> 12) & 0xff}.${(i >> 4) & 0xff}`;
+    const remote = `203.7.${(i >> 8) & 0xff}.${i & 0xff}`;
+    const port = 40000 + (i % 20000);
+    out.push({ direction: 'egress', protocol: 6, src: local, dst: remote, srcPort: port, dstPort: 443, packets: 10, bytes: 1500, tcpFlags: 0x18, flowId: 2 * i, firstSeen: at, lastSeen: at });
+    out.push({ direction: 'ingress', protocol: 6, src: remote, dst: local, srcPort: 443, dstPort: port, packets: 20, bytes: 30000, tcpFlags: 0x18, flowId: 2 * i + 1, firstSeen: at, lastSeen: at });
+  }
+  return out;
+}
+
+function processor(): FlowProcessor {
+  const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, ['192.168.0.1']);
+  return new FlowProcessor({ sessions: { ...defaultSessionConfig(), maxSessions: 2_000_000 }, filters: { ignore: [], keep: [] } }, classifier);
+}
+
+v8.setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
+
+printHeader('alert stage: rules + detectors + engine per interval, after the flows stage');
+const rows: string[][] = [];
+for (const n of counts) {
+  const p = processor();
+  const detectors = new Detectors(DETECTORS, 5);
+  const ruleSet = new RuleSet(rules, undefined, 5);
+  let id = 0;
+  const engine = new AlertEngine([], () => ++id);
+  const flowsMs: number[] = [];
+  const alertsMs: number[] = [];
+  let t = 1_000_000_000;
+  for (let r = 0; r < reps + 1; r++) {
+    const batch = flowBatch(specs(n, t + 500), t + 500);
+    const totals = totalsFor(specs(n, t + 500));
+    // a full GC before each timed stage: the batch building's garbage is not the stages' cost
+    collectGarbage();
+    let t0 = process.hrtime.bigint();
+    const stats = p.process({ start: t, end: t + 1000, flows: batch, totals });
+    const f = Number(process.hrtime.bigint() - t0) / 1e6;
+    collectGarbage();
+    t0 = process.hrtime.bigint();
+    const observations = [...ruleSet.evaluate(stats, p.live), ...detectors.evaluate(stats, p.live)];
+    engine.step(stats.end, observations);
+    const a = Number(process.hrtime.bigint() - t0) / 1e6;
+    if (r > 0) { flowsMs.push(f); alertsMs.push(a); } // the first interval creates the sessions
+    t += 1000;
+  }
+  rows.push([String(n), String(p.live.size), median(flowsMs).toFixed(1), median(alertsMs).toFixed(1), (median(alertsMs) / median(flowsMs)).toFixed(2), ((median(alertsMs) * 1e6) / p.live.size).toFixed(0)]);
+}
+console.log(table(['flows/interval', 'sessions', 'flows stage ms', 'alert stage ms', 'alerts/flows', 'ns/session'], rows));
+
+printHeader(`detector state: ${remotes} remote sources, one unanswered SYN each, in the scan windows`);
+{
+  const p = processor();
+  const t = 2_000_000_000;
+  const probes: FlowSpec[] = [];
+  for (let i = 0; i < remotes; i++) {
+    probes.push({ direction: 'ingress', protocol: 6, src: `100.${64 + ((i >> 16) & 0x3f)}.${(i >> 8) & 0xff}.${i & 0xff}`, dst: '192.168.0.1', srcPort: 40000, dstPort: 1 + (i % 1000), packets: 1, bytes: 44, tcpFlags: 0x02, firstSeen: t + 500, lastSeen: t + 500 });
+  }
+  const stats1 = p.process({ start: t, end: t + 1000, flows: flowBatch(probes, t + 500), totals: totalsFor(probes) });
+  collectGarbage();
+  const before = process.memoryUsage().heapUsed;
+  const detectors = new Detectors(DETECTORS, 5);
+  detectors.evaluate(stats1, p.live);
+  const stats2 = p.process({ start: t + 1000, end: t + 2000, flows: flowBatch([], t + 1500), totals: totalsFor([]) });
+  const t0 = process.hrtime.bigint();
+  const observations = detectors.evaluate(stats2, p.live);
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+  collectGarbage();
+  const after = process.memoryUsage().heapUsed;
+  const s = detectors.status();
+  console.log(table(['remotes', 'sessions', 'scan pairs', 'pairs dropped', 'observations', 'judging interval ms', 'detector heap MB', 'bytes/remote'],
+    [[String(remotes), String(p.live.size), String(s.scanPairs), String(s.scanPairsDropped), String(observations.length), ms.toFixed(1), ((after - before) / 1e6).toFixed(1), ((after - before) / remotes).toFixed(0)]]));
+}
