@@ -12,6 +12,7 @@ import type { IntervalStats } from '../flows/types.js';
 import { TALKER_DIMENSIONS } from '../flows/types.js';
 import type { Monitor } from '../monitor.js';
 import type { Flowlens } from '../compose.js';
+import type { Transition } from '../alerts/engine.js';
 import { protocolName, tcpFlagNames } from './format.js';
 import { frameOf, plainFrame, TerminalView } from './live-view.js';
 import { forwardingWithoutRolesWarning } from '../system/forwarding.js';
@@ -148,6 +149,10 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   view?.start();
   opts.onStarted?.();
   if (opts.durationMs > 0) setTimeout(requestStop, opts.durationMs).unref();
+  // an alert firing or resolving is news for whoever watches the log (journald under systemd)
+  flowlens.alerts?.on('alert', (t: Transition) => {
+    if (!view && (t.event === 'firing' || t.event === 'resolved')) process.stderr.write(`flowlens: alert ${t.event}: [${t.alert.severity}] ${t.alert.rule}: ${t.alert.summary}\n`);
+  });
   // SIGHUP: the alert rules, thresholds and receivers again (state kept; a wrong file changes nothing)
   const reload = () => {
     try {

@@ -93,7 +93,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'api.rateLimit', type: 'integer', default: 1200, min: 1, max: 10_000_000, flag: 'rate-limit', doc: 'requests per minute one client address may make (HTTP and gRPC each)' },
   { key: 'api.bodyLimit', type: 'integer', default: 65536, min: 1024, max: 16 << 20, doc: 'largest request body (HTTP) or message (gRPC) accepted, in bytes' },
   { key: 'api.metricsRemoteSeries', type: 'integer', default: 50, min: 0, max: 100_000, flag: 'metrics-remote-series', doc: 'remote addresses with their own /metrics series; the rest are summed as remote="other"' },
-  { key: 'alerts.enabled', type: 'boolean', default: true, flag: 'no-alerts', doc: 'evaluate alert rules and the attack detectors (docs/alerts.md)' },
+  { key: 'alerts.enabled', type: 'boolean', default: true, flag: 'no-alerts', offDoc: 'do not evaluate alert rules or run the attack detectors', doc: 'evaluate alert rules and the attack detectors (docs/alerts.md)' },
   { key: 'alerts.rules', type: 'list', default: [], doc: 'threshold and quota rules: a list of {name, metric, window, subject, above/below, for, hysteresis} or {name, quota, subject} (docs/alerts.md)' },
   { key: 'alerts.webhooks', type: 'list', default: [], doc: 'webhook receivers: a list of {name, url, secret, rateLimit, timeout}' },
   { key: 'alerts.emails', type: 'list', default: [], doc: 'email receivers: a list of {name, url: smtp://host:port, from, to, rateLimit}' },

@@ -123,7 +123,8 @@ export function parseDateArg(value: string | number, param: string, edge: 'start
   }
   const text = String(value).trim();
   let start: number, unit: CalendarUnit;
-  const named = NAMED[text.toLowerCase()];
+  // own keys only: "constructor" is in every object
+  const named = Object.hasOwn(NAMED, text.toLowerCase()) ? NAMED[text.toLowerCase()] : undefined;
   const relative = /^-(\d{1,5})(h|d|w|mo|y)$/.exec(text);
   if (named) {
     [unit, start] = [named[0], addUnits(startOf(now, named[0]), named[0], named[1])];

@@ -10,7 +10,7 @@
 import t from 'tap';
 import path from 'node:path';
 import os from 'node:os';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { requireKernel } from '../helpers/kernel.js';
 import { Topology } from '../helpers/topology.js';
 import { CliRun, cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
@@ -40,8 +40,11 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
   const host = topo.ns('host');
   const peer = topo.ns('peer');
   const link = topo.link(host, `${HOST}/24`, peer, `${PEER_ADDR}/24`);
+  // a day quota the UDP exchange passes: an alert that stays firing, for WatchAlerts to begin with
+  const config = path.join(tmp, 'flowlens.yaml');
+  writeFileSync(config, 'alerts:\n  rules:\n    - name: tiny-day\n      quota: {period: day, limit: 2KB, steps: [100]}\n');
 
-  const run = new CliRun(topo.spawn(host, ...cliCommand(['run', '--iface', link.a, '--format', 'ndjson', '--interval', '200ms',
+  const run = new CliRun(topo.spawn(host, ...cliCommand(['run', '--config', config, '--iface', link.a, '--format', 'ndjson', '--interval', '200ms',
     '--data-dir', path.join(tmp, 'data'), '--http-port', '0', '--grpc-port', '0'])));
   t.teardown(() => run.stop());
   t.ok(await run.waitFor((r) => r.tally.api !== undefined && r.tally.intervals >= 1, 20_000), `flowlens runs (stderr: ${run.stderr})`);
@@ -53,6 +56,7 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
   t.equal(udp.stdout.trim(), 'done 3000', 'UDP replies received');
   const ticks = run.tally.intervals;
   await run.waitFor((r) => r.tally.intervals >= ticks + 3, 5000);
+  t.ok(await waitFor(() => /alert firing: \[critical\] tiny-day/.test(run.stderr), 10_000), `the day quota fired (stderr: ${run.stderr})`);
 
   // requests in protobuf's JSON mapping: what a user would type into grpcurl -d
   const requests = {
@@ -63,13 +67,15 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
     'Traffic/Usage': { cycle: 0, limit: 5 },
     'Traffic/WatchLive': { dimensions: ['ip'], limit: 5 },
     'Traffic/WatchSessions': { sort: 'bytes', limit: 5 },
+    'Alerts/ListAlerts': { state: 'firing', limit: 10 },
+    'Alerts/WatchAlerts': {},
   };
   const target = `127.0.0.1:${run.tally.api!.grpcPort}`;
   const py = await topo.run(host, '/usr/bin/python3', [PY_CLIENT, target, JSON.stringify(requests)], 60_000);
   t.equal(py.code, 0, `the Python client ran (stderr: ${py.stderr.slice(-2000)})`);
   const out = JSON.parse(py.stdout) as { services: Record<string, string[]>; files: Record<string, string[]>; errors: Array<{ asked: string; code: number }>; methods: Record<string, MethodReport> };
 
-  const services = ['flowlens.v1.Admin', 'flowlens.v1.Traffic', 'grpc.health.v1.Health'];
+  const services = ['flowlens.v1.Admin', 'flowlens.v1.Alerts', 'flowlens.v1.Traffic', 'grpc.health.v1.Health'];
   t.same(out.services.v1!.filter((s) => !s.startsWith('grpc.reflection.')), services, 'reflection v1 lists the services');
   t.same(out.services.v1alpha!.filter((s) => !s.startsWith('grpc.reflection.')), services, 'reflection v1alpha lists the same');
   t.same(out.files['flowlens/v1/flowlens.proto'], ['flowlens/v1/flowlens.proto'], 'file_by_filename answers protoc\'s file name');
@@ -78,8 +84,8 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
   t.same(out.errors.map((e) => [e.asked, e.code]), [['missing.proto', 5]], 'only the unknown file is an error: NOT_FOUND (5)');
 
   const m = out.methods;
-  const unaryMethods = ['Traffic/Summary', 'Traffic/History', 'Traffic/DateRange', 'Traffic/TopTalkers', 'Traffic/Usage', 'Traffic/Sessions', 'Traffic/Realtime', 'Traffic/Status', 'Admin/FlushHistory'];
-  const streamingMethods = ['Traffic/WatchLive', 'Traffic/WatchSessions'];
+  const unaryMethods = ['Traffic/Summary', 'Traffic/History', 'Traffic/DateRange', 'Traffic/TopTalkers', 'Traffic/Usage', 'Traffic/Sessions', 'Traffic/Realtime', 'Traffic/Status', 'Admin/FlushHistory', 'Alerts/ListAlerts'];
+  const streamingMethods = ['Traffic/WatchLive', 'Traffic/WatchSessions', 'Alerts/WatchAlerts'];
   t.same(Object.keys(m).sort(), [...unaryMethods, ...streamingMethods].sort(), 'every method of flowlens.v1 described from the pool');
   for (const name of unaryMethods) t.equal(m[name]!.serverStreaming, false, `${name}: unary`);
   for (const name of streamingMethods) t.equal(m[name]!.serverStreaming, true, `${name}: server streaming`);
@@ -104,4 +110,6 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
   t.ok(Number(a('Admin/FlushHistory').at) > 0, 'FlushHistory: flushed');
   t.ok(Array.isArray(a('Traffic/WatchLive').top), 'WatchLive: a first update');
   t.ok(Array.isArray(a('Traffic/WatchSessions').sessions), 'WatchSessions: a first update');
+  t.equal(a('Alerts/ListAlerts').alerts?.[0]?.rule, 'tiny-day', 'ListAlerts: the firing quota');
+  t.same([a('Alerts/WatchAlerts').event, a('Alerts/WatchAlerts').alert?.rule], ['active', 'tiny-day'], 'WatchAlerts: begins with the alert firing now');
 });

@@ -127,7 +127,7 @@ t.test('object property names in every name-like parameter never reach SQL', asy
   const ended = await get('/api/sessions?source=ended&sort=constructor');
   t.match(ended.body.message, /^sort must be one of/, 'the sort check names the allowed sorts');
   const sorted = await grpcCode(unary(c.traffic, 'sessions', { source: 'ended', sort: 'toString', limit: 0, cursor: '', from: '', to: '' }));
-  t.match(sorted.details, /^sort must be one of lastSeen, firstSeen, bytes, packets, not "toString"/, sorted.details);
+  t.match(sorted.details, /^sort must be one of lastSeen, firstSeen, bytes, packets, rate, not "toString"/, sorted.details);
 });
 
 t.test('an unexpected failure: a generic message with an id, the details only in the log', async (t) => {

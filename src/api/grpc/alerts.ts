@@ -26,12 +26,17 @@ export function listAlerts(alerts: AlertsComponent | undefined, req: pb.ListAler
   };
 }
 
-/** Calls `send` with every firing and resolved alert until the returned function is called. */
+/**
+ * Calls `send` with each alert firing now (event "active": a client that joins
+ * late knows the state without a second call), then with every firing and
+ * resolved one until the returned function is called.
+ */
 export function watchAlerts(alerts: AlertsComponent | undefined, send: (e: pb.AlertEvent) => void): () => void {
   if (!alerts) throw new FlowlensError('FLOW_ERR_USAGE', 'alerts are off (alerts.enabled: false)');
   const listener = (t: Transition) => {
     if (t.event === 'firing' || t.event === 'resolved') send({ event: t.event, alert: alertMessage(t.alert) });
   };
   alerts.on('alert', listener);
+  for (const a of alerts.list({ state: 'firing', limit: 1000 })) send({ event: 'active', alert: alertMessage(a) });
   return () => alerts.off('alert', listener);
 }

@@ -593,7 +593,10 @@ export interface WatchAlertsRequest {
 }
 
 export interface AlertEvent {
-  /** "firing" or "resolved". */
+  /**
+   * "active" (firing when the stream began: sent first, one per alert), then
+   * "firing" or "resolved" as they happen.
+   */
   event: string;
   alert: Alert | undefined;
 }
