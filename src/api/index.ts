@@ -101,14 +101,25 @@ export class ApiServer {
     this.grpcPort = await this.grpc.listen();
   }
 
-  /** Healthy while attached and the intervals keep coming (a stuck drain is unhealthy). */
-  health(): { ok: boolean; reason?: string } {
+  /**
+   * Healthy while attached and the intervals keep coming (a stuck drain is
+   * unhealthy, as is no interface to count on). Degraded (still 200) while
+   * something is not counted or not stored: an interface that is gone, history
+   * that cannot be written.
+   */
+  health(): { ok: boolean; degraded?: boolean; reason?: string } {
     const s = this.source.status();
-    if (!s.collector.attachments.length) return { ok: false, reason: 'not attached to any interface' };
+    const attached = s.collector.attachments;
+    if (!attached.length) return { ok: false, reason: 'not attached to any interface' };
+    const gone = attached.filter((a) => a.state === 'gone')
+      .map((a) => `${a.iface} is gone${a.goneSince ? ` since ${new Date(a.goneSince).toISOString()}` : ''} (deleted; counting resumes when it is re-created)`);
+    if (gone.length === attached.length) return { ok: false, reason: gone.join('; ') };
     const last = this.live.last?.end ?? s.startedAt;
     const late = Date.now() - last;
     const allowed = 3 * this.source.intervalMs + 5000;
     if (late > allowed) return { ok: false, reason: `no interval for ${Math.round(late / 1000)} s` };
+    const problems = [...gone, ...(s.sinks.history?.problem ? [`history: ${s.sinks.history.problem}`] : [])];
+    if (problems.length) return { ok: true, degraded: true, reason: problems.join('; ') };
     return { ok: true };
   }
 

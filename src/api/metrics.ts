@@ -48,6 +48,8 @@ export class FlowMetrics {
   private readonly filteredBytes: Counter;
   private readonly filteredPackets: Counter;
   private readonly attached: Gauge<'iface' | 'ingress' | 'egress'>;
+  private readonly reattaches: Counter<'iface'>;
+  private readonly goneSeconds: Counter<'iface'>;
   private readonly lastInterval: Gauge;
   private readonly captures: Counter;
   private readonly captureDrops: Counter;
@@ -90,7 +92,9 @@ export class FlowMetrics {
     this.ended = counter('flowlens_ended_sessions_total', 'Sessions that ended');
     this.filteredBytes = counter('flowlens_filtered_bytes_total', 'L3 bytes the configured filters removed from sessions, talkers and history');
     this.filteredPackets = counter('flowlens_filtered_packets_total', 'Packets the configured filters removed');
-    this.attached = gauge('flowlens_attached', 'Interfaces counted on, with how ingress and egress are attached (1 while attached)', ['iface', 'ingress', 'egress']);
+    this.attached = gauge('flowlens_attached', 'Interfaces counted on, with how ingress and egress are attached (1 while attached, 0 while the interface is gone)', ['iface', 'ingress', 'egress']);
+    this.reattaches = counter('flowlens_interface_reattaches_total', 'Times an interface was attached again after it was deleted and re-created, since start', ['iface']);
+    this.goneSeconds = counter('flowlens_interface_gone_seconds_total', 'Seconds an interface did not exist since start (nothing counted on it then), the current gap included', ['iface']);
     this.captures = counter('flowlens_captures_total', 'DNS answers and TLS ClientHellos the kernel handed over for names');
     this.captureDrops = counter('flowlens_capture_drops_total', 'DNS answers and TLS ClientHellos lost: the capture ring buffer was full (names.captureBuffer) or the copy failed');
     this.lastInterval = gauge('flowlens_last_interval_timestamp_seconds', 'End of the latest processed interval (Unix time)');
@@ -167,9 +171,14 @@ export class FlowMetrics {
     this.filteredBytes.inc(delta(f.filteredBytes, pf?.filteredBytes));
     this.filteredPackets.inc(delta(f.filteredPackets, pf?.filteredPackets));
     this.attached.reset();
-    for (const a of c.attachments) this.attached.set({ iface: a.iface, ingress: String(a.ingress), egress: String(a.egress) }, 1);
+    for (const a of c.attachments) {
+      this.attached.set({ iface: a.iface, ingress: String(a.ingress), egress: String(a.egress) }, a.state === 'gone' ? 0 : 1);
+      const before = pc?.attachments.find((p) => p.iface === a.iface);
+      this.reattaches.inc({ iface: a.iface }, delta(a.reattaches, before?.reattaches));
+      this.goneSeconds.inc({ iface: a.iface }, delta(a.goneMs, before?.goneMs) / 1000);
+    }
     if (stats.end > stats.start) this.lastInterval.set(stats.end / 1000);
-    this.previous = { collector: { ...c, bpfErrors: { ...c.bpfErrors } }, flows: { ...f } };
+    this.previous = { collector: { ...c, bpfErrors: { ...c.bpfErrors }, attachments: c.attachments.map((a) => ({ ...a })) }, flows: { ...f } };
   }
 
   /** The InfluxDB writer's counters (totals since start: the new part is added). */

@@ -254,7 +254,8 @@ export class ApiService {
     return {
       host: s.host, startedAt: ms(s.startedAt),
       interfaces: c.attachments.map((a) => ({ name: a.iface, ifindex: a.ifindex, ingress: String(a.ingress), egress: String(a.egress),
-        overflowPackets: a.overflowPackets, nonIpPackets: a.nonIpPackets, malformedPackets: a.malformedPackets })),
+        overflowPackets: a.overflowPackets, nonIpPackets: a.nonIpPackets, malformedPackets: a.malformedPackets,
+        state: a.state, reattaches: a.reattaches, goneMs: Math.round(a.goneMs) })),
       mapEntries: c.mapEntries, mapFill: c.mapFill, intervals: c.intervals, lastDrainMs: c.lastDrainMs,
       overflowPackets: c.overflowPackets, nonIpPackets: c.nonIpPackets, malformedPackets: c.malformedPackets,
       bpfErrors: { ...c.bpfErrors },

@@ -96,6 +96,24 @@ export interface NativeCollector {
 }
 
 
+/** A link (network interface) created, changed (new) or deleted (del), as rtnetlink says. */
+export interface LinkEvent {
+  type: 'new' | 'del';
+  ifindex: number;
+  name: string;
+}
+
+/** Link events of this network namespace, queued by the kernel until read (native/src/links.h). */
+export interface NativeLinkWatch {
+  /**
+   * The events queued since the last read, without blocking. `overflow`: the
+   * kernel dropped some (its queue was full); re-read the interfaces.
+   */
+  read(): { events: LinkEvent[]; overflow: boolean };
+  /** Unsubscribes. Idempotent. */
+  close(): void;
+}
+
 export interface StructLayout {
   size: number;
   fields: Record<string, number>;
@@ -107,6 +125,8 @@ export interface Addon {
    * a power of two >= the page size, or 0 for no captures (default 1 MiB).
    */
   Collector: new (mapEntries: number, captureRingBytes?: number) => NativeCollector;
+  /** Subscribes to link events (RTM_NEWLINK / RTM_DELLINK). */
+  LinkWatch: new () => NativeLinkWatch;
   /** Whether the driver implements XDP, and the id of an attached XDP program (0: none). */
   xdpSupport(ifindex: number): { native: boolean; progId: number };
   libbpfVersion: string;

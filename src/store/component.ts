@@ -21,6 +21,8 @@ export interface HistoryDependencies {
 export interface HistoryStatus {
   dataDir: string;
   flushIntervalMs: number;
+  /** Why history is not being written right now (the last flush failed), if so. */
+  problem?: string;
 }
 
 export class HistoryComponent {

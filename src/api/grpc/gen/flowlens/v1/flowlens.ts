@@ -282,6 +282,18 @@ export interface Interface {
   overflowPackets: number;
   nonIpPackets: number;
   malformedPackets: number;
+  /**
+   * "attached", or "gone" while the interface does not exist (deleted, e.g. a PPP or VPN
+   * link that reconnects): nothing is counted on it then, and counting resumes on the new
+   * ifindex when an interface of that name appears again.
+   */
+  state: string;
+  /**
+   * Since start: times it was attached again after being gone, and milliseconds it was
+   * gone (the current gap included).
+   */
+  reattaches: number;
+  goneMs: number;
 }
 
 export interface StatusResponse {
@@ -2725,7 +2737,18 @@ export const StatusRequest: MessageFns<StatusRequest> = {
 };
 
 function createBaseInterface(): Interface {
-  return { name: "", ifindex: 0, ingress: "", egress: "", overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0 };
+  return {
+    name: "",
+    ifindex: 0,
+    ingress: "",
+    egress: "",
+    overflowPackets: 0,
+    nonIpPackets: 0,
+    malformedPackets: 0,
+    state: "",
+    reattaches: 0,
+    goneMs: 0,
+  };
 }
 
 export const Interface: MessageFns<Interface> = {
@@ -2750,6 +2773,15 @@ export const Interface: MessageFns<Interface> = {
     }
     if (message.malformedPackets !== 0) {
       writer.uint32(56).uint64(message.malformedPackets);
+    }
+    if (message.state !== "") {
+      writer.uint32(66).string(message.state);
+    }
+    if (message.reattaches !== 0) {
+      writer.uint32(72).uint64(message.reattaches);
+    }
+    if (message.goneMs !== 0) {
+      writer.uint32(80).uint64(message.goneMs);
     }
     return writer;
   },
@@ -2823,6 +2855,30 @@ export const Interface: MessageFns<Interface> = {
             message.malformedPackets = longToNumber(reader.uint64());
             continue;
           }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.reattaches = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.goneMs = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -2847,6 +2903,9 @@ export const Interface: MessageFns<Interface> = {
     message.overflowPackets = object.overflowPackets ?? 0;
     message.nonIpPackets = object.nonIpPackets ?? 0;
     message.malformedPackets = object.malformedPackets ?? 0;
+    message.state = object.state ?? "";
+    message.reattaches = object.reattaches ?? 0;
+    message.goneMs = object.goneMs ?? 0;
     return message;
   },
 };
