@@ -79,6 +79,7 @@ export class Flowlens {
         hourlyTopN: config.history.hourlyTopN,
         sessionLogDays: config.history.sessionLogDays,
         liveSessionsLimit: config.history.liveSessionsLimit,
+        maxDiskBytes: config.history.maxDiskBytes,
       }, { liveSessions: () => monitor.processor.live.values() })
       : undefined);
     const influx = (this.influx = config.influx ? new InfluxComponent(config.influx, { host: config.host }) : undefined);
@@ -107,8 +108,9 @@ export class Flowlens {
     };
     const collector: Component = { name: 'collector', start: () => monitor.open(), stop: () => monitor.closeNow() };
     this.parts = new Components([checks, influx, history, geo, collector, api, monitor].filter((c) => c !== undefined), (part, e) => {
-      if (part === monitor) this.stopFailure ??= e;
-      else monitor.failed(part.name, e);
+      // the history's last flush failing means counted traffic was not stored: the run failed
+      if (part === monitor || part === history) this.stopFailure ??= e;
+      if (part !== monitor) monitor.failed(part.name, e);
     });
   }
 

@@ -66,7 +66,7 @@ export class ApiServer {
     this.live = new LiveQuery(source.processor.live);
     this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store });
     // the InfluxDB writer's counters are read when Prometheus scrapes, not every interval
-    this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx);
+    this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx, () => source.status().sinks.history);
   }
 
   /** Reads the tokens and TLS files, builds both servers and binds their ports. */

@@ -14,6 +14,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { InfluxSinkStats } from '../sinks/influx/index.js';
+import type { HistoryStatus } from '../store/component.js';
 import type { CollectorStatus } from '../collector/index.js';
 import type { FlowsStatus } from '../flows/processor.js';
 import type { IntervalStats } from '../flows/types.js';
@@ -58,10 +59,14 @@ export class FlowMetrics {
   private previous: { collector?: CollectorStatus; flows?: FlowsStatus } = {};
   private influx: ReturnType<FlowMetrics['influxMetrics']> | undefined;
   private previousInflux: InfluxSinkStats | undefined;
+  private history: ReturnType<FlowMetrics['historyMetrics']> | undefined;
+  private previousHistory: HistoryStatus | undefined;
 
   constructor(private readonly remoteBudget: number, labels: { host: string },
     /** The InfluxDB writer's stats, when one runs. */
-    private readonly influxStats: () => InfluxSinkStats | undefined = () => undefined) {
+    private readonly influxStats: () => InfluxSinkStats | undefined = () => undefined,
+    /** The history store's status, when history is on. */
+    private readonly historyStats: () => HistoryStatus | undefined = () => undefined) {
     const r = this.registry;
     r.setDefaultLabels({ host: labels.host });
     collectDefaultMetrics({ register: r });
@@ -213,9 +218,38 @@ export class FlowMetrics {
     };
   }
 
+  /** The history store's health (totals since start: the new part is added). */
+  addHistory(h: HistoryStatus | undefined): void {
+    if (!h) return;
+    const m = (this.history ??= this.historyMetrics());
+    const p = this.previousHistory;
+    const delta = (now: number | undefined, before: number | undefined) => Math.max(0, (now ?? 0) - (before ?? 0));
+    m.writing.set(h.problem && h.failingSince ? 0 : 1);
+    m.pendingBytes.set(h.pendingTrafficBytes ?? 0);
+    m.pendingSessions.set(h.pendingSessions ?? 0);
+    m.shed.inc(delta(h.sessionsShed, p?.sessionsShed));
+    m.trimmed.inc(delta(h.sessionsTrimmed, p?.sessionsTrimmed));
+    m.recreated.inc(delta(h.recreated, p?.recreated));
+    this.previousHistory = { ...h };
+  }
+
+  /** Registered on the first report, so a flowlens without history has no such series. */
+  private historyMetrics() {
+    const r = this.registry;
+    return {
+      writing: new Gauge({ name: 'flowlens_history_writing', help: '1 while history flushes succeed, 0 while they fail (disk full, read-only, ...; the reason is in /api/status)', registers: [r] }),
+      pendingBytes: new Gauge({ name: 'flowlens_history_pending_traffic_bytes', help: 'L3 bytes of traffic counted but not yet written to the history', registers: [r] }),
+      pendingSessions: new Gauge({ name: 'flowlens_history_pending_sessions', help: 'Ended sessions waiting to be written to the session log', registers: [r] }),
+      shed: new Counter({ name: 'flowlens_history_sessions_shed_total', help: 'Ended sessions never stored: dropped oldest first while the session log could not be written', registers: [r] }),
+      trimmed: new Counter({ name: 'flowlens_history_sessions_trimmed_total', help: 'Ended sessions deleted from the log, oldest first, to stay under history.maxDiskSize or to make room on a full disk', registers: [r] }),
+      recreated: new Counter({ name: 'flowlens_history_db_recreated_total', help: 'Times the history database was deleted or replaced while running and recreated', registers: [r] }),
+    };
+  }
+
   /** The text exposition format. */
   text(): Promise<string> {
     this.addInflux(this.influxStats());
+    this.addHistory(this.historyStats());
     return this.registry.metrics();
   }
 

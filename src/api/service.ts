@@ -13,6 +13,7 @@ import type { LiveSession } from '../flows/live.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension } from '../flows/types.js';
 import { protocolName } from '../net/protocols.js';
 import type { Store } from '../store/index.js';
+import type { HistoryStatus } from '../store/component.js';
 import type { DateArg, SessionFilter as StoreSessionFilter, SessionSort, TrafficFilter as StoreTrafficFilter, Totals as StoreTotals, TalkerTotal } from '../store/types.js';
 import { FlowlensError } from '../errors.js';
 import { LiveQuery, MAX_WINDOW_SECONDS, type LiveSort, type LiveTalker } from './live-query.js';
@@ -267,6 +268,7 @@ export class ApiService {
       timeZone: timeZone(),
       influx: influxStatus(s.sinks.influx),
       captures: c.captures, captureDrops: c.captureDrops, captureLoadErrors: c.captureLoadErrors,
+      historyHealth: historyHealth(s.sinks.history),
       namedAddresses: s.sinks.names?.names ?? 0, dnsAnswers: s.sinks.names?.answers ?? 0, tlsHellos: s.sinks.names?.hellos ?? 0,
     };
   }
@@ -302,4 +304,13 @@ export class ApiService {
     this.invalidate();
     return { at: r.at, trafficRows: r.traffic, talkerRows: r.talkers, sessions: r.sessions };
   }
+}
+
+/** The history store's health for Status (undefined when history is off). */
+function historyHealth(h: HistoryStatus | undefined): pb.HistoryHealth | undefined {
+  if (!h) return undefined;
+  return {
+    problem: h.problem ?? '', failingSince: h.failingSince ?? 0, pendingTrafficBytes: h.pendingTrafficBytes ?? 0, pendingSessions: h.pendingSessions ?? 0,
+    sessionsShed: h.sessionsShed ?? 0, sessionsTrimmed: h.sessionsTrimmed ?? 0, recreated: h.recreated ?? 0, recreatedAt: h.recreatedAt ?? 0,
+  };
 }

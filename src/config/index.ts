@@ -119,6 +119,7 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
       hourlyTopN: v('history.topN'),
       sessionLogDays: v('history.sessionLogDays'),
       liveSessionsLimit: v('history.liveSessions'),
+      maxDiskBytes: v('history.maxDiskSize'),
     },
     influx,
     api: apiConfig(v, (key) => loaded.values.has(key)),

@@ -58,6 +58,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'history.topN', type: 'integer', default: 100, min: 1, max: 100_000, doc: 'talkers kept per dimension and hour (the rest are summed as "other")' },
   { key: 'history.sessionLogDays', type: 'integer', default: 30, min: 1, max: 3660, doc: 'days the log of ended sessions is kept' },
   { key: 'history.liveSessions', type: 'integer', default: 1000, min: 0, max: 1_000_000, doc: 'active sessions (the largest by bytes) in the live snapshot `flowlens sessions` and the APIs show' },
+  { key: 'history.maxDiskSize', type: 'bytes', default: 0, min: 0, max: 1024 ** 5, flag: 'history-max-disk', env: 'FLOWLENS_HISTORY_MAX_DISK', doc: 'bytes the history database may take on disk (0: no cap); over it the oldest ended sessions are deleted, traffic and talkers are always kept' },
   { key: 'influx.url', type: 'string', flag: 'influx-url', env: 'FLOWLENS_INFLUX_URL', doc: 'InfluxDB URL: setting it turns the InfluxDB writer on' },
   { key: 'influx.token', type: 'string', secret: true, flag: 'influx-token', env: 'FLOWLENS_INFLUX_TOKEN', doc: 'InfluxDB API token (prefer the environment or influx.tokenFile)' },
   { key: 'influx.tokenFile', type: 'path', flag: 'influx-token-file', env: 'FLOWLENS_INFLUX_TOKEN_FILE', doc: 'file holding the InfluxDB token' },
