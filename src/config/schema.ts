@@ -53,7 +53,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'names.captureBuffer', type: 'integer', default: 1 << 20, min: 4096, max: 1 << 30, flag: 'capture-buffer', doc: 'bytes of the kernel ring buffer that carries DNS answers and TLS hellos (a power of two); what does not fit is counted as dropped' },
   { key: 'names.maxEntries', type: 'integer', default: 100_000, min: 100, max: 10_000_000, doc: 'addresses with a remembered name' },
   { key: 'history.enabled', type: 'boolean', default: true, flag: 'no-history', doc: 'keep history in the embedded database' },
-  { key: 'history.flushInterval', type: 'duration', default: 10_000, min: 1000, max: 3_600_000, flag: 'flush-interval', env: 'FLOWLENS_FLUSH_INTERVAL', doc: 'how often history is written; a crash loses at most this much' },
+  { key: 'history.flushInterval', type: 'duration', default: 10_000, min: 1000, max: 3_600_000, flag: 'flush-interval', env: 'FLOWLENS_FLUSH_INTERVAL', doc: 'how often history is written; a crash loses at most this much plus one --interval' },
   { key: 'history.minuteDays', type: 'integer', default: 14, min: 1, max: 3660, doc: 'days of per-minute history kept (hourly history is kept forever)' },
   { key: 'history.topN', type: 'integer', default: 100, min: 1, max: 100_000, doc: 'talkers kept per dimension and hour (the rest are summed as "other")' },
   { key: 'history.sessionLogDays', type: 'integer', default: 30, min: 1, max: 3660, doc: 'days the log of ended sessions is kept' },
