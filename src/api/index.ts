@@ -103,9 +103,10 @@ export class ApiServer {
 
   /**
    * Healthy while attached and the intervals keep coming (a stuck drain is
-   * unhealthy, as is no interface to count on). Degraded (still 200) while
-   * something is not counted or not stored: an interface that is gone, history
-   * that cannot be written.
+   * unhealthy). Degraded (still 200) while something is not counted or not
+   * stored: an interface that is gone (even all of them: a restart would not
+   * bring a PPP link back, and flowlens attaches by itself when it returns),
+   * history that cannot be written.
    */
   health(): { ok: boolean; degraded?: boolean; reason?: string } {
     const s = this.source.status();
@@ -113,7 +114,6 @@ export class ApiServer {
     if (!attached.length) return { ok: false, reason: 'not attached to any interface' };
     const gone = attached.filter((a) => a.state === 'gone')
       .map((a) => `${a.iface} is gone${a.goneSince ? ` since ${new Date(a.goneSince).toISOString()}` : ''} (deleted; counting resumes when it is re-created)`);
-    if (gone.length === attached.length) return { ok: false, reason: gone.join('; ') };
     const last = this.live.last?.end ?? s.startedAt;
     const late = Date.now() - last;
     const allowed = 3 * this.source.intervalMs + 5000;
