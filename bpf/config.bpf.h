@@ -20,7 +20,11 @@ const volatile bool capture_enabled = true;
  * verifier drops the role code, every packet is counted as without roles.
  */
 const volatile bool roles_enabled = false;
-const volatile __u32 role_ifindex[FLOW_ROLE_SLOTS] = {};
 const volatile __u8 role_of[FLOW_ROLE_SLOTS] = {};
+/*
+ * Data, not rodata: a re-created interface (a PPP or VPN link's reconnect)
+ * gets a new ifindex and keeps its role (fl_set_role_ifindex writes it).
+ */
+volatile __u32 role_ifindex[FLOW_ROLE_SLOTS] = {};
 
 #endif

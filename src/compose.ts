@@ -85,6 +85,7 @@ export class Flowlens {
         hourlyTopN: config.history.hourlyTopN,
         sessionLogDays: config.history.sessionLogDays,
         liveSessionsLimit: config.history.liveSessionsLimit,
+        maxDiskBytes: config.history.maxDiskBytes,
       }, { liveSessions: () => monitor.processor.live.values() })
       : undefined);
     const machine = new HostSampler(config.history.enabled ? config.history.dataDir : undefined);
@@ -128,8 +129,9 @@ export class Flowlens {
     };
     const collector: Component = { name: 'collector', start: () => monitor.open(), stop: () => monitor.closeNow() };
     this.parts = new Components([checks, influx, history, alerts, geo, api, collector, monitor].filter((c) => c !== undefined), (part, e) => {
-      if (part === monitor) this.stopFailure ??= e;
-      else monitor.failed(part.name, e);
+      // the history's last flush failing means counted traffic was not stored: the run failed
+      if (part === monitor || part === history) this.stopFailure ??= e;
+      if (part !== monitor) monitor.failed(part.name, e);
     });
   }
 

@@ -20,6 +20,7 @@
 #include <utility>
 #include <vector>
 #include "flow_ids.h"
+#include "links.h"
 #include "loader.h"
 
 namespace {
@@ -92,6 +93,7 @@ public:
 					   InstanceMethod<&Collector::TestRun>("testRun"),
 					   InstanceMethod<&Collector::SetFlowIdLimit>("setFlowIdLimit"),
 					   InstanceMethod<&Collector::SetOwnAddresses>("setOwnAddresses"),
+					   InstanceMethod<&Collector::SetRoleIfindex>("setRoleIfindex"),
 					   InstanceMethod<&Collector::ReleaseFlowIds>("releaseFlowIds"),
 					   InstanceMethod<&Collector::Close>("close"),
 					   InstanceAccessor<&Collector::MapEntries>("mapEntries"),
@@ -284,6 +286,20 @@ private:
 			memcpy(addrs.data(), b.Data(), b.Length());
 		char err[FL_ERR_LEN] = "";
 		int rc = fl_set_own_addrs(l, addrs.data(), (uint32_t)addrs.size(), err);
+		if (rc)
+			throw KernelError(env, rc, err);
+		return env.Undefined();
+	}
+
+	// A role's interface was re-created: its slot (the order of the roles given at open) gets the new ifindex.
+	Napi::Value SetRoleIfindex(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 2 && info[0].IsNumber() && info[1].IsNumber(),
+			"setRoleIfindex(slot: number, ifindex: number)");
+		fl_loader *l = Open(env);
+		char err[FL_ERR_LEN] = "";
+		int rc = fl_set_role_ifindex(l, info[0].As<Napi::Number>().Uint32Value(), info[1].As<Napi::Number>().Uint32Value(), err);
 		if (rc)
 			throw KernelError(env, rc, err);
 		return env.Undefined();
@@ -523,6 +539,64 @@ Napi::Value Collector::TestRun(const Napi::CallbackInfo &info)
 	return RunTest(info, fl_prog_fd(Open(env), name.c_str()), name);
 }
 
+// Link events (links.h): new LinkWatch() subscribes, read() returns what the
+// kernel queued since the last read, without blocking; close() unsubscribes
+// (so does garbage collection).
+class LinkWatch : public Napi::ObjectWrap<LinkWatch> {
+public:
+	static Napi::Function Init(Napi::Env env)
+	{
+		return DefineClass(env, "LinkWatch",
+				   { InstanceMethod<&LinkWatch::Read>("read"),
+				     InstanceMethod<&LinkWatch::Close>("close") });
+	}
+
+	LinkWatch(const Napi::CallbackInfo &info) : Napi::ObjectWrap<LinkWatch>(info)
+	{
+		fd_ = fl_links_open();
+		if (fd_ < 0)
+			throw KernelError(info.Env(), fd_, "cannot listen to link events (rtnetlink)");
+	}
+
+	~LinkWatch() { fl_links_close(fd_); }
+
+private:
+	static constexpr int kMaxEvents = 4096;
+
+	Napi::Value Read(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		if (fd_ < 0)
+			throw Napi::Error::New(env, "the link watch is closed");
+		std::vector<fl_link_event> ev(kMaxEvents);
+		int overflow = 0;
+		int n = fl_links_read(fd_, ev.data(), kMaxEvents, &overflow);
+		if (n < 0)
+			throw KernelError(env, n, "cannot read link events");
+		Napi::Array a = Napi::Array::New(env, n);
+		for (int i = 0; i < n; i++) {
+			Napi::Object o = Napi::Object::New(env);
+			o.Set("type", ev[i].type == FL_LINK_NEW ? "new" : "del");
+			o.Set("ifindex", ev[i].ifindex);
+			o.Set("name", ev[i].name);
+			a.Set(i, o);
+		}
+		Napi::Object r = Napi::Object::New(env);
+		r.Set("events", a);
+		r.Set("overflow", Napi::Boolean::New(env, overflow));
+		return r;
+	}
+
+	Napi::Value Close(const Napi::CallbackInfo &info)
+	{
+		fl_links_close(fd_);
+		fd_ = -1;
+		return info.Env().Undefined();
+	}
+
+	int fd_ = -1;
+};
+
 #ifdef FLOWLENS_BENCH
 // A BPF object file loaded as is: the benchmarks' yardstick programs.
 class BpfObject : public Napi::ObjectWrap<BpfObject> {
@@ -748,6 +822,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 		}
 	});
 	exports.Set("Collector", Collector::Init(env));
+	exports.Set("LinkWatch", LinkWatch::Init(env));
 #ifdef FLOWLENS_BENCH
 	exports.Set("BpfObject", BpfObject::Init(env));
 	exports.Set("FlowIdTable", FlowIdTable::Init(env));

@@ -157,7 +157,7 @@ static int open_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long pag
 		bpf_map__set_max_entries(l->skel->maps.own_echoes, 1);
 	}
 	for (uint32_t i = 0; i < roles->count && i < FLOW_ROLE_SLOTS; i++) {
-		l->skel->rodata->role_ifindex[i] = roles->ifindex[i];
+		l->skel->bss->role_ifindex[i] = roles->ifindex[i];
 		l->skel->rodata->role_of[i] = roles->role[i];
 	}
 	return 0;
@@ -285,6 +285,16 @@ int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, const struct fl_r
 		}
 	}
 	*out = l;
+	return 0;
+}
+
+int fl_set_role_ifindex(struct fl_loader *l, uint32_t slot, uint32_t ifindex, char *err)
+{
+	if (slot >= l->roles.count)
+		return fail(err, EINVAL, "no role slot %u (%u interfaces have a role)", slot, l->roles.count);
+	/* the .bss map is mmapped: the programs read the new ifindex from the next packet on */
+	l->skel->bss->role_ifindex[slot] = ifindex;
+	l->roles.ifindex[slot] = ifindex;
 	return 0;
 }
 

@@ -56,6 +56,8 @@ struct fl_roles {
  */
 int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, const struct fl_roles *roles,
 	    struct fl_loader **out, char *err);
+/* The interface in role slot `slot` (the order given at open) has a new ifindex (re-created). */
+int fl_set_role_ifindex(struct fl_loader *l, uint32_t slot, uint32_t ifindex, char *err);
 /* Replaces the own_addrs map (the gateway's own addresses) with n addresses. */
 int fl_set_own_addrs(struct fl_loader *l, const struct own_addr *addrs, uint32_t n, char *err);
 /* Attaches ingress (XDP or TC) and egress (TC) counting on one interface. */

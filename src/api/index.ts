@@ -76,7 +76,7 @@ export class ApiServer {
     this.live = new LiveQuery(source.processor.live);
     this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store, billing: source.billing ?? DEFAULT_BILLING });
     // the InfluxDB writer's counters are read when Prometheus scrapes, not every interval
-    this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx, () => source.status().sinks.machine);
+    this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx, () => source.status().sinks.machine, () => source.status().sinks.history);
     const alerts = source.alerts;
     if (alerts) registerAlertMetrics(this.metrics.registry, () => alerts.status());
   }
@@ -117,14 +117,25 @@ export class ApiServer {
     this.grpcPort = await this.grpc.listen();
   }
 
-  /** Healthy while attached and the intervals keep coming (a stuck drain is unhealthy). */
-  health(): { ok: boolean; reason?: string } {
+  /**
+   * Healthy while attached and the intervals keep coming (a stuck drain is
+   * unhealthy). Degraded (still 200) while something is not counted or not
+   * stored: an interface that is gone (even all of them: a restart would not
+   * bring a PPP link back, and flowlens attaches by itself when it returns),
+   * history that cannot be written.
+   */
+  health(): { ok: boolean; degraded?: boolean; reason?: string } {
     const s = this.source.status();
-    if (!s.collector.attachments.length) return { ok: false, reason: 'not attached to any interface' };
+    const attached = s.collector.attachments;
+    if (!attached.length) return { ok: false, reason: 'not attached to any interface' };
+    const gone = attached.filter((a) => a.state === 'gone')
+      .map((a) => `${a.iface} is gone${a.goneSince ? ` since ${new Date(a.goneSince).toISOString()}` : ''} (deleted; counting resumes when it is re-created)`);
     const last = this.live.last?.end ?? s.startedAt;
     const late = Date.now() - last;
     const allowed = 3 * this.source.intervalMs + 5000;
     if (late > allowed) return { ok: false, reason: `no interval for ${Math.round(late / 1000)} s` };
+    const problems = [...gone, ...(s.sinks.history?.problem ? [`history: ${s.sinks.history.problem}`] : [])];
+    if (problems.length) return { ok: true, degraded: true, reason: problems.join('; ') };
     return { ok: true };
   }
 

@@ -15,6 +15,7 @@
 import type { HostSample } from '../system/host.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { InfluxSinkStats } from '../sinks/influx/index.js';
+import type { HistoryStatus } from '../store/component.js';
 import type { CollectorStatus } from '../collector/index.js';
 import type { FlowsStatus } from '../flows/processor.js';
 import type { IntervalStats } from '../flows/types.js';
@@ -50,6 +51,8 @@ export class FlowMetrics {
   private readonly filteredBytes: Counter;
   private readonly filteredPackets: Counter;
   private readonly attached: Gauge<'iface' | 'ingress' | 'egress'>;
+  private readonly reattaches: Counter<'iface'>;
+  private readonly goneSeconds: Counter<'iface'>;
   private readonly lastInterval: Gauge;
   private readonly captures: Counter;
   private readonly captureDrops: Counter;
@@ -57,12 +60,16 @@ export class FlowMetrics {
   private influx: ReturnType<FlowMetrics['influxMetrics']> | undefined;
   private previousInflux: InfluxSinkStats | undefined;
   private machineGauges: ReturnType<FlowMetrics['machineMetrics']> | undefined;
+  private history: ReturnType<FlowMetrics['historyMetrics']> | undefined;
+  private previousHistory: HistoryStatus | undefined;
 
   constructor(private readonly remoteBudget: number, labels: { host: string },
     /** The InfluxDB writer's stats, when one runs. */
     private readonly influxStats: () => InfluxSinkStats | undefined = () => undefined,
     /** The machine (CPU, memory, disk, interfaces), read on every scrape. */
-    private readonly machine: () => HostSample | undefined = () => undefined) {
+    private readonly machine: () => HostSample | undefined = () => undefined,
+    /** The history store's status, when history is on. */
+    private readonly historyStats: () => HistoryStatus | undefined = () => undefined) {
     const r = this.registry;
     r.setDefaultLabels({ host: labels.host });
     collectDefaultMetrics({ register: r });
@@ -105,7 +112,9 @@ export class FlowMetrics {
     this.ended = counter('flowlens_ended_sessions_total', 'Sessions that ended');
     this.filteredBytes = counter('flowlens_filtered_bytes_total', 'L3 bytes the configured filters removed from sessions, talkers and history');
     this.filteredPackets = counter('flowlens_filtered_packets_total', 'Packets the configured filters removed');
-    this.attached = gauge('flowlens_attached', 'Interfaces counted on, with how ingress and egress are attached (1 while attached)', ['iface', 'ingress', 'egress']);
+    this.attached = gauge('flowlens_attached', 'Interfaces counted on, with how ingress and egress are attached (1 while attached, 0 while the interface is gone)', ['iface', 'ingress', 'egress']);
+    this.reattaches = counter('flowlens_interface_reattaches_total', 'Times an interface was attached again after it was deleted and re-created, since start', ['iface']);
+    this.goneSeconds = counter('flowlens_interface_gone_seconds_total', 'Seconds an interface did not exist since start (nothing counted on it then), the current gap included', ['iface']);
     this.captures = counter('flowlens_captures_total', 'DNS answers and TLS ClientHellos the kernel handed over for names');
     this.captureDrops = counter('flowlens_capture_drops_total', 'DNS answers and TLS ClientHellos lost: the capture ring buffer was full (names.captureBuffer) or the copy failed');
     this.lastInterval = gauge('flowlens_last_interval_timestamp_seconds', 'End of the latest processed interval (Unix time)');
@@ -154,9 +163,14 @@ export class FlowMetrics {
     this.filteredBytes.inc(delta(f.filteredBytes, pf?.filteredBytes));
     this.filteredPackets.inc(delta(f.filteredPackets, pf?.filteredPackets));
     this.attached.reset();
-    for (const a of c.attachments) this.attached.set({ iface: a.iface, ingress: String(a.ingress), egress: String(a.egress) }, 1);
+    for (const a of c.attachments) {
+      this.attached.set({ iface: a.iface, ingress: String(a.ingress), egress: String(a.egress) }, a.state === 'gone' ? 0 : 1);
+      const before = pc?.attachments.find((p) => p.iface === a.iface);
+      this.reattaches.inc({ iface: a.iface }, delta(a.reattaches, before?.reattaches));
+      this.goneSeconds.inc({ iface: a.iface }, delta(a.goneMs, before?.goneMs) / 1000);
+    }
     if (stats.end > stats.start) this.lastInterval.set(stats.end / 1000);
-    this.previous = { collector: { ...c, bpfErrors: { ...c.bpfErrors } }, flows: { ...f } };
+    this.previous = { collector: { ...c, bpfErrors: { ...c.bpfErrors }, attachments: c.attachments.map((a) => ({ ...a })) }, flows: { ...f } };
   }
 
   /** The InfluxDB writer's counters (totals since start: the new part is added). */
@@ -191,10 +205,39 @@ export class FlowMetrics {
     };
   }
 
+  /** The history store's health (totals since start: the new part is added). */
+  addHistory(h: HistoryStatus | undefined): void {
+    if (!h) return;
+    const m = (this.history ??= this.historyMetrics());
+    const p = this.previousHistory;
+    const delta = (now: number | undefined, before: number | undefined) => Math.max(0, (now ?? 0) - (before ?? 0));
+    m.writing.set(h.problem && h.failingSince ? 0 : 1);
+    m.pendingBytes.set(h.pendingTrafficBytes ?? 0);
+    m.pendingSessions.set(h.pendingSessions ?? 0);
+    m.shed.inc(delta(h.sessionsShed, p?.sessionsShed));
+    m.trimmed.inc(delta(h.sessionsTrimmed, p?.sessionsTrimmed));
+    m.recreated.inc(delta(h.recreated, p?.recreated));
+    this.previousHistory = { ...h };
+  }
+
+  /** Registered on the first report, so a flowlens without history has no such series. */
+  private historyMetrics() {
+    const r = this.registry;
+    return {
+      writing: new Gauge({ name: 'flowlens_history_writing', help: '1 while history flushes succeed, 0 while they fail (disk full, read-only, ...; the reason is in /api/status)', registers: [r] }),
+      pendingBytes: new Gauge({ name: 'flowlens_history_pending_traffic_bytes', help: 'L3 bytes of traffic counted but not yet written to the history', registers: [r] }),
+      pendingSessions: new Gauge({ name: 'flowlens_history_pending_sessions', help: 'Ended sessions waiting to be written to the session log', registers: [r] }),
+      shed: new Counter({ name: 'flowlens_history_sessions_shed_total', help: 'Ended sessions never stored: dropped oldest first while the session log could not be written', registers: [r] }),
+      trimmed: new Counter({ name: 'flowlens_history_sessions_trimmed_total', help: 'Ended sessions deleted from the log, oldest first, to stay under history.maxDiskSize or to make room on a full disk', registers: [r] }),
+      recreated: new Counter({ name: 'flowlens_history_db_recreated_total', help: 'Times the history database was deleted or replaced while running and recreated', registers: [r] }),
+    };
+  }
+
   /** The text exposition format. */
   text(): Promise<string> {
     this.addInflux(this.influxStats());
     this.addMachine(this.machine());
+    this.addHistory(this.historyStats());
     return this.registry.metrics();
   }
 

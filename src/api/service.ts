@@ -14,6 +14,7 @@ import type { LiveSession } from '../flows/live.js';
 import { TALKER_DIMENSIONS, TALKER_SCOPES, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerScope } from '../flows/types.js';
 import { protocolName } from '../net/protocols.js';
 import type { BillingConfig, Store, UsageRow } from '../store/index.js';
+import type { HistoryStatus } from '../store/component.js';
 import type { DateArg, SessionFilter as StoreSessionFilter, SessionSort, TrafficFilter as StoreTrafficFilter, Totals as StoreTotals, TalkerTotal, RangeParams } from '../store/types.js';
 import { FlowlensError } from '../errors.js';
 import { LiveQuery, MAX_WINDOW_SECONDS, type LiveSort, type LiveTalker } from './live-query.js';
@@ -321,7 +322,7 @@ export class ApiService {
       host: s.host, startedAt: ms(s.startedAt),
       interfaces: c.attachments.map((a) => ({ name: a.iface, ifindex: a.ifindex, ingress: String(a.ingress), egress: String(a.egress),
         overflowPackets: a.overflowPackets, nonIpPackets: a.nonIpPackets, malformedPackets: a.malformedPackets,
-        role: a.role ?? '', forwardedPackets: a.forwardedPackets })),
+        role: a.role ?? '', forwardedPackets: a.forwardedPackets, state: a.state, reattaches: a.reattaches, goneMs: Math.round(a.goneMs) })),
       mapEntries: c.mapEntries, mapFill: c.mapFill, intervals: c.intervals, lastDrainMs: c.lastDrainMs,
       overflowPackets: c.overflowPackets, nonIpPackets: c.nonIpPackets, malformedPackets: c.malformedPackets,
       bpfErrors: { ...c.bpfErrors },
@@ -333,6 +334,7 @@ export class ApiService {
       timeZone: timeZone(),
       influx: influxStatus(s.sinks.influx),
       captures: c.captures, captureDrops: c.captureDrops, captureLoadErrors: c.captureLoadErrors,
+      historyHealth: historyHealth(s.sinks.history),
       namedAddresses: s.sinks.names?.names ?? 0, dnsAnswers: s.sinks.names?.answers ?? 0, tlsHellos: s.sinks.names?.hellos ?? 0,
       machine: machine(s.sinks.machine),
     };
@@ -371,4 +373,13 @@ export class ApiService {
     this.invalidate();
     return { at: r.at, trafficRows: r.traffic, talkerRows: r.talkers, sessions: r.sessions };
   }
+}
+
+/** The history store's health for Status (undefined when history is off). */
+function historyHealth(h: HistoryStatus | undefined): pb.HistoryHealth | undefined {
+  if (!h) return undefined;
+  return {
+    problem: h.problem ?? '', failingSince: h.failingSince ?? 0, pendingTrafficBytes: h.pendingTrafficBytes ?? 0, pendingSessions: h.pendingSessions ?? 0,
+    sessionsShed: h.sessionsShed ?? 0, sessionsTrimmed: h.sessionsTrimmed ?? 0, recreated: h.recreated ?? 0, recreatedAt: h.recreatedAt ?? 0,
+  };
 }

@@ -18,6 +18,7 @@ import { Cadence } from './cadence.js';
 import { TableFit } from './table-fit.js';
 import { ownAddressKeys, ownAddresses } from './own-addresses.js';
 import type { InterfaceRole } from './config.js';
+import { LINK_POLL_MS, LinkFollower, type AttachState } from './links.js';
 
 export * from './config.js';
 export type { Flow, Direction, DirectionTotals } from './decode.js';
@@ -55,6 +56,17 @@ export interface Attachment extends AttachInfo {
 
 /** An attachment with its own packets that are not flows, since start (both directions). */
 export interface AttachmentStatus extends Attachment {
+  /**
+   * 'gone' while the interface does not exist (deleted: a PPP or VPN link that
+   * reconnects); counting resumes on the new ifindex when it appears again.
+   */
+  state: AttachState;
+  /** Times it was attached again after being gone, since start. */
+  reattaches: number;
+  /** Milliseconds it was gone since start, the current gap included: nothing was counted on it then. */
+  goneMs: number;
+  /** While gone: since when (epoch ms). */
+  goneSince?: number;
   overflowPackets: number;
   nonIpPackets: number;
   malformedPackets: number;
@@ -118,9 +130,10 @@ const ROLE_NUMBER: Record<InterfaceRole, number> = { lan: 1, wan: 2 };
 export class Collector extends EventEmitter<{ interval: [Interval]; error: [Error] }> {
   private native: NativeCollector | undefined;
   private readonly buffer: Buffer;
-  private readonly attachments: Attachment[] = [];
-  /** Since start, per interface: packets counted without a flow. */
-  private readonly perIface = new Map<number, { overflowPackets: number; nonIpPackets: number; malformedPackets: number; forwardedPackets: number }>();
+  private links!: LinkFollower;
+  private linkTimer: NodeJS.Timeout | undefined;
+  /** Since start, per interface name: packets counted without a flow. */
+  private readonly perIface = new Map<string, { overflowPackets: number; nonIpPackets: number; malformedPackets: number; forwardedPackets: number }>();
   /** The own addresses last given to the kernel (roles on), as text: set again only when they change. */
   private ownAddressesText: string | undefined;
   private cadence: Cadence | undefined;
@@ -152,14 +165,30 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
       throw explainKernelError(e, 'cannot load the flow counter');
     }
     const c = new Collector(config, native, ifaces);
+    // subscribed before attaching: a deletion right after the attach is not missed
+    let watch;
     try {
-      for (const i of ifaces) {
-        const info = native.attach(i.ifindex, config.hook, config.xdpMode);
-        const role = config.roles?.[i.name];
-        c.attachments.push({ iface: i.name, ifindex: i.ifindex, ...info, ...(role ? { role } : {}) });
-      }
+      watch = new addon.LinkWatch();
+    } catch (e) {
+      process.stderr.write(`flowlens: ${(e as Error).message}: a deleted and re-created interface is found by re-reading /sys/class/net instead\n`);
+    }
+    // a role follows its interface: a re-created WAN (PPP) link gets a new ifindex, the kernel learns it before the attach
+    const roleSlots = new Map(ifaces.filter((i) => config.roles?.[i.name]).map((i, slot) => [i.name, slot]));
+    c.links = new LinkFollower(watch, {
+      attach: (ifindex, iface) => {
+        const slot = roleSlots.get(iface);
+        if (slot !== undefined) native.setRoleIfindex(slot, ifindex);
+        return native.attach(ifindex, config.hook, config.xdpMode);
+      },
+      detach: (ifindex) => native.detach(ifindex),
+      log: (line) => { process.stderr.write(`${line}\n`); },
+      now: Date.now,
+    });
+    try {
+      for (const i of ifaces) c.links.attached(i.name, i.ifindex, native.attach(i.ifindex, config.hook, config.xdpMode), config.roles?.[i.name]);
       c.refreshOwnAddresses();
     } catch (e) {
+      c.links.close();
       native.close();
       throw explainKernelError(e, 'cannot attach');
     }
@@ -178,7 +207,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
   }
 
   get attached(): readonly Attachment[] {
-    return this.attachments;
+    return this.links.all.filter((l) => l.state === 'attached');
   }
 
   /** Drains at start + k × intervalMs until stop() (see cadence.ts for falling behind). */
@@ -187,6 +216,20 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     this.cadence = new Cadence(this.config.intervalMs,
       () => this.drainNow().then(() => undefined, (e) => { this.emit('error', e as Error); }));
     this.cadence.start();
+    if (!this.linkTimer) {
+      this.linkTimer = setInterval(() => this.followLinks(), LINK_POLL_MS);
+      this.linkTimer.unref();
+    }
+  }
+
+  /** Acts on link events: a deleted interface is gone, a re-created one attached again (links.ts). */
+  private followLinks(): void {
+    if (!this.native) return;
+    try {
+      this.links.poll();
+    } catch (e) {
+      this.emit('error', e as Error);
+    }
   }
 
   /** Ends the current interval now and emits it; concurrent calls share one drain. */
@@ -201,6 +244,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     const native = this.native;
     if (!native) throw new FlowlensError('FLOW_ERR_USAGE', 'the collector is stopped');
     this.refreshOwnAddresses();
+    this.followLinks();
     const r = await native.drain(this.buffer);
     const clock = ClockOffset.now();
     const end = clock.toWallMs(r.monoNs);
@@ -221,22 +265,30 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     this.stats.captures += interval.captures.length;
     this.stats.flowIds = r.flowIds;
     this.stats.flowIdsRefused += r.flowIdsRefused;
+    this.links.drained();
     this.emit('interval', interval);
     return interval;
   }
 
-  /** Every attached interface, both directions, zero when quiet (the addon summed the flows). */
+  /**
+   * Every interface counted on, both directions, zero when quiet (the addon
+   * summed the flows); a re-created interface's old ifindex too, in the drains
+   * that still carry its records (same name, so its flows and totals stay its).
+   */
   private totals(ifaceCount: number): IfaceTotals[] {
     const byIndex = new Map<number, IfaceTotals>();
-    for (const a of this.attachments) {
+    for (const a of this.links.all) {
       byIndex.set(a.ifindex, { iface: a.iface, ifindex: a.ifindex, ingress: zeroTotals(), egress: zeroTotals() });
     }
+    const retired = new Map(this.links.retiredIndexes());
     for (const { ifindex, direction, ...counts } of decodeIfaces(this.buffer, ifaceCount)) {
-      const t = byIndex.get(ifindex);
+      let t = byIndex.get(ifindex);
+      const old = t ? undefined : retired.get(ifindex);
+      if (old !== undefined) byIndex.set(ifindex, (t = { iface: old, ifindex, ingress: zeroTotals(), egress: zeroTotals() }));
       if (!t) continue;
       t[direction] = counts;
-      let own = this.perIface.get(ifindex);
-      if (!own) this.perIface.set(ifindex, (own = { overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, forwardedPackets: 0 }));
+      let own = this.perIface.get(t.iface);
+      if (!own) this.perIface.set(t.iface, (own = { overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, forwardedPackets: 0 }));
       own.forwardedPackets += counts.forwardedPackets;
       own.overflowPackets += counts.overflowPackets;
       own.nonIpPackets += counts.nonIpPackets;
@@ -252,7 +304,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     const errors = this.native?.errors() ?? [];
     const captureErrors = this.native?.captureErrors() ?? [];
     return {
-      attachments: this.attachments.map((a) => ({ ...a, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, forwardedPackets: 0, ...this.perIface.get(a.ifindex) })),
+      attachments: this.links.status().map((a) => ({ ...a, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, forwardedPackets: 0, ...this.perIface.get(a.iface) })),
       mapEntries: this.config.mapEntries,
       mapFill: this.stats.mapFill,
       intervals: this.stats.intervals,
@@ -295,10 +347,12 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
   /** Detaches, drains what was counted since the last interval, emits it, unloads. */
   async stop(): Promise<void> {
     this.cadence?.stop();
+    this.stopFollowing();
     const native = this.native;
     if (!native) return;
     await this.draining?.catch(() => undefined);
-    for (const a of this.attachments) {
+    for (const a of this.links.all) {
+      if (a.state !== 'attached') continue;
       try { native.detach(a.ifindex); } catch { /* interface already gone */ }
     }
     try {
@@ -312,7 +366,14 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
   /** Synchronous last resort (process exit): detach and unload without draining. */
   closeNow(): void {
     this.cadence?.stop();
+    this.stopFollowing();
     this.native?.close();
     this.native = undefined;
+  }
+
+  private stopFollowing(): void {
+    if (this.linkTimer) clearInterval(this.linkTimer);
+    this.linkTimer = undefined;
+    this.links.close();
   }
 }

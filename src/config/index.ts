@@ -144,6 +144,7 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
       hourlyTopN: v('history.topN'),
       sessionLogDays: v('history.sessionLogDays'),
       liveSessionsLimit: v('history.liveSessions'),
+      maxDiskBytes: v('history.maxDiskSize'),
     },
     billing: { cycleStartDay: v('billing.cycleStartDay'), cap: v('billing.cap'), capScope: v('billing.capScope'), capDirection: v('billing.capDirection') },
     influx,

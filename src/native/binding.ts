@@ -95,12 +95,32 @@ export interface NativeCollector {
    * WAN ingress tells the gateway's own traffic from routed traffic.
    */
   setOwnAddresses(addrs: Buffer): void;
+  /** A role's interface was re-created: role slot `slot` (the order of the roles at open) counts on `ifindex` now. */
+  setRoleIfindex(slot: number, ifindex: number): void;
   /** Detaches everything and unloads. Idempotent. */
   close(): void;
   readonly mapEntries: number;
   readonly bufferSize: number;
 }
 
+
+/** A link (network interface) created, changed (new) or deleted (del), as rtnetlink says. */
+export interface LinkEvent {
+  type: 'new' | 'del';
+  ifindex: number;
+  name: string;
+}
+
+/** Link events of this network namespace, queued by the kernel until read (native/src/links.h). */
+export interface NativeLinkWatch {
+  /**
+   * The events queued since the last read, without blocking. `overflow`: the
+   * kernel dropped some (its queue was full); re-read the interfaces.
+   */
+  read(): { events: LinkEvent[]; overflow: boolean };
+  /** Unsubscribes. Idempotent. */
+  close(): void;
+}
 
 export interface StructLayout {
   size: number;
@@ -115,6 +135,8 @@ export interface Addon {
    * FLOW_ROLE_SLOTS; absent or empty: roles off (the verifier drops their code).
    */
   Collector: new (mapEntries: number, captureRingBytes?: number, roles?: Uint32Array) => NativeCollector;
+  /** Subscribes to link events (RTM_NEWLINK / RTM_DELLINK). */
+  LinkWatch: new () => NativeLinkWatch;
   /** Whether the driver implements XDP, and the id of an attached XDP program (0: none). */
   xdpSupport(ifindex: number): { native: boolean; progId: number };
   libbpfVersion: string;

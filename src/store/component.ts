@@ -7,7 +7,7 @@
 import type { CollectorStatus } from '../collector/index.js';
 import type { IntervalStats } from '../flows/types.js';
 import type { LiveSession } from '../flows/live.js';
-import { defaultStoreConfig, Store, type StoreOptions } from './index.js';
+import { defaultStoreConfig, Store, type StoreHealth, type StoreOptions } from './index.js';
 
 /** How often the live sessions are handed to the store's snapshot. */
 const LIVE_SNAPSHOT_MS = 5_000;
@@ -18,7 +18,7 @@ export interface HistoryDependencies {
   liveSessions: () => Iterable<LiveSession>;
 }
 
-export interface HistoryStatus {
+export interface HistoryStatus extends Partial<StoreHealth> {
   dataDir: string;
   flushIntervalMs: number;
 }
@@ -63,6 +63,6 @@ export class HistoryComponent {
   }
 
   status(): HistoryStatus {
-    return { dataDir: this.options.dataDir, flushIntervalMs: this.options.flushIntervalMs ?? defaultStoreConfig().flushIntervalMs };
+    return { dataDir: this.options.dataDir, flushIntervalMs: this.options.flushIntervalMs ?? defaultStoreConfig().flushIntervalMs, ...this.opened?.health() };
   }
 }

@@ -20,6 +20,12 @@ export interface StoreConfig {
    * smallest keys is approximated).
    */
   pendingKeysLimit: number;
+  /**
+   * Bytes the database (with its WAL) may take, 0 for no cap: over it, the
+   * oldest ended sessions are deleted to make room (traffic and talkers are
+   * always written; they are small).
+   */
+  maxDiskBytes: number;
 }
 
 /**
@@ -39,5 +45,6 @@ export function defaultStoreConfig(): StoreConfig {
     sessionLogDays: settingDefault('history.sessionLogDays'),
     liveSessionsLimit: settingDefault('history.liveSessions'),
     pendingKeysLimit: PENDING_KEYS_LIMIT,
+    maxDiskBytes: settingDefault('history.maxDiskSize'),
   };
 }

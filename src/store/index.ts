@@ -8,13 +8,15 @@
  * (the CLI, beside a running flowlens): `Store.openReadOnly({ dataDir })`.
  * Every query of the writer includes what is not yet flushed.
  */
+import fs from 'node:fs';
+import path from 'node:path';
 import type { IntervalStats, SessionRecord, TalkerDimension, TalkerScope } from '../flows/types.js';
 import { FlowlensError } from '../errors.js';
 import { defaultStoreConfig, type StoreConfig } from './config.js';
 import { Pending } from './pending.js';
 import { cycleUsage, type BillingConfig, type Usage, type UsageQuery } from './usage.js';
 import * as q from './queries.js';
-import { closeWriter, openForReading, openForWriting, type Db } from './schema.js';
+import { closeWriter, DB_FILE, openForReading, openForWriting, type Db } from './schema.js';
 import { sessions } from './sessions.js';
 import type { DateRange, History, HistoryQuery, LiveTop, SessionPage, SessionQuery, Summary, TopQuery, TopTalkers, TrafficFilter } from './types.js';
 import { HOUR_GRACE_MS, liveTalkers, Writer } from './writer.js';
@@ -31,6 +33,48 @@ export interface StoreOptions extends Partial<StoreConfig> {
   clock?: () => number;
   /** A flush on the timer failed (the counts stay pending and are retried); default: one line on stderr. */
   onFlushError?: (e: Error) => void;
+}
+
+/**
+ * Whether history is being written, and what it could not write. Everything
+ * that was not stored is counted here, never only said on stderr.
+ */
+export interface StoreHealth {
+  /** Why the last flush failed (the counts stay pending and are retried), if it did. */
+  problem?: string;
+  /** Since when flushes have been failing (epoch ms). */
+  failingSince?: number;
+  /** Traffic waiting to be written (it is written once the disk takes it). */
+  pendingTrafficBytes: number;
+  pendingSessions: number;
+  /** Ended sessions never stored, since start: dropped oldest first while the log could not be written. */
+  sessionsShed: number;
+  /** Ended sessions deleted from the log (oldest first) to keep it under history.maxDiskSize or to make room on a full disk, since start. */
+  sessionsTrimmed: number;
+  /** The database file was deleted or replaced while running and recreated: when, and how often since start. */
+  recreatedAt?: number;
+  recreated: number;
+}
+
+/** Ended sessions held in memory at most while the log cannot be written; the oldest beyond go (counted). */
+export const PENDING_SESSIONS_LIMIT = 100_000;
+/** Sessions per transaction: a full disk fails one batch, not the whole backlog. */
+const SESSION_BATCH = 1_000;
+/** Oldest sessions deleted at once when the disk is full or the cap is reached. */
+const TRIM_BATCH = 500;
+/**
+ * A file of this size is kept beside the database as room to give back when the
+ * disk is full: SQLite needs a little free space even to delete (its WAL), so
+ * without it the oldest sessions could not be deleted to make room.
+ */
+const RESERVE_FILE = 'flowlens.reserve';
+const RESERVE_BYTES = 1 << 20;
+/** How long health stays degraded after the database file was recreated. */
+const RECREATED_NOTICE_MS = 3_600_000;
+
+function isDiskFull(e: unknown): boolean {
+  const code = (e as { code?: string }).code ?? '';
+  return code === 'SQLITE_FULL' || code.startsWith('SQLITE_IOERR') || (e as NodeJS.ErrnoException).code === 'ENOSPC';
 }
 
 export interface FlushResult {
@@ -54,12 +98,16 @@ function checkConfig(c: StoreConfig): void {
   whole('sessionLogDays', 1);
   whole('liveSessionsLimit', 0);
   whole('pendingKeysLimit', 2);
+  whole('maxDiskBytes', 0);
 }
 
 export class Store {
   private readonly pending: Pending | null;
   private readonly closedSums: q.ClosedSums | null;
-  private readonly writer: Writer | null;
+  private writer: Writer | null;
+  /** The database file's identity at open: a different one (or none) means it was deleted or replaced. */
+  private inode = 0;
+  private readonly state: StoreHealth & { sessionProblem?: string } = { pendingTrafficBytes: 0, pendingSessions: 0, sessionsShed: 0, sessionsTrimmed: 0, recreated: 0 };
   private timer: NodeJS.Timeout | null = null;
   private live: { at: number; sessions: SessionRecord[] } | null = null;
   private closed = false;
@@ -67,7 +115,7 @@ export class Store {
   private lock: WriterLock | null = null;
 
   private constructor(
-    private readonly db: Db,
+    private db: Db,
     readonly config: StoreConfig,
     private readonly clock: () => number,
     readonly readOnly: boolean,
@@ -75,7 +123,7 @@ export class Store {
   ) {
     const writer = readOnly ? null : new Writer(db, config);
     this.writer = writer;
-    this.pending = writer ? new Pending(config.pendingKeysLimit, (hour) => writer.loadTalkerHour(hour)) : null;
+    this.pending = writer ? new Pending(config.pendingKeysLimit, (hour) => this.writer!.loadTalkerHour(hour)) : null;
     this.closedSums = writer ? new q.ClosedSums() : null;
   }
 
@@ -96,6 +144,8 @@ export class Store {
       process.stderr.write(`flowlens: history flush failed, will retry: ${e instanceof FlowlensError ? e.format() : e.message}\n`);
     }));
     store.lock = lock;
+    store.inode = store.fileInode();
+    store.reserve();
     if (config.flushIntervalMs > 0) {
       store.timer = setInterval(() => {
         try { store.flush(); } catch (e) { store.onFlushError(e as Error); }
@@ -124,7 +174,53 @@ export class Store {
 
   /** Counts one interval (in memory until the next flush). A bad interval throws and changes nothing. */
   add(stats: IntervalStats): void {
-    this.writable().pending.add(stats);
+    const { pending } = this.writable();
+    pending.add(stats);
+    this.state.sessionsShed += pending.capSessions(PENDING_SESSIONS_LIMIT);
+  }
+
+  /** Whether history is being written, and what is not (see StoreHealth). */
+  health(): StoreHealth {
+    const pending = this.pending;
+    const recent = this.state.recreatedAt !== undefined && this.clock() - this.state.recreatedAt < RECREATED_NOTICE_MS;
+    const { sessionProblem, ...state } = this.state;
+    const problem = this.state.problem ?? sessionProblem ?? (recent
+      ? `${path.join(this.config.dataDir, DB_FILE)} was deleted or replaced while running and was recreated at ${new Date(this.state.recreatedAt!).toISOString()}: the history before that is not in it`
+      : undefined);
+    return {
+      ...state,
+      ...(problem ? { problem } : {}),
+      pendingTrafficBytes: pending?.trafficPending().bytes ?? 0,
+      pendingSessions: pending?.sessions.length ?? 0,
+    };
+  }
+
+  private fileInode(): number {
+    try {
+      return fs.statSync(path.join(this.config.dataDir, DB_FILE)).ino;
+    } catch {
+      return 0;
+    }
+  }
+
+  /**
+   * Before each flush: is our file still the one at the path? Deleted (rm
+   * flowlens.db*) or replaced, our connection writes into a file nobody will
+   * ever read: open a new one there, and say so loudly.
+   */
+  private checkFile(): void {
+    const now = this.fileInode();
+    if (now !== 0 && now === this.inode) return;
+    const file = path.join(this.config.dataDir, DB_FILE);
+    try { this.db.close(); } catch { /* it is gone anyway */ }
+    this.db = openForWriting(this.config.dataDir);
+    this.writer = new Writer(this.db, this.config);
+    this.inode = this.fileInode();
+    this.closedSums?.invalidate(-Infinity);
+    this.state.recreated++;
+    this.state.recreatedAt = this.clock();
+    process.stderr.write(`flowlens: ${file} was ${now === 0 ? 'deleted' : 'replaced'} while flowlens was running: recreated it; ` +
+      `history from now on is stored in the new file, what the old one held is not in it\n`);
   }
 
   /** The sessions active now (from the flows stage): the largest liveSessionsLimit go into the live snapshot. */
@@ -137,39 +233,179 @@ export class Store {
   }
 
   /**
-   * Writes everything pending in one transaction (src/store/writer.ts), then clears it.
-   * On failure nothing is written, the counts stay pending and the error is thrown.
+   * Writes what is pending: first the traffic and talkers (one small
+   * transaction; on failure nothing of it is written, it stays pending and the
+   * error is thrown), then the ended sessions (in batches; on a full disk they
+   * wait, bounded, and the oldest are dropped, counted), then the pruning.
    */
   flush(): FlushResult {
-    const { pending, writer } = this.writable();
+    const { pending } = this.writable();
     const now = this.clock();
-    const result: FlushResult = { at: now, traffic: pending.traffic.size, talkers: 0, sessions: pending.sessions.length };
-    for (const hour of pending.dirtyHours) for (const m of pending.hours.get(hour)?.values() ?? []) result.talkers += Math.min(m.size, this.config.hourlyTopN + 1);
-    const live = pending.windowEnd >= pending.windowStart || this.live
-      ? {
-        at: now,
-        from: Number.isFinite(pending.windowStart) ? pending.windowStart : now,
-        to: Number.isFinite(pending.windowEnd) ? pending.windowEnd : now,
-        talkers: liveTalkers(pending, this.config.hourlyTopN),
-        sessions: this.live?.sessions ?? [],
-        sessionsAt: this.live?.at ?? now,
-      }
-      : null;
-    let earliest = Infinity;
-    for (const d of pending.traffic.values()) earliest = Math.min(earliest, d.minute * MINUTE_MS);
-    writer.flush(pending, live, now);
-    this.closedSums?.invalidate(earliest);
-    pending.clear(Math.floor((now - HOUR_GRACE_MS) / HOUR_MS));
+    const result: FlushResult = { at: now, traffic: pending.traffic.size, talkers: 0, sessions: 0 };
+    try {
+      this.checkFile();
+      for (const hour of pending.dirtyHours) for (const m of pending.hours.get(hour)?.values() ?? []) result.talkers += Math.min(m.size, this.config.hourlyTopN + 1);
+      const live = pending.windowEnd >= pending.windowStart || this.live
+        ? {
+          at: now,
+          from: Number.isFinite(pending.windowStart) ? pending.windowStart : now,
+          to: Number.isFinite(pending.windowEnd) ? pending.windowEnd : now,
+          talkers: liveTalkers(pending, this.config.hourlyTopN),
+          sessions: this.live?.sessions ?? [],
+          sessionsAt: this.live?.at ?? now,
+        }
+        : null;
+      let earliest = Infinity;
+      for (const d of pending.traffic.values()) earliest = Math.min(earliest, d.minute * MINUTE_MS);
+      this.withRoom(() => this.writer!.flushCounts(pending, live));
+      this.closedSums?.invalidate(earliest);
+      pending.clearCounts(Math.floor((now - HOUR_GRACE_MS) / HOUR_MS));
+      result.sessions = this.flushSessions(pending);
+      this.withRoom(() => this.writer!.prune(now));
+      this.checkpoint();
+      this.reserve();
+    } catch (e) {
+      this.state.problem = `${e instanceof FlowlensError ? e.message : (e as Error).message}`;
+      this.state.failingSince ??= now;
+      throw e;
+    }
+    this.state.problem = undefined;
+    this.state.failingSince = undefined;
     return result;
   }
 
-  /** Stops the timer, flushes what is pending and closes the database. */
+  /**
+   * Runs a write; when the disk is full (or the log is over history.maxDiskSize),
+   * deletes the oldest ended sessions first and tries once more (with the
+   * reserve file given back, so that the delete itself has room): the session
+   * log never takes the traffic history down with it.
+   */
+  private withRoom<T>(write: () => T): T {
+    if (this.overCap() || this.lowSpace()) {
+      this.trim();
+      this.checkpoint();
+    }
+    try {
+      return write();
+    } catch (e) {
+      if (!isDiskFull(e)) throw e;
+      fs.rmSync(path.join(this.config.dataDir, RESERVE_FILE), { force: true });
+      this.checkpoint();
+      if (this.trim() === 0) throw e;
+      this.checkpoint();
+      return write();
+    }
+  }
+
+  /** Moves the WAL into the database and truncates it, so the WAL never holds the disk's free space. */
+  private checkpoint(): void {
+    try { this.db.pragma('wal_checkpoint(TRUNCATE)'); } catch { /* a reader holds it, or no room: next time */ }
+  }
+
+  /** (Re)creates the reserve file when there is room for it. */
+  private reserve(): void {
+    const file = path.join(this.config.dataDir, RESERVE_FILE);
+    try {
+      if (fs.statSync(file).size === RESERVE_BYTES) return;
+    } catch { /* not there */ }
+    try {
+      fs.writeFileSync(file, Buffer.alloc(RESERVE_BYTES));
+    } catch {
+      fs.rmSync(file, { force: true });
+    }
+  }
+
+  /**
+   * Deletes the oldest ended sessions (counted); 0 when the log is empty or
+   * the delete failed too. Smaller steps when a large delete does not fit in
+   * what the disk has left (each deleted row touches every index).
+   */
+  private trim(): number {
+    for (const rows of [TRIM_BATCH, TRIM_BATCH / 10, TRIM_BATCH / 100]) {
+      try {
+        const n = this.writer!.trimSessionLog(rows);
+        this.state.sessionsTrimmed += n;
+        return n;
+      } catch { /* try fewer */ }
+    }
+    return 0;
+  }
+
+  /**
+   * Whether the filesystem is nearly full (less than twice the reserve free):
+   * the session log then waits (bounded in memory, the oldest dropped), so it
+   * never takes the last free space the traffic and the WAL need.
+   */
+  private lowSpace(): boolean {
+    try {
+      const st = fs.statfsSync(this.config.dataDir);
+      return st.bavail * st.bsize < 2 * RESERVE_BYTES;
+    } catch {
+      return false;
+    }
+  }
+
+  private overCap(): boolean {
+    const cap = this.config.maxDiskBytes;
+    if (!cap) return false;
+    let used = 0;
+    for (const f of [DB_FILE, `${DB_FILE}-wal`]) {
+      try { used += fs.statSync(path.join(this.config.dataDir, f)).size; } catch { /* none */ }
+    }
+    return used > cap;
+  }
+
+  /**
+   * Writes the pending ended sessions in batches; returns how many were
+   * written. A full disk leaves the rest pending (at most
+   * PENDING_SESSIONS_LIMIT, the oldest beyond dropped and counted) and says so
+   * in health(); the traffic is already written.
+   */
+  private flushSessions(pending: Pending): number {
+    let written = 0;
+    this.state.sessionProblem = undefined;
+    while (pending.sessions.length) {
+      // checked before every batch: a batch must never take the last free space (the WAL needs it)
+      if (this.lowSpace() && (this.trim() === 0 || (this.checkpoint(), this.lowSpace()))) {
+        this.state.sessionProblem = `the disk of ${this.config.dataDir} is nearly full and the session log has nothing left to delete: ` +
+          `${pending.sessions.length} ended sessions wait, the oldest are dropped beyond ${PENDING_SESSIONS_LIMIT}`;
+        break;
+      }
+      const batch = pending.sessions.slice(0, SESSION_BATCH);
+      try {
+        this.withRoom(() => this.writer!.insertSessions(batch));
+      } catch (e) {
+        if (!isDiskFull(e)) throw e;
+        this.state.sessionProblem = `the session log cannot be written (${(e as Error).message}): ${pending.sessions.length} ended sessions wait, the oldest are dropped beyond ${PENDING_SESSIONS_LIMIT}`;
+        break;
+      }
+      pending.sessions.splice(0, batch.length);
+      written += batch.length;
+    }
+    return written;
+  }
+
+  /**
+   * Stops the timer, flushes what is pending and closes the database. If the
+   * last flush fails, the error says what was not stored.
+   */
   close(): void {
     if (this.closed) return;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     try {
-      if (!this.readOnly) this.flush();
+      if (!this.readOnly) {
+        try {
+          this.flush();
+        } catch (e) {
+          const h = this.health();
+          const traffic = this.pending!.trafficPending();
+          throw new FlowlensError('FLOW_ERR_STORE', `the last history flush failed: ${(e as Error).message}; not stored: ` +
+            `${traffic.bytes} bytes (${traffic.packets} packets) of traffic, ${h.pendingSessions} ended sessions` +
+            `${h.sessionsShed ? ` (and ${h.sessionsShed} sessions dropped earlier)` : ''}`,
+          'see that the data directory is writable and has free space');
+        }
+      }
     } finally {
       this.closed = true;
       if (this.readOnly) this.db.close(); else closeWriter(this.db);

@@ -101,12 +101,32 @@ export class Pending {
     return dims;
   }
 
-  /** After a committed flush: deltas cleared, hours that ended before `finishedBefore` dropped. */
-  clear(finishedBefore: number): void {
+  /** Traffic bytes and packets waiting to be written. */
+  trafficPending(): { bytes: number; packets: number } {
+    let bytes = 0, packets = 0;
+    for (const d of this.traffic.values()) {
+      bytes += d.bytes;
+      packets += d.packets;
+    }
+    return { bytes, packets };
+  }
+
+  /**
+   * Drops the oldest ended sessions beyond `limit` (the session log's memory
+   * bound while it cannot be written); returns how many.
+   */
+  capSessions(limit: number): number {
+    const over = this.sessions.length - limit;
+    if (over <= 0) return 0;
+    this.sessions.splice(0, over);
+    return over;
+  }
+
+  /** After the counts committed: deltas cleared, hours that ended before `finishedBefore` dropped (sessions stay). */
+  clearCounts(finishedBefore: number): void {
     this.traffic.clear();
     this.dirtyHours.clear();
     this.window.clear();
-    this.sessions.length = 0;
     this.windowStart = Infinity;
     this.windowEnd = -Infinity;
     for (const hour of this.hours.keys()) if (hour < finishedBefore) this.hours.delete(hour);

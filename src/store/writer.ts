@@ -1,12 +1,17 @@
 /**
- * One flush, ONE transaction: traffic deltas as additive upserts (per minute and
- * per quarter hour), ended sessions as inserts (ignored if already there), the
- * talkers of every hour changed since the last flush as that hour's top N plus
- * "other" (replacing what the hour held: the writer holds the whole hour in
- * memory, so the rows are absolute and rewriting them is idempotent), pruning of
- * old minutes and sessions, and the live snapshot. If the process dies
- * mid-transaction, SQLite rolls it back: nothing of it counts, and the caller
- * still holds the pending part (it clears it only after commit).
+ * One flush, in separate transactions so that the small and important part
+ * never waits on the large one:
+ *  1. the counts: traffic deltas as additive upserts (per minute and per
+ *     quarter hour), the talkers of every hour changed since the last flush as
+ *     that hour's top N plus "other" (replacing what the hour held: the writer
+ *     holds the whole hour in memory, so the rows are absolute and rewriting
+ *     them is idempotent), and the live snapshot — a few hundred rows;
+ *  2. ended sessions as inserts (ignored if already there), in batches: on a
+ *     busy gateway thousands a second, the part that fills a disk;
+ *  3. pruning of old minutes and sessions.
+ * If the process dies mid-transaction, SQLite rolls it back: nothing of it
+ * counts, and the caller still holds the pending part (it clears it only
+ * after commit).
  *
  * Why talkers are not additive deltas: a busy gateway sees ~10k remote addresses
  * a second, hundreds of thousands of keys per flush window; upserting each costs
@@ -45,6 +50,7 @@ export class Writer {
   private readonly pruneMinutes: Statement;
   private readonly pruneSessions: Statement;
   private readonly putLive: Statement;
+  private readonly trimSessions: Statement;
 
   constructor(private readonly db: Db, private readonly config: StoreConfig) {
     const traffic = (table: string, unit: string) => db.prepare(
@@ -66,10 +72,11 @@ export class Writer {
     this.pruneMinutes = db.prepare(`DELETE FROM traffic_minute WHERE minute < ?`);
     this.pruneSessions = db.prepare(`DELETE FROM session_log WHERE last_seen < ?`);
     this.putLive = db.prepare(`INSERT OR REPLACE INTO live (kind, at, body) VALUES (?, ?, ?)`);
+    this.trimSessions = db.prepare(`DELETE FROM session_log WHERE rowid IN (SELECT rowid FROM session_log ORDER BY last_seen LIMIT ?)`);
   }
 
-  /** Writes `pending` and does the upkeep, in one transaction. Throws (and changes nothing) on failure. */
-  flush(pending: Pending, live: LiveSnapshot | null, now: number): void {
+  /** Writes the traffic and talkers of `pending` and the live snapshot, in one transaction. Throws (and changes nothing) on failure. */
+  flushCounts(pending: Pending, live: LiveSnapshot | null): void {
     this.db.transaction(() => {
       const quarters = new Map<string, [number, string, string, string, number, number]>();
       for (const d of pending.traffic.values()) {
@@ -93,14 +100,31 @@ export class Writer {
           if (!isZero({ ...rest, sessions: 0 })) this.putTalker.run(hour, dim, OTHER_KEY, null, ...storedValues(rest));
         }
       }
-      for (const s of pending.sessions) this.insSession.run(sessionParams(s));
-      this.pruneMinutes.run(Math.floor((now - this.config.minuteRetentionDays * DAY_MS) / MINUTE_MS));
-      this.pruneSessions.run(now - this.config.sessionLogDays * DAY_MS);
       if (live) {
         this.putLive.run('talkers', live.at, JSON.stringify({ from: live.from, to: live.to, talkers: live.talkers }));
         this.putLive.run('sessions', live.sessionsAt, JSON.stringify(live.sessions));
       }
     })();
+  }
+
+  /** Inserts ended sessions in one transaction. Throws (and changes nothing) on failure. */
+  insertSessions(sessions: readonly SessionRecord[]): void {
+    this.db.transaction(() => {
+      for (const s of sessions) this.insSession.run(sessionParams(s));
+    })();
+  }
+
+  /** Deletes minutes and sessions older than their retention. */
+  prune(now: number): void {
+    this.db.transaction(() => {
+      this.pruneMinutes.run(Math.floor((now - this.config.minuteRetentionDays * DAY_MS) / MINUTE_MS));
+      this.pruneSessions.run(now - this.config.sessionLogDays * DAY_MS);
+    })();
+  }
+
+  /** Deletes the `rows` oldest ended sessions (by last packet): room in the file under disk pressure. Returns how many. */
+  trimSessionLog(rows: number): number {
+    return this.db.transaction(() => this.trimSessions.run(rows).changes)();
   }
 
   /** What the database holds for an hour's talkers: the state a writer continues from. */

@@ -7,7 +7,7 @@ import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerD
 
 export function collectorStatus(ifaces: string[], over: Partial<CollectorStatus> = {}): CollectorStatus {
   return {
-    attachments: ifaces.map((iface, i) => ({ iface, ifindex: 100 + i, ingress: 'xdp-native', egress: 'tcx', overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, forwardedPackets: 0 })),
+    attachments: ifaces.map((iface, i) => ({ iface, ifindex: 100 + i, ingress: 'xdp-native', egress: 'tcx', state: 'attached' as const, reattaches: 0, goneMs: 0, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, forwardedPackets: 0 })),
     mapEntries: 65536,
     mapFill: 0,
     intervals: 0,

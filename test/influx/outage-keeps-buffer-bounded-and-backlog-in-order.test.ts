@@ -3,7 +3,8 @@
  * once, the buffer never holds more than its caps, the oldest points are
  * dropped and counted exactly; when the server is back (same port, same data)
  * the backlog arrives oldest first, and the drops show in the health points
- * written afterwards.
+ * written afterwards (health points are dropped last, so their sum is exact
+ * even when an outage outlasts the buffer many times).
  */
 import t from 'tap';
 import { InfluxSink, validateInfluxConfig } from '../../src/sinks/influx/index.js';
@@ -84,8 +85,9 @@ for (const viaProxy of [true, false]) {
     t.equal(end.bytesDropped, down.bytesDropped);
 
     // the server holds periods 1-5, 6 (the batch in flight when it went down is never dropped),
-    // 17-25 (the newest that fit) and 26-28; 7-16 were dropped as the oldest
-    const kept = [...range(1, 6), ...range(17, 28)];
+    // 18-25 (the newest that fit) and 26-28; 7-17 were dropped as the oldest, all but their
+    // health points, which carry the drop counts and go last (so they take the room of period 17)
+    const kept = [...range(1, 6), ...range(18, 28)];
     const series = await vm.export('{__name__="flowlens_traffic_bytes", direction="up", scope="internet"}');
     t.equal(series.length, 1);
     t.same(series[0].timestamps, kept.map((k) => t0 + k * 1000), 'timestamps of the kept periods');
@@ -105,8 +107,40 @@ for (const viaProxy of [true, false]) {
       const stamps = proxy.acceptedLines().map((l) => Number(l.slice(l.lastIndexOf(' ') + 1)));
       t.equal(stamps.length, end.pointsWritten, 'every written point went through once');
       t.ok(stamps.every((s, i) => i === 0 || s >= stamps[i - 1]), 'oldest first');
-      t.same([...new Set(stamps)], kept.map((k) => t0 + k * 1000), 'periods in order');
+      t.same([...new Set(stamps)], range(1, 28).map((k) => t0 + k * 1000), 'periods in order (7-17 by their health points only)');
       t.ok(proxy.refused >= 3, `requests refused while down: ${proxy.refused}`);
     }
   });
 }
+
+t.test('a long outage with a small buffer: the health points survive, so the drops they carry sum exactly', async (t) => {
+  const vm = await VictoriaMetrics.start();
+  t.teardown(() => vm.destroy());
+  const config = validateInfluxConfig({
+    url: vm.url, bucket: 'flowlens', interval: '1s', batchSize: POINTS_PER_PERIOD, maxBufferPoints: 3 * POINTS_PER_PERIOD,
+    retryMin: '50ms', retryMax: '200ms', timeout: '2s', gzip: false,
+  }, 'influx');
+  const sink = new InfluxSink(config, { host: 'nas' });
+  t.teardown(() => sink.close(0));
+  const t0 = Math.floor(Date.now() / 1000) * 1000 - 600_000;
+  const status = collectorStatus(['eth0']);
+  const period = (k: number) => {
+    sink.write(intervalStats(t0 + (k - 1) * 1000, t0 + k * 1000, [{ iface: 'eth0', direction: 'up', scope: 'internet', bytes: k * 1000, packets: k }]), status);
+  };
+  period(1);
+  await until('period 1 written', () => sink.stats().pointsWritten === POINTS_PER_PERIOD);
+  await vm.stop();
+  // 40 periods into a buffer of 3: before, the health points that carried the drops were dropped with them
+  for (const k of range(2, 41)) period(k);
+  await until('retries against the stopped server', () => sink.stats().retries >= 3);
+  t.ok(sink.stats().pointsDropped > 30 * POINTS_PER_PERIOD, `most points were dropped (${sink.stats().pointsDropped})`);
+  await vm.resume();
+  await until('backlog written', () => sink.stats().bufferedPoints === 0);
+  period(42);
+  await sink.close(10_000);
+  const end = sink.stats();
+  const health = await vm.export('{__name__=~"flowlens_health_sink_.*"}');
+  const total = (name: string) => sum(health.filter((x) => x.metric.__name__ === name).flatMap((x) => x.values));
+  t.equal(total('flowlens_health_sink_points_dropped'), end.pointsDropped, `Σ sink_points_dropped = points dropped (${end.pointsDropped})`);
+  t.equal(total('flowlens_health_sink_bytes_dropped'), end.bytesDropped, 'Σ sink_bytes_dropped = bytes dropped');
+});

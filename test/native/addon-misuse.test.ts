@@ -45,8 +45,16 @@ async function runGroup(t: Test, group: string, expected: [string, Expect][]): P
 }
 
 t.test('the shipped addon has the product calls only; the bench addon adds BpfObject and FlowIdTable', async (t) => {
-  t.same(Object.keys(loadAddon()).sort(), ['Collector', 'layout', 'libbpfVersion', 'xdpSupport']);
-  t.same(Object.keys(loadBenchAddon()).sort(), ['BpfObject', 'Collector', 'FlowIdTable', 'layout', 'libbpfVersion', 'xdpSupport']);
+  t.same(Object.keys(loadAddon()).sort(), ['Collector', 'LinkWatch', 'layout', 'libbpfVersion', 'xdpSupport']);
+  t.same(Object.keys(loadBenchAddon()).sort(), ['BpfObject', 'Collector', 'FlowIdTable', 'LinkWatch', 'layout', 'libbpfVersion', 'xdpSupport']);
+});
+
+t.test('a LinkWatch reads without blocking, and throws once closed; close is idempotent', async (t) => {
+  const w = new (loadAddon().LinkWatch)();
+  t.match(w.read(), { events: Array, overflow: false }, 'what other tests\' links did meanwhile, if anything');
+  w.close();
+  w.close();
+  t.throws(() => w.read(), /the link watch is closed/);
 });
 
 t.test('wrong argument types and counts throw TypeErrors with the signature', async (t) => {

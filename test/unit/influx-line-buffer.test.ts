@@ -85,3 +85,17 @@ t.test('a long run stays exact and bounded (compaction keeps order)', async (t) 
   t.ok(ordered, 'never over the cap, batches in order');
   t.equal(written + dropped + b.points, next - 1, 'every line written, dropped or held');
 });
+
+t.test('kept lines (the health points) are dropped last: the others give way first, order stays', async (t) => {
+  const keep = (l: string) => l.startsWith('h ');
+  const b = new LineBuffer(4, 1 << 20, keep);
+  const period = (k: number) => [`m v=${k}i`, `m v=${k}0i`, `h d=${k}i`];
+  t.same(b.push(period(1)), { points: 0, bytes: 0 });
+  t.same(b.push(period(2)), { points: 2, bytes: total(['m v=1i', 'm v=10i']) }, 'the oldest plain lines went, not h d=1');
+  t.same(b.push(period(3)), { points: 3, bytes: total(['m v=2i', 'm v=20i', 'm v=3i']) }, 'and again');
+  t.same(b.takeBatch(10), ['h d=1i', 'h d=2i', 'm v=30i', 'h d=3i'], 'the kept lines in their order');
+  b.settle();
+  const only = new LineBuffer(2, 1 << 20, keep);
+  t.same(only.push(['h d=1i', 'h d=2i', 'h d=3i']), { points: 1, bytes: size('h d=1i') }, 'nothing else left: the oldest kept line goes');
+  t.same(only.takeBatch(10), ['h d=2i', 'h d=3i']);
+});

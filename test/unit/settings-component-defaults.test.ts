@@ -24,7 +24,7 @@ const COMPONENTS: Record<string, { defaults: Record<string, unknown>; keys: Reco
     defaults: { ...defaultStoreConfig() },
     keys: {
       dataDir: 'dataDir', flushIntervalMs: 'history.flushInterval', minuteRetentionDays: 'history.minuteDays', hourlyTopN: 'history.topN',
-      sessionLogDays: 'history.sessionLogDays', liveSessionsLimit: 'history.liveSessions',
+      sessionLogDays: 'history.sessionLogDays', liveSessionsLimit: 'history.liveSessions', maxDiskBytes: 'history.maxDiskSize',
     },
     internal: { pendingKeysLimit: PENDING_KEYS_LIMIT },
   },

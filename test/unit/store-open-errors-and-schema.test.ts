@@ -121,20 +121,44 @@ t.test('one writer per data directory; a stale PID file is taken over', async (t
   const { Store } = await import('../../src/store/index.js');
   const dir = mkdtempSync(join(tmpdir(), 'flowlens-lock-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  // a live process that is not us holds the directory
+  const { processIdentity } = await import('../../src/store/lock.js');
+  // a live process that is not us holds the directory: its PID file names it (PID, boot, start time)
   const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60000)'], { stdio: 'ignore' });
   t.teardown(() => { holder.kill('SIGKILL'); });
-  writeFileSync(join(dir, 'flowlens.pid'), `${holder.pid}\n`);
+  await new Promise((r) => holder.once('spawn', r));
+  writeFileSync(join(dir, 'flowlens.pid'), `${holder.pid}\n${processIdentity(holder.pid!)}\n`);
   t.throws(() => Store.open({ dataDir: dir, flushIntervalMs: 0 }), new RegExp(`another flowlens \\(PID ${holder.pid}\\) writes the history in`));
+  // the same PID with another start time (the writer died and the PID was reused): taken over
+  writeFileSync(join(dir, 'flowlens.pid'), `${holder.pid}\n${processIdentity(holder.pid!)!.replace(/start \d+/, 'start 1')}\n`);
+  Store.open({ dataDir: dir, flushIntervalMs: 0 }).close();
+  writeFileSync(join(dir, 'flowlens.pid'), `${holder.pid}\n${processIdentity(holder.pid!)}\n`);
   // its writer died (kill -9): the file is taken over
   holder.kill('SIGKILL');
   await new Promise((r) => holder.once('exit', r));
   const store = Store.open({ dataDir: dir, flushIntervalMs: 0 });
-  t.equal(readFileSync(join(dir, 'flowlens.pid'), 'utf8').trim(), String(process.pid));
+  const [pid, identity] = readFileSync(join(dir, 'flowlens.pid'), 'utf8').split('\n');
+  t.equal(pid, String(process.pid), 'the PID file names this process');
+  t.equal(identity, processIdentity(process.pid), 'and its identity (boot, start time)');
   store.flush();
   const reader = Store.openReadOnly({ dataDir: dir });
   t.same(reader.dateRange().first, null, 'a reader beside the writer is never refused');
   reader.close();
   store.close();
   t.notOk(existsSync(join(dir, 'flowlens.pid')), 'close releases the directory');
+});
+
+t.test('a stale PID file naming a live process that is no flowlens (PID 1 after a reboot) is taken over', async (t) => {
+  const { mkdtempSync, writeFileSync, readFileSync, rmSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const { Store } = await import('../../src/store/index.js');
+  const dir = mkdtempSync(join(tmpdir(), 'flowlens-lock-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  // the format of older flowlens versions (the PID only) and of this one (with an identity from another boot)
+  for (const stale of ['1\n', '1\nboot 00000000-0000-0000-0000-000000000000 start 1\n']) {
+    writeFileSync(join(dir, 'flowlens.pid'), stale);
+    const store = Store.open({ dataDir: dir, flushIntervalMs: 0 });
+    t.equal(readFileSync(join(dir, 'flowlens.pid'), 'utf8').split('\n')[0], String(process.pid), `taken over from ${JSON.stringify(stale)}`);
+    store.close();
+  }
 });

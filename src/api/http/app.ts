@@ -37,7 +37,7 @@ export interface HttpOptions {
   uiDir?: string;
   https?: { cert: Buffer; key: Buffer };
   /** Is the collector attached and draining? For /api/health. */
-  healthy(): { ok: boolean; reason?: string };
+  healthy(): { ok: boolean; degraded?: boolean; reason?: string };
 }
 
 export interface HttpDeps {
@@ -201,7 +201,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
 
   app.get('/api/health', { schema: { summary: 'Liveness/readiness: 200 while the collector is attached and draining, else 503', security: [] }, config: { rateLimit: false } }, async (_req, reply) => {
     const h = opts.healthy();
-    return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? 'ok' : 'unhealthy', ...(h.reason ? { reason: h.reason } : {}) });
+    return reply.code(h.ok ? 200 : 503).send({ status: h.ok ? (h.degraded ? 'degraded' : 'ok') : 'unhealthy', ...(h.reason ? { reason: h.reason } : {}) });
   });
 
   app.post('/api/admin/flush', { schema: { summary: 'Write the pending history to the database now (admin)' }, onRequest: guard('admin') }, async () => service.flushHistory());

@@ -4,7 +4,9 @@
  * still counts against the caps until it is written or given up. When new
  * points would exceed the caps, the oldest queued points are dropped (as
  * Telegraf's metric buffer does: recent data is worth more after an outage),
- * and every drop is counted.
+ * and every drop is counted. Lines the caller marks as kept (the health points,
+ * which carry the drop counts themselves) are dropped last: only when nothing
+ * else is left to drop, so the count of what was lost survives the loss.
  */
 
 export interface DropCount {
@@ -20,7 +22,9 @@ export class LineBuffer {
   private queuedBytes = 0;
   private flight: { lines: string[]; bytes: number } | undefined;
 
-  constructor(readonly maxPoints: number, readonly maxBytes: number) {}
+  constructor(readonly maxPoints: number, readonly maxBytes: number,
+    /** Lines to drop only when nothing else is left (e.g. the health points). */
+    private readonly keep: (line: string) => boolean = () => false) {}
 
   /** Points held: queued and in flight. */
   get points(): number {
@@ -49,12 +53,33 @@ export class LineBuffer {
       this.queuedBytes += size;
     }
     const dropped: DropCount = { points: 0, bytes: 0 };
-    while (this.head < this.lines.length && (this.points > this.maxPoints || this.bytes > this.maxBytes)) {
+    // kept lines met at the head step aside (still held, still counted) and go back in front after
+    const aside: Array<[string, number]> = [];
+    while (this.points + aside.length > this.maxPoints || this.bytes > this.maxBytes) {
+      let size: number;
+      if (this.head < this.lines.length) {
+        const line = this.lines[this.head]!;
+        size = this.sizes[this.head]!;
+        this.head++;
+        if (this.keep(line)) {
+          aside.push([line, size]);
+          continue;
+        }
+      } else if (aside.length) {
+        size = aside.shift()![1]; // nothing else left: the oldest kept line goes too
+      } else {
+        break;
+      }
       dropped.points++;
-      dropped.bytes += this.sizes[this.head];
-      this.queuedBytes -= this.sizes[this.head];
-      this.head++;
+      dropped.bytes += size;
+      this.queuedBytes -= size;
     }
+    // the slots before head are consumed: the kept lines go back there, oldest first
+    this.head -= aside.length;
+    aside.forEach(([line, size], i) => {
+      this.lines[this.head + i] = line;
+      this.sizes[this.head + i] = size;
+    });
     this.compact();
     return dropped;
   }

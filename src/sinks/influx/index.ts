@@ -13,7 +13,7 @@ import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension } from '../
 import { LineBuffer } from './buffer.js';
 import { influxConfigFrom, writeTarget, type InfluxConfig, type InfluxSettings } from './config.js';
 import { PeriodAggregator, type Period } from './period.js';
-import { machineLines, periodLines } from './schema.js';
+import { HEALTH, machineLines, periodLines } from './schema.js';
 import { InfluxWriter, type WriteCounters } from './writer.js';
 
 export * from './config.js';
@@ -79,7 +79,9 @@ export class InfluxSink {
     this.host = opts.host.trim();
     this.machine = opts.machine;
     this.clock = opts.clock ?? Date.now;
-    this.buffer = new LineBuffer(config.maxBufferPoints, config.maxBufferBytes);
+    // the health points carry the drop counts: dropped last, so an outage cannot hide its own losses
+    const health = `${HEALTH},`;
+    this.buffer = new LineBuffer(config.maxBufferPoints, config.maxBufferBytes, (l) => l.startsWith(health));
     this.periods = new PeriodAggregator(config.intervalMs);
     this.writer = new InfluxWriter(writeTarget(config), {
       precision: config.precision, gzip: config.gzip, batchSize: config.batchSize, timeoutMs: config.timeoutMs,

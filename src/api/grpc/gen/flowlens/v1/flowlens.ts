@@ -363,6 +363,18 @@ export interface Interface {
    * another interface (gateway roles: a forwarded packet counts on its LAN side).
    */
   forwardedPackets: number;
+  /**
+   * "attached", or "gone" while the interface does not exist (deleted, e.g. a PPP or VPN
+   * link that reconnects): nothing is counted on it then, and counting resumes on the new
+   * ifindex when an interface of that name appears again.
+   */
+  state: string;
+  /**
+   * Since start: times it was attached again after being gone, and milliseconds it was
+   * gone (the current gap included).
+   */
+  reattaches: number;
+  goneMs: number;
 }
 
 export interface StatusResponse {
@@ -407,6 +419,10 @@ export interface StatusResponse {
   namedAddresses: number;
   dnsAnswers: number;
   tlsHellos: number;
+  /** Whether history is being written (when history is on). */
+  historyHealth:
+    | HistoryHealth
+    | undefined;
   /** The machine flowlens runs on: CPU, memory, load, the data directory's disk, interfaces, flowlens itself. */
   machine: Machine | undefined;
 }
@@ -414,6 +430,26 @@ export interface StatusResponse {
 export interface StatusResponse_BpfErrorsEntry {
   key: string;
   value: number;
+}
+
+/** The history store's health: what it could not write, and why. */
+export interface HistoryHealth {
+  /** Why the last flush failed (disk full, read-only, ...); empty while history is written. */
+  problem: string;
+  /** Since when flushes have been failing (0: they are not). */
+  failingSince: number;
+  /** Waiting to be written: L3 bytes of traffic, and ended sessions. */
+  pendingTrafficBytes: number;
+  pendingSessions: number;
+  /**
+   * Since start: ended sessions never stored (dropped oldest first while the log could not be
+   * written), and deleted from the log to keep it under history.maxDiskSize or to make room.
+   */
+  sessionsShed: number;
+  sessionsTrimmed: number;
+  /** Times the database file was deleted or replaced while running and recreated, and the last time. */
+  recreated: number;
+  recreatedAt: number;
 }
 
 export interface Machine {
@@ -3542,6 +3578,9 @@ function createBaseInterface(): Interface {
     malformedPackets: 0,
     role: "",
     forwardedPackets: 0,
+    state: "",
+    reattaches: 0,
+    goneMs: 0,
   };
 }
 
@@ -3573,6 +3612,15 @@ export const Interface: MessageFns<Interface> = {
     }
     if (message.forwardedPackets !== 0) {
       writer.uint32(72).uint64(message.forwardedPackets);
+    }
+    if (message.state !== "") {
+      writer.uint32(82).string(message.state);
+    }
+    if (message.reattaches !== 0) {
+      writer.uint32(88).uint64(message.reattaches);
+    }
+    if (message.goneMs !== 0) {
+      writer.uint32(96).uint64(message.goneMs);
     }
     return writer;
   },
@@ -3662,6 +3710,30 @@ export const Interface: MessageFns<Interface> = {
             message.forwardedPackets = longToNumber(reader.uint64());
             continue;
           }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.state = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.reattaches = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 96) {
+              break;
+            }
+
+            message.goneMs = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -3688,6 +3760,9 @@ export const Interface: MessageFns<Interface> = {
     message.malformedPackets = object.malformedPackets ?? 0;
     message.role = object.role ?? "";
     message.forwardedPackets = object.forwardedPackets ?? 0;
+    message.state = object.state ?? "";
+    message.reattaches = object.reattaches ?? 0;
+    message.goneMs = object.goneMs ?? 0;
     return message;
   },
 };
@@ -3722,6 +3797,7 @@ function createBaseStatusResponse(): StatusResponse {
     namedAddresses: 0,
     dnsAnswers: 0,
     tlsHellos: 0,
+    historyHealth: undefined,
     machine: undefined,
   };
 }
@@ -3811,6 +3887,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.tlsHellos !== 0) {
       writer.uint32(224).uint64(message.tlsHellos);
+    }
+    if (message.historyHealth !== undefined) {
+      HistoryHealth.encode(message.historyHealth, writer.uint32(234).fork()).join();
     }
     if (message.machine !== undefined) {
       Machine.encode(message.machine, writer.uint32(322).fork()).join();
@@ -4058,6 +4137,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.tlsHellos = longToNumber(reader.uint64());
             continue;
           }
+          case 29: {
+            if (tag !== 234) {
+              break;
+            }
+
+            message.historyHealth = HistoryHealth.decode(reader, reader.uint32());
+            continue;
+          }
           case 40: {
             if (tag !== 322) {
               break;
@@ -4121,6 +4208,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.namedAddresses = object.namedAddresses ?? 0;
     message.dnsAnswers = object.dnsAnswers ?? 0;
     message.tlsHellos = object.tlsHellos ?? 0;
+    message.historyHealth = (object.historyHealth !== undefined && object.historyHealth !== null)
+      ? HistoryHealth.fromPartial(object.historyHealth)
+      : undefined;
     message.machine = (object.machine !== undefined && object.machine !== null)
       ? Machine.fromPartial(object.machine)
       : undefined;
@@ -4191,6 +4281,154 @@ export const StatusResponse_BpfErrorsEntry: MessageFns<StatusResponse_BpfErrorsE
     const message = createBaseStatusResponse_BpfErrorsEntry();
     message.key = object.key ?? "";
     message.value = object.value ?? 0;
+    return message;
+  },
+};
+
+function createBaseHistoryHealth(): HistoryHealth {
+  return {
+    problem: "",
+    failingSince: 0,
+    pendingTrafficBytes: 0,
+    pendingSessions: 0,
+    sessionsShed: 0,
+    sessionsTrimmed: 0,
+    recreated: 0,
+    recreatedAt: 0,
+  };
+}
+
+export const HistoryHealth: MessageFns<HistoryHealth> = {
+  encode(message: HistoryHealth, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.problem !== "") {
+      writer.uint32(10).string(message.problem);
+    }
+    if (message.failingSince !== 0) {
+      writer.uint32(16).int64(message.failingSince);
+    }
+    if (message.pendingTrafficBytes !== 0) {
+      writer.uint32(24).uint64(message.pendingTrafficBytes);
+    }
+    if (message.pendingSessions !== 0) {
+      writer.uint32(32).uint64(message.pendingSessions);
+    }
+    if (message.sessionsShed !== 0) {
+      writer.uint32(40).uint64(message.sessionsShed);
+    }
+    if (message.sessionsTrimmed !== 0) {
+      writer.uint32(48).uint64(message.sessionsTrimmed);
+    }
+    if (message.recreated !== 0) {
+      writer.uint32(56).uint64(message.recreated);
+    }
+    if (message.recreatedAt !== 0) {
+      writer.uint32(64).int64(message.recreatedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): HistoryHealth {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseHistoryHealth();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.problem = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.failingSince = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.pendingTrafficBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.pendingSessions = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.sessionsShed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.sessionsTrimmed = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.recreated = longToNumber(reader.uint64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.recreatedAt = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<HistoryHealth>): HistoryHealth {
+    return HistoryHealth.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<HistoryHealth>): HistoryHealth {
+    const message = createBaseHistoryHealth();
+    message.problem = object.problem ?? "";
+    message.failingSince = object.failingSince ?? 0;
+    message.pendingTrafficBytes = object.pendingTrafficBytes ?? 0;
+    message.pendingSessions = object.pendingSessions ?? 0;
+    message.sessionsShed = object.sessionsShed ?? 0;
+    message.sessionsTrimmed = object.sessionsTrimmed ?? 0;
+    message.recreated = object.recreated ?? 0;
+    message.recreatedAt = object.recreatedAt ?? 0;
     return message;
   },
 };
