@@ -26,7 +26,7 @@ import { Collector, defaultConfig } from '../../src/collector/index.js';
 import { Tally, TruthTable, flowIdKey, flowKey, type Dir } from '../helpers/tally.js';
 
 const ZERO = { packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
-  nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0 };
+  nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0 };
 
 const SRC_MAC = '02:e2:e0:00:00:01';
 const DST_MAC = '02:e2:e0:00:00:02'; // nobody's: frames are PACKET_OTHERHOST where they arrive
@@ -267,6 +267,7 @@ for (const hook of ['xdp', 'tc'] as const) {
         overflowPackets: 0, overflowBytes: 0,
         nonIpPackets: cap.nonIp.packets, nonIpBytes: cap.nonIp.bytes,
         malformedPackets: cap.malformed.packets, malformedBytes: cap.malformed.bytes,
+        forwardedPackets: 0, forwardedBytes: 0,
       }, `${dir} totals are exact`);
       // a flow whose frames were drained in two intervals is one entry in each
       t.equal(flows, tally.list(mon.name, dir).reduce((n, f) => n + f.intervals, 0), 'flow entries add up');

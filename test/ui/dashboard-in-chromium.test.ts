@@ -194,11 +194,12 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   await page.getByRole('button', { name: 'Hour' }).click();
   await page.waitForFunction(() => Number(document.querySelector('[data-testid=range-chart]')?.getAttribute('data-buckets')) >= 719);
   t.equal((await state()).granularity, 'hour', 'the granularity can be changed by hand');
-  // typed dates: three days → by day, no quick range highlighted
+  // typed dates: three days → by day, no quick range highlighted (ending yesterday: on the 3rd of
+  // a month, three days to today *are* "this month")
   const day = (offset: number) => new Date(Date.now() + offset * 86_400_000).toLocaleDateString('sv-SE');
   await page.getByRole('button', { name: 'Auto' }).click();
-  await page.getByLabel('From date').fill(day(-2));
-  await page.getByLabel('To date').fill(day(0));
+  await page.getByLabel('From date').fill(day(-3));
+  await page.getByLabel('To date').fill(day(-1));
   await page.waitForFunction(() => document.querySelector('[data-testid=range-chart]')?.getAttribute('data-buckets') === '3');
   t.same(await state(), { granularity: 'day', buckets: 3 }, 'a typed range of three days: 3 days');
   t.equal(await page.locator('[data-range][aria-pressed=true]').count(), 0, 'no quick range claims it');

@@ -9,7 +9,7 @@ import path from 'node:path';
 import os from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { WriterLock } from '../../src/store/lock.js';
+import { WriterLock, processIdentity } from '../../src/store/lock.js';
 import { defaultConfig, parseDuration, validateConfig, type CollectorConfig } from '../../src/collector/config.js';
 import { FlowlensError } from '../../src/errors.js';
 
@@ -129,7 +129,7 @@ t.test('the PID file: a full, read-only or occupied place is a clear error that 
   t.notOk(existsSync(path.join(full, 'flowlens.pid')), 'and leaves no empty PID file');
   rmSync(path.join(full, 'filler'));
   const lock = WriterLock.acquire(full);
-  t.equal(readFileSync(path.join(full, 'flowlens.pid'), 'utf8'), `${process.pid}\n`, 'with space again the PID file is written');
+  t.equal(readFileSync(path.join(full, 'flowlens.pid'), 'utf8'), `${process.pid}\n${processIdentity(process.pid) ?? ''}\n`, 'with space again the PID file is written');
   lock.release();
 
   const ro = smallFilesystem(t, '64k', 'ro');
