@@ -109,6 +109,9 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   const lanBefore = await scoped('lan');
   const internetBefore = await scoped('internet');
   await page.waitForFunction(() => document.querySelector('[data-testid=today-lan]') !== null);
+  // the cards as the next poll after those reads draws them (the total changes with every poll that saw traffic)
+  const staleTotal = await card.textContent();
+  await page.waitForFunction((old) => document.querySelector('[data-testid=today] .total')!.textContent !== old, staleTotal, { timeout: 15_000 });
   const lanCard = (await page.getByTestId('today-lan').textContent())!;
   const internetCard = (await page.getByTestId('today-internet').textContent())!;
   const lanAfter = await scoped('lan');
