@@ -492,9 +492,9 @@ Napi::Value Collector::TestRun(const Napi::CallbackInfo &info)
 // Uses the drain's busy flag, so close() waits for it and no drain overlaps it.
 class FramesWorker : public Napi::AsyncWorker {
 public:
-	FramesWorker(Napi::Env env, Collector *c, int prog_fd, Napi::Buffer<uint8_t> frames, uint32_t count,
+	FramesWorker(Napi::Env env, Collector *c, std::vector<int> prog_fds, Napi::Buffer<uint8_t> frames, uint32_t count,
 		     Napi::Float64Array marks, uint64_t last_mark_ns, uint64_t step_ns)
-		: Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), c_(c), prog_fd_(prog_fd),
+		: Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), c_(c), prog_fds_(std::move(prog_fds)),
 		  data_(frames.Data()), len_(frames.Length()), count_(count), last_mark_ns_(last_mark_ns),
 		  step_ns_(step_ns), out_(marks.Data()), max_marks_((uint32_t)(marks.ElementLength() / 2))
 	{
@@ -508,7 +508,7 @@ public:
 	void Execute() override
 	{
 		marks_.resize(max_marks_);
-		rc_ = fl_run_frames(prog_fd_, data_, len_, count_, last_mark_ns_, step_ns_, marks_.data(), max_marks_,
+		rc_ = fl_run_frames(prog_fds_.data(), (uint32_t)prog_fds_.size(), data_, len_, count_, last_mark_ns_, step_ns_, marks_.data(), max_marks_,
 				    &res_, err_);
 		if (rc_)
 			SetError(err_);
@@ -528,6 +528,7 @@ public:
 			Napi::Object o = Napi::Object::New(env);
 			o.Set("ran", res_.ran);
 			o.Set("refused", res_.refused);
+			o.Set("fallbacks", res_.fallbacks);
 			o.Set("refusedBytes", (double)res_.refused_bytes);
 			o.Set("marks", res_.marks);
 			o.Set("lastMarkNs", (double)res_.last_mark_ns);
@@ -549,7 +550,7 @@ public:
 private:
 	Napi::Promise::Deferred deferred_;
 	Collector *c_;
-	int prog_fd_;
+	std::vector<int> prog_fds_;
 	const uint8_t *data_;
 	size_t len_;
 	uint32_t count_;
@@ -566,28 +567,35 @@ private:
 };
 
 #define RUN_FRAMES_USAGE                                                                                    \
-	"runFrames(program: string, frames: Buffer, count: number, marks: Float64Array, lastMarkNs: number, " \
+	"runFrames(programs: string[], frames: Buffer, count: number, marks: Float64Array, lastMarkNs: number, " \
 	"stepNs: number)"
 
 Napi::Value Collector::RunFrames(const Napi::CallbackInfo &info)
 {
 	Napi::Env env = info.Env();
-	REQUIRE(info.Length() == 6 && info[0].IsString() && info[1].IsBuffer() && IsInteger(info[2], 0, UINT32_MAX) &&
+	REQUIRE(info.Length() == 6 && info[0].IsArray() && info[1].IsBuffer() && IsInteger(info[2], 0, UINT32_MAX) &&
 			info[3].IsTypedArray() &&
 			info[3].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array &&
 			IsInteger(info[4], 0, 9007199254740991.0) && IsInteger(info[5], 0, 9007199254740991.0),
 		RUN_FRAMES_USAGE);
-	std::string name = info[0].As<Napi::String>();
-	int fd = fl_prog_fd(Open(env), name.c_str());
-	if (fd < 0)
-		throw Napi::Error::New(env, "no BPF program named '" + name + "'");
+	Napi::Array names = info[0].As<Napi::Array>();
+	REQUIRE(names.Length() >= 1 && names.Length() <= 8, "programs: 1 to 8 program names");
+	std::vector<int> fds;
+	for (uint32_t i = 0; i < names.Length(); i++) {
+		REQUIRE(names.Get(i).IsString(), "programs: 1 to 8 program names");
+		std::string name = names.Get(i).As<Napi::String>();
+		int fd = fl_prog_fd(Open(env), name.c_str());
+		if (fd < 0)
+			throw Napi::Error::New(env, "no BPF program named '" + name + "'");
+		fds.push_back(fd);
+	}
 	if (draining_) {
 		Napi::Error e = Napi::Error::New(env, "a drain or a run is already running; await it first");
 		e.Set("code", "FLOW_ERR_DRAIN_BUSY");
 		throw e;
 	}
 	draining_ = true;
-	FramesWorker *w = new FramesWorker(env, this, fd, info[1].As<Napi::Buffer<uint8_t>>(),
+	FramesWorker *w = new FramesWorker(env, this, std::move(fds), info[1].As<Napi::Buffer<uint8_t>>(),
 					   info[2].As<Napi::Number>().Uint32Value(), info[3].As<Napi::Float64Array>(),
 					   (uint64_t)info[4].As<Napi::Number>().DoubleValue(),
 					   (uint64_t)info[5].As<Napi::Number>().DoubleValue());

@@ -794,7 +794,7 @@ int fl_test_run(int prog_fd, const void *data, uint32_t len, int repeat, uint32_
 	return 0;
 }
 
-int fl_run_frames(int prog_fd, const uint8_t *buf, size_t len, uint32_t count, uint64_t last_mark_ns,
+int fl_run_frames(const int *prog_fds, uint32_t nprogs, const uint8_t *buf, size_t len, uint32_t count, uint64_t last_mark_ns,
 		  uint64_t step_ns, struct fl_time_mark *marks, uint32_t max_marks,
 		  struct fl_frames_result *res, char *err)
 {
@@ -810,6 +810,8 @@ int fl_run_frames(int prog_fd, const uint8_t *buf, size_t len, uint32_t count, u
 
 		if (off + sizeof(*f) > len || off + sizeof(*f) + f->len > len)
 			return fail(err, EINVAL, "frame %u runs past the end of the buffer", i);
+		if (f->prog >= nprogs)
+			return fail(err, EINVAL, "frame %u names program %u of %u", i, f->prog, nprogs);
 		o.data_in = f + 1;
 		o.data_size_in = f->len;
 		if (res->marks < max_marks && (first || f->time_ns >= last_mark_ns + step_ns)) {
@@ -819,7 +821,11 @@ int fl_run_frames(int prog_fd, const uint8_t *buf, size_t len, uint32_t count, u
 			last_mark_ns = f->time_ns;
 			first = false;
 		}
-		e = bpf_prog_test_run_opts(prog_fd, &o);
+		e = bpf_prog_test_run_opts(prog_fds[f->prog], &o);
+		if (e == -EINVAL && f->prog) {
+			res->fallbacks++;
+			e = bpf_prog_test_run_opts(prog_fds[0], &o);
+		}
 		if (e == -EINVAL) {
 			res->refused++;
 			res->refused_bytes += f->len;

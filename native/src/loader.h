@@ -83,7 +83,7 @@ int fl_test_run(int prog_fd, const void *data, uint32_t len, int repeat, uint32_
 struct fl_frame {
 	uint64_t time_ns;  /* the frame's time, ns after the caller's origin */
 	uint32_t len;      /* bytes that follow */
-	uint32_t pad;
+	uint32_t prog;     /* index into fl_run_frames()'s programs */
 };
 
 /*
@@ -99,6 +99,7 @@ struct fl_time_mark {
 struct fl_frames_result {
 	uint32_t ran;            /* frames the program ran on */
 	uint32_t refused;        /* frames BPF_PROG_TEST_RUN refused (EINVAL: too short or too long) */
+	uint32_t fallbacks;      /* frames another program refused that ran through programs[0] instead */
 	uint64_t refused_bytes;
 	uint32_t marks;          /* marks written */
 	uint64_t last_mark_ns;   /* time_ns of the latest mark (for the next call) */
@@ -106,12 +107,14 @@ struct fl_frames_result {
 };
 
 /*
- * Runs one program once over each of `count` frames of `buf`, in order (one
- * BPF_PROG_TEST_RUN each, repeat 1, no data copied back). A mark is written
+ * Runs each of `count` frames of `buf` once, in order, through the program its
+ * header names (one BPF_PROG_TEST_RUN each, repeat 1, no data copied back); a
+ * frame another program refuses (an skb wants whole IP headers) runs through
+ * prog_fds[0] instead. A mark is written
  * when a frame's time is at least step_ns after last_mark_ns (the previous
  * call's result; 0 at first, which marks the first frame), at most max_marks.
  */
-int fl_run_frames(int prog_fd, const uint8_t *buf, size_t len, uint32_t count, uint64_t last_mark_ns,
+int fl_run_frames(const int *prog_fds, uint32_t nprogs, const uint8_t *buf, size_t len, uint32_t count, uint64_t last_mark_ns,
 		  uint64_t step_ns, struct fl_time_mark *marks, uint32_t max_marks,
 		  struct fl_frames_result *res, char *err);
 /* The fd of one of the loader's programs by name, or -1. */
