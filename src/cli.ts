@@ -33,7 +33,9 @@ interface Command {
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  main(values: Record<string, string | boolean | undefined>): Promise<number>;
+  /** Takes arguments that are not options (file names). */
+  positionals?: boolean;
+  main(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -130,6 +132,30 @@ ${settingsHelp()}`,
   history: historyCli,
   top: topCli,
   sessions: sessionsCli,
+  analyze: {
+    summary: 'count capture files (pcap, pcapng, gzip, stdin) with the same BPF program and control plane as a live run',
+    usage: `flowlens analyze FILE... [options]       (FILE - reads stdin: tcpdump -w - | flowlens analyze -)
+
+Every frame runs through the loaded BPF program (BPF_PROG_TEST_RUN); sessions, talkers, names,
+geo and filters are the live run's, with the file's timestamps as time (docs/offline.md).
+
+Options:
+  --format table|json|ndjson     summary table (default), one JSON object, or the live NDJSON objects
+  --report FILE.html             also write a self-contained HTML report
+  --local CIDR,...               local networks (default: networks.local, else the private ranges)
+  --data-dir DIR                 also write the analysis into a history store (flowlens serve --data-dir DIR)
+  --interval DUR                 intervals of file time (default: the interval setting)
+  --top N                        rows per table (default 10)
+  --config FILE                  settings file (networks, sessions, filters, geo, names)
+${settingsHelp()}`,
+    positionals: true,
+    options: { ...settingFlags(), config: { type: 'string' }, format: { type: 'string' }, report: { type: 'string' }, local: { type: 'string' }, top: { type: 'string' } },
+    async main(v, files) {
+      const { analyze, analyzeSetup } = await import('./cli/analyze.js');
+      const { config, opts } = analyzeSetup(v, files);
+      return analyze(config, opts);
+    },
+  },
 };
 
 function help(): string {
@@ -156,12 +182,13 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    values = parseArgs({ args: rest, options: cmd.options, strict: true, allowPositionals: false }).values as typeof values;
+    ({ values, positionals } = parseArgs({ args: rest, options: cmd.options, strict: true, allowPositionals: cmd.positionals ?? false }) as { values: typeof values; positionals: string[] });
   } catch (e) {
     throw new FlowlensError('FLOW_ERR_USAGE', (e as Error).message, `see flowlens ${name} --help`);
   }
-  return cmd.main(values);
+  return cmd.main(values, positionals);
 }
 
 main(process.argv.slice(2)).then(

@@ -25,7 +25,8 @@ export interface RunOptions {
   durationMs: number;
 }
 
-function flowLines(iv: Interval, lines: string[]): void {
+/** The NDJSON "flow" and "totals" objects of one interval (also flowlens analyze). */
+export function flowLines(iv: Interval, lines: string[]): void {
   const names = new Map(iv.totals.map((t) => [t.ifindex, t.iface]));
   const { flows } = iv;
   for (let i = 0; i < flows.count; i++) {
@@ -51,7 +52,8 @@ function flowLines(iv: Interval, lines: string[]): void {
   }
 }
 
-function statsLines(s: IntervalStats, top: number, lines: string[]): void {
+/** The NDJSON "interval" and "session" objects of one interval (also flowlens analyze). */
+export function statsLines(s: IntervalStats, top: number, lines: string[]): void {
   if (s.traffic.length || s.activeSessions) {
     lines.push(JSON.stringify({
       type: 'interval', start: s.start, end: s.end, traffic: s.traffic,

@@ -35,7 +35,7 @@ import { checkLayout } from '../collector/layout.js';
 import { ClockOffset } from '../collector/clock.js';
 import { FlowBatch, decodeIfaces, type DirectionTotals } from '../collector/decode.js';
 import { decodeCaptures } from '../collector/captures.js';
-import { FlowKey, FlowRecord } from '../collector/layout.gen.js';
+import { FlowCounters, FlowKey, FlowRecord } from '../collector/layout.gen.js';
 import { BPF_ERROR_NAMES, type CollectorStatus, type IfaceTotals, type Interval } from '../collector/index.js';
 import type { IntervalSource } from '../collector/source.js';
 import { explainKernelError } from '../system/preflight.js';
@@ -54,6 +54,13 @@ const BATCH_FRAMES = 16384;
 const FRAME_HEADER = 16;
 /** A time mark when file time moved on by this much (1 ms). */
 const MARK_STEP_NS = 1e6;
+/**
+ * The program stamps last seen with the coarse clock (the last kernel tick):
+ * the frame ran between the stamp and the next tick. Offline a tick covers
+ * many frames, so last seen is taken at the tick's end — 4 ms, the longest
+ * usual tick (HZ=250) — an upper bound, clamped to the interval.
+ */
+const COARSE_TICK_NS = 4e6;
 
 export interface OfflineConfig {
   intervalMs: number;
@@ -133,8 +140,8 @@ export class OfflineSource extends EventEmitter<{ interval: [Interval]; error: [
   private originMs = -1;
   private originSec = 0;
   private originNs = 0;
-  private start = 0;
-  private end = 0;
+  private ivStart = 0;
+  private ivEnd = 0;
   private lastRel = 0;
   /** Frames without a direction (the file does not say) in this interval: their flows get one (see the header). */
   private undirected = false;
@@ -183,12 +190,13 @@ export class OfflineSource extends EventEmitter<{ interval: [Interval]; error: [
         (p) => this.emit('progress', { ...p, file: input.name, inputSize: input.size }));
       Object.assign(report, summary);
     }
-    if (this.originMs >= 0) await this.endInterval(this.end);
+    if (this.originMs >= 0) await this.endInterval(this.ivEnd);
   }
 
   /** One record of a file: wrapped into Ethernet, padded to its wire length, queued for the next batch. */
   private frame(data: Buffer, start: number, capLen: number, origLen: number, sec: number, nsec: number, iface: CaptureInterface): void | Promise<void> {
     let rel: number;
+    if (sec < 0 && this.originMs < 0) this.setOrigin(0, 0);
     if (sec < 0) {
       rel = this.lastRel; // a simple packet block has no time of its own
     } else {
@@ -196,7 +204,7 @@ export class OfflineSource extends EventEmitter<{ interval: [Interval]; error: [
       rel = (sec - this.originSec) * 1e9 + (nsec - this.originNs);
     }
     const ms = this.originMs + rel / 1e6;
-    if (ms >= this.end) return this.advance(ms).then(() => this.queue(data, start, capLen, origLen, rel, ms, iface));
+    if (ms >= this.ivEnd) return this.advance(ms).then(() => this.queue(data, start, capLen, origLen, rel, ms, iface));
     return this.queue(data, start, capLen, origLen, rel, ms, iface);
   }
 
@@ -205,8 +213,8 @@ export class OfflineSource extends EventEmitter<{ interval: [Interval]; error: [
     this.originMs = Math.floor(ms / this.config.intervalMs) * this.config.intervalMs;
     this.originSec = Math.floor(this.originMs / 1000);
     this.originNs = (this.originMs - this.originSec * 1000) * 1e6;
-    this.start = this.originMs;
-    this.end = this.originMs + this.config.intervalMs;
+    this.ivStart = this.originMs;
+    this.ivEnd = this.originMs + this.config.intervalMs;
   }
 
   private queue(data: Buffer, start: number, capLen: number, origLen: number, rel: number, ms: number, iface: CaptureInterface): void | Promise<void> {
@@ -217,7 +225,7 @@ export class OfflineSource extends EventEmitter<{ interval: [Interval]; error: [
     if (ms > this.lastMs) this.lastMs = ms;
     let b = this.batches[this.filling]!;
     // room for the frame wrapped and padded to its wire length (at most MAX_RUN_FRAME)
-    const need = FRAME_HEADER + MAX_RUN_FRAME + 8;
+    const need = FRAME_HEADER + MAX_RUN_FRAME + 128;
     if (b.count === BATCH_FRAMES || b.used + need > b.buf.length) {
       return this.submit().then(() => this.queue(data, start, capLen, origLen, rel, ms, iface));
     }
@@ -225,7 +233,7 @@ export class OfflineSource extends EventEmitter<{ interval: [Interval]; error: [
     const w = capLen + ETH_HLEN > MAX_RUN_FRAME + 64
       ? undefined
       : toEthernet(iface.linkType, data, start, capLen, b.buf, at);
-    const wireLen = Math.max(origLen - (w?.linkHeader ?? 0) + (iface.linkType === 1 ? 0 : 0), w?.length ?? capLen);
+    const wireLen = Math.max(origLen - (w?.linkHeader ?? 0), w?.length ?? capLen);
     if (!w || wireLen > MAX_RUN_FRAME) {
       report.tooLong++;
       report.tooLongBytes += origLen;
@@ -275,13 +283,13 @@ export class OfflineSource extends EventEmitter<{ interval: [Interval]; error: [
 
   /** Ends the intervals before the one `ms` falls in (a gap is one empty interval). */
   private async advance(ms: number): Promise<void> {
-    await this.endInterval(this.end);
+    await this.endInterval(this.ivEnd);
     const gridStart = Math.floor((ms - this.originMs) / this.config.intervalMs) * this.config.intervalMs + this.originMs;
-    if (gridStart > this.start) {
-      this.emitInterval(this.start, gridStart, 0, 0, 0, 0);
-      this.start = gridStart;
+    if (gridStart > this.ivStart) {
+      this.emitInterval(this.ivStart, gridStart, 0, 0, 0, 0);
+      this.ivStart = gridStart;
     }
-    this.end = this.start + this.config.intervalMs;
+    this.ivEnd = this.ivStart + this.config.intervalMs;
   }
 
   /** Runs what is queued, drains, emits [start, end). */
@@ -295,14 +303,15 @@ export class OfflineSource extends EventEmitter<{ interval: [Interval]; error: [
     this.stats.mapFill = r.flows / native.mapEntries;
     this.stats.flowIds = r.flowIds;
     this.stats.flowIdsRefused += r.flowIdsRefused;
-    this.emitInterval(this.start, end, r.ifaces, r.flows, r.flowsOffset, r.captures, r.capturesOffset);
-    this.start = end;
+    this.emitInterval(this.ivStart, end, r.ifaces, r.flows, r.flowsOffset, r.captures, r.capturesOffset);
+    this.ivStart = end;
     this.marks = [];
   }
 
   private emitInterval(start: number, end: number, ifaces: number, flows: number, flowsOffset: number, captures: number, capturesOffset = 0): void {
     const clock = new FileClock(this.originMs, this.marks, start, end);
     if (this.undirected && flows) this.chooseDirections(flowsOffset, flows);
+    if (flows) this.lastSeenAtTickEnd(flowsOffset, flows);
     this.undirected = false;
     const totals: IfaceTotals = { iface: this.config.iface, ifindex: LOOPBACK, ingress: zeroTotals(), egress: zeroTotals() };
     for (const { ifindex, direction, ...counts } of decodeIfaces(this.drainBuffer, ifaces)) {
@@ -342,6 +351,15 @@ export class OfflineSource extends EventEmitter<{ interval: [Interval]; error: [
       else if (sp !== dp) fromService = guessInitiator(sp, dp) === 'remote';
       else fromService = batch.src(i) < batch.dst(i);
       if (fromService) b[offset + i * FlowRecord.size + FlowRecord.key + FlowKey.direction] = 1;
+    }
+  }
+
+  /** Moves every flow's coarse last-seen stamp to the end of its tick (see COARSE_TICK_NS). */
+  private lastSeenAtTickEnd(offset: number, count: number): void {
+    const v = new DataView(this.drainBuffer.buffer, this.drainBuffer.byteOffset + offset, count * FlowRecord.size);
+    for (let i = 0; i < count; i++) {
+      const at = i * FlowRecord.size + FlowRecord.counters + FlowCounters.lastSeenNs;
+      v.setBigUint64(at, v.getBigUint64(at, true) + BigInt(COARSE_TICK_NS), true);
     }
   }
 
