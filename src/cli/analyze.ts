@@ -12,57 +12,20 @@ import type { FlowlensConfig } from '../config/index.js';
 import { configFrom } from '../config/index.js';
 import { FlowlensError } from '../errors.js';
 import { TALKER_DIMENSIONS } from '../flows/types.js';
+
+export type { AnalysisJson, AnalyzeOptions, AnalyzeFormat } from '../offline/analysis.js';
 import { AnalysisSummary } from '../offline/summary.js';
-import { OfflineSource, MAX_RUN_FRAME, type FileReport, type OfflineInput } from '../offline/source.js';
+import { OfflineSource, MAX_RUN_FRAME, type OfflineInput } from '../offline/source.js';
 import { openInput } from '../offline/pcap-reader.js';
-import { linkTypeName } from '../offline/link.js';
+import { analysisJson, type AnalysisJson, type AnalyzeOptions } from '../offline/analysis.js';
 import { endpoint, formatBytes, table } from './format.js';
 import { flowLines, statsLines } from './run.js';
 
-export type AnalyzeFormat = 'table' | 'json' | 'ndjson';
 
 /** The captures ring at least this big offline: a file's interval may hold many DNS answers (28k records). */
 const OFFLINE_CAPTURE_RING = 16 << 20;
 const INTERFACE_NAME = 'capture';
 
-export interface AnalyzeOptions {
-  files: string[];
-  format: AnalyzeFormat;
-  top: number;
-  report?: string;
-  /** Where local came from, for the output. */
-  local: { networks: string[]; source: 'flag' | 'settings' | 'private ranges' };
-}
-
-/** The analysis as `--format json` prints it (and the HTML report draws). */
-export function analysisJson(summary: AnalysisSummary, files: readonly FileReport[], opts: AnalyzeOptions, source: OfflineSource, config: FlowlensConfig) {
-  const status = source.status();
-  return {
-    type: 'analysis',
-    files: files.map((f) => ({
-      name: f.name, format: f.format, compressed: f.compressed, records: f.records, bytes: f.bytes, capturedBytes: f.capturedBytes,
-      interfaces: f.interfaces.map((i) => ({ index: i.index, linkType: i.linkType, linkTypeName: linkTypeName(i.linkType), snapLen: i.snapLen, ...(i.name ? { name: i.name } : {}) })),
-      comments: f.comments,
-      ...(f.truncatedAt !== undefined ? { truncatedAt: f.truncatedAt } : {}),
-      refused: { packets: f.refused, bytes: f.refusedBytes },
-      tooLong: { packets: f.tooLong, bytes: f.tooLongBytes, limit: MAX_RUN_FRAME },
-      padded: f.padded,
-    })),
-    local: opts.local,
-    interval: config.collector.intervalMs,
-    span: Number.isFinite(source.firstMs) ? { first: source.firstMs, last: source.lastMs } : null,
-    totals: summary.totals,
-    traffic: [...summary.traffic.values()],
-    talkers: summary.topTalkers(opts.top),
-    sessions: { ended: summary.sessionCount, top: summary.topSessions(opts.top) },
-    flows: [...summary.flows.values()],
-    series: summary.series,
-    bpfErrors: status.bpfErrors,
-    captures: { seen: status.captures, dropped: status.captureDrops },
-  };
-}
-
-export type AnalysisJson = ReturnType<typeof analysisJson>;
 
 function time(ms: number): string {
   return new Date(ms).toISOString().replace('T', ' ').replace('Z', ' UTC');
