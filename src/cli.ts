@@ -156,6 +156,24 @@ ${settingsHelp()}`,
       return analyze(config, opts);
     },
   },
+  serve: {
+    summary: 'open the dashboard and APIs over a stored history (e.g. of flowlens analyze --data-dir), counting nothing',
+    usage: `flowlens serve --data-dir DIR [options]
+
+The dashboard, the JSON API and gRPC answer from the history in DIR; nothing is counted and
+nothing in it is pruned. The status shows "stored history FIRST — LAST" instead of an interface.
+
+${settingsHelp()}`,
+    options: { ...settingFlags(), config: { type: 'string' } },
+    async main(v) {
+      if (v['data-dir'] === undefined) throw new FlowlensError('FLOW_ERR_USAGE', 'say which history to serve: --data-dir DIR');
+      const config = configFrom({ file: v.config as string | undefined, flags: v });
+      config.history.enabled = true;
+      config.influx = undefined;
+      const { serve } = await import('./cli/serve.js');
+      return serve(config);
+    },
+  },
 };
 
 function help(): string {

@@ -183,6 +183,10 @@ export function analyzeSetup(v: Record<string, string | boolean | undefined>, fi
   config.api.enabled = false;
   config.influx = undefined;
   config.history.enabled = v['data-dir'] !== undefined;
+  // a capture's minutes and sessions are old by today's date: keep them unless the settings say otherwise
+  const forever = 1_000_000; // days: ~2700 years
+  if (config.loaded.sources.get('history.minuteDays') === 'default') config.history.minuteRetentionDays = forever;
+  if (config.loaded.sources.get('history.sessionLogDays') === 'default') config.history.sessionLogDays = forever;
   return {
     config,
     opts: { files, format, top, ...(v.report ? { report: String(v.report) } : {}), local: { networks: config.networks.local, source: localSource } },
