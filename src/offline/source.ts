@@ -305,7 +305,9 @@ export class OfflineSource extends EventEmitter<{ interval: [Interval]; error: [
     this.stats.flowIdsRefused += r.flowIdsRefused;
     this.emitInterval(this.ivStart, end, r.ifaces, r.flows, r.flowsOffset, r.captures, r.capturesOffset);
     this.ivStart = end;
+    // the next interval's first frame gets a mark of its own: its clock starts there
     this.marks = [];
+    this.lastMarkNs = 0;
   }
 
   private emitInterval(start: number, end: number, ifaces: number, flows: number, flowsOffset: number, captures: number, capturesOffset = 0): void {
