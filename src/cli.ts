@@ -35,7 +35,9 @@ interface Command {
   summary: string;
   usage: string;
   options: NonNullable<ParseArgsConfig['options']>;
-  main(values: Record<string, string | boolean | undefined>): Promise<number>;
+  /** Takes arguments that are not options (file names). */
+  positionals?: boolean;
+  main(values: Record<string, string | boolean | undefined>, positionals: string[]): Promise<number>;
 }
 
 const COMMANDS: Record<string, Command> = {
@@ -156,6 +158,48 @@ ${settingsHelp()}`,
   sessions: sessionsCli,
   usage: usageCli,
   alerts: alertsCli,
+  analyze: {
+    summary: 'count capture files (pcap, pcapng, gzip, stdin) with the same BPF program and control plane as a live run',
+    usage: `flowlens analyze FILE... [options]       (FILE - reads stdin: tcpdump -w - | flowlens analyze -)
+
+Every frame runs through the loaded BPF program (BPF_PROG_TEST_RUN); sessions, talkers, names,
+geo and filters are the live run's, with the file's timestamps as time (docs/offline.md).
+
+Options:
+  --format table|json|ndjson     summary table (default), one JSON object, or the live NDJSON objects
+  --report FILE.html             also write a self-contained HTML report
+  --local CIDR,...               local networks (default: networks.local, else the private ranges)
+  --data-dir DIR                 also write the analysis into a history store (flowlens serve --data-dir DIR)
+  --interval DUR                 intervals of file time (default: the interval setting)
+  --top N                        rows per table (default 10)
+  --config FILE                  settings file (networks, sessions, filters, geo, names)
+${settingsHelp()}`,
+    positionals: true,
+    options: { ...settingFlags(), config: { type: 'string' }, format: { type: 'string' }, report: { type: 'string' }, local: { type: 'string' }, top: { type: 'string' } },
+    async main(v, files) {
+      const { analyze, analyzeSetup } = await import('./cli/analyze.js');
+      const { config, opts } = analyzeSetup(v, files);
+      return analyze(config, opts);
+    },
+  },
+  serve: {
+    summary: 'open the dashboard and APIs over a stored history (e.g. of flowlens analyze --data-dir), counting nothing',
+    usage: `flowlens serve --data-dir DIR [options]
+
+The dashboard, the JSON API and gRPC answer from the history in DIR; nothing is counted and
+nothing in it is pruned. The status shows "stored history FIRST — LAST" instead of an interface.
+
+${settingsHelp()}`,
+    options: { ...settingFlags(), config: { type: 'string' } },
+    async main(v) {
+      if (v['data-dir'] === undefined) throw new FlowlensError('FLOW_ERR_USAGE', 'say which history to serve: --data-dir DIR');
+      const config = configFrom({ file: v.config as string | undefined, flags: v });
+      config.history.enabled = true;
+      config.influx = undefined;
+      const { serve } = await import('./cli/serve.js');
+      return serve(config);
+    },
+  },
 };
 
 function help(): string {
@@ -182,13 +226,14 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
   let values: Record<string, string | boolean | undefined>;
+  let positionals: string[];
   try {
-    values = parseArgs({ args: prepareArgs(rest, cmd.options, name), options: cmd.options, strict: true, allowPositionals: false }).values as typeof values;
+    ({ values, positionals } = parseArgs({ args: prepareArgs(rest, cmd.options, name), options: cmd.options, strict: true, allowPositionals: cmd.positionals ?? false }) as { values: typeof values; positionals: string[] });
   } catch (e) {
     if (e instanceof FlowlensError) throw e;
     throw new FlowlensError('FLOW_ERR_USAGE', (e as Error).message, `see flowlens ${name} --help`);
   }
-  return cmd.main(values);
+  return cmd.main(values, positionals);
 }
 
 main(process.argv.slice(2)).then(

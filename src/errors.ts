@@ -7,6 +7,8 @@ export const ERROR_CODES = [
   'FLOW_ERR_USAGE', 'FLOW_ERR_NOT_BUILT', 'FLOW_ERR_PERMISSION', 'FLOW_ERR_NO_BTF', 'FLOW_ERR_NO_BPF', 'FLOW_ERR_VERIFIER',
   'FLOW_ERR_UNKNOWN_INTERFACE', 'FLOW_ERR_ALREADY_ATTACHED', 'FLOW_ERR_XDP_BUSY', 'FLOW_ERR_LAYOUT', 'FLOW_ERR_KERNEL',
   'FLOW_ERR_DEMO', 'FLOW_ERR_STORE', 'FLOW_ERR_GEO',
+  // flowlens analyze: a capture file it cannot read (corrupt header, unknown link type, bad record)
+  'FLOW_ERR_CAPTURE_FILE',
   // thrown by the addon when it is misused: a closed collector, detach of what is not attached,
   // a second drain while one runs, a BPF object that does not open
   'FLOW_ERR_CLOSED', 'FLOW_ERR_NOT_ATTACHED', 'FLOW_ERR_DRAIN_BUSY', 'FLOW_ERR_OBJECT',

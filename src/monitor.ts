@@ -214,7 +214,8 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
       const ended = this.processor.endAll();
       this.emit('shutdown', ended);
       if (ended.length) {
-        const now = Date.now();
+        // the last interval's end: the clock of the counting (file time when analyzing a capture)
+        const now = this.last?.end ?? Date.now();
         this.deliver({ start: now, end: now, traffic: [], activeSessions: 0, activeRemotes: 0, talkers: { ip: [], host: [], port: [], proto: [], country: [], asn: [], domain: [] }, endedSessions: ended });
       }
     }

@@ -91,6 +91,7 @@ public:
 					   InstanceMethod<&Collector::Errors>("errors"),
 					   InstanceMethod<&Collector::CaptureErrors>("captureErrors"),
 					   InstanceMethod<&Collector::TestRun>("testRun"),
+					   InstanceMethod<&Collector::RunFrames>("runFrames"),
 					   InstanceMethod<&Collector::SetFlowIdLimit>("setFlowIdLimit"),
 					   InstanceMethod<&Collector::SetOwnAddresses>("setOwnAddresses"),
 					   InstanceMethod<&Collector::SetRoleIfindex>("setRoleIfindex"),
@@ -259,6 +260,7 @@ private:
 	}
 
 	Napi::Value TestRun(const Napi::CallbackInfo &info);
+	Napi::Value RunFrames(const Napi::CallbackInfo &info);
 
 	// From the next drain on, gives drained flows ids while fewer than `limit`
 	// are live; 0 turns ids off and forgets them all.
@@ -596,6 +598,123 @@ private:
 
 	int fd_ = -1;
 };
+
+// Runs a buffer of frames through one program on a libuv worker thread
+// (flowlens analyze): the per-frame cost is one system call, not a JS call.
+// Uses the drain's busy flag, so close() waits for it and no drain overlaps it.
+class FramesWorker : public Napi::AsyncWorker {
+public:
+	FramesWorker(Napi::Env env, Collector *c, std::vector<int> prog_fds, Napi::Buffer<uint8_t> frames, uint32_t count,
+		     Napi::Float64Array marks, uint64_t last_mark_ns, uint64_t step_ns)
+		: Napi::AsyncWorker(env), deferred_(Napi::Promise::Deferred::New(env)), c_(c), prog_fds_(std::move(prog_fds)),
+		  data_(frames.Data()), len_(frames.Length()), count_(count), last_mark_ns_(last_mark_ns),
+		  step_ns_(step_ns), out_(marks.Data()), max_marks_((uint32_t)(marks.ElementLength() / 2))
+	{
+		frames_ref_ = Napi::Persistent(frames);
+		marks_ref_ = Napi::Persistent(marks);
+		self_ref_ = Napi::Persistent(c->Value());
+	}
+
+	Napi::Promise Promise() { return deferred_.Promise(); }
+
+	void Execute() override
+	{
+		marks_.resize(max_marks_);
+		rc_ = fl_run_frames(prog_fds_.data(), (uint32_t)prog_fds_.size(), data_, len_, count_, last_mark_ns_, step_ns_, marks_.data(), max_marks_,
+				    &res_, err_);
+		if (rc_)
+			SetError(err_);
+	}
+
+	// As DrainWorker: settling fails quietly when the environment is going away.
+	void OnOK() override
+	{
+		c_->DrainFinished();
+		try {
+			// doubles: monotonic ns and ns after the caller's origin stay far below 2^53
+			for (uint32_t i = 0; i < res_.marks; i++) {
+				out_[2 * i] = (double)marks_[i].mono_ns;
+				out_[2 * i + 1] = (double)marks_[i].time_ns;
+			}
+			Napi::Env env = Env();
+			Napi::Object o = Napi::Object::New(env);
+			o.Set("ran", res_.ran);
+			o.Set("refused", res_.refused);
+			o.Set("fallbacks", res_.fallbacks);
+			o.Set("refusedBytes", (double)res_.refused_bytes);
+			o.Set("marks", res_.marks);
+			o.Set("lastMarkNs", (double)res_.last_mark_ns);
+			o.Set("runNs", (double)res_.run_ns);
+			deferred_.Resolve(o);
+		} catch (const Napi::Error &) {
+		}
+	}
+
+	void OnError(const Napi::Error &) override
+	{
+		c_->DrainFinished();
+		try {
+			deferred_.Reject(KernelError(Env(), rc_, err_).Value());
+		} catch (const Napi::Error &) {
+		}
+	}
+
+private:
+	Napi::Promise::Deferred deferred_;
+	Collector *c_;
+	std::vector<int> prog_fds_;
+	const uint8_t *data_;
+	size_t len_;
+	uint32_t count_;
+	uint64_t last_mark_ns_, step_ns_;
+	double *out_;
+	uint32_t max_marks_;
+	std::vector<fl_time_mark> marks_;
+	Napi::Reference<Napi::Buffer<uint8_t>> frames_ref_;
+	Napi::Reference<Napi::Float64Array> marks_ref_;
+	Napi::ObjectReference self_ref_;
+	fl_frames_result res_{};
+	int rc_ = 0;
+	char err_[FL_ERR_LEN] = "";
+};
+
+#define RUN_FRAMES_USAGE                                                                                    \
+	"runFrames(programs: string[], frames: Buffer, count: number, marks: Float64Array, lastMarkNs: number, " \
+	"stepNs: number)"
+
+Napi::Value Collector::RunFrames(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	REQUIRE(info.Length() == 6 && info[0].IsArray() && info[1].IsBuffer() && IsInteger(info[2], 0, UINT32_MAX) &&
+			info[3].IsTypedArray() &&
+			info[3].As<Napi::TypedArray>().TypedArrayType() == napi_float64_array &&
+			IsInteger(info[4], 0, 9007199254740991.0) && IsInteger(info[5], 0, 9007199254740991.0),
+		RUN_FRAMES_USAGE);
+	Napi::Array names = info[0].As<Napi::Array>();
+	REQUIRE(names.Length() >= 1 && names.Length() <= 8, "programs: 1 to 8 program names");
+	std::vector<int> fds;
+	for (uint32_t i = 0; i < names.Length(); i++) {
+		REQUIRE(names.Get(i).IsString(), "programs: 1 to 8 program names");
+		std::string name = names.Get(i).As<Napi::String>();
+		int fd = fl_prog_fd(Open(env), name.c_str());
+		if (fd < 0)
+			throw Napi::Error::New(env, "no BPF program named '" + name + "'");
+		fds.push_back(fd);
+	}
+	if (draining_) {
+		Napi::Error e = Napi::Error::New(env, "a drain or a run is already running; await it first");
+		e.Set("code", "FLOW_ERR_DRAIN_BUSY");
+		throw e;
+	}
+	draining_ = true;
+	FramesWorker *w = new FramesWorker(env, this, std::move(fds), info[1].As<Napi::Buffer<uint8_t>>(),
+					   info[2].As<Napi::Number>().Uint32Value(), info[3].As<Napi::Float64Array>(),
+					   (uint64_t)info[4].As<Napi::Number>().DoubleValue(),
+					   (uint64_t)info[5].As<Napi::Number>().DoubleValue());
+	Napi::Promise p = w->Promise();
+	w->Queue();
+	return p;
+}
 
 #ifdef FLOWLENS_BENCH
 // A BPF object file loaded as is: the benchmarks' yardstick programs.

@@ -8,6 +8,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -853,6 +854,53 @@ int fl_test_run(int prog_fd, const void *data, uint32_t len, int repeat, uint32_
 		return fail(err, e, "BPF_PROG_TEST_RUN failed: %s", strerror(-e));
 	*retval = o.retval;
 	*duration_ns = o.duration;
+	return 0;
+}
+
+int fl_run_frames(const int *prog_fds, uint32_t nprogs, const uint8_t *buf, size_t len, uint32_t count, uint64_t last_mark_ns,
+		  uint64_t step_ns, struct fl_time_mark *marks, uint32_t max_marks,
+		  struct fl_frames_result *res, char *err)
+{
+	uint64_t t0 = mono_ns();
+	bool first = last_mark_ns == 0;
+	size_t off = 0;
+
+	memset(res, 0, sizeof(*res));
+	for (uint32_t i = 0; i < count; i++) {
+		const struct fl_frame *f = (const struct fl_frame *)(buf + off);
+		LIBBPF_OPTS(bpf_test_run_opts, o, .repeat = 1);
+		int e;
+
+		if (off + sizeof(*f) > len || off + sizeof(*f) + f->len > len)
+			return fail(err, EINVAL, "frame %u runs past the end of the buffer", i);
+		if (f->prog >= nprogs)
+			return fail(err, EINVAL, "frame %u names program %u of %u", i, f->prog, nprogs);
+		o.data_in = f + 1;
+		o.data_size_in = f->len;
+		if (res->marks < max_marks && (first || f->time_ns >= last_mark_ns + step_ns)) {
+			marks[res->marks].mono_ns = mono_ns();
+			marks[res->marks].time_ns = f->time_ns;
+			res->marks++;
+			last_mark_ns = f->time_ns;
+			first = false;
+		}
+		e = bpf_prog_test_run_opts(prog_fds[f->prog], &o);
+		if (e == -EINVAL && f->prog) {
+			res->fallbacks++;
+			e = bpf_prog_test_run_opts(prog_fds[0], &o);
+		}
+		if (e == -EINVAL) {
+			res->refused++;
+			res->refused_bytes += f->len;
+		} else if (e) {
+			return fail(err, e, "BPF_PROG_TEST_RUN failed on frame %u: %s", i, strerror(-e));
+		} else {
+			res->ran++;
+		}
+		off += sizeof(*f) + ((f->len + 7u) & ~7u);
+	}
+	res->last_mark_ns = last_mark_ns;
+	res->run_ns = mono_ns() - t0;
 	return 0;
 }
 

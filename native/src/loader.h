@@ -90,6 +90,47 @@ int fl_read_errors(struct fl_loader *l, uint64_t out[FLOW_ERR__COUNT], char *err
 /* Runs one program over one packet through BPF_PROG_TEST_RUN (tests, benchmarks). */
 int fl_test_run(int prog_fd, const void *data, uint32_t len, int repeat, uint32_t gso_segs,
 		uint32_t gso_size, uint32_t *retval, uint32_t *duration_ns, char *err);
+/*
+ * A buffer of frames for fl_run_frames (flowlens analyze): each frame is a
+ * struct fl_frame followed by `len` bytes, padded to a multiple of 8.
+ */
+struct fl_frame {
+	uint64_t time_ns;  /* the frame's time, ns after the caller's origin */
+	uint32_t len;      /* bytes that follow */
+	uint32_t prog;     /* index into fl_run_frames()'s programs */
+};
+
+/*
+ * A time mark: CLOCK_MONOTONIC just before a frame ran, and that frame's time.
+ * The program stamps flows with bpf_ktime_get_ns; the marks map those stamps
+ * back to the frames' own times.
+ */
+struct fl_time_mark {
+	uint64_t mono_ns;
+	uint64_t time_ns;
+};
+
+struct fl_frames_result {
+	uint32_t ran;            /* frames the program ran on */
+	uint32_t refused;        /* frames BPF_PROG_TEST_RUN refused (EINVAL: too short or too long) */
+	uint32_t fallbacks;      /* frames another program refused that ran through programs[0] instead */
+	uint64_t refused_bytes;
+	uint32_t marks;          /* marks written */
+	uint64_t last_mark_ns;   /* time_ns of the latest mark (for the next call) */
+	uint64_t run_ns;         /* wall time of the whole batch */
+};
+
+/*
+ * Runs each of `count` frames of `buf` once, in order, through the program its
+ * header names (one BPF_PROG_TEST_RUN each, repeat 1, no data copied back); a
+ * frame another program refuses (an skb wants whole IP headers) runs through
+ * prog_fds[0] instead. A mark is written
+ * when a frame's time is at least step_ns after last_mark_ns (the previous
+ * call's result; 0 at first, which marks the first frame), at most max_marks.
+ */
+int fl_run_frames(const int *prog_fds, uint32_t nprogs, const uint8_t *buf, size_t len, uint32_t count, uint64_t last_mark_ns,
+		  uint64_t step_ns, struct fl_time_mark *marks, uint32_t max_marks,
+		  struct fl_frames_result *res, char *err);
 /* The fd of one of the loader's programs by name, or -1. */
 int fl_prog_fd(struct fl_loader *l, const char *name);
 /* Entries the flow tables were sized to. */

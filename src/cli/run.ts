@@ -32,8 +32,8 @@ export interface RunOptions {
   onStarted?: () => void;
 }
 
-/** One "flow" line per kernel flow the filters kept (`filtered`: the indexes they removed), then the interface totals. */
-function flowLines(iv: Interval, lines: string[], filtered: ReadonlySet<number> | undefined): void {
+/** The NDJSON "flow" lines of each kernel flow the filters kept (`filtered`: the indexes they removed), then the interface totals (also flowlens analyze). */
+export function flowLines(iv: Interval, lines: string[], filtered: ReadonlySet<number> | undefined): void {
   const names = new Map(iv.totals.map((t) => [t.ifindex, t.iface]));
   const { flows } = iv;
   for (let i = 0; i < flows.count; i++) {
@@ -60,7 +60,8 @@ function flowLines(iv: Interval, lines: string[], filtered: ReadonlySet<number> 
   }
 }
 
-function statsLines(s: IntervalStats, top: number, lines: string[]): void {
+/** The NDJSON "interval" and "session" objects of one interval (also flowlens analyze). */
+export function statsLines(s: IntervalStats, top: number, lines: string[]): void {
   if (s.traffic.length || s.activeSessions) {
     lines.push(JSON.stringify({
       type: 'interval', start: s.start, end: s.end, traffic: s.traffic,

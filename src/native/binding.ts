@@ -60,6 +60,23 @@ export interface TestRunResult {
   durationNs: number;
 }
 
+/** What one runFrames() call did. */
+export interface RunFramesResult {
+  /** Frames the program ran on. */
+  ran: number;
+  /** Frames BPF_PROG_TEST_RUN refused (EINVAL: shorter than an Ethernet header, or too long), and their bytes. */
+  refused: number;
+  refusedBytes: number;
+  /** Frames a later program refused (an skb wants whole IP headers) that ran through programs[0] instead. */
+  fallbacks: number;
+  /** Time marks written into the marks array (pairs: CLOCK_MONOTONIC ns, the frame's time ns). */
+  marks: number;
+  /** The latest mark's frame time: pass it to the next call. */
+  lastMarkNs: number;
+  /** Nanoseconds the batch took on the worker thread. */
+  runNs: number;
+}
+
 /** The loaded flow counter: one per process. */
 export interface NativeCollector {
   /** Attaches ingress (XDP or TC) and egress (TC) counting to one interface. */
@@ -74,6 +91,15 @@ export interface NativeCollector {
   captureErrors(): number[];
   /** Runs one program over one packet with BPF_PROG_TEST_RUN. */
   testRun(program: string, packet: Buffer, options?: TestRunOptions): TestRunResult;
+  /**
+   * Runs `count` frames of `frames` (each a 16-byte header — u64 time ns after
+   * the caller's origin, u32 length, u32 index into `programs` — then the
+   * frame, padded to 8) once each, in order, on a worker thread (flowlens
+   * analyze); a frame a later program refuses runs through programs[0]. Writes a time mark (CLOCK_MONOTONIC before the frame ran, its
+   * time) into `marks` whenever a frame's time is `stepNs` or more after
+   * `lastMarkNs` (0: the first frame is marked). No drain may run meanwhile.
+   */
+  runFrames(programs: string[], frames: Buffer, count: number, marks: Float64Array, lastMarkNs: number, stepNs: number): Promise<RunFramesResult>;
   /**
    * From the next drain on, writes a stable id into every drained flow record
    * (flow_counters.flow_id) while fewer than `limit` keys hold one; a new key

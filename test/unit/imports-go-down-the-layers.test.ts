@@ -20,6 +20,7 @@ const LAYERS: string[][] = [
   ['config/schema.ts', 'config/load.ts', 'config/problems.ts', 'config/units.ts', 'config/doc.ts'],
   ['store/', 'sinks/', 'alerts/'],
   ['config/'],
+  ['offline/'],
   ['monitor.ts'],
   ['api/'],
   ['compose.ts', 'demo/'],
