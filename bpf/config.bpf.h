@@ -14,6 +14,9 @@ const volatile __u32 max_flows = 1;
 /* Copy DNS answers and TLS ClientHellos into the captures ring buffer (off: the verifier drops the code). */
 const volatile bool capture_enabled = true;
 
+/* Copy frames that match a running capture into pcap_ring (off: the verifier drops the code). */
+const volatile bool pcap_enabled = true;
+
 /*
  * Gateway roles (enum flow_role), set at open from the settings: role_of[i] is
  * the role of interface role_ifindex[i]. Off (no role configured): the

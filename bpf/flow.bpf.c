@@ -20,6 +20,8 @@
  *     port 443) is also copied, up to CAPTURE_PAYLOAD_MAX payload bytes, into
  *     the captures ring buffer, which the drain reads. Every other packet pays
  *     one port comparison for this.
+ *  7. Packet captures (pcap.bpf.h): while a capture runs, a frame that matches
+ *     its filter is copied whole into the pcap_ring ring buffer.
  *
  * Every program returns the pass verdict on every path: flowlens observes, it
  * never drops or redirects.
@@ -100,6 +102,7 @@ static __always_inline long load_payload(void *ctx, bool xdp, __u32 off, void *t
 }
 
 #include "gateway.bpf.h"  /* uses load_payload() */
+#include "pcap.bpf.h"     /* uses load_payload() */
 
 /* Offsets of the L4 payload are below this (CURSOR_MAX_OFF + the longest TCP header). */
 #define PAYLOAD_OFF_MASK 0xfff
@@ -237,6 +240,8 @@ static __always_inline int count_packet(void *ctx, bool xdp, const struct packet
 	r = parse_packet(pkt, &p);
 	if (r == PARSE_TRUNCATED && !final)
 		return r;
+	/* packet captures see every frame of the hook, before roles decide where it is counted */
+	pcap(ctx, xdp, &p, r == PARSE_FLOW, ifindex, direction, pkt->frame_len);
 	epoch = drain_epoch & 1;
 	if (r == PARSE_FLOW) {
 		p.key.ifindex = ifindex;

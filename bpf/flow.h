@@ -137,6 +137,64 @@ enum capture_error {
 };
 
 /*
+ * Packet captures (flowlens capture, the capture API): whole frames that match
+ * a capture's filter, copied into the pcap_ring ring buffer as a struct
+ * pcap_header followed by the frame's first captured_len bytes (from the
+ * Ethernet header on). Up to PCAP_SLOTS captures run at once, each in a slot
+ * of pcap_filters; one copy serves every capture that matches the frame.
+ */
+#define PCAP_SLOTS 4
+/* Frame bytes a capture record holds at most (GSO super-packets up to 64 KiB fit). */
+#define PCAP_SNAP_MAX 65535
+
+/* Which conditions of a pcap_filter apply (all of them must hold). None: every frame. */
+enum pcap_match {
+	PCAP_MATCH_HOST = 1,     /* source or destination address is host[] */
+	PCAP_MATCH_NET = 2,      /* source or destination address is in net[]/net_mask[] */
+	PCAP_MATCH_PORT = 4,     /* TCP or UDP, source or destination port is port */
+	PCAP_MATCH_PROTO = 8,    /* IP protocol is protocol */
+	PCAP_MATCH_SESSION = 16, /* protocol, and (peer_a:port_a, peer_b:port_b) either way round */
+	PCAP_MATCH_SESSION_PORTS = 32,  /* with SESSION: the ports must match too (not ICMP) */
+};
+
+/* One capture's filter, written by user space into pcap_filters[slot]. */
+struct pcap_filter {
+	__u32 ifindex;       /* 0: every interface the programs are attached to */
+	__u32 snaplen;       /* frame bytes to keep, 1..PCAP_SNAP_MAX */
+	__u8 match;          /* enum pcap_match bits */
+	__u8 ip_version;     /* 4 or 6: of host, net and the session's peers */
+	__u8 protocol;       /* PCAP_MATCH_PROTO, PCAP_MATCH_SESSION: IP protocol number */
+	__u8 pad0;           /* always 0 */
+	__u16 port;          /* PCAP_MATCH_PORT, host order */
+	__u16 port_a;        /* PCAP_MATCH_SESSION_PORTS: peer_a's port, host order */
+	__u16 port_b;        /* peer_b's port, host order */
+	__u16 pad1;          /* always 0 */
+	__u32 pad2;          /* always 0 */
+	__u8 host[16];       /* network order; IPv4 uses bytes 0..3, the rest are 0 */
+	__u8 net[16];        /* network order, already masked */
+	__u8 net_mask[16];   /* network order */
+	__u8 peer_a[16];     /* network order */
+	__u8 peer_b[16];     /* network order */
+};
+
+/* What precedes each frame in pcap_ring. */
+struct pcap_header {
+	__u64 time_ns;       /* CLOCK_MONOTONIC (bpf_ktime_get_ns) when the hook saw the frame */
+	__u32 ifindex;       /* interface index, host order */
+	__u32 orig_len;      /* the frame's length (L2), non-linear part included */
+	__u32 captured_len;  /* frame bytes that follow, <= PCAP_SNAP_MAX */
+	__u8 direction;      /* enum flow_direction */
+	__u8 slots;          /* bit i: the frame matched the capture in slot i */
+	__u16 pad0;          /* always 0 */
+};
+
+/* Per capture slot: frames it matched and frames lost. Cumulative, reset when a capture starts. */
+struct pcap_counters {
+	__u64 matched;       /* frames that matched the filter */
+	__u64 dropped;       /* of those, not copied: pcap_ring was full (or the copy failed) */
+};
+
+/*
  * An interface's role on a gateway (settings: interfaces[].role). With roles,
  * a forwarded packet is counted in flows on one interface only: a LAN
  * interface (the device's side, before SNAT / after DNAT). On a WAN interface

@@ -112,6 +112,47 @@ struct {
 	__type(value, __u64);
 } capture_errors SEC(".maps");
 
+/*
+ * Packet captures (flowlens capture): frames that match a filter in
+ * pcap_filters, each a struct pcap_header and the frame's first bytes. User
+ * space polls it while a capture runs (no wakeup). Its size is set at load
+ * (packetCaptureRingBytes); a frame that finds no room is counted in
+ * pcap_counters[slot].dropped of every capture it matched.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 22);
+} pcap_ring SEC(".maps");
+
+/* A frame being copied: bpf_ringbuf_reserve() needs a constant size, so the frame is
+ * copied here first and then output with its own length. */
+struct pcap_staging {
+	struct pcap_header hdr;
+	__u8 data[PCAP_SNAP_MAX];
+};
+
+/*
+ * One staging area per CPU, indexed by bpf_get_smp_processor_id(): a plain
+ * array, because a per-CPU array's value cannot hold 64 KiB. Sized to the
+ * possible CPUs at load (one entry when captures are off). The hooks do not
+ * nest on one CPU (XDP and TC ingress run in the receive softirq, TC egress
+ * with bottom halves off), so no two frames share an area at once.
+ */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct pcap_staging);
+} pcap_staging SEC(".maps");
+
+/* Frames matched and dropped per capture slot, summed over CPUs by user space. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PCAP_SLOTS);
+	__type(key, __u32);
+	__type(value, struct pcap_counters);
+} pcap_counters SEC(".maps");
+
 /* A map-in-map whose only job is its update: the kernel returns from it after an RCU grace period. */
 struct grace_inner {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
@@ -131,6 +172,10 @@ struct {
 
 /* Which epoch region the programs count into; flipped by user space through mmap. */
 volatile __u32 drain_epoch = 0;
+/* Bit i: the capture in pcap_filters[i] runs. Written by user space through mmap; 0 costs one load per frame. */
+volatile __u32 pcap_active = 0;
+/* The running captures' filters; a slot is written while its bit in pcap_active is clear. */
+struct pcap_filter pcap_filters[PCAP_SLOTS] = {};
 /* Slots claimed per epoch (may pass max_flows: those claims were given back). Reset by the drain. */
 __u64 claimed[2] = {};
 

@@ -9,9 +9,11 @@ export const ERROR_CODES = [
   'FLOW_ERR_DEMO', 'FLOW_ERR_STORE', 'FLOW_ERR_GEO',
   // flowlens analyze: a capture file it cannot read (corrupt header, unknown link type, bad record)
   'FLOW_ERR_CAPTURE_FILE',
+  // flowlens capture: every capture slot is in use; the output cannot be written
+  'FLOW_ERR_CAPTURE_BUSY', 'FLOW_ERR_CAPTURE_OUTPUT',
   // thrown by the addon when it is misused: a closed collector, detach of what is not attached,
   // a second drain while one runs, a BPF object that does not open
-  'FLOW_ERR_CLOSED', 'FLOW_ERR_NOT_ATTACHED', 'FLOW_ERR_DRAIN_BUSY', 'FLOW_ERR_OBJECT',
+  'FLOW_ERR_CLOSED', 'FLOW_ERR_NOT_ATTACHED', 'FLOW_ERR_DRAIN_BUSY', 'FLOW_ERR_OBJECT', 'FLOW_ERR_UNSUPPORTED',
 ] as const;
 export type FlowlensErrorCode = (typeof ERROR_CODES)[number];
 

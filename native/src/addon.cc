@@ -36,6 +36,8 @@ std::string ErrCode(int rc)
 		return "FLOW_ERR_XDP_BUSY";
 	case ENOENT:
 		return "FLOW_ERR_NOT_ATTACHED";
+	case EOPNOTSUPP:
+		return "FLOW_ERR_UNSUPPORTED";
 	default:
 		return "FLOW_ERR_KERNEL";
 	}
@@ -96,6 +98,10 @@ public:
 					   InstanceMethod<&Collector::SetOwnAddresses>("setOwnAddresses"),
 					   InstanceMethod<&Collector::SetRoleIfindex>("setRoleIfindex"),
 					   InstanceMethod<&Collector::ReleaseFlowIds>("releaseFlowIds"),
+					   InstanceMethod<&Collector::StartPacketCapture>("startPacketCapture"),
+					   InstanceMethod<&Collector::StopPacketCapture>("stopPacketCapture"),
+					   InstanceMethod<&Collector::ReadPackets>("readPackets"),
+					   InstanceMethod<&Collector::PacketCaptureCounters>("packetCaptureCounters"),
 					   InstanceMethod<&Collector::Close>("close"),
 					   InstanceAccessor<&Collector::MapEntries>("mapEntries"),
 					   InstanceAccessor<&Collector::BufferSize>("bufferSize"),
@@ -107,12 +113,13 @@ public:
 		Napi::Env env = info.Env();
 		char err[FL_ERR_LEN] = "";
 
-		const char *usage = "new Collector(mapEntries: number, captureRingBytes?: number, roles?: Uint32Array)";
-		REQUIRE(info.Length() >= 1 && info.Length() <= 3 && info[0].IsNumber() &&
+		const char *usage = "new Collector(mapEntries: number, captureRingBytes?: number, roles?: Uint32Array, packetRingBytes?: number)";
+		REQUIRE(info.Length() >= 1 && info.Length() <= 4 && info[0].IsNumber() &&
 				(info.Length() < 2 || info[1].IsNumber() || info[1].IsUndefined()) &&
 				(info.Length() < 3 || info[2].IsUndefined() ||
 				 (info[2].IsTypedArray() &&
-				  info[2].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array)),
+				  info[2].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array)) &&
+				(info.Length() < 4 || info[3].IsNumber() || info[3].IsUndefined()),
 			usage);
 		REQUIRE(IsInteger(info[0], 1, UINT32_MAX), "mapEntries must be an integer from 1 to 4294967295");
 		uint32_t entries = info[0].As<Napi::Number>().Uint32Value();
@@ -122,9 +129,15 @@ public:
 			REQUIRE(IsInteger(info[1], 0, 1u << 30), "captureRingBytes must be an integer from 0 to 1073741824");
 			ring = info[1].As<Napi::Number>().Uint32Value();
 		}
+		// packet captures: off unless asked for (fl_open checks the power of two)
+		uint32_t pcap_ring = 0;
+		if (info.Length() >= 4 && info[3].IsNumber()) {
+			REQUIRE(IsInteger(info[3], 0, 1u << 30), "packetRingBytes must be an integer from 0 to 1073741824");
+			pcap_ring = info[3].As<Napi::Number>().Uint32Value();
+		}
 		// roles: (ifindex, enum flow_role) pairs
 		fl_roles roles = {};
-		if (info.Length() == 3 && info[2].IsTypedArray()) {
+		if (info.Length() >= 3 && info[2].IsTypedArray()) {
 			Napi::Uint32Array pairs = info[2].As<Napi::Uint32Array>();
 			REQUIRE(pairs.ElementLength() % 2 == 0 && pairs.ElementLength() / 2 <= FLOW_ROLE_SLOTS,
 				"roles must hold (ifindex, role) pairs, at most 16");
@@ -135,7 +148,7 @@ public:
 				roles.role[i] = (uint8_t)pairs[2 * i + 1];
 			}
 		}
-		int rc = fl_open(entries, ring, &roles, &loader_, err);
+		int rc = fl_open(entries, ring, pcap_ring, &roles, &loader_, err);
 		if (rc)
 			throw KernelError(env, rc, err);
 		env.GetInstanceData<AddonData>()->live.insert(this);
@@ -319,6 +332,68 @@ private:
 		if (flow_id_limit_)
 			pending_releases_.insert(pending_releases_.end(), ids.Data(), ids.Data() + ids.ElementLength());
 		return env.Undefined();
+	}
+
+	// Packet captures: a filter (struct pcap_filter bytes) into an idle slot.
+	Napi::Value StartPacketCapture(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 2 && IsInteger(info[0], 0, PCAP_SLOTS - 1) && info[1].IsBuffer() &&
+				info[1].As<Napi::Buffer<uint8_t>>().Length() == sizeof(struct pcap_filter),
+			"startPacketCapture(slot: 0..3, filter: Buffer of a struct pcap_filter)");
+		fl_loader *l = Open(env);
+		struct pcap_filter f;
+		memcpy(&f, info[1].As<Napi::Buffer<uint8_t>>().Data(), sizeof(f));
+		char err[FL_ERR_LEN] = "";
+		int rc = fl_pcap_start(l, info[0].As<Napi::Number>().Uint32Value(), &f, err);
+		if (rc)
+			throw KernelError(env, rc, err);
+		return env.Undefined();
+	}
+
+	// Turns a slot off; returns after a grace period (a few ms): its frames are all in the ring then.
+	Napi::Value StopPacketCapture(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 1 && IsInteger(info[0], 0, PCAP_SLOTS - 1), "stopPacketCapture(slot: 0..3)");
+		char err[FL_ERR_LEN] = "";
+		int rc = fl_pcap_stop(Open(env), info[0].As<Napi::Number>().Uint32Value(), err);
+		if (rc)
+			throw KernelError(env, rc, err);
+		return env.Undefined();
+	}
+
+	// Copies waiting records into the buffer: { records, bytes }.
+	Napi::Value ReadPackets(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 1 && info[0].IsBuffer(), "readPackets(buffer: Buffer)");
+		Napi::Buffer<uint8_t> b = info[0].As<Napi::Buffer<uint8_t>>();
+		uint32_t records = 0;
+		size_t used = 0;
+		char err[FL_ERR_LEN] = "";
+		int rc = fl_pcap_read(Open(env), b.Data(), b.Length(), &records, &used, err);
+		if (rc)
+			throw KernelError(env, rc, err);
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("records", records);
+		o.Set("bytes", (double)used);
+		return o;
+	}
+
+	Napi::Value PacketCaptureCounters(const Napi::CallbackInfo &info)
+	{
+		Napi::Env env = info.Env();
+		REQUIRE(info.Length() == 1 && IsInteger(info[0], 0, PCAP_SLOTS - 1), "packetCaptureCounters(slot: 0..3)");
+		struct pcap_counters c;
+		char err[FL_ERR_LEN] = "";
+		int rc = fl_pcap_counters(Open(env), info[0].As<Napi::Number>().Uint32Value(), &c, err);
+		if (rc)
+			throw KernelError(env, rc, err);
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("matched", (double)c.matched);
+		o.Set("dropped", (double)c.dropped);
+		return o;
 	}
 
 	Napi::Value Close(const Napi::CallbackInfo &info)
@@ -909,6 +984,16 @@ Napi::Object Layout(Napi::Env env)
 	FIELD(capture_record, key) FIELD(capture_record, time_ns) FIELD(capture_record, payload_len)
 	FIELD(capture_record, captured_len) FIELD(capture_record, kind) FIELD(capture_record, pad0)
 	FIELD(capture_record, payload) END
+	STRUCT(pcap_filter)
+	FIELD(pcap_filter, ifindex) FIELD(pcap_filter, snaplen) FIELD(pcap_filter, match)
+	FIELD(pcap_filter, ip_version) FIELD(pcap_filter, protocol) FIELD(pcap_filter, pad0)
+	FIELD(pcap_filter, port) FIELD(pcap_filter, port_a) FIELD(pcap_filter, port_b)
+	FIELD(pcap_filter, pad1) FIELD(pcap_filter, pad2) FIELD(pcap_filter, host) FIELD(pcap_filter, net)
+	FIELD(pcap_filter, net_mask) FIELD(pcap_filter, peer_a) FIELD(pcap_filter, peer_b) END
+	STRUCT(pcap_header)
+	FIELD(pcap_header, time_ns) FIELD(pcap_header, ifindex) FIELD(pcap_header, orig_len)
+	FIELD(pcap_header, captured_len) FIELD(pcap_header, direction) FIELD(pcap_header, slots)
+	FIELD(pcap_header, pad0) END
 #undef STRUCT
 #undef FIELD
 #undef END
@@ -922,6 +1007,14 @@ Napi::Object Layout(Napi::Env env)
 	consts.Set("FLOW_ID_NONE", (double)FLOW_ID_NONE);
 	consts.Set("FLOW_ROLE_SLOTS", FLOW_ROLE_SLOTS);
 	consts.Set("FLOW_OWN_ADDRS_MAX", FLOW_OWN_ADDRS_MAX);
+	consts.Set("PCAP_SLOTS", PCAP_SLOTS);
+	consts.Set("PCAP_SNAP_MAX", PCAP_SNAP_MAX);
+	consts.Set("PCAP_MATCH_HOST", (uint32_t)PCAP_MATCH_HOST);
+	consts.Set("PCAP_MATCH_NET", (uint32_t)PCAP_MATCH_NET);
+	consts.Set("PCAP_MATCH_PORT", (uint32_t)PCAP_MATCH_PORT);
+	consts.Set("PCAP_MATCH_PROTO", (uint32_t)PCAP_MATCH_PROTO);
+	consts.Set("PCAP_MATCH_SESSION", (uint32_t)PCAP_MATCH_SESSION);
+	consts.Set("PCAP_MATCH_SESSION_PORTS", (uint32_t)PCAP_MATCH_SESSION_PORTS);
 	consts.Freeze();
 	l.Set("constants", consts);
 	l.Freeze();

@@ -62,6 +62,11 @@ struct fl_loader {
 	unsigned long *ring_consumer;  /* mmap of the consumer position page (read-write) */
 	void *ring_producer;           /* mmap of the producer position page + the data, twice */
 	size_t ring_producer_len;
+	/* the packet capture ring (pcap_ring), read in place while a capture runs */
+	uint32_t pcap_ring_bytes;      /* its data size (0: packet captures are off) */
+	unsigned long *pcap_consumer;
+	void *pcap_producer;
+	size_t pcap_producer_len;
 	struct fl_roles roles;      /* gateway roles given at open (count 0: none) */
 };
 
@@ -150,6 +155,10 @@ static int open_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long pag
 	/* captures off: the verifier drops their code; the ring cannot be smaller than a page */
 	l->skel->rodata->capture_enabled = capture_ring_bytes != 0;
 	bpf_map__set_max_entries(l->skel->maps.captures, capture_ring_bytes ? capture_ring_bytes : (uint32_t)page);
+	/* packet captures off: the verifier drops their code, the staging area takes one entry */
+	l->skel->rodata->pcap_enabled = l->pcap_ring_bytes != 0;
+	bpf_map__set_max_entries(l->skel->maps.pcap_ring, l->pcap_ring_bytes ? l->pcap_ring_bytes : (uint32_t)page);
+	bpf_map__set_max_entries(l->skel->maps.pcap_staging, l->pcap_ring_bytes ? (uint32_t)l->ncpus : 1);
 	/* roles off: the verifier drops the role code, every packet costs what it did before roles */
 	l->skel->rodata->roles_enabled = roles->count != 0;
 	if (!roles->count) {
@@ -208,11 +217,39 @@ static int load_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long pag
 		    e == -EPERM ? "permission denied" : strerror(-e), log_tail(3000));
 }
 
+/*
+ * Maps a ring buffer for reading in place: the consumer position page
+ * (read-write) and the producer page with the data after it. The kernel maps
+ * the data twice in a row, so a record that wraps reads contiguously.
+ */
+static int map_ring(int fd, uint32_t bytes, long page, unsigned long **consumer, void **producer, size_t *producer_len)
+{
+	int e;
+
+	*consumer = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	*producer_len = page + 2 * (size_t)bytes;
+	*producer = mmap(NULL, *producer_len, PROT_READ, MAP_SHARED, fd, page);
+	if (*consumer != MAP_FAILED && *producer != MAP_FAILED)
+		return 0;
+	e = -errno;
+	if (*consumer == MAP_FAILED)
+		*consumer = NULL;
+	else
+		munmap(*consumer, page);
+	if (*producer == MAP_FAILED)
+		*producer = NULL;
+	else
+		munmap(*producer, *producer_len);
+	*consumer = NULL;
+	*producer = NULL;
+	return e;
+}
+
 /* A ring buffer record: 8-byte header, then the sample, rounded up to 8 bytes. */
 #define RING_RECORD_BYTES ROUND_UP8(BPF_RINGBUF_HDR_SZ + sizeof(struct capture_record))
 
-int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, const struct fl_roles *roles,
-	    struct fl_loader **out, char *err)
+int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, uint32_t pcap_ring_bytes,
+	    const struct fl_roles *roles, struct fl_loader **out, char *err)
 {
 	struct fl_loader *l;
 	libbpf_print_fn_t old_print;
@@ -229,6 +266,12 @@ int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, const struct fl_r
 		return fail(err, EINVAL, "the capture ring size must be a power of two of at least %ld bytes, not %u",
 			    page, capture_ring_bytes);
 	}
+	if (pcap_ring_bytes && ((pcap_ring_bytes & (pcap_ring_bytes - 1)) ||
+				pcap_ring_bytes < 2 * (uint32_t)(sizeof(struct pcap_header) + PCAP_SNAP_MAX + BPF_RINGBUF_HDR_SZ))) {
+		free(l);
+		return fail(err, EINVAL, "the packet capture ring size must be a power of two of at least %zu bytes, not %u",
+			    2 * (sizeof(struct pcap_header) + PCAP_SNAP_MAX + BPF_RINGBUF_HDR_SZ), pcap_ring_bytes);
+	}
 	if (roles && roles->count > FLOW_ROLE_SLOTS) {
 		free(l);
 		return fail(err, EINVAL, "at most %d interfaces can have a role, not %u", FLOW_ROLE_SLOTS, roles->count);
@@ -237,6 +280,7 @@ int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, const struct fl_r
 		l->roles = *roles;
 	l->map_entries = map_entries;
 	l->ring_bytes = capture_ring_bytes;
+	l->pcap_ring_bytes = pcap_ring_bytes;
 	l->capture_slots = capture_ring_bytes / RING_RECORD_BYTES;
 	l->ncpus = libbpf_num_possible_cpus();
 	if (l->ncpus <= 0) {
@@ -269,20 +313,19 @@ int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, const struct fl_r
 		return fail(err, e, "cannot map the flow table into memory: %s", strerror(-e));
 	}
 	if (l->ring_bytes) {
-		/* the kernel maps the data twice in a row, so a record that wraps reads contiguously */
-		int fd = bpf_map__fd(l->skel->maps.captures);
-
-		l->ring_consumer = mmap(NULL, page, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		l->ring_producer_len = page + 2 * (size_t)l->ring_bytes;
-		l->ring_producer = mmap(NULL, l->ring_producer_len, PROT_READ, MAP_SHARED, fd, page);
-		if (l->ring_consumer == MAP_FAILED || l->ring_producer == MAP_FAILED) {
-			e = -errno;
-			if (l->ring_consumer == MAP_FAILED)
-				l->ring_consumer = NULL;
-			if (l->ring_producer == MAP_FAILED)
-				l->ring_producer = NULL;
+		e = map_ring(bpf_map__fd(l->skel->maps.captures), l->ring_bytes, page, &l->ring_consumer,
+			     &l->ring_producer, &l->ring_producer_len);
+		if (e) {
 			fl_close(l);
 			return fail(err, e, "cannot map the capture ring buffer into memory: %s", strerror(-e));
+		}
+	}
+	if (l->pcap_ring_bytes) {
+		e = map_ring(bpf_map__fd(l->skel->maps.pcap_ring), l->pcap_ring_bytes, page, &l->pcap_consumer,
+			     &l->pcap_producer, &l->pcap_producer_len);
+		if (e) {
+			fl_close(l);
+			return fail(err, e, "cannot map the packet capture ring buffer into memory: %s", strerror(-e));
 		}
 	}
 	*out = l;
@@ -802,6 +845,134 @@ int fl_drain(struct fl_loader *l, void *buf, size_t len, struct fl_drain_result 
 	return 0;
 }
 
+/* ---- packet captures ---- */
+
+/* Returns only after an RCU grace period: every program that ran before has finished. */
+static int wait_for_programs(struct fl_loader *l, char *err)
+{
+	int grace = bpf_map__fd(l->skel->maps.grace_barrier);
+	int inner = bpf_map__fd(l->skel->maps.grace_inner);
+	uint32_t zero = 0;
+
+	if (bpf_map_update_elem(grace, &zero, &inner, BPF_ANY))
+		return fail(err, errno, "cannot wait for the BPF programs (grace period): %s", strerror(errno));
+	return 0;
+}
+
+int fl_pcap_start(struct fl_loader *l, uint32_t slot, const struct pcap_filter *f, char *err)
+{
+	int fd;
+	uint32_t key = slot;
+	struct pcap_counters *zero;
+
+	if (!l->pcap_ring_bytes)
+		return fail(err, EOPNOTSUPP, "packet captures are off (the packet capture ring size is 0)");
+	if (slot >= PCAP_SLOTS)
+		return fail(err, EINVAL, "no capture slot %u (there are %d)", slot, PCAP_SLOTS);
+	if (__atomic_load_n(&l->skel->bss->pcap_active, __ATOMIC_ACQUIRE) & (1u << slot))
+		return fail(err, EBUSY, "capture slot %u is in use", slot);
+	if (f->snaplen < 1 || f->snaplen > PCAP_SNAP_MAX)
+		return fail(err, EINVAL, "the snap length must be from 1 to %d, not %u", PCAP_SNAP_MAX, f->snaplen);
+	/* the slot is idle (its bit is clear, and was cleared a grace period ago): no program reads it */
+	fd = bpf_map__fd(l->skel->maps.pcap_counters);
+	zero = calloc(l->ncpus, sizeof(*zero));
+	if (!zero)
+		return fail(err, ENOMEM, "out of memory");
+	if (bpf_map_update_elem(fd, &key, zero, BPF_ANY)) {
+		int e = errno;
+
+		free(zero);
+		return fail(err, e, "cannot reset the capture's counters: %s", strerror(e));
+	}
+	free(zero);
+	memcpy(&l->skel->bss->pcap_filters[slot], f, sizeof(*f));
+	/* the filter is whole before the bit says so (a full barrier) */
+	__atomic_fetch_or(&l->skel->bss->pcap_active, 1u << slot, __ATOMIC_SEQ_CST);
+	return 0;
+}
+
+int fl_pcap_stop(struct fl_loader *l, uint32_t slot, char *err)
+{
+	if (slot >= PCAP_SLOTS)
+		return fail(err, EINVAL, "no capture slot %u (there are %d)", slot, PCAP_SLOTS);
+	if (!l->pcap_ring_bytes)
+		return 0;
+	__atomic_fetch_and(&l->skel->bss->pcap_active, ~(1u << slot), __ATOMIC_SEQ_CST);
+	/* after the grace period no program copies for this slot any more: what it
+	 * copied is in the ring, and the slot may be written again */
+	return wait_for_programs(l, err);
+}
+
+int fl_pcap_counters(struct fl_loader *l, uint32_t slot, struct pcap_counters *out, char *err)
+{
+	int fd = bpf_map__fd(l->skel->maps.pcap_counters);
+	struct pcap_counters *v;
+	uint32_t key = slot;
+
+	memset(out, 0, sizeof(*out));
+	if (slot >= PCAP_SLOTS)
+		return fail(err, EINVAL, "no capture slot %u (there are %d)", slot, PCAP_SLOTS);
+	v = calloc(l->ncpus, sizeof(*v));
+	if (!v)
+		return fail(err, ENOMEM, "out of memory");
+	if (bpf_map_lookup_elem(fd, &key, v)) {
+		int e = errno;
+
+		free(v);
+		return fail(err, e, "cannot read the capture's counters: %s", strerror(e));
+	}
+	for (int c = 0; c < l->ncpus; c++) {
+		out->matched += v[c].matched;
+		out->dropped += v[c].dropped;
+	}
+	free(v);
+	return 0;
+}
+
+/*
+ * Copies whole committed records (struct pcap_header + frame) out of pcap_ring
+ * into buf, each padded to 8 bytes, until the ring is empty or the next one
+ * does not fit; it stays for the next call. The ring protocol is the one
+ * read_captures() follows.
+ */
+int fl_pcap_read(struct fl_loader *l, void *buf, size_t len, uint32_t *records, size_t *used, char *err)
+{
+	const unsigned long *producer = l->pcap_producer;
+	const char *data;
+	unsigned long cons, prod, mask;
+	size_t at = 0;
+	uint32_t n = 0;
+
+	*records = 0;
+	*used = 0;
+	if (!l->pcap_ring_bytes)
+		return fail(err, EOPNOTSUPP, "packet captures are off (the packet capture ring size is 0)");
+	data = (const char *)l->pcap_producer + sysconf(_SC_PAGESIZE);
+	mask = l->pcap_ring_bytes - 1;
+	cons = __atomic_load_n(l->pcap_consumer, __ATOMIC_ACQUIRE);
+	prod = __atomic_load_n(producer, __ATOMIC_ACQUIRE);
+	while (cons < prod) {
+		const uint32_t *hdr = (const uint32_t *)(data + (cons & mask));
+		uint32_t rlen = __atomic_load_n(hdr, __ATOMIC_ACQUIRE);
+		size_t sample = rlen & ~(BPF_RINGBUF_BUSY_BIT | BPF_RINGBUF_DISCARD_BIT);
+
+		if (rlen & BPF_RINGBUF_BUSY_BIT)
+			break; /* still being written: next call */
+		if (!(rlen & BPF_RINGBUF_DISCARD_BIT)) {
+			if (at + ROUND_UP8(sample) > len)
+				break;
+			memcpy((char *)buf + at, hdr + 2, sample);
+			at += ROUND_UP8(sample);
+			n++;
+		}
+		cons += ROUND_UP8(BPF_RINGBUF_HDR_SZ + sample);
+		__atomic_store_n(l->pcap_consumer, cons, __ATOMIC_RELEASE);
+	}
+	*records = n;
+	*used = at;
+	return 0;
+}
+
 int fl_read_capture_errors(struct fl_loader *l, uint64_t out[CAPTURE_ERR__COUNT], char *err)
 {
 	int fd = bpf_map__fd(l->skel->maps.capture_errors);
@@ -921,6 +1092,10 @@ void fl_close(struct fl_loader *l)
 		munmap(l->ring_consumer, sysconf(_SC_PAGESIZE));
 	if (l->ring_producer)
 		munmap(l->ring_producer, l->ring_producer_len);
+	if (l->pcap_consumer)
+		munmap(l->pcap_consumer, sysconf(_SC_PAGESIZE));
+	if (l->pcap_producer)
+		munmap(l->pcap_producer, l->pcap_producer_len);
 	flow_bpf__destroy(l->skel);
 	free(l);
 }

@@ -50,12 +50,14 @@ struct fl_roles {
 /*
  * Opens, sizes and loads the flow counter through the verifier. map_entries:
  * flows per interval. capture_ring_bytes: size of the captures ring buffer (a
- * power of two of at least a page), or 0 to load without captures. roles: the
+ * power of two of at least a page), or 0 to load without captures.
+ * pcap_ring_bytes: size of the packet capture ring (a power of two that holds
+ * two of the largest records), or 0 to load without packet captures. roles: the
  * interfaces' gateway roles, or NULL (or count 0) for none: the role code is
  * then left out by the verifier.
  */
-int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, const struct fl_roles *roles,
-	    struct fl_loader **out, char *err);
+int fl_open(uint32_t map_entries, uint32_t capture_ring_bytes, uint32_t pcap_ring_bytes,
+	    const struct fl_roles *roles, struct fl_loader **out, char *err);
 /* The interface in role slot `slot` (the order given at open) has a new ifindex (re-created). */
 int fl_set_role_ifindex(struct fl_loader *l, uint32_t slot, uint32_t ifindex, char *err);
 /* Replaces the own_addrs map (the gateway's own addresses) with n addresses. */
@@ -83,6 +85,17 @@ uint32_t fl_capture_slots(const struct fl_loader *l);
  * thread-safe against itself; the caller serialises drains.
  */
 int fl_drain(struct fl_loader *l, void *buf, size_t len, struct fl_drain_result *res, char *err);
+/*
+ * Packet captures. fl_pcap_start writes a filter into an idle slot (its
+ * counters reset) and turns it on; fl_pcap_stop turns it off and returns after
+ * an RCU grace period, when every frame it matched is in the ring. fl_pcap_read
+ * copies whole records (struct pcap_header + frame, each padded to 8 bytes)
+ * into buf; fl_pcap_counters sums a slot's counters over CPUs.
+ */
+int fl_pcap_start(struct fl_loader *l, uint32_t slot, const struct pcap_filter *f, char *err);
+int fl_pcap_stop(struct fl_loader *l, uint32_t slot, char *err);
+int fl_pcap_read(struct fl_loader *l, void *buf, size_t len, uint32_t *records, size_t *used, char *err);
+int fl_pcap_counters(struct fl_loader *l, uint32_t slot, struct pcap_counters *out, char *err);
 /* Cumulative capture_errors (captures lost), summed over CPUs. */
 int fl_read_capture_errors(struct fl_loader *l, uint64_t out[CAPTURE_ERR__COUNT], char *err);
 /* Cumulative bpf_errors, summed over CPUs. */

@@ -38,9 +38,19 @@ export interface CollectorConfig {
    * DEFAULT_CAPTURE_RING_BYTES (1 MiB, ~1800 captures per interval).
    */
   captureRingBytes?: number;
+  /**
+   * Bytes of the ring buffer that carries packet captures (flowlens capture,
+   * the capture API): a power of two from MIN_PACKET_RING_BYTES to 1 GiB, or 0
+   * for none (the verifier drops the code). Default DEFAULT_PACKET_RING_BYTES.
+   */
+  packetRingBytes?: number;
 }
 
 export const DEFAULT_CAPTURE_RING_BYTES = 1 << 20;
+/** 4 MiB: ~40 ms of a saturated 1 Gbit/s link, read every 10 ms while a capture runs. */
+export const DEFAULT_PACKET_RING_BYTES = 4 << 20;
+/** Two of the largest records (a 64 KiB frame and its header), rounded up to a power of two. */
+export const MIN_PACKET_RING_BYTES = 256 << 10;
 
 /** The interfaces setting as the collector takes it: names, and roles by name. */
 export function interfacesFrom(list: InterfaceSetting[]): Pick<CollectorConfig, 'interfaces' | 'roles'> {
@@ -79,6 +89,12 @@ export function validateConfig(c: CollectorConfig): CollectorConfig {
     (!Number.isInteger(ring) || ring < MIN_CAPTURE_RING_BYTES || ring > MAX_CAPTURE_RING_BYTES || (ring & (ring - 1)) !== 0)) {
     bad(`the capture ring size must be 0 or a power of two from ${MIN_CAPTURE_RING_BYTES} to ${MAX_CAPTURE_RING_BYTES} bytes, not "${ring}"`,
       `for example ${DEFAULT_CAPTURE_RING_BYTES} (1 MiB)`);
+  }
+  const pring = c.packetRingBytes;
+  if (pring !== undefined && pring !== 0 &&
+    (!Number.isInteger(pring) || pring < MIN_PACKET_RING_BYTES || pring > MAX_CAPTURE_RING_BYTES || (pring & (pring - 1)) !== 0)) {
+    bad(`the packet capture ring size must be 0 or a power of two from ${MIN_PACKET_RING_BYTES} to ${MAX_CAPTURE_RING_BYTES} bytes, not "${pring}"`,
+      `for example ${DEFAULT_PACKET_RING_BYTES} (4 MiB)`);
   }
   if (!Number.isFinite(c.intervalMs) || c.intervalMs < MIN_INTERVAL_MS) {
     bad(`--interval must be at least ${MIN_INTERVAL_MS}ms`);

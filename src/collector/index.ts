@@ -12,7 +12,8 @@ import { resolveInterfaces, type NetInterface } from '../system/interfaces.js';
 import { checkLayout } from './layout.js';
 import { ClockOffset } from './clock.js';
 import { FlowBatch, decodeIfaces, type DirectionTotals } from './decode.js';
-import { validateConfig, DEFAULT_CAPTURE_RING_BYTES, type CollectorConfig } from './config.js';
+import { validateConfig, DEFAULT_CAPTURE_RING_BYTES, DEFAULT_PACKET_RING_BYTES, type CollectorConfig } from './config.js';
+import { PacketCaptures } from '../capture/index.js';
 import { decodeCaptures, type Capture } from './captures.js';
 import { Cadence } from './cadence.js';
 import { TableFit } from './table-fit.js';
@@ -160,7 +161,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     const roles = ifaces.flatMap((i) => (config.roles?.[i.name] ? [i.ifindex, ROLE_NUMBER[config.roles[i.name]!]] : []));
     try {
       native = new addon.Collector(config.mapEntries, config.captureRingBytes ?? DEFAULT_CAPTURE_RING_BYTES,
-        roles.length ? new Uint32Array(roles) : undefined);
+        roles.length ? new Uint32Array(roles) : undefined, config.packetRingBytes ?? DEFAULT_PACKET_RING_BYTES);
     } catch (e) {
       throw explainKernelError(e, 'cannot load the flow counter');
     }
@@ -208,6 +209,15 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
 
   get attached(): readonly Attachment[] {
     return this.links.all.filter((l) => l.state === 'attached');
+  }
+
+  private captures: PacketCaptures | undefined;
+
+  /** Packet captures of what this collector counts (src/capture); undefined when the packet ring is off or the collector stopped. */
+  get packetCaptures(): PacketCaptures | undefined {
+    if (!this.native || this.config.packetRingBytes === 0) return undefined;
+    this.captures ??= new PacketCaptures(this.native, () => this.attached.map((a) => ({ name: a.iface, ifindex: a.ifindex })));
+    return this.captures;
   }
 
   /** Drains at start + k × intervalMs until stop() (see cadence.ts for falling behind). */
@@ -350,6 +360,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     this.stopFollowing();
     const native = this.native;
     if (!native) return;
+    this.captures?.closeAll();
     await this.draining?.catch(() => undefined);
     for (const a of this.links.all) {
       if (a.state !== 'attached') continue;
@@ -367,6 +378,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
   closeNow(): void {
     this.cadence?.stop();
     this.stopFollowing();
+    this.captures?.closeAll();
     this.native?.close();
     this.native = undefined;
   }

@@ -86,6 +86,39 @@ export const CaptureRecord = {
   payload: 64,
 } as const;
 
+/** struct pcap_filter */
+export const PcapFilter = {
+  size: 104,
+  ifindex: 0,
+  snaplen: 4,
+  match: 8,
+  ipVersion: 9,
+  protocol: 10,
+  pad0: 11,
+  port: 12,
+  portA: 14,
+  portB: 16,
+  pad1: 18,
+  pad2: 20,
+  host: 24,
+  net: 40,
+  netMask: 56,
+  peerA: 72,
+  peerB: 88,
+} as const;
+
+/** struct pcap_header */
+export const PcapHeader = {
+  size: 24,
+  timeNs: 0,
+  ifindex: 8,
+  origLen: 12,
+  capturedLen: 16,
+  direction: 20,
+  slots: 21,
+  pad0: 22,
+} as const;
+
 export const FLOW_IFACE_MAX_ENTRIES = 1024;
 export const FLOW_ERR__COUNT = 4;
 export const CAPTURE_PAYLOAD_MAX = 512;
@@ -95,3 +128,11 @@ export const CAPTURE_ERR__COUNT = 2;
 export const FLOW_ID_NONE = 4294967295;
 export const FLOW_ROLE_SLOTS = 16;
 export const FLOW_OWN_ADDRS_MAX = 256;
+export const PCAP_SLOTS = 4;
+export const PCAP_SNAP_MAX = 65535;
+export const PCAP_MATCH_HOST = 1;
+export const PCAP_MATCH_NET = 2;
+export const PCAP_MATCH_PORT = 4;
+export const PCAP_MATCH_PROTO = 8;
+export const PCAP_MATCH_SESSION = 16;
+export const PCAP_MATCH_SESSION_PORTS = 32;

@@ -6,6 +6,7 @@
  * it run without a kernel.
  */
 import type { CollectorStatus, Interval } from './index.js';
+import type { PacketCaptures } from '../capture/index.js';
 
 export interface IntervalSource {
   on(event: 'interval', listener: (iv: Interval) => void): this;
@@ -21,4 +22,6 @@ export interface IntervalSource {
   trackFlowIds?(limit: number): void;
   /** Ids the flows stage no longer routes, to be reused. */
   releaseFlowIds?(ids: Uint32Array): void;
+  /** Packet captures of the counted interfaces (src/capture), where the source has them. */
+  readonly packetCaptures?: PacketCaptures | undefined;
 }

@@ -123,6 +123,22 @@ export interface NativeCollector {
   setOwnAddresses(addrs: Buffer): void;
   /** A role's interface was re-created: role slot `slot` (the order of the roles at open) counts on `ifindex` now. */
   setRoleIfindex(slot: number, ifindex: number): void;
+  /**
+   * Packet captures (needs packetRingBytes at construction): writes a filter
+   * (a struct pcap_filter, src/capture/filter.ts) into an idle slot (0 ..
+   * PCAP_SLOTS-1), resets its counters and turns it on; from the next frame on,
+   * frames it matches are copied into the packet ring.
+   */
+  startPacketCapture(slot: number, filter: Buffer): void;
+  /** Turns a slot off; returns after an RCU grace period, when every frame it matched is in the ring. */
+  stopPacketCapture(slot: number): void;
+  /**
+   * Copies the waiting records (struct pcap_header + the frame's bytes, each
+   * padded to 8 bytes) into `buffer`, as many whole ones as fit; the rest wait.
+   */
+  readPackets(buffer: Buffer): { records: number; bytes: number };
+  /** Frames a slot matched and, of those, lost (the ring was full), since it started. */
+  packetCaptureCounters(slot: number): { matched: number; dropped: number };
   /** Detaches everything and unloads. Idempotent. */
   close(): void;
   readonly mapEntries: number;
@@ -159,8 +175,10 @@ export interface Addon {
    * a power of two >= the page size, or 0 for no captures (default 1 MiB).
    * roles: gateway roles as (ifindex, enum flow_role) pairs, at most
    * FLOW_ROLE_SLOTS; absent or empty: roles off (the verifier drops their code).
+   * packetRingBytes: the packet capture ring's size (a power of two of at least
+   * 256 KiB), or absent/0 for no packet captures (the verifier drops their code).
    */
-  Collector: new (mapEntries: number, captureRingBytes?: number, roles?: Uint32Array) => NativeCollector;
+  Collector: new (mapEntries: number, captureRingBytes?: number, roles?: Uint32Array, packetRingBytes?: number) => NativeCollector;
   /** Subscribes to link events (RTM_NEWLINK / RTM_DELLINK). */
   LinkWatch: new () => NativeLinkWatch;
   /** Whether the driver implements XDP, and the id of an attached XDP program (0: none). */

@@ -14,7 +14,7 @@ import { repoRoot } from '../../src/native/binding.js';
 const LAYERS: string[][] = [
   ['errors.ts', 'version.ts', 'component.ts', 'native/', 'system/'],
   ['net/'],
-  ['collector/'],
+  ['collector/', 'capture/'],
   ['flows/'],
   ['enrich/'],
   ['config/schema.ts', 'config/load.ts', 'config/problems.ts', 'config/units.ts', 'config/doc.ts'],
