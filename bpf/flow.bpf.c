@@ -240,8 +240,6 @@ static __always_inline int count_packet(void *ctx, bool xdp, const struct packet
 	r = parse_packet(pkt, &p);
 	if (r == PARSE_TRUNCATED && !final)
 		return r;
-	/* packet captures see every frame of the hook, before roles decide where it is counted */
-	pcap(ctx, xdp, &p, r == PARSE_FLOW, ifindex, direction, pkt->frame_len);
 	epoch = drain_epoch & 1;
 	if (r == PARSE_FLOW) {
 		p.key.ifindex = ifindex;
@@ -276,6 +274,8 @@ int flowlens_xdp(struct xdp_md *ctx)
 
 	pkt.frame_len = pkt.data_end - pkt.data;
 	count_packet(ctx, true, &pkt, ctx->ingress_ifindex, FLOW_DIR_INGRESS, true);
+	if (pcap_running())
+		pcap_xdp(ctx);
 	return XDP_PASS;
 }
 
@@ -304,12 +304,15 @@ static __always_inline void count_skb(struct __sk_buff *skb, __u8 direction)
 	 * A linear skb was parsed with final = true: a truncated frame has been
 	 * counted (as malformed) already, and pulling cannot bring more bytes.
 	 */
-	if (count_skb_once(skb, direction, linear) != PARSE_TRUNCATED || linear)
-		return;
-	/* headers reach into the non-linear part: pull them in and parse again */
-	if (bpf_skb_pull_data(skb, skb->len < TC_PULL_BYTES ? skb->len : TC_PULL_BYTES))
-		count_error(FLOW_ERR_PULL);
-	count_skb_once(skb, direction, true);
+	if (count_skb_once(skb, direction, linear) == PARSE_TRUNCATED && !linear) {
+		/* headers reach into the non-linear part: pull them in and parse again */
+		if (bpf_skb_pull_data(skb, skb->len < TC_PULL_BYTES ? skb->len : TC_PULL_BYTES))
+			count_error(FLOW_ERR_PULL);
+		count_skb_once(skb, direction, true);
+	}
+	/* packet captures see every frame, counted here or (roles) elsewhere */
+	if (pcap_running())
+		pcap_skb(skb, direction);
 }
 
 SEC("tc")

@@ -8,18 +8,20 @@
  * both hooks, both directions, every interface the programs are attached to.
  *
  * Cost when no capture runs: one load of pcap_active per frame. The code sits
- * in global functions (verified once, called only while a capture runs) and
- * is given a copy of the key, so nothing of it is live across the counting.
+ * in global functions called by the hooks after counting, with the context
+ * only: verified once and alone, so the counting path's verification (and
+ * its budget) is what it was without captures.
  */
 #ifndef FLOWLENS_PCAP_BPF_H
 #define FLOWLENS_PCAP_BPF_H
 
 #include "flow.h"
+#include "parse.bpf.h"
 
 /* What the filters look at: the parsed key (ifindex and direction always, the rest for IP frames). */
 struct pcap_frame {
 	struct flow_key key;
-	__u32 frame_len;   /* L2 bytes of the frame (TC: skb->len; XDP: filled in the XDP function) */
+	__u32 frame_len;   /* L2 bytes of the frame, non-linear part included */
 	__u32 is_ip;       /* the frame parsed as an IP packet: key's addresses, protocol, ports hold */
 };
 
@@ -37,11 +39,18 @@ static __always_inline bool addr_in(const __u8 *a, const __u8 *net, const __u8 *
 	return (x[0] & m[0]) == n[0] && (x[1] & m[1]) == n[1] && (x[2] & m[2]) == n[2] && (x[3] & m[3]) == n[3];
 }
 
-static __always_inline bool pcap_matches(const struct pcap_filter *f, const struct pcap_frame *fr)
+/* Whether the frame matches the filter in slot `slot`: a global function, verified once for every slot and frame. */
+__noinline int pcap_matches(__u32 slot, const struct pcap_frame *fr)
 {
-	const struct flow_key *k = &fr->key;
-	__u8 m = f->match;
+	const struct pcap_filter *f;
+	const struct flow_key *k;
+	__u8 m;
 
+	if (!fr || slot >= PCAP_SLOTS)
+		return false;
+	f = &pcap_filters[slot];
+	k = &fr->key;
+	m = f->match;
 	if (f->ifindex && f->ifindex != k->ifindex)
 		return false;
 	if (!m)
@@ -102,13 +111,11 @@ static __always_inline int pcap_copy(void *ctx, bool xdp, const struct pcap_fram
 	if (!fr)
 		return 0;
 	for (__u32 i = 0; i < PCAP_SLOTS; i++) {
-		const struct pcap_filter *f = &pcap_filters[i];
-
-		if (!(active & (1u << i)) || !pcap_matches(f, fr))
+		if (!(active & (1u << i)) || !pcap_matches(i, fr))
 			continue;
 		slots |= 1u << i;
-		if (f->snaplen > snap)
-			snap = f->snaplen;
+		if (pcap_filters[i].snaplen > snap)
+			snap = pcap_filters[i].snaplen;
 	}
 	if (!slots)
 		return 0;
@@ -136,37 +143,128 @@ lost:
 	return slots;
 }
 
-__noinline int pcap_xdp(struct xdp_md *ctx, struct pcap_frame *fr)
+/*
+ * The frame's addresses, protocol and ports for the filters, read again here
+ * by a short parser of its own rather than handed over from the counter: the
+ * counter's parse state stays out of these functions, so its verification
+ * (and its budget) is what it was without captures, and this parser is
+ * cheap to verify. It reads what tcpdump's filters read: up to two VLAN tags
+ * are skipped, IPv4 options are skipped, a non-first fragment has no ports,
+ * and IPv6 extension headers are not walked (the protocol is the IPv6 header's
+ * next header, as tcpdump's `ip6 proto` and `port` take it).
+ */
+static __always_inline void pcap_parse(const struct packet *pkt, struct pcap_frame *fr, __u32 ifindex, __u8 direction)
 {
-	if (!fr)
-		return 0;
-	/* a multi-buffer frame's length includes its fragments */
-	fr->frame_len = bpf_xdp_get_buff_len(ctx);
+	void *data = pkt->data, *end = pkt->data_end;
+	__u32 off = 12;
+	__u16 proto;
+	__u8 *l4 = NULL;
+
+	__builtin_memset(fr, 0, sizeof(*fr));
+	fr->key.ifindex = ifindex;
+	fr->key.direction = direction;
+	fr->frame_len = pkt->frame_len;
+	if (data + 14 > end)
+		return;
+	proto = bpf_ntohs(*(__u16 *)(data + 12));
+	for (int i = 0; i < MAX_VLAN_TAGS; i++) {
+		if (proto != ETH_P_8021Q && proto != ETH_P_8021AD)
+			break;
+		off += 4;
+		if (data + off + 2 > end)
+			return;
+		proto = bpf_ntohs(*(__u16 *)(data + off));
+	}
+	off += 2;
+	if (proto == ETH_P_IP) {
+		struct iphdr *ip = data + off;
+		__u32 ihl;
+
+		if ((void *)(ip + 1) > end || ip->version != 4)
+			return;
+		ihl = ip->ihl * 4;
+		if (ihl < 20)
+			return;
+		fr->key.ip_version = 4;
+		fr->key.protocol = ip->protocol;
+		__builtin_memcpy(fr->key.src_addr, &ip->saddr, 4);
+		__builtin_memcpy(fr->key.dst_addr, &ip->daddr, 4);
+		fr->is_ip = 1;
+		if (!(ip->frag_off & bpf_htons(IP_FRAG_OFFSET_MASK)))
+			l4 = (__u8 *)ip + (ihl & 0x3c);
+	} else if (proto == ETH_P_IPV6) {
+		struct ipv6hdr *ip6 = data + off;
+
+		if ((void *)(ip6 + 1) > end || ip6->version != 6)
+			return;
+		fr->key.ip_version = 6;
+		fr->key.protocol = ip6->nexthdr;
+		__builtin_memcpy(fr->key.src_addr, &ip6->saddr, 16);
+		__builtin_memcpy(fr->key.dst_addr, &ip6->daddr, 16);
+		fr->is_ip = 1;
+		l4 = (__u8 *)(ip6 + 1);
+	}
+	if (!l4 || (void *)(l4 + 4) > end)
+		return;
+	/* as the counter keys them: ports, or ICMP type and code */
+	if (fr->key.protocol == IPPROTO_TCP || fr->key.protocol == IPPROTO_UDP) {
+		fr->key.src_port = ((__u16)l4[0] << 8) | l4[1];
+		fr->key.dst_port = ((__u16)l4[2] << 8) | l4[3];
+	} else if (fr->key.protocol == IPPROTO_ICMP || fr->key.protocol == IPPROTO_ICMPV6) {
+		fr->key.src_port = l4[0];
+		fr->key.dst_port = l4[1];
+	}
+}
+
+/*
+ * The matching and the copy, in their own global functions: verified once
+ * with the frame's key as unknown values, not once more for every way the
+ * parse can end (that multiplies past the verifier's budget).
+ */
+__noinline int pcap_copy_xdp(struct xdp_md *ctx, const struct pcap_frame *fr)
+{
 	return pcap_copy(ctx, true, fr);
 }
 
-__noinline int pcap_skb(struct __sk_buff *ctx, const struct pcap_frame *fr)
+__noinline int pcap_copy_skb(struct __sk_buff *ctx, const struct pcap_frame *fr)
 {
 	return pcap_copy(ctx, false, fr);
 }
 
-/* Called for every frame the counter parsed; does nothing unless a capture runs. */
-static __always_inline void pcap(void *ctx, bool xdp, const struct parsed *p, bool is_ip, __u32 ifindex,
-				 __u8 direction, __u32 frame_len)
+__noinline int pcap_xdp(struct xdp_md *ctx)
 {
+	struct packet pkt = {
+		.data = (void *)(long)ctx->data,
+		.data_end = (void *)(long)ctx->data_end,
+		/* a multi-buffer frame's length includes its fragments */
+		.frame_len = bpf_xdp_get_buff_len(ctx),
+	};
 	struct pcap_frame fr;
 
-	if (!pcap_enabled || !pcap_active)
-		return;
-	__builtin_memcpy(&fr.key, &p->key, sizeof(fr.key));
-	fr.key.ifindex = ifindex;
-	fr.key.direction = direction;
-	fr.frame_len = frame_len;
-	fr.is_ip = is_ip;
-	if (xdp)
-		pcap_xdp(ctx, &fr);
-	else
-		pcap_skb(ctx, &fr);
+	pcap_parse(&pkt, &fr, ctx->ingress_ifindex, FLOW_DIR_INGRESS);
+	return pcap_copy_xdp(ctx, &fr);
+}
+
+/* After the counter: headers it pulled into the linear area are there for this parse too. */
+__noinline int pcap_skb(struct __sk_buff *skb, __u32 direction)
+{
+	struct packet pkt = {
+		.data = (void *)(long)skb->data,
+		.data_end = (void *)(long)skb->data_end,
+		.frame_len = skb->len,
+		.gso_segs = skb->gso_segs,
+		.gso_size = skb->gso_size,
+	};
+	struct pcap_frame fr;
+
+	pcap_parse(&pkt, &fr, skb->ifindex, direction);
+	return pcap_copy_skb(skb, &fr);
+}
+
+/* True while a capture runs: the only cost to every frame (one load) when none does. */
+static __always_inline bool pcap_running(void)
+{
+	return pcap_enabled && pcap_active;
 }
 
 #endif

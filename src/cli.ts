@@ -17,6 +17,7 @@ import { sessionsCli } from './cli/sessions.js';
 import { usageCli } from './cli/usage.js';
 import { prepareArgs } from './cli/args.js';
 import { alertsCli } from './cli/alerts.js';
+import { CAPTURE_OPTIONS, CAPTURE_USAGE } from './cli/capture-usage.js';
 
 /** A whole decimal number: Number() would take "abc" as NaN, "" as 0 and "0x10" as 16. */
 function parseInteger(text: string, flag: string): number {
@@ -180,6 +181,15 @@ ${settingsHelp()}`,
       const { analyze, analyzeSetup } = await import('./cli/analyze.js');
       const { config, opts } = analyzeSetup(v, files);
       return analyze(config, opts);
+    },
+  },
+  capture: {
+    summary: 'write a pcapng of the frames that match a filter (host, net, port, proto, session), filtered in the kernel',
+    usage: CAPTURE_USAGE,
+    options: CAPTURE_OPTIONS,
+    async main(v) {
+      const { captureCommand } = await import('./cli/capture.js');
+      return captureCommand(v);
     },
   },
   serve: {

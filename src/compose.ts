@@ -103,6 +103,7 @@ export class Flowlens {
     const api = (this.api = config.api.enabled
       ? new ApiComponent(config.api, (): ApiSource => ({
         processor: monitor.processor, status: () => monitor.status(), store: history?.store, alerts, intervalMs: config.collector.intervalMs, host: config.host, billing: config.billing,
+        captures: () => monitor.packetCaptures,
       }))
       : undefined);
     const monitor: Monitor = (this.monitor = new Monitor(config, {

@@ -16,6 +16,7 @@ import { EventEmitter } from 'node:events';
 import os from 'node:os';
 import { BPF_ERROR_NAMES, type CollectorStatus, type Interval } from './collector/index.js';
 import type { IntervalSource } from './collector/source.js';
+import type { PacketCaptures } from './capture/index.js';
 import { FlowProcessor, type Enrichment, type FlowsStatus } from './flows/processor.js';
 import { AddressClassifier } from './net/classify.js';
 import type { IntervalStats, SessionRecord } from './flows/types.js';
@@ -116,6 +117,11 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
     this.hostAddresses = deps.hostAddresses ?? hostAddresses;
     this.classifier = new AddressClassifier({ localNetworks: config.networks.local, privateNetworks: config.networks.private }, this.hostAddresses());
     this.processor = new FlowProcessor({ sessions: config.sessions, filters: config.filters }, this.classifier, deps.enrichment);
+  }
+
+  /** Packet captures of the opened collector (src/capture), when it has them. */
+  get packetCaptures(): PacketCaptures | undefined {
+    return this.collector?.packetCaptures;
   }
 
   /**

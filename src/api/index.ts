@@ -30,6 +30,7 @@ import { FlowMetrics } from './metrics.js';
 import { ApiService } from './service.js';
 import type { AlertsComponent } from '../alerts/index.js';
 import { registerAlertMetrics } from '../alerts/metrics.js';
+import type { PacketCaptures } from '../capture/index.js';
 
 export { LiveQuery } from './live-query.js';
 export { ApiService } from './service.js';
@@ -56,6 +57,8 @@ export interface ApiSource {
   host: string;
   /** Billing cycles for /api/usage (default: cycles from the 1st, no cap). */
   billing?: BillingConfig;
+  /** Packet captures of the running collector (GET /api/capture), when it has them. */
+  captures?(): PacketCaptures | undefined;
 }
 
 export class ApiServer {
@@ -100,6 +103,7 @@ export class ApiServer {
     this.http = await buildHttpApp(
       {
         service: this.service, metrics: this.metrics, latest: () => this.latest, ...(this.source.alerts ? { alerts: this.source.alerts } : {}),
+        captures: () => this.source.captures?.(),
         onInterval: (l) => { this.hub.on('interval', l); return () => this.hub.off('interval', l); },
       },
       { tokens, rateLimit: c.rateLimit, bodyLimit: c.bodyLimit, uiDir: path.join(repoRoot, 'ui/dist'), https: tls, healthy: () => this.health() },

@@ -204,7 +204,10 @@ export function captureExpression(f: CaptureFilter): string {
   const parts: string[] = [];
   if (f.host !== undefined) parts.push(`${ip} host ${f.host}`);
   if (f.net) parts.push(`${ip} net ${f.net.address}/${f.net.prefix}`);
-  if (f.protocol !== undefined) parts.push(f.protocol === IPPROTO_TCP ? 'tcp' : f.protocol === IPPROTO_UDP ? 'udp' : `${f.ipVersion === 6 ? 'ip6' : 'ip'} proto ${f.protocol}`);
+  if (f.protocol !== undefined) {
+    const p = f.protocol;
+    parts.push(p === IPPROTO_TCP ? 'tcp' : p === IPPROTO_UDP ? 'udp' : f.ipVersion ? `${ip} proto ${p}` : `(ip proto ${p} or ip6 proto ${p})`);
+  }
   if (f.port !== undefined) parts.push(f.protocol === undefined ? `(tcp port ${f.port} or udp port ${f.port})` : `port ${f.port}`);
   if (f.session) {
     const s = f.session;

@@ -20,6 +20,7 @@ import { openInput } from '../offline/pcap-reader.js';
 import { analysisJson, type AnalysisJson, type AnalyzeOptions } from '../offline/analysis.js';
 import { endpoint, formatBytes, table } from './format.js';
 import { flowLines, statsLines } from './run.js';
+import { ProgressLine, analyzeProgress } from './progress.js';
 
 
 /** The captures ring at least this big offline: a file's interval may hold many DNS answers (28k records). */
@@ -80,14 +81,6 @@ export function summaryTable(j: AnalysisJson): string {
   return `${out.join('\n')}\n`;
 }
 
-/** A progress line on a terminal: packets, bytes, rate, ETA. */
-function progressLine(file: string, records: number, inputBytes: number, size: number | undefined, startedAt: number): string {
-  const s = Math.max((Date.now() - startedAt) / 1000, 0.001);
-  const rate = records / s;
-  const eta = size && inputBytes ? ((size - inputBytes) / (inputBytes / s)) : undefined;
-  return `\r${file}: ${records} packets, ${formatBytes(inputBytes)}${size ? ` of ${formatBytes(size)}` : ''}, ${Math.round(rate)} packets/s${eta !== undefined ? `, ETA ${eta.toFixed(0)} s` : ''}   `;
-}
-
 export async function analyze(config: FlowlensConfig, opts: AnalyzeOptions, out: NodeJS.WritableStream = process.stdout): Promise<number> {
   const { Flowlens } = await import('../compose.js');
   const { preflight } = await import('../system/preflight.js');
@@ -134,22 +127,22 @@ export async function analyze(config: FlowlensConfig, opts: AnalyzeOptions, out:
     if (ndjson) write(ended.map((e) => JSON.stringify({ type: 'session', ...e })));
   });
   const errors: Error[] = [];
-  flowlens.monitor.on('error', (e) => { if (!(e instanceof FlowlensError)) process.stderr.write(`flowlens: ${e.message}\n`); });
-  const tty = process.stderr.isTTY;
-  const startedAt = Date.now();
-  let lastProgress = 0;
-  await flowlens.start();
-  source!.on('progress', (p) => {
-    if (!tty || Date.now() - lastProgress < 250) return;
-    lastProgress = Date.now();
-    process.stderr.write(progressLine(p.file, p.records, p.inputBytes, p.inputSize, startedAt));
+  // on a terminal: packets, bytes, rate and ETA, redrawn in place and erased at the end
+  const progress = new ProgressLine(process.stderr);
+  flowlens.monitor.on('error', (e) => {
+    if (e instanceof FlowlensError) return;
+    progress.clear();
+    process.stderr.write(`flowlens: ${e.message}\n`);
   });
+  const startedAt = Date.now();
+  await flowlens.start();
+  source!.on('progress', (p) => progress.update(() => analyzeProgress({ ...p, elapsedMs: Date.now() - startedAt })));
   try {
     await source!.finished();
   } catch (e) {
     errors.push(e as Error);
   }
-  if (tty && lastProgress) process.stderr.write('\r\x1b[K');
+  progress.clear();
   await flowlens.stop();
   if (errors.length) throw errors[0];
   const j = analysisJson(summary, source!.files, opts, source!, config);

@@ -18,7 +18,8 @@ export function prepareArgs(args: string[], options: Options, command: string): 
     if (!name || options[name]?.type !== 'string') { out.push(arg); continue; }
     const next = args[i + 1];
     if (next !== undefined && /^-\d/.test(next)) { out.push(`${arg}=${next}`); i++; continue; }
-    if (next === undefined || next.startsWith('-')) {
+    // "-" alone is a value (stdout, stdin), not an option
+    if (next === undefined || (next.startsWith('-') && next !== '-')) {
       throw new FlowlensError('FLOW_ERR_USAGE', `${arg} needs a value`, `see flowlens ${command} --help`);
     }
     out.push(arg);

@@ -7,6 +7,7 @@ import { existsSync } from 'node:fs';
 import { hasKernelBtf, missingCapabilities, explainKernelError } from '../system/preflight.js';
 import { loadAddon } from '../native/binding.js';
 import { layoutDrift } from '../collector/layout.js';
+import { DEFAULT_PACKET_RING_BYTES } from '../collector/config.js';
 import { FlowlensError } from '../errors.js';
 import { forwardingEnabled } from '../system/forwarding.js';
 
@@ -32,7 +33,8 @@ export async function checkCommand(format: string): Promise<number> {
   }
   if (addon && missing.length === 0) {
     try {
-      const c = new addon.Collector(1024);
+      // with the packet capture code too, as flowlens run loads it
+      const c = new addon.Collector(1024, undefined, undefined, DEFAULT_PACKET_RING_BYTES);
       c.close();
       add('verifier', true, 'flowlens_xdp, flowlens_tc_in, flowlens_tc_eg load');
     } catch (e) {

@@ -130,6 +130,7 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
       intervalMs: v('interval'),
       // no names: no captures, and the verifier drops the capture code
       captureRingBytes: v<boolean>('names.enabled') ? v<number>('names.captureBuffer') : 0,
+      packetRingBytes: v('capture.ringSize'),
     },
     networks: { local: loaded.values.has('networks.local') ? v('networks.local') : defaultLocalNetworks(privateNetworks), private: privateNetworks },
     filters,

@@ -107,6 +107,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'alerts.amplification', type: 'bytes', default: 1_000_000, min: 0, max: 1e12, doc: 'amplification: bytes per second of UDP answers from ports 53/123/11211/19/1900 to one victim, at 10× its queries or more (0: off)' },
   { key: 'alerts.contributors', type: 'integer', default: 5, min: 1, max: 100, doc: 'sessions and talkers kept with each alert' },
   { key: 'alerts.queueLimit', type: 'integer', default: 10_000, min: 10, max: 10_000_000, doc: 'notifications waiting to be delivered, at most (beyond it the oldest are dropped and counted)' },
+  { key: 'capture.ringSize', type: 'integer', default: 4 << 20, min: 0, max: 1 << 30, flag: 'capture-ring', env: 'FLOWLENS_CAPTURE_RING', doc: 'bytes of the kernel ring buffer that carries packet captures (flowlens capture, GET /api/capture): a power of two of at least 262144, read every 10 ms while a capture runs; 0 loads without packet captures' },
 ];
 
 const byKey = new Map(SETTINGS.map((s) => [s.key, s]));

@@ -28,6 +28,9 @@ import type { ApiService } from '../service.js';
 import type * as pb from '../grpc/gen/flowlens/v1/flowlens.js';
 import type { AlertsComponent } from '../../alerts/index.js';
 import { alertRoutes } from './alerts.js';
+import { captureRoutes } from './capture.js';
+import { CaptureRegistry } from '../capture.js';
+import type { PacketCaptures } from '../../capture/index.js';
 
 export interface HttpOptions {
   tokens: TokenSet;
@@ -49,6 +52,8 @@ export interface HttpDeps {
   latest?(): IntervalStats | null;
   /** The alerts, when they run (their routes: ./alerts.ts). */
   alerts?: AlertsComponent;
+  /** Packet captures of the running collector (routes: ./capture.ts); undefined when it has none. */
+  captures?(): PacketCaptures | undefined;
 }
 
 type Query = Record<string, string | number | undefined>;
@@ -207,6 +212,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
   app.post('/api/admin/flush', { schema: { summary: 'Write the pending history to the database now (admin)' }, onRequest: guard('admin') }, async () => service.flushHistory());
 
   if (deps.alerts) alertRoutes(app, deps.alerts, read, guard('admin'));
+  captureRoutes(app, () => deps.captures?.(), new CaptureRegistry(), guard('admin'));
 
   app.get('/metrics', { schema: { summary: 'Prometheus metrics', hide: false }, onRequest: read }, async (_req, reply) => {
     reply.header('content-type', metrics.contentType);
