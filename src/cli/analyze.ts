@@ -8,6 +8,7 @@
  * live NDJSON objects, and/or a self-contained HTML report.
  */
 import { statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
 import type { FlowlensConfig } from '../config/index.js';
 import { configFrom } from '../config/index.js';
 import { FlowlensError } from '../errors.js';
@@ -136,7 +137,7 @@ export async function analyze(config: FlowlensConfig, opts: AnalyzeOptions, out:
   });
   const startedAt = Date.now();
   await flowlens.start();
-  source!.on('progress', (p) => progress.update(() => analyzeProgress({ ...p, elapsedMs: Date.now() - startedAt })));
+  source!.on('progress', (p) => progress.update(() => analyzeProgress({ ...p, file: path.basename(p.file), elapsedMs: Date.now() - startedAt })));
   try {
     await source!.finished();
   } catch (e) {

@@ -35,23 +35,23 @@ export class ProgressLine {
   }
 }
 
+/** 62 → "62 s", 780 → "13 min", 7500 → "2 h 5 min": short, the line must fit. */
 function seconds(s: number): string {
-  if (s < 60) return `${Math.ceil(s)} s`;
-  const m = Math.floor(s / 60), r = Math.round(s % 60);
-  return m < 60 ? `${m} min ${r} s` : `${Math.floor(m / 60)} h ${m % 60} min`;
+  if (s < 100) return `${Math.ceil(s)} s`;
+  const m = Math.round(s / 60);
+  return m < 100 ? `${m} min` : `${Math.floor(m / 60)} h ${m % 60} min`;
 }
 
 /**
- * What `flowlens analyze` shows while it reads: packets, bytes read, the rate,
- * and when the file's size is known, how far it is and the time left.
+ * What `flowlens analyze` shows while it reads: how far into the file (when
+ * its size is known), packets, their rate, and the time left — in that order,
+ * so that on a narrow terminal the cut takes the least useful part.
+ *   capture.pcap: 10.1 MB of 22.8 MB (45%), 113,796 packets, 44,298/s, ETA 62 s
  */
 export function analyzeProgress(p: { file: string; records: number; inputBytes: number; inputSize?: number | undefined; elapsedMs: number }): string {
   const s = Math.max(p.elapsedMs / 1000, 0.001);
-  const parts = [`${p.file}: ${p.records.toLocaleString('en-US')} packets`,
-    `${formatBytes(p.inputBytes)}${p.inputSize ? ` of ${formatBytes(p.inputSize)} (${Math.min(100, (100 * p.inputBytes) / p.inputSize).toFixed(0)}%)` : ''}`,
-    `${Math.round(p.records / s).toLocaleString('en-US')} packets/s`];
-  if (p.inputSize && p.inputBytes > 0 && p.inputBytes <= p.inputSize) {
-    parts.push(`ETA ${seconds((p.inputSize - p.inputBytes) / (p.inputBytes / s))}`);
-  }
+  const read = p.inputSize ? `${formatBytes(p.inputBytes)} of ${formatBytes(p.inputSize)} (${Math.min(100, Math.floor((100 * p.inputBytes) / p.inputSize))}%)` : formatBytes(p.inputBytes);
+  const parts = [`${p.file}: ${read}`, `${p.records.toLocaleString('en-US')} packets`, `${Math.round(p.records / s).toLocaleString('en-US')}/s`];
+  if (p.inputSize && p.inputBytes > 0 && p.inputBytes <= p.inputSize) parts.push(`ETA ${seconds((p.inputSize - p.inputBytes) / (p.inputBytes / s))}`);
   return parts.join(', ');
 }

@@ -14,7 +14,7 @@ import { configFrom } from '../../src/config/index.js';
 import { defaultStoreConfig, Store } from '../../src/store/index.js';
 import { PENDING_KEYS_LIMIT } from '../../src/store/config.js';
 import { defaultInfluxConfig, influxConfigFrom } from '../../src/sinks/influx/index.js';
-import { defaultConfig as defaultCollectorConfig, DEFAULT_CAPTURE_RING_BYTES } from '../../src/collector/config.js';
+import { defaultConfig as defaultCollectorConfig, DEFAULT_CAPTURE_RING_BYTES, DEFAULT_PACKET_RING_BYTES } from '../../src/collector/config.js';
 import { defaultSessionConfig } from '../../src/flows/sessions.js';
 import { TALKER_DIMENSIONS } from '../../src/flows/types.js';
 
@@ -38,8 +38,8 @@ const COMPONENTS: Record<string, { defaults: Record<string, unknown>; keys: Reco
     internal: { url: '' },
   },
   collector: {
-    defaults: { ...defaultCollectorConfig(), captureRingBytes: DEFAULT_CAPTURE_RING_BYTES },
-    keys: { interfaces: 'interfaces', hook: 'hook', xdpMode: 'xdpMode', mapEntries: 'mapSize', intervalMs: 'interval', captureRingBytes: 'names.captureBuffer' },
+    defaults: { ...defaultCollectorConfig(), captureRingBytes: DEFAULT_CAPTURE_RING_BYTES, packetRingBytes: DEFAULT_PACKET_RING_BYTES },
+    keys: { interfaces: 'interfaces', hook: 'hook', xdpMode: 'xdpMode', mapEntries: 'mapSize', intervalMs: 'interval', captureRingBytes: 'names.captureBuffer', packetRingBytes: 'capture.ringSize' },
   },
   sessions: {
     defaults: { ...defaultSessionConfig() },
