@@ -117,6 +117,7 @@ export class ApiServer {
     this.grpc = new GrpcApi(this.service, {
       host: c.listen, port: c.grpcPort, tokens, rateLimit: c.rateLimit, maxMessageBytes: c.bodyLimit,
       ...(this.source.alerts ? { alerts: this.source.alerts } : {}), tls: tls ? { ...tls, ...(clientCa ? { clientCa } : {}) } : undefined,
+      captures: () => this.source.captures?.(),
     });
     this.grpcPort = await this.grpc.listen();
   }

@@ -10,9 +10,11 @@
  *   tshark (count, bytes, addresses, ports) — and nothing else; it says what
  *   it matched and that nothing was lost; `flowlens analyze` of it gives the
  *   same totals.
- * - while `flowlens run` counts the same interface: the capture goes through
- *   its API (the CLI finds it), holds exactly the frames of its filter, and
- *   the run's own totals stay exactly the traffic sent.
+ * - while `flowlens run` counts the same interface: three captures at once
+ *   through its APIs — the CLI (which finds the running flowlens), curl on
+ *   GET /api/capture, a gRPC client of Admin.Capture — each hold exactly the
+ *   frames of their filters, and the run's own totals stay exactly the
+ *   traffic sent.
  * - errors: a bad filter, an interface that does not exist, an unwritable
  *   output, no privileges: one clear message each, no stack trace.
  */
@@ -20,7 +22,7 @@ import t, { type Test } from 'tap';
 import path from 'node:path';
 import os from 'node:os';
 import { execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { requireKernel } from '../helpers/kernel.js';
 import { Topology } from '../helpers/topology.js';
 import { CliRun, cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
@@ -30,6 +32,7 @@ import { readableCheckout } from '../helpers/readable-checkout.js';
 import { repoRoot } from '../../src/native/binding.js';
 
 const PEER = path.join(repoRoot, 'test/helpers/traffic-peer.cjs');
+const GRPC_CLIENT = path.join(repoRoot, 'test/helpers/grpc-capture-client.cjs');
 const node = (script: string, args: string[]): [string, string[]] => ['env', ['-u', 'NODE_OPTIONS', process.execPath, script, ...args]];
 const HOST = '10.238.1.1', PEER_A = '10.238.1.2', PEER_B = '10.238.1.3';
 const ETH = 14, IP = 20, UDP = 8, ICMP = 8;
@@ -145,22 +148,45 @@ t.test('standalone: exactly the frames tcpdump saw with the same filter, and ana
   t.equal(j.totals.bytes, want.frameBytes - want.frames * ETH, 'and their L3 bytes');
 });
 
-t.test('while flowlens run counts the interface: through its API, and its counts stay exact', async (t) => {
+t.test('while flowlens run counts the interface: three captures at once through its APIs (CLI, curl, gRPC), and its counts stay exact', async (t) => {
   if (!requireKernel(t)) return;
   const { topo, host, peer, link } = setup(t, 'cpd');
-  const run = new CliRun(topo.spawn(host, ...cliCommand(['run', '--iface', link.a, '--format', 'ndjson', '--no-history', '--http-port', '18080', '--grpc-port', '0'])));
+  const run = new CliRun(topo.spawn(host, ...cliCommand(['run', '--iface', link.a, '--format', 'ndjson', '--no-history', '--http-port', '18080', '--grpc-port', '18081'])));
   t.ok(await run.waitFor((r) => r.lines > 0, 60_000), `flowlens run is counting ${run.stderr}`);
+  // the CLI finds the running flowlens at the settings' API address
   const file = path.join(tmp, 'daemon.pcapng');
   const capture = topo.spawn(host, ...cliCommand(['capture', '--http-port', '18080', '--iface', link.a, '--net', `${PEER_B}/32`, '--proto', 'udp', '--count', '60', '-w', file]));
   const start = await started(capture, /capturing through the flowlens at/, 'flowlens capture');
   t.match(start.text, 'through the flowlens at http://127.0.0.1:18080', 'it found the running flowlens');
+  // the JSON API, as a person downloads it
+  const curlFile = path.join(tmp, 'curl.pcapng'), curlHeaders = path.join(tmp, 'curl.headers');
+  const curl = topo.spawn(host, 'curl', ['-sS', '-D', curlHeaders, '-o', curlFile, `http://127.0.0.1:18080/api/capture?iface=${link.a}&host=${PEER_A}&port=5301&count=60`]);
+  t.ok(await waitFor(() => { try { return /x-flowlens-capture-id: /i.test(readFileSync(curlHeaders, 'utf8')); } catch { return false; } }, 30_000), 'GET /api/capture started');
+  // gRPC Admin.Capture
+  const grpcFile = path.join(tmp, 'grpc.pcapng');
+  const grpcClient = topo.spawn(host, ...node(GRPC_CLIENT, ['127.0.0.1:18081', grpcFile, JSON.stringify({ proto: 'icmp', count: 40 })]));
+  let grpcOut = '';
+  grpcClient.stdout!.setEncoding('utf8').on('data', (d: string) => { grpcOut += d; });
+  t.ok(await waitFor(() => grpcOut.includes('started'), 30_000), `Admin.Capture started ${grpcOut}`);
+
   const mixes = await sendTraffic(topo, host, peer);
-  t.equal(await exited(capture), 0, 'the capture ends at --count');
-  const ours = frames(file);
-  const want = mixes.find((m) => m.name === `${PEER_B}:5300`)!;
-  t.equal(ours.length, want.frames, `${want.frames} frames`);
-  t.equal(totalBytes(ours), want.frameBytes, 'their bytes');
-  t.ok(ours.every((l) => l.includes(PEER_B)), 'only the filtered address');
+  t.equal(await exited(capture), 0, 'the CLI capture ends at --count');
+  t.equal(await exited(curl), 0, 'curl got the whole download');
+  t.equal(await exited(grpcClient), 0, 'the gRPC stream ended');
+  const check = (what: string, f: string, mix: string, pick: (l: string) => boolean) => {
+    const got = frames(f);
+    const want = mixes.find((m) => m.name === mix)!;
+    t.equal(got.length, want.frames, `${what}: ${want.frames} frames`);
+    t.equal(totalBytes(got), want.frameBytes, `${what}: their bytes`);
+    t.ok(got.every(pick), `${what}: nothing else`);
+  };
+  check('CLI', file, `${PEER_B}:5300`, (l) => l.includes(PEER_B));
+  check('curl', curlFile, `${PEER_A}:5301`, (l) => l.includes(PEER_A) && l.includes('5301'));
+  check('gRPC', grpcFile, 'ping', (l) => /\t(0|8)$/.test(l));
+  t.match(readFileSync(curlHeaders, 'utf8'), /content-type: application\/x-pcapng/i, 'served as pcapng');
+  t.match(readFileSync(curlHeaders, 'utf8'), /x-flowlens-capture: \{.*"packets":60,.*"reason":"count"/i, 'the result in the trailer');
+  const result = JSON.parse(/^result (.*)$/m.exec(grpcOut)![1]!);
+  t.match(result, { packets: 40, reason: 'count', dropped: 0 }, 'the gRPC result message');
 
   // the run counted everything, captured or not
   const sent = mixes.reduce((s, m) => ({ frames: s.frames + m.frames, l3: s.l3 + m.frameBytes - m.frames * ETH }), { frames: 0, l3: 0 });

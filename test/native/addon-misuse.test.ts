@@ -62,7 +62,7 @@ t.test('wrong argument types and counts throw TypeErrors with the signature', as
   const ATTACH = "attach(ifindex: number, hook: 'xdp' | 'tc', xdpMode: 'auto' | 'native' | 'generic')";
   const TESTRUN = 'testRun(program: string, packet: Buffer, options?: { repeat, gsoSegs, gsoSize })';
   const ENTRIES = 'mapEntries must be an integer from 1 to 4294967295';
-  const NEW = 'new Collector(mapEntries: number, captureRingBytes?: number, roles?: Uint32Array)';
+  const NEW = 'new Collector(mapEntries: number, captureRingBytes?: number, roles?: Uint32Array, packetRingBytes?: number)';
   const IFINDEX = 'ifindex must be a positive integer';
   await runGroup(t, 'args', [
     ['new Collector()', USAGE(NEW)],

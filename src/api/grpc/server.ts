@@ -23,7 +23,9 @@ import type { ApiService } from '../service.js';
 import { FILE_DESCRIPTOR_SET_BASE64 } from './gen/descriptor-set.js';
 import type { AlertsComponent } from '../../alerts/index.js';
 import { listAlerts, watchAlerts } from './alerts.js';
-import { AdminService, AlertsService, TrafficService, type AlertEvent, type ListAlertsRequest, type WatchAlertsRequest, type LiveUpdate, type SessionsResponse, type WatchLiveRequest, type WatchSessionsRequest } from './gen/flowlens/v1/flowlens.js';
+import { captureOverGrpc } from './capture.js';
+import type { PacketCaptures } from '../../capture/index.js';
+import { AdminService, AlertsService, TrafficService, type CaptureChunk, type CaptureRequest, type AlertEvent, type ListAlertsRequest, type WatchAlertsRequest, type LiveUpdate, type SessionsResponse, type WatchLiveRequest, type WatchSessionsRequest } from './gen/flowlens/v1/flowlens.js';
 
 export interface GrpcOptions {
   host: string;
@@ -37,6 +39,8 @@ export interface GrpcOptions {
   maxMessageBytes: number;
   /** The alerts, when they run (without, the Alerts service answers INVALID_ARGUMENT: alerts are off). */
   alerts?: AlertsComponent;
+  /** Packet captures of the running collector (Admin.Capture), when it has them. */
+  captures?(): PacketCaptures | undefined;
 }
 
 /**
@@ -186,6 +190,12 @@ export class GrpcApi {
     });
     this.server.addService(withOpaqueSerializeErrors(AdminService), {
       flushHistory: this.unary('FlushHistory', 'admin', () => s.flushHistory()),
+      capture: (call: grpc.ServerWritableStream<CaptureRequest, CaptureChunk>) => {
+        const refused = this.admit(call as Call, 'admin');
+        if (refused) return fail(call, refused);
+        const r = captureOverGrpc(call, this.opts.captures?.());
+        if (r) fail(call, r);
+      },
     });
     this.health.addToServer(this.server);
     // ReflectionService reads the descriptors of a package definition's types

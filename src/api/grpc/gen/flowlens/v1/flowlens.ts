@@ -637,6 +637,65 @@ export interface AlertEvent {
   alert: Alert | undefined;
 }
 
+/** What to capture; an empty (or absent) field does not narrow or limit. */
+export interface CaptureRequest {
+  /** Interface name (default: every interface counted on). */
+  iface: string;
+  /** An address: frames from or to it. */
+  host: string;
+  /** A CIDR prefix: frames from or to an address in it. */
+  net: string;
+  /** A TCP or UDP port, either end. */
+  port?:
+    | number
+    | undefined;
+  /** "tcp", "udp", "icmp", ... or an IP protocol number. */
+  proto: string;
+  /** A session id (Session.id): both directions of that session. */
+  session: string;
+  /** Bytes of each frame to keep (default and most: 65535). */
+  snaplen?:
+    | number
+    | undefined;
+  /** Stop after this many frames. */
+  count?:
+    | number
+    | undefined;
+  /** Stop after this long: "30s", "500ms", "2m". */
+  duration: string;
+  /** The file stays within this size: "10MB", "512KiB" or bytes. */
+  maxSize: string;
+  /** "pcapng" (default) or "pcap". */
+  format: string;
+}
+
+export interface CaptureChunk {
+  /** The file's next bytes (empty in the last message). */
+  data: Buffer;
+  /** In the last message only: how the capture went. */
+  result: CaptureResult | undefined;
+}
+
+export interface CaptureResult {
+  /** Frames written, and their bytes on the wire (each frame's original length). */
+  packets: number;
+  bytes: number;
+  /** Bytes of the file. */
+  fileBytes: number;
+  /** Frames the filter matched in the kernel, and of those lost because the ring was full. */
+  matched: number;
+  dropped: number;
+  /** Frames lost because the client did not keep up. */
+  outputDropped: number;
+  /** "count", "duration", "size", "stopped", "output-closed" or "collector-stopped". */
+  reason: string;
+  /** The filter in tcpdump's words ("" for every frame). */
+  expression: string;
+  interfaces: string[];
+  startedAt: number;
+  endedAt: number;
+}
+
 function createBaseTrafficFilter(): TrafficFilter {
   return { iface: "", direction: "", scope: "" };
 }
@@ -6399,6 +6458,449 @@ export const AlertEvent: MessageFns<AlertEvent> = {
   },
 };
 
+function createBaseCaptureRequest(): CaptureRequest {
+  return {
+    iface: "",
+    host: "",
+    net: "",
+    port: undefined,
+    proto: "",
+    session: "",
+    snaplen: undefined,
+    count: undefined,
+    duration: "",
+    maxSize: "",
+    format: "",
+  };
+}
+
+export const CaptureRequest: MessageFns<CaptureRequest> = {
+  encode(message: CaptureRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.iface !== "") {
+      writer.uint32(10).string(message.iface);
+    }
+    if (message.host !== "") {
+      writer.uint32(18).string(message.host);
+    }
+    if (message.net !== "") {
+      writer.uint32(26).string(message.net);
+    }
+    if (message.port !== undefined) {
+      writer.uint32(32).uint32(message.port);
+    }
+    if (message.proto !== "") {
+      writer.uint32(42).string(message.proto);
+    }
+    if (message.session !== "") {
+      writer.uint32(50).string(message.session);
+    }
+    if (message.snaplen !== undefined) {
+      writer.uint32(56).uint32(message.snaplen);
+    }
+    if (message.count !== undefined) {
+      writer.uint32(64).uint64(message.count);
+    }
+    if (message.duration !== "") {
+      writer.uint32(74).string(message.duration);
+    }
+    if (message.maxSize !== "") {
+      writer.uint32(82).string(message.maxSize);
+    }
+    if (message.format !== "") {
+      writer.uint32(90).string(message.format);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CaptureRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCaptureRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.iface = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.net = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.port = reader.uint32();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.proto = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.session = reader.string();
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.snaplen = reader.uint32();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.count = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.duration = reader.string();
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.maxSize = reader.string();
+            continue;
+          }
+          case 11: {
+            if (tag !== 90) {
+              break;
+            }
+
+            message.format = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CaptureRequest>): CaptureRequest {
+    return CaptureRequest.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CaptureRequest>): CaptureRequest {
+    const message = createBaseCaptureRequest();
+    message.iface = object.iface ?? "";
+    message.host = object.host ?? "";
+    message.net = object.net ?? "";
+    message.port = object.port ?? undefined;
+    message.proto = object.proto ?? "";
+    message.session = object.session ?? "";
+    message.snaplen = object.snaplen ?? undefined;
+    message.count = object.count ?? undefined;
+    message.duration = object.duration ?? "";
+    message.maxSize = object.maxSize ?? "";
+    message.format = object.format ?? "";
+    return message;
+  },
+};
+
+function createBaseCaptureChunk(): CaptureChunk {
+  return { data: Buffer.alloc(0), result: undefined };
+}
+
+export const CaptureChunk: MessageFns<CaptureChunk> = {
+  encode(message: CaptureChunk, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.data.length !== 0) {
+      writer.uint32(10).bytes(message.data);
+    }
+    if (message.result !== undefined) {
+      CaptureResult.encode(message.result, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CaptureChunk {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCaptureChunk();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.data = Buffer.from(reader.bytes());
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.result = CaptureResult.decode(reader, reader.uint32());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CaptureChunk>): CaptureChunk {
+    return CaptureChunk.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CaptureChunk>): CaptureChunk {
+    const message = createBaseCaptureChunk();
+    message.data = object.data ?? Buffer.alloc(0);
+    message.result = (object.result !== undefined && object.result !== null)
+      ? CaptureResult.fromPartial(object.result)
+      : undefined;
+    return message;
+  },
+};
+
+function createBaseCaptureResult(): CaptureResult {
+  return {
+    packets: 0,
+    bytes: 0,
+    fileBytes: 0,
+    matched: 0,
+    dropped: 0,
+    outputDropped: 0,
+    reason: "",
+    expression: "",
+    interfaces: [],
+    startedAt: 0,
+    endedAt: 0,
+  };
+}
+
+export const CaptureResult: MessageFns<CaptureResult> = {
+  encode(message: CaptureResult, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.packets !== 0) {
+      writer.uint32(8).uint64(message.packets);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(16).uint64(message.bytes);
+    }
+    if (message.fileBytes !== 0) {
+      writer.uint32(24).uint64(message.fileBytes);
+    }
+    if (message.matched !== 0) {
+      writer.uint32(32).uint64(message.matched);
+    }
+    if (message.dropped !== 0) {
+      writer.uint32(40).uint64(message.dropped);
+    }
+    if (message.outputDropped !== 0) {
+      writer.uint32(48).uint64(message.outputDropped);
+    }
+    if (message.reason !== "") {
+      writer.uint32(58).string(message.reason);
+    }
+    if (message.expression !== "") {
+      writer.uint32(66).string(message.expression);
+    }
+    for (const v of message.interfaces) {
+      writer.uint32(74).string(v!);
+    }
+    if (message.startedAt !== 0) {
+      writer.uint32(80).int64(message.startedAt);
+    }
+    if (message.endedAt !== 0) {
+      writer.uint32(88).int64(message.endedAt);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): CaptureResult {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseCaptureResult();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.packets = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.fileBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.matched = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 40) {
+              break;
+            }
+
+            message.dropped = longToNumber(reader.uint64());
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.outputDropped = longToNumber(reader.uint64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.reason = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 66) {
+              break;
+            }
+
+            message.expression = reader.string();
+            continue;
+          }
+          case 9: {
+            if (tag !== 74) {
+              break;
+            }
+
+            message.interfaces.push(reader.string());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.startedAt = longToNumber(reader.int64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.endedAt = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<CaptureResult>): CaptureResult {
+    return CaptureResult.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<CaptureResult>): CaptureResult {
+    const message = createBaseCaptureResult();
+    message.packets = object.packets ?? 0;
+    message.bytes = object.bytes ?? 0;
+    message.fileBytes = object.fileBytes ?? 0;
+    message.matched = object.matched ?? 0;
+    message.dropped = object.dropped ?? 0;
+    message.outputDropped = object.outputDropped ?? 0;
+    message.reason = object.reason ?? "";
+    message.expression = object.expression ?? "";
+    message.interfaces = object.interfaces?.map((e) => e) || [];
+    message.startedAt = object.startedAt ?? 0;
+    message.endedAt = object.endedAt ?? 0;
+    return message;
+  },
+};
+
 /** Reads: every method needs a read-only or an admin token when tokens are configured. */
 export type TrafficService = typeof TrafficService;
 export const TrafficService = {
@@ -6756,11 +7258,35 @@ export const AdminService = {
       Buffer.from(FlushHistoryResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): FlushHistoryResponse => FlushHistoryResponse.decode(value),
   },
+  /**
+   * A packet capture: the frames that match the filter, from now on, as a
+   * pcapng (or pcap) file in chunks, until a limit is reached or the call is
+   * cancelled. The last message carries the result. Filtered in the kernel by
+   * the counting program (docs/offline.md); at most 4 captures run at once
+   * (RESOURCE_EXHAUSTED beyond).
+   */
+  capture: {
+    path: "/flowlens.v1.Admin/Capture" as const,
+    requestStream: false as const,
+    responseStream: true as const,
+    requestSerialize: (value: CaptureRequest): Buffer => Buffer.from(CaptureRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): CaptureRequest => CaptureRequest.decode(value),
+    responseSerialize: (value: CaptureChunk): Buffer => Buffer.from(CaptureChunk.encode(value).finish()),
+    responseDeserialize: (value: Buffer): CaptureChunk => CaptureChunk.decode(value),
+  },
 } as const;
 
 export interface AdminServer extends UntypedServiceImplementation {
   /** Writes the history's pending counts to the database now. */
   flushHistory: handleUnaryCall<FlushHistoryRequest, FlushHistoryResponse>;
+  /**
+   * A packet capture: the frames that match the filter, from now on, as a
+   * pcapng (or pcap) file in chunks, until a limit is reached or the call is
+   * cancelled. The last message carries the result. Filtered in the kernel by
+   * the counting program (docs/offline.md); at most 4 captures run at once
+   * (RESOURCE_EXHAUSTED beyond).
+   */
+  capture: handleServerStreamingCall<CaptureRequest, CaptureChunk>;
 }
 
 export interface AdminClient extends Client {
@@ -6780,6 +7306,19 @@ export interface AdminClient extends Client {
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: FlushHistoryResponse) => void,
   ): ClientUnaryCall;
+  /**
+   * A packet capture: the frames that match the filter, from now on, as a
+   * pcapng (or pcap) file in chunks, until a limit is reached or the call is
+   * cancelled. The last message carries the result. Filtered in the kernel by
+   * the counting program (docs/offline.md); at most 4 captures run at once
+   * (RESOURCE_EXHAUSTED beyond).
+   */
+  capture(request: CaptureRequest, options?: Partial<CallOptions>): ClientReadableStream<CaptureChunk>;
+  capture(
+    request: CaptureRequest,
+    metadata?: Metadata,
+    options?: Partial<CallOptions>,
+  ): ClientReadableStream<CaptureChunk>;
 }
 
 export const AdminClient = makeGenericClientConstructor(AdminService, "flowlens.v1.Admin") as unknown as {
