@@ -41,7 +41,7 @@ influx:
 
 t.test('defaults, file, environment and flags, in that order', async (t) => {
   const c = configFrom({ file: GOOD, env: { FLOWLENS_INTERVAL: '3s', FLOWLENS_DATA_DIR: '/env/dir' }, flags: { 'data-dir': '/flag/dir', 'map-size': '1024' } });
-  t.same(c.collector, { interfaces: ['eth0', 'eth1'], hook: 'tc', xdpMode: 'auto', mapEntries: 1024, intervalMs: 3000, captureRingBytes: 1 << 20 });
+  t.same(c.collector, { interfaces: ['eth0', 'eth1'], hook: 'tc', xdpMode: 'auto', mapEntries: 1024, intervalMs: 3000, captureRingBytes: 1 << 20, packetRingBytes: 4 << 20 });
   t.equal(c.history.dataDir, '/flag/dir', 'a flag beats the environment');
   t.equal(c.history.flushIntervalMs, 5000);
   t.equal(c.history.hourlyTopN, 100, 'default');

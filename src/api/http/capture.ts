@@ -45,6 +45,8 @@ function refuse(reply: FastifyReply, code: number, message: string, hint?: strin
 
 export function captureRoutes(app: FastifyInstance, captures: () => PacketCaptures | undefined, registry: CaptureRegistry, admin: preHandlerHookHandler): void {
   app.get('/api/capture', { schema: { summary: 'Stream a pcapng of the frames that match a filter, from now on (admin)', querystring: CAPTURE_QUERY }, onRequest: admin }, async (req, reply) => {
+    // HEAD describes the download; it starts no capture
+    if (req.method === 'HEAD') return reply.code(200).header('content-type', captureContentType('pcapng')).send();
     const pc = captures();
     if (!pc) return refuse(reply, 503, 'this flowlens has no packet captures', 'it counts nothing (flowlens serve), or capture.ringSize is 0');
     const spec = captureSpec(req.query as CaptureParams, 'params');
