@@ -11,15 +11,15 @@
  * the terminal back (the alternate screen left) with the start messages
  * printed again, exiting 0.
  */
-import t, { type Test } from 'tap';
+import t from 'tap';
 import path from 'node:path';
 import os from 'node:os';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import { requireKernel } from '../helpers/kernel.js';
 import { Topology } from '../helpers/topology.js';
 import { CLI, cliBuilt } from '../helpers/flowlens-cli.js';
 import { waitFor } from '../helpers/netns.js';
+import { Tmux } from '../helpers/tmux.js';
 import { repoRoot } from '../../src/native/binding.js';
 
 const PEER = path.join(repoRoot, 'test/helpers/traffic-peer.cjs');
@@ -27,42 +27,6 @@ const node = (script: string, args: string[]): [string, string[]] => ['env', ['-
 const HOST_LAN = '10.236.1.1', PEER_LAN = '10.236.1.2';
 const HOST_PUBLIC = '198.51.100.1', PEER_PUBLIC = '198.51.100.2';
 const TCP_ROW = `${PEER_LAN}:8080`, UDP_ROW = `${PEER_PUBLIC}:5300`;
-
-/** A tmux server of our own (its own socket), removed at teardown. */
-class Tmux {
-  private readonly socket = `flowlens-test-${process.pid}`;
-  constructor(t: Test) {
-    t.teardown(() => { try { this.tmux(['kill-server']); } catch { /* not started, or gone */ } });
-  }
-
-  tmux(args: string[]): string {
-    return execFileSync('tmux', ['-L', this.socket, '-f', '/dev/null', ...args], { encoding: 'utf8' });
-  }
-
-  /** Runs the command in a new session; its exit status is printed after it, as "[exit N]". */
-  start(name: string, width: number, height: number, command: string[]): void {
-    this.tmux(['new-session', '-d', '-s', name, '-x', String(width), '-y', String(height), 'sh', '-c', '"$@"; echo "[exit $?]"', 'sh', ...command]);
-    // the pane stays after the command exits, so the restored screen can be read
-    this.tmux(['set-option', '-t', name, 'remain-on-exit', 'on']);
-  }
-
-  /** The visible screen, wrapped lines joined (-J), so a line too wide shows as one long line. */
-  screen(name: string): string[] {
-    return this.tmux(['capture-pane', '-p', '-J', '-t', name]).replace(/\n+$/, '').split('\n');
-  }
-
-  keys(name: string, ...keys: string[]): void {
-    this.tmux(['send-keys', '-t', name, ...keys]);
-  }
-
-  literal(name: string, text: string): void {
-    this.tmux(['send-keys', '-t', name, '-l', text]);
-  }
-
-  format(name: string, f: string): string {
-    return this.tmux(['display-message', '-p', '-t', name, f]).trim();
-  }
-}
 
 const rowOf = (screen: string[], text: string) => screen.findIndex((l) => l.includes(text));
 
