@@ -5,10 +5,10 @@
  * subjects, and which silence covers an alert. Plain functions over the JSON
  * API's alerts (src/alerts/types.ts), so test/ui/ runs them without a browser.
  */
-import { ALERT_KINDS, type Alert, type AlertKind, type AlertState, type Severity } from '../../../src/alerts/types';
-import { formatBytes, formatCount, formatRate } from './format';
-import { formatDateTime, formatTime } from './dates';
-import { dayNumber, type DaySpan } from './ranges';
+import { ALERT_KINDS, type Alert, type AlertKind, type AlertState, type Severity } from '../../../src/alerts/types.js';
+import { formatBytes, formatCount, formatRate } from './format.js';
+import { formatDateTime, formatDay, formatTime } from './dates.js';
+import { dayNumber, type DaySpan } from './ranges.js';
 
 export type { Alert, AlertKind, AlertState, Severity };
 export type Contributor = Alert['contributors'][number];
@@ -138,16 +138,39 @@ export function timelineBars(alerts: readonly Alert[], from: number, to: number,
   return { bars, lanes: laneEnds.length };
 }
 
-/** Ticks of a timeline: about `count` instants from `from` to `to`, labelled by time of day (with the day where the range spans days). */
+/** Tick steps a timeline may use, in ms: round minutes, hours and days. */
+const TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080, 20160, 43200].map((m) => m * 60_000);
+
+/**
+ * Ticks of a timeline of [from, to): at most `count`, on round times of the
+ * host's clock (every 15 min, 1 h, 6 h, a day: the smallest step that fits), labelled
+ * by time of day, or by day and time where the range spans more than a day and a half.
+ */
 export function timelineTicks(from: number, to: number, timeZone: string | undefined, count = 6, locale?: string): { at: number; left: number; label: string }[] {
   const span = to - from;
-  if (!(span > 0)) return [];
-  const step = span / count;
+  if (!(span > 0) || count < 1) return [];
+  const step = TICK_STEPS.find((s) => span / s <= count) ?? Math.ceil(span / count / 86_400_000) * 86_400_000;
   const days = span > 36 * 3600_000;
-  return Array.from({ length: count }, (_, i) => {
-    const at = from + i * step;
-    return { at, left: (i / count) * 100, label: days ? formatDateTime(at, timeZone, locale) : formatTime(at, timeZone, locale) };
-  });
+  const out: { at: number; left: number; label: string }[] = [];
+  // round in the host's local time (its offset at the range's start: a DST change moves later ticks by an hour at most)
+  const offset = zoneOffset(from, timeZone);
+  for (let local = Math.ceil((from + offset) / step) * step; local - offset < to; local += step) {
+    const at = local - offset;
+    out.push({ at, left: ((at - from) / span) * 100, label: days && step >= 86_400_000 ? formatDay(at, timeZone, locale) : days ? formatDateTime(at, timeZone, locale) : formatTime(at, timeZone, locale) });
+  }
+  return out;
+}
+
+/**
+ * The part of [from, to) the timeline shows when fitted to its alerts: from a
+ * little before the first start to the end, so a minute-long alert of today is
+ * not a sliver at the right edge of 24 hours. The whole range when there are none.
+ */
+export function fitWindow(alerts: readonly Alert[], from: number, to: number): { from: number; to: number } {
+  if (!alerts.length) return { from, to };
+  const first = Math.max(from, Math.min(...alerts.map((a) => a.start)));
+  const pad = Math.max((to - first) * 0.08, 30_000);
+  return { from: Math.max(from, first - pad), to };
 }
 
 /** A marker on a time chart: an alert's start, with what to show on hover. */
