@@ -86,6 +86,7 @@ t.test('alerts: badge, view with contributors, timeline, filters, silences, char
   await liveMarker.locator('.flag').click();
   await page.mouse.move(5, 5);
   t.ok(await liveMarker.locator('.tip').isVisible(), 'a click keeps it shown (the live chart moves the marker under the pointer)');
+  await page.getByTestId('live-chart').screenshot({ path: path.join(os.tmpdir(), 'flowlens-alerts-live-chart.png') });
   await page.keyboard.press('Tab');
   // each marker stands at its alert's start: in the order of the starts (the quota's two steps began together), iperf3's right of the quota's
   const byX = await page.locator('[data-testid=live-chart] [data-testid=alert-marker]').evaluateAll((els) =>

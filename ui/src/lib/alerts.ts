@@ -139,12 +139,12 @@ export function timelineBars(alerts: readonly Alert[], from: number, to: number,
 }
 
 /** Tick steps a timeline may use, in ms: round minutes, hours and days. */
-const TICK_STEPS = [1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080, 20160, 43200].map((m) => m * 60_000);
+const TICK_STEPS = [5 / 60, 10 / 60, 15 / 60, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 180, 360, 720, 1440, 2880, 10080, 20160, 43200].map((m) => Math.round(m * 60_000));
 
 /**
  * Ticks of a timeline of [from, to): at most `count`, on round times of the
- * host's clock (every 15 min, 1 h, 6 h, a day: the smallest step that fits), labelled
- * by time of day, or by day and time where the range spans more than a day and a half.
+ * host's clock (every 10 s, 15 min, 1 h, 6 h, a day: the smallest step that fits), labelled
+ * by time of day (with seconds below a minute), or by day and time where the range spans more than a day and a half.
  */
 export function timelineTicks(from: number, to: number, timeZone: string | undefined, count = 6, locale?: string): { at: number; left: number; label: string }[] {
   const span = to - from;
@@ -156,7 +156,7 @@ export function timelineTicks(from: number, to: number, timeZone: string | undef
   const offset = zoneOffset(from, timeZone);
   for (let local = Math.ceil((from + offset) / step) * step; local - offset < to; local += step) {
     const at = local - offset;
-    out.push({ at, left: ((at - from) / span) * 100, label: days && step >= 86_400_000 ? formatDay(at, timeZone, locale) : days ? formatDateTime(at, timeZone, locale) : formatTime(at, timeZone, locale) });
+    out.push({ at, left: ((at - from) / span) * 100, label: days && step >= 86_400_000 ? formatDay(at, timeZone, locale) : days ? formatDateTime(at, timeZone, locale) : formatTime(at, timeZone, locale, step < 60_000) });
   }
   return out;
 }
@@ -184,11 +184,11 @@ export interface ChartMarker {
 }
 
 /** Markers at the starts of the alerts that began in [fromSec, toSec] (the chart's x range). */
-export function chartMarkers(alerts: readonly Alert[], fromSec: number, toSec: number, timeZone?: string): ChartMarker[] {
+export function chartMarkers(alerts: readonly Alert[], fromSec: number, toSec: number, timeZone?: string, locale?: string): ChartMarker[] {
   return alerts
     .filter((a) => a.start / 1000 >= fromSec && a.start / 1000 <= toSec)
     .map((a) => ({
       id: a.id, at: a.start / 1000, colour: severityColour(a.severity),
-      label: `${a.summary} — ${a.severity}, ${a.state}, since ${formatTime(a.start, timeZone, undefined, true)}`,
+      label: `${a.summary} — ${a.severity}, ${a.state}, since ${formatTime(a.start, timeZone, locale, true)}`,
     }));
 }
