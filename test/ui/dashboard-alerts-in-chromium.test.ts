@@ -178,6 +178,12 @@ t.test('alerts: badge, view with contributors, timeline, filters, silences, char
   await page.locator('[data-range=today]').click();
   await page.locator(`[data-testid=range-chart] [data-testid=alert-marker][data-alert-id="${bulk.id}"]`).waitFor({ state: 'attached', timeout: 15_000 });
   t.equal(await page.locator('[data-testid=range-chart] [data-testid=alert-marker]').count(), 3, 'the history chart marks the three starts');
+  // by day (the last 7 days): today's alerts sit on today's bar, the last seventh of the plot
+  await page.locator('[data-range="7d"]').click();
+  await page.waitForFunction(() => document.querySelector('[data-testid=range-chart]')?.getAttribute('data-buckets') === '7');
+  await page.locator('[data-testid=range-chart] [data-testid=alert-marker]').nth(2).waitFor({ state: 'attached', timeout: 15_000 });
+  const dayMarkers = await page.locator('[data-testid=range-chart] [data-testid=alert-marker]').evaluateAll((els) => els.map((e) => parseFloat((e as HTMLElement).style.left) / e.parentElement!.clientWidth));
+  t.ok(dayMarkers.length === 3 && dayMarkers.every((f) => f > 6 / 7 && f <= 1), `by day: on today's bar (${dayMarkers.map((f) => f.toFixed(3)).join(', ')} of the plot)`);
 
   // ── iperf3 ends: the rule resolves, the badge says 2, the row says resolved
   client.kill('SIGTERM');
