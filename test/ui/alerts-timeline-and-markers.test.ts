@@ -73,7 +73,8 @@ t.test('fit: from a little before the first alert to the end', async (t) => {
   t.same(fitWindow([], day.from, day.to), day, 'no alerts: the whole range');
   const w = fitWindow([alert({ start: 86_000_000 }), alert({ start: 86_200_000 })], day.from, day.to);
   t.equal(w.to, day.to);
-  t.equal(w.from, 86_000_000 - 32_000, '8 % of the shown span before the first start');
+  t.equal(w.from, 86_000_000 - 40_000, '10 % of the span from the first start before it');
+  t.equal(fitWindow([alert({ start: 86_390_000 })], day.from, day.to).from, 86_385_000, 'at least 5 s');
   t.equal(fitWindow([alert({ start: -5 })], day.from, day.to).from, 0, 'never before the range');
 });
 

@@ -169,7 +169,7 @@ export function timelineTicks(from: number, to: number, timeZone: string | undef
 export function fitWindow(alerts: readonly Alert[], from: number, to: number): { from: number; to: number } {
   if (!alerts.length) return { from, to };
   const first = Math.max(from, Math.min(...alerts.map((a) => a.start)));
-  const pad = Math.max((to - first) * 0.08, 30_000);
+  const pad = Math.max((to - first) * 0.1, 5_000);
   return { from: Math.max(from, first - pad), to };
 }
 
