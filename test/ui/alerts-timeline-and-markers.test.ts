@@ -51,6 +51,11 @@ t.test('timeline: a bar per alert from start to end, open ones to now, lanes onl
   t.equal(day.bars[0]!.width, 0.6);
   const atEnd = timelineBars([alert({ start: 86_399_000 })], 0, 86_400_000, 86_400_000);
   t.ok(atEnd.bars[0]!.left + atEnd.bars[0]!.width <= 100, 'a bar at the right edge stays inside');
+  // 50 alerts open at once: 12 lanes, not 50
+  const storm = timelineBars(Array.from({ length: 50 }, (_, i) => alert({ start: i * 1000 })), 0, 100_000, 100_000);
+  t.equal(storm.lanes, 12);
+  t.equal(storm.bars.length, 50, 'every alert still drawn');
+  t.ok(storm.bars.every((b) => b.lane < 12));
 });
 
 t.test('timeline ticks fall on round times of the host\'s clock', async (t) => {

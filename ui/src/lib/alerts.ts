@@ -117,9 +117,9 @@ export interface TimelineBar {
  * The timeline of [from, to): each alert a bar from its start (or the range's
  * start) to its end (or now, while open), at least `minWidth` percent wide so
  * a one-second alert can be seen and hovered; bars share a lane when they do
- * not overlap, earliest first.
+ * not overlap, earliest first, in at most `maxLanes` lanes (beyond, they overlap).
  */
-export function timelineBars(alerts: readonly Alert[], from: number, to: number, now: number, minWidth = 0.6): { bars: TimelineBar[]; lanes: number } {
+export function timelineBars(alerts: readonly Alert[], from: number, to: number, now: number, minWidth = 0.6, maxLanes = 12): { bars: TimelineBar[]; lanes: number } {
   const span = Math.max(to - from, 1);
   const laneEnds: number[] = [];
   const bars: TimelineBar[] = [];
@@ -131,7 +131,9 @@ export function timelineBars(alerts: readonly Alert[], from: number, to: number,
     const left = Math.min(((s - from) / span) * 100, 100 - minWidth);
     const width = Math.min(Math.max(((e - s) / span) * 100, minWidth), 100 - left);
     let lane = laneEnds.findIndex((end) => end < left);
-    if (lane < 0) { lane = laneEnds.length; laneEnds.push(0); }
+    if (lane < 0 && laneEnds.length < maxLanes) { lane = laneEnds.length; laneEnds.push(0); }
+    // a storm of overlapping alerts: at most maxLanes rows, the bar goes where the lanes end soonest (overlapping)
+    if (lane < 0) lane = laneEnds.indexOf(Math.min(...laneEnds));
     laneEnds[lane] = left + width;
     bars.push({ alert: a, left, width, lane, open });
   }
