@@ -159,10 +159,14 @@ t.test('alerts: badge, view with contributors, timeline, filters, silences, char
   await form.getByRole('alert').filter({ hasText: 'Say why' }).waitFor();
   t.pass('a silence without a reason is refused, and said why');
   await form.getByLabel('Reason').fill('planned bulk copy');
+  await form.getByLabel('For').selectOption({ label: '1 week' });
+  const asked = Date.now();
   await form.getByRole('button', { name: 'Silence' }).click();
   await page.getByTestId('silence-row').first().waitFor({ timeout: 10_000 });
-  const silences = (await apiFromPage<{ silences: Array<{ id: number; match: Record<string, string>; reason: string }> }>(page, 'api/alerts/silences')).silences;
+  const silences = (await apiFromPage<{ silences: Array<{ id: number; match: Record<string, string>; reason: string; until: number }> }>(page, 'api/alerts/silences')).silences;
   t.match(silences, [{ match: { rule: 'bulk-download', port: 'tcp/5201', direction: 'down' }, reason: 'planned bulk copy' }], 'the API has the silence');
+  const week = 7 * 86_400_000;
+  t.ok(silences[0]!.until >= asked + week - 5000 && silences[0]!.until <= Date.now() + week, 'for the week chosen');
   t.match(await page.getByTestId('silence-row').textContent(), /rule=bulk-download, port=tcp\/5201, direction=down.*planned bulk copy/, 'listed with its match and reason');
   await row.locator('.chip.silenced').waitFor();
   t.equal(await row.locator('.chip.silenced').textContent(), `silenced #${silences[0]!.id}`, 'the alert says it is silenced');
