@@ -218,7 +218,7 @@ class QuotaEvaluator {
         out.push({
           fingerprint: `${r.name}|${JSON.stringify(subject)}|${step}|${start}`, rule: r.name, kind: 'quota', severity: step >= 100 ? 'critical' : r.severity,
           subject: { ...subject, step: `${step}%`, period: r.period },
-          summary: `${r.name}: ${describe(subject)} used ${step}% of its ${r.period}ly quota`,
+          summary: `${r.name}: ${describe(subject)} used ${step}% of its ${r.period === 'day' ? 'daily' : 'monthly'} quota`,
           value: used, threshold, baseline: r.limit, unit: 'B', active, clear: false, forMs: 0,
           contributors: () => topSessions(live, (x) => match(x) === key, this.contributorsN),
         });
