@@ -151,7 +151,9 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   view?.start();
   if (view && api) view.showDashboard(`${api.http}/`);
   // alerts a previous run left firing are on screen from the start
-  const alertLine = (a: Alert) => `ALERT [${a.severity}] ${a.rule}: ${a.summary}`;
+  // a rule's summary begins with its name; a detector's may not
+  const named = (a: Alert) => (a.summary.startsWith(`${a.rule}:`) ? a.summary : `${a.rule}: ${a.summary}`);
+  const alertLine = (a: Alert) => `ALERT [${a.severity}] ${named(a)}`;
   if (view) for (const a of flowlens.alerts?.list({ state: 'firing', limit: 20 }) ?? []) view.alert(a.id, alertLine(a));
   opts.onStarted?.();
   if (opts.durationMs > 0) setTimeout(requestStop, opts.durationMs).unref();
@@ -159,7 +161,7 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   flowlens.alerts?.on('alert', (t: Transition) => {
     if (t.event !== 'firing' && t.event !== 'resolved') return;
     if (view) view.alert(t.alert.id, t.event === 'firing' ? alertLine(t.alert) : undefined);
-    else process.stderr.write(`flowlens: alert ${t.event}: [${t.alert.severity}] ${t.alert.rule}: ${t.alert.summary}\n`);
+    else process.stderr.write(`flowlens: alert ${t.event}: [${t.alert.severity}] ${named(t.alert)}\n`);
   });
   // SIGHUP: the alert rules, thresholds and receivers again (state kept; a wrong file changes nothing)
   const reload = () => {

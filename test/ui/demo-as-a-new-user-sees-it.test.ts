@@ -3,8 +3,9 @@
  * a real terminal (tmux, 120×34) and in Chromium (the dashboard whose URL the
  * live view shows). The screen is read before anything is drawn from it: the
  * live view shows internet and LAN rows, a domain, a country and an ASN of the
- * demo, and the dashboard's URL after the keys; the dashboard shows the same
- * domain, and the Today card counts internet traffic. Then `q` ends the demo
+ * demo, the dashboard's URL after the keys, and the burst with the alert the
+ * demo's rule fires on it; the dashboard shows the burst's domain, the Today
+ * card counts internet traffic, and the live chart marks the alert. Then `q` ends the demo
  * with 0. Writes docs/screenshots/demo-terminal.png (the terminal's text
  * rendered as a terminal draws it) and demo-dashboard.png.
  */
@@ -52,9 +53,14 @@ t.test('the demo in a terminal and in the dashboard, as the README shows it', as
   }, 60_000, 500);
   t.ok(ready, 'the live view shows LAN rows, a named internet row with its country and ASN, and the dashboard\'s URL');
   if (!ready) return t.comment(screen().join('\n'));
-  // the burst (a 20 MB download 12 s in) is what the picture should show at the top
-  t.ok(await waitFor(() => screen().some((l) => l.includes('(updates.demo.example)')), 60_000, 500), 'the burst from updates.demo.example is on screen');
-  const shown = screen();
+  // the burst (a 20 MB download 12 s in) is what the picture should show: its row on top, the alert it fires above the keys
+  let shown: string[] = [];
+  const burst = await waitFor(() => {
+    shown = screen();
+    return shown.some((l) => l.includes('(updates.demo.example)')) && shown.some((l) => l.startsWith('ALERT [warning] demo-burst'));
+  }, 60_000, 250);
+  t.ok(burst, 'the burst from updates.demo.example is on screen, and the alert it fires');
+  if (!burst) return t.comment(screen().join('\n'));
   t.ok(shown.length <= HEIGHT && shown.every((l) => l.length <= WIDTH), 'it fits the terminal');
   t.match(shown[1]!, /internet [1-9][\d.]* [kM]?bit\/s/, 'the interface line counts internet traffic');
 
@@ -67,6 +73,7 @@ t.test('the demo in a terminal and in the dashboard, as the README shows it', as
   t.ok(dashboardReady, 'the dashboard shows the burst\'s domain among the internet talkers');
   const today = await page.getByTestId('today').innerText();
   t.match(today, /internet/i, `the Today card has the internet split (${today.replace(/\s+/g, ' ')})`);
+  t.ok(await waitFor(async () => (await page.getByTestId('alert-marker').count()) > 0, 15_000, 250), 'the live chart marks the alert');
   t.same(errors, [], 'no errors in the page');
 
   // what the terminal showed, drawn as a terminal window, and the dashboard as it is
