@@ -96,17 +96,17 @@ export class AnomalyDetector {
       if (t.bytesUp) d.up.window.add(at, t.bytesUp, c.anomalyWindowMs);
       if (t.bytesDown) d.down.window.add(at, t.bytesDown, c.anomalyWindowMs);
     }
-    // the rate is a mean over a full window: none before one window has passed
-    if (now - this.since < c.anomalyWindowMs) return [];
-
     const p = this.params;
     const slot = hourOfWeek(hour);
     const out: Observation[] = [];
+    // the rate is a mean over a full window: none before one window has passed
+    const warm = now - this.since >= c.anomalyWindowMs;
     this.ready = 0;
     for (const s of this.series.values()) {
       const e = s.seasonal.expect(slot, p);
       if (!e) continue;
       this.ready++;
+      if (!warm) continue;
       const rate = s.window.rate(now, c.anomalyWindowMs, this.since);
       if (rate <= clearEdge(e, p)) continue; // back inside the band (or never out): nothing to start or keep
       const upper = upperEdge(e, p);
