@@ -102,7 +102,7 @@ export class NewPeers {
       for (const x of live.values()) if (keep(x)) sessions++;
       out.push({
         fingerprint, rule: n.kind.alert, kind: n.kind.alert, severity: 'info', subject: { host: n.host, [n.kind.kind]: n.value },
-        summary: `${n.host} talks to a new ${n.kind.what}: ${n.value} (not talked to since ${new Date(n.since).toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
+        summary: `${n.host} talks to a new ${n.kind.what}: ${n.value} (none in its sessions since ${new Date(n.since).toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
         value: sessions, threshold: 0, unit: 'sessions', active: true, clear: false, forMs: 0,
         contributors: () => topSessions(live, keep, this.contributorsN),
       });
