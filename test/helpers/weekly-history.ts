@@ -13,7 +13,8 @@ export interface WeeklyHistory {
   dataDir: string;
   iface: string;
   scope: TrafficScope;
-  host: string;
+  /** The local host(s) the traffic is from (several: an equal share each). */
+  host: string | string[];
   /** Whole weeks before `before` (its local hour) to write. */
   weeks: number;
   /** The end: hours before the local hour that contains it. */
@@ -27,6 +28,9 @@ export function writeWeeklyHistory(h: WeeklyHistory): number {
   const store = Store.open({ dataDir: h.dataDir, flushIntervalMs: 0 });
   const end = new Date(h.before).setMinutes(0, 0, 0);
   const from = sameHourDaysBefore(end, 7 * h.weeks);
+  const hosts = typeof h.host === 'string' ? [h.host] : h.host;
+  // the talker rows add up to the traffic exactly: the first host takes the remainder
+  const share = (bytes: number, i: number) => Math.floor(bytes / hosts.length) + (i === 0 ? bytes % hosts.length : 0);
   let n = 0;
   for (const [start, stop] of buckets(from, end, 'hour')) {
     const week = Math.floor((start - from) / (7 * 86_400_000));
@@ -39,7 +43,7 @@ export function writeWeeklyHistory(h: WeeklyHistory): number {
         { iface: h.iface, direction: 'up', scope: h.scope, bytes: up, packets: Math.ceil(up / 1000) },
         { iface: h.iface, direction: 'down', scope: h.scope, bytes: down, packets: Math.ceil(down / 1000) },
       ],
-      talkers: { host: [talker(h.host, up, down)] },
+      talkers: { host: hosts.map((x, i) => talker(x, share(up, i), share(down, i))) },
     }));
     n++;
     if (n % 24 === 0) store.flush();
