@@ -106,10 +106,16 @@ export class AnomalyDetector {
       const e = s.seasonal.expect(slot, p);
       if (!e) continue;
       this.ready++;
-      if (!warm) continue;
+      const upper = upperEdge(e, p);
+      if (!warm) {
+        // not judged yet (a restart in the middle of an anomaly): an alert the database holds open stays
+        // open, neither resolved nor fired again, until a full window says which it is
+        out.push({ fingerprint: s.fingerprint, rule: 'anomaly', kind: 'anomaly', severity: 'warning', subject: s.subject, summary: '',
+          value: 0, threshold: upper, baseline: e.expected, unit: 'B/s', active: false, clear: false, forMs: 0, contributors: () => [] });
+        continue;
+      }
       const rate = s.window.rate(now, c.anomalyWindowMs, this.since);
       if (rate <= clearEdge(e, p)) continue; // back inside the band (or never out): nothing to start or keep
-      const upper = upperEdge(e, p);
       const what = Object.entries(s.subject).map(([k, v]) => (k === 'direction' ? v : `${k} ${v}`)).join(' ');
       out.push({
         fingerprint: s.fingerprint, rule: 'anomaly', kind: 'anomaly', severity: 'warning', subject: s.subject,
