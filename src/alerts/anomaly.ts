@@ -128,9 +128,11 @@ export class AnomalyDetector {
     return out;
   }
 
-  /** The learned weeks before `hour`: [from, hour). */
-  private static learnFrom(hour: number): number {
-    return addUnits(hour, 'day', -7 * LEARN_WEEKS);
+  /** The learned weeks before `hour`: [from, hour), from the history's first hour on (no query for the hours before it). */
+  private static learnFrom(store: Store, hour: number): number {
+    const from = addUnits(hour, 'day', -7 * LEARN_WEEKS);
+    const first = store.dateRange().firstTime;
+    return first === null ? hour : Math.min(hour, Math.max(from, startOf(first, 'hour')));
   }
 
   private learnInterface(store: Store, iface: string, scope: 'internet' | 'lan', direction: UpDown, hour: number): Series {
@@ -140,7 +142,9 @@ export class AnomalyDetector {
       keep: (x) => x.iface === iface && x.scope === scope,
     };
     this.series.set(`${iface}|${scope}|${direction}`, s);
-    const h = store.history({ granularity: 'hour', from: AnomalyDetector.learnFrom(hour), to: hour, iface, scope, direction });
+    const from = AnomalyDetector.learnFrom(store, hour);
+    if (from >= hour) return s;
+    const h = store.history({ granularity: 'hour', from, to: hour, iface, scope, direction });
     for (const b of h.buckets) s.seasonal.add(b.start, b.total / ((b.end - b.start) / 1000), this.params);
     return s;
   }
@@ -150,7 +154,8 @@ export class AnomalyDetector {
     const devices = new Map<string, Record<UpDown, Series>>();
     const n = this.config.anomalyDevices;
     if (n <= 0) return devices;
-    const from = AnomalyDetector.learnFrom(hour);
+    const from = AnomalyDetector.learnFrom(store, hour);
+    if (from >= hour) return devices;
     for (const r of store.topTalkers({ dimension: 'host', from, to: hour, limit: n }).rows) {
       if (r.bytesUp + r.bytesDown === 0) continue;
       const one = (direction: UpDown): Series => {

@@ -77,7 +77,8 @@ export class NewPeers {
     if (!kinds.length) return [];
     const now = stats.end;
     const devices = (this.devices ??= this.learn(now));
-    const present = new Set<string>();
+    /** Live sessions per new value still in use. */
+    const present = new Map<string, number>();
     for (const s of live.values()) {
       let d = devices.get(s.local);
       if (!d) devices.set(s.local, (d = { since: s.firstSeen, seen: { country: new Set(), asn: new Set(), domain: new Set() } }));
@@ -90,16 +91,15 @@ export class NewPeers {
           seen.add(value);
           if (now - d.since >= LEARN_MIN_MS) this.novel.set(fingerprint, { host: s.local, kind: k, value, since: Math.max(now - this.config.newPeerPeriodMs, d.since) });
         }
-        if (this.novel.has(fingerprint)) present.add(fingerprint);
+        if (this.novel.has(fingerprint)) present.set(fingerprint, (present.get(fingerprint) ?? 0) + 1);
       }
     }
     const out: Observation[] = [];
     for (const [fingerprint, n] of this.novel) {
       // no live session carries it any more (or its kind was turned off): the alert resolves
-      if (!present.has(fingerprint)) { this.novel.delete(fingerprint); continue; }
+      const sessions = present.get(fingerprint);
+      if (!sessions) { this.novel.delete(fingerprint); continue; }
       const keep = (x: LiveSession) => x.local === n.host && n.kind.value(x) === n.value;
-      let sessions = 0;
-      for (const x of live.values()) if (keep(x)) sessions++;
       out.push({
         fingerprint, rule: n.kind.alert, kind: n.kind.alert, severity: 'info', subject: { host: n.host, [n.kind.kind]: n.value },
         summary: `${n.host} talks to a new ${n.kind.what}: ${n.value} (none in its sessions since ${new Date(n.since).toISOString().slice(0, 16).replace('T', ' ')} UTC)`,
