@@ -7,6 +7,8 @@
  */
 import t from 'tap';
 import { AnomalyDetector } from '../../src/alerts/anomaly.js';
+import { AlertEngine } from '../../src/alerts/engine.js';
+import type { Alert } from '../../src/alerts/types.js';
 import { clearEdge, hourOfWeek, LEARN_WEEKS, mad, median, RateWindow, SeasonalSeries, upperEdge, type BandParams } from '../../src/alerts/baseline.js';
 import type { DetectorConfig } from '../../src/alerts/config.js';
 import type { LiveSessions } from '../../src/flows/live.js';
@@ -179,4 +181,24 @@ t.test('default settings: a bursty normal hour raises nothing, a sustained trans
   let fired = -1;
   for (let s = 0; s < 600 && fired < 0; s++) if (step(10 * expectedUp).some((o) => o.active)) fired = s;
   t.ok(fired > 0, `a sustained 10× fires, after ${fired} s of it (the window's mean must pass 4×)`);
+});
+
+t.test('a restart in the middle of an anomaly: the open alert is held through the first window, then judged', async (t) => {
+  const dataDir = tempDataDir(t, 'anomaly-restart');
+  const now = Date.now();
+  writeWeeklyHistory({ dataDir, iface: 'eth0', scope: 'internet', host: '192.168.1.20', weeks: 3, before: now, rate: dailyPattern(200_000) });
+  const store = Store.open({ dataDir, flushIntervalMs: 0 });
+  t.teardown(() => store.close());
+  const open: Alert = {
+    id: 7, fingerprint: 'anomaly|eth0|internet|up', rule: 'anomaly', kind: 'anomaly', severity: 'warning', subject: { iface: 'eth0', scope: 'internet', direction: 'up' },
+    summary: 'before the restart', value: 9e6, threshold: 1e6, baseline: 2e5, unit: 'B/s', start: now - 60_000, firedAt: now - 60_000, state: 'firing', contributors: [],
+  };
+  const engine = new AlertEngine([open], () => 8);
+  const d = new AnomalyDetector(detectors(), () => store, 5);
+  const hour = new Date(now).setMinutes(0, 0, 0);
+  let at = hour + 60_000;
+  const step = () => engine.step(at, d.evaluate(interval({ end: at += 1000, traffic: [{ iface: 'eth0', direction: 'up', scope: 'internet', bytes: 1000, packets: 1 }] }), live));
+  for (let i = 0; i < 9; i++) t.same(step(), [], `second ${i}: held, nothing notified`);
+  const judged = step();
+  t.match(judged, [{ event: 'resolved', alert: { id: 7, value: 9e6 } }], 'a full window at 1 kB/s: resolved');
 });
