@@ -78,9 +78,13 @@ export class AnomalyDetector {
     const now = stats.end;
     const hour = startOf(now - 1, 'hour');
     if (this.since === Infinity) this.since = stats.start;
-    if (!this.devices) this.devices = this.learnDevices(store, hour);
-    else if (hour > this.hour) this.completed(store, this.hour, hour);
+    if (!this.devices) this.learnDevices(store, hour);
+    else if (hour > this.hour) {
+      this.completed(store, this.hour, hour);
+      if (startOf(hour, 'day') > startOf(this.hour, 'day')) this.learnDevices(store, hour);
+    }
     this.hour = hour;
+    const devices = this.devices!;
 
     const at = now - 1;
     for (const r of stats.traffic) {
@@ -91,7 +95,7 @@ export class AnomalyDetector {
       s.window.add(at, r.bytes, c.anomalyWindowMs);
     }
     for (const t of stats.talkers.host) {
-      const d = this.devices.get(t.key);
+      const d = devices.get(t.key);
       if (!d) continue;
       if (t.bytesUp) d.up.window.add(at, t.bytesUp, c.anomalyWindowMs);
       if (t.bytesDown) d.down.window.add(at, t.bytesDown, c.anomalyWindowMs);
@@ -149,27 +153,39 @@ export class AnomalyDetector {
     return s;
   }
 
-  /** The devices: the largest hosts of the learned weeks, each hour of those weeks read once. */
-  private learnDevices(store: Store, hour: number): Map<string, Record<UpDown, Series>> {
-    const devices = new Map<string, Record<UpDown, Series>>();
+  private deviceSeries(host: string, direction: UpDown): Series {
+    const s: Series = {
+      fingerprint: `anomaly|${host}|${direction}`, subject: { host, direction },
+      seasonal: new SeasonalSeries(), window: new RateWindow(), keep: (x) => x.local === host,
+    };
+    this.series.set(`host ${host}|${direction}`, s);
+    return s;
+  }
+
+  /**
+   * The devices: the largest hosts of the learned weeks, at the first interval
+   * and again each local day (a device that became large gets its baseline
+   * without a restart); a new one's hours of those weeks are read once. Beyond
+   * twice alerts.anomalyDevices, the ones no longer among the largest go.
+   */
+  private learnDevices(store: Store, hour: number): void {
+    const devices = (this.devices ??= new Map());
     const n = this.config.anomalyDevices;
-    if (n <= 0) return devices;
     const from = AnomalyDetector.learnFrom(store, hour);
-    if (from >= hour) return devices;
-    for (const r of store.topTalkers({ dimension: 'host', from, to: hour, limit: n }).rows) {
-      if (r.bytesUp + r.bytesDown === 0) continue;
-      const one = (direction: UpDown): Series => {
-        const s: Series = {
-          fingerprint: `anomaly|${r.key}|${direction}`, subject: { host: r.key, direction },
-          seasonal: new SeasonalSeries(), window: new RateWindow(), keep: (x) => x.local === r.key,
-        };
-        this.series.set(`host ${r.key}|${direction}`, s);
-        return s;
-      };
-      devices.set(r.key, { up: one('up'), down: one('down') });
+    if (n <= 0 || from >= hour) return;
+    const top = store.topTalkers({ dimension: 'host', from, to: hour, limit: n }).rows.filter((r) => r.bytesUp + r.bytesDown > 0).map((r) => r.key);
+    const added = new Map<string, Record<UpDown, Series>>();
+    for (const host of top) if (!devices.has(host)) added.set(host, { up: this.deviceSeries(host, 'up'), down: this.deviceSeries(host, 'down') });
+    if (added.size) for (const [start, end] of buckets(from, hour, 'hour')) this.addDeviceHour(store, added, start, end);
+    for (const [host, d] of added) devices.set(host, d);
+    if (devices.size > 2 * n) {
+      const keep = new Set(top);
+      for (const host of devices.keys()) {
+        if (keep.has(host)) continue;
+        devices.delete(host);
+        for (const dir of DIRECTIONS) this.series.delete(`host ${host}|${dir}`);
+      }
     }
-    if (devices.size) for (const [start, end] of buckets(from, hour, 'hour')) this.addDeviceHour(store, devices, start, end);
-    return devices;
   }
 
   /**

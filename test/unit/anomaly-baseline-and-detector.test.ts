@@ -202,3 +202,23 @@ t.test('a restart in the middle of an anomaly: the open alert is held through th
   const judged = step();
   t.match(judged, [{ event: 'resolved', alert: { id: 7, value: 9e6 } }], 'a full window at 1 kB/s: resolved');
 });
+
+t.test('a device that became large is followed from the next local day on', async (t) => {
+  const dataDir = tempDataDir(t, 'anomaly-devices');
+  const evening = new Date(2026, 10, 4, 20).getTime(); // Wednesday 20:00
+  writeWeeklyHistory({ dataDir, iface: 'eth0', scope: 'lan', host: '192.168.1.20', weeks: 3, before: evening, rate: dailyPattern(1000) });
+  const store = Store.open({ dataDir, flushIntervalMs: 0 });
+  t.teardown(() => store.close());
+  const d = new AnomalyDetector(detectors({ anomalyMinWeeks: 1 }), () => store, 5);
+  const feed = (end: number, lengthMs: number) => {
+    const stats = interval({ end, lengthMs, traffic: [{ iface: 'eth0', direction: 'up', scope: 'lan', bytes: 1e6, packets: 1 }], talkers: { host: [talker('192.168.1.30', 1e6, 0)] } });
+    store.add(stats);
+    return d.evaluate(stats, live);
+  };
+  feed(evening + 1000, 1000);
+  t.same(d.status().anomalySeries, 3, 'eth0 lan up, and 192.168.1.20 up and down');
+  for (let k = 1; k <= 4; k++) feed(evening + k * HOUR_MS, HOUR_MS);
+  t.same(d.status().anomalySeries, 3, 'the same day: the devices stay');
+  for (let k = 5; k <= 6; k++) feed(evening + k * HOUR_MS, HOUR_MS);
+  t.same(d.status().anomalySeries, 5, 'after midnight 192.168.1.30, new in the history, has its series too');
+});
