@@ -5,8 +5,9 @@
  *
  * It learns from the history's hourly rollups through the store's own queries:
  * an interface series when it first shows traffic (Store.history by hour, the
- * last LEARN_WEEKS weeks), the devices once, at the first interval (the largest
- * `alerts.anomalyDevices` hosts of those weeks, Store.topTalkers hour by hour),
+ * last LEARN_WEEKS weeks), the devices at the first interval and each local
+ * day (the largest `alerts.anomalyDevices` hosts of those weeks, Store.topTalkers
+ * hour by hour, read once per new device),
  * and then each hour as it completes. Without history it learns nothing and
  * never fires.
  */
