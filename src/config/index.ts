@@ -105,6 +105,9 @@ function alertsConfig(v: <T>(key: string) => T): AlertsConfig {
     detectors: {
       portScanPorts: v('alerts.portScan'), hostSweepHosts: v('alerts.hostSweep'), scanWindowMs: v('alerts.scanWindow'),
       synFloodRate: v('alerts.synFlood'), udpFloodRate: v('alerts.udpFlood'), icmpFloodRate: v('alerts.icmpFlood'), amplificationRate: v('alerts.amplification'),
+      anomalyDeviations: v('alerts.anomaly'), anomalyRatio: v('alerts.anomalyRatio'), anomalyMinRate: v('alerts.anomalyMinRate'),
+      anomalyWindowMs: v('alerts.anomalyWindow'), anomalyMinWeeks: v('alerts.anomalyMinWeeks'), anomalyDevices: v('alerts.anomalyDevices'),
+      newCountry: v('alerts.newCountry'), newAsn: v('alerts.newAsn'), newDomain: v('alerts.newDomain'), newPeerPeriodMs: v('alerts.newPeerPeriod'),
     },
     contributors: v('alerts.contributors'),
     queueLimit: v('alerts.queueLimit'),

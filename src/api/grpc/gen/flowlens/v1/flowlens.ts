@@ -568,7 +568,10 @@ export interface FlushHistoryResponse {
 export interface ListAlertsRequest {
   /** "pending", "firing", "resolved" or "" (any). */
   state: string;
-  /** "threshold", "quota", "port-scan", "host-sweep", "syn-flood", "udp-flood", "icmp-flood", "amplification" or "" (any). */
+  /**
+   * "threshold", "quota", "port-scan", "host-sweep", "syn-flood", "udp-flood", "icmp-flood", "amplification",
+   * "anomaly", "new-country", "new-asn", "new-domain" or "" (any).
+   */
   kind: string;
   /** Alerts active at some time in [from, to) (epoch ms; 0: open-ended). */
   from: number;
@@ -603,7 +606,7 @@ export interface Alert {
   /** The worst value while open, in unit. */
   value: number;
   threshold: number;
-  /** A quota's limit; 0 when none. */
+  /** A quota's limit, or an anomaly's expected value (the band's upper edge is threshold); 0 when none. */
   baseline: number;
   unit: string;
   start: number;
