@@ -9,8 +9,8 @@ import { DeviceTable, type Device } from '../enrich/devices.js';
 import { formatBytes, table } from './format.js';
 import { outputFormat, printJson, STORE_OPTIONS, STORE_USAGE, withStore, localTime, type CliCommand } from './store-options.js';
 
-/** Local-host talkers kept per hour are the top history.topN: more than that many devices is not a home LAN. */
-const HOST_ROWS = 100_000;
+/** Local-host talkers summed per device: the store's largest page (history.topN per hour is far less). */
+const HOST_ROWS = 10_000;
 
 interface DeviceRow extends Device {
   /** Today (local time): the bytes of its addresses, up (device → anywhere) and down. */

@@ -208,7 +208,8 @@ export class DeviceTable {
     return d;
   }
 
-  private entry(mac: string, now: number): Entry {
+  private entry(mac: string, at: number): Entry {
+    const now = Math.floor(at);  // capture times carry fractions of a millisecond
     let e = this.devices.get(mac);
     if (!e) {
       e = { mac, addresses: new Map(), firstSeen: now, lastSeen: now };
@@ -222,7 +223,8 @@ export class DeviceTable {
     return e;
   }
 
-  private addAddress(e: Entry, address: string, now: number): void {
+  private addAddress(e: Entry, address: string, at: number): void {
+    const now = Math.floor(at);
     const owner = this.macOf.get(address);
     if (owner !== e.mac) {
       // a lease handed to another device: the address leaves the one that had it
