@@ -99,8 +99,10 @@ export class Flowlens {
     // a gateway's devices are on its LAN interfaces; a host's neighbours on any it counts on
     const lan = Object.entries(config.collector.roles ?? {}).filter(([, r]) => r === 'lan').map(([n]) => n);
     const deviceIfaces = lan.length ? lan : config.collector.interfaces;
+    const localSet = new CidrSet(config.networks.local);
     const devices = (this.devices = new DevicesComponent(new DeviceTable({ settings: config.devices }), {
-      neighbours: () => (deps.neighbours ?? kernelNeighbours)(deviceIfaces),
+      // a device is a local address: a neighbour with a public address is the internet's (an ISP's router)
+      neighbours: () => (deps.neighbours ?? kernelNeighbours)(deviceIfaces).filter((n) => localSet.has(n.address)),
       store: () => history?.store,
       refreshMs: DEVICES_REFRESH_MS,
       onError: (e) => monitor.failed('devices', e),

@@ -374,7 +374,7 @@ export class ApiService {
       top: req.dimensions.map((d) => {
         const scope = talkerScope(req.scope);
         const t = this.src.live.top(d as TalkerDimension, req.windowSeconds, req.limit || 10, scope);
-        return { dimension: d, scope, source: 'live', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+        return { dimension: d, scope, source: 'live', from: ms(t.from), to: ms(t.to), rows: this.deviceLabels(d, t.rows.map(talker)), other: talker(t.other), total: talker(t.total) };
       }),
     };
   }
