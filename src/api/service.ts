@@ -298,6 +298,16 @@ export class ApiService {
     return rows;
   }
 
+  /** The same as the gRPC message: absent fields as "". */
+  deviceMessages(): pb.DevicesResponse {
+    return {
+      devices: this.devices().devices.map((d) => ({
+        mac: d.mac, macKind: d.macKind, vendor: d.vendor ?? '', name: d.name ?? '', nameSource: d.nameSource ?? '',
+        addresses: d.addresses, iface: d.iface ?? '', firstSeen: d.firstSeen, lastSeen: d.lastSeen,
+      })),
+    };
+  }
+
   /** The LAN's devices, most recently seen first (GET /api/devices). */
   devices(): { devices: Device[] } {
     return { devices: this.src.devices?.list() ?? [] };

@@ -27,6 +27,11 @@ import { waitFor } from '../helpers/netns.js';
 import { eth, ETH_P, ipv4, IPPROTO, udp, ip4 } from '../helpers/packets.js';
 import { dhcpMessage, mdnsAnnouncement, TYPE } from '../helpers/dns-messages.js';
 import type { Device } from '../../src/enrich/devices.js';
+import { grpcClients, unary } from '../helpers/api-clients.js';
+import type * as pb from '../../src/api/grpc/gen/flowlens/v1/flowlens.js';
+import { repoRoot } from '../../src/native/binding.js';
+
+const FORWARD = path.join(repoRoot, 'test/helpers/unix-forward.cjs');
 
 const APPLE = '00:1b:63:84:45:e6';
 const RANDOM = 'da:a1:19:12:34:56';
@@ -135,6 +140,19 @@ devices:
   const after: Device[] = api2('/api/devices').devices;
   t.match(after.find((d) => d.mac === APPLE), { name: "Alice's MacBook", nameSource: 'settings', vendor: 'Apple, Inc.' }, 'the settings name wins over the DHCP one');
   t.match(after.find((d) => d.mac === RANDOM), { name: 'kitchen-speaker', nameSource: 'mdns', addresses: [DEV2] }, 'restored from the history, no new announcement');
+  // gRPC: Devices, and the device label on TopTalkers (a real grpc-js client, through a Unix socket into the namespace)
+  const grpcSock = path.join(dir, 'grpc.sock');
+  const forward = topo.spawn(gw, 'env', ['-u', 'NODE_OPTIONS', process.execPath, FORWARD, grpcSock, String(again.tally.api!.grpcPort)]);
+  let forwardOut = '';
+  forward.stdout!.setEncoding('utf8').on('data', (d: string) => { forwardOut += d; });
+  t.ok(await waitFor(() => forwardOut.includes('ready'), 10_000), 'gRPC forwarder ready');
+  const c = grpcClients(`unix:${grpcSock}`);
+  t.teardown(() => c.close());
+  const g = await unary<pb.DevicesResponse>(c.traffic, 'devices', {});
+  t.match(g.devices.find((d) => d.mac === APPLE), { macKind: 'universal', vendor: 'Apple, Inc.', name: "Alice's MacBook", nameSource: 'settings', addresses: [DEV1], iface: lan1.b });
+  t.match(g.devices.find((d) => d.mac === RANDOM), { macKind: 'local', vendor: '', name: 'kitchen-speaker', nameSource: 'mdns' }, 'gRPC Devices');
+  const gt = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'host', from: 'today', to: 'today', windowSeconds: 0, limit: 50, scope: '' });
+  t.match(gt.rows.find((r) => r.key === DEV1), { label: "Alice's MacBook", bytesUp: 10 * 128, bytesDown: 10 * 328 }, 'gRPC TopTalkers host rows carry the device label');
   const today = api2('/api/top?dimension=host&start=today&end=today&limit=50');
   t.match(today.rows.find((r: { key: string }) => r.key === DEV1), { label: "Alice's MacBook", bytesUp: 10 * 128, bytesDown: 10 * 328 }, 'history talker rows carry the device label');
   const r2 = await again.stop('SIGTERM');
