@@ -67,6 +67,7 @@ export function csvFields(line: string): string[] {
 export class OuiRegistry {
   /** Prefix in lowercase hex (6, 7 or 9 digits) → organisation. */
   private readonly blocks = new Map<string, string>();
+  private readonly orgs = new Map<string, string>();
   /** Files read, and why one could not be (for status). */
   readonly sources: string[] = [];
   readonly problems: string[] = [];
@@ -99,10 +100,23 @@ export class OuiRegistry {
       if (!line || line.startsWith('Registry,')) continue;
       const [, assignment, org] = csvFields(line);
       if (!assignment || !org || !/^[0-9A-Fa-f]{6,9}$/.test(assignment)) continue;
-      this.blocks.set(assignment.toLowerCase(), org.trim());
+      this.blocks.set(assignment.toLowerCase(), this.intern(org.trim()));
       n++;
     }
     return n;
+  }
+
+  /**
+   * One copy of each organisation name, not a slice of the file's text: a slice
+   * would keep the whole 3 MB file alive, and big makers hold hundreds of blocks.
+   */
+  private intern(org: string): string {
+    let kept = this.orgs.get(org);
+    if (kept === undefined) {
+      kept = Buffer.from(org, 'utf8').toString('utf8');
+      this.orgs.set(kept, kept);
+    }
+    return kept;
   }
 
   get size(): number {
