@@ -362,6 +362,8 @@ export class ApiService {
       captures: c.captures, captureDrops: c.captureDrops, captureLoadErrors: c.captureLoadErrors,
       historyHealth: historyHealth(s.sinks.history),
       namedAddresses: s.sinks.names?.names ?? 0, dnsAnswers: s.sinks.names?.answers ?? 0, tlsHellos: s.sinks.names?.hellos ?? 0,
+      devices: s.sinks.devices?.devices ?? 0, dhcpRequests: s.sinks.devices?.dhcpRequests ?? 0, mdnsAnswers: s.sinks.devices?.mdnsAnswers ?? 0,
+      deviceVendorProblem: s.sinks.devices?.vendorProblems.join('; ') ?? '',
       machine: machine(s.sinks.machine),
     };
   }

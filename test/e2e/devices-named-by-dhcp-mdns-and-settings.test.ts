@@ -106,6 +106,7 @@ t.test('devices: MAC, vendor, DHCP and mDNS names, exact bytes; the settings nam
   t.match(phone, { macKind: 'local', name: 'kitchen-speaker', nameSource: 'mdns', addresses: [DEV2], iface: lan2.b });
   t.equal(phone.vendor, undefined, 'a locally administered MAC has no vendor');
 
+  t.match(api('/api/status'), { devices: 2, dhcpRequests: 1, mdnsAnswers: 1, deviceVendorProblem: '' }, '/api/status counts the devices and what named them');
   const top = api('/api/top?dimension=host&window=300&limit=50');
   const row = (key: string) => top.rows.find((r: { key: string }) => r.key === key);
   t.match(row(DEV1), { label: 'alice-laptop', bytesUp: 10 * 128, bytesDown: 10 * 328, packetsUp: 10, packetsDown: 10 }, 'device 1 on its local-host talker row, exact bytes');

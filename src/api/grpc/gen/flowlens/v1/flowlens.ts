@@ -424,7 +424,15 @@ export interface StatusResponse {
     | HistoryHealth
     | undefined;
   /** The machine flowlens runs on: CPU, memory, load, the data directory's disk, interfaces, flowlens itself. */
-  machine: Machine | undefined;
+  machine:
+    | Machine
+    | undefined;
+  /** The LAN's devices known (Traffic/Devices), DHCP requests and mDNS answers read since start. */
+  devices: number;
+  dhcpRequests: number;
+  mdnsAnswers: number;
+  /** Why devices have no vendor names (Debian's ieee-data missing); "" when the registry was read. */
+  deviceVendorProblem: string;
 }
 
 export interface StatusResponse_BpfErrorsEntry {
@@ -3826,6 +3834,10 @@ function createBaseStatusResponse(): StatusResponse {
     tlsHellos: 0,
     historyHealth: undefined,
     machine: undefined,
+    devices: 0,
+    dhcpRequests: 0,
+    mdnsAnswers: 0,
+    deviceVendorProblem: "",
   };
 }
 
@@ -3920,6 +3932,18 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.machine !== undefined) {
       Machine.encode(message.machine, writer.uint32(322).fork()).join();
+    }
+    if (message.devices !== 0) {
+      writer.uint32(560).uint32(message.devices);
+    }
+    if (message.dhcpRequests !== 0) {
+      writer.uint32(568).uint64(message.dhcpRequests);
+    }
+    if (message.mdnsAnswers !== 0) {
+      writer.uint32(576).uint64(message.mdnsAnswers);
+    }
+    if (message.deviceVendorProblem !== "") {
+      writer.uint32(586).string(message.deviceVendorProblem);
     }
     return writer;
   },
@@ -4180,6 +4204,38 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.machine = Machine.decode(reader, reader.uint32());
             continue;
           }
+          case 70: {
+            if (tag !== 560) {
+              break;
+            }
+
+            message.devices = reader.uint32();
+            continue;
+          }
+          case 71: {
+            if (tag !== 568) {
+              break;
+            }
+
+            message.dhcpRequests = longToNumber(reader.uint64());
+            continue;
+          }
+          case 72: {
+            if (tag !== 576) {
+              break;
+            }
+
+            message.mdnsAnswers = longToNumber(reader.uint64());
+            continue;
+          }
+          case 73: {
+            if (tag !== 586) {
+              break;
+            }
+
+            message.deviceVendorProblem = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4241,6 +4297,10 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.machine = (object.machine !== undefined && object.machine !== null)
       ? Machine.fromPartial(object.machine)
       : undefined;
+    message.devices = object.devices ?? 0;
+    message.dhcpRequests = object.dhcpRequests ?? 0;
+    message.mdnsAnswers = object.mdnsAnswers ?? 0;
+    message.deviceVendorProblem = object.deviceVendorProblem ?? "";
     return message;
   },
 };
