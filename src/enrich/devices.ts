@@ -156,6 +156,11 @@ export class DeviceTable {
     this.evict();
   }
 
+  /** Marks devices as changed again (their rows could not be stored: the next takeChanged has them). */
+  requeue(rows: readonly StoredDevice[]): void {
+    for (const r of rows) if (this.devices.has(r.mac)) this.changed.add(r.mac);
+  }
+
   /** The devices changed since the last call, as the history keeps them. */
   takeChanged(): StoredDevice[] {
     const out: StoredDevice[] = [];
@@ -269,8 +274,10 @@ export class DeviceTable {
     for (const a of msg.answers) {
       if ((a.type !== DNS_TYPE.A && a.type !== DNS_TYPE.AAAA) || a.data === undefined) continue;
       if (!a.name.endsWith(MDNS_SUFFIX) || a.name.length === MDNS_SUFFIX.length) continue;
-      this.counts.mdnsAnswers++;
       const name = a.name.slice(0, -MDNS_SUFFIX.length);
+      // a host name, not bytes for a terminal: no spaces, control or non-ASCII bytes (a hostile announcement goes nowhere)
+      if (!/^[\x21-\x7e]{1,253}$/.test(name)) { this.counts.parseFailures++; continue; }
+      this.counts.mdnsAnswers++;
       const mac = this.macOf.get(a.data);
       const e = mac !== undefined ? this.devices.get(mac) : undefined;
       if (e) {
@@ -359,6 +366,7 @@ export class DevicesComponent implements Component {
     try {
       if (rows.length) store.saveDevices(rows);
     } catch (e) {
+      this.table.requeue(rows);  // tried again at the next refresh
       this.deps.onError?.(e);
     }
   }

@@ -126,7 +126,9 @@ t.test('the device table: one device per MAC, its addresses, names from DHCP and
   devices.observe([{ iface: 'br0', address: '192.168.1.20', mac: RANDOM }], T0 + 3000);
   t.equal(devices.deviceOf('192.168.1.20')!.mac, RANDOM);
   t.same(devices.list().find((d) => d.mac === APPLE)!.addresses, ['fd00::1:20'], 'and leaves the device that had it');
-  t.match(devices.stats(), { devices: 4, dhcpRequests: 1, mdnsAnswers: 2, parseFailures: 0 });
+  devices.ingest(capture('mdns', mdnsAnnouncement([{ name: 'evil\x1b[2J.local', type: TYPE.A, ttl: 120, data: '192.168.1.60' }])));
+  t.equal(devices.deviceOf('192.168.1.60')!.name, 'kitchen-speaker', 'a name with control bytes names nothing');
+  t.match(devices.stats(), { devices: 4, dhcpRequests: 1, mdnsAnswers: 2, parseFailures: 1 });
 });
 
 t.test('the history: changed devices out, restored after a restart with the settings of the new run', async (t) => {
@@ -136,6 +138,8 @@ t.test('the history: changed devices out, restored after a restart with the sett
   const rows = first.takeChanged();
   t.same(rows.map((r) => r.mac).sort(), [APPLE, RANDOM].sort());
   t.same(first.takeChanged(), [], 'nothing changed since');
+  first.requeue(rows);
+  t.same(first.takeChanged().length, 2, 'rows that could not be stored come again');
   const again = new DeviceTable({ oui: registry, settings: [{ mac: RANDOM, name: "Bob's phone" }] });
   again.restore(JSON.parse(JSON.stringify(rows)));
   t.match(again.deviceOf('192.168.1.20'), { name: 'alice-laptop', nameSource: 'dhcp', firstSeen: T0 });
