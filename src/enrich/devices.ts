@@ -341,6 +341,7 @@ export interface DevicesDependencies {
 export class DevicesComponent implements Component {
   readonly name = 'devices';
   private timer: NodeJS.Timeout | undefined;
+  private storeFailing = false;
 
   constructor(readonly table: DeviceTable, private readonly deps: DevicesDependencies) {}
 
@@ -365,9 +366,12 @@ export class DevicesComponent implements Component {
     const rows = this.table.takeChanged();
     try {
       if (rows.length) store.saveDevices(rows);
+      this.storeFailing = false;
     } catch (e) {
       this.table.requeue(rows);  // tried again at the next refresh
-      this.deps.onError?.(e);
+      // said once per outage (the history reports its own health), not every refresh
+      if (!this.storeFailing) this.deps.onError?.(e);
+      this.storeFailing = true;
     }
   }
 

@@ -9,7 +9,7 @@
 import t from 'tap';
 import { csvFields, macKind, normalizeMac, OuiRegistry } from '../../src/enrich/oui.js';
 import { parseDhcpRequest } from '../../src/enrich/dhcp.js';
-import { DeviceTable } from '../../src/enrich/devices.js';
+import { DeviceTable, DevicesComponent, type StoredDevice } from '../../src/enrich/devices.js';
 import { parseDeviceSettings } from '../../src/config/index.js';
 import type { Capture } from '../../src/collector/captures.js';
 import { dhcpMessage, labels, mdnsAnnouncement, TYPE } from '../helpers/dns-messages.js';
@@ -144,6 +144,31 @@ t.test('the history: changed devices out, restored after a restart with the sett
   again.restore(JSON.parse(JSON.stringify(rows)));
   t.match(again.deviceOf('192.168.1.20'), { name: 'alice-laptop', nameSource: 'dhcp', firstSeen: T0 });
   t.match(again.deviceOf('192.168.1.21'), { name: "Bob's phone", nameSource: 'settings', iface: 'br0' });
+});
+
+t.test('the component: restores at start, stores changes every refresh, a failing store said once and its rows kept', async (t) => {
+  const saved: StoredDevice[][] = [];
+  let failing = false;
+  const errors: string[] = [];
+  const store = {
+    loadDevices: (): StoredDevice[] => [{ mac: RANDOM, learnedName: 'phone', learnedFrom: 'mdns', addresses: { '192.168.1.21': T0 }, firstSeen: T0, lastSeen: T0 }],
+    saveDevices: (rows: StoredDevice[]) => { if (failing) throw new Error('disk full'); saved.push(rows); },
+  };
+  let neighbours = [{ iface: 'br0', address: '192.168.1.20', mac: APPLE }];
+  let now = T0 + 1000;
+  const c = new DevicesComponent(new DeviceTable({ oui: registry }), { neighbours: () => neighbours, store: () => store, refreshMs: 3_600_000, clock: () => now, onError: (e) => errors.push((e as Error).message) });
+  c.start();
+  t.match(c.table.deviceOf('192.168.1.21'), { name: 'phone', nameSource: 'mdns' }, 'restored from the store');
+  t.same(saved.map((rows) => rows.map((r) => r.mac)), [[APPLE]], 'the first refresh stores the new device only');
+  failing = true;
+  neighbours = [{ iface: 'br0', address: '192.168.1.30', mac: APPLE }];
+  now += 1000; c.refresh();
+  now += 1000; c.refresh();
+  t.same(errors, ['disk full'], 'said once, not at every refresh');
+  failing = false;
+  now += 1000; c.refresh();
+  t.same(saved.at(-1)!.map((r) => [r.mac, Object.keys(r.addresses).sort()]), [[APPLE, ['192.168.1.20', '192.168.1.30']]], 'the rows that failed are stored once the store works');
+  c.stop();
 });
 
 t.test('the devices setting: each wrong entry named', async (t) => {
