@@ -31,6 +31,7 @@ import { RemoteEnrichment } from './enrich/remote.js';
 import { NameTable } from './enrich/names.js';
 import { DeviceTable, DevicesComponent, kernelNeighbours, type Neighbour } from './enrich/devices.js';
 import { CidrSet, PRIVATE_RANGES } from './net/cidr.js';
+import { ifindexOf } from './collector/links.js';
 import { ApiComponent, type ApiSource } from './api/index.js';
 import { AlertsComponent } from './alerts/index.js';
 import { alertLine } from './alerts/influx.js';
@@ -100,9 +101,16 @@ export class Flowlens {
     const lan = Object.entries(config.collector.roles ?? {}).filter(([, r]) => r === 'lan').map(([n]) => n);
     const deviceIfaces = lan.length ? lan : config.collector.interfaces;
     const localSet = new CidrSet(config.networks.local);
-    const devices = (this.devices = new DevicesComponent(new DeviceTable({ settings: config.devices }), {
+    // with roles, DHCP and mDNS name devices on the LAN interfaces only (a WAN can carry other customers'
+    // DHCP requests); their ifindexes are re-read with the neighbours: a re-created interface has a new one
+    let deviceIfindexes = new Set<number>();
+    const deviceInterface = lan.length ? (i: number) => deviceIfindexes.has(i) : undefined;
+    const devices = (this.devices = new DevicesComponent(new DeviceTable({ settings: config.devices, ...(deviceInterface ? { deviceInterface } : {}) }), {
       // a device is a local address: a neighbour with a public address is the internet's (an ISP's router)
-      neighbours: () => (deps.neighbours ?? kernelNeighbours)(deviceIfaces).filter((n) => localSet.has(n.address)),
+      neighbours: () => {
+        deviceIfindexes = new Set(deviceIfaces.map(ifindexOf));
+        return (deps.neighbours ?? kernelNeighbours)(deviceIfaces).filter((n) => localSet.has(n.address));
+      },
       store: () => history?.store,
       refreshMs: DEVICES_REFRESH_MS,
       onError: (e) => monitor.failed('devices', e),

@@ -85,6 +85,11 @@ export interface DeviceTableOptions {
   addressKeepMs?: number;
   /** mDNS names of addresses with no MAC yet, kept at most (default 1,000). */
   maxPendingNames?: number;
+  /**
+   * Whether a capture's interface is one whose hosts are devices (default: all).
+   * A gateway's WAN can carry other customers' DHCP requests (a cable segment).
+   */
+  deviceInterface?: (ifindex: number) => boolean;
 }
 
 export interface DeviceTableStats {
@@ -116,6 +121,7 @@ export class DeviceTable {
   private readonly addressKeepMs: number;
   private readonly maxPending: number;
   private readonly loadOui: () => OuiRegistry;
+  private readonly deviceInterface: (ifindex: number) => boolean;
   private oui: OuiRegistry | undefined;
   private counts = { dhcpRequests: 0, mdnsAnswers: 0, parseFailures: 0 };
 
@@ -128,10 +134,12 @@ export class DeviceTable {
     this.addressKeepMs = opts.addressKeepMs ?? 7 * 86_400_000;
     this.maxPending = opts.maxPendingNames ?? 1000;
     this.loadOui = opts.oui ?? (() => OuiRegistry.load());
+    this.deviceInterface = opts.deviceInterface ?? (() => true);
   }
 
   /** Learns from one capture: DHCP client messages (ingress) and mDNS answers; other kinds are not ours. */
   ingest(c: Capture): void {
+    if ((c.kind !== 'dhcp' && c.kind !== 'mdns') || !this.deviceInterface(c.ifindex)) return;
     if (c.kind === 'dhcp') this.ingestDhcp(c);
     else if (c.kind === 'mdns') this.ingestMdns(c);
   }

@@ -93,6 +93,9 @@ t.test('devices: MAC, vendor, DHCP and mDNS names, exact bytes; the settings nam
     udp({ sport: 5353, dport: 5353 }, mdnsAnnouncement([{ name: 'kitchen-speaker.local', type: TYPE.A, ttl: 120, data: DEV2 }]))));
   sendFrame(topo, dev2, lan2.a, mdns);
   const mdnsL3 = mdns.length - 14;
+  // another customer's DHCP request on the WAN segment (a cable network) is nobody's device here
+  sendFrame(topo, srv, wan.b, eth({ type: ETH_P.IPV4, src: 'b8:27:eb:00:00:99', dst: 'ff:ff:ff:ff:ff:ff' }, ipv4({ src: '0.0.0.0', dst: '255.255.255.255', protocol: IPPROTO.UDP, l4Checksum: true },
+    udp({ sport: 68, dport: 67 }, dhcpMessage({ mac: 'b8:27:eb:00:00:99', type: 1, options: [[12, Buffer.from('isp-neighbour')]] })))));
   // traffic of known size: UDP payload + 8 + 20 bytes each way
   await client(t, topo, dev1, ['udp-client', SERVER, '5301', '10', '100']);
   await client(t, topo, dev2, ['udp-client', SERVER, '5301', '5', '200']);
@@ -100,7 +103,7 @@ t.test('devices: MAC, vendor, DHCP and mDNS names, exact bytes; the settings nam
   const named = (list: Device[]) => list.find((d) => d.mac === APPLE)?.name && list.find((d) => d.mac === RANDOM)?.name;
   t.ok(await waitFor(() => named(api('/api/devices').devices), 20_000), 'both devices named in /api/devices');
   const devices: Device[] = api('/api/devices').devices;
-  t.equal(devices.length, 2, `two devices, the WAN server is none (${JSON.stringify(devices)})`);
+  t.equal(devices.length, 2, `two devices: neither the WAN server nor the WAN's DHCP client is one (${JSON.stringify(devices)})`);
   t.match(devices.find((d) => d.mac === APPLE), { macKind: 'universal', vendor: 'Apple, Inc.', name: 'alice-laptop', nameSource: 'dhcp', addresses: [DEV1], iface: lan1.b });
   const phone = devices.find((d) => d.mac === RANDOM)!;
   t.match(phone, { macKind: 'local', name: 'kitchen-speaker', nameSource: 'mdns', addresses: [DEV2], iface: lan2.b });

@@ -101,6 +101,9 @@ t.test('the device table: one device per MAC, its addresses, names from DHCP and
     'a DHCP request alone makes the device');
   devices.ingest(capture('dhcp', dhcpMessage({ mac: RANDOM, type: 3, options: [hostName('x')] }), { direction: 'egress' }));
   t.equal(devices.list().length, 1, 'a DHCP message the host sends (egress) is its own, not a device\'s');
+  const lanOnly = new DeviceTable({ oui: registry, deviceInterface: (i) => i === 4 });
+  lanOnly.ingest(capture('dhcp', dhcpMessage({ mac: RANDOM, type: 3, options: [hostName('neighbour')] })));
+  t.same(lanOnly.list(), [], 'a DHCP request on an interface whose hosts are not devices (a gateway\'s WAN) names nothing');
 
   devices.observe([
     { iface: 'br0', address: '192.168.1.20', mac: APPLE },
