@@ -13,6 +13,7 @@ import { interfacesCommand } from './cli/interfaces.js';
 import { checkCommand } from './cli/check.js';
 import { historyCli } from './cli/history.js';
 import { topCli } from './cli/top.js';
+import { devicesCli } from './cli/devices.js';
 import { sessionsCli } from './cli/sessions.js';
 import { usageCli } from './cli/usage.js';
 import { prepareArgs } from './cli/args.js';
@@ -161,6 +162,7 @@ ${settingsHelp()}`,
   },
   history: historyCli,
   top: topCli,
+  devices: devicesCli,
   sessions: sessionsCli,
   usage: usageCli,
   alerts: alertsCli,

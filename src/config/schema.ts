@@ -55,6 +55,7 @@ export const SETTINGS: readonly Setting[] = [
   { key: 'names.enabled', type: 'boolean', default: true, flag: 'no-names', offDoc: 'do not learn names (from DNS answers and TLS SNI)', doc: 'learn remote names from DNS answers and TLS SNI' },
   { key: 'names.captureBuffer', type: 'integer', default: 1 << 20, min: 4096, max: 1 << 30, flag: 'capture-buffer', doc: 'bytes of the kernel ring buffer that carries DNS answers and TLS hellos (a power of two); what does not fit is counted as dropped' },
   { key: 'names.maxEntries', type: 'integer', default: 100_000, min: 100, max: 10_000_000, doc: 'addresses with a remembered name' },
+  { key: 'devices', type: 'list', default: [], doc: 'names for the LAN\'s devices, which win over learned ones: a list of {mac: aa:bb:cc:dd:ee:ff, name: laptop} or {address: 192.168.1.20, name: printer} (docs/gateway.md#devices)' },
   { key: 'history.enabled', type: 'boolean', default: true, flag: 'no-history', offDoc: 'do not keep history (no database is written)', doc: 'keep history in the embedded database' },
   { key: 'history.flushInterval', type: 'duration', default: 10_000, min: 1000, max: 3_600_000, flag: 'flush-interval', env: 'FLOWLENS_FLUSH_INTERVAL', doc: 'how often history is written; a crash loses at most this much plus one --interval' },
   { key: 'history.minuteDays', type: 'integer', default: 35, min: 1, max: 3660, doc: 'days of per-minute history kept (quarter-hour history is kept forever); a billing cycle\'s 95th percentile needs its 5-minute detail' },

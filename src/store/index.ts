@@ -22,6 +22,8 @@ import type { DateRange, History, HistoryQuery, LiveTop, SessionPage, SessionQue
 import { HOUR_GRACE_MS, liveTalkers, Writer } from './writer.js';
 import { HOUR_MS, MINUTE_MS } from './time.js';
 import { WriterLock } from './lock.js';
+import { loadDevices, saveDevices } from './devices.js';
+import type { StoredDevice } from '../enrich/devices.js';
 
 export { defaultStoreConfig, type StoreConfig } from './config.js';
 export type { DevicePeers } from './sessions.js';
@@ -412,6 +414,17 @@ export class Store {
       if (this.readOnly) this.db.close(); else closeWriter(this.db);
       this.lock?.release();
     }
+  }
+
+  /** Replaces the stored rows of these devices (what the device table learned). */
+  saveDevices(rows: StoredDevice[]): void {
+    this.writable();
+    this.withRoom(() => saveDevices(this.db, rows));
+  }
+
+  /** Every stored device, most recently seen first (read-only stores too: `flowlens devices`). */
+  loadDevices(): StoredDevice[] {
+    return loadDevices(this.source().db);
   }
 
   /** Today, this month, this year (local time): up, down, total. */

@@ -268,6 +268,13 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   await page.getByTestId('interfaces-table').waitFor({ timeout: 10_000 });
   t.match(await page.getByTestId('interfaces-table').textContent(), new RegExp(lab.iface), 'the counted interface');
   t.match(await page.getByTestId('interfaces-table').textContent(), /xdp|tc/, 'with its attach modes');
+  t.equal((await page.getByTestId('role').first().textContent())?.trim(), '—', 'no gateway role');
+  // the LAN peer is a device (the public peers on the same link are not): its veth MAC is random, so no vendor
+  await page.getByTestId('devices-table').waitFor({ timeout: 20_000 });
+  const deviceRows = await page.getByTestId('devices-table').locator('tbody tr').allTextContents();
+  t.equal(deviceRows.length, 1, `one device (${deviceRows.join(' | ')})`);
+  const cells = (await page.getByTestId('devices-table').locator('tbody tr').first().locator('td').allTextContents()).map((c) => c.trim());
+  t.match(cells, ['unnamed', 'private MAC', /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, `${LAN_PEER.net}.2`, lab.iface], 'unnamed, a private MAC, its LAN address, the interface');
   t.match(await page.getByTestId('health').textContent(), /Healthy/);
   t.match(await page.getByTestId('version').textContent(), /^flowlens \d+\.\d+\.\d+$/);
   t.match(await page.getByTestId('sink-history').textContent(), /on/, 'history is a sink and on');

@@ -46,6 +46,20 @@ export type TrafficScope = '' | 'internet' | 'lan';
 
 const ifaceParam = (iface: string, scope: TrafficScope = ''): Params => ({ ...(iface ? { iface } : {}), ...(scope ? { scope } : {}) });
 
+/** A LAN device (GET /api/devices; src/enrich/devices.ts). */
+export interface DeviceView {
+  mac: string;
+  /** 'local': a locally administered (randomized) MAC, which has no vendor. */
+  macKind: 'universal' | 'local' | 'multicast';
+  vendor?: string;
+  name?: string;
+  nameSource?: 'settings' | 'dhcp' | 'mdns';
+  addresses: string[];
+  iface?: string;
+  firstSeen: number;
+  lastSeen: number;
+}
+
 export const api = {
   summary: (iface: string, scope: TrafficScope, signal?: AbortSignal) => getJson<SummaryView>('summary', ifaceParam(iface, scope), signal),
   history: (from: string, to: string, granularity: Granularity, iface: string, scope: TrafficScope, signal?: AbortSignal) =>
@@ -59,6 +73,7 @@ export const api = {
   sessions: (filter: SessionFilterInput, iface: string, sort: SessionSort, cursor: string, limit: number, signal?: AbortSignal) =>
     getJson<SessionsView>('sessions', { source: 'live', sort, limit, cursor, ...ifaceParam(iface), ...filter }, signal),
   status: (signal?: AbortSignal) => getJson<StatusView>('status', {}, signal),
+  devices: (signal?: AbortSignal) => getJson<{ devices: DeviceView[] }>('devices', {}, signal),
   /** A billing cycle: 0 the current one, -1 the one before, ... */
   usage: (cycle: number, limit: number, signal?: AbortSignal) => getJson<UsageView>('usage', { cycle, limit }, signal),
   /** Alerts active in a range: local dates of the host (the end day included) or epoch ms; newest first. */
