@@ -6,6 +6,11 @@
  * reference; and the memory of the detectors' state when R remote sources
  * each leave one unanswered attempt (the scan windows full of pairs).
  *
+ * The traffic anomaly detector is timed on its own too (its share of the
+ * alert stage), on three weeks of history for the bench's interface and its 20
+ * largest hosts written through the store's API: the learning at the first
+ * interval, the per-interval cost, and its state per series.
+ *
  *   node --import tsx bench/alerts.ts [--flows 10000,100000] [--remotes 100000] [--reps 5]
  *
  * Prints figures; asserts nothing.
@@ -20,7 +25,13 @@ import { Detectors } from '../src/alerts/detectors.js';
 import { RuleSet } from '../src/alerts/rules.js';
 import { parseAlertLists } from '../src/alerts/config.js';
 import { AlertEngine } from '../src/alerts/engine.js';
+import { AnomalyDetector } from '../src/alerts/anomaly.js';
+import { Store } from '../src/store/index.js';
 import { flowBatch, totalsFor, type FlowSpec } from '../test/helpers/flow-batch.js';
+import { dailyPattern, writeWeeklyHistory } from '../test/helpers/weekly-history.js';
+import os from 'node:os';
+import path from 'node:path';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { median, printHeader, table } from './lib.js';
 
 const { values } = parseArgs({ options: { flows: { type: 'string', default: '10000,100000' }, remotes: { type: 'string', default: '100000' }, reps: { type: 'string', default: '5' } } });
@@ -28,7 +39,19 @@ const counts = values.flows!.split(',').map(Number);
 const remotes = Number(values.remotes);
 const reps = Number(values.reps);
 
-const DETECTORS = { portScanPorts: 100, hostSweepHosts: 64, scanWindowMs: 60_000, synFloodRate: 1000, udpFloodRate: 100_000, icmpFloodRate: 2000, amplificationRate: 1_000_000 };
+const DETECTORS = {
+  portScanPorts: 100, hostSweepHosts: 64, scanWindowMs: 60_000, synFloodRate: 1000, udpFloodRate: 100_000, icmpFloodRate: 2000, amplificationRate: 1_000_000,
+  // a 1 s window: full from the second interval on, so every interval takes the whole path
+  anomalyDeviations: 6, anomalyRatio: 4, anomalyMinRate: 125_000, anomalyWindowMs: 1000, anomalyMinWeeks: 3, anomalyDevices: 20,
+  newCountry: false, newAsn: false, newDomain: false, newPeerPeriodMs: 30 * 86_400_000,
+};
+/** The bench's first 20 local hosts (specs() gives 16 flows to each). */
+const HOSTS = Array.from({ length: 20 }, (_, i) => `192.168.0.${i}`);
+const dataDir = mkdtempSync(path.join(os.tmpdir(), 'flowlens-bench-alerts-'));
+process.on('exit', () => rmSync(dataDir, { recursive: true, force: true }));
+const NOW = new Date(2026, 10, 4, 14, 30).getTime();
+writeWeeklyHistory({ dataDir, iface: 'eth0', scope: 'internet', host: HOSTS, weeks: 3, before: NOW, rate: dailyPattern(1e6) });
+const store = Store.open({ dataDir, flushIntervalMs: 0 });
 const { rules } = parseAlertLists({
   rules: [
     { name: 'wan-down', metric: 'bit/s', window: '10s', subject: { scope: 'internet', direction: 'down' }, above: '900M', for: '30s' },
@@ -66,9 +89,12 @@ for (const n of counts) {
   const ruleSet = new RuleSet(rules, undefined, 5);
   let id = 0;
   const engine = new AlertEngine([], () => ++id);
+  const anomaly = new AnomalyDetector(DETECTORS, () => store, 5);
   const flowsMs: number[] = [];
   const alertsMs: number[] = [];
-  let t = 1_000_000_000;
+  const anomalyMs: number[] = [];
+  let learnMs = 0;
+  let t = NOW;
   for (let r = 0; r < reps + 1; r++) {
     const batch = flowBatch(specs(n, t + 500), t + 500);
     const totals = totalsFor(specs(n, t + 500));
@@ -79,15 +105,49 @@ for (const n of counts) {
     const f = Number(process.hrtime.bigint() - t0) / 1e6;
     collectGarbage();
     t0 = process.hrtime.bigint();
-    const observations = [...ruleSet.evaluate(stats, p.live), ...detectors.evaluate(stats, p.live)];
+    // the anomaly detector first, right after the GC: its own figure is not another stage's garbage
+    const observations = anomaly.evaluate(stats, p.live);
+    const an = Number(process.hrtime.bigint() - t0) / 1e6;
+    observations.push(...ruleSet.evaluate(stats, p.live), ...detectors.evaluate(stats, p.live));
     engine.step(stats.end, observations);
     const a = Number(process.hrtime.bigint() - t0) / 1e6;
-    if (r > 0) { flowsMs.push(f); alertsMs.push(a); } // the first interval creates the sessions
+    if (r === 0) learnMs = an;
+    if (r > 0) { flowsMs.push(f); alertsMs.push(a); anomalyMs.push(an); } // the first interval creates the sessions (and the anomaly detector learns)
     t += 1000;
   }
-  rows.push([String(n), String(p.live.size), median(flowsMs).toFixed(1), median(alertsMs).toFixed(1), (median(alertsMs) / median(flowsMs)).toFixed(2), ((median(alertsMs) * 1e6) / p.live.size).toFixed(0)]);
+  const st = anomaly.status();
+  rows.push([String(n), String(p.live.size), median(flowsMs).toFixed(1), median(alertsMs).toFixed(1), (median(alertsMs) / median(flowsMs)).toFixed(2), ((median(alertsMs) * 1e6) / p.live.size).toFixed(0),
+    median(anomalyMs).toFixed(2), (median(anomalyMs) / median(flowsMs)).toFixed(3), `${st.anomalyReady}/${st.anomalySeries}`, learnMs.toFixed(0)]);
 }
-console.log(table(['flows/interval', 'sessions', 'flows stage ms', 'alert stage ms', 'alerts/flows', 'ns/session'], rows));
+console.log(table(['flows/interval', 'sessions', 'flows stage ms', 'alert stage ms', 'alerts/flows', 'ns/session', 'anomaly ms', 'anomaly/flows', 'ready/series', 'anomaly learn ms (1st interval)'], rows));
+
+printHeader('anomaly detector state: series learned from 3 weeks of history (1 interface × 2 directions + N devices × 2)');
+{
+  const mrows: string[][] = [];
+  for (const devices of [20, 200]) {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'flowlens-bench-anomaly-'));
+    const hosts = Array.from({ length: devices }, (_, i) => `192.168.${i >> 8}.${i & 0xff}`);
+    writeWeeklyHistory({ dataDir: dir, iface: 'eth0', scope: 'internet', host: hosts, weeks: 3, before: NOW, rate: dailyPattern(1e6) });
+    const s = Store.open({ dataDir: dir, flushIntervalMs: 0 });
+    const traffic = [{ iface: 'eth0', direction: 'up' as const, scope: 'internet' as const, bytes: 1000, packets: 1 }, { iface: 'eth0', direction: 'down' as const, scope: 'internet' as const, bytes: 1000, packets: 1 }];
+    const stats = { start: NOW - 1000, end: NOW, traffic, activeSessions: 0, activeRemotes: 0, endedSessions: [],
+      talkers: { ip: [], host: [], port: [], proto: [], country: [], asn: [], domain: [] } };
+    const empty = { size: 0, intervals: 0, values: () => [][Symbol.iterator](), latestBytesUp: () => 0, latestBytesDown: () => 0 };
+    collectGarbage();
+    const before = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+    const d = new AnomalyDetector({ ...DETECTORS, anomalyDevices: devices }, () => s, 5);
+    const t0 = process.hrtime.bigint();
+    d.evaluate(stats, empty);
+    const learn = Number(process.hrtime.bigint() - t0) / 1e6;
+    collectGarbage();
+    const after = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
+    const series = d.status().anomalySeries;
+    mrows.push([String(devices), String(series), learn.toFixed(0), ((after - before) / 1e3).toFixed(0), ((after - before) / series).toFixed(0), (d.stateBytes() / series).toFixed(0)]);
+    s.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+  console.log(table(['devices', 'series', 'learn ms', 'heap kB', 'bytes/series (heap)', 'bytes/series (arrays)'], mrows));
+}
 
 printHeader(`detector state: ${remotes} remote sources, one unanswered SYN each, in the scan windows`);
 {

@@ -106,13 +106,16 @@ enum flow_slot_state {
 };
 
 /*
- * Captures: DNS answers and TLS ClientHellos, copied into the captures ring
- * buffer for the control plane to parse (names, SNI). Not counted: the packet
- * is counted as a flow like any other.
+ * Captures: DNS answers, TLS ClientHellos, DHCP client messages and mDNS
+ * answers, copied into the captures ring buffer for the control plane to parse
+ * (names, SNI, device names). Not counted: the packet is counted as a flow like
+ * any other.
  */
 enum capture_kind {
 	CAPTURE_DNS = 1,  /* UDP or TCP from port 53: an answer (TCP: with its 2-byte length prefix) */
 	CAPTURE_TLS = 2,  /* TCP to port 443 whose payload starts a TLS handshake record with a ClientHello */
+	CAPTURE_DHCP = 3, /* UDP to port 67: a DHCP client's DISCOVER/REQUEST/INFORM (or a relay's copy) */
+	CAPTURE_MDNS = 4, /* UDP from port 5353: an mDNS announcement or answer */
 };
 
 /* L4 payload bytes a capture holds at most; the rest of the packet is not copied. */

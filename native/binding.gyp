@@ -1,6 +1,6 @@
 {
   "target_defaults": {
-    "sources": ["src/addon.cc", "src/loader.c", "src/flow_ids.c", "src/links.c"],
+    "sources": ["src/addon.cc", "src/loader.c", "src/flow_ids.c", "src/links.c", "src/neighbours.c"],
     "include_dirs": [
       "<!(node -p \"require('node-addon-api').include_dir\")",
       "../build/bpf"

@@ -3,7 +3,7 @@
 # Idempotent: does nothing when every package is present at a good version.
 set -euo pipefail
 
-runtime_pkgs=(clang llvm libelf-dev zlib1g-dev pkg-config bpftool iproute2 iputils-ping make g++ python3 protobuf-compiler)
+runtime_pkgs=(ieee-data clang llvm libelf-dev zlib1g-dev pkg-config bpftool iproute2 iputils-ping make g++ python3 protobuf-compiler)
 test_pkgs=(prometheus python3-grpcio python3-protobuf iperf3 tcpreplay ethtool dnsmasq nginx-light bind9-dnsutils curl openssl victoria-metrics chromium systemd tcpdump tshark nmap hping3 tmux python3-aiosmtpd nftables)
 want=("${runtime_pkgs[@]}")
 testing=0

@@ -13,6 +13,7 @@ import { interfacesCommand } from './cli/interfaces.js';
 import { checkCommand } from './cli/check.js';
 import { historyCli } from './cli/history.js';
 import { topCli } from './cli/top.js';
+import { devicesCli } from './cli/devices.js';
 import { sessionsCli } from './cli/sessions.js';
 import { usageCli } from './cli/usage.js';
 import { prepareArgs } from './cli/args.js';
@@ -80,7 +81,7 @@ ${settingsHelp()}`,
       if (config.collector.interfaces.length) throw new FlowlensError('FLOW_ERR_USAGE', '--demo makes its own interface: do not combine it with --iface');
       const { preflight } = await import('./system/preflight.js');
       preflight();
-      const { startDemo } = await import('./demo/index.js');
+      const { startDemo, DEMO_RULE } = await import('./demo/index.js');
       // every stop removes the demo's network and directory and exits 0: a signal
       // while the demo is set up stops it before counting starts; a second signal
       // while it stops removes it at once
@@ -93,6 +94,7 @@ ${settingsHelp()}`,
       process.on('SIGINT', onSignal);
       process.on('SIGTERM', onSignal);
       const demo = await startDemo();
+      const { parseAlertLists } = await import('./alerts/config.js');
       removeNow = demo.removeNow;
       if (signalled) {
         await demo.stop();
@@ -110,6 +112,11 @@ ${settingsHelp()}`,
         // the demo's made-up traffic stays out of the host's real history
         config.history.dataDir = demo.dir;
         notes.push(`flowlens demo: history in ${demo.dir} while it runs (flowlens history --data-dir ${demo.dir}); removed when it stops`);
+      }
+      if (config.alerts.enabled && config.alerts.rules.length === 0) {
+        // the demo's burst (a 20 MB download each minute) is what a rule on the internet download catches
+        config.alerts.rules = parseAlertLists({ rules: [DEMO_RULE], webhooks: [], emails: [] }).rules;
+        notes.push(`flowlens demo: alert rule "${DEMO_RULE.name}" (internet download above ${DEMO_RULE.above}bit/s over ${DEMO_RULE.window}) catches the burst each minute`);
       }
       try {
         config.collector.interfaces = [demo.iface];
@@ -156,6 +163,7 @@ ${settingsHelp()}`,
   },
   history: historyCli,
   top: topCli,
+  devices: devicesCli,
   sessions: sessionsCli,
   usage: usageCli,
   alerts: alertsCli,

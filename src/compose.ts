@@ -7,6 +7,7 @@
  *              files: everything that can be refused, before anything opens
  *   influx     the InfluxDB writer (connects when it has points)
  *   history    the store: creates and claims the data directory
+ *   devices    the LAN's devices: restored from the history, neighbour table read every 5 s
  *   geo        the geo databases
  *   alerts     rules, detectors and notifications (its own connection to the history database)
  *   api        binds the JSON and gRPC ports (before attaching: a busy port
@@ -28,7 +29,9 @@ import { InfluxComponent } from './sinks/influx/index.js';
 import { GeoComponent } from './enrich/geo.js';
 import { RemoteEnrichment } from './enrich/remote.js';
 import { NameTable } from './enrich/names.js';
+import { DeviceTable, DevicesComponent, kernelNeighbours, type Neighbour } from './enrich/devices.js';
 import { CidrSet, PRIVATE_RANGES } from './net/cidr.js';
+import { ifindexOf } from './collector/links.js';
 import { ApiComponent, type ApiSource } from './api/index.js';
 import { AlertsComponent } from './alerts/index.js';
 import { alertLine } from './alerts/influx.js';
@@ -54,7 +57,12 @@ export interface FlowlensDependencies {
   collector: CollectorDependency;
   /** The host's own addresses; default: the interfaces' (tests pin them). */
   hostAddresses?: () => string[];
+  /** The neighbour table on these interfaces; default: the kernel's (tests without a kernel pass []). */
+  neighbours?: (ifaces: readonly string[]) => Neighbour[];
 }
+
+/** How often the neighbour table is read and learned devices are stored. */
+const DEVICES_REFRESH_MS = 5000;
 
 export class Flowlens {
   readonly monitor: Monitor;
@@ -64,6 +72,7 @@ export class Flowlens {
   readonly geo: GeoComponent;
   readonly names: NameTable | undefined;
   readonly alerts: AlertsComponent | undefined;
+  readonly devices: DevicesComponent;
   private readonly parts: Components;
   /** The monitor's own failure to stop, thrown by stop() once every part has stopped. */
   private stopFailure: unknown;
@@ -88,6 +97,24 @@ export class Flowlens {
         maxDiskBytes: config.history.maxDiskBytes,
       }, { liveSessions: () => monitor.processor.live.values() })
       : undefined);
+    // a gateway's devices are on its LAN interfaces; a host's neighbours on any it counts on
+    const lan = Object.entries(config.collector.roles ?? {}).filter(([, r]) => r === 'lan').map(([n]) => n);
+    const deviceIfaces = lan.length ? lan : config.collector.interfaces;
+    const localSet = new CidrSet(config.networks.local);
+    // with roles, DHCP and mDNS name devices on the LAN interfaces only (a WAN can carry other customers'
+    // DHCP requests); their ifindexes are re-read with the neighbours: a re-created interface has a new one
+    let deviceIfindexes = new Set<number>();
+    const deviceInterface = lan.length ? (i: number) => deviceIfindexes.has(i) : undefined;
+    const devices = (this.devices = new DevicesComponent(new DeviceTable({ settings: config.devices, ...(deviceInterface ? { deviceInterface } : {}) }), {
+      // a device is a local address: a neighbour with a public address is the internet's (an ISP's router)
+      neighbours: () => {
+        deviceIfindexes = new Set(deviceIfaces.map(ifindexOf));
+        return (deps.neighbours ?? kernelNeighbours)(deviceIfaces).filter((n) => localSet.has(n.address));
+      },
+      store: () => history?.store,
+      refreshMs: DEVICES_REFRESH_MS,
+      onError: (e) => monitor.failed('devices', e),
+    }));
     const machine = new HostSampler(config.history.enabled ? config.history.dataDir : undefined);
     const influx = (this.influx = config.influx ? new InfluxComponent(config.influx, { host: config.host, machine: () => machine.sample() }) : undefined);
     const alerts = (this.alerts = config.alerts.enabled
@@ -102,7 +129,7 @@ export class Flowlens {
     if (alerts && influx) alerts.on('alert', (t) => influx.writeLines((precision) => { const l = alertLine(t, config.host, precision); return l ? [l] : []; }));
     const api = (this.api = config.api.enabled
       ? new ApiComponent(config.api, (): ApiSource => ({
-        processor: monitor.processor, status: () => monitor.status(), store: history?.store, alerts, intervalMs: config.collector.intervalMs, host: config.host, billing: config.billing,
+        processor: monitor.processor, status: () => monitor.status(), store: history?.store, alerts, devices: devices.table, intervalMs: config.collector.intervalMs, host: config.host, billing: config.billing,
         captures: () => monitor.packetCaptures,
       }))
       : undefined);
@@ -110,12 +137,13 @@ export class Flowlens {
       openCollector: () => deps.collector.open(config.collector),
       enrichment: new RemoteEnrichment(geo, names),
       names,
+      devices: devices.table,
       // the API first: its live answers and streams are the most current
       // the alerts after the history: quotas read the period so far from it, this interval included
       consumers: [api, history, alerts, influx].filter((c) => c !== undefined),
       statuses: {
         alerts: alerts && (() => alerts.status()), history: history && (() => history.status()), influx: influx && (() => influx.status()),
-        names: names && (() => names.stats()), geo: () => geo.status(), machine: () => machine.sample(),
+        names: names && (() => names.stats()), devices: () => devices.table.stats(), geo: () => geo.status(), machine: () => machine.sample(),
       },
       ...(deps.hostAddresses ? { hostAddresses: deps.hostAddresses } : {}),
     }));
@@ -129,7 +157,7 @@ export class Flowlens {
       stop: () => undefined,
     };
     const collector: Component = { name: 'collector', start: () => monitor.open(), stop: () => monitor.closeNow() };
-    this.parts = new Components([checks, influx, history, alerts, geo, api, collector, monitor].filter((c) => c !== undefined), (part, e) => {
+    this.parts = new Components([checks, influx, history, devices, alerts, geo, api, collector, monitor].filter((c) => c !== undefined), (part, e) => {
       // the history's last flush failing means counted traffic was not stored: the run failed
       if (part === monitor || part === history) this.stopFailure ??= e;
       if (part !== monitor) monitor.failed(part.name, e);

@@ -22,6 +22,8 @@ import { AddressClassifier } from './net/classify.js';
 import type { IntervalStats, SessionRecord } from './flows/types.js';
 import type { FlowlensConfig } from './config/index.js';
 import type { NameTable, NameTableStats } from './enrich/names.js';
+import type { Capture } from './collector/captures.js';
+import type { DeviceTableStats } from './enrich/devices.js';
 import type { GeoStats } from './enrich/geo.js';
 import type { HistoryStatus } from './store/component.js';
 import type { InfluxSinkStats } from './sinks/influx/index.js';
@@ -54,6 +56,7 @@ export interface PartsStatus {
   alerts?: AlertsStatus;
   influx?: InfluxSinkStats;
   names?: NameTableStats;
+  devices?: DeviceTableStats;
   geo?: GeoStats;
   /** The machine: CPU, memory, disk, interfaces (src/system/host.ts). */
   machine?: HostSample;
@@ -79,6 +82,8 @@ export interface MonitorDependencies {
   enrichment?: Enrichment;
   /** Learns names from the interval's captured DNS answers and TLS hellos, before the flows are labelled. */
   names?: NameTable;
+  /** Learns device names from the interval's captured DHCP requests and mDNS answers. */
+  devices?: { ingest(c: Capture): void };
   /** Fed every interval, in this order. */
   consumers?: readonly Consumer[];
   statuses?: StatusSources;
@@ -149,6 +154,8 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   }
 
   private onInterval(iv: Interval): void {
+    const devices = this.deps.devices;
+    if (devices) for (const c of iv.captures) devices.ingest(c);
     const names = this.deps.names;
     if (names) {
       for (const c of iv.captures) names.ingest(c);
@@ -202,6 +209,7 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
         alerts: s.alerts?.(),
         influx: s.influx?.(),
         names: s.names?.(),
+        devices: s.devices?.(),
         geo: s.geo?.(),
         machine: s.machine?.(),
       },

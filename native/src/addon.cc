@@ -19,8 +19,10 @@
 #include <string>
 #include <utility>
 #include <vector>
+#include <sys/socket.h>
 #include "flow_ids.h"
 #include "links.h"
+#include "neighbours.h"
 #include "loader.h"
 
 namespace {
@@ -1003,6 +1005,8 @@ Napi::Object Layout(Napi::Env env)
 	consts.Set("CAPTURE_PAYLOAD_MAX", CAPTURE_PAYLOAD_MAX);
 	consts.Set("CAPTURE_DNS", (uint32_t)CAPTURE_DNS);
 	consts.Set("CAPTURE_TLS", (uint32_t)CAPTURE_TLS);
+	consts.Set("CAPTURE_DHCP", (uint32_t)CAPTURE_DHCP);
+	consts.Set("CAPTURE_MDNS", (uint32_t)CAPTURE_MDNS);
 	consts.Set("CAPTURE_ERR__COUNT", (uint32_t)CAPTURE_ERR__COUNT);
 	consts.Set("FLOW_ID_NONE", (double)FLOW_ID_NONE);
 	consts.Set("FLOW_ROLE_SLOTS", FLOW_ROLE_SLOTS);
@@ -1019,6 +1023,33 @@ Napi::Object Layout(Napi::Env env)
 	l.Set("constants", consts);
 	l.Freeze();
 	return l;
+}
+
+// neighbours() (neighbours.h): the neighbour table now, one object per entry
+// (a LAN's few hundred, read every few seconds: not a hot path).
+Napi::Value Neighbours(const Napi::CallbackInfo &info)
+{
+	Napi::Env env = info.Env();
+	static constexpr int kMax = 65536;
+	std::vector<fl_neighbour> nb(kMax);
+	int more = 0;
+	int n = fl_neighbours_dump(nb.data(), kMax, &more);
+	if (n < 0)
+		throw KernelError(env, n, "cannot read the neighbour table (rtnetlink RTM_GETNEIGH)");
+	Napi::Array a = Napi::Array::New(env, n);
+	for (int i = 0; i < n; i++) {
+		Napi::Object o = Napi::Object::New(env);
+		o.Set("ifindex", nb[i].ifindex);
+		o.Set("ipVersion", nb[i].family == AF_INET6 ? 6 : 4);
+		o.Set("addr", Napi::Buffer<uint8_t>::Copy(env, nb[i].addr, nb[i].family == AF_INET6 ? 16 : 4));
+		o.Set("mac", Napi::Buffer<uint8_t>::Copy(env, nb[i].mac, nb[i].mac_len));
+		o.Set("state", nb[i].state);
+		a.Set(i, o);
+	}
+	Napi::Object r = Napi::Object::New(env);
+	r.Set("neighbours", a);
+	r.Set("more", more);
+	return r;
 }
 
 Napi::Object Init(Napi::Env env, Napi::Object exports)
@@ -1040,6 +1071,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports)
 	exports.Set("FlowIdTable", FlowIdTable::Init(env));
 #endif
 	exports.Set("xdpSupport", Napi::Function::New(env, XdpSupport));
+	exports.Set("neighbours", Napi::Function::New(env, Neighbours));
 	exports.Set("libbpfVersion", Napi::String::New(env, fl_libbpf_version()));
 	exports.Set("layout", Layout(env));
 	return exports;

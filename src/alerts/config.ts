@@ -112,6 +112,24 @@ export interface DetectorConfig {
   icmpFloodRate: number;
   /** Bytes per second of unsolicited/amplified UDP answers from service ports to one victim. */
   amplificationRate: number;
+  /** Traffic anomaly: median absolute deviations above the hour-of-week baseline (0: off). */
+  anomalyDeviations: number;
+  /** ... and at least this many times the baseline ... */
+  anomalyRatio: number;
+  /** ... and at least this many bytes per second above it. */
+  anomalyMinRate: number;
+  /** The recent rate is the mean over this window. */
+  anomalyWindowMs: number;
+  /** Samples (weeks) an hour of the week needs before it can fire. */
+  anomalyMinWeeks: number;
+  /** The largest local hosts of the learned weeks with their own baseline. */
+  anomalyDevices: number;
+  /** Info alerts when a device talks to a country / ASN / domain new to it. */
+  newCountry: boolean;
+  newAsn: boolean;
+  newDomain: boolean;
+  /** What those learn from the session log. */
+  newPeerPeriodMs: number;
 }
 
 export interface AlertsConfig {

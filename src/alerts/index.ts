@@ -16,7 +16,9 @@ import type { IntervalStats } from '../flows/types.js';
 import type { Store } from '../store/index.js';
 import { openForWriting, openInMemory, type Db } from '../store/schema.js';
 import type { AlertsConfig, QuotaRule } from './config.js';
+import { AnomalyDetector, type AnomalyStatus } from './anomaly.js';
 import { Detectors, type DetectorStatus } from './detectors.js';
+import { NewPeers } from './new-peers.js';
 import { AlertEngine, type Transition } from './engine.js';
 import { Notifier, type NotificationBody, type ReceiverStatus } from './notify.js';
 import { RuleSet, type PeriodUse } from './rules.js';
@@ -48,7 +50,7 @@ export interface AlertsStatus {
   receivers: ReceiverStatus[];
   /** Notifications dropped because the queue was full. */
   notificationsDropped: number;
-  detectors: DetectorStatus;
+  detectors: DetectorStatus & AnomalyStatus;
   reloads: number;
   lastReloadError?: string;
 }
@@ -93,6 +95,8 @@ export class AlertsComponent extends EventEmitter<{ alert: [Transition] }> {
   private notifier: Notifier | undefined;
   private readonly rules: RuleSet;
   private readonly detectors: Detectors;
+  private readonly anomaly: AnomalyDetector;
+  private readonly newPeers: NewPeers;
   private reloads = 0;
   private lastReloadError: string | undefined;
 
@@ -101,6 +105,8 @@ export class AlertsComponent extends EventEmitter<{ alert: [Transition] }> {
     this.setMaxListeners(0);
     this.rules = new RuleSet(config.rules, periodUse(deps.history), config.contributors);
     this.detectors = new Detectors(config.detectors, config.contributors);
+    this.anomaly = new AnomalyDetector(config.detectors, deps.history, config.contributors);
+    this.newPeers = new NewPeers(config.detectors, deps.history, config.contributors);
   }
 
   start(): void {
@@ -119,7 +125,8 @@ export class AlertsComponent extends EventEmitter<{ alert: [Transition] }> {
     // going on at a restart is not over, and must not resolve (and fire again after)
     if (!engine || !store || !notifier || stats.end <= stats.start) return;
     const live = this.deps.live();
-    const observations = [...this.rules.evaluate(stats, live), ...this.detectors.evaluate(stats, live)];
+    const observations = [...this.rules.evaluate(stats, live), ...this.detectors.evaluate(stats, live),
+      ...this.anomaly.evaluate(stats, live), ...this.newPeers.evaluate(stats, live)];
     const transitions = engine.step(stats.end, observations);
     store.apply(stats.end, transitions, notifier.names, (t) => JSON.stringify({ event: t.event, alert: t.alert } as NotificationBody));
     for (const t of transitions) this.emit('alert', t);
@@ -132,6 +139,8 @@ export class AlertsComponent extends EventEmitter<{ alert: [Transition] }> {
       const next = config ?? this.deps.reread?.() ?? this.config;
       this.rules.replace(next.rules);
       this.detectors.replace(next.detectors);
+      this.anomaly.replace(next.detectors);
+      this.newPeers.replace(next.detectors);
       this.notifier?.configure(next.webhooks, next.emails);
       this.config = next;
       this.reloads++;
@@ -183,7 +192,7 @@ export class AlertsComponent extends EventEmitter<{ alert: [Transition] }> {
       firingBy, rules: this.config.rules.length,
       receivers: this.notifier?.status() ?? [],
       notificationsDropped: this.store?.dropped ?? 0,
-      detectors: this.detectors.status(),
+      detectors: { ...this.detectors.status(), ...this.anomaly.status() },
       reloads: this.reloads,
       ...(this.lastReloadError ? { lastReloadError: this.lastReloadError } : {}),
     };

@@ -75,7 +75,7 @@ export function emailContent(items: NotificationBody[], host: string): { subject
     ...(a.contributors.length ? ['  contributors:', ...contributorsText(a)] : []),
   ].join('\n')).join('\n\n');
   const html = items.map(({ event, alert: a }) => `<h3>${event.toUpperCase()} ${escape(a.severity)} ${escape(a.kind)}</h3><p>${escape(a.summary)}</p>` +
-    `<p>value ${a.value} ${escape(a.unit)}, threshold ${a.threshold}</p>` +
+    `<p>value ${a.value} ${escape(a.unit)}, threshold ${a.threshold}${a.baseline !== undefined ? `, baseline ${a.baseline}` : ''}</p>` +
     (a.contributors.length ? `<table><tr><th>source</th><th>target</th><th>service</th><th>bytes</th><th>packets</th></tr>${a.contributors.map((c) =>
       `<tr><td>${escape(c.source)}</td><td>${escape(c.target ?? '')}</td><td>${escape(c.service ?? '')}</td><td>${c.bytes}</td><td>${c.packets}</td></tr>`).join('')}</table>` : '')).join('<hr>');
   return { subject, text, html };

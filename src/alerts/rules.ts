@@ -9,8 +9,16 @@ import type { LiveSession, LiveSessions } from '../flows/live.js';
 import type { IntervalStats, TalkerDimension, TalkerRow } from '../flows/types.js';
 import { protocolName } from '../net/protocols.js';
 import { startOf, nextStart } from '../store/time.js';
+import { formatBits, formatBytes } from '../config/units.js';
 import { KEY_SUBJECTS, type KeySubject, type QuotaRule, type Rule, type Subject, type ThresholdRule } from './config.js';
 import type { Contributor, Observation } from './types.js';
+
+/** A threshold as the person who set it reads it: "20.0 Mbit/s", "5.00 GB", "1000". */
+function formatThreshold(metric: string, n: number): string {
+  if (metric === 'bit/s') return formatBits(n);
+  if (metric === 'bytes') return formatBytes(n);
+  return String(n);
+}
 
 /** Where a quota's use of the period so far comes from at start (the history), in bytes. */
 export type PeriodUse = (rule: QuotaRule, from: number, to: number) => Map<string, number>;
@@ -177,7 +185,7 @@ class ThresholdEvaluator {
       const clear = above ? value <= r.threshold * (1 - r.hysteresis) : value >= r.threshold * (1 + r.hysteresis);
       out.push({
         fingerprint: `${r.name}|${JSON.stringify(subject)}`, rule: r.name, kind: 'threshold', severity: r.severity, subject,
-        summary: `${r.name}: ${r.metric} of ${describe(subject)} ${above ? 'above' : 'below'} ${r.threshold}`,
+        summary: `${r.name}: ${r.metric} of ${describe(subject)} ${above ? 'above' : 'below'} ${formatThreshold(r.metric, r.threshold)}`,
         value, threshold: r.threshold, unit: UNITS[r.metric], active, clear, forMs: r.forMs,
         contributors: () => topSessions(live, (x) => this.match(x) === key, this.contributorsN),
       });
@@ -218,7 +226,7 @@ class QuotaEvaluator {
         out.push({
           fingerprint: `${r.name}|${JSON.stringify(subject)}|${step}|${start}`, rule: r.name, kind: 'quota', severity: step >= 100 ? 'critical' : r.severity,
           subject: { ...subject, step: `${step}%`, period: r.period },
-          summary: `${r.name}: ${describe(subject)} used ${step}% of its ${r.period}ly quota`,
+          summary: `${r.name}: ${describe(subject)} used ${step}% of its ${r.period === 'day' ? 'daily' : 'monthly'} quota`,
           value: used, threshold, baseline: r.limit, unit: 'B', active, clear: false, forMs: 0,
           contributors: () => topSessions(live, (x) => match(x) === key, this.contributorsN),
         });

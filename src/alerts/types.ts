@@ -6,7 +6,7 @@ import type { Severity } from './config.js';
 
 export type { Severity } from './config.js';
 export type AlertState = 'pending' | 'firing' | 'resolved';
-export const ALERT_KINDS = ['threshold', 'quota', 'port-scan', 'host-sweep', 'syn-flood', 'udp-flood', 'icmp-flood', 'amplification'] as const;
+export const ALERT_KINDS = ['threshold', 'quota', 'port-scan', 'host-sweep', 'syn-flood', 'udp-flood', 'icmp-flood', 'amplification', 'anomaly', 'new-country', 'new-asn', 'new-domain'] as const;
 export type AlertKind = (typeof ALERT_KINDS)[number];
 
 /** One session or talker behind an alert's value, at firing time. */

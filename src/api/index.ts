@@ -27,7 +27,7 @@ import { buildHttpApp } from './http/app.js';
 import { LiveQuery } from './live-query.js';
 import type { LiveSessions } from '../flows/live.js';
 import { FlowMetrics } from './metrics.js';
-import { ApiService } from './service.js';
+import { ApiService, type ApiSources } from './service.js';
 import type { AlertsComponent } from '../alerts/index.js';
 import { registerAlertMetrics } from '../alerts/metrics.js';
 import type { PacketCaptures } from '../capture/index.js';
@@ -52,6 +52,8 @@ export interface ApiSource {
   store?: Store;
   /** The alerts, when they run. */
   alerts?: AlertsComponent;
+  /** The LAN's devices. */
+  devices?: ApiSources['devices'];
   /** The collector's interval, for the health check. */
   intervalMs: number;
   host: string;
@@ -77,7 +79,7 @@ export class ApiServer {
   private constructor(readonly config: ApiConfig, private readonly source: ApiSource, private readonly lookup?: LookupAll) {
     this.hub.setMaxListeners(0);
     this.live = new LiveQuery(source.processor.live);
-    this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store, billing: source.billing ?? DEFAULT_BILLING });
+    this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store, billing: source.billing ?? DEFAULT_BILLING, ...(source.devices ? { devices: source.devices } : {}) });
     // the InfluxDB writer's counters are read when Prometheus scrapes, not every interval
     this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx, () => source.status().sinks.machine, () => source.status().sinks.history);
     const alerts = source.alerts;

@@ -53,6 +53,7 @@ export class FlowMetrics {
   private readonly attached: Gauge<'iface' | 'ingress' | 'egress'>;
   private readonly reattaches: Counter<'iface'>;
   private readonly goneSeconds: Counter<'iface'>;
+  private readonly forwarded: Counter<'iface'>;
   private readonly lastInterval: Gauge;
   private readonly captures: Counter;
   private readonly captureDrops: Counter;
@@ -114,6 +115,7 @@ export class FlowMetrics {
     this.filteredPackets = counter('flowlens_filtered_packets_total', 'Packets the configured filters removed');
     this.attached = gauge('flowlens_attached', 'Interfaces counted on, with how ingress and egress are attached (1 while attached, 0 while the interface is gone)', ['iface', 'ingress', 'egress']);
     this.reattaches = counter('flowlens_interface_reattaches_total', 'Times an interface was attached again after it was deleted and re-created, since start', ['iface']);
+    this.forwarded = counter('flowlens_interface_forwarded_packets_total', 'Packets an interface with a gateway role skipped because another interface counts them (docs/gateway.md); with its counted, non-IP and malformed packets it adds up to the kernel\'s', ['iface']);
     this.goneSeconds = counter('flowlens_interface_gone_seconds_total', 'Seconds an interface did not exist since start (nothing counted on it then), the current gap included', ['iface']);
     this.captures = counter('flowlens_captures_total', 'DNS answers and TLS ClientHellos the kernel handed over for names');
     this.captureDrops = counter('flowlens_capture_drops_total', 'DNS answers and TLS ClientHellos lost: the capture ring buffer was full (names.captureBuffer) or the copy failed');
@@ -168,6 +170,7 @@ export class FlowMetrics {
       const before = pc?.attachments.find((p) => p.iface === a.iface);
       this.reattaches.inc({ iface: a.iface }, delta(a.reattaches, before?.reattaches));
       this.goneSeconds.inc({ iface: a.iface }, delta(a.goneMs, before?.goneMs) / 1000);
+      this.forwarded.inc({ iface: a.iface }, delta(a.forwardedPackets, before?.forwardedPackets));
     }
     if (stats.end > stats.start) this.lastInterval.set(stats.end / 1000);
     this.previous = { collector: { ...c, bpfErrors: { ...c.bpfErrors }, attachments: c.attachments.map((a) => ({ ...a })) }, flows: { ...f } };

@@ -19,6 +19,7 @@ import type { DateArg, SessionFilter as StoreSessionFilter, SessionSort, Traffic
 import { FlowlensError } from '../errors.js';
 import { LiveQuery, MAX_WINDOW_SECONDS, type LiveSort, type LiveTalker } from './live-query.js';
 import * as pb from './grpc/gen/flowlens/v1/flowlens.js';
+import type { Device } from '../enrich/devices.js';
 
 export interface ApiSources {
   live: LiveQuery;
@@ -27,6 +28,8 @@ export interface ApiSources {
   /** The history; undefined when history is off. */
   store?: Store;
   billing: BillingConfig;
+  /** The LAN's devices (src/enrich/devices.ts): /api/devices and the labels of local-host talkers. */
+  devices?: { list(): Device[]; labelOf(address: string): string | undefined };
 }
 
 const usage = (message: string, hint?: string) => new FlowlensError('FLOW_ERR_USAGE', message, hint);
@@ -278,13 +281,36 @@ export class ApiService {
         throw usage(`window must be from 1 to ${MAX_WINDOW_SECONDS} seconds, not ${req.windowSeconds}`, `ask for a live window (window seconds) or a date range (${params.from} and ${params.to})`);
       }
       const t = this.src.live.top(dim, req.windowSeconds, limit, scope);
-      return { dimension: dim, scope, source: 'live', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+      return { dimension: dim, scope, source: 'live', from: ms(t.from), to: ms(t.to), rows: this.deviceLabels(dim, t.rows.map(talker)), other: talker(t.other), total: talker(t.total) };
     }
     if (req.windowSeconds) throw usage(`give either a live window or a date range (${params.from} and ${params.to}), not both`);
     if (from === undefined) throw usage(`${params.from} is required with ${params.to}`);
     if (to === undefined) throw usage(`${params.to} is required with ${params.from}`);
     const t = this.memo(`top ${dim} ${scope} ${from} ${to} ${limit}`, () => this.history().topTalkers({ dimension: dim, scope, from, to, limit, params }));
-    return { dimension: dim, scope, source: 'history', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+    return { dimension: dim, scope, source: 'history', from: ms(t.from), to: ms(t.to), rows: this.deviceLabels(dim, t.rows.map(talker)), other: talker(t.other), total: talker(t.total) };
+  }
+
+  /** Local hosts are labelled with their device (name, else vendor, else MAC), as it is now. */
+  private deviceLabels(dim: string, rows: pb.Talker[]): pb.Talker[] {
+    const d = this.src.devices;
+    if (dim !== 'host' || !d) return rows;
+    for (const r of rows) if (!r.label) r.label = d.labelOf(r.key) ?? '';
+    return rows;
+  }
+
+  /** The same as the gRPC message: absent fields as "". */
+  deviceMessages(): pb.DevicesResponse {
+    return {
+      devices: this.devices().devices.map((d) => ({
+        mac: d.mac, macKind: d.macKind, vendor: d.vendor ?? '', name: d.name ?? '', nameSource: d.nameSource ?? '',
+        addresses: d.addresses, iface: d.iface ?? '', firstSeen: d.firstSeen, lastSeen: d.lastSeen,
+      })),
+    };
+  }
+
+  /** The LAN's devices, most recently seen first (GET /api/devices). */
+  devices(): { devices: Device[] } {
+    return { devices: this.src.devices?.list() ?? [] };
   }
 
   sessions(req: pb.SessionsRequest, params = GRPC_RANGE): pb.SessionsResponse {
@@ -336,6 +362,8 @@ export class ApiService {
       captures: c.captures, captureDrops: c.captureDrops, captureLoadErrors: c.captureLoadErrors,
       historyHealth: historyHealth(s.sinks.history),
       namedAddresses: s.sinks.names?.names ?? 0, dnsAnswers: s.sinks.names?.answers ?? 0, tlsHellos: s.sinks.names?.hellos ?? 0,
+      devices: s.sinks.devices?.devices ?? 0, dhcpRequests: s.sinks.devices?.dhcpRequests ?? 0, mdnsAnswers: s.sinks.devices?.mdnsAnswers ?? 0,
+      deviceVendorProblem: s.sinks.devices?.vendorProblems.join('; ') ?? '',
       machine: machine(s.sinks.machine),
     };
   }
@@ -358,7 +386,7 @@ export class ApiService {
       top: req.dimensions.map((d) => {
         const scope = talkerScope(req.scope);
         const t = this.src.live.top(d as TalkerDimension, req.windowSeconds, req.limit || 10, scope);
-        return { dimension: d, scope, source: 'live', from: ms(t.from), to: ms(t.to), rows: t.rows.map(talker), other: talker(t.other), total: talker(t.total) };
+        return { dimension: d, scope, source: 'live', from: ms(t.from), to: ms(t.to), rows: this.deviceLabels(d, t.rows.map(talker)), other: talker(t.other), total: talker(t.total) };
       }),
     };
   }

@@ -111,6 +111,8 @@ export async function analyze(config: FlowlensConfig, opts: AnalyzeOptions, out:
       }, inputs)),
     },
     hostAddresses: () => [],
+    // a capture file's devices come from its DHCP requests: this host's neighbour table is not the file's
+    neighbours: () => [],
   });
   const ndjson = opts.format === 'ndjson';
   const write = (lines: string[]) => { if (lines.length) out.write(`${lines.join('\n')}\n`); };

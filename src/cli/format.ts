@@ -2,19 +2,7 @@
 
 export { protocolName, tcpFlagNames } from '../net/protocols.js';
 
-export function formatBytes(n: number): string {
-  const units = ['B', 'KB', 'MB', 'GB', 'TB', 'PB'];
-  let i = 0;
-  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
-  return `${i === 0 ? n : n.toFixed(n < 10 ? 2 : 1)} ${units[i]}`;
-}
-
-export function formatBits(bitsPerSecond: number): string {
-  const units = ['bit/s', 'kbit/s', 'Mbit/s', 'Gbit/s', 'Tbit/s'];
-  let n = bitsPerSecond, i = 0;
-  while (n >= 1000 && i < units.length - 1) { n /= 1000; i++; }
-  return `${i === 0 ? Math.round(n) : n.toFixed(n < 10 ? 2 : 1)} ${units[i]}`;
-}
+export { formatBits, formatBytes } from '../config/units.js';
 
 /** "addr:port", with brackets around IPv6 addresses. */
 export function endpoint(addr: string, port: number, protocol: number): string {

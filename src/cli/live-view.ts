@@ -44,6 +44,10 @@ export interface Frame {
   seconds: number;
   /** The latest error, shown at the bottom. */
   error?: string;
+  /** The dashboard's URL, after the keys when the width allows. */
+  dashboard?: string;
+  /** The alerts firing now, one line each above the keys. */
+  alerts?: readonly string[];
 }
 
 export function frameOf(iv: Interval, s: IntervalStats, monitor: Monitor): Frame {
@@ -167,11 +171,15 @@ const KEYS_HELP = 'keys: r rate  b bytes  p packets  i internet/LAN  t protocol 
 export function drawScreen(f: Frame, v: ViewState, width: number, height: number): string[] {
   const w = Math.max(width, 1), h = Math.max(height, 1);
   const sessions = pickSessions(f, v);
-  const footer = f.error ? `flowlens: ${f.error}` : KEYS_HELP;
+  const where = f.dashboard ? `${' '.repeat(GAP)}${f.dashboard}` : '';
+  const footer = f.error ? `flowlens: ${f.error}` : KEYS_HELP.length + where.length <= w ? KEYS_HELP + where : KEYS_HELP;
+  // firing alerts above the keys: two at most, the rest counted, so the table keeps its rows
+  const alerts = f.alerts ?? [];
+  const alertLines = alerts.length > 2 ? [alerts[0]!, `${alerts.length - 1} more alerts firing (flowlens alerts)`] : [...alerts];
   // the title and the filter line first; interfaces as room allows (a screen keeps 3 rows for the table)
-  const ifaceRoom = Math.max(0, h - 6);
+  const ifaceRoom = Math.max(0, h - 6 - alertLines.length);
   const header = [f.title, ...f.interfaces.slice(0, ifaceRoom), filterLine(v, sessions.length, f.sessions.length)];
-  const rowRoom = Math.max(0, h - header.length - 2);
+  const rowRoom = Math.max(0, h - header.length - 2 - alertLines.length);
   const rows = sessions.slice(0, rowRoom);
   const cells = rows.map((x) => COLUMNS.map((c) => c.cell(x, f)));
   const columns = fitColumns(cells, v, w);
@@ -182,8 +190,8 @@ export function drawScreen(f: Frame, v: ViewState, width: number, height: number
   const screen = [...header, line(columns.map((c) => c.col.name)), ...cells.map((r) => line(columns.map((c) => r[c.index]!)))];
   // the keys on the last line when there is room for them
   if (screen.length < h) {
-    while (screen.length < h - 1) screen.push('');
-    screen.push(footer);
+    while (screen.length < h - 1 - alertLines.length) screen.push('');
+    screen.push(...alertLines.slice(0, Math.max(0, h - 1 - screen.length)), footer);
   }
   return screen.slice(0, h).map((l) => cut(l, w));
 }
@@ -230,6 +238,9 @@ export class TerminalView {
   private frame: Frame | undefined;
   private active = false;
   private readonly errors: string[] = [];
+  /** The alerts firing now, by id: their line. */
+  private readonly firing = new Map<number, string>();
+  private dashboard: string | undefined;
   private readonly restoreOnExit = () => this.restore();
   private readonly onResize = () => this.draw();
   private readonly onData = (data: Buffer) => this.keys(data.toString('utf8'));
@@ -251,6 +262,19 @@ export class TerminalView {
 
   show(frame: Frame): void {
     this.frame = frame;
+    this.draw();
+  }
+
+  /** The dashboard's address, shown after the keys. */
+  showDashboard(url: string): void {
+    this.dashboard = url;
+    this.draw();
+  }
+
+  /** An alert's news: a firing one stays on screen until it resolves. */
+  alert(id: number, line: string | undefined): void {
+    if (line === undefined) this.firing.delete(id);
+    else this.firing.set(id, line);
     this.draw();
   }
 
@@ -294,7 +318,8 @@ export class TerminalView {
 
   private draw(): void {
     if (!this.active || !this.frame) return;
-    const lines = drawScreen(this.frame, this.state, this.out.columns || 80, this.out.rows || 24);
+    const frame = { ...this.frame, dashboard: this.dashboard, alerts: [...this.firing.values()] };
+    const lines = drawScreen(frame, this.state, this.out.columns || 80, this.out.rows || 24);
     // every line at its row over a cleared row (clearing after a full-width line would
     // erase its last character), then the rest of the screen: no flicker, no scroll
     let text = '';

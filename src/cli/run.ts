@@ -13,6 +13,7 @@ import { TALKER_DIMENSIONS } from '../flows/types.js';
 import type { Monitor } from '../monitor.js';
 import type { Flowlens } from '../compose.js';
 import type { Transition } from '../alerts/engine.js';
+import type { Alert } from '../alerts/types.js';
 import { protocolName, tcpFlagNames } from './format.js';
 import { frameOf, plainFrame, TerminalView } from './live-view.js';
 import { forwardingWithoutRolesWarning } from '../system/forwarding.js';
@@ -148,11 +149,19 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
     for (const m of messages) (m.startsWith('flowlens: counting on') && !view ? out : process.stderr).write(`${m}\n`);
   }
   view?.start();
+  if (view && api) view.showDashboard(`${api.http}/`);
+  // alerts a previous run left firing are on screen from the start
+  // a rule's summary begins with its name; a detector's may not
+  const named = (a: Alert) => (a.summary.startsWith(`${a.rule}:`) ? a.summary : `${a.rule}: ${a.summary}`);
+  const alertLine = (a: Alert) => `ALERT [${a.severity}] ${named(a)}`;
+  if (view) for (const a of flowlens.alerts?.list({ state: 'firing', limit: 20 }) ?? []) view.alert(a.id, alertLine(a));
   opts.onStarted?.();
   if (opts.durationMs > 0) setTimeout(requestStop, opts.durationMs).unref();
   // an alert firing or resolving is news for whoever watches the log (journald under systemd)
   flowlens.alerts?.on('alert', (t: Transition) => {
-    if (!view && (t.event === 'firing' || t.event === 'resolved')) process.stderr.write(`flowlens: alert ${t.event}: [${t.alert.severity}] ${t.alert.rule}: ${t.alert.summary}\n`);
+    if (t.event !== 'firing' && t.event !== 'resolved') return;
+    if (view) view.alert(t.alert.id, t.event === 'firing' ? alertLine(t.alert) : undefined);
+    else process.stderr.write(`flowlens: alert ${t.event}: [${t.alert.severity}] ${named(t.alert)}\n`);
   });
   // SIGHUP: the alert rules, thresholds and receivers again (state kept; a wrong file changes nothing)
   const reload = () => {

@@ -25,6 +25,8 @@ export async function serve(config: FlowlensConfig, out: NodeJS.WritableStream =
       })),
     },
     hostAddresses: () => [],
+    // the stored devices as they are: this host's neighbour table is not the history's
+    neighbours: () => [],
   });
   await flowlens.start();
   const api = flowlens.api?.status();

@@ -7,6 +7,8 @@ import { FlowlensError } from '../errors.js';
 import { TALKER_DIMENSIONS, TALKER_SCOPES } from '../flows/types.js';
 import type { TalkerTotal } from '../store/index.js';
 import { formatBytes, table } from './format.js';
+import { loadConfig, parseDeviceSettings } from '../config/index.js';
+import { DeviceTable } from '../enrich/devices.js';
 import { emptyRangeNote, localTime, oneOf, outputFormat, positiveInteger, printJson, STORE_OPTIONS, STORE_USAGE, withStore, type CliCommand } from './store-options.js';
 
 const KEY_TITLE: Record<string, string> = { ip: 'remote address', host: 'local address', port: 'service', proto: 'protocol', country: 'country', asn: 'AS', domain: 'domain' };
@@ -19,7 +21,7 @@ function topTable(dimension: string, title: string, rows: TalkerTotal[], other: 
   const line = (name: string, label: string, r: TalkerTotal) => [name, label, formatBytes(r.bytesUp), formatBytes(r.bytesDown), formatBytes(r.bytes), share(r.bytes, total.bytes), String(r.connections)];
   const body = rows.map((r, i) => line(`${i + 1}. ${r.key}`, r.label ?? '', r));
   body.push(line('other', '', other), line('total', '', total));
-  return `${title}\n${table([KEY_TITLE[dimension], dimension === 'asn' ? 'organisation' : dimension === 'ip' ? 'name' : '', 'up', 'down', 'total', 'share', 'connections'], body, [2, 3, 4, 5, 6])}\n`;
+  return `${title}\n${table([KEY_TITLE[dimension], dimension === 'asn' ? 'organisation' : dimension === 'ip' ? 'name' : dimension === 'host' ? 'device' : '', 'up', 'down', 'total', 'share', 'connections'], body, [2, 3, 4, 5, 6])}\n`;
 }
 
 export const topCli: CliCommand = {
@@ -46,15 +48,23 @@ ${STORE_USAGE}`,
     const scoped = scope ? ` (${scope === 'lan' ? 'LAN' : 'internet'} traffic)` : '';
     if (v.live && (v.from !== undefined || v.to !== undefined)) throw new FlowlensError('FLOW_ERR_USAGE', '--live takes no --from or --to');
     return withStore(v, (store) => {
+      const labelHosts = (rows: TalkerTotal[]) => {
+        if (dimension !== 'host') return;
+        const devices = new DeviceTable({ settings: parseDeviceSettings(loadConfig({ file: v.config as string | undefined }).values.get('devices')) });
+        devices.restore(store.loadDevices());
+        for (const r of rows) r.label ??= devices.labelOf(r.key);
+      };
       if (v.live) {
         const live = store.liveTop({ dimension, scope, limit });
         if (!live) throw new FlowlensError('FLOW_ERR_STORE', 'no live data: flowlens run has not written any yet', 'start flowlens run with this --data-dir; it writes on every flush');
+        labelHosts(live.rows);
         if (format === 'json') printJson(live);
         else process.stdout.write(topTable(dimension, `top ${dimension}${scoped} — live, ${localTime(live.from)} … ${localTime(live.to)}`, live.rows, live.other, live.total));
         return 0;
       }
       const to = (v.to as string | undefined) ?? 'today';
       const top = store.topTalkers({ dimension, scope, limit, from: (v.from as string | undefined) ?? to, to });
+      labelHosts(top.rows);
       if (format === 'json') printJson(top);
       else process.stdout.write(topTable(dimension, `top ${dimension}${scoped} — ${localTime(top.from)} … ${localTime(top.to)}`, top.rows, top.other, top.total)
         + emptyRangeNote(top.from, top.to, top.total.bytes, store.dateRange()));

@@ -4,16 +4,21 @@
  * few (at most the ring's capacity per drain), so each becomes an object with
  * its own copy of the payload, safe to keep after the next drain.
  */
-import { CAPTURE_DNS, CAPTURE_TLS, CaptureRecord, FlowKey } from './layout.gen.js';
+import { CAPTURE_DHCP, CAPTURE_DNS, CAPTURE_MDNS, CAPTURE_TLS, CaptureRecord, FlowKey } from './layout.gen.js';
 import { formatAddress } from './address.js';
 import type { ClockOffset } from './clock.js';
 import type { Direction } from './decode.js';
 
-export type CaptureKind = 'dns' | 'tls';
+export type CaptureKind = 'dns' | 'tls' | 'dhcp' | 'mdns';
+
+const KINDS: Record<number, CaptureKind> = { [CAPTURE_DNS]: 'dns', [CAPTURE_TLS]: 'tls', [CAPTURE_DHCP]: 'dhcp', [CAPTURE_MDNS]: 'mdns' };
 
 /** One packet the BPF program copied for the control plane. */
 export interface Capture {
-  /** 'dns': a packet from port 53 (UDP, or TCP with its 2-byte length prefix); 'tls': a ClientHello to port 443. */
+  /**
+   * 'dns': a packet from port 53 (UDP, or TCP with its 2-byte length prefix); 'tls': a ClientHello to port 443;
+   * 'dhcp': a UDP packet to port 67 (a DHCP client's message); 'mdns': a UDP packet from port 5353.
+   */
   kind: CaptureKind;
   ifindex: number;
   direction: Direction;
@@ -39,14 +44,14 @@ export function decodeCaptures(buf: Buffer, offset: number, count: number, clock
   for (let i = 0; i < count; i++) {
     const r = i * CaptureRecord.size;
     const k = r + CaptureRecord.key;
-    const kind = view.getUint8(r + CaptureRecord.kind);
-    if (kind !== CAPTURE_DNS && kind !== CAPTURE_TLS) continue; // a newer BPF program's kind: not ours to read
+    const kind = KINDS[view.getUint8(r + CaptureRecord.kind)];
+    if (!kind) continue; // a newer BPF program's kind: not ours to read
     const ipVersion = view.getUint8(k + FlowKey.ipVersion) === 6 ? 6 : 4;
     const captured = Math.min(view.getUint16(r + CaptureRecord.capturedLen, true), CaptureRecord.size - CaptureRecord.payload);
     const at = offset + r + CaptureRecord.payload;
     const timeNs = view.getUint32(r + CaptureRecord.timeNs + 4, true) * 4294967296 + view.getUint32(r + CaptureRecord.timeNs, true);
     out.push({
-      kind: kind === CAPTURE_DNS ? 'dns' : 'tls',
+      kind,
       ifindex: view.getUint32(k + FlowKey.ifindex, true),
       direction: DIRECTIONS[view.getUint8(k + FlowKey.direction)] ?? 'ingress',
       ipVersion,

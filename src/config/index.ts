@@ -15,6 +15,10 @@ import { defaultLocalNetworks } from '../net/classify.js';
 import { FlowlensError } from '../errors.js';
 import { parseAlertLists, type AlertsConfig } from '../alerts/config.js';
 import { loadConfig, type LoadOptions, type LoadedConfig } from './load.js';
+import { Problems } from './problems.js';
+import { isIP } from 'node:net';
+import { normalizeMac } from '../enrich/oui.js';
+import type { DeviceSetting } from '../enrich/devices.js';
 
 export { loadConfig, dumpConfig, parseSetting, settingFlags, settingsHelp, DEFAULT_CONFIG_FILE } from './load.js';
 export { setting, settingDefault, SETTINGS } from './schema.js';
@@ -95,7 +99,43 @@ export interface FlowlensConfig {
   influx?: InfluxSettings;
   api: ApiConfig;
   alerts: AlertsConfig;
+  /** Names the user gave devices (`devices:`), by MAC or by address. */
+  devices: DeviceSetting[];
   loaded: LoadedConfig;
+}
+
+/** The `devices:` list: each entry {mac, name} or {address, name}; every wrong entry is named. */
+export function parseDeviceSettings(raw: unknown, where = 'devices'): DeviceSetting[] {
+  const p = new Problems();
+  const out: DeviceSetting[] = [];
+  const hint = 'each device is {mac: aa:bb:cc:dd:ee:ff, name: laptop} or {address: 192.168.1.20, name: printer}';
+  ((raw as unknown[] | undefined) ?? []).forEach((r, i) => {
+    const w = `${where}[${i}]`;
+    if (!r || typeof r !== 'object' || Array.isArray(r)) { p.add(`${w} must be a mapping like {mac: aa:bb:cc:dd:ee:ff, name: laptop}`, hint); return; }
+    const e = r as Record<string, unknown>;
+    for (const k of Object.keys(e)) if (!['mac', 'address', 'name'].includes(k)) p.add(`${w} has an unknown field "${k}"`, hint);
+    const name = typeof e.name === 'string' || typeof e.name === 'number' ? String(e.name).trim() : '';
+    if (!name) p.add(`${w}.name is missing`, hint);
+    if ((e.mac === undefined) === (e.address === undefined)) { p.add(`${w} needs either mac or address (one of them)`, hint); return; }
+    const d: DeviceSetting = { name };
+    if (e.mac !== undefined) {
+      const mac = normalizeMac(String(e.mac));
+      if (!mac) p.add(`${w}.mac ${JSON.stringify(e.mac)} is not a MAC address`, 'write six hex bytes: aa:bb:cc:dd:ee:ff');
+      else d.mac = mac;
+    } else {
+      const a = String(e.address).trim();
+      if (!isIP(a)) p.add(`${w}.address ${JSON.stringify(e.address)} is not an IP address`, 'write one address, e.g. 192.168.1.20 or fd00::20 (no prefix length)');
+      else d.address = a.includes(':') ? compressV6(a) : a;
+    }
+    out.push(d);
+  });
+  p.throwIfAny();
+  return out;
+}
+
+/** An IPv6 address as the collector writes it (RFC 5952: lowercase, longest zero run as ::). */
+function compressV6(a: string): string {
+  return new URL(`http://[${a}]/`).hostname.slice(1, -1);
 }
 
 function alertsConfig(v: <T>(key: string) => T): AlertsConfig {
@@ -105,6 +145,9 @@ function alertsConfig(v: <T>(key: string) => T): AlertsConfig {
     detectors: {
       portScanPorts: v('alerts.portScan'), hostSweepHosts: v('alerts.hostSweep'), scanWindowMs: v('alerts.scanWindow'),
       synFloodRate: v('alerts.synFlood'), udpFloodRate: v('alerts.udpFlood'), icmpFloodRate: v('alerts.icmpFlood'), amplificationRate: v('alerts.amplification'),
+      anomalyDeviations: v('alerts.anomaly'), anomalyRatio: v('alerts.anomalyRatio'), anomalyMinRate: v('alerts.anomalyMinRate'),
+      anomalyWindowMs: v('alerts.anomalyWindow'), anomalyMinWeeks: v('alerts.anomalyMinWeeks'), anomalyDevices: v('alerts.anomalyDevices'),
+      newCountry: v('alerts.newCountry'), newAsn: v('alerts.newAsn'), newDomain: v('alerts.newDomain'), newPeerPeriodMs: v('alerts.newPeerPeriod'),
     },
     contributors: v('alerts.contributors'),
     queueLimit: v('alerts.queueLimit'),
@@ -151,6 +194,7 @@ export function resolveConfig(loaded: LoadedConfig): FlowlensConfig {
     influx,
     api: apiConfig(v, (key) => loaded.values.has(key)),
     alerts: alertsConfig(v),
+    devices: parseDeviceSettings(v('devices')),
     loaded,
   };
 }

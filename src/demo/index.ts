@@ -22,6 +22,15 @@ import { abandoned, demoDir, readOwner, writeOwner } from './owner.js';
 
 const NS_PREFIX = 'flowlens-demo-';
 
+/**
+ * The alert rule a demo runs with when the settings have none: the burst (a
+ * 20 MB download each minute, ~32 Mbit/s over 5 s) crosses it, the rest of the
+ * demo's internet download (~2.5 Mbit/s) stays far below.
+ */
+export const DEMO_RULE = {
+  name: 'demo-burst', metric: 'bit/s', window: '5s', subject: { scope: 'internet', direction: 'down' }, above: '20M', severity: 'warning',
+};
+
 export interface Demo {
   /** The host end of the veth pair: count on this one. */
   iface: string;

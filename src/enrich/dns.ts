@@ -123,9 +123,11 @@ export function parseDnsMessage(b: Buffer): DnsMessage | undefined {
       const rdata = next + 10;
       if (rdata + rdlength > b.length) throw new Truncated();
       const answer: DnsAnswer = { name, type, class: klass, ttl: ttl > 0x7fffffff ? 0 : ttl };  // RFC 2181 8
-      if (klass === CLASS_IN && type === DNS_TYPE.A && rdlength === 4) {
+      // mDNS sets the class's top bit on a unique record ("cache flush", RFC 6762 10.2): still IN
+      const isIn = (klass & 0x7fff) === CLASS_IN;
+      if (isIn && type === DNS_TYPE.A && rdlength === 4) {
         answer.data = formatAddress(b, rdata, 4);
-      } else if (klass === CLASS_IN && type === DNS_TYPE.AAAA && rdlength === 16) {
+      } else if (isIn && type === DNS_TYPE.AAAA && rdlength === 16) {
         answer.data = formatAddress(b, rdata, 6);
       } else if (type === DNS_TYPE.CNAME) {
         const target = readName(b, rdata);

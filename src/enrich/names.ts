@@ -95,7 +95,8 @@ export class NameTable {
   /** Learns from one capture; ignores what it cannot parse (counted in stats().parseFailures). */
   ingest(c: Capture): void {
     if (c.kind === 'dns') this.ingestDns(c);
-    else this.ingestHello(c);
+    else if (c.kind === 'tls') this.ingestHello(c);
+    // dhcp and mdns name the LAN's devices (devices.ts), not remote ends
   }
 
   /**

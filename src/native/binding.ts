@@ -164,6 +164,18 @@ export interface NativeLinkWatch {
   close(): void;
 }
 
+/** One entry of the kernel's neighbour table (native/src/neighbours.h). */
+export interface NativeNeighbour {
+  ifindex: number;
+  ipVersion: 4 | 6;
+  /** The IP address, network byte order (4 or 16 bytes). */
+  addr: Buffer;
+  /** The link-layer address (6 bytes on Ethernet); empty for an entry not (or no longer) resolved. */
+  mac: Buffer;
+  /** NUD_* bits of linux/neighbour.h (0x01 incomplete, 0x02 reachable, 0x04 stale, 0x20 failed, 0x80 permanent, ...). */
+  state: number;
+}
+
 export interface StructLayout {
   size: number;
   fields: Record<string, number>;
@@ -183,6 +195,8 @@ export interface Addon {
   LinkWatch: new () => NativeLinkWatch;
   /** Whether the driver implements XDP, and the id of an attached XDP program (0: none). */
   xdpSupport(ifindex: number): { native: boolean; progId: number };
+  /** The neighbour table (ARP and IPv6 ND) of this network namespace; `more`: entries past 65,536, left out. */
+  neighbours(): { neighbours: NativeNeighbour[]; more: number };
   libbpfVersion: string;
   /** sizeof/offsetof of every struct in bpf/flow.h, as the addon's compiler saw them. */
   layout: Record<string, StructLayout> & { constants: Record<string, number> };

@@ -17,13 +17,16 @@ import { Pending } from './pending.js';
 import { cycleUsage, type BillingConfig, type Usage, type UsageQuery } from './usage.js';
 import * as q from './queries.js';
 import { closeWriter, DB_FILE, openForReading, openForWriting, type Db } from './schema.js';
-import { sessions } from './sessions.js';
+import { devicePeers, sessions, type DevicePeers } from './sessions.js';
 import type { DateRange, History, HistoryQuery, LiveTop, SessionPage, SessionQuery, Summary, TopQuery, TopTalkers, TrafficFilter } from './types.js';
 import { HOUR_GRACE_MS, liveTalkers, Writer } from './writer.js';
 import { HOUR_MS, MINUTE_MS } from './time.js';
 import { WriterLock } from './lock.js';
+import { loadDevices, saveDevices } from './devices.js';
+import type { StoredDevice } from '../enrich/devices.js';
 
 export { defaultStoreConfig, type StoreConfig } from './config.js';
+export type { DevicePeers } from './sessions.js';
 export type * from './types.js';
 export { DEFAULT_BILLING, cycleBounds, percentile95, type BillingConfig, type Usage, type UsageQuery, type UsageRow } from './usage.js';
 
@@ -413,6 +416,17 @@ export class Store {
     }
   }
 
+  /** Replaces the stored rows of these devices (what the device table learned). */
+  saveDevices(rows: StoredDevice[]): void {
+    this.writable();
+    this.withRoom(() => saveDevices(this.db, rows));
+  }
+
+  /** Every stored device, most recently seen first (read-only stores too: `flowlens devices`). */
+  loadDevices(): StoredDevice[] {
+    return loadDevices(this.source().db);
+  }
+
   /** Today, this month, this year (local time): up, down, total. */
   summary(filter: TrafficFilter = {}): Summary {
     return q.summary(this.source(), filter);
@@ -458,6 +472,11 @@ export class Store {
   /** The largest talkers of the last flush window (what a running flowlens wrote last); null if none. */
   liveTop(query: { dimension: TalkerDimension; scope?: TalkerScope | ''; limit?: number }): LiveTop | null {
     return q.liveTop(this.source(), query);
+  }
+
+  /** Per local host: the countries, ASNs and domains of its sessions that ended since `from` (epoch ms). */
+  devicePeers(from: number): DevicePeers[] {
+    return devicePeers(this.source(), from);
   }
 
   /** A page of ended (the log) or live sessions, filtered and sorted. */

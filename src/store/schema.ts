@@ -15,6 +15,7 @@
  *  alert            every alert (src/alerts): pending and firing ones are open, resolved ones history
  *  alert_silence    silences: a match on rule/kind/subject, until when, why
  *  alert_outbox     notifications waiting for their receiver; one per (receiver, alert, event)
+ *  device           a LAN device per MAC: its learned name (DHCP, mDNS), addresses (JSON: address → last seen)
  */
 import Database from 'better-sqlite3';
 import fs from 'node:fs';
@@ -71,6 +72,10 @@ const MIGRATIONS: string[] = [
      id INTEGER PRIMARY KEY, receiver TEXT NOT NULL, alert_id INTEGER NOT NULL, event TEXT NOT NULL, body TEXT NOT NULL,
      created INTEGER NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, next_at INTEGER NOT NULL, last_error TEXT,
      UNIQUE (receiver, alert_id, event));`,
+  // devices (src/enrich/devices.ts): what was learned of each MAC, so names survive a restart
+  `CREATE TABLE device (
+     mac TEXT PRIMARY KEY, learned_name TEXT, learned_from TEXT, addresses TEXT NOT NULL, iface TEXT,
+     first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

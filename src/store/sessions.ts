@@ -152,3 +152,55 @@ export function sessions(src: Source, q: SessionQuery, liveInMemory: { at: numbe
   for (const s of src.pending?.sessions ?? []) if (keep(s)) candidates.push(s);
   return page('ended', sort, limit, candidates, null);
 }
+
+/** What each local host talked to in the session log (src/alerts new country / ASN / domain). */
+export interface DevicePeers {
+  local: string;
+  /** The host's first session in the whole log (epoch ms): how long it has been learned. */
+  firstSeen: number;
+  /** Countries and ASNs of its internet sessions, names of all its sessions, since `from`. */
+  countries: string[];
+  asns: number[];
+  domains: string[];
+}
+
+/**
+ * The distinct countries, ASNs and domains per local host of the sessions that
+ * ended at or after `from` (log and pending), one grouped query per kind
+ * rather than every session crossing into JavaScript.
+ */
+export function devicePeers(src: Source, from: number): DevicePeers[] {
+  const out = new Map<string, DevicePeers>();
+  const device = (local: string, firstSeen: number) => {
+    let d = out.get(local);
+    if (!d) out.set(local, (d = { local, firstSeen, countries: [], asns: [], domains: [] }));
+    else d.firstSeen = Math.min(d.firstSeen, firstSeen);
+    return d;
+  };
+  for (const r of src.db.prepare(`SELECT local, min(first_seen) AS first FROM session_log GROUP BY local`).all() as Array<{ local: string; first: number }>) device(r.local, r.first);
+  const distinct = <T>(column: string, internetOnly: boolean) => src.db.prepare(
+    `SELECT DISTINCT local, ${column} AS v FROM session_log WHERE last_seen >= ? AND ${column} IS NOT NULL${internetOnly ? ` AND scope = 'internet'` : ''}`)
+    .all(from) as Array<{ local: string; v: T }>;
+  const sets = new Map<string, { c: Set<string>; a: Set<number>; d: Set<string> }>();
+  const setsOf = (local: string) => {
+    let s = sets.get(local);
+    if (!s) sets.set(local, (s = { c: new Set(), a: new Set(), d: new Set() }));
+    return s;
+  };
+  for (const r of distinct<string>('country', true)) setsOf(r.local).c.add(r.v);
+  for (const r of distinct<number>('asn', true)) setsOf(r.local).a.add(r.v);
+  for (const r of distinct<string>('domain', false)) setsOf(r.local).d.add(r.v);
+  for (const s of src.pending?.sessions ?? []) {
+    device(s.local, s.firstSeen);
+    if (s.lastSeen < from) continue;
+    const x = setsOf(s.local);
+    if (s.scope === 'internet' && s.country !== undefined) x.c.add(s.country);
+    if (s.scope === 'internet' && s.asn !== undefined) x.a.add(s.asn);
+    if (s.domain !== undefined) x.d.add(s.domain);
+  }
+  for (const [local, s] of sets) {
+    const d = out.get(local)!;
+    d.countries = [...s.c]; d.asns = [...s.a]; d.domains = [...s.d];
+  }
+  return [...out.values()];
+}

@@ -1,6 +1,7 @@
 /**
- * The programs copy DNS answers (UDP/TCP from port 53) and TLS ClientHellos
- * (TCP to port 443) into the captures ring buffer, and nothing else: the drain
+ * The programs copy DNS answers (UDP/TCP from port 53), TLS ClientHellos
+ * (TCP to port 443), DHCP client messages (UDP to port 67) and mDNS (UDP from
+ * port 5353) into the captures ring buffer, and nothing else: the drain
  * hands each one back with its exact payload and flow key, while the packet is
  * counted as a flow exactly as before. A full ring drops captures and counts
  * them; a collector loaded without a ring captures nothing.
@@ -12,7 +13,7 @@ import { ALL_PROGRAMS, LOOPBACK, MAP_ENTRIES, PROGRAMS, drain, expectedRecord, m
   withoutTimes, type ExpectedFlow } from '../helpers/bpf-fixtures.js';
 import { loadAddon } from '../../src/native/binding.js';
 import { CAPTURE_PAYLOAD_MAX, CaptureRecord } from '../../src/collector/layout.gen.js';
-import { clientHello, dnsResponse, tcpFramed, TYPE } from '../helpers/dns-messages.js';
+import { clientHello, dhcpMessage, dnsResponse, mdnsAnnouncement, tcpFramed, TYPE } from '../helpers/dns-messages.js';
 
 const answer = dnsResponse({ question: 'www.example.test', qtype: TYPE.A,
   answers: [{ name: 'www.example.test', type: TYPE.A, ttl: 300, data: '192.0.2.80' }] });
@@ -68,13 +69,40 @@ t.test('a DNS answer over TCP (IPv6) keeps its length prefix; a ClientHello behi
   }
 });
 
+t.test('a DHCP request (UDP to 67) and an mDNS announcement (UDP from 5353) are captured whole, for device names', async (t) => {
+  if (!requireKernel(t)) return;
+  const c = openCollector(t);
+  const request = dhcpMessage({ mac: '00:1b:63:84:45:e6', type: 3, options: [[12, Buffer.from('alice-laptop')]] });
+  const announcement = mdnsAnnouncement([{ name: 'kitchen-speaker.local', type: TYPE.A, ttl: 120, data: '192.168.1.60' }]);
+  const frames = [
+    eth({ type: ETH_P.IPV4 }, ipv4({ src: '0.0.0.0', dst: '255.255.255.255', protocol: IPPROTO.UDP }, udp({ sport: 68, dport: 67 }, request))),
+    eth({ type: ETH_P.IPV4 }, ipv4({ src: '192.168.1.60', dst: '224.0.0.251', protocol: IPPROTO.UDP }, udp({ sport: 5353, dport: 5353 }, announcement))),
+  ];
+  for (const program of ALL_PROGRAMS) {
+    runPackets(t, c, program, frames, {}, 1);
+    const d = await drain(c);
+    t.equal(d.flows.length, 2, `${program}: both flows counted`);
+    const direction = PROGRAMS[program].direction;
+    t.strictSame(d.captures.map(({ time: _t, payload: _p, ...rest }) => rest), [
+      { kind: 'dhcp', ifindex: LOOPBACK, direction, ipVersion: 4, protocol: 17, src: '0.0.0.0', dst: '255.255.255.255', srcPort: 68, dstPort: 67, payloadLength: request.length },
+      { kind: 'mdns', ifindex: LOOPBACK, direction, ipVersion: 4, protocol: 17, src: '192.168.1.60', dst: '224.0.0.251', srcPort: 5353, dstPort: 5353, payloadLength: announcement.length },
+    ], `${program}: one dhcp, one mdns`);
+    t.ok(d.captures[0]?.payload.equals(request), `${program}: the DHCP message, byte for byte`);
+    t.ok(d.captures[1]?.payload.equals(announcement), `${program}: the mDNS message, byte for byte`);
+  }
+  t.strictSame(c.captureErrors(), [0, 0]);
+});
+
 t.test('nothing else is captured: queries, other ports, bulk data on 443, empty segments, ICMP', async (t) => {
   if (!requireKernel(t)) return;
   const c = openCollector(t);
   const v4 = (protocol: number, l4: Buffer) => eth({ type: ETH_P.IPV4 }, ipv4({ src: '192.0.2.2', dst: '192.0.2.53', protocol }, l4));
   const notCaptured = [
     v4(IPPROTO.UDP, udp({ sport: 41000, dport: 53 }, answer)), // a query direction (to 53)
-    v4(IPPROTO.UDP, udp({ sport: 5353, dport: 5353 }, answer)), // mDNS
+    v4(IPPROTO.UDP, udp({ sport: 67, dport: 68 }, answer)), // a DHCP server's reply (to 68)
+    v4(IPPROTO.TCP, tcp({ sport: 50000, dport: 67, flags: TCP.ACK }, answer)), // TCP to 67
+    v4(IPPROTO.TCP, tcp({ sport: 5353, dport: 50000, flags: TCP.ACK }, answer)), // TCP from 5353
+    v4(IPPROTO.UDP, udp({ sport: 41000, dport: 5353 }, answer)), // an mDNS query from another port (to 5353)
     v4(IPPROTO.UDP, udp({ sport: 443, dport: 443 }, hello)), // QUIC port, UDP
     v4(IPPROTO.TCP, tcp({ sport: 50000, dport: 443, flags: TCP.ACK }, data(600))), // bulk data to 443
     v4(IPPROTO.TCP, tcp({ sport: 50000, dport: 443, flags: TCP.ACK }, Buffer.from([0x17, 0x03, 0x03, 0, 10, 1]))), // app data record

@@ -167,6 +167,10 @@ async function finish(t: Test, l: Lab, run: CliRun, before: { lan: IfStats; wan:
     t.equal(c.in.bytes + c.in.forwardedBytes, wire.rx, `${name}: ingress bytes (counted + forwarded) reconcile with rx_bytes`);
     t.equal(c.out.bytes + c.out.forwardedBytes, wire.tx, `${name}: egress bytes reconcile with tx_bytes`);
   }
+  const wanCounts = tallied(l.wan.a);
+  const forwardedMetric = new RegExp(`^flowlens_interface_forwarded_packets_total\\{iface="${l.wan.a}"[^}]*\\} (\\d+)$`, 'm').exec(metrics);
+  t.equal(Number(forwardedMetric?.[1]), wanCounts.in.forwardedPackets + wanCounts.out.forwardedPackets,
+    '/metrics flowlens_interface_forwarded_packets_total: the WAN\'s forwarded packets');
   const lanCounts = tallied(l.lan.b);
   t.equal(lanCounts.in.forwardedPackets + lanCounts.out.forwardedPackets, 0, 'the LAN interface skips nothing');
   // every IP byte that crossed the WAN interface, whoever counted it

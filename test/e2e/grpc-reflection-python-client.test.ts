@@ -84,7 +84,7 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
   t.same(out.errors.map((e) => [e.asked, e.code]), [['missing.proto', 5]], 'only the unknown file is an error: NOT_FOUND (5)');
 
   const m = out.methods;
-  const unaryMethods = ['Traffic/Summary', 'Traffic/History', 'Traffic/DateRange', 'Traffic/TopTalkers', 'Traffic/Usage', 'Traffic/Sessions', 'Traffic/Realtime', 'Traffic/Status', 'Admin/FlushHistory', 'Alerts/ListAlerts'];
+  const unaryMethods = ['Traffic/Summary', 'Traffic/History', 'Traffic/DateRange', 'Traffic/TopTalkers', 'Traffic/Usage', 'Traffic/Sessions', 'Traffic/Realtime', 'Traffic/Status', 'Traffic/Devices', 'Admin/FlushHistory', 'Alerts/ListAlerts'];
   const streamingMethods = ['Traffic/WatchLive', 'Traffic/WatchSessions', 'Alerts/WatchAlerts'];
   t.same(Object.keys(m).sort(), [...unaryMethods, ...streamingMethods].sort(), 'every method of flowlens.v1 described from the pool');
   for (const name of unaryMethods) t.equal(m[name]!.serverStreaming, false, `${name}: unary`);

@@ -9,7 +9,7 @@
  * over its pipe. Everything is removed at teardown.
  */
 import path from 'node:path';
-import { chmodSync, existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import type { Test } from 'tap';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
@@ -39,6 +39,9 @@ export interface DashboardLab {
   /** The dashboard's URL as the browser (in the host namespace) reaches it. */
   url: string;
   hostNs: string;
+  /** The peer namespace (serving the lab's traffic), for a test's own extra traffic. */
+  peerNs: string;
+  topo: Topology;
   iface: string;
   run: CliRun;
   /** A wrapper that starts Chromium inside the host namespace. */
@@ -92,7 +95,7 @@ export async function startDashboardLab(t: Test, extraArgs: string[] = []): Prom
   const chromiumPath = path.join(wrapperDir, 'chromium-in-netns');
   writeFileSync(chromiumPath, `#!/bin/sh\nexec ip netns exec ${host} ${CHROMIUM} "$@"\n`);
   chmodSync(chromiumPath, 0o755);
-  return { url: `${http}/`, hostNs: host, iface: link.a, run, chromiumPath };
+  return { url: `${http}/`, hostNs: host, peerNs: peer, topo, iface: link.a, run, chromiumPath };
 }
 
 /** The flags every test browser gets: no sandbox (root), no GPU, nothing on the network but our page. */
@@ -128,4 +131,38 @@ export async function openBrowser(t: Test, executablePath: string, viewport = { 
   page.on('console', (m) => { if (m.type() === 'error') errors.push(`console: ${m.text()}`); });
   page.on('pageerror', (e) => errors.push(`page error: ${e.message}`));
   return { context, page, errors };
+}
+
+export const SHOTS = path.join(repoRoot, 'docs/screenshots');
+
+/** A full-page screenshot into docs/screenshots/NAME.png, without a focus ring. */
+export async function shot(page: Page, name: string): Promise<void> {
+  mkdirSync(SHOTS, { recursive: true });
+  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** An API answer as the page gets it (same origin, same namespace). */
+export function apiFromPage<T>(page: Page, url: string): Promise<T> {
+  return page.evaluate(async (u) => (await fetch(u)).json(), url) as Promise<T>;
+}
+
+/**
+ * How far the page's content reaches past the viewport's right edge, in px:
+ * the document's scroll width, and every element not inside a scroll or clip
+ * container (a panel whose text overflows it shows, even if the page itself
+ * cannot scroll).
+ */
+export function tooWide(page: Page): Promise<number> {
+  return page.evaluate(() => {
+    let right = document.documentElement.scrollWidth;
+    for (const e of document.body.querySelectorAll('*')) {
+      let clipped = false;
+      for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
+        if (getComputedStyle(a).overflowX !== 'visible') { clipped = true; break; }
+      }
+      if (!clipped) right = Math.max(right, e.getBoundingClientRect().right);
+    }
+    return Math.ceil(right - window.innerWidth);
+  });
 }

@@ -81,3 +81,36 @@ export function clientHello(o: { serverName?: string; padBefore?: number } = {})
   const hs = Buffer.concat([Buffer.from([1, body.length >> 16, (body.length >> 8) & 0xff, body.length & 0xff]), body]);
   return Buffer.concat([Buffer.from([0x16, 0x03, 0x01]), u16(hs.length), hs]);
 }
+
+/**
+ * An mDNS announcement (RFC 6762 8.3): an unsolicited response, id 0, flags
+ * QR|AA, no question, answers with the cache-flush bit on their class.
+ */
+export function mdnsAnnouncement(answers: RecordSpec[]): Buffer {
+  const header = Buffer.alloc(12);
+  header.writeUInt16BE(0x8400, 2);
+  header.writeUInt16BE(answers.length, 6);
+  const rrs = answers.map((r) => {
+    const d = rdata(r);
+    const fixed = Buffer.alloc(10);
+    fixed.writeUInt16BE(r.type, 0);
+    fixed.writeUInt16BE(0x8001, 2);  // IN, cache flush
+    fixed.writeUInt32BE(r.ttl, 4);
+    fixed.writeUInt16BE(d.length, 8);
+    return Buffer.concat([labels(r.name), fixed, d]);
+  });
+  return Buffer.concat([header, ...rrs]);
+}
+
+/** A DHCP client message (RFC 2131): BOOTREQUEST from an Ethernet MAC, with option 53 and the options given (code → bytes). */
+export function dhcpMessage(o: { mac: string; type: number; ciaddr?: string; options?: Array<[number, Buffer]> }): Buffer {
+  const b = Buffer.alloc(240);
+  b[0] = 1; b[1] = 1; b[2] = 6;
+  b.writeUInt32BE(0x3903f326, 4);  // xid
+  if (o.ciaddr) ip4(o.ciaddr).copy(b, 12);
+  Buffer.from(o.mac.replace(/:/g, ''), 'hex').copy(b, 28);
+  b.writeUInt32BE(0x63825363, 236);
+  const opts = [[53, Buffer.from([o.type])] as [number, Buffer], ...(o.options ?? [])]
+    .map(([code, v]) => Buffer.concat([Buffer.from([code, v.length]), v]));
+  return Buffer.concat([b, ...opts, Buffer.from([255])]);
+}

@@ -1,11 +1,8 @@
-/**
- * A tmux server of the test's own (its own socket) for tests of what a person
- * sees on a terminal: run a command in a session of a given size, read the
- * screen (capture-pane), type keys. The server is killed at teardown.
- */
-import { execFileSync } from 'node:child_process';
+/** tmux for tests that read a real terminal's screen (the live view, the demo). */
 import type { Test } from 'tap';
+import { execFileSync } from 'node:child_process';
 
+/** A tmux server of our own (its own socket), removed at teardown. */
 export class Tmux {
   private readonly socket = `flowlens-test-${process.pid}`;
   constructor(t: Test) {

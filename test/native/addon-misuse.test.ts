@@ -45,8 +45,8 @@ async function runGroup(t: Test, group: string, expected: [string, Expect][]): P
 }
 
 t.test('the shipped addon has the product calls only; the bench addon adds BpfObject and FlowIdTable', async (t) => {
-  t.same(Object.keys(loadAddon()).sort(), ['Collector', 'LinkWatch', 'layout', 'libbpfVersion', 'xdpSupport']);
-  t.same(Object.keys(loadBenchAddon()).sort(), ['BpfObject', 'Collector', 'FlowIdTable', 'LinkWatch', 'layout', 'libbpfVersion', 'xdpSupport']);
+  t.same(Object.keys(loadAddon()).sort(), ['Collector', 'LinkWatch', 'layout', 'libbpfVersion', 'neighbours', 'xdpSupport']);
+  t.same(Object.keys(loadBenchAddon()).sort(), ['BpfObject', 'Collector', 'FlowIdTable', 'LinkWatch', 'layout', 'libbpfVersion', 'neighbours', 'xdpSupport']);
 });
 
 t.test('a LinkWatch reads without blocking, and throws once closed; close is idempotent', async (t) => {

@@ -7,26 +7,19 @@
  */
 import t from 'tap';
 import path from 'node:path';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import type { Page } from 'playwright-core';
 import { repoRoot } from '../../src/native/binding.js';
 import { requireKernel } from '../helpers/kernel.js';
 import { cliBuilt } from '../helpers/flowlens-cli.js';
-import { LAN_PEER, REMOTES, openBrowser, startDashboardLab } from '../helpers/dashboard-lab.js';
+import { LAN_PEER, REMOTES, SHOTS, apiFromPage, openBrowser, shot, startDashboardLab, tooWide } from '../helpers/dashboard-lab.js';
 import { formatBytes } from '../../ui/src/lib/format.js';
-
-const SHOTS = path.join(repoRoot, 'docs/screenshots');
 
 /** "1.23 MB" → 1230000; "820 B" → 820. */
 function bytesOf(text: string): number {
   const m = /^([\d.]+) (B|KB|MB|GB|TB)$/.exec(text.trim());
   if (!m) throw new Error(`not a byte count: "${text}"`);
   return Number(m[1]) * 1000 ** ['B', 'KB', 'MB', 'GB', 'TB'].indexOf(m[2]!);
-}
-
-/** An API answer as the page gets it (same origin, same namespace). */
-function apiFromPage<T>(page: Page, url: string): Promise<T> {
-  return page.evaluate(async (u) => (await fetch(u)).json(), url) as Promise<T>;
 }
 
 /** Pixels of a canvas that are not blank: a drawn chart has thousands. */
@@ -39,32 +32,6 @@ function inkedPixels(page: Page, selector: string): Promise<number> {
     for (let i = 3; i < data.length; i += 4) if (data[i]! > 0) n++;
     return n;
   }, selector);
-}
-
-/**
- * How far the page's content reaches past the viewport's right edge, in px:
- * the document's scroll width, and every element not inside a scroll or clip
- * container (a panel whose text overflows it shows, even if the page itself
- * cannot scroll).
- */
-function tooWide(page: Page): Promise<number> {
-  return page.evaluate(() => {
-    let right = document.documentElement.scrollWidth;
-    for (const e of document.body.querySelectorAll('*')) {
-      let clipped = false;
-      for (let a = e.parentElement; a && a !== document.body; a = a.parentElement) {
-        if (getComputedStyle(a).overflowX !== 'visible') { clipped = true; break; }
-      }
-      if (!clipped) right = Math.max(right, e.getBoundingClientRect().right);
-    }
-    return Math.ceil(right - window.innerWidth);
-  });
-}
-
-async function shot(page: Page, name: string): Promise<void> {
-  mkdirSync(SHOTS, { recursive: true });
-  await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
-  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
 }
 
 t.test('every view of the dashboard against a running flowlens', async (t) => {
@@ -301,6 +268,13 @@ t.test('every view of the dashboard against a running flowlens', async (t) => {
   await page.getByTestId('interfaces-table').waitFor({ timeout: 10_000 });
   t.match(await page.getByTestId('interfaces-table').textContent(), new RegExp(lab.iface), 'the counted interface');
   t.match(await page.getByTestId('interfaces-table').textContent(), /xdp|tc/, 'with its attach modes');
+  t.equal((await page.getByTestId('role').first().textContent())?.trim(), '—', 'no gateway role');
+  // the LAN peer is a device (the public peers on the same link are not): its veth MAC is random, so no vendor
+  await page.getByTestId('devices-table').waitFor({ timeout: 20_000 });
+  const deviceRows = await page.getByTestId('devices-table').locator('tbody tr').allTextContents();
+  t.equal(deviceRows.length, 1, `one device (${deviceRows.join(' | ')})`);
+  const cells = (await page.getByTestId('devices-table').locator('tbody tr').first().locator('td').allTextContents()).map((c) => c.trim());
+  t.match(cells, ['unnamed', 'private MAC', /^([0-9a-f]{2}:){5}[0-9a-f]{2}$/, `${LAN_PEER.net}.2`, lab.iface], 'unnamed, a private MAC, its LAN address, the interface');
   t.match(await page.getByTestId('health').textContent(), /Healthy/);
   t.match(await page.getByTestId('version').textContent(), /^flowlens \d+\.\d+\.\d+$/);
   t.match(await page.getByTestId('sink-history').textContent(), /on/, 'history is a sink and on');

@@ -1,7 +1,8 @@
 /**
  * A flowlens whose API needs a token: the dashboard loads, asks for the token
  * when the API answers 401, says so when a token is refused, and goes live
- * with the right one, which it remembers across a reload.
+ * with the right one, which it remembers across a reload. A read token reads
+ * the alerts but cannot silence one: the form says an admin token is needed.
  */
 import t from 'tap';
 import path from 'node:path';
@@ -20,7 +21,10 @@ t.test('token prompt on 401, refused token, accepted token', async (t) => {
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const tokens = path.join(dir, 'tokens');
   writeFileSync(tokens, `read ${TOKEN}\n`, { mode: 0o600 });
-  const lab = await startDashboardLab(t, ['--tokens-file', tokens]);
+  // a quota the lab's own load crosses within seconds: an open alert to try silencing
+  const settings = path.join(dir, 'flowlens.yaml');
+  writeFileSync(settings, `alerts:\n  rules:\n    - {name: busy, quota: {period: day, limit: 1MB, steps: [100]}}\n`);
+  const lab = await startDashboardLab(t, ['--tokens-file', tokens, '--config', settings]);
   const { page, errors } = await openBrowser(t, lab.chromiumPath);
 
   await page.goto(`${lab.url}#/overview`);
@@ -45,6 +49,18 @@ t.test('token prompt on 401, refused token, accepted token', async (t) => {
   await page.reload();
   await page.getByTestId('connection').filter({ hasText: 'Live' }).waitFor({ timeout: 15_000 });
   t.equal(await dialog.count(), 0, 'after a reload the stored token is used without asking');
-  // 401s of the refused token are expected console errors (failed requests); nothing else
-  t.same(errors.filter((e) => !/401/.test(e)), [], 'no other console errors');
+
+  // the alerts need the token like everything else; silencing needs an admin token, and the page says so
+  await page.getByTestId('alert-badge').filter({ hasText: '1' }).waitFor({ timeout: 30_000 });
+  await page.getByTestId('alert-badge').click();
+  const row = page.getByTestId('alert-row').first();
+  await row.waitFor({ timeout: 15_000 });
+  await row.getByRole('button', { name: 'Silence…' }).click();
+  await row.getByLabel('Reason').fill('try with a read token');
+  await row.getByRole('button', { name: 'Silence', exact: true }).click();
+  await row.getByRole('alert').filter({ hasText: 'this call needs an admin token' }).waitFor({ timeout: 10_000 });
+  t.pass('a read token cannot silence: "this call needs an admin token"');
+  t.equal(await page.getByTestId('silence-row').count(), 0, 'and no silence was made');
+  // 401s of the refused token and the 403 of the silence are expected console errors (failed requests); nothing else
+  t.same(errors.filter((e) => !/40[13]/.test(e)), [], 'no other console errors');
 });

@@ -130,6 +130,15 @@ t.test('a SYN flood names its victim and the sources, and resolves when it stops
   fake.drain({ end: now + 1000, flows: download('203.0.113.1', 50001, 5_000_000, now + 200) });
   t.match((await httpRequest(web, '/api/alerts?kind=syn-flood')).json().alerts, [{ state: 'resolved', end: now + 1000 }]);
   t.equal((await httpRequest(web, '/api/alerts')).json().alerts.length, 1, 'nothing else');
+  // ranges as every history endpoint takes them: the host's local dates (the end day included), named days, epoch ms
+  t.equal((await httpRequest(web, '/api/alerts?start=today&end=today')).json().alerts.length, 1, 'today (local dates)');
+  t.equal((await httpRequest(web, '/api/alerts?start=yesterday&end=yesterday')).json().alerts.length, 0, 'not yesterday');
+  t.equal((await httpRequest(web, `/api/alerts?start=${now + 5000}`)).json().alerts.length, 0, 'epoch ms: it ended before');
+  const bad = await httpRequest(web, '/api/alerts?start=2026-02-30');
+  t.equal(bad.status, 400);
+  t.match(bad.json().message, /start: "2026-02-30" is not a date/, 'a bad date names the parameter');
+  const reversed = await httpRequest(web, '/api/alerts?start=2026-03-05&end=2026-03-01');
+  t.match(reversed.json().message, /end \(2026-03-01\) must come after start \(2026-03-05\)/);
 });
 
 t.test('a threshold rule fires only after for:, and resolves below its hysteresis band', async (t) => {

@@ -52,6 +52,24 @@ t.test('every size fits; the header stays on top', async (t) => {
   t.equal(drawScreen({ ...frame, sessions: [...Array(100)].map((_, i) => session(i + 10, {})) }, INITIAL_VIEW, 80, 24).length, 24, 'many sessions: exactly the height');
 });
 
+t.test('the dashboard after the keys when it fits; firing alerts above them', async (t) => {
+  const url = 'http://127.0.0.1:9477/';
+  t.equal(drawScreen({ ...frame, dashboard: url }, INITIAL_VIEW, 120, 30).at(-1), `keys: r rate  b bytes  p packets  i internet/LAN  t protocol  / address  c clear  q quit  ${url}`, '120 wide: keys and the dashboard');
+  t.notMatch(drawScreen({ ...frame, dashboard: url }, INITIAL_VIEW, 80, 24).at(-1)!, /http/, '80 wide: the keys only');
+  const alerts = ['ALERT [critical] port-scan: 10.0.0.9 scanned 1000 ports of 10.0.0.3', 'ALERT [warning] download: 90 Mbit/s', 'ALERT [info] quota: 80 %'];
+  for (const [w, h] of [[80, 24], [120, 30], [40, 8]] as const) {
+    const lines = drawScreen({ ...frame, alerts }, INITIAL_VIEW, w, h);
+    t.equal(lines.length, h, `${w}×${h}: exactly the height`);
+    t.same(lines.filter((l) => l.length > w), [], `${w}×${h}: no line wider`);
+    t.ok(lines.at(-1)!.startsWith('keys:'), `${w}×${h}: the keys stay last`);
+    t.ok(lines.at(-3)!.startsWith('ALERT [critical]'), `${w}×${h}: the first alert above`);
+    t.match(lines.at(-2)!, /^2 more alerts firing/, `${w}×${h}: one alert, the rest counted`);
+  }
+  const one = drawScreen({ ...frame, alerts: alerts.slice(0, 1) }, INITIAL_VIEW, 120, 30);
+  t.equal(one.filter((l) => l.startsWith('ALERT')).length, 1, 'one alert: one line');
+  t.ok(one.some((l) => l.includes('2001:db8')), 'the table keeps its rows');
+});
+
 t.test('sort keys', async (t) => {
   let v: ViewState = INITIAL_VIEW;
   const by = (key: string) => { v = pressKey(v, key) as ViewState; return order(drawScreen(frame, v, 200, 50)); };

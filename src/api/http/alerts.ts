@@ -12,22 +12,20 @@ import { FlowlensError } from '../../errors.js';
 import type { AlertsComponent } from '../../alerts/index.js';
 import { ALERT_KINDS, type AlertKind, type AlertState } from '../../alerts/types.js';
 import { parseSettingDuration } from '../../config/units.js';
+import { parseRange } from '../../store/time.js';
+
+const DATE_DOC = 'epoch ms, or YYYY-MM-DD, YYYY-MM, YYYY-MM-DDTHH (the host\'s local time), today, yesterday';
 
 const usage = (m: string) => new FlowlensError('FLOW_ERR_USAGE', m);
 
-/** Epoch ms or an ISO date. */
-function time(text: string | undefined, param: string): number | undefined {
-  if (text === undefined || text === '') return undefined;
-  const n = /^\d+$/.test(text) ? Number(text) : Date.parse(text);
-  if (!Number.isFinite(n)) throw usage(`${param} must be epoch milliseconds or an ISO date, not "${text}"`);
-  return n;
-}
+/** Epoch ms as text is an instant; anything else is a date as every history endpoint takes it (the host's local dates, an end date included). */
+const dateArg = (text: string | undefined) => (text === undefined || text === '' ? undefined : /^\d+$/.test(text) ? Number(text) : text);
 
 export function alertRoutes(app: FastifyInstance, alerts: AlertsComponent, read: preHandlerHookHandler, admin: preHandlerHookHandler): void {
   const qs = {
     type: 'object', additionalProperties: false, properties: {
-      start: { type: 'string', description: 'alerts active at or after this time (epoch ms or ISO date)' },
-      end: { type: 'string', description: 'alerts that began before this time' },
+      start: { type: 'string', description: `alerts active at or after this time: ${DATE_DOC}` },
+      end: { type: 'string', description: `alerts that began before this time (an end date is included): ${DATE_DOC}` },
       state: { type: 'string', enum: ['pending', 'firing', 'resolved'] },
       kind: { type: 'string', enum: [...ALERT_KINDS] },
       limit: { type: 'integer', minimum: 1, maximum: 10_000 },
@@ -35,7 +33,8 @@ export function alertRoutes(app: FastifyInstance, alerts: AlertsComponent, read:
   };
   app.get('/api/alerts', { schema: { summary: 'Alerts, newest first, filtered by range, state and kind', querystring: qs }, preHandler: read }, async (req) => {
     const q = req.query as Record<string, string | number | undefined>;
-    const from = time(q.start as string | undefined, 'start'), to = time(q.end as string | undefined, 'end');
+    const range = parseRange(dateArg(q.start as string | undefined), dateArg(q.end as string | undefined), Date.now(), { from: 'start', to: 'end' });
+    const from = range.from ?? undefined, to = range.to ?? undefined;
     return {
       alerts: alerts.list({
         ...(from !== undefined ? { from } : {}), ...(to !== undefined ? { to } : {}),

@@ -190,6 +190,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
   get('/api/top', 'Top talkers of a dimension over a date range or a live window',
     { dimension: str(TALKER_DIMENSIONS.join(', '), { enum: [...TALKER_DIMENSIONS] }), ...topParams },
     (q) => service.topTalkers(topRequest(String(q.dimension), q), JSON_RANGE), ['dimension']);
+  get('/api/devices', 'The LAN\'s devices: MAC, vendor, name (and where it came from), addresses', null, () => service.devices());
   get('/api/sessions', 'Live or ended sessions, filtered, sorted, paged with a cursor',
     {
       source: str('live (default) or ended', { enum: ['live', 'ended'] }), ...sessionFilter,

@@ -75,3 +75,24 @@ export async function getJson<T>(path: string, params: Params = {}, signal?: Abo
   if (!res.ok) throw new ApiError(res.status, await errorText(res));
   return (await res.json()) as T;
 }
+
+/**
+ * A call that changes something (POST, DELETE): the same token as every read.
+ * A read-only token gets 403, which the caller shows as it is ("this call needs
+ * an admin token"), so the person knows which token to give.
+ */
+export async function sendJson<T>(method: 'POST' | 'DELETE', path: string, body?: unknown): Promise<T> {
+  let res: Response;
+  try {
+    res = await fetch(apiUrl(path), {
+      method,
+      headers: { Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...authHeaders() },
+      ...(body !== undefined ? { body: JSON.stringify(body) } : {}),
+    });
+  } catch (e) {
+    throw new ApiError(0, `flowlens is not reachable (${(e as Error).message})`);
+  }
+  if (res.status === 401) throw new Unauthorized(401, await errorText(res));
+  if (!res.ok) throw new ApiError(res.status, await errorText(res));
+  return (await res.json()) as T;
+}

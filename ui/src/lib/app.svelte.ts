@@ -3,6 +3,7 @@
  * zone and today, the theme, the connection to the live feed and the live rate
  * series. Columns are $state.raw and replaced on every update (never proxied).
  */
+import type { Alert } from './alerts';
 import type { TalkersView } from './endpoints';
 import { LiveSeries, type RateColumns } from './live-series';
 
@@ -11,6 +12,7 @@ export const VIEWS = [
   { id: 'history', label: 'History' },
   { id: 'sessions', label: 'Sessions' },
   { id: 'map', label: 'Map' },
+  { id: 'alerts', label: 'Alerts' },
   { id: 'status', label: 'Status' },
 ] as const;
 export type View = (typeof VIEWS)[number]['id'];
@@ -63,6 +65,10 @@ export class AppState {
   /** When the running flowlens started (epoch ms): the live chart starts no earlier. */
   startedAt = $state(0);
   activeRemotes = $state(0);
+  /** Alerts firing now (the header's badge); null until known, or when this flowlens runs no alerts. */
+  firingAlerts = $state<number | null>(null);
+  /** Alerts active in the live chart's window (its markers), from the header's poll. */
+  recentAlerts = $state.raw<Alert[]>([]);
 
   private readonly series = new Map<string, LiveSeries>();
 

@@ -6,7 +6,8 @@
  */
 import type * as pb from '../../../src/api/grpc/gen/flowlens/v1/flowlens';
 import type { TalkerDimension } from '../../../src/flows/types';
-import { getJson, type Params } from './api';
+import type { Alert, AlertState, Silence } from './alerts';
+import { getJson, sendJson, type Params } from './api';
 import type { Granularity } from './ranges';
 import type { RealtimeAnswer } from './realtime';
 
@@ -20,6 +21,8 @@ export type SessionsView = pb.SessionsResponse;
 export type StatusView = pb.StatusResponse;
 export type LiveUpdate = pb.LiveUpdate;
 export type UsageView = pb.UsageResponse;
+/** /api/alerts/status: the open alerts by state (the header's badge counts `firing`). */
+export interface AlertsStatusView { pending: number; firing: number; rules: number }
 
 /** Sort keys of live sessions, as the API names them. */
 export type SessionSort = 'bytes' | 'packets' | 'rate' | 'first_seen' | 'last_seen';
@@ -43,6 +46,20 @@ export type TrafficScope = '' | 'internet' | 'lan';
 
 const ifaceParam = (iface: string, scope: TrafficScope = ''): Params => ({ ...(iface ? { iface } : {}), ...(scope ? { scope } : {}) });
 
+/** A LAN device (GET /api/devices; src/enrich/devices.ts). */
+export interface DeviceView {
+  mac: string;
+  /** 'local': a locally administered (randomized) MAC, which has no vendor. */
+  macKind: 'universal' | 'local' | 'multicast';
+  vendor?: string;
+  name?: string;
+  nameSource?: 'settings' | 'dhcp' | 'mdns';
+  addresses: string[];
+  iface?: string;
+  firstSeen: number;
+  lastSeen: number;
+}
+
 export const api = {
   summary: (iface: string, scope: TrafficScope, signal?: AbortSignal) => getJson<SummaryView>('summary', ifaceParam(iface, scope), signal),
   history: (from: string, to: string, granularity: Granularity, iface: string, scope: TrafficScope, signal?: AbortSignal) =>
@@ -56,6 +73,16 @@ export const api = {
   sessions: (filter: SessionFilterInput, iface: string, sort: SessionSort, cursor: string, limit: number, signal?: AbortSignal) =>
     getJson<SessionsView>('sessions', { source: 'live', sort, limit, cursor, ...ifaceParam(iface), ...filter }, signal),
   status: (signal?: AbortSignal) => getJson<StatusView>('status', {}, signal),
+  devices: (signal?: AbortSignal) => getJson<{ devices: DeviceView[] }>('devices', {}, signal),
   /** A billing cycle: 0 the current one, -1 the one before, ... */
   usage: (cycle: number, limit: number, signal?: AbortSignal) => getJson<UsageView>('usage', { cycle, limit }, signal),
+  /** Alerts active in a range: local dates of the host (the end day included) or epoch ms; newest first. */
+  alerts: (start: string | number, end: string | number | undefined, state: AlertState | '', signal?: AbortSignal) =>
+    getJson<{ alerts: Alert[] }>('alerts', { start, end, state, limit: 10_000 }, signal),
+  alertsStatus: (signal?: AbortSignal) => getJson<AlertsStatusView>('alerts/status', {}, signal),
+  silences: (signal?: AbortSignal) => getJson<{ silences: Silence[] }>('alerts/silences', {}, signal),
+  /** Admin: silence what `match` names for `duration` ("2h"). */
+  addSilence: (match: Record<string, string>, duration: string, reason: string) => sendJson<Silence>('POST', 'admin/alerts/silences', { match, duration, reason }),
+  /** Admin: end a silence now. */
+  removeSilence: (id: number) => sendJson<{ removed: number }>('DELETE', `admin/alerts/silences/${id}`),
 };

@@ -204,7 +204,7 @@ export interface UsageResponse {
 
 export interface Talker {
   key: string;
-  /** The domain of a remote address, the organisation of an ASN. */
+  /** The domain of a remote address, the organisation of an ASN, the device of a local host (name, else vendor, else MAC). */
   label: string;
   bytesUp: number;
   bytesDown: number;
@@ -424,7 +424,15 @@ export interface StatusResponse {
     | HistoryHealth
     | undefined;
   /** The machine flowlens runs on: CPU, memory, load, the data directory's disk, interfaces, flowlens itself. */
-  machine: Machine | undefined;
+  machine:
+    | Machine
+    | undefined;
+  /** The LAN's devices known (Traffic/Devices), DHCP requests and mDNS answers read since start. */
+  devices: number;
+  dhcpRequests: number;
+  mdnsAnswers: number;
+  /** Why devices have no vendor names (Debian's ieee-data missing); "" when the registry was read. */
+  deviceVendorProblem: string;
 }
 
 export interface StatusResponse_BpfErrorsEntry {
@@ -568,7 +576,10 @@ export interface FlushHistoryResponse {
 export interface ListAlertsRequest {
   /** "pending", "firing", "resolved" or "" (any). */
   state: string;
-  /** "threshold", "quota", "port-scan", "host-sweep", "syn-flood", "udp-flood", "icmp-flood", "amplification" or "" (any). */
+  /**
+   * "threshold", "quota", "port-scan", "host-sweep", "syn-flood", "udp-flood", "icmp-flood", "amplification",
+   * "anomaly", "new-country", "new-asn", "new-domain" or "" (any).
+   */
   kind: string;
   /** Alerts active at some time in [from, to) (epoch ms; 0: open-ended). */
   from: number;
@@ -603,7 +614,7 @@ export interface Alert {
   /** The worst value while open, in unit. */
   value: number;
   threshold: number;
-  /** A quota's limit; 0 when none. */
+  /** A quota's limit, or an anomaly's expected value (the band's upper edge is threshold); 0 when none. */
   baseline: number;
   unit: string;
   start: number;
@@ -635,6 +646,33 @@ export interface AlertEvent {
    */
   event: string;
   alert: Alert | undefined;
+}
+
+export interface DevicesRequest {
+}
+
+/** One MAC with every address it answered from (src/enrich/devices.ts). */
+export interface Device {
+  /** "aa:bb:cc:dd:ee:ff" */
+  mac: string;
+  /** "universal" (a maker's), "local" (locally administered: randomized, VMs; no vendor). */
+  macKind: string;
+  /** The MAC block's organisation in the IEEE registry; "" when unknown or local. */
+  vendor: string;
+  name: string;
+  /** "settings", "dhcp", "mdns"; "" without a name. */
+  nameSource: string;
+  /** Most recently seen first. */
+  addresses: string[];
+  iface: string;
+  /** Epoch ms. */
+  firstSeen: number;
+  lastSeen: number;
+}
+
+export interface DevicesResponse {
+  /** Most recently seen first. */
+  devices: Device[];
 }
 
 /** What to capture; an empty (or absent) field does not narrow or limit. */
@@ -3858,6 +3896,10 @@ function createBaseStatusResponse(): StatusResponse {
     tlsHellos: 0,
     historyHealth: undefined,
     machine: undefined,
+    devices: 0,
+    dhcpRequests: 0,
+    mdnsAnswers: 0,
+    deviceVendorProblem: "",
   };
 }
 
@@ -3952,6 +3994,18 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.machine !== undefined) {
       Machine.encode(message.machine, writer.uint32(322).fork()).join();
+    }
+    if (message.devices !== 0) {
+      writer.uint32(560).uint32(message.devices);
+    }
+    if (message.dhcpRequests !== 0) {
+      writer.uint32(568).uint64(message.dhcpRequests);
+    }
+    if (message.mdnsAnswers !== 0) {
+      writer.uint32(576).uint64(message.mdnsAnswers);
+    }
+    if (message.deviceVendorProblem !== "") {
+      writer.uint32(586).string(message.deviceVendorProblem);
     }
     return writer;
   },
@@ -4212,6 +4266,38 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.machine = Machine.decode(reader, reader.uint32());
             continue;
           }
+          case 70: {
+            if (tag !== 560) {
+              break;
+            }
+
+            message.devices = reader.uint32();
+            continue;
+          }
+          case 71: {
+            if (tag !== 568) {
+              break;
+            }
+
+            message.dhcpRequests = longToNumber(reader.uint64());
+            continue;
+          }
+          case 72: {
+            if (tag !== 576) {
+              break;
+            }
+
+            message.mdnsAnswers = longToNumber(reader.uint64());
+            continue;
+          }
+          case 73: {
+            if (tag !== 586) {
+              break;
+            }
+
+            message.deviceVendorProblem = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4273,6 +4359,10 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.machine = (object.machine !== undefined && object.machine !== null)
       ? Machine.fromPartial(object.machine)
       : undefined;
+    message.devices = object.devices ?? 0;
+    message.dhcpRequests = object.dhcpRequests ?? 0;
+    message.mdnsAnswers = object.mdnsAnswers ?? 0;
+    message.deviceVendorProblem = object.deviceVendorProblem ?? "";
     return message;
   },
 };
@@ -6458,6 +6548,265 @@ export const AlertEvent: MessageFns<AlertEvent> = {
   },
 };
 
+function createBaseDevicesRequest(): DevicesRequest {
+  return {};
+}
+
+export const DevicesRequest: MessageFns<DevicesRequest> = {
+  encode(_: DevicesRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DevicesRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDevicesRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<DevicesRequest>): DevicesRequest {
+    return DevicesRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<DevicesRequest>): DevicesRequest {
+    const message = createBaseDevicesRequest();
+    return message;
+  },
+};
+
+function createBaseDevice(): Device {
+  return {
+    mac: "",
+    macKind: "",
+    vendor: "",
+    name: "",
+    nameSource: "",
+    addresses: [],
+    iface: "",
+    firstSeen: 0,
+    lastSeen: 0,
+  };
+}
+
+export const Device: MessageFns<Device> = {
+  encode(message: Device, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.mac !== "") {
+      writer.uint32(10).string(message.mac);
+    }
+    if (message.macKind !== "") {
+      writer.uint32(18).string(message.macKind);
+    }
+    if (message.vendor !== "") {
+      writer.uint32(26).string(message.vendor);
+    }
+    if (message.name !== "") {
+      writer.uint32(34).string(message.name);
+    }
+    if (message.nameSource !== "") {
+      writer.uint32(42).string(message.nameSource);
+    }
+    for (const v of message.addresses) {
+      writer.uint32(50).string(v!);
+    }
+    if (message.iface !== "") {
+      writer.uint32(58).string(message.iface);
+    }
+    if (message.firstSeen !== 0) {
+      writer.uint32(64).int64(message.firstSeen);
+    }
+    if (message.lastSeen !== 0) {
+      writer.uint32(72).int64(message.lastSeen);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): Device {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDevice();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.mac = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.macKind = reader.string();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.vendor = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.name = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.nameSource = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 50) {
+              break;
+            }
+
+            message.addresses.push(reader.string());
+            continue;
+          }
+          case 7: {
+            if (tag !== 58) {
+              break;
+            }
+
+            message.iface = reader.string();
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.firstSeen = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.lastSeen = longToNumber(reader.int64());
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<Device>): Device {
+    return Device.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<Device>): Device {
+    const message = createBaseDevice();
+    message.mac = object.mac ?? "";
+    message.macKind = object.macKind ?? "";
+    message.vendor = object.vendor ?? "";
+    message.name = object.name ?? "";
+    message.nameSource = object.nameSource ?? "";
+    message.addresses = object.addresses?.map((e) => e) || [];
+    message.iface = object.iface ?? "";
+    message.firstSeen = object.firstSeen ?? 0;
+    message.lastSeen = object.lastSeen ?? 0;
+    return message;
+  },
+};
+
+function createBaseDevicesResponse(): DevicesResponse {
+  return { devices: [] };
+}
+
+export const DevicesResponse: MessageFns<DevicesResponse> = {
+  encode(message: DevicesResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    for (const v of message.devices) {
+      Device.encode(v!, writer.uint32(10).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): DevicesResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseDevicesResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.devices.push(Device.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<DevicesResponse>): DevicesResponse {
+    return DevicesResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<DevicesResponse>): DevicesResponse {
+    const message = createBaseDevicesResponse();
+    message.devices = object.devices?.map((e) => Device.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseCaptureRequest(): CaptureRequest {
   return {
     iface: "",
@@ -7004,6 +7353,16 @@ export const TrafficService = {
     responseSerialize: (value: SessionsResponse): Buffer => Buffer.from(SessionsResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): SessionsResponse => SessionsResponse.decode(value),
   },
+  /** The LAN's devices: MAC, vendor, name, addresses (docs/gateway.md#devices). */
+  devices: {
+    path: "/flowlens.v1.Traffic/Devices" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: DevicesRequest): Buffer => Buffer.from(DevicesRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): DevicesRequest => DevicesRequest.decode(value),
+    responseSerialize: (value: DevicesResponse): Buffer => Buffer.from(DevicesResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): DevicesResponse => DevicesResponse.decode(value),
+  },
 } as const;
 
 export interface TrafficServer extends UntypedServiceImplementation {
@@ -7027,6 +7386,8 @@ export interface TrafficServer extends UntypedServiceImplementation {
   watchLive: handleServerStreamingCall<WatchLiveRequest, LiveUpdate>;
   /** Every interval: the first page of live sessions matching a filter. */
   watchSessions: handleServerStreamingCall<WatchSessionsRequest, SessionsResponse>;
+  /** The LAN's devices: MAC, vendor, name, addresses (docs/gateway.md#devices). */
+  devices: handleUnaryCall<DevicesRequest, DevicesResponse>;
 }
 
 export interface TrafficClient extends Client {
@@ -7172,6 +7533,22 @@ export interface TrafficClient extends Client {
     metadata?: Metadata,
     options?: Partial<CallOptions>,
   ): ClientReadableStream<SessionsResponse>;
+  /** The LAN's devices: MAC, vendor, name, addresses (docs/gateway.md#devices). */
+  devices(
+    request: DevicesRequest,
+    callback: (error: ServiceError | null, response: DevicesResponse) => void,
+  ): ClientUnaryCall;
+  devices(
+    request: DevicesRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: DevicesResponse) => void,
+  ): ClientUnaryCall;
+  devices(
+    request: DevicesRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: DevicesResponse) => void,
+  ): ClientUnaryCall;
 }
 
 export const TrafficClient = makeGenericClientConstructor(TrafficService, "flowlens.v1.Traffic") as unknown as {
