@@ -11,7 +11,7 @@
 import net from 'node:net';
 import { FlowlensError } from '../errors.js';
 import { parseCidr } from '../net/cidr.js';
-import { IPPROTO_TCP, IPPROTO_UDP, isIcmp, protocolName, protocolNumber } from '../net/protocols.js';
+import { IPPROTO_ICMP, IPPROTO_ICMPV6, IPPROTO_TCP, IPPROTO_UDP, isIcmp, protocolName, protocolNumber } from '../net/protocols.js';
 import {
   PCAP_MATCH_HOST, PCAP_MATCH_NET, PCAP_MATCH_PORT, PCAP_MATCH_PROTO, PCAP_MATCH_SESSION, PCAP_MATCH_SESSION_PORTS,
   PCAP_SNAP_MAX, PcapFilter,
@@ -206,7 +206,8 @@ export function captureExpression(f: CaptureFilter): string {
   if (f.net) parts.push(`${ip} net ${f.net.address}/${f.net.prefix}`);
   if (f.protocol !== undefined) {
     const p = f.protocol;
-    parts.push(p === IPPROTO_TCP ? 'tcp' : p === IPPROTO_UDP ? 'udp' : f.ipVersion ? `${ip} proto ${p}` : `(ip proto ${p} or ip6 proto ${p})`);
+    parts.push(p === IPPROTO_TCP ? 'tcp' : p === IPPROTO_UDP ? 'udp' : p === IPPROTO_ICMP ? 'icmp' : p === IPPROTO_ICMPV6 ? 'icmp6'
+      : f.ipVersion ? `${ip} proto ${p}` : `(ip proto ${p} or ip6 proto ${p})`);
   }
   if (f.port !== undefined) parts.push(f.protocol === undefined ? `(tcp port ${f.port} or udp port ${f.port})` : `port ${f.port}`);
   if (f.session) {

@@ -146,6 +146,7 @@ t.test('filters: flags to the kernel\'s struct pcap_filter, and tcpdump\'s words
   t.equal(icmp[PcapFilter.match], PCAP_MATCH_SESSION, 'an ICMP session: addresses only');
   t.equal(captureExpression(parseCaptureFilter({ host: 'fd00::1', port: 53 })), 'ip6 host fd00::1 and (tcp port 53 or udp port 53)');
   t.equal(captureExpression(parseCaptureFilter({ proto: 'gre' })), '(ip proto 47 or ip6 proto 47)');
+  t.equal(captureExpression(parseCaptureFilter({ proto: 'icmp', host: '10.0.0.1' })), 'ip host 10.0.0.1 and icmp');
   t.equal(captureExpression(parseCaptureFilter({})), '', 'no condition: every frame');
 
   const refusals: Array<[Parameters<typeof parseCaptureFilter>[0], RegExp]> = [
