@@ -17,6 +17,7 @@ import type { MonitorStatus } from '../../src/monitor.js';
 import { flowBatch, totalsFor, type FlowSpec } from './flow-batch.js';
 import { collectorStatus } from './interval-stats.js';
 import { tempDataDir } from './intervals.js';
+import type { PacketCaptures } from '../../src/capture/index.js';
 
 export const HOST = '10.9.0.2';
 
@@ -35,7 +36,7 @@ export interface ApiFixture {
 }
 
 export async function startApi(t: Test, over: Partial<ApiConfig> = {},
-  opts: { history?: boolean; maxSessions?: number; sinks?: () => MonitorStatus['sinks']; lookup?: LookupAll } = {}): Promise<ApiFixture> {
+  opts: { history?: boolean; maxSessions?: number; sinks?: () => MonitorStatus['sinks']; lookup?: LookupAll; captures?: () => PacketCaptures | undefined } = {}): Promise<ApiFixture> {
   const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, [HOST]);
   const processor = new FlowProcessor({ sessions: { ...defaultSessionConfig(), maxSessions: opts.maxSessions ?? 200_000 }, filters: { ignore: [], keep: [] } }, classifier);
   const dataDir = tempDataDir(t, 'api');
@@ -45,7 +46,7 @@ export async function startApi(t: Test, over: Partial<ApiConfig> = {},
   const status = (): MonitorStatus => ({ host: 'test-host', startedAt, collector, flows: processor.status(), consumerErrors: {}, sinks: opts.sinks?.() ?? {} });
   let api: ApiServer;
   try {
-    api = await ApiServer.start(apiConfig(over), { processor, status, store, intervalMs: 1000, host: 'test-host' }, opts.lookup);
+    api = await ApiServer.start(apiConfig(over), { processor, status, store, intervalMs: 1000, host: 'test-host', ...(opts.captures ? { captures: opts.captures } : {}) }, opts.lookup);
   } catch (e) {
     store?.close();
     throw e;

@@ -18,54 +18,9 @@ import { PassThrough, Readable } from 'node:stream';
 import { PacketCaptures, parseCaptureFilter, captureExpression, type CaptureResult } from '../../src/capture/index.js';
 import { encodeCaptureFilter } from '../../src/capture/filter.js';
 import { captureSpec } from '../../src/api/capture.js';
-import { PCAP_MATCH_HOST, PCAP_MATCH_NET, PCAP_MATCH_PORT, PCAP_MATCH_PROTO, PCAP_MATCH_SESSION, PCAP_MATCH_SESSION_PORTS, PcapFilter, PcapHeader } from '../../src/collector/layout.gen.js';
+import { PCAP_MATCH_HOST, PCAP_MATCH_NET, PCAP_MATCH_PORT, PCAP_MATCH_PROTO, PCAP_MATCH_SESSION, PCAP_MATCH_SESSION_PORTS, PcapFilter } from '../../src/collector/layout.gen.js';
 import { readCapture, type CaptureInterface } from '../../src/offline/pcap-reader.js';
-import type { NativeCollector } from '../../src/native/binding.js';
-
-/** The addon's capture calls over an in-memory ring. */
-class FakeRing {
-  records: Buffer[] = [];
-  active = 0;
-  filters = new Map<number, Buffer>();
-  counters = new Map<number, { matched: number; dropped: number }>();
-
-  push(slots: number, ifindex: number, direction: 0 | 1, frame: Buffer, monoNs = process.hrtime.bigint(), snap = frame.length): void {
-    const len = Math.min(snap, frame.length);
-    const r = Buffer.alloc((PcapHeader.size + len + 7) & ~7);
-    r.writeBigUInt64LE(monoNs, PcapHeader.timeNs);
-    r.writeUInt32LE(ifindex, PcapHeader.ifindex);
-    r.writeUInt32LE(frame.length, PcapHeader.origLen);
-    r.writeUInt32LE(len, PcapHeader.capturedLen);
-    r[PcapHeader.direction] = direction;
-    r[PcapHeader.slots] = slots;
-    frame.copy(r, PcapHeader.size, 0, len);
-    this.records.push(r);
-    for (let s = 0; s < 4; s++) if (slots & (1 << s)) this.counters.get(s)!.matched++;
-  }
-
-  native(): NativeCollector {
-    return {
-      startPacketCapture: (slot: number, filter: Buffer) => {
-        if (this.active & (1 << slot)) throw Object.assign(new Error('slot in use'), { code: 'FLOW_ERR_XDP_BUSY' });
-        this.filters.set(slot, filter);
-        this.counters.set(slot, { matched: 0, dropped: 0 });
-        this.active |= 1 << slot;
-      },
-      stopPacketCapture: (slot: number) => { this.active &= ~(1 << slot); },
-      readPackets: (buf: Buffer) => {
-        let at = 0, n = 0;
-        while (this.records.length && at + this.records[0]!.length <= buf.length) {
-          const r = this.records.shift()!;
-          r.copy(buf, at);
-          at += r.length;
-          n++;
-        }
-        return { records: n, bytes: at };
-      },
-      packetCaptureCounters: (slot: number) => ({ ...this.counters.get(slot)! }),
-    } as unknown as NativeCollector;
-  }
-}
+import { FakeRing } from '../helpers/fake-pcap-ring.js';
 
 const IFACES = [{ name: 'eth0', ifindex: 2 }, { name: 'wlan0', ifindex: 3 }];
 
