@@ -3,9 +3,10 @@
  * pcap.bpf.h — packet captures (flowlens capture): a frame that matches the
  * filter of a running capture (pcap_filters, the bits of pcap_active) is
  * copied whole, up to the largest snap length of the captures it matches,
- * into pcap_ring, once for all of them. The filter is evaluated on the flow
- * key the counter parsed anyway, so a capture sees exactly what is counted:
- * both hooks, both directions, every interface the programs are attached to.
+ * into pcap_ring, once for all of them. It runs in the counting programs, so
+ * a capture sees the frames they count: both hooks, both directions, every
+ * interface the programs are attached to. The filter reads the headers with
+ * a short parser of its own (pcap_parse, below: why).
  *
  * Cost when no capture runs: one load of pcap_active per frame. The code sits
  * in global functions called by the hooks after counting, with the context
