@@ -121,7 +121,8 @@ export const BPF_ERROR_NAMES = ['probe_limit', 'iface_full', 'claim_race', 'pull
 
 function zeroTotals(): DirectionTotals {
   return { packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
-    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0 };
+    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0,
+    gsoAddedPackets: 0, gsoAddedBytes: 0 };
 }
 
 /** enum flow_role in bpf/flow.h. */
