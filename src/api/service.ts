@@ -8,6 +8,7 @@
  */
 import type { HostSample } from '../system/host.js';
 import type { MonitorStatus } from '../monitor.js';
+import type { InterfaceReconciliation } from '../collector/index.js';
 import { timeZone, version } from '../version.js';
 import type { InfluxSinkStats } from '../sinks/influx/index.js';
 import type { LiveSession } from '../flows/live.js';
@@ -24,6 +25,8 @@ export interface ApiSources {
   live: LiveQuery;
   /** The running flowlens' status (Monitor.status). */
   status(): MonitorStatus;
+  /** Per attached interface: the kernel's counters beside flowlens's (Monitor.reconcile). */
+  reconcile?(): InterfaceReconciliation[];
   /** The history; undefined when history is off. */
   store?: Store;
   billing: BillingConfig;
@@ -313,6 +316,15 @@ export class ApiService {
 
   realtime(req: pb.RealtimeRequest): pb.RealtimeResponse {
     return this.src.live.realtime(req.seconds || 30);
+  }
+
+  /**
+   * Reconciliation (docs/reconcile.md): per interface, the kernel's counters
+   * beside flowlens's since the attach and over the latest interval, with the
+   * terms that turn one into the other. Plain JSON (not a proto message).
+   */
+  reconcile(): { host: string; interfaces: InterfaceReconciliation[] } {
+    return { host: this.src.status().host, interfaces: this.src.reconcile?.() ?? [] };
   }
 
   status(): pb.StatusResponse {
