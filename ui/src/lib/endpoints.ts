@@ -6,6 +6,7 @@
  */
 import type * as pb from '../../../src/api/grpc/gen/flowlens/v1/flowlens';
 import type { TalkerDimension } from '../../../src/flows/types';
+import type { InterfaceReconciliation, DirectionReconciliation, ReconcileTerm } from '../../../src/collector/reconcile';
 import { getJson, type Params } from './api';
 import type { Granularity } from './ranges';
 import type { RealtimeAnswer } from './realtime';
@@ -20,6 +21,9 @@ export type SessionsView = pb.SessionsResponse;
 export type StatusView = pb.StatusResponse;
 export type LiveUpdate = pb.LiveUpdate;
 export type UsageView = pb.UsageResponse;
+/** GET /api/reconcile: plain JSON (src/collector/reconcile.ts), not a proto message. */
+export type ReconcileView = { host: string; interfaces: InterfaceReconciliation[] };
+export type { InterfaceReconciliation, DirectionReconciliation, ReconcileTerm };
 
 /** Sort keys of live sessions, as the API names them. */
 export type SessionSort = 'bytes' | 'packets' | 'rate' | 'first_seen' | 'last_seen';
@@ -56,6 +60,7 @@ export const api = {
   sessions: (filter: SessionFilterInput, iface: string, sort: SessionSort, cursor: string, limit: number, signal?: AbortSignal) =>
     getJson<SessionsView>('sessions', { source: 'live', sort, limit, cursor, ...ifaceParam(iface), ...filter }, signal),
   status: (signal?: AbortSignal) => getJson<StatusView>('status', {}, signal),
+  reconcile: (signal?: AbortSignal) => getJson<ReconcileView>('reconcile', {}, signal),
   /** A billing cycle: 0 the current one, -1 the one before, ... */
   usage: (cycle: number, limit: number, signal?: AbortSignal) => getJson<UsageView>('usage', { cycle, limit }, signal),
 };
