@@ -257,7 +257,7 @@ export class Store {
         : null;
       let earliest = Infinity;
       for (const d of pending.traffic.values()) earliest = Math.min(earliest, d.minute * MINUTE_MS);
-      this.withRoom(() => this.writer!.flushCounts(pending, live));
+      this.withRoom(() => this.writer!.flushCounts(pending, live, now));
       this.closedSums?.invalidate(earliest);
       pending.clearCounts(Math.floor((now - HOUR_GRACE_MS) / HOUR_MS));
       result.sessions = this.flushSessions(pending);
