@@ -327,6 +327,25 @@ export class ApiService {
     return { host: this.src.status().host, interfaces: this.src.reconcile?.() ?? [] };
   }
 
+  /** Reconcile as the gRPC message (the same figures, since the attach). */
+  reconcileMessage(): pb.ReconcileResponse {
+    const { host, interfaces } = this.reconcile();
+    const direction = (d: InterfaceReconciliation['sinceAttach']['ingress']): pb.ReconcileDirection => ({
+      kernelPackets: d.kernel.packets, kernelBytes: d.kernel.bytes, kernelDropped: d.kernel.dropped, kernelErrors: d.kernel.errors,
+      terms: d.terms, expectedPackets: d.expected.packets, expectedBytes: d.expected.bytes,
+      unexplainedPackets: d.unexplained.packets, unexplainedBytes: d.unexplained.bytes, notes: d.notes,
+    });
+    return {
+      host,
+      interfaces: interfaces.map((i) => ({
+        iface: i.iface, ifindex: i.ifindex, kind: i.kind, ingressHook: i.ingressHook, egressHook: i.egressHook, since: i.since, at: i.at,
+        beforeRxPackets: i.kernelBeforeAttach.rxPackets, beforeRxBytes: i.kernelBeforeAttach.rxBytes,
+        beforeTxPackets: i.kernelBeforeAttach.txPackets, beforeTxBytes: i.kernelBeforeAttach.txBytes,
+        ingress: direction(i.sinceAttach.ingress), egress: direction(i.sinceAttach.egress), explained: i.explained,
+      })),
+    };
+  }
+
   status(): pb.StatusResponse {
     const s = this.src.status();
     const c = s.collector;

@@ -17,7 +17,9 @@ import t from 'tap';
 import { requireKernel } from '../helpers/kernel.js';
 import { createLab, waitFor, type End, type Lab } from '../helpers/netns.js';
 import { CliRun, cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
+import path from 'node:path';
 import type { InterfaceReconciliation } from '../../src/collector/index.js';
+import { repoRoot } from '../../src/native/binding.js';
 
 const PORT = 18_473;  // inside the test's own namespace: nothing else listens there
 const NON_IP_FRAMES = 7;
@@ -116,12 +118,27 @@ for (const hook of ['xdp', 'tc'] as const) {
   });
 }
 
-t.test('the table form and /metrics say the same', async (t) => {
+/** The Reconcile RPC through a grpc-js client run inside the namespace (the API listens on its loopback). */
+async function grpcReconcile(lab: Lab, a: End, port: number): Promise<any> {
+  const gen = path.join(repoRoot, 'dist/src/api/grpc/gen/flowlens/v1/flowlens.js');
+  const grpcJs = path.join(repoRoot, 'node_modules/@grpc/grpc-js/build/src/index.js');
+  const script = `
+const grpc = require(${JSON.stringify(grpcJs)});
+import(${JSON.stringify(gen)}).then(({ TrafficClient }) => {
+  const c = new TrafficClient('127.0.0.1:${port}', grpc.credentials.createInsecure());
+  c.reconcile({}, (e, r) => { if (e) { console.error(e.message); process.exit(1); } console.log(JSON.stringify(r)); c.close(); });
+});`;
+  const r = await lab.run(a, 'env', ['-u', 'NODE_OPTIONS', process.execPath, '-e', script], 20_000);
+  if (r.code !== 0) throw new Error(`gRPC Reconcile failed: ${r.stderr}`);
+  return JSON.parse(r.stdout);
+}
+
+t.test('the table form, gRPC and /metrics say the same', async (t) => {
   if (!requireKernel(t)) return;
   const lab = createLab(t, { tag: 'rm', layout: 'namespaces', addresses: true });
   const { a, b } = lab;
   const fl = new CliRun(lab.spawn(a, ...cliCommand(['run', '--iface', a.name, '--format', 'ndjson', '--interval', '1s',
-    '--listen', '127.0.0.1', '--http-port', String(PORT), '--grpc-port', '0'])));
+    '--listen', '127.0.0.1', '--http-port', String(PORT), '--grpc-port', String(PORT + 1)])));
   t.teardown(() => fl.stop('SIGKILL'));
   t.ok(await waitFor(async () => {
     try { return (await reconcile(lab, a)).interfaces.length === 1; } catch { return false; }
@@ -135,6 +152,11 @@ t.test('the table form and /metrics say the same', async (t) => {
   t.match(table.stdout, /egress \(tx\)[\s\S]*flows\s+\+5\s+\+420\b/, 'egress: the 5 echo requests, 84 L3 bytes each');
   t.match(table.stdout, /ethernet\s+0\s+\+70\b/, 'their 5 Ethernet headers');
   t.match(table.stdout, /kernel\s+5\s+490\b/, 'the kernel counted 5 frames of 98 bytes');
+  const g = await grpcReconcile(lab, a, PORT + 1);
+  t.match(g.interfaces[0], { iface: a.name, kind: 'veth', explained: true,
+    egress: { kernelPackets: 5, kernelBytes: 490, expectedPackets: 5, expectedBytes: 490, unexplainedPackets: 0, unexplainedBytes: 0 },
+    ingress: { kernelPackets: 5, unexplainedPackets: 0, unexplainedBytes: 0 } }, 'gRPC Reconcile: the same figures');
+  t.match(g.interfaces[0].egress.terms, [{ term: 'flows', packets: 5, bytes: 420 }], 'with the same terms');
   const metrics = await lab.run(a, 'curl', ['-sf', `http://127.0.0.1:${PORT}/metrics`]);
   t.equal(metrics.code, 0, '/metrics answers');
   for (const dir of ['ingress', 'egress']) {

@@ -156,6 +156,7 @@ export class GrpcApi {
       sessions: this.unary('Sessions', 'read', (req) => s.sessions(req as any)),
       realtime: this.unary('Realtime', 'read', (req) => s.realtime(req as any)),
       status: this.unary('Status', 'read', () => s.status()),
+      reconcile: this.unary('Reconcile', 'read', () => s.reconcileMessage()),
       watchLive: this.streaming<WatchLiveRequest, LiveUpdate>('WatchLive', (req) => {
         s.checkWatchLive(req);
         return (stats) => s.liveUpdate(req, stats);
