@@ -368,6 +368,8 @@ export class ApiService {
       historyHealth: historyHealth(s.sinks.history),
       namedAddresses: s.sinks.names?.names ?? 0, dnsAnswers: s.sinks.names?.answers ?? 0, tlsHellos: s.sinks.names?.hellos ?? 0,
       machine: machine(s.sinks.machine),
+      namesEnabled: s.sinks.names !== undefined,
+      geoDatabases: [...new Set(s.sinks.geo?.databases.map((d) => d.role) ?? [])],
     };
   }
 

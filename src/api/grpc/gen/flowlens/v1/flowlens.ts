@@ -424,7 +424,15 @@ export interface StatusResponse {
     | HistoryHealth
     | undefined;
   /** The machine flowlens runs on: CPU, memory, load, the data directory's disk, interfaces, flowlens itself. */
-  machine: Machine | undefined;
+  machine:
+    | Machine
+    | undefined;
+  /**
+   * Whether names are learned (DNS answers, TLS server names), and the geo databases loaded
+   * (country, city, asn): why a talker is "unknown" (docs/geo.md).
+   */
+  namesEnabled: boolean;
+  geoDatabases: string[];
 }
 
 export interface StatusResponse_BpfErrorsEntry {
@@ -3854,6 +3862,8 @@ function createBaseStatusResponse(): StatusResponse {
     tlsHellos: 0,
     historyHealth: undefined,
     machine: undefined,
+    namesEnabled: false,
+    geoDatabases: [],
   };
 }
 
@@ -3948,6 +3958,12 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.machine !== undefined) {
       Machine.encode(message.machine, writer.uint32(322).fork()).join();
+    }
+    if (message.namesEnabled !== false) {
+      writer.uint32(640).bool(message.namesEnabled);
+    }
+    for (const v of message.geoDatabases) {
+      writer.uint32(650).string(v!);
     }
     return writer;
   },
@@ -4208,6 +4224,22 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.machine = Machine.decode(reader, reader.uint32());
             continue;
           }
+          case 80: {
+            if (tag !== 640) {
+              break;
+            }
+
+            message.namesEnabled = reader.bool();
+            continue;
+          }
+          case 81: {
+            if (tag !== 650) {
+              break;
+            }
+
+            message.geoDatabases.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4269,6 +4301,8 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.machine = (object.machine !== undefined && object.machine !== null)
       ? Machine.fromPartial(object.machine)
       : undefined;
+    message.namesEnabled = object.namesEnabled ?? false;
+    message.geoDatabases = object.geoDatabases?.map((e) => e) || [];
     return message;
   },
 };
