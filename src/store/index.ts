@@ -405,6 +405,12 @@ export class Store {
             `${h.sessionsShed ? ` (and ${h.sessionsShed} sessions dropped earlier)` : ''}`,
           'see that the data directory is writable and has free space');
         }
+        // the held hours whole, for the next writer (on failure it continues from the cut rows: totals stay exact)
+        try {
+          this.writer!.saveOpenHours(this.pending!);
+        } catch (e) {
+          process.stderr.write(`flowlens: could not keep this hour's talkers whole for the next start (${(e as Error).message}): keys in "other" stay there\n`);
+        }
       }
     } finally {
       this.closed = true;

@@ -58,6 +58,10 @@ export class Writer {
   private readonly clearDay: Statement;
   private readonly putDay: Statement;
   private readonly markDay: Statement;
+  private readonly clearOpen: Statement;
+  private readonly putOpen: Statement;
+  private readonly loadOpen: Statement;
+  private readonly takeOpen: Statement;
   /** The last complete UTC day the rollup has looked at (days up to it that have hours are rolled up). */
   private rolledThrough: number | undefined;
 
@@ -89,6 +93,27 @@ export class Writer {
     this.putDay = db.prepare(
       `INSERT INTO talker_day (day, dimension, key, label, ${columns}) VALUES (?, ?, ?, ?, ${STORED_COUNTERS.map(() => '?').join(', ')})`);
     this.markDay = db.prepare(`INSERT OR IGNORE INTO talker_day_done (day) VALUES (?)`);
+    this.clearOpen = db.prepare(`DELETE FROM talker_hour_open`);
+    this.putOpen = db.prepare(
+      `INSERT INTO talker_hour_open (hour, dimension, key, label, ${columns}) VALUES (?, ?, ?, ?, ${STORED_COUNTERS.map(() => '?').join(', ')})`);
+    this.loadOpen = db.prepare(`SELECT dimension, key, label, ${columns} FROM talker_hour_open WHERE dimension = ? AND hour = ?`);
+    this.takeOpen = db.prepare(`DELETE FROM talker_hour_open WHERE hour = ?`);
+  }
+
+  /**
+   * On a clean stop, after the last flush: every key of the hours still held,
+   * not only their top N, so that the next writer continues such an hour whole
+   * and a key that grows after the restart keeps the bytes it had before (with
+   * only the cut rows, they would stay in "other"). A kill -9 skips this: the
+   * next writer continues from the cut rows, as before.
+   */
+  saveOpenHours(pending: Pending): void {
+    this.db.transaction(() => {
+      this.clearOpen.run();
+      for (const [hour, sets] of pending.hours) {
+        for (const [dim, m] of sets) for (const [key, a] of m) this.putOpen.run(hour, dim, key, a.label ?? null, ...storedValues(a));
+      }
+    })();
   }
 
   /**
@@ -201,10 +226,23 @@ export class Writer {
     return this.db.transaction(() => this.trimSessions.run(rows).changes)();
   }
 
-  /** What the database holds for an hour's talkers: the state a writer continues from. */
+  /**
+   * What the database holds for an hour's talkers: the state a writer continues
+   * from — every key when an earlier writer stopped cleanly while holding the
+   * hour (taken: deleted in the same transaction, so it is never loaded twice),
+   * else the hour's top N + "other".
+   */
   loadTalkerHour(hour: number): Map<TalkerSet, TalkerMap> {
+    return this.db.transaction(() => {
+      const open = TALKER_SETS.flatMap((d) => this.loadOpen.all(d, hour));
+      if (open.length) this.takeOpen.run(hour);
+      return this.toSets(open.length ? open : TALKER_SETS.flatMap((d) => this.loadHour.all(d, hour)));
+    })();
+  }
+
+  private toSets(rows: unknown[]): Map<TalkerSet, TalkerMap> {
     const dims = new Map<TalkerSet, TalkerMap>();
-    for (const r of TALKER_SETS.flatMap((d) => this.loadHour.all(d, hour)) as Array<Record<string, number> & { dimension: TalkerSet; key: string; label: string | null }>) {
+    for (const r of rows as Array<Record<string, number> & { dimension: TalkerSet; key: string; label: string | null }>) {
       let m = dims.get(r.dimension);
       if (!m) dims.set(r.dimension, (m = new Map()));
       const counts = zeroCounts();
