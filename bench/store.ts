@@ -77,7 +77,11 @@ function writeCosts(): void {
   const t0 = process.hrtime.bigint();
   store.flush();
   const sessionFlush = ms(t0);
+  // close(): the last flush, then every key of the held hours saved whole for the next writer (talker_hour_open)
+  const heldKeys = [...store['pending']!.hours.values()].reduce((n, sets) => n + [...sets.values()].reduce((m, x) => m + x.size, 0), 0);
+  const t1 = process.hrtime.bigint();
   store.close();
+  const closeMs = ms(t1);
   const size = statSync(path.join(dir, DB_FILE)).size;
   rmSync(dir, { recursive: true, force: true });
   const talkerKeys = KEYS + 50 + 300 + 5 + 120 + Math.min(2000, KEYS / 5) + Math.min(5000, KEYS / 2);
@@ -86,6 +90,7 @@ function writeCosts(): void {
     ['add() per interval', f2(median(adds)), f2(p(adds, 0.99)), f2(Math.max(...adds)), ''],
     ['flush() per window', f1(median(flushes)), f1(p(flushes, 0.99)), f1(Math.max(...flushes)), String(Math.round(median(written)))],
     ['flush() with 10k ended sessions', f1(sessionFlush), '', '', '10000'],
+    ['close(): last flush + held hours saved whole', f1(closeMs), '', '', String(heldKeys)],
   ])}\n# database after these flushes: ${(size / 1e6).toFixed(1)} MB\n`);
 }
 
