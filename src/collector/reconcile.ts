@@ -143,7 +143,7 @@ interface Entry {
 }
 
 const ZERO_COUNTERS = (): LinkCounters => ({ rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, rxDropped: 0, txDropped: 0,
-  rxErrors: 0, txErrors: 0, rxMissed: 0, rxFifo: 0, rxCrc: 0, rxLength: 0, txCarrier: 0, txAborted: 0 });
+  rxErrors: 0, txErrors: 0, rxMissed: 0 });
 
 /** Keeps both sides per attachment: feed it the attach, each drain's reading and each interval's totals. */
 export class Reconciler {

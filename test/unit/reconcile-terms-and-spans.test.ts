@@ -9,7 +9,7 @@ import type { LinkCounters } from '../../src/system/link-counters.js';
 import type { DirectionTotals } from '../../src/collector/decode.js';
 
 const counters = (o: Partial<LinkCounters> = {}): LinkCounters => ({ rxPackets: 0, txPackets: 0, rxBytes: 0, txBytes: 0, rxDropped: 0, txDropped: 0,
-  rxErrors: 0, txErrors: 0, rxMissed: 0, rxFifo: 0, rxCrc: 0, rxLength: 0, txCarrier: 0, txAborted: 0, ...o });
+  rxErrors: 0, txErrors: 0, rxMissed: 0, ...o });
 const totals = (o: Partial<DirectionTotals> = {}): DirectionTotals => ({ packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
   nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0, gsoAddedPackets: 0, gsoAddedBytes: 0, ...o });
 
