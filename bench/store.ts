@@ -2,7 +2,7 @@
  * The history store's costs: add() per interval and flush() per flush window
  * with many talker keys (the event loop pays both), the cut of a finished hour,
  * and query times over a year of data (quarter-hour traffic, hourly top talkers,
- * a session log). Prints figures; asserts nothing.
+ * the daily talker rollup against the hourly path in the same run, a session log). Prints figures; asserts nothing.
  *
  *   node --import tsx bench/store.ts [--keys 10000] [--intervals 60] [--flushes 8] [--sessions 200000]
  */
@@ -14,6 +14,7 @@ import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerD
 import { Store } from '../src/store/index.js';
 import { DB_FILE } from '../src/store/schema.js';
 import { median, printHeader, table } from './lib.js';
+import Database from 'better-sqlite3';
 
 const { values } = parseArgs({
   options: {
@@ -76,7 +77,11 @@ function writeCosts(): void {
   const t0 = process.hrtime.bigint();
   store.flush();
   const sessionFlush = ms(t0);
+  // close(): the last flush, then every key of the held hours saved whole for the next writer (talker_hour_open)
+  const heldKeys = [...store['pending']!.hours.values()].reduce((n, sets) => n + [...sets.values()].reduce((m, x) => m + x.size, 0), 0);
+  const t1 = process.hrtime.bigint();
   store.close();
+  const closeMs = ms(t1);
   const size = statSync(path.join(dir, DB_FILE)).size;
   rmSync(dir, { recursive: true, force: true });
   const talkerKeys = KEYS + 50 + 300 + 5 + 120 + Math.min(2000, KEYS / 5) + Math.min(5000, KEYS / 2);
@@ -85,6 +90,7 @@ function writeCosts(): void {
     ['add() per interval', f2(median(adds)), f2(p(adds, 0.99)), f2(Math.max(...adds)), ''],
     ['flush() per window', f1(median(flushes)), f1(p(flushes, 0.99)), f1(Math.max(...flushes)), String(Math.round(median(written)))],
     ['flush() with 10k ended sessions', f1(sessionFlush), '', '', '10000'],
+    ['close(): last flush + held hours saved whole', f1(closeMs), '', '', String(heldKeys)],
   ])}\n# database after these flushes: ${(size / 1e6).toFixed(1)} MB\n`);
 }
 
@@ -156,6 +162,24 @@ function queryCosts(): void {
     time('writer: last12Months()', () => writer.last12Months()),
     time('writer: history: the year by day', () => writer.history({ from: '2025-01-01', to: '2025-12-31', granularity: 'day' })),
   );
+  // talkers over the year in the running process: whole days from the daily rollup (talker_day), against the
+  // hourly path (the same query with the rollup's days forgotten: every hour from talker_hour), in this run
+  const talkerRuns = (label: string) => {
+    const r = time(label, () => writer.topTalkers({ dimension: 'ip', from: '2025-01-01', to: '2025-12-31' }));
+    results.push(r);
+    return Number(r[1]);
+  };
+  const byDay = talkerRuns('writer: topTalkers ip, the year (daily rollup)');
+  const byDayPort = talkerRuns('writer: topTalkers port, the year (daily rollup)');
+  const raw = new Database(path.join(dir, DB_FILE));
+  const rolled = raw.prepare('SELECT day FROM talker_day_done').all() as Array<{ day: number }>;
+  raw.exec('DELETE FROM talker_day_done');
+  const byHour = talkerRuns('writer: topTalkers ip, the year (hourly path, reference)');
+  const insert = raw.prepare('INSERT INTO talker_day_done (day) VALUES (?)');
+  raw.transaction(() => { for (const r of rolled) insert.run(r.day); })();
+  raw.close();
+  results.push(['ratio daily rollup / hourly path (ip, year)', f2(byDay / byHour), '', `${rolled.length} days rolled up`]);
+  void byDayPort;
   writer.close();
   rmSync(dir, { recursive: true, force: true });
   process.stdout.write(`\n## queries over a year: quarter-hour traffic of 2 interfaces × up/down × 3 scopes, hourly top 100 of 150 remote addresses and 40 ports, ${SESSIONS} logged sessions\n`);

@@ -47,9 +47,9 @@ static __always_inline void count_error(__u32 which)
 		*n += 1;
 }
 
-enum iface_slot { SLOT_OVERFLOW, SLOT_NON_IP, SLOT_MALFORMED, SLOT_FORWARDED };
+enum iface_slot { SLOT_OVERFLOW, SLOT_NON_IP, SLOT_MALFORMED, SLOT_FORWARDED, SLOT_GSO_ADDED };
 
-/* Rare path: overflow, non-IP and malformed packets, per interface and direction. */
+/* Rare path: overflow, non-IP, malformed, forwarded packets and GSO super-packets, per interface and direction. */
 static __always_inline void count_iface(__u32 ifindex, __u8 direction, __u32 epoch,
 					enum iface_slot slot, __u64 packets, __u64 bytes)
 {
@@ -72,6 +72,9 @@ static __always_inline void count_iface(__u32 ifindex, __u8 direction, __u32 epo
 	} else if (slot == SLOT_FORWARDED) {
 		c->forwarded_packets += packets;
 		c->forwarded_bytes += bytes;
+	} else if (slot == SLOT_GSO_ADDED) {
+		c->gso_added_packets += packets;
+		c->gso_added_bytes += bytes;
 	} else if (slot == SLOT_NON_IP) {
 		c->non_ip_packets += packets;
 		c->non_ip_bytes += bytes;
@@ -255,6 +258,12 @@ static __always_inline int count_packet(void *ctx, bool xdp, const struct packet
 	if (r == PARSE_FLOW) {
 		p.key.ifindex = ifindex;
 		p.key.direction = direction;
+		/*
+		 * One lookup per super-packet (tens of wire packets), none for others:
+		 * what the interface's own counters see as one packet, for reconciliation.
+		 */
+		if (p.packets > 1)
+			count_iface(ifindex, direction, epoch, SLOT_GSO_ADDED, p.packets - 1, p.gso_added_bytes);
 		/* gateway roles: a forwarded packet is counted in flows on one interface only */
 		if (counted_elsewhere(ctx, xdp, &p.key, p.payload_off, ifindex, direction)) {
 			count_iface(ifindex, direction, epoch, SLOT_FORWARDED, p.packets, p.l3_bytes);

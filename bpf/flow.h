@@ -80,6 +80,10 @@ struct iface_counters {
 	__u64 forwarded_packets;  /* gateway roles: IP packets not counted here, because another
 				   * interface counts them (see enum flow_role) */
 	__u64 forwarded_bytes;    /* their L3 bytes */
+	__u64 gso_added_packets;  /* GSO/GRO super-packets (counted or forwarded): wire packets beyond
+				   * the first that each stands for; the kernel's interface counters
+				   * count the super-packet once (reconciliation, docs/reconcile.md) */
+	__u64 gso_added_bytes;    /* the IP + L4 header bytes of those added packets */
 };
 
 /* What drain() writes into the caller's buffer for each interface and direction:

@@ -46,6 +46,7 @@ struct parsed {
 	struct flow_key key;
 	__u32 packets;    /* wire packets */
 	__u32 l3_bytes;   /* L3 bytes of those wire packets */
+	__u32 gso_added_bytes;  /* GSO/GRO: header bytes of the segments beyond the first ((packets - 1) x headers) */
 	__u8 tcp_flags;
 	__u16 payload_off;  /* offset of the L4 payload from the frame start */
 	__u32 payload_len;  /* L4 payload bytes (of the whole super-packet for GSO) */
@@ -310,6 +311,7 @@ static __always_inline int parse_packet(const struct packet *pkt, struct parsed 
 			segs = 1;
 		p->packets = segs;
 		p->l3_bytes = l3_avail + (segs - 1) * hdrs;
+		p->gso_added_bytes = (segs - 1) * hdrs;
 		p->payload_off = c.off;
 		p->payload_len = pkt->frame_len > c.off ? pkt->frame_len - c.off : 0;
 		return PARSE_FLOW;

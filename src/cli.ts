@@ -153,6 +153,30 @@ ${settingsHelp()}`,
       return interfacesCommand(tableOrJson(v), config.collector.roles ?? {});
     },
   },
+  reconcile: {
+    summary: 'per interface: the kernel\'s own counters beside the running flowlens\'s totals, the difference explained',
+    usage: `flowlens reconcile [--url http://127.0.0.1:8080] [--token TOKEN] [--format table|json] [--config FILE]
+
+Asks the running flowlens (GET /api/reconcile) and prints, per interface and direction since
+it attached: flowlens's terms (flows, overflow, forwarded, non-IP, malformed, GSO super-packets,
+Ethernet headers) summed into what the kernel should count, the kernel's own counters
+(/sys/class/net/IF/statistics) and what is left unexplained (docs/reconcile.md).
+--url defaults to api.listen and api.httpPort of the settings; --token to $FLOWLENS_TOKEN.`,
+    options: { url: { type: 'string' }, token: { type: 'string' }, format: { type: 'string' }, config: { type: 'string' } },
+    async main(v) {
+      const format = tableOrJson(v);
+      let url = v.url as string | undefined;
+      if (url === undefined) {
+        const { api } = configFrom({ file: v.config as string | undefined, flags: {} });
+        const host = api.listen === '0.0.0.0' ? '127.0.0.1' : api.listen === '::' ? '::1' : api.listen;
+        url = `http${api.tls ? 's' : ''}://${host.includes(':') ? `[${host}]` : host}:${api.httpPort}`;
+      }
+      const { fetchReconcile, renderReconcile } = await import('./cli/reconcile.js');
+      const answer = await fetchReconcile(url, (v.token as string | undefined) ?? process.env.FLOWLENS_TOKEN);
+      process.stdout.write(format === 'json' ? `${JSON.stringify(answer, null, 2)}\n` : renderReconcile(answer));
+      return 0;
+    },
+  },
   check: {
     summary: 'check that this host can run flowlens (kernel, BTF, privileges, libbpf, verifier)',
     usage: 'flowlens check [--format table|json]',

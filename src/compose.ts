@@ -129,7 +129,7 @@ export class Flowlens {
     if (alerts && influx) alerts.on('alert', (t) => influx.writeLines((precision) => { const l = alertLine(t, config.host, precision); return l ? [l] : []; }));
     const api = (this.api = config.api.enabled
       ? new ApiComponent(config.api, (): ApiSource => ({
-        processor: monitor.processor, status: () => monitor.status(), store: history?.store, alerts, devices: devices.table, intervalMs: config.collector.intervalMs, host: config.host, billing: config.billing,
+        processor: monitor.processor, status: () => monitor.status(), reconcile: () => monitor.reconcile(), store: history?.store, alerts, devices: devices.table, intervalMs: config.collector.intervalMs, host: config.host, billing: config.billing,
         captures: () => monitor.packetCaptures,
       }))
       : undefined);

@@ -14,7 +14,7 @@
 import type { HostSample } from './system/host.js';
 import { EventEmitter } from 'node:events';
 import os from 'node:os';
-import { BPF_ERROR_NAMES, type CollectorStatus, type Interval } from './collector/index.js';
+import { BPF_ERROR_NAMES, type CollectorStatus, type InterfaceReconciliation, type Interval } from './collector/index.js';
 import type { IntervalSource } from './collector/source.js';
 import type { PacketCaptures } from './capture/index.js';
 import { FlowProcessor, type Enrichment, type FlowsStatus } from './flows/processor.js';
@@ -194,6 +194,11 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
 
   private collectorStatus(): CollectorStatus {
     return this.collector?.status() ?? unopenedCollectorStatus(this.config);
+  }
+
+  /** Per attached interface: the kernel's counters beside flowlens's, the difference explained (collector/reconcile.ts). */
+  reconcile(): InterfaceReconciliation[] {
+    return this.collector?.reconcile?.() ?? [];
   }
 
   status(): MonitorStatus {

@@ -979,7 +979,8 @@ Napi::Object Layout(Napi::Env env)
 	FIELD(iface_counters, overflow_packets) FIELD(iface_counters, overflow_bytes)
 	FIELD(iface_counters, non_ip_packets) FIELD(iface_counters, non_ip_bytes)
 	FIELD(iface_counters, malformed_packets) FIELD(iface_counters, malformed_bytes)
-	FIELD(iface_counters, forwarded_packets) FIELD(iface_counters, forwarded_bytes) END
+	FIELD(iface_counters, forwarded_packets) FIELD(iface_counters, forwarded_bytes)
+	FIELD(iface_counters, gso_added_packets) FIELD(iface_counters, gso_added_bytes) END
 	STRUCT(iface_record) FIELD(iface_record, key) FIELD(iface_record, counters) END
 	STRUCT(own_addr) FIELD(own_addr, ip_version) FIELD(own_addr, pad0) FIELD(own_addr, addr) END
 	STRUCT(capture_record)

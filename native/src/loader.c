@@ -712,6 +712,8 @@ static int drain_ifaces(struct fl_loader *l, uint8_t epoch, struct iface_record 
 			r->counters.malformed_bytes += v->malformed_bytes;
 			r->counters.forwarded_packets += v->forwarded_packets;
 			r->counters.forwarded_bytes += v->forwarded_bytes;
+			r->counters.gso_added_packets += v->gso_added_packets;
+			r->counters.gso_added_bytes += v->gso_added_bytes;
 		}
 	}
 	return 0;

@@ -27,6 +27,7 @@ import { buildHttpApp } from './http/app.js';
 import { LiveQuery } from './live-query.js';
 import type { LiveSessions } from '../flows/live.js';
 import { FlowMetrics } from './metrics.js';
+import type { InterfaceReconciliation } from '../collector/index.js';
 import { ApiService, type ApiSources } from './service.js';
 import type { AlertsComponent } from '../alerts/index.js';
 import { registerAlertMetrics } from '../alerts/metrics.js';
@@ -49,6 +50,8 @@ export interface ApiSource {
   /** The flows stage: its live sessions and its status. */
   processor: { live: LiveSessions; status(): FlowsStatus };
   status(): MonitorStatus;
+  /** The kernel's interface counters beside flowlens's (Monitor.reconcile); absent: none (offline). */
+  reconcile?(): InterfaceReconciliation[];
   store?: Store;
   /** The alerts, when they run. */
   alerts?: AlertsComponent;
@@ -79,9 +82,10 @@ export class ApiServer {
   private constructor(readonly config: ApiConfig, private readonly source: ApiSource, private readonly lookup?: LookupAll) {
     this.hub.setMaxListeners(0);
     this.live = new LiveQuery(source.processor.live);
-    this.service = new ApiService({ live: this.live, status: () => source.status(), store: source.store, billing: source.billing ?? DEFAULT_BILLING, ...(source.devices ? { devices: source.devices } : {}) });
+    this.service = new ApiService({ live: this.live, status: () => source.status(), reconcile: () => source.reconcile?.() ?? [], store: source.store, billing: source.billing ?? DEFAULT_BILLING, ...(source.devices ? { devices: source.devices } : {}) });
     // the InfluxDB writer's counters are read when Prometheus scrapes, not every interval
-    this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx, () => source.status().sinks.machine, () => source.status().sinks.history);
+    this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx, () => source.status().sinks.machine, () => source.status().sinks.history,
+      () => source.reconcile?.() ?? []);
     const alerts = source.alerts;
     if (alerts) registerAlertMetrics(this.metrics.registry, () => alerts.status());
   }

@@ -16,7 +16,7 @@ import type { HostSample } from '../system/host.js';
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { InfluxSinkStats } from '../sinks/influx/index.js';
 import type { HistoryStatus } from '../store/component.js';
-import type { CollectorStatus } from '../collector/index.js';
+import type { CollectorStatus, InterfaceReconciliation } from '../collector/index.js';
 import type { FlowsStatus } from '../flows/processor.js';
 import type { IntervalStats } from '../flows/types.js';
 import { addCounts, zeroCounts, type TalkerCounts, type TalkerRow } from '../flows/talkers.js';
@@ -63,6 +63,7 @@ export class FlowMetrics {
   private machineGauges: ReturnType<FlowMetrics['machineMetrics']> | undefined;
   private history: ReturnType<FlowMetrics['historyMetrics']> | undefined;
   private previousHistory: HistoryStatus | undefined;
+  private reconcileGauges: ReturnType<FlowMetrics['reconcileMetrics']> | undefined;
 
   constructor(private readonly remoteBudget: number, labels: { host: string },
     /** The InfluxDB writer's stats, when one runs. */
@@ -70,7 +71,9 @@ export class FlowMetrics {
     /** The machine (CPU, memory, disk, interfaces), read on every scrape. */
     private readonly machine: () => HostSample | undefined = () => undefined,
     /** The history store's status, when history is on. */
-    private readonly historyStats: () => HistoryStatus | undefined = () => undefined) {
+    private readonly historyStats: () => HistoryStatus | undefined = () => undefined,
+    /** Reconciliation with the kernel's interface counters, read on every scrape. */
+    private readonly reconciliation: () => InterfaceReconciliation[] = () => []) {
     const r = this.registry;
     r.setDefaultLabels({ host: labels.host });
     collectDefaultMetrics({ register: r });
@@ -241,7 +244,47 @@ export class FlowMetrics {
     this.addInflux(this.influxStats());
     this.addMachine(this.machine());
     this.addHistory(this.historyStats());
+    this.addReconcile(this.reconciliation());
     return this.registry.metrics();
+  }
+
+  private reconcileMetrics() {
+    const r = this.registry;
+    const labels = ['iface', 'direction'] as const;
+    const gauge = <L extends string>(name: string, help: string, labelNames: readonly L[]) => new Gauge<L>({ name, help, labelNames, registers: [r] });
+    return {
+      kernelPackets: gauge('flowlens_reconcile_kernel_packets', 'The interface\'s own rx/tx_packets since flowlens attached (docs/reconcile.md)', labels),
+      kernelBytes: gauge('flowlens_reconcile_kernel_bytes', 'The interface\'s own rx/tx_bytes since flowlens attached', labels),
+      expectedPackets: gauge('flowlens_reconcile_expected_packets', 'What the kernel should have counted, from flowlens\'s counts term by term', labels),
+      expectedBytes: gauge('flowlens_reconcile_expected_bytes', 'Bytes the kernel should have counted, from flowlens\'s counts term by term', labels),
+      unexplainedPackets: gauge('flowlens_reconcile_unexplained_packets', 'Kernel packets minus expected: 0 when every packet is explained', labels),
+      unexplainedBytes: gauge('flowlens_reconcile_unexplained_bytes', 'Kernel bytes minus expected: 0 when every byte is explained', labels),
+      termPackets: gauge('flowlens_reconcile_term_packets', 'One term of the expected packets (flows, overflow, forwarded, non-ip, malformed, gso, ...)', [...labels, 'term']),
+      termBytes: gauge('flowlens_reconcile_term_bytes', 'One term of the expected bytes (flows, ..., gso, ethernet, veth-xdp-rx)', [...labels, 'term']),
+    };
+  }
+
+  /** Set from scratch on each scrape: an interface that is no longer attached loses its series. */
+  private addReconcile(list: InterfaceReconciliation[]): void {
+    if (!list.length && !this.reconcileGauges) return;
+    const g = (this.reconcileGauges ??= this.reconcileMetrics());
+    for (const gauge of Object.values(g)) gauge.reset();
+    for (const i of list) {
+      for (const direction of ['ingress', 'egress'] as const) {
+        const d = i.sinceAttach[direction];
+        const l = { iface: i.iface, direction };
+        g.kernelPackets.set(l, d.kernel.packets);
+        g.kernelBytes.set(l, d.kernel.bytes);
+        g.expectedPackets.set(l, d.expected.packets);
+        g.expectedBytes.set(l, d.expected.bytes);
+        g.unexplainedPackets.set(l, d.unexplained.packets);
+        g.unexplainedBytes.set(l, d.unexplained.bytes);
+        for (const t of d.terms) {
+          g.termPackets.set({ ...l, term: t.term }, t.packets);
+          g.termBytes.set({ ...l, term: t.term }, t.bytes);
+        }
+      }
+    }
   }
 
   private machineMetrics() {

@@ -8,6 +8,7 @@
  */
 import type { HostSample } from '../system/host.js';
 import type { MonitorStatus } from '../monitor.js';
+import type { InterfaceReconciliation } from '../collector/index.js';
 import { timeZone, version } from '../version.js';
 import type { InfluxSinkStats } from '../sinks/influx/index.js';
 import type { LiveSession } from '../flows/live.js';
@@ -25,6 +26,8 @@ export interface ApiSources {
   live: LiveQuery;
   /** The running flowlens' status (Monitor.status). */
   status(): MonitorStatus;
+  /** Per attached interface: the kernel's counters beside flowlens's (Monitor.reconcile). */
+  reconcile?(): InterfaceReconciliation[];
   /** The history; undefined when history is off. */
   store?: Store;
   billing: BillingConfig;
@@ -341,6 +344,34 @@ export class ApiService {
     return this.src.live.realtime(req.seconds || 30);
   }
 
+  /**
+   * Reconciliation (docs/reconcile.md): per interface, the kernel's counters
+   * beside flowlens's since the attach and over the latest interval, with the
+   * terms that turn one into the other. Plain JSON (not a proto message).
+   */
+  reconcile(): { host: string; interfaces: InterfaceReconciliation[] } {
+    return { host: this.src.status().host, interfaces: this.src.reconcile?.() ?? [] };
+  }
+
+  /** Reconcile as the gRPC message (the same figures, since the attach). */
+  reconcileMessage(): pb.ReconcileResponse {
+    const { host, interfaces } = this.reconcile();
+    const direction = (d: InterfaceReconciliation['sinceAttach']['ingress']): pb.ReconcileDirection => ({
+      kernelPackets: d.kernel.packets, kernelBytes: d.kernel.bytes, kernelDropped: d.kernel.dropped, kernelErrors: d.kernel.errors,
+      terms: d.terms, expectedPackets: d.expected.packets, expectedBytes: d.expected.bytes,
+      unexplainedPackets: d.unexplained.packets, unexplainedBytes: d.unexplained.bytes, notes: d.notes,
+    });
+    return {
+      host,
+      interfaces: interfaces.map((i) => ({
+        iface: i.iface, ifindex: i.ifindex, kind: i.kind, ingressHook: i.ingressHook, egressHook: i.egressHook, since: i.since, at: i.at,
+        beforeRxPackets: i.kernelBeforeAttach.rxPackets, beforeRxBytes: i.kernelBeforeAttach.rxBytes,
+        beforeTxPackets: i.kernelBeforeAttach.txPackets, beforeTxBytes: i.kernelBeforeAttach.txBytes,
+        ingress: direction(i.sinceAttach.ingress), egress: direction(i.sinceAttach.egress), explained: i.explained,
+      })),
+    };
+  }
+
   status(): pb.StatusResponse {
     const s = this.src.status();
     const c = s.collector;
@@ -365,6 +396,8 @@ export class ApiService {
       devices: s.sinks.devices?.devices ?? 0, dhcpRequests: s.sinks.devices?.dhcpRequests ?? 0, mdnsAnswers: s.sinks.devices?.mdnsAnswers ?? 0,
       deviceVendorProblem: s.sinks.devices?.vendorProblems.join('; ') ?? '',
       machine: machine(s.sinks.machine),
+      namesEnabled: s.sinks.names !== undefined,
+      geoDatabases: [...new Set(s.sinks.geo?.databases.map((d) => d.role) ?? [])],
     };
   }
 

@@ -53,6 +53,13 @@ export interface DirectionTotals {
    */
   forwardedPackets: number;
   forwardedBytes: number;
+  /**
+   * GSO/GRO super-packets (of packets and forwardedPackets): the wire packets
+   * beyond the first that each stands for, and their IP + L4 header bytes. The
+   * interface's own counters count a super-packet once (src/collector/reconcile.ts).
+   */
+  gsoAddedPackets: number;
+  gsoAddedBytes: number;
 }
 
 /** One iface_record: the totals of one interface and direction. */
@@ -86,6 +93,8 @@ export function decodeIfaces(buf: Buffer, count: number): IfaceCounts[] {
       malformedBytes: u64(view, c + IfaceCounters.malformedBytes),
       forwardedPackets: u64(view, c + IfaceCounters.forwardedPackets),
       forwardedBytes: u64(view, c + IfaceCounters.forwardedBytes),
+      gsoAddedPackets: u64(view, c + IfaceCounters.gsoAddedPackets),
+      gsoAddedBytes: u64(view, c + IfaceCounters.gsoAddedBytes),
     });
   }
   return out;

@@ -20,10 +20,12 @@ import { TableFit } from './table-fit.js';
 import { ownAddressKeys, ownAddresses } from './own-addresses.js';
 import type { InterfaceRole } from './config.js';
 import { LINK_POLL_MS, LinkFollower, type AttachState } from './links.js';
+import { Reconciler, type InterfaceReconciliation } from './reconcile.js';
 
 export * from './config.js';
 export type { Flow, Direction, DirectionTotals } from './decode.js';
 export { FlowBatch } from './decode.js';
+export type { InterfaceReconciliation, DirectionReconciliation, ReconcileTerm } from './reconcile.js';
 export type { Capture, CaptureKind } from './captures.js';
 
 export interface IfaceTotals {
@@ -122,7 +124,8 @@ export const BPF_ERROR_NAMES = ['probe_limit', 'iface_full', 'claim_race', 'pull
 
 function zeroTotals(): DirectionTotals {
   return { packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
-    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0 };
+    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0,
+    gsoAddedPackets: 0, gsoAddedBytes: 0 };
 }
 
 /** enum flow_role in bpf/flow.h. */
@@ -139,6 +142,8 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
   private ownAddressesText: string | undefined;
   private cadence: Cadence | undefined;
   private readonly fit: TableFit;
+  /** Kernel interface counters beside flowlens's, per attachment (reconcile.ts). */
+  private readonly reconciler = new Reconciler();
   private draining: Promise<Interval> | undefined;
   private intervalStart = Date.now();
   private stats = { intervals: 0, lastDrainMs: 0, mapFill: 0, overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, captures: 0, flowIds: 0, flowIdsRefused: 0 };
@@ -179,14 +184,14 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
       attach: (ifindex, iface) => {
         const slot = roleSlots.get(iface);
         if (slot !== undefined) native.setRoleIfindex(slot, ifindex);
-        return native.attach(ifindex, config.hook, config.xdpMode);
+        return c.attachCounted(iface, ifindex);
       },
       detach: (ifindex) => native.detach(ifindex),
       log: (line) => { process.stderr.write(`${line}\n`); },
       now: Date.now,
     });
     try {
-      for (const i of ifaces) c.links.attached(i.name, i.ifindex, native.attach(i.ifindex, config.hook, config.xdpMode), config.roles?.[i.name]);
+      for (const i of ifaces) c.links.attached(i.name, i.ifindex, c.attachCounted(i.name, i.ifindex), config.roles?.[i.name]);
       c.refreshOwnAddresses();
     } catch (e) {
       c.links.close();
@@ -195,6 +200,19 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     }
     c.intervalStart = Date.now();
     return c;
+  }
+
+  /** Attaches, with the kernel's interface counters read just before: the start of the reconciliation span. */
+  private attachCounted(iface: string, ifindex: number): AttachInfo {
+    const base = this.reconciler.baseline(iface);
+    const info = this.native!.attach(ifindex, this.config.hook, this.config.xdpMode);
+    this.reconciler.attached(iface, ifindex, info, base);
+    return info;
+  }
+
+  /** Per attached interface: the kernel's counters beside flowlens's since the attach and in the latest interval. */
+  reconcile(): InterfaceReconciliation[] {
+    return this.reconciler.report();
   }
 
   /** Roles on: gives the kernel this namespace's addresses when they changed (every interval: DHCP, new addresses). */
@@ -256,6 +274,8 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     this.refreshOwnAddresses();
     this.followLinks();
     const r = await native.drain(this.buffer);
+    // the kernel's side of the interval just ended, at (within microseconds) the same moment
+    this.reconciler.readKernel();
     const clock = ClockOffset.now();
     const end = clock.toWallMs(r.monoNs);
     const flows = new FlowBatch(this.buffer, r.flowsOffset, r.flows, clock);
@@ -297,6 +317,7 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
       if (old !== undefined) byIndex.set(ifindex, (t = { iface: old, ifindex, ingress: zeroTotals(), egress: zeroTotals() }));
       if (!t) continue;
       t[direction] = counts;
+      this.reconciler.add(ifindex, direction, counts);
       let own = this.perIface.get(t.iface);
       if (!own) this.perIface.set(t.iface, (own = { overflowPackets: 0, nonIpPackets: 0, malformedPackets: 0, forwardedPackets: 0 }));
       own.forwardedPackets += counts.forwardedPackets;

@@ -45,7 +45,7 @@ export const IfaceKey = {
 
 /** struct iface_counters */
 export const IfaceCounters = {
-  size: 88,
+  size: 104,
   ipPackets: 0,
   ipBytes: 8,
   flows: 16,
@@ -57,11 +57,13 @@ export const IfaceCounters = {
   malformedBytes: 64,
   forwardedPackets: 72,
   forwardedBytes: 80,
+  gsoAddedPackets: 88,
+  gsoAddedBytes: 96,
 } as const;
 
 /** struct iface_record */
 export const IfaceRecord = {
-  size: 96,
+  size: 112,
   key: 0,
   counters: 8,
 } as const;

@@ -5,7 +5,7 @@
  * another (test/helpers/fake-collector.ts), so Monitor and everything after
  * it run without a kernel.
  */
-import type { CollectorStatus, Interval } from './index.js';
+import type { CollectorStatus, Interval, InterfaceReconciliation } from './index.js';
 import type { PacketCaptures } from '../capture/index.js';
 
 export interface IntervalSource {
@@ -22,6 +22,8 @@ export interface IntervalSource {
   trackFlowIds?(limit: number): void;
   /** Ids the flows stage no longer routes, to be reused. */
   releaseFlowIds?(ids: Uint32Array): void;
+  /** The kernel's interface counters beside the counted totals (a source without a kernel has none). */
+  reconcile?(): InterfaceReconciliation[];
   /** Packet captures of the counted interfaces (src/capture), where the source has them. */
   readonly packetCaptures?: PacketCaptures | undefined;
 }

@@ -92,7 +92,7 @@ export interface OfflineInput {
 
 function zeroTotals(): DirectionTotals {
   return { packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
-    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0 };
+    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0, gsoAddedPackets: 0, gsoAddedBytes: 0 };
 }
 
 /** Kernel timestamps → file time: the last mark at or before the stamp, clamped to the interval. */

@@ -260,7 +260,7 @@ export class Store {
         : null;
       let earliest = Infinity;
       for (const d of pending.traffic.values()) earliest = Math.min(earliest, d.minute * MINUTE_MS);
-      this.withRoom(() => this.writer!.flushCounts(pending, live));
+      this.withRoom(() => this.writer!.flushCounts(pending, live, now));
       this.closedSums?.invalidate(earliest);
       pending.clearCounts(Math.floor((now - HOUR_GRACE_MS) / HOUR_MS));
       result.sessions = this.flushSessions(pending);
@@ -407,6 +407,12 @@ export class Store {
             `${traffic.bytes} bytes (${traffic.packets} packets) of traffic, ${h.pendingSessions} ended sessions` +
             `${h.sessionsShed ? ` (and ${h.sessionsShed} sessions dropped earlier)` : ''}`,
           'see that the data directory is writable and has free space');
+        }
+        // the held hours whole, for the next writer (on failure it continues from the cut rows: totals stay exact)
+        try {
+          this.writer!.saveOpenHours(this.pending!);
+        } catch (e) {
+          process.stderr.write(`flowlens: could not keep this hour's talkers whole for the next start (${(e as Error).message}): keys in "other" stay there\n`);
         }
       }
     } finally {

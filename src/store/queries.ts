@@ -290,7 +290,18 @@ function checkLimit(limit: number | undefined, fallback: number, max: number): n
   return limit;
 }
 
-/** Top talkers of a dimension over whole UTC hours covering [from, to). */
+const DAY_HOURS = 24;
+
+/** One key's sums from talker_hour or talker_day. */
+type SumRow = { key: string; bu: number; bd: number; pu: number; pd: number; c: number; label: string | null };
+const SUMS = 'sum(bytes_up) AS bu, sum(bytes_down) AS bd, sum(packets_up) AS pu, sum(packets_down) AS pd, sum(connections) AS c';
+
+/**
+ * Top talkers of a dimension over whole UTC hours covering [from, to): whole
+ * UTC days that are rolled up come from talker_day (a year is 365 × (N + 1)
+ * rows instead of 8760 × (N + 1)), the hours around them and of days not
+ * rolled up (today, the hours the writer holds) from talker_hour and memory.
+ */
 export function topTalkers(src: Source, q: TopQuery): TopTalkers {
   checkDimension(q.dimension);
   const set = talkerSet(q.dimension, checkScope(q.scope));
@@ -299,17 +310,35 @@ export function topTalkers(src: Source, q: TopQuery): TopTalkers {
   const from = range.from!, to = range.to!;
   const h0 = Math.floor(from / HOUR_MS), h1 = Math.ceil(to / HOUR_MS);
   const entries: TalkerMap = new Map();
+  const add = (rows: SumRow[]) => {
+    for (const r of rows) {
+      const c: TalkerCounts = { bytesUp: r.bu, bytesDown: r.bd, packetsUp: r.pu, packetsDown: r.pd, sessions: 0, newSessions: r.c };
+      if (r.label !== null) c.label = r.label;
+      addToMap(entries, r.key, c);
+    }
+  };
   // the writer holds its current hour(s) whole: those come from memory, the rest from the database
   const held = src.pending ? [...src.pending.hours.keys()].filter((h) => h >= h0 && h < h1) : [];
-  const rows = src.db.prepare(
-    `SELECT key, sum(bytes_up) AS bu, sum(bytes_down) AS bd, sum(packets_up) AS pu, sum(packets_down) AS pd,
-       sum(connections) AS c, max(hour) AS last, label
-     FROM talker_hour WHERE dimension = ? AND hour >= ? AND hour < ? AND hour NOT IN (SELECT value FROM json_each(?)) GROUP BY key`)
-    .all(set, h0, h1, JSON.stringify(held)) as Array<{ key: string; bu: number; bd: number; pu: number; pd: number; c: number; label: string | null }>;
-  for (const r of rows) {
-    const c: TalkerCounts = { bytesUp: r.bu, bytesDown: r.bd, packetsUp: r.pu, packetsDown: r.pd, sessions: 0, newSessions: r.c };
-    if (r.label !== null) c.label = r.label;
-    entries.set(r.key, c);
+  const heldDays = new Set(held.map((h) => Math.floor(h / DAY_HOURS)));
+  const d0 = Math.ceil(h0 / DAY_HOURS), d1 = Math.floor(h1 / DAY_HOURS);
+  const days = d1 > d0
+    ? (src.db.prepare(`SELECT day FROM talker_day_done WHERE day >= ? AND day < ? ORDER BY day`).all(d0, d1) as Array<{ day: number }>)
+      .map((r) => r.day).filter((d) => !heldDays.has(d))
+    : [];
+  if (days.length) {
+    add(src.db.prepare(
+      `SELECT key, ${SUMS}, max(day) AS last, label FROM talker_day
+       WHERE dimension = ? AND day >= ? AND day < ? AND day IN (SELECT value FROM json_each(?)) GROUP BY key`)
+      .all(set, days[0], days.at(-1)! + 1, JSON.stringify(days)) as SumRow[]);
+  }
+  // the hours outside those days, as runs of consecutive hours (each a range read of the primary key)
+  const byHour = src.db.prepare(
+    `SELECT key, ${SUMS}, max(hour) AS last, label
+     FROM talker_hour WHERE dimension = ? AND hour >= ? AND hour < ? AND hour NOT IN (SELECT value FROM json_each(?)) GROUP BY key`);
+  let next = h0;
+  for (const run of [...days.map((d) => [d * DAY_HOURS, (d + 1) * DAY_HOURS] as const), [h1, h1] as const]) {
+    if (run[0] > next) add(byHour.all(set, next, run[0], JSON.stringify(held)) as SumRow[]);
+    next = run[1];
   }
   for (const hour of held) {
     for (const [k, a] of src.pending!.hours.get(hour)!.get(set) ?? []) addToMap(entries, k, a);

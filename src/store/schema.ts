@@ -9,6 +9,10 @@
  *                   largest unit every time zone's hours and days are made of
  *  talker_hour      per UTC hour × dimension: the top N keys (bytes/packets up/down, connections)
  *                   and one "other" row (key '') with the rest, so every hour sums exactly
+ *  talker_day       per UTC day × dimension: the top N of the day's hour rows summed, and "other";
+ *                   talker_day_done: the days rolled up (complete days only; today is read by hour)
+ *  talker_hour_open every key of the hours a writer held when it stopped (Store.close), so the
+ *                   next writer continues them whole; taken (and deleted) when it loads the hour
  *  session_log      ended sessions; pruned after sessionLogDays
  *  live             what a running flowlens last saw (top talkers of the last flush
  *                   window, active sessions), replaced on every flush, for other processes
@@ -76,6 +80,20 @@ const MIGRATIONS: string[] = [
   `CREATE TABLE device (
      mac TEXT PRIMARY KEY, learned_name TEXT, learned_from TEXT, addresses TEXT NOT NULL, iface TEXT,
      first_seen INTEGER NOT NULL, last_seen INTEGER NOT NULL);`,
+  // daily talker rollup (writer.ts rollUpDay), and the open hours' whole state kept across a restart (writer.ts saveOpenHours): per UTC day, the top N of its hours' rows summed, + "other";
+  // talker_day_done lists the days rolled up (a day without traffic of one set has no rows, yet is done).
+  // Days of an existing database are rolled up by the writer at its first flush, not here (N is a setting).
+  `CREATE TABLE talker_day (
+     day INTEGER NOT NULL, dimension TEXT NOT NULL, key TEXT NOT NULL, label TEXT,
+     bytes_up INTEGER NOT NULL, bytes_down INTEGER NOT NULL,
+     packets_up INTEGER NOT NULL, packets_down INTEGER NOT NULL, connections INTEGER NOT NULL,
+     PRIMARY KEY (dimension, day, key)) WITHOUT ROWID;
+   CREATE TABLE talker_day_done (day INTEGER PRIMARY KEY);
+   CREATE TABLE talker_hour_open (
+     hour INTEGER NOT NULL, dimension TEXT NOT NULL, key TEXT NOT NULL, label TEXT,
+     bytes_up INTEGER NOT NULL, bytes_down INTEGER NOT NULL,
+     packets_up INTEGER NOT NULL, packets_down INTEGER NOT NULL, connections INTEGER NOT NULL,
+     PRIMARY KEY (dimension, hour, key)) WITHOUT ROWID;`,
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 

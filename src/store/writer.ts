@@ -25,7 +25,10 @@ import type { StoreConfig } from './config.js';
 import type { Pending } from './pending.js';
 import { isZero, OTHER_KEY, STORED_COUNTERS, topN, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import type { Db } from './schema.js';
-import { DAY_MS, MINUTE_MS, QUARTER_MS } from './time.js';
+import { DAY_MS, HOUR_MS, MINUTE_MS, QUARTER_MS } from './time.js';
+
+/** UTC hours per talker_day row. */
+const DAY_HOURS = 24;
 
 /** An hour is dropped from memory this long after it ends: intervals of its last moments may still arrive. */
 export const HOUR_GRACE_MS = 2 * MINUTE_MS;
@@ -51,6 +54,16 @@ export class Writer {
   private readonly pruneSessions: Statement;
   private readonly putLive: Statement;
   private readonly trimSessions: Statement;
+  private readonly sumDay: Statement;
+  private readonly clearDay: Statement;
+  private readonly putDay: Statement;
+  private readonly markDay: Statement;
+  private readonly clearOpen: Statement;
+  private readonly putOpen: Statement;
+  private readonly loadOpen: Statement;
+  private readonly takeOpen: Statement;
+  /** The last complete UTC day the rollup has looked at (days up to it that have hours are rolled up). */
+  private rolledThrough: number | undefined;
 
   constructor(private readonly db: Db, private readonly config: StoreConfig) {
     const traffic = (table: string, unit: string) => db.prepare(
@@ -73,11 +86,90 @@ export class Writer {
     this.pruneSessions = db.prepare(`DELETE FROM session_log WHERE last_seen < ?`);
     this.putLive = db.prepare(`INSERT OR REPLACE INTO live (kind, at, body) VALUES (?, ?, ?)`);
     this.trimSessions = db.prepare(`DELETE FROM session_log WHERE rowid IN (SELECT rowid FROM session_log ORDER BY last_seen LIMIT ?)`);
+    this.sumDay = db.prepare(
+      `SELECT key, max(hour) AS last, label, ${STORED_COUNTERS.map(([, c]) => `sum(${c}) AS ${c}`).join(', ')}
+       FROM talker_hour WHERE dimension = ? AND hour >= ? AND hour < ? GROUP BY key`);
+    this.clearDay = db.prepare(`DELETE FROM talker_day WHERE day = ?`);
+    this.putDay = db.prepare(
+      `INSERT INTO talker_day (day, dimension, key, label, ${columns}) VALUES (?, ?, ?, ?, ${STORED_COUNTERS.map(() => '?').join(', ')})`);
+    this.markDay = db.prepare(`INSERT OR IGNORE INTO talker_day_done (day) VALUES (?)`);
+    this.clearOpen = db.prepare(`DELETE FROM talker_hour_open`);
+    this.putOpen = db.prepare(
+      `INSERT INTO talker_hour_open (hour, dimension, key, label, ${columns}) VALUES (?, ?, ?, ?, ${STORED_COUNTERS.map(() => '?').join(', ')})`);
+    this.loadOpen = db.prepare(`SELECT dimension, key, label, ${columns} FROM talker_hour_open WHERE dimension = ? AND hour = ?`);
+    this.takeOpen = db.prepare(`DELETE FROM talker_hour_open WHERE hour = ?`);
+  }
+
+  /**
+   * On a clean stop, after the last flush: every key of the hours still held,
+   * not only their top N, so that the next writer continues such an hour whole
+   * and a key that grows after the restart keeps the bytes it had before (with
+   * only the cut rows, they would stay in "other"). A kill -9 skips this: the
+   * next writer continues from the cut rows, as before.
+   */
+  saveOpenHours(pending: Pending): void {
+    this.db.transaction(() => {
+      this.clearOpen.run();
+      for (const [hour, sets] of pending.hours) {
+        for (const [dim, m] of sets) for (const [key, a] of m) this.putOpen.run(hour, dim, key, a.label ?? null, ...storedValues(a));
+      }
+    })();
+  }
+
+  /**
+   * Rolls up one complete UTC day: per dimension, its hours' rows summed by key,
+   * the top N kept and the rest (with the hours' "other") in "other" — so the
+   * day sums exactly to its hours. Replaces what the day held (idempotent).
+   */
+  private rollUpDay(day: number): void {
+    this.clearDay.run(day);
+    for (const dim of TALKER_SETS) {
+      const m: TalkerMap = new Map();
+      for (const r of this.sumDay.all(dim, day * DAY_HOURS, (day + 1) * DAY_HOURS) as Array<Record<string, number> & { key: string; label: string | null }>) {
+        const counts = zeroCounts();
+        for (const [name, column] of STORED_COUNTERS) counts[name] = r[column]!;
+        if (r.label !== null) counts.label = r.label;
+        m.set(r.key, counts);
+      }
+      if (!m.size) continue;
+      const { top, rest } = topN(m, this.config.hourlyTopN);
+      for (const [key, a] of top) this.putDay.run(day, dim, key, a.label ?? null, ...storedValues(a));
+      if (!isZero({ ...rest, sessions: 0 })) this.putDay.run(day, dim, OTHER_KEY, null, ...storedValues(rest));
+    }
+    this.markDay.run(day);
+  }
+
+  /**
+   * The days to roll up in this flush: a complete day (ended at least
+   * HOUR_GRACE_MS ago: its late intervals are in) whose hours this flush
+   * rewrote (a late interval after a restart), every day completed since the
+   * last flush, and at the first flush every complete day with hours and no
+   * rollup (a database from before the rollup, or a writer that died at midnight).
+   */
+  private daysToRollUp(pending: Pending, now: number): number[] {
+    const complete = Math.floor((now - HOUR_GRACE_MS) / DAY_MS) - 1;
+    const days = new Set<number>();
+    for (const hour of pending.dirtyHours) {
+      const d = Math.floor(hour / DAY_HOURS);
+      if (d <= complete) days.add(d);
+    }
+    if (this.rolledThrough === undefined) {
+      // days with traffic, from the small quarter-hour table (a scan of talker_hour would read every row of every set)
+      const missing = this.db.prepare(
+        `SELECT DISTINCT quarter / ${DAY_HOURS * 4} AS day FROM traffic_quarter WHERE quarter < ?
+         AND quarter / ${DAY_HOURS * 4} NOT IN (SELECT day FROM talker_day_done)`).all((complete + 1) * DAY_HOURS * 4) as Array<{ day: number }>;
+      for (const { day } of missing) days.add(day);
+    } else {
+      for (let d = this.rolledThrough + 1; d <= complete; d++) days.add(d);
+    }
+    this.rolledThrough = complete;
+    return [...days].sort((a, b) => a - b);
   }
 
   /** Writes the traffic and talkers of `pending` and the live snapshot, in one transaction. Throws (and changes nothing) on failure. */
-  flushCounts(pending: Pending, live: LiveSnapshot | null): void {
-    this.db.transaction(() => {
+  flushCounts(pending: Pending, live: LiveSnapshot | null, now = Date.now()): void {
+    const before = this.rolledThrough;
+    const write = this.db.transaction(() => {
       const quarters = new Map<string, [number, string, string, string, number, number]>();
       for (const d of pending.traffic.values()) {
         this.upMinute.run(d.minute, d.iface, d.direction, d.scope, d.bytes, d.packets);
@@ -100,11 +192,18 @@ export class Writer {
           if (!isZero({ ...rest, sessions: 0 })) this.putTalker.run(hour, dim, OTHER_KEY, null, ...storedValues(rest));
         }
       }
+      for (const day of this.daysToRollUp(pending, now)) this.rollUpDay(day);
       if (live) {
         this.putLive.run('talkers', live.at, JSON.stringify({ from: live.from, to: live.to, talkers: live.talkers }));
         this.putLive.run('sessions', live.sessionsAt, JSON.stringify(live.sessions));
       }
-    })();
+    });
+    try {
+      write();
+    } catch (e) {
+      this.rolledThrough = before;  // rolled back: the same days again next time
+      throw e;
+    }
   }
 
   /** Inserts ended sessions in one transaction. Throws (and changes nothing) on failure. */
@@ -127,10 +226,23 @@ export class Writer {
     return this.db.transaction(() => this.trimSessions.run(rows).changes)();
   }
 
-  /** What the database holds for an hour's talkers: the state a writer continues from. */
+  /**
+   * What the database holds for an hour's talkers: the state a writer continues
+   * from — every key when an earlier writer stopped cleanly while holding the
+   * hour (taken: deleted in the same transaction, so it is never loaded twice),
+   * else the hour's top N + "other".
+   */
   loadTalkerHour(hour: number): Map<TalkerSet, TalkerMap> {
+    return this.db.transaction(() => {
+      const open = TALKER_SETS.flatMap((d) => this.loadOpen.all(d, hour));
+      if (open.length) this.takeOpen.run(hour);
+      return this.toSets(open.length ? open : TALKER_SETS.flatMap((d) => this.loadHour.all(d, hour)));
+    })();
+  }
+
+  private toSets(rows: unknown[]): Map<TalkerSet, TalkerMap> {
     const dims = new Map<TalkerSet, TalkerMap>();
-    for (const r of TALKER_SETS.flatMap((d) => this.loadHour.all(d, hour)) as Array<Record<string, number> & { dimension: TalkerSet; key: string; label: string | null }>) {
+    for (const r of rows as Array<Record<string, number> & { dimension: TalkerSet; key: string; label: string | null }>) {
       let m = dims.get(r.dimension);
       if (!m) dims.set(r.dimension, (m = new Map()));
       const counts = zeroCounts();

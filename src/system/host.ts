@@ -11,6 +11,7 @@
  */
 import fs from 'node:fs';
 import os from 'node:os';
+import { readLinkCounters } from './link-counters.js';
 
 const CPU_MODES = ['user', 'nice', 'system', 'idle', 'iowait', 'irq', 'softirq', 'steal'] as const;
 
@@ -165,20 +166,16 @@ export class HostSampler {
     } catch {
       return [];
     }
-    const stat = (name: string, counter: string): number => {
-      try {
-        return Number(fs.readFileSync(`${this.sysRoot}/${name}/statistics/${counter}`, 'utf8'));
-      } catch {
-        return 0;
-      }
-    };
-    return names.map((name) => ({
-      name,
-      rxBytes: stat(name, 'rx_bytes'), txBytes: stat(name, 'tx_bytes'),
-      rxPackets: stat(name, 'rx_packets'), txPackets: stat(name, 'tx_packets'),
-      rxErrors: stat(name, 'rx_errors'), txErrors: stat(name, 'tx_errors'),
-      rxDropped: stat(name, 'rx_dropped'), txDropped: stat(name, 'tx_dropped'),
-      rxBytesPerSecond: 0, txBytesPerSecond: 0,
-    }));
+    return names.map((name) => {
+      const c = readLinkCounters(name, this.sysRoot);
+      return {
+        name,
+        rxBytes: c?.rxBytes ?? 0, txBytes: c?.txBytes ?? 0,
+        rxPackets: c?.rxPackets ?? 0, txPackets: c?.txPackets ?? 0,
+        rxErrors: c?.rxErrors ?? 0, txErrors: c?.txErrors ?? 0,
+        rxDropped: c?.rxDropped ?? 0, txDropped: c?.txDropped ?? 0,
+        rxBytesPerSecond: 0, txBytesPerSecond: 0,
+      };
+    });
   }
 }

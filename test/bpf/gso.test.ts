@@ -5,7 +5,8 @@
  * segments are computed from the payload and gso_size.
  *
  * Test-run skbs are linear and at most ~3.7 KB, so the super-packets here are
- * 2 to 4 segments.
+ * 2 to 4 segments. Each super-packet also adds its segments beyond the first
+ * and their headers to iface_counters.gso_added_* (for reconciliation).
  */
 import t from 'tap';
 import { ETH_P, IPPROTO, TCP, TCP_OPT_TIMESTAMPS, data, eth, ipv4, ipv6, tcp, udp } from '../helpers/packets.js';
@@ -35,28 +36,28 @@ const fixtures: Fixture[] = [
     packet: tcp4(2 * 1448),
     programs: TC_PROGRAMS,
     options: { gsoSegs: 2, gsoSize: 1448 },
-    expected: { flows: [flow4(2, 2948 + 52)] },
+    expected: { flows: [flow4(2, 2948 + 52)], gsoAdded: { packets: 1, bytes: 52 } },
   },
   {
     description: 'IPv4 TCP, gso_segs 3 x 1200: 3 packets, 3652 + 2 x 52 bytes',
     packet: tcp4(3 * 1200),
     programs: TC_PROGRAMS,
     options: { gsoSegs: 3, gsoSize: 1200 },
-    expected: { flows: [flow4(3, 3652 + 2 * 52)] },
+    expected: { flows: [flow4(3, 3652 + 2 * 52)], gsoAdded: { packets: 2, bytes: 2 * 52 } },
   },
   {
     description: 'IPv4 TCP, gso_segs 0 with gso_size 1200 and 3600 bytes of payload: 3 segments computed',
     packet: tcp4(3 * 1200),
     programs: TC_PROGRAMS,
     options: { gsoSegs: 0, gsoSize: 1200 },
-    expected: { flows: [flow4(3, 3652 + 2 * 52)] },
+    expected: { flows: [flow4(3, 3652 + 2 * 52)], gsoAdded: { packets: 2, bytes: 2 * 52 } },
   },
   {
     description: 'IPv4 TCP, gso_segs 0 with gso_size 1000 and 3600 bytes of payload: 4 segments (the last one short)',
     packet: tcp4(3600),
     programs: TC_PROGRAMS,
     options: { gsoSize: 1000 },
-    expected: { flows: [flow4(4, 3652 + 3 * 52)] },
+    expected: { flows: [flow4(4, 3652 + 3 * 52)], gsoAdded: { packets: 3, bytes: 3 * 52 } },
   },
   {
     description: 'IPv4 TCP, gso_segs 1: one packet, its own bytes',
@@ -70,49 +71,49 @@ const fixtures: Fixture[] = [
     packet: tcp4(2 * 1448, { totLen: 0 }),
     programs: TC_PROGRAMS,
     options: { gsoSegs: 2, gsoSize: 1448 },
-    expected: { flows: [flow4(2, 2948 + 52)] },
+    expected: { flows: [flow4(2, 2948 + 52)], gsoAdded: { packets: 1, bytes: 52 } },
   },
   {
     description: '802.1Q-tagged IPv4 TCP, gso_segs 2 x 1448: the tag is not counted',
     packet: tcp4(2 * 1448, { vlans: [5] }),
     programs: TC_PROGRAMS,
     options: { gsoSegs: 2, gsoSize: 1448 },
-    expected: { flows: [flow4(2, 2948 + 52)] },
+    expected: { flows: [flow4(2, 2948 + 52)], gsoAdded: { packets: 1, bytes: 52 } },
   },
   {
     description: 'IPv6 TCP, gso_segs 2 x 1428: 2 packets, 2928 + 72 bytes',
     packet: tcp6(2 * 1428),
     programs: TC_PROGRAMS,
     options: { gsoSegs: 2, gsoSize: 1428 },
-    expected: { flows: [flow6(2, 2928 + 72)] },
+    expected: { flows: [flow6(2, 2928 + 72)], gsoAdded: { packets: 1, bytes: 72 } },
   },
   {
     description: 'IPv6 TCP, gso_segs 0 with gso_size 1428 and 2956 bytes of payload: 3 segments computed',
     packet: tcp6(2956),
     programs: TC_PROGRAMS,
     options: { gsoSize: 1428 },
-    expected: { flows: [flow6(3, 3028 + 2 * 72)] },
+    expected: { flows: [flow6(3, 3028 + 2 * 72)], gsoAdded: { packets: 2, bytes: 2 * 72 } },
   },
   {
     description: 'IPv6 BIG TCP (payload_len 0) is trusted as GSO: gso_segs 2 x 1428',
     packet: tcp6(2 * 1428, 0),
     programs: TC_PROGRAMS,
     options: { gsoSegs: 2, gsoSize: 1428 },
-    expected: { flows: [flow6(2, 2928 + 72)] },
+    expected: { flows: [flow6(2, 2928 + 72)], gsoAdded: { packets: 1, bytes: 72 } },
   },
   {
     description: 'IPv4 UDP GSO, gso_segs 3 x 1000: 3 packets, 3028 + 2 x 28 bytes',
     packet: eth({ type: ETH_P.IPV4 }, ipv4({ src: A4, dst: B4, protocol: IPPROTO.UDP }, udp({ sport: 443, dport: 50000 }, data(3000)))),
     programs: TC_PROGRAMS,
     options: { gsoSegs: 3, gsoSize: 1000 },
-    expected: { flows: [{ ipVersion: 4, protocol: 17, src: A4, dst: B4, srcPort: 443, dstPort: 50000, packets: 3, bytes: 3028 + 2 * 28, tcpFlags: 0 }] },
+    expected: { flows: [{ ipVersion: 4, protocol: 17, src: A4, dst: B4, srcPort: 443, dstPort: 50000, packets: 3, bytes: 3028 + 2 * 28, tcpFlags: 0 }], gsoAdded: { packets: 2, bytes: 2 * 28 } },
   },
   {
     description: 'IPv6 UDP GSO, gso_segs 0 with gso_size 1200 and 2500 bytes of payload: 3 segments computed',
     packet: eth({ type: ETH_P.IPV6 }, ipv6({ src: A6, dst: B6, protocol: IPPROTO.UDP }, udp({ sport: 443, dport: 50000 }, data(2500)))),
     programs: TC_PROGRAMS,
     options: { gsoSize: 1200 },
-    expected: { flows: [{ ipVersion: 6, protocol: 17, src: A6, dst: B6, srcPort: 443, dstPort: 50000, packets: 3, bytes: 2548 + 2 * 48, tcpFlags: 0 }] },
+    expected: { flows: [{ ipVersion: 6, protocol: 17, src: A6, dst: B6, srcPort: 443, dstPort: 50000, packets: 3, bytes: 2548 + 2 * 48, tcpFlags: 0 }], gsoAdded: { packets: 2, bytes: 2 * 48 } },
   },
   {
     description: 'gso_segs without gso_size is not GSO: one packet',

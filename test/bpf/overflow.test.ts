@@ -34,7 +34,7 @@ t.test('10 flows into a 4-entry table: 4 flow records, 6 packets of overflow wit
     t.equal(overflowBytes, 6 * 31 + 10 * (4 + 5 + 6 + 7 + 8 + 9), 'flows 4..9 carry 576 L3 bytes');
     const allBytes = range(0, 10).reduce((s, i) => s + l3(i), 0);
     t.strictSame(d.ifaces, [{ ifindex: LOOPBACK, direction, packets: 10, bytes: allBytes, flows: 4, overflowPackets: 6, overflowBytes,
-      nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0 }], `${program}: the other 6 are overflow; totals hold all 10`);
+      nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0, gsoAddedPackets: 0, gsoAddedBytes: 0 }], `${program}: the other 6 are overflow; totals hold all 10`);
     const flowBytes = d.flows.reduce((s, f) => s + f.bytes, 0);
     t.equal(flowBytes + d.ifaces[0].overflowBytes, packets.reduce((s, p) => s + p.length - 14, 0),
       `${program}: flow bytes + overflow bytes == all L3 bytes`);
@@ -57,7 +57,7 @@ t.test('with the table full, known flows keep counting and non-IP frames stay no
       `${program}: the 4 flows in the table count every packet`);
     t.strictSame(d.ifaces, [{ ifindex: LOOPBACK, direction, packets: 21, bytes: 2 * range(0, 10).reduce((s, i) => s + l3(i), 0) + l3(2),
       flows: 4, overflowPackets: 12, overflowBytes: 2 * range(4, 10).reduce((s, i) => s + l3(i), 0),
-      nonIpPackets: 1, nonIpBytes: 42, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0 }], `${program}: 12 overflow packets, 1 non-IP frame`);
+      nonIpPackets: 1, nonIpBytes: 42, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0, gsoAddedPackets: 0, gsoAddedBytes: 0 }], `${program}: 12 overflow packets, 1 non-IP frame`);
   }
   t.strictSame(c.errors(), [0, 0, 0, 0], 'no BPF program errors');
 });

@@ -84,7 +84,7 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
   t.same(out.errors.map((e) => [e.asked, e.code]), [['missing.proto', 5]], 'only the unknown file is an error: NOT_FOUND (5)');
 
   const m = out.methods;
-  const unaryMethods = ['Traffic/Summary', 'Traffic/History', 'Traffic/DateRange', 'Traffic/TopTalkers', 'Traffic/Usage', 'Traffic/Sessions', 'Traffic/Realtime', 'Traffic/Status', 'Traffic/Devices', 'Admin/FlushHistory', 'Alerts/ListAlerts'];
+  const unaryMethods = ['Traffic/Summary', 'Traffic/History', 'Traffic/DateRange', 'Traffic/TopTalkers', 'Traffic/Usage', 'Traffic/Sessions', 'Traffic/Realtime', 'Traffic/Status', 'Traffic/Devices', 'Traffic/Reconcile', 'Admin/FlushHistory', 'Alerts/ListAlerts'];
   const streamingMethods = ['Traffic/WatchLive', 'Traffic/WatchSessions', 'Alerts/WatchAlerts'];
   t.same(Object.keys(m).sort(), [...unaryMethods, ...streamingMethods].sort(), 'every method of flowlens.v1 described from the pool');
   for (const name of unaryMethods) t.equal(m[name]!.serverStreaming, false, `${name}: unary`);
@@ -107,6 +107,7 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
   t.ok(a('Traffic/Realtime').times?.length === 30, 'Realtime: the last 30 seconds');
   t.ok(a('Traffic/Usage').from, 'Usage: the current billing cycle');
   t.ok(a('Traffic/Status').interfaces.some((i: { name: string }) => i.name === link.a), 'Status: the interface counted on');
+  t.ok(a('Traffic/Reconcile').interfaces.some((i: { iface: string }) => i.iface === link.a), 'Reconcile: the interface counted on');
   t.ok(Number(a('Admin/FlushHistory').at) > 0, 'FlushHistory: flushed');
   t.ok(Array.isArray(a('Traffic/WatchLive').top), 'WatchLive: a first update');
   t.ok(Array.isArray(a('Traffic/WatchSessions').sessions), 'WatchSessions: a first update');

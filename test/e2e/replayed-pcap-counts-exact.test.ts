@@ -23,7 +23,7 @@ import { Tally, flowIdKey, flowKey, type Dir } from '../helpers/tally.js';
 import { DST_MAC, buildCapture, replay } from '../helpers/replay-capture.js';
 
 const ZERO = { packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
-  nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0 };
+  nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0, gsoAddedPackets: 0, gsoAddedBytes: 0 };
 
 const tmp = mkdtempSync(path.join(os.tmpdir(), 'flowlens-e2e-pcap-'));
 t.teardown(() => rmSync(tmp, { recursive: true, force: true }));
@@ -95,7 +95,7 @@ for (const hook of ['xdp', 'tc'] as const) {
         overflowPackets: 0, overflowBytes: 0,
         nonIpPackets: cap.nonIp.packets, nonIpBytes: cap.nonIp.bytes,
         malformedPackets: cap.malformed.packets, malformedBytes: cap.malformed.bytes,
-        forwardedPackets: 0, forwardedBytes: 0,
+        forwardedPackets: 0, forwardedBytes: 0, gsoAddedPackets: 0, gsoAddedBytes: 0,
       }, `${dir} totals are exact`);
       // a flow whose frames were drained in two intervals is one entry in each
       t.equal(flows, tally.list(mon.name, dir).reduce((n, f) => n + f.intervals, 0), 'flow entries add up');

@@ -48,6 +48,8 @@ export interface Expected {
   flows?: ExpectedFlow[];
   nonIp?: Count;
   malformed?: Count;
+  /** GSO/GRO super-packets: wire packets beyond the first and their header bytes (iface_counters.gso_added_*). */
+  gsoAdded?: Count;
 }
 
 export interface Fixture {
@@ -151,6 +153,8 @@ export function expectedIface(direction: Direction, e: Expected, runs = RUNS): I
     malformedBytes: (e.malformed?.bytes ?? 0) * runs,
     forwardedPackets: 0,
     forwardedBytes: 0,
+    gsoAddedPackets: (e.gsoAdded?.packets ?? 0) * runs,
+    gsoAddedBytes: (e.gsoAdded?.bytes ?? 0) * runs,
   };
 }
 

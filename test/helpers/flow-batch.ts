@@ -71,7 +71,7 @@ export function flowBatch(specs: FlowSpec[], defaultTime = 1_000_000): FlowBatch
 
 export function zeroDirection(): DirectionTotals {
   return { packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
-    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0 };
+    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0, gsoAddedPackets: 0, gsoAddedBytes: 0 };
 }
 
 /** Interface totals as the collector would report them for these flows (plus optional overflow). */

@@ -65,7 +65,7 @@ export interface TalliedFlow extends FlowId {
 export type TalliedTotals = DirectionTotals;
 
 const zero = (): TalliedTotals => ({ packets: 0, bytes: 0, flows: 0, overflowPackets: 0, overflowBytes: 0,
-  nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0 });
+  nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0, gsoAddedPackets: 0, gsoAddedBytes: 0 });
 
 export function flowKey(iface: string, direction: Dir, id: FlowId): string {
   return `${iface} ${direction} ${flowIdKey(id)}`;

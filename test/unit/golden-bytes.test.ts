@@ -21,13 +21,13 @@ function hex(text: string): Buffer {
 }
 
 const IFACE_RECORD = `
-  // ---- iface_record #0, bytes [0, 96) ----
+  // ---- iface_record #0, bytes [0, 112) ----
   // -- key (struct iface_key, 8 bytes) --
   07 00 00 00                // +0   ifindex = 7
   01                         // +4   direction = 1 (egress)
   01                         // +5   epoch = 1
   00 00                      // +6   pad0
-  // -- counters (struct iface_counters, 88 bytes) --
+  // -- counters (struct iface_counters, 104 bytes) --
   05 00 00 00 03 00 00 00    // +8   ip_packets = 0x3_0000_0005 = 12884901893
   00 10 00 00 00 00 02 00    // +16  ip_bytes = 2^49 + 4096 = 562949953425408
   e8 03 00 00 00 00 00 00    // +24  flows = 1000
@@ -39,10 +39,12 @@ const IFACE_RECORD = `
   00 00 00 00 00 00 10 00    // +72  malformed_bytes = 2^52 = 4503599627370496
   09 00 00 00 00 00 00 00    // +80  forwarded_packets = 9
   00 00 01 00 00 00 00 00    // +88  forwarded_bytes = 2^16 = 65536
+  2c 00 00 00 00 00 00 00    // +96  gso_added_packets = 44
+  f0 08 00 00 00 00 00 00    // +104 gso_added_bytes = 44 x 52 = 2288
 `;
 
 const FLOW_V4_TCP = `
-  // ---- flow_record #0, bytes [96, 184) ----
+  // ---- flow_record #0, bytes [112, 200) ----
   // -- key (struct flow_key, 48 bytes) --
   07 00 00 00                // +0   ifindex = 7
   00                         // +4   direction = 0 (ingress)
@@ -66,7 +68,7 @@ const FLOW_V4_TCP = `
 `;
 
 const FLOW_V6_UDP = `
-  // ---- flow_record #1, bytes [184, 272) ----
+  // ---- flow_record #1, bytes [200, 288) ----
   // -- key --
   2c 01 00 00                // +0   ifindex = 300
   01                         // +4   direction = 1 (egress)
@@ -112,6 +114,8 @@ t.test('decodeIfaces reads every field of an iface_record', async (t) => {
     malformedBytes: 4503599627370496,
     forwardedPackets: 9,
     forwardedBytes: 65536,
+    gsoAddedPackets: 44,
+    gsoAddedBytes: 2288,
   }]);
   t.same(decodeIfaces(buf, 0), [], 'no records');
 });

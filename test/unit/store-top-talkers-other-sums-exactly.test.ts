@@ -121,21 +121,36 @@ t.test('live snapshot: the last flush window, for other processes', async (t) =>
 });
 
 t.test('a restarted writer continues the hour an earlier one wrote, counting nothing twice', async (t) => {
-  const dir = tempDataDir(t, 'restart');
-  const clock = manualClock(T0 + 10 * 60_000);
-  let store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: clock.now, hourlyTopN: 2 });
-  store.add(interval({ end: T0 + 60_000, talkers: { asn: [talker('AS1', 100, 0, { label: 'One' }), talker('AS2', 50), talker('AS3', 10)] } }));
-  store.close();
-  store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: clock.now, hourlyTopN: 2 });
-  t.teardown(() => store.close());
-  store.add(interval({ end: T0 + 120_000, talkers: { asn: [talker('AS2', 70), talker('AS4', 5)] } }));
-  const top = store.topTalkers({ dimension: 'asn', from: T0, to: T0 + H, limit: 5 });
-  t.same(top.rows.map((r) => [r.key, r.bytes, r.label]), [['AS2', 120, undefined], ['AS1', 100, 'One'], ['AS4', 5, undefined]], "the writer: both runs' counts merged (it holds the hour whole)");
-  t.same([top.other.bytes, top.total.bytes], [10, 235], 'AS3, folded by the first run, stays in "other"');
-  store.flush();
-  const reader = Store.openReadOnly({ dataDir: dir, clock: clock.now });
-  t.teardown(() => reader.close());
-  const stored = reader.topTalkers({ dimension: 'asn', from: T0, to: T0 + H, limit: 5 });
-  t.same(stored.rows.map((r) => [r.key, r.bytes]), [['AS2', 120], ['AS1', 100]], 'stored: the top 2');
-  t.same([stored.other.bytes, stored.total.bytes], [15, 235], 'stored: the rest in "other", the same total');
+  for (const stop of ['clean', 'kill'] as const) {
+    const dir = tempDataDir(t, `restart-${stop}`);
+    const clock = manualClock(T0 + 10 * 60_000);
+    let store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: clock.now, hourlyTopN: 2 });
+    store.add(interval({ end: T0 + 60_000, talkers: { asn: [talker('AS1', 100, 0, { label: 'One' }), talker('AS2', 50), talker('AS3', 10)] } }));
+    store.close();
+    if (stop === 'kill') {
+      // as after kill -9 right after a flush: the cut rows are stored, the hour's whole state is not
+      const db = new Database(path.join(dir, DB_FILE));
+      db.exec('DELETE FROM talker_hour_open');
+      db.close();
+    }
+    store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: clock.now, hourlyTopN: 2 });
+    t.teardown(() => store.close());
+    store.add(interval({ end: T0 + 120_000, talkers: { asn: [talker('AS2', 70), talker('AS3', 40), talker('AS4', 5)] } }));
+    const top = store.topTalkers({ dimension: 'asn', from: T0, to: T0 + H, limit: 5 });
+    if (stop === 'clean') {
+      t.same(top.rows.map((r) => [r.key, r.bytes, r.label]), [['AS2', 120, undefined], ['AS1', 100, 'One'], ['AS3', 50, undefined], ['AS4', 5, undefined]],
+        'clean stop: the hour continues whole — AS3, cut from the stored top 2, keeps the 10 bytes it had before the restart');
+      t.same([top.other.bytes, top.total.bytes], [0, 275], 'nothing in "other", the total exact');
+    } else {
+      t.same(top.rows.map((r) => [r.key, r.bytes, r.label]), [['AS2', 120, undefined], ['AS1', 100, 'One'], ['AS3', 40, undefined], ['AS4', 5, undefined]],
+        'after a kill: the hour continues from its cut rows, AS3 shows only its later bytes');
+      t.same([top.other.bytes, top.total.bytes], [10, 275], 'its earlier 10 stay in "other": the total is exact either way');
+    }
+    store.flush();
+    const reader = Store.openReadOnly({ dataDir: dir, clock: clock.now });
+    t.teardown(() => reader.close());
+    const stored = reader.topTalkers({ dimension: 'asn', from: T0, to: T0 + H, limit: 5 });
+    t.same(stored.rows.map((r) => [r.key, r.bytes]), [['AS2', 120], ['AS1', 100]], `${stop}: stored, the top 2`);
+    t.same([stored.other.bytes, stored.total.bytes], [55, 275], `${stop}: the rest in "other", the same total`);
+  }
 });

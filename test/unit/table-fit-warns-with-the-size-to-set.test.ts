@@ -8,7 +8,7 @@ import type { DirectionTotals } from '../../src/collector/decode.js';
 
 function dir(packets: number, overflowPackets: number): DirectionTotals {
   return { packets, bytes: packets * 100, flows: 0, overflowPackets, overflowBytes: overflowPackets * 100,
-    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0 };
+    nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, forwardedPackets: 0, forwardedBytes: 0, gsoAddedPackets: 0, gsoAddedBytes: 0 };
 }
 
 t.test('mapSizeFor: the smallest power of two above', async (t) => {

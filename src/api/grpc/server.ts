@@ -161,6 +161,7 @@ export class GrpcApi {
       realtime: this.unary('Realtime', 'read', (req) => s.realtime(req as any)),
       status: this.unary('Status', 'read', () => s.status()),
       devices: this.unary('Devices', 'read', () => s.deviceMessages()),
+      reconcile: this.unary('Reconcile', 'read', () => s.reconcileMessage()),
       watchLive: this.streaming<WatchLiveRequest, LiveUpdate>('WatchLive', (req) => {
         s.checkWatchLive(req);
         return (stats) => s.liveUpdate(req, stats);

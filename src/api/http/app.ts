@@ -204,6 +204,7 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
   get('/api/realtime', 'Per-second rates of the last seconds (default 30)', { seconds: int('seconds', 1, MAX_REALTIME_SECONDS) },
     (q) => service.realtime({ seconds: q.seconds !== undefined ? Number(q.seconds) : 30 }));
   get('/api/status', 'Interfaces, attach modes, flow table fill, overflow, malformed, drain time, sessions', null, () => service.status());
+  get('/api/reconcile', 'Per interface: the kernel\'s own counters beside flowlens\'s totals, the difference explained term by term', null, () => service.reconcile());
 
   app.get('/api/health', { schema: { summary: 'Liveness/readiness: 200 while the collector is attached and draining, else 503', security: [] }, config: { rateLimit: false } }, async (_req, reply) => {
     const h = opts.healthy();

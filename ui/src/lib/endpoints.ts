@@ -7,6 +7,7 @@
 import type * as pb from '../../../src/api/grpc/gen/flowlens/v1/flowlens';
 import type { TalkerDimension } from '../../../src/flows/types';
 import type { Alert, AlertState, Silence } from './alerts';
+import type { InterfaceReconciliation, DirectionReconciliation, ReconcileTerm } from '../../../src/collector/reconcile';
 import { getJson, sendJson, type Params } from './api';
 import type { Granularity } from './ranges';
 import type { RealtimeAnswer } from './realtime';
@@ -23,6 +24,9 @@ export type LiveUpdate = pb.LiveUpdate;
 export type UsageView = pb.UsageResponse;
 /** /api/alerts/status: the open alerts by state (the header's badge counts `firing`). */
 export interface AlertsStatusView { pending: number; firing: number; rules: number }
+/** GET /api/reconcile: plain JSON (src/collector/reconcile.ts), not a proto message. */
+export type ReconcileView = { host: string; interfaces: InterfaceReconciliation[] };
+export type { InterfaceReconciliation, DirectionReconciliation, ReconcileTerm };
 
 /** Sort keys of live sessions, as the API names them. */
 export type SessionSort = 'bytes' | 'packets' | 'rate' | 'first_seen' | 'last_seen';
@@ -74,6 +78,7 @@ export const api = {
     getJson<SessionsView>('sessions', { source: 'live', sort, limit, cursor, ...ifaceParam(iface), ...filter }, signal),
   status: (signal?: AbortSignal) => getJson<StatusView>('status', {}, signal),
   devices: (signal?: AbortSignal) => getJson<{ devices: DeviceView[] }>('devices', {}, signal),
+  reconcile: (signal?: AbortSignal) => getJson<ReconcileView>('reconcile', {}, signal),
   /** A billing cycle: 0 the current one, -1 the one before, ... */
   usage: (cycle: number, limit: number, signal?: AbortSignal) => getJson<UsageView>('usage', { cycle, limit }, signal),
   /** Alerts active in a range: local dates of the host (the end day included) or epoch ms; newest first. */

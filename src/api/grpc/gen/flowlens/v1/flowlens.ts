@@ -433,6 +433,12 @@ export interface StatusResponse {
   mdnsAnswers: number;
   /** Why devices have no vendor names (Debian's ieee-data missing); "" when the registry was read. */
   deviceVendorProblem: string;
+  /**
+   * Whether names are learned (DNS answers, TLS server names), and the geo databases loaded
+   * (country, city, asn): why a talker is "unknown" (docs/geo.md).
+   */
+  namesEnabled: boolean;
+  geoDatabases: string[];
 }
 
 export interface StatusResponse_BpfErrorsEntry {
@@ -673,6 +679,61 @@ export interface Device {
 export interface DevicesResponse {
   /** Most recently seen first. */
   devices: Device[];
+}
+
+export interface ReconcileRequest {
+}
+
+/**
+ * One term of a reconciliation: flows, overflow, forwarded, non-ip, malformed, gso, ethernet,
+ * veth-xdp-rx (terms), or a kernel counter outside the sums (notes: rx_dropped, tx_dropped, ...).
+ */
+export interface ReconcileTerm {
+  term: string;
+  packets: number;
+  bytes: number;
+  why: string;
+}
+
+/** One direction since the attach: ingress is the kernel's rx_*, egress its tx_*. */
+export interface ReconcileDirection {
+  kernelPackets: number;
+  kernelBytes: number;
+  kernelDropped: number;
+  kernelErrors: number;
+  terms: ReconcileTerm[];
+  /** the sum of the terms: what the kernel should have counted */
+  expectedPackets: number;
+  expectedBytes: number;
+  /** kernel − expected: 0 and 0 when every packet and byte is explained */
+  unexplainedPackets: number;
+  unexplainedBytes: number;
+  notes: ReconcileTerm[];
+}
+
+export interface ReconcileInterface {
+  iface: string;
+  ifindex: number;
+  /** the link's kind (veth, bridge, vlan, ...; empty for a NIC) */
+  kind: string;
+  ingressHook: string;
+  egressHook: string;
+  /** epoch ms of the attach and of the latest reading */
+  since: number;
+  at: number;
+  /** what the kernel had counted before flowlens attached (in neither side) */
+  beforeRxPackets: number;
+  beforeRxBytes: number;
+  beforeTxPackets: number;
+  beforeTxBytes: number;
+  ingress: ReconcileDirection | undefined;
+  egress: ReconcileDirection | undefined;
+  explained: boolean;
+}
+
+export interface ReconcileResponse {
+  host: string;
+  interfaces: ReconcileInterface[];
 }
 
 /** What to capture; an empty (or absent) field does not narrow or limit. */
@@ -3900,6 +3961,8 @@ function createBaseStatusResponse(): StatusResponse {
     dhcpRequests: 0,
     mdnsAnswers: 0,
     deviceVendorProblem: "",
+    namesEnabled: false,
+    geoDatabases: [],
   };
 }
 
@@ -4006,6 +4069,12 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.deviceVendorProblem !== "") {
       writer.uint32(586).string(message.deviceVendorProblem);
+    }
+    if (message.namesEnabled !== false) {
+      writer.uint32(640).bool(message.namesEnabled);
+    }
+    for (const v of message.geoDatabases) {
+      writer.uint32(650).string(v!);
     }
     return writer;
   },
@@ -4298,6 +4367,22 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.deviceVendorProblem = reader.string();
             continue;
           }
+          case 80: {
+            if (tag !== 640) {
+              break;
+            }
+
+            message.namesEnabled = reader.bool();
+            continue;
+          }
+          case 81: {
+            if (tag !== 650) {
+              break;
+            }
+
+            message.geoDatabases.push(reader.string());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4363,6 +4448,8 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.dhcpRequests = object.dhcpRequests ?? 0;
     message.mdnsAnswers = object.mdnsAnswers ?? 0;
     message.deviceVendorProblem = object.deviceVendorProblem ?? "";
+    message.namesEnabled = object.namesEnabled ?? false;
+    message.geoDatabases = object.geoDatabases?.map((e) => e) || [];
     return message;
   },
 };
@@ -6807,6 +6894,611 @@ export const DevicesResponse: MessageFns<DevicesResponse> = {
   },
 };
 
+function createBaseReconcileRequest(): ReconcileRequest {
+  return {};
+}
+
+export const ReconcileRequest: MessageFns<ReconcileRequest> = {
+  encode(_: ReconcileRequest, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReconcileRequest {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReconcileRequest();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReconcileRequest>): ReconcileRequest {
+    return ReconcileRequest.fromPartial(base ?? {});
+  },
+  fromPartial(_: DeepPartial<ReconcileRequest>): ReconcileRequest {
+    const message = createBaseReconcileRequest();
+    return message;
+  },
+};
+
+function createBaseReconcileTerm(): ReconcileTerm {
+  return { term: "", packets: 0, bytes: 0, why: "" };
+}
+
+export const ReconcileTerm: MessageFns<ReconcileTerm> = {
+  encode(message: ReconcileTerm, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.term !== "") {
+      writer.uint32(10).string(message.term);
+    }
+    if (message.packets !== 0) {
+      writer.uint32(16).int64(message.packets);
+    }
+    if (message.bytes !== 0) {
+      writer.uint32(24).int64(message.bytes);
+    }
+    if (message.why !== "") {
+      writer.uint32(34).string(message.why);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReconcileTerm {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReconcileTerm();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.term = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.packets = longToNumber(reader.int64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.bytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.why = reader.string();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReconcileTerm>): ReconcileTerm {
+    return ReconcileTerm.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReconcileTerm>): ReconcileTerm {
+    const message = createBaseReconcileTerm();
+    message.term = object.term ?? "";
+    message.packets = object.packets ?? 0;
+    message.bytes = object.bytes ?? 0;
+    message.why = object.why ?? "";
+    return message;
+  },
+};
+
+function createBaseReconcileDirection(): ReconcileDirection {
+  return {
+    kernelPackets: 0,
+    kernelBytes: 0,
+    kernelDropped: 0,
+    kernelErrors: 0,
+    terms: [],
+    expectedPackets: 0,
+    expectedBytes: 0,
+    unexplainedPackets: 0,
+    unexplainedBytes: 0,
+    notes: [],
+  };
+}
+
+export const ReconcileDirection: MessageFns<ReconcileDirection> = {
+  encode(message: ReconcileDirection, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.kernelPackets !== 0) {
+      writer.uint32(8).uint64(message.kernelPackets);
+    }
+    if (message.kernelBytes !== 0) {
+      writer.uint32(16).uint64(message.kernelBytes);
+    }
+    if (message.kernelDropped !== 0) {
+      writer.uint32(24).uint64(message.kernelDropped);
+    }
+    if (message.kernelErrors !== 0) {
+      writer.uint32(32).uint64(message.kernelErrors);
+    }
+    for (const v of message.terms) {
+      ReconcileTerm.encode(v!, writer.uint32(42).fork()).join();
+    }
+    if (message.expectedPackets !== 0) {
+      writer.uint32(48).int64(message.expectedPackets);
+    }
+    if (message.expectedBytes !== 0) {
+      writer.uint32(56).int64(message.expectedBytes);
+    }
+    if (message.unexplainedPackets !== 0) {
+      writer.uint32(64).int64(message.unexplainedPackets);
+    }
+    if (message.unexplainedBytes !== 0) {
+      writer.uint32(72).int64(message.unexplainedBytes);
+    }
+    for (const v of message.notes) {
+      ReconcileTerm.encode(v!, writer.uint32(82).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReconcileDirection {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReconcileDirection();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 8) {
+              break;
+            }
+
+            message.kernelPackets = longToNumber(reader.uint64());
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.kernelBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 3: {
+            if (tag !== 24) {
+              break;
+            }
+
+            message.kernelDropped = longToNumber(reader.uint64());
+            continue;
+          }
+          case 4: {
+            if (tag !== 32) {
+              break;
+            }
+
+            message.kernelErrors = longToNumber(reader.uint64());
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.terms.push(ReconcileTerm.decode(reader, reader.uint32()));
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.expectedPackets = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.expectedBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.unexplainedPackets = longToNumber(reader.int64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.unexplainedBytes = longToNumber(reader.int64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 82) {
+              break;
+            }
+
+            message.notes.push(ReconcileTerm.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReconcileDirection>): ReconcileDirection {
+    return ReconcileDirection.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReconcileDirection>): ReconcileDirection {
+    const message = createBaseReconcileDirection();
+    message.kernelPackets = object.kernelPackets ?? 0;
+    message.kernelBytes = object.kernelBytes ?? 0;
+    message.kernelDropped = object.kernelDropped ?? 0;
+    message.kernelErrors = object.kernelErrors ?? 0;
+    message.terms = object.terms?.map((e) => ReconcileTerm.fromPartial(e)) || [];
+    message.expectedPackets = object.expectedPackets ?? 0;
+    message.expectedBytes = object.expectedBytes ?? 0;
+    message.unexplainedPackets = object.unexplainedPackets ?? 0;
+    message.unexplainedBytes = object.unexplainedBytes ?? 0;
+    message.notes = object.notes?.map((e) => ReconcileTerm.fromPartial(e)) || [];
+    return message;
+  },
+};
+
+function createBaseReconcileInterface(): ReconcileInterface {
+  return {
+    iface: "",
+    ifindex: 0,
+    kind: "",
+    ingressHook: "",
+    egressHook: "",
+    since: 0,
+    at: 0,
+    beforeRxPackets: 0,
+    beforeRxBytes: 0,
+    beforeTxPackets: 0,
+    beforeTxBytes: 0,
+    ingress: undefined,
+    egress: undefined,
+    explained: false,
+  };
+}
+
+export const ReconcileInterface: MessageFns<ReconcileInterface> = {
+  encode(message: ReconcileInterface, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.iface !== "") {
+      writer.uint32(10).string(message.iface);
+    }
+    if (message.ifindex !== 0) {
+      writer.uint32(16).uint32(message.ifindex);
+    }
+    if (message.kind !== "") {
+      writer.uint32(26).string(message.kind);
+    }
+    if (message.ingressHook !== "") {
+      writer.uint32(34).string(message.ingressHook);
+    }
+    if (message.egressHook !== "") {
+      writer.uint32(42).string(message.egressHook);
+    }
+    if (message.since !== 0) {
+      writer.uint32(48).int64(message.since);
+    }
+    if (message.at !== 0) {
+      writer.uint32(56).int64(message.at);
+    }
+    if (message.beforeRxPackets !== 0) {
+      writer.uint32(64).uint64(message.beforeRxPackets);
+    }
+    if (message.beforeRxBytes !== 0) {
+      writer.uint32(72).uint64(message.beforeRxBytes);
+    }
+    if (message.beforeTxPackets !== 0) {
+      writer.uint32(80).uint64(message.beforeTxPackets);
+    }
+    if (message.beforeTxBytes !== 0) {
+      writer.uint32(88).uint64(message.beforeTxBytes);
+    }
+    if (message.ingress !== undefined) {
+      ReconcileDirection.encode(message.ingress, writer.uint32(98).fork()).join();
+    }
+    if (message.egress !== undefined) {
+      ReconcileDirection.encode(message.egress, writer.uint32(106).fork()).join();
+    }
+    if (message.explained !== false) {
+      writer.uint32(112).bool(message.explained);
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReconcileInterface {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReconcileInterface();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.iface = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 16) {
+              break;
+            }
+
+            message.ifindex = reader.uint32();
+            continue;
+          }
+          case 3: {
+            if (tag !== 26) {
+              break;
+            }
+
+            message.kind = reader.string();
+            continue;
+          }
+          case 4: {
+            if (tag !== 34) {
+              break;
+            }
+
+            message.ingressHook = reader.string();
+            continue;
+          }
+          case 5: {
+            if (tag !== 42) {
+              break;
+            }
+
+            message.egressHook = reader.string();
+            continue;
+          }
+          case 6: {
+            if (tag !== 48) {
+              break;
+            }
+
+            message.since = longToNumber(reader.int64());
+            continue;
+          }
+          case 7: {
+            if (tag !== 56) {
+              break;
+            }
+
+            message.at = longToNumber(reader.int64());
+            continue;
+          }
+          case 8: {
+            if (tag !== 64) {
+              break;
+            }
+
+            message.beforeRxPackets = longToNumber(reader.uint64());
+            continue;
+          }
+          case 9: {
+            if (tag !== 72) {
+              break;
+            }
+
+            message.beforeRxBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 10: {
+            if (tag !== 80) {
+              break;
+            }
+
+            message.beforeTxPackets = longToNumber(reader.uint64());
+            continue;
+          }
+          case 11: {
+            if (tag !== 88) {
+              break;
+            }
+
+            message.beforeTxBytes = longToNumber(reader.uint64());
+            continue;
+          }
+          case 12: {
+            if (tag !== 98) {
+              break;
+            }
+
+            message.ingress = ReconcileDirection.decode(reader, reader.uint32());
+            continue;
+          }
+          case 13: {
+            if (tag !== 106) {
+              break;
+            }
+
+            message.egress = ReconcileDirection.decode(reader, reader.uint32());
+            continue;
+          }
+          case 14: {
+            if (tag !== 112) {
+              break;
+            }
+
+            message.explained = reader.bool();
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReconcileInterface>): ReconcileInterface {
+    return ReconcileInterface.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReconcileInterface>): ReconcileInterface {
+    const message = createBaseReconcileInterface();
+    message.iface = object.iface ?? "";
+    message.ifindex = object.ifindex ?? 0;
+    message.kind = object.kind ?? "";
+    message.ingressHook = object.ingressHook ?? "";
+    message.egressHook = object.egressHook ?? "";
+    message.since = object.since ?? 0;
+    message.at = object.at ?? 0;
+    message.beforeRxPackets = object.beforeRxPackets ?? 0;
+    message.beforeRxBytes = object.beforeRxBytes ?? 0;
+    message.beforeTxPackets = object.beforeTxPackets ?? 0;
+    message.beforeTxBytes = object.beforeTxBytes ?? 0;
+    message.ingress = (object.ingress !== undefined && object.ingress !== null)
+      ? ReconcileDirection.fromPartial(object.ingress)
+      : undefined;
+    message.egress = (object.egress !== undefined && object.egress !== null)
+      ? ReconcileDirection.fromPartial(object.egress)
+      : undefined;
+    message.explained = object.explained ?? false;
+    return message;
+  },
+};
+
+function createBaseReconcileResponse(): ReconcileResponse {
+  return { host: "", interfaces: [] };
+}
+
+export const ReconcileResponse: MessageFns<ReconcileResponse> = {
+  encode(message: ReconcileResponse, writer: BinaryWriter = new BinaryWriter()): BinaryWriter {
+    if (message.host !== "") {
+      writer.uint32(10).string(message.host);
+    }
+    for (const v of message.interfaces) {
+      ReconcileInterface.encode(v!, writer.uint32(18).fork()).join();
+    }
+    return writer;
+  },
+
+  decode(input: BinaryReader | Uint8Array, length?: number): ReconcileResponse {
+    const reader = input instanceof BinaryReader ? input : new BinaryReader(input);
+    const previousRecursionDepth = (reader as any).__tsProtoDecodeDepth ?? 0;
+    if (previousRecursionDepth >= 100) {
+      throw new globalThis.Error("protobuf decode recursion limit exceeded");
+    }
+    (reader as any).__tsProtoDecodeDepth = previousRecursionDepth + 1;
+    try {
+      const end = length === undefined ? reader.len : reader.pos + length;
+      const message = createBaseReconcileResponse();
+      while (reader.pos < end) {
+        const tag = reader.uint32();
+        switch (tag >>> 3) {
+          case 1: {
+            if (tag !== 10) {
+              break;
+            }
+
+            message.host = reader.string();
+            continue;
+          }
+          case 2: {
+            if (tag !== 18) {
+              break;
+            }
+
+            message.interfaces.push(ReconcileInterface.decode(reader, reader.uint32()));
+            continue;
+          }
+        }
+        if ((tag & 7) === 4 || tag === 0) {
+          break;
+        }
+        reader.skip(tag & 7);
+      }
+      return message;
+    } finally {
+      (reader as any).__tsProtoDecodeDepth = previousRecursionDepth;
+    }
+  },
+
+  create(base?: DeepPartial<ReconcileResponse>): ReconcileResponse {
+    return ReconcileResponse.fromPartial(base ?? {});
+  },
+  fromPartial(object: DeepPartial<ReconcileResponse>): ReconcileResponse {
+    const message = createBaseReconcileResponse();
+    message.host = object.host ?? "";
+    message.interfaces = object.interfaces?.map((e) => ReconcileInterface.fromPartial(e)) || [];
+    return message;
+  },
+};
+
 function createBaseCaptureRequest(): CaptureRequest {
   return {
     iface: "",
@@ -7333,6 +8025,19 @@ export const TrafficService = {
     responseSerialize: (value: StatusResponse): Buffer => Buffer.from(StatusResponse.encode(value).finish()),
     responseDeserialize: (value: Buffer): StatusResponse => StatusResponse.decode(value),
   },
+  /**
+   * Per attached interface: the kernel's own counters beside flowlens's totals since the attach,
+   * the difference explained term by term (docs/reconcile.md).
+   */
+  reconcile: {
+    path: "/flowlens.v1.Traffic/Reconcile" as const,
+    requestStream: false as const,
+    responseStream: false as const,
+    requestSerialize: (value: ReconcileRequest): Buffer => Buffer.from(ReconcileRequest.encode(value).finish()),
+    requestDeserialize: (value: Buffer): ReconcileRequest => ReconcileRequest.decode(value),
+    responseSerialize: (value: ReconcileResponse): Buffer => Buffer.from(ReconcileResponse.encode(value).finish()),
+    responseDeserialize: (value: Buffer): ReconcileResponse => ReconcileResponse.decode(value),
+  },
   /** Every interval: the interval's traffic and rates, and the top talkers of the asked dimensions. */
   watchLive: {
     path: "/flowlens.v1.Traffic/WatchLive" as const,
@@ -7382,6 +8087,11 @@ export interface TrafficServer extends UntypedServiceImplementation {
   realtime: handleUnaryCall<RealtimeRequest, RealtimeResponse>;
   /** Interfaces and how they are attached, the collector's and the flows stage's health. */
   status: handleUnaryCall<StatusRequest, StatusResponse>;
+  /**
+   * Per attached interface: the kernel's own counters beside flowlens's totals since the attach,
+   * the difference explained term by term (docs/reconcile.md).
+   */
+  reconcile: handleUnaryCall<ReconcileRequest, ReconcileResponse>;
   /** Every interval: the interval's traffic and rates, and the top talkers of the asked dimensions. */
   watchLive: handleServerStreamingCall<WatchLiveRequest, LiveUpdate>;
   /** Every interval: the first page of live sessions matching a filter. */
@@ -7518,6 +8228,25 @@ export interface TrafficClient extends Client {
     metadata: Metadata,
     options: Partial<CallOptions>,
     callback: (error: ServiceError | null, response: StatusResponse) => void,
+  ): ClientUnaryCall;
+  /**
+   * Per attached interface: the kernel's own counters beside flowlens's totals since the attach,
+   * the difference explained term by term (docs/reconcile.md).
+   */
+  reconcile(
+    request: ReconcileRequest,
+    callback: (error: ServiceError | null, response: ReconcileResponse) => void,
+  ): ClientUnaryCall;
+  reconcile(
+    request: ReconcileRequest,
+    metadata: Metadata,
+    callback: (error: ServiceError | null, response: ReconcileResponse) => void,
+  ): ClientUnaryCall;
+  reconcile(
+    request: ReconcileRequest,
+    metadata: Metadata,
+    options: Partial<CallOptions>,
+    callback: (error: ServiceError | null, response: ReconcileResponse) => void,
   ): ClientUnaryCall;
   /** Every interval: the interval's traffic and rates, and the top talkers of the asked dimensions. */
   watchLive(request: WatchLiveRequest, options?: Partial<CallOptions>): ClientReadableStream<LiveUpdate>;
