@@ -85,7 +85,7 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
 
   const m = out.methods;
   const unaryMethods = ['Traffic/Summary', 'Traffic/History', 'Traffic/DateRange', 'Traffic/TopTalkers', 'Traffic/Usage', 'Traffic/Sessions', 'Traffic/Realtime', 'Traffic/Status', 'Traffic/Devices', 'Traffic/Reconcile', 'Admin/FlushHistory', 'Alerts/ListAlerts'];
-  const streamingMethods = ['Traffic/WatchLive', 'Traffic/WatchSessions', 'Alerts/WatchAlerts'];
+  const streamingMethods = ['Traffic/WatchLive', 'Traffic/WatchSessions', 'Alerts/WatchAlerts', 'Admin/Capture'];
   t.same(Object.keys(m).sort(), [...unaryMethods, ...streamingMethods].sort(), 'every method of flowlens.v1 described from the pool');
   for (const name of unaryMethods) t.equal(m[name]!.serverStreaming, false, `${name}: unary`);
   for (const name of streamingMethods) t.equal(m[name]!.serverStreaming, true, `${name}: server streaming`);
@@ -111,6 +111,7 @@ t.test('a Python client with only the address: reflection, a descriptor pool, ev
   t.ok(Number(a('Admin/FlushHistory').at) > 0, 'FlushHistory: flushed');
   t.ok(Array.isArray(a('Traffic/WatchLive').top), 'WatchLive: a first update');
   t.ok(Array.isArray(a('Traffic/WatchSessions').sessions), 'WatchSessions: a first update');
+  t.equal(Buffer.from(String(a('Admin/Capture').data), 'base64').readUInt32BE(0), 0x0a0d0d0a, 'Capture: the first chunk begins a pcapng file (its section header block)');
   t.equal(a('Alerts/ListAlerts').alerts?.[0]?.rule, 'tiny-day', 'ListAlerts: the firing quota');
   t.same([a('Alerts/WatchAlerts').event, a('Alerts/WatchAlerts').alert?.rule], ['active', 'tiny-day'], 'WatchAlerts: begins with the alert firing now');
 });
