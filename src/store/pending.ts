@@ -21,6 +21,14 @@ export interface TrafficDelta {
 }
 
 
+/**
+ * Keys of one hour and set kept whole in talker_hour_open at every flush;
+ * past it (a busy gateway's remote addresses) the set is kept as its cut rows
+ * only, and a kill -9 leaves its smaller keys' earlier bytes in "other" (the
+ * totals stay exact). A clean stop keeps every key regardless.
+ */
+export const OPEN_KEYS_LIMIT = 10_000;
+
 const SCOPES: readonly string[] = ['internet', 'lan', 'unknown'];
 const isCount = (n: unknown): boolean => typeof n === 'number' && Number.isSafeInteger(n) && n >= 0;
 
@@ -38,6 +46,14 @@ export class Pending {
   readonly hours = new Map<number, Map<TalkerSet, TalkerMap>>();
   /** Hours changed since the last flush. */
   readonly dirtyHours = new Set<number>();
+  /**
+   * Per held hour and set, the keys changed since the last flush, for the
+   * hour's whole state in talker_hour_open (writer.ts writeOpenState): "all"
+   * when the set must be written whole (the hour was just loaded, or keys were
+   * folded into "other"), null when the set is past OPEN_KEYS_LIMIT and no
+   * longer kept whole (a restart after kill -9 continues it from its cut rows).
+   */
+  readonly changedKeys = new Map<number, Map<TalkerSet, Set<string> | 'all' | null>>();
   /** Talkers added since the last flush (the live window), per dimension and per dimension × scope. */
   readonly window = new Map<TalkerSet, TalkerMap>();
   readonly sessions: SessionRecord[] = [];
@@ -81,11 +97,16 @@ export class Pending {
       if (!m) dims.set(dim, (m = new Map()));
       let w = this.window.get(dim);
       if (!w) this.window.set(dim, (w = new Map()));
+      const changed = this.changedOf(hour, dim, m.size + rows.length);
       for (const r of rows) {
         addToMap(m, r.key, r);
         addToMap(w, r.key, r);
+        if (changed) changed.add(r.key);
       }
-      if (m.size > this.keysLimit) foldSmallest(m, Math.floor(this.keysLimit / 2));
+      if (m.size > this.keysLimit) {
+        foldSmallest(m, Math.floor(this.keysLimit / 2));
+        if (this.changedKeys.get(hour)!.get(dim) !== null) this.changedKeys.get(hour)!.set(dim, 'all');
+      }
       if (w.size > this.keysLimit) foldSmallest(w, Math.floor(this.keysLimit / 2));
     }
     if (dims) this.dirtyHours.add(hour);
@@ -97,8 +118,30 @@ export class Pending {
   /** The state of an hour: held, or loaded from the database (what an earlier run wrote). */
   private hour(hour: number): Map<TalkerSet, TalkerMap> {
     let dims = this.hours.get(hour);
-    if (!dims) this.hours.set(hour, (dims = this.load(hour)));
+    if (!dims) {
+      this.hours.set(hour, (dims = this.load(hour)));
+      // loaded sets are written whole at the next flush: from then on their changed keys suffice
+      this.changedKeys.set(hour, new Map([...dims.keys()].map((d) => [d, 'all' as const])));
+    }
     return dims;
+  }
+
+  /** The set of changed keys to add to (undefined: the set is written whole or not kept), marking a set past the limit. */
+  private changedOf(hour: number, dim: TalkerSet, size: number): Set<string> | undefined {
+    const sets = this.changedKeys.get(hour)!;
+    const c = sets.get(dim);
+    if (c === null) return undefined;
+    if (size > OPEN_KEYS_LIMIT) { sets.set(dim, null); return undefined; }
+    if (c === 'all') return undefined;
+    if (c) return c;
+    const fresh = new Set<string>();
+    sets.set(dim, fresh);
+    return fresh;
+  }
+
+  /** After the flush committed the open state: every kept set starts again from no changed keys. */
+  private resetChangedKeys(): void {
+    for (const sets of this.changedKeys.values()) for (const [dim, c] of sets) if (c !== null) sets.set(dim, new Set());
   }
 
   /** Traffic bytes and packets waiting to be written. */
@@ -129,7 +172,13 @@ export class Pending {
     this.window.clear();
     this.windowStart = Infinity;
     this.windowEnd = -Infinity;
-    for (const hour of this.hours.keys()) if (hour < finishedBefore) this.hours.delete(hour);
+    this.resetChangedKeys();
+    for (const hour of this.hours.keys()) {
+      if (hour < finishedBefore) {
+        this.hours.delete(hour);
+        this.changedKeys.delete(hour);
+      }
+    }
   }
 }
 

@@ -11,8 +11,9 @@
  *                   and one "other" row (key '') with the rest, so every hour sums exactly
  *  talker_day       per UTC day × dimension: the top N of the day's hour rows summed, and "other";
  *                   talker_day_done: the days rolled up (complete days only; today is read by hour)
- *  talker_hour_open every key of the hours a writer held when it stopped (Store.close), so the
- *                   next writer continues them whole; taken (and deleted) when it loads the hour
+ *  talker_hour_open every key of the hours a writer holds, as of its last flush or clean stop
+ *                   (sets past OPEN_KEYS_LIMIT keys: none), so the next writer continues them whole;
+ *                   kept a day after the hour
  *  session_log      ended sessions; pruned after sessionLogDays
  *  live             what a running flowlens last saw (top talkers of the last flush
  *                   window, active sessions), replaced on every flush, for other processes

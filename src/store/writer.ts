@@ -61,7 +61,9 @@ export class Writer {
   private readonly clearOpen: Statement;
   private readonly putOpen: Statement;
   private readonly loadOpen: Statement;
-  private readonly takeOpen: Statement;
+  private readonly clearOpenSet: Statement;
+  private readonly putOpenKey: Statement;
+  private readonly dropOpenBefore: Statement;
   /** The last complete UTC day the rollup has looked at (days up to it that have hours are rolled up). */
   private rolledThrough: number | undefined;
 
@@ -97,15 +99,19 @@ export class Writer {
     this.putOpen = db.prepare(
       `INSERT INTO talker_hour_open (hour, dimension, key, label, ${columns}) VALUES (?, ?, ?, ?, ${STORED_COUNTERS.map(() => '?').join(', ')})`);
     this.loadOpen = db.prepare(`SELECT dimension, key, label, ${columns} FROM talker_hour_open WHERE dimension = ? AND hour = ?`);
-    this.takeOpen = db.prepare(`DELETE FROM talker_hour_open WHERE hour = ?`);
+    this.clearOpenSet = db.prepare(`DELETE FROM talker_hour_open WHERE dimension = ? AND hour = ?`);
+    this.putOpenKey = db.prepare(
+      `INSERT OR REPLACE INTO talker_hour_open (hour, dimension, key, label, ${columns}) VALUES (?, ?, ?, ?, ${STORED_COUNTERS.map(() => '?').join(', ')})`);
+    this.dropOpenBefore = db.prepare(`DELETE FROM talker_hour_open WHERE hour < ?`);
   }
 
   /**
    * On a clean stop, after the last flush: every key of the hours still held,
    * not only their top N, so that the next writer continues such an hour whole
    * and a key that grows after the restart keeps the bytes it had before (with
-   * only the cut rows, they would stay in "other"). A kill -9 skips this: the
-   * next writer continues from the cut rows, as before.
+   * only the cut rows, they would stay in "other"). Each flush keeps the same
+   * state up to date for the keys it changed (writeOpenState), so a kill -9
+   * loses only what came after the last flush.
    */
   saveOpenHours(pending: Pending): void {
     this.db.transaction(() => {
@@ -114,6 +120,29 @@ export class Writer {
         for (const [dim, m] of sets) for (const [key, a] of m) this.putOpen.run(hour, dim, key, a.label ?? null, ...storedValues(a));
       }
     })();
+  }
+
+  /**
+   * In each flush's transaction: the held hours' whole state, as far as it
+   * changed (Pending.changedKeys), so that a restart after kill -9 continues
+   * each key with the bytes it had at the last flush, not only the cut rows.
+   * A set past OPEN_KEYS_LIMIT is dropped from it and continues from its cut
+   * rows (the totals are exact either way).
+   */
+  private writeOpenState(pending: Pending): void {
+    for (const hour of pending.dirtyHours) {
+      const sets = pending.hours.get(hour);
+      const changed = pending.changedKeys.get(hour);
+      if (!sets || !changed) continue;
+      for (const [dim, m] of sets) {
+        const c = changed.get(dim);
+        if (c === null || c === 'all') this.clearOpenSet.run(dim, hour);
+        if (c === null) continue;
+        const put = (key: string, a: TalkerCounts) => this.putOpenKey.run(hour, dim, key, a.label ?? null, ...storedValues(a));
+        if (c === 'all') for (const [key, a] of m) put(key, a);
+        else for (const key of c ?? []) { const a = m.get(key); if (a) put(key, a); }
+      }
+    }
   }
 
   /**
@@ -192,6 +221,7 @@ export class Writer {
           if (!isZero({ ...rest, sessions: 0 })) this.putTalker.run(hour, dim, OTHER_KEY, null, ...storedValues(rest));
         }
       }
+      this.writeOpenState(pending);
       for (const day of this.daysToRollUp(pending, now)) this.rollUpDay(day);
       if (live) {
         this.putLive.run('talkers', live.at, JSON.stringify({ from: live.from, to: live.to, talkers: live.talkers }));
@@ -218,6 +248,8 @@ export class Writer {
     this.db.transaction(() => {
       this.pruneMinutes.run(Math.floor((now - this.config.minuteRetentionDays * DAY_MS) / MINUTE_MS));
       this.pruneSessions.run(now - this.config.sessionLogDays * DAY_MS);
+      // finished hours' open state: kept a day for a late interval, then the hour's cut rows are all it needs
+      this.dropOpenBefore.run(Math.floor(now / HOUR_MS) - DAY_HOURS);
     })();
   }
 
@@ -228,16 +260,15 @@ export class Writer {
 
   /**
    * What the database holds for an hour's talkers: the state a writer continues
-   * from — every key when an earlier writer stopped cleanly while holding the
-   * hour (taken: deleted in the same transaction, so it is never loaded twice),
-   * else the hour's top N + "other".
+   * from — per set, every key as of the last flush or clean stop
+   * (talker_hour_open, kept in step with talker_hour in the same transactions),
+   * else the set's top N + "other".
    */
   loadTalkerHour(hour: number): Map<TalkerSet, TalkerMap> {
-    return this.db.transaction(() => {
-      const open = TALKER_SETS.flatMap((d) => this.loadOpen.all(d, hour));
-      if (open.length) this.takeOpen.run(hour);
-      return this.toSets(open.length ? open : TALKER_SETS.flatMap((d) => this.loadHour.all(d, hour)));
-    })();
+    return this.db.transaction(() => this.toSets(TALKER_SETS.flatMap((d) => {
+      const open = this.loadOpen.all(d, hour);
+      return open.length ? open : this.loadHour.all(d, hour);
+    })))();
   }
 
   private toSets(rows: unknown[]): Map<TalkerSet, TalkerMap> {
