@@ -12,6 +12,13 @@
  * done at once first (counted: MonitorStatus.lateDeliveries), so every
  * consumer still gets every interval, whole and in order.
  *
+ * Falling behind is never silent, and never lets the work grow: the interval
+ * after a late delivery, or after cadence ticks went by while the collector
+ * drained or the flows were processed (CollectorStatus.lateIntervals), reaches
+ * the consumers with its talkers coarsened (src/flows/coarsen.ts: the largest
+ * keys and "other"; traffic, sessions and every sum exact), counted in
+ * MonitorStatus.coarsenedIntervals.
+ *
  * A component (src/component.ts): the constructor opens nothing; start()
  * opens the collector (the kernel's, or a fake in tests) and drains it;
  * stop() drains it one last time and ends every session into the log. The
@@ -27,6 +34,7 @@ import type { PacketCaptures } from './capture/index.js';
 import { FlowProcessor, type Enrichment, type FlowsStatus } from './flows/processor.js';
 import { AddressClassifier } from './net/classify.js';
 import type { IntervalStats, SessionRecord } from './flows/types.js';
+import { coarsened, hasDetailBeyond } from './flows/coarsen.js';
 import type { FlowlensConfig } from './config/index.js';
 import type { NameTable, NameTableStats } from './enrich/names.js';
 import type { Capture } from './collector/captures.js';
@@ -91,6 +99,8 @@ export interface MonitorStatus {
   consumerErrors: Record<string, { count: number; last: string }>;
   /** Since start: intervals whose delivery in slices was not done when the next one arrived (finished at once, before it). */
   lateDeliveries: number;
+  /** Since start: intervals delivered with their talkers coarsened because the monitor was behind (src/flows/coarsen.ts). */
+  coarsenedIntervals: number;
   sinks: PartsStatus;
 }
 
@@ -139,6 +149,10 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   private resume: NodeJS.Immediate | undefined;
   /** Since start: deliveries in slices not done when the next interval arrived (finished at once, before it). */
   lateDeliveries = 0;
+  /** Since start: intervals delivered coarsened (src/flows/coarsen.ts). */
+  coarsenedIntervals = 0;
+  /** The collector's late ticks as of the previous interval: a rise means the drain or the flows overran. */
+  private lateTicksSeen = 0;
 
   constructor(readonly config: FlowlensConfig, private readonly deps: MonitorDependencies) {
     super();
@@ -188,9 +202,11 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   }
 
   private onInterval(iv: Interval): void {
+    let behind = false;
     if (this.busy) {
       this.lateDeliveries++;
       this.finishDelivery();
+      behind = true;
     }
     const devices = this.deps.devices;
     if (devices) for (const c of iv.captures) devices.ingest(c);
@@ -208,7 +224,14 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
     if (released.length) this.collector?.releaseFlowIds?.(released);
     this.last = stats;
     const status = this.collectorStatus();
-    this.steps = [...this.consumers.map((c) => () => this.addTo(c, stats, status)), () => this.emit('stats', stats, iv)];
+    if (status.lateIntervals > this.lateTicksSeen) behind = true;
+    this.lateTicksSeen = status.lateIntervals;
+    let delivered = stats;
+    if (behind && hasDetailBeyond(stats)) {
+      delivered = coarsened(stats);
+      this.coarsenedIntervals++;
+    }
+    this.steps = [...this.consumers.map((c) => () => this.addTo(c, delivered, status)), () => this.emit('stats', delivered, iv)];
     if (iv.flows.count < SLICED_DELIVERY_FLOWS) this.finishDelivery();
     else this.resume = setImmediate(() => this.nextStep());
   }
@@ -266,6 +289,7 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
       flows: this.processor.status(),
       consumerErrors: structuredClone(this.consumerErrors),
       lateDeliveries: this.lateDeliveries,
+      coarsenedIntervals: this.coarsenedIntervals,
       sinks: {
         history: s.history?.(),
         alerts: s.alerts?.(),

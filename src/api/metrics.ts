@@ -19,7 +19,7 @@ import type { HistoryStatus } from '../store/component.js';
 import type { CollectorStatus, InterfaceReconciliation } from '../collector/index.js';
 import type { FlowsStatus } from '../flows/processor.js';
 import type { IntervalStats } from '../flows/types.js';
-import { addCounts, zeroCounts, type TalkerCounts, type TalkerRow } from '../flows/talkers.js';
+import { addCounts, OTHER_KEY, zeroCounts, type TalkerCounts, type TalkerRow } from '../flows/talkers.js';
 
 /** A remote's series is dropped after this long without traffic, freeing its place in the budget. */
 const REMOTE_IDLE_MS = 10 * 60_000;
@@ -75,7 +75,9 @@ export class FlowMetrics {
     /** Reconciliation with the kernel's interface counters, read on every scrape. */
     private readonly reconciliation: () => InterfaceReconciliation[] = () => [],
     /** Since start: intervals whose delivery in slices was late (MonitorStatus.lateDeliveries). */
-    lateDeliveries: () => number = () => 0) {
+    lateDeliveries: () => number = () => 0,
+    /** Since start: intervals delivered coarsened (MonitorStatus.coarsenedIntervals). */
+    coarsenedIntervals: () => number = () => 0) {
     const r = this.registry;
     r.setDefaultLabels({ host: labels.host });
     collectDefaultMetrics({ register: r });
@@ -110,6 +112,11 @@ export class FlowMetrics {
       name: 'flowlens_late_deliveries_total', registers: [r],
       help: 'Intervals still being delivered to the consumers in slices when the next one arrived (the rest was delivered at once, before it: nothing lost, but the API waited)',
       collect() { this.reset(); this.inc(lateDeliveries()); },
+    });
+    new Counter({
+      name: 'flowlens_coarsened_intervals_total', registers: [r],
+      help: 'Intervals whose talkers were cut to the largest keys and "other" because the control plane was behind (totals, history sums and sessions stay exact)',
+      collect() { this.reset(); this.inc(coarsenedIntervals()); },
     });
     this.overflow = counter('flowlens_overflow_packets_total', 'Packets counted while the kernel flow table was full (in the totals, without addresses)');
     this.nonIp = counter('flowlens_non_ip_packets_total', 'Non-IP packets seen (ARP, LLDP, ...)');
@@ -374,7 +381,8 @@ class TalkerSeries {
     let folded = 0;
     const other = zeroCounts();
     for (const row of rows) {
-      if (this.seen.has(row.key) || this.seen.size < this.budget) {
+      // the "other" row of a coarsened interval (src/flows/coarsen.ts) is "other" here too
+      if (row.key !== OTHER_KEY && (this.seen.has(row.key) || this.seen.size < this.budget)) {
         this.seen.set(row.key, end);
         this.count(row.key, row);
       } else {

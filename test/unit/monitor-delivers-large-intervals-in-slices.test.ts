@@ -3,7 +3,9 @@
  * the event loop, so the APIs answer between them; each consumer still gets
  * every interval whole and in order, with exact totals. When the next interval
  * arrives before a delivery is done, the rest of it is done at once, first,
- * and counted (status lateDeliveries, flowlens_late_deliveries_total on /metrics).
+ * and counted (status lateDeliveries, flowlens_late_deliveries_total on /metrics);
+ * the interval after it has its talkers coarsened (the largest keys and "other"),
+ * counted too, with traffic, talker sums and the history's totals exact.
  */
 import t, { type Test } from 'tap';
 import path from 'node:path';
@@ -11,6 +13,8 @@ import { writeFileSync } from 'node:fs';
 import { configFrom, type FlowlensConfig } from '../../src/config/index.js';
 import { Monitor, type Consumer } from '../../src/monitor.js';
 import { FlowMetrics } from '../../src/api/metrics.js';
+import { Store } from '../../src/store/index.js';
+import { COARSE_TALKERS } from '../../src/flows/coarsen.js';
 import type { IntervalStats } from '../../src/flows/types.js';
 import { FakeCollector } from '../helpers/fake-collector.js';
 import type { FlowSpec } from '../helpers/flow-batch.js';
@@ -66,12 +70,15 @@ t.test('each consumer gets a large interval in a turn of its own, whole', async 
   await monitor.stop();
 });
 
-t.test('an interval that arrives during a delivery waits for it: in order, exact, counted', async (t) => {
+t.test('an interval that arrives during a delivery waits for it: in order, exact, counted, and coarsened', async (t) => {
   const fake = new FakeCollector();
   const marks: string[] = [];
   const got: IntervalStats[] = [];
-  const monitor = new Monitor(settings(t), { openCollector: () => fake, consumers: [recorder('first', marks, got), recorder('second', marks, [])], hostAddresses: () => [HOST] });
-  const metrics = new FlowMetrics(100, { host: 'fake-host' }, undefined, undefined, undefined, undefined, () => monitor.lateDeliveries);
+  const store = Store.open({ dataDir: tempDataDir(t, 'slices-history') });
+  t.teardown(() => store.close());
+  const history: Consumer = { name: 'history', add: (s) => store.add(s) };
+  const monitor = new Monitor(settings(t), { openCollector: () => fake, consumers: [recorder('first', marks, got), history, recorder('second', marks, [])], hostAddresses: () => [HOST] });
+  const metrics = new FlowMetrics(100, { host: 'fake-host' }, undefined, undefined, undefined, undefined, () => monitor.lateDeliveries, () => monitor.coarsenedIntervals);
   monitor.start();
   const now = Date.now();
   fake.drain({ end: now, flows: flows(1, now - 500) });
@@ -82,7 +89,16 @@ t.test('an interval that arrives during a delivery waits for it: in order, exact
   t.same(got.map(trafficBytes), [expectedBytes(1), expectedBytes(2)], 'both intervals, in order, exact');
   t.same(got.map(talkerBytes), [expectedBytes(1), expectedBytes(2)]);
   t.equal(monitor.status().lateDeliveries, 1, 'in the status');
-  t.match(await metrics.text(), /\nflowlens_late_deliveries_total\{host="fake-host"\} 1\n/, 'on /metrics');
+  const text = await metrics.text();
+  t.match(text, /\nflowlens_late_deliveries_total\{host="fake-host"\} 1\n/, 'on /metrics');
+
+  // behind: the second interval's talkers were cut to the largest keys and "other"
+  t.equal(got[0]!.talkers.ip.length, CONVERSATIONS, 'the first interval: every remote');
+  t.equal(got[1]!.talkers.ip.length, COARSE_TALKERS + 1, 'the second: the largest remotes and "other"');
+  t.match(got[1]!.talkers.ip.at(-1), { key: '', bytesUp: (CONVERSATIONS - COARSE_TALKERS) * 102, bytesDown: (CONVERSATIONS - COARSE_TALKERS) * 1002 }, '"other" sums the rest');
+  t.same(got[1]!.talkers.proto.map((r) => [r.key, r.bytesUp + r.bytesDown]), [['udp', expectedBytes(2)]], 'a small dimension untouched');
+  t.equal(monitor.status().coarsenedIntervals, 1, 'counted in the status');
+  t.match(text, /\nflowlens_coarsened_intervals_total\{host="fake-host"\} 1\n/, 'and on /metrics');
 
   // stop: a delivery still pending reaches the consumers before the ended sessions do
   fake.last = { end: now + 2000, flows: flows(3, now + 1500) };
@@ -90,5 +106,12 @@ t.test('an interval that arrives during a delivery waits for it: in order, exact
   await stopping;
   t.same(got.map(trafficBytes), [expectedBytes(1), expectedBytes(2), expectedBytes(3), 0], 'the last drain, then the ended sessions');
   t.equal(got.at(-1)!.endedSessions.length, CONVERSATIONS, 'every session ended at stop');
-  t.equal(got.at(-1)!.endedSessions.reduce((a, s) => a + s.bytesUp + s.bytesDown, 0), expectedBytes(1) + expectedBytes(2) + expectedBytes(3), 'with every byte');
+  const all = expectedBytes(1) + expectedBytes(2) + expectedBytes(3);
+  t.equal(got.at(-1)!.endedSessions.reduce((a, s) => a + s.bytesUp + s.bytesDown, 0), all, 'with every byte');
+
+  // the history: its traffic and its talkers' total exact, the coarsened interval included
+  store.flush();
+  t.equal(store.summary().today.total, all, 'history traffic exact');
+  const top = store.topTalkers({ dimension: 'ip', from: now - 3_600_000, to: now + 3_600_000 });
+  t.equal(top.total.bytes, all, 'history talkers sum to it');
 });

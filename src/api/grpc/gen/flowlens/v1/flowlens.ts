@@ -449,6 +449,11 @@ export interface StatusResponse {
    * not done when the next interval arrived; the rest was done at once, before it (nothing lost).
    */
   lateDeliveries: number;
+  /**
+   * Since start: intervals whose talkers were cut to the largest keys and "other" because the
+   * control plane was behind (traffic totals, history sums and sessions stay exact).
+   */
+  coarsenedIntervals: number;
 }
 
 export interface StatusResponse_BpfErrorsEntry {
@@ -3975,6 +3980,7 @@ function createBaseStatusResponse(): StatusResponse {
     geoDatabases: [],
     lateIntervals: 0,
     lateDeliveries: 0,
+    coarsenedIntervals: 0,
   };
 }
 
@@ -4093,6 +4099,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     if (message.lateDeliveries !== 0) {
       writer.uint32(600).uint64(message.lateDeliveries);
+    }
+    if (message.coarsenedIntervals !== 0) {
+      writer.uint32(608).uint64(message.coarsenedIntervals);
     }
     return writer;
   },
@@ -4417,6 +4426,14 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.lateDeliveries = longToNumber(reader.uint64());
             continue;
           }
+          case 76: {
+            if (tag !== 608) {
+              break;
+            }
+
+            message.coarsenedIntervals = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4486,6 +4503,7 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.geoDatabases = object.geoDatabases?.map((e) => e) || [];
     message.lateIntervals = object.lateIntervals ?? 0;
     message.lateDeliveries = object.lateDeliveries ?? 0;
+    message.coarsenedIntervals = object.coarsenedIntervals ?? 0;
     return message;
   },
 };
