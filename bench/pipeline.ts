@@ -122,7 +122,7 @@ async function run(n: number): Promise<Map<string, number[]>> {
     await new Promise((resolve) => setTimeout(resolve, 5));
     const block = loop.max;
     const t1 = performance.now();
-    await fetch(`${flowlens.api!.status().http}/metrics`).then((res) => res.text());
+    await fetch(`${flowlens.api!.status()!.http}/metrics`).then((res) => res.text());
     const scrape = performance.now() - t1;
     if (r < 0) continue;
     for (const s of ['processor', 'api.live', 'api.metrics', 'history', 'alerts', 'influx']) out.get(s)!.push(times.get(s) ?? 0);
