@@ -89,7 +89,7 @@ async function main(): Promise<void> {
   const processor = new FlowProcessor({ sessions: defaultSessionConfig(), filters: { ignore: [], keep: [] } }, classifier);
   const store = Store.open({ dataDir: dir, flushIntervalMs: 0 });
   const startedAt = Date.now();
-  const status = (): MonitorStatus => ({ host: 'bench', startedAt, collector: collectorStatus(['eth0']), flows: processor.status(), consumerErrors: {}, sinks: {} });
+  const status = (): MonitorStatus => ({ host: 'bench', startedAt, collector: collectorStatus(['eth0']), flows: processor.status(), consumerErrors: {}, lateDeliveries: 0, coarsenedIntervals: 0, sinks: {} });
   // a long interval allowance: health answers "ok" with no interval fed
   const api = await ApiServer.start({ enabled: true, listen: '127.0.0.1', httpPort: 0, grpcPort: 0, rateLimit: 1e9, bodyLimit: 65536, metricsRemoteSeries: 50 },
     { processor, status, store, intervalMs: 3_600_000, host: 'bench' });

@@ -91,7 +91,7 @@ async function main(): Promise<void> {
   const store = Store.open({ dataDir, flushIntervalMs: 0 });
   const startedAt = Date.now();
   const collector = collectorStatus(['eth0'], { intervals: 1, lastDrainMs: 5 });
-  const status = (): MonitorStatus => ({ host: 'bench', startedAt, collector, flows: processor.status(), consumerErrors: {}, sinks: {} });
+  const status = (): MonitorStatus => ({ host: 'bench', startedAt, collector, flows: processor.status(), consumerErrors: {}, lateDeliveries: 0, coarsenedIntervals: 0, sinks: {} });
   const api = await ApiServer.start({ enabled: true, listen: '127.0.0.1', httpPort: 0, grpcPort: 0, rateLimit: 100_000_000, bodyLimit: 65536, metricsRemoteSeries: 50 }, { processor, status, store, intervalMs: 1000, host: 'bench' });
   const end = Date.now();
   const t0 = performance.now();

@@ -171,7 +171,8 @@ async function oneRun(n: number, pcap: string): Promise<RunFigures> {
   const api = await new Promise<string>((resolve, reject) => {
     flowlens.stderr!.setEncoding('utf8').on('data', (d: string) => {
       stderr += d;
-      const m = /JSON API and \/metrics on (http:\/\/\S+),/.exec(stderr);
+      // "flowlens: dashboard on http://127.0.0.1:PORT/ (JSON API and /metrics on the same port), gRPC on ..."
+      const m = /dashboard on (https?:\/\/\S+?)\/? \(JSON API and \/metrics/.exec(stderr);
       if (m) resolve(m[1]);
     });
     flowlens.stdout!.resume();

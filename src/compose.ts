@@ -130,7 +130,7 @@ export class Flowlens {
     const api = (this.api = config.api.enabled
       ? new ApiComponent(config.api, (): ApiSource => ({
         processor: monitor.processor, status: () => monitor.status(), reconcile: () => monitor.reconcile(), store: history?.store, alerts, devices: devices.table, intervalMs: config.collector.intervalMs, host: config.host, billing: config.billing,
-        captures: () => monitor.packetCaptures,
+        captures: () => monitor.packetCaptures, lateDeliveries: () => monitor.lateDeliveries, coarsenedIntervals: () => monitor.coarsenedIntervals,
       }))
       : undefined);
     const monitor: Monitor = (this.monitor = new Monitor(config, {

@@ -5,6 +5,20 @@
  * (IntervalStats), then the consumers. A consumer that fails is counted and
  * skipped; the counting goes on.
  *
+ * A large interval is delivered in slices (SLICED_DELIVERY_FLOWS): the consumers
+ * in order, the event loop turning between them, so the APIs answer while the
+ * history and the sinks take it. The next interval never overtakes: if one
+ * arrives while a delivery is still in slices, the rest of that delivery is
+ * done at once first (counted: MonitorStatus.lateDeliveries), so every
+ * consumer still gets every interval, whole and in order.
+ *
+ * Falling behind is never silent, and never lets the work grow: the interval
+ * after a late delivery, or after cadence ticks went by while the collector
+ * drained or the flows were processed (CollectorStatus.lateIntervals), reaches
+ * the consumers with its talkers coarsened (src/flows/coarsen.ts: the largest
+ * keys and "other"; traffic, sessions and every sum exact), counted in
+ * MonitorStatus.coarsenedIntervals.
+ *
  * A component (src/component.ts): the constructor opens nothing; start()
  * opens the collector (the kernel's, or a fake in tests) and drains it;
  * stop() drains it one last time and ends every session into the log. The
@@ -20,6 +34,7 @@ import type { PacketCaptures } from './capture/index.js';
 import { FlowProcessor, type Enrichment, type FlowsStatus } from './flows/processor.js';
 import { AddressClassifier } from './net/classify.js';
 import type { IntervalStats, SessionRecord } from './flows/types.js';
+import { coarsened, hasDetailBeyond } from './flows/coarsen.js';
 import type { FlowlensConfig } from './config/index.js';
 import type { NameTable, NameTableStats } from './enrich/names.js';
 import type { Capture } from './collector/captures.js';
@@ -38,6 +53,16 @@ const FLOW_IDS_PER_SESSION = 4;
 const FLOW_ID_LIMIT = 1 << 28;
 /** How often the host's own addresses are re-read (DHCP and PPP change them). */
 const HOST_ADDRESS_REFRESH_MS = 30_000;
+/**
+ * An interval of at least this many flows is delivered in slices: each
+ * consumer gets it in a turn of the event loop of its own (setImmediate), so
+ * API answers, streams and /metrics scrapes go on between them. The consumers
+ * cost about 1 µs per flow together (bench/pipeline.ts), so below this an
+ * interval is delivered at once, as before, in well under 10 ms. A count, not
+ * a time budget: what a consumer has seen right after a drain does not depend
+ * on the machine's load.
+ */
+const SLICED_DELIVERY_FLOWS = 10_000;
 
 export function hostAddresses(): string[] {
   return Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address.replace(/%.*$/, '')));
@@ -72,6 +97,10 @@ export interface MonitorStatus {
   flows: FlowsStatus;
   /** Per consumer or part: failures (an interval it could not take, a stop that failed), the last message. */
   consumerErrors: Record<string, { count: number; last: string }>;
+  /** Since start: intervals whose delivery in slices was not done when the next one arrived (finished at once, before it). */
+  lateDeliveries: number;
+  /** Since start: intervals delivered with their talkers coarsened because the monitor was behind (src/flows/coarsen.ts). */
+  coarsenedIntervals: number;
   sinks: PartsStatus;
 }
 
@@ -115,6 +144,15 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   private refresh: NodeJS.Timeout | undefined;
   readonly startedAt = Date.now();
   private lastPrune = 0;
+  /** The steps of the interval being delivered in slices, in order (empty: none pending). */
+  private steps: Array<() => void> = [];
+  private resume: NodeJS.Immediate | undefined;
+  /** Since start: deliveries in slices not done when the next interval arrived (finished at once, before it). */
+  lateDeliveries = 0;
+  /** Since start: intervals delivered coarsened (src/flows/coarsen.ts). */
+  coarsenedIntervals = 0;
+  /** The collector's late ticks as of the previous interval: a rise means the drain or the flows overran. */
+  private lateTicksSeen = 0;
 
   constructor(readonly config: FlowlensConfig, private readonly deps: MonitorDependencies) {
     super();
@@ -153,7 +191,23 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
     this.collector!.start();
   }
 
+  /** True while an interval is still being delivered in slices. */
+  get busy(): boolean {
+    return this.steps.length > 0;
+  }
+
+  /** Resolves once the interval being delivered (if any) has reached every consumer. */
+  async idle(): Promise<void> {
+    while (this.busy) await new Promise((resolve) => setImmediate(resolve));
+  }
+
   private onInterval(iv: Interval): void {
+    let behind = false;
+    if (this.busy) {
+      this.lateDeliveries++;
+      this.finishDelivery();
+      behind = true;
+    }
     const devices = this.deps.devices;
     if (devices) for (const c of iv.captures) devices.ingest(c);
     const names = this.deps.names;
@@ -169,19 +223,44 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
     const released = this.processor.takeReleasedFlowIds();
     if (released.length) this.collector?.releaseFlowIds?.(released);
     this.last = stats;
-    this.deliver(stats);
-    this.emit('stats', stats, iv);
+    const status = this.collectorStatus();
+    if (status.lateIntervals > this.lateTicksSeen) behind = true;
+    this.lateTicksSeen = status.lateIntervals;
+    let delivered = stats;
+    if (behind && hasDetailBeyond(stats)) {
+      delivered = coarsened(stats);
+      this.coarsenedIntervals++;
+    }
+    this.steps = [...this.consumers.map((c) => () => this.addTo(c, delivered, status)), () => this.emit('stats', delivered, iv)];
+    if (iv.flows.count < SLICED_DELIVERY_FLOWS) this.finishDelivery();
+    else this.resume = setImmediate(() => this.nextStep());
+  }
+
+  /** One step of a delivery in slices; the next one in the next turn of the event loop. */
+  private nextStep(): void {
+    this.resume = undefined;
+    this.steps.shift()?.();
+    if (this.steps.length) this.resume = setImmediate(() => this.nextStep());
+  }
+
+  /** Runs whatever of the current delivery is still pending, now. */
+  private finishDelivery(): void {
+    if (this.resume) clearImmediate(this.resume);
+    this.resume = undefined;
+    while (this.steps.length) this.steps.shift()!();
+  }
+
+  private addTo(c: Consumer, stats: IntervalStats, status: CollectorStatus): void {
+    try {
+      c.add(stats, status);
+    } catch (e) {
+      this.failed(c.name, e);
+    }
   }
 
   private deliver(stats: IntervalStats): void {
     const status = this.collectorStatus();
-    for (const c of this.consumers) {
-      try {
-        c.add(stats, status);
-      } catch (e) {
-        this.failed(c.name, e);
-      }
-    }
+    for (const c of this.consumers) this.addTo(c, stats, status);
   }
 
   /** Counts a part's failure (MonitorStatus.consumerErrors) and reports it as an 'error' event. */
@@ -209,6 +288,8 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
       collector: this.collectorStatus(),
       flows: this.processor.status(),
       consumerErrors: structuredClone(this.consumerErrors),
+      lateDeliveries: this.lateDeliveries,
+      coarsenedIntervals: this.coarsenedIntervals,
       sinks: {
         history: s.history?.(),
         alerts: s.alerts?.(),
@@ -230,6 +311,8 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
     try {
       await this.collector?.stop();
     } finally {
+      // the last drain's interval reaches every consumer before the ended sessions do
+      this.finishDelivery();
       const ended = this.processor.endAll();
       this.emit('shutdown', ended);
       if (ended.length) {
@@ -243,6 +326,9 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   /** Synchronous last resort (process exit): detach and unload. */
   closeNow(): void {
     if (this.refresh) clearInterval(this.refresh);
+    // no time left to deliver: what was still pending is dropped with the process
+    if (this.resume) clearImmediate(this.resume);
+    this.steps = [];
     this.collector?.closeNow();
     this.collector = undefined;
   }

@@ -8,6 +8,7 @@
 import type { LiveSession, LiveSessions } from '../flows/live.js';
 import type { IntervalStats, TalkerDimension, TalkerRow } from '../flows/types.js';
 import { protocolName } from '../net/protocols.js';
+import { OTHER_KEY } from '../flows/talkers.js';
 import { startOf, nextStart } from '../store/time.js';
 import { formatBits, formatBytes } from '../config/units.js';
 import { KEY_SUBJECTS, type KeySubject, type QuotaRule, type Rule, type Subject, type ThresholdRule } from './config.js';
@@ -89,7 +90,8 @@ function volumes(stats: IntervalStats, s: Subject, packets: boolean): Map<string
       ? (s.direction === 'up' ? r.packetsUp : s.direction === 'down' ? r.packetsDown : r.packetsUp + r.packetsDown)
       : (s.direction === 'up' ? r.bytesUp : s.direction === 'down' ? r.bytesDown : r.bytesUp + r.bytesDown);
     for (const r of stats.talkers[d]) {
-      if (want === undefined) add(r.key, pick(r));
+      // per key: the "other" row of a coarsened interval (src/flows/coarsen.ts) is no key of its own
+      if (want === undefined) { if (r.key !== OTHER_KEY) add(r.key, pick(r)); }
       else if (r.key === want || (d === 'domain' && r.key.endsWith(`.${want}`))) add('', pick(r));
     }
     return out;

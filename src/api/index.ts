@@ -64,6 +64,10 @@ export interface ApiSource {
   billing?: BillingConfig;
   /** Packet captures of the running collector (GET /api/capture), when it has them. */
   captures?(): PacketCaptures | undefined;
+  /** Since start: intervals whose delivery in slices was late (Monitor.lateDeliveries), read on every scrape. */
+  lateDeliveries?(): number;
+  /** Since start: intervals delivered coarsened (Monitor.coarsenedIntervals), read on every scrape. */
+  coarsenedIntervals?(): number;
 }
 
 export class ApiServer {
@@ -85,7 +89,7 @@ export class ApiServer {
     this.service = new ApiService({ live: this.live, status: () => source.status(), reconcile: () => source.reconcile?.() ?? [], store: source.store, billing: source.billing ?? DEFAULT_BILLING, ...(source.devices ? { devices: source.devices } : {}) });
     // the InfluxDB writer's counters are read when Prometheus scrapes, not every interval
     this.metrics = new FlowMetrics(config.metricsRemoteSeries, { host: source.host }, () => source.status().sinks.influx, () => source.status().sinks.machine, () => source.status().sinks.history,
-      () => source.reconcile?.() ?? []);
+      () => source.reconcile?.() ?? [], () => source.lateDeliveries?.() ?? 0, () => source.coarsenedIntervals?.() ?? 0);
     const alerts = source.alerts;
     if (alerts) registerAlertMetrics(this.metrics.registry, () => alerts.status());
   }

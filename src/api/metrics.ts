@@ -19,7 +19,7 @@ import type { HistoryStatus } from '../store/component.js';
 import type { CollectorStatus, InterfaceReconciliation } from '../collector/index.js';
 import type { FlowsStatus } from '../flows/processor.js';
 import type { IntervalStats } from '../flows/types.js';
-import { addCounts, zeroCounts, type TalkerCounts, type TalkerRow } from '../flows/talkers.js';
+import { addCounts, OTHER_KEY, zeroCounts, type TalkerCounts, type TalkerRow } from '../flows/talkers.js';
 
 /** A remote's series is dropped after this long without traffic, freeing its place in the budget. */
 const REMOTE_IDLE_MS = 10 * 60_000;
@@ -73,7 +73,11 @@ export class FlowMetrics {
     /** The history store's status, when history is on. */
     private readonly historyStats: () => HistoryStatus | undefined = () => undefined,
     /** Reconciliation with the kernel's interface counters, read on every scrape. */
-    private readonly reconciliation: () => InterfaceReconciliation[] = () => []) {
+    private readonly reconciliation: () => InterfaceReconciliation[] = () => [],
+    /** Since start: intervals whose delivery in slices was late (MonitorStatus.lateDeliveries). */
+    lateDeliveries: () => number = () => 0,
+    /** Since start: intervals delivered coarsened (MonitorStatus.coarsenedIntervals). */
+    coarsenedIntervals: () => number = () => 0) {
     const r = this.registry;
     r.setDefaultLabels({ host: labels.host });
     collectDefaultMetrics({ register: r });
@@ -103,6 +107,17 @@ export class FlowMetrics {
     this.flowsNotFitted = gauge('flowlens_flow_table_flows_not_fitted', 'Flows of the latest interval that did not fit the kernel flow table (estimated from the overflow packets)');
     this.suggestedMapSize = gauge('flowlens_flow_table_suggested_size', 'The --map-size that fits the busiest interval that overflowed since start (0: none did)');
     this.lateIntervals = counter('flowlens_late_intervals_total', 'Ticks of the --interval cadence that went by while an interval was still being drained or processed');
+    // the monitor's own total, read on scrape (prom-client's collect): nothing to do per interval
+    new Counter({
+      name: 'flowlens_late_deliveries_total', registers: [r],
+      help: 'Intervals still being delivered to the consumers in slices when the next one arrived (the rest was delivered at once, before it: nothing lost, but the API waited)',
+      collect() { this.reset(); this.inc(lateDeliveries()); },
+    });
+    new Counter({
+      name: 'flowlens_coarsened_intervals_total', registers: [r],
+      help: 'Intervals whose talkers were cut to the largest keys and "other" because the control plane was behind (totals, history sums and sessions stay exact)',
+      collect() { this.reset(); this.inc(coarsenedIntervals()); },
+    });
     this.overflow = counter('flowlens_overflow_packets_total', 'Packets counted while the kernel flow table was full (in the totals, without addresses)');
     this.nonIp = counter('flowlens_non_ip_packets_total', 'Non-IP packets seen (ARP, LLDP, ...)');
     this.malformed = counter('flowlens_malformed_packets_total', 'Packets with malformed or truncated IP headers');
@@ -366,7 +381,8 @@ class TalkerSeries {
     let folded = 0;
     const other = zeroCounts();
     for (const row of rows) {
-      if (this.seen.has(row.key) || this.seen.size < this.budget) {
+      // the "other" row of a coarsened interval (src/flows/coarsen.ts) is "other" here too
+      if (row.key !== OTHER_KEY && (this.seen.has(row.key) || this.seen.size < this.budget)) {
         this.seen.set(row.key, end);
         this.count(row.key, row);
       } else {

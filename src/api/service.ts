@@ -398,6 +398,7 @@ export class ApiService {
       machine: machine(s.sinks.machine),
       namesEnabled: s.sinks.names !== undefined,
       geoDatabases: [...new Set(s.sinks.geo?.databases.map((d) => d.role) ?? [])],
+      lateIntervals: c.lateIntervals, lateDeliveries: s.lateDeliveries, coarsenedIntervals: s.coarsenedIntervals,
     };
   }
 

@@ -13,6 +13,30 @@ import { defaultStoreConfig, Store, type StoreHealth, type StoreOptions } from '
 const LIVE_SNAPSHOT_MS = 5_000;
 
 
+/**
+ * The `limit` largest sessions by bytes, largest first. The cut-off comes from a
+ * typed-array sort of the byte counts and only the chosen are sorted as objects:
+ * a comparator sort of every session (500k on a busy gateway) would hold the
+ * event loop for most of a second every LIVE_SNAPSHOT_MS.
+ */
+export function largestSessions(sessions: Iterable<LiveSession>, limit: number): LiveSession[] {
+  const all = [...sessions];
+  const bytes = (s: LiveSession) => s.bytesUp + s.bytesDown;
+  if (all.length > limit) {
+    if (limit <= 0) return [];
+    const sorted = Float64Array.from(all, bytes).sort();
+    const threshold = sorted[sorted.length - limit]!;
+    const above = all.filter((s) => bytes(s) > threshold);
+    // sessions equal to the threshold fill what is left, in table order (as a stable sort would keep them)
+    for (const s of all) {
+      if (above.length >= limit) break;
+      if (bytes(s) === threshold) above.push(s);
+    }
+    return above.sort((a, b) => bytes(b) - bytes(a));
+  }
+  return all.sort((a, b) => bytes(b) - bytes(a));
+}
+
 export interface HistoryDependencies {
   /** The sessions alive now. */
   liveSessions: () => Iterable<LiveSession>;
@@ -47,10 +71,7 @@ export class HistoryComponent {
     if (stats.end - this.lastSnapshot >= LIVE_SNAPSHOT_MS) {
       this.lastSnapshot = stats.end;
       // only the largest go into the snapshot: records for those, not for every session
-      const largest = [...this.deps.liveSessions()]
-        .sort((a, b) => b.bytesUp + b.bytesDown - (a.bytesUp + a.bytesDown))
-        .slice(0, store.config.liveSessionsLimit);
-      store.setLiveSessions(largest.map((x) => x.toRecord()));
+      store.setLiveSessions(largestSessions(this.deps.liveSessions(), store.config.liveSessionsLimit).map((x) => x.toRecord()));
     }
   }
 

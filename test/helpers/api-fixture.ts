@@ -43,7 +43,7 @@ export async function startApi(t: Test, over: Partial<ApiConfig> = {},
   const store = opts.history === false ? undefined : Store.open({ dataDir, flushIntervalMs: 0 });
   const startedAt = Date.now();
   let collector = collectorStatus(['eth0']);
-  const status = (): MonitorStatus => ({ host: 'test-host', startedAt, collector, flows: processor.status(), consumerErrors: {}, sinks: opts.sinks?.() ?? {} });
+  const status = (): MonitorStatus => ({ host: 'test-host', startedAt, collector, flows: processor.status(), consumerErrors: {}, lateDeliveries: 0, coarsenedIntervals: 0, sinks: opts.sinks?.() ?? {} });
   let api: ApiServer;
   try {
     api = await ApiServer.start(apiConfig(over), { processor, status, store, intervalMs: 1000, host: 'test-host', ...(opts.captures ? { captures: opts.captures } : {}) }, opts.lookup);

@@ -85,8 +85,10 @@ export class PeriodAggregator {
       for (const r of rows) {
         // an empty key cannot be a tag value in line protocol: it is counted as unknown; keys
         // that line protocol would write alike are summed here, so no point overwrites another;
-        // a key written as the "other" tag is summed into other
-        const tag = r.key ? tagSafe(r.key) : 'unknown';
+        // a key written as the "other" tag is summed into other, as is the "other" row of a
+        // coarsened interval (src/flows/coarsen.ts)
+        if (r.key === OTHER_KEY) { addToMap(sums, OTHER_KEY, r, len); continue; }
+        const tag = tagSafe(r.key);
         addToMap(sums, tag === OTHER_TAG ? OTHER_KEY : tag, r, len);
       }
     }

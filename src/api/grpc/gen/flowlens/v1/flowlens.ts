@@ -439,6 +439,21 @@ export interface StatusResponse {
    */
   namesEnabled: boolean;
   geoDatabases: string[];
+  /**
+   * Since start: ticks of the --interval cadence that went by while an interval was still being
+   * drained or processed (each made an interval longer than the period).
+   */
+  lateIntervals: number;
+  /**
+   * Since start: intervals whose delivery to the consumers (history, sinks, alerts) in slices was
+   * not done when the next interval arrived; the rest was done at once, before it (nothing lost).
+   */
+  lateDeliveries: number;
+  /**
+   * Since start: intervals whose talkers were cut to the largest keys and "other" because the
+   * control plane was behind (traffic totals, history sums and sessions stay exact).
+   */
+  coarsenedIntervals: number;
 }
 
 export interface StatusResponse_BpfErrorsEntry {
@@ -3963,6 +3978,9 @@ function createBaseStatusResponse(): StatusResponse {
     deviceVendorProblem: "",
     namesEnabled: false,
     geoDatabases: [],
+    lateIntervals: 0,
+    lateDeliveries: 0,
+    coarsenedIntervals: 0,
   };
 }
 
@@ -4075,6 +4093,15 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     }
     for (const v of message.geoDatabases) {
       writer.uint32(650).string(v!);
+    }
+    if (message.lateIntervals !== 0) {
+      writer.uint32(592).uint64(message.lateIntervals);
+    }
+    if (message.lateDeliveries !== 0) {
+      writer.uint32(600).uint64(message.lateDeliveries);
+    }
+    if (message.coarsenedIntervals !== 0) {
+      writer.uint32(608).uint64(message.coarsenedIntervals);
     }
     return writer;
   },
@@ -4383,6 +4410,30 @@ export const StatusResponse: MessageFns<StatusResponse> = {
             message.geoDatabases.push(reader.string());
             continue;
           }
+          case 74: {
+            if (tag !== 592) {
+              break;
+            }
+
+            message.lateIntervals = longToNumber(reader.uint64());
+            continue;
+          }
+          case 75: {
+            if (tag !== 600) {
+              break;
+            }
+
+            message.lateDeliveries = longToNumber(reader.uint64());
+            continue;
+          }
+          case 76: {
+            if (tag !== 608) {
+              break;
+            }
+
+            message.coarsenedIntervals = longToNumber(reader.uint64());
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -4450,6 +4501,9 @@ export const StatusResponse: MessageFns<StatusResponse> = {
     message.deviceVendorProblem = object.deviceVendorProblem ?? "";
     message.namesEnabled = object.namesEnabled ?? false;
     message.geoDatabases = object.geoDatabases?.map((e) => e) || [];
+    message.lateIntervals = object.lateIntervals ?? 0;
+    message.lateDeliveries = object.lateDeliveries ?? 0;
+    message.coarsenedIntervals = object.coarsenedIntervals ?? 0;
     return message;
   },
 };
