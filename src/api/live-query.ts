@@ -18,6 +18,7 @@ import { addCounts, addToMap, cutTop, OTHER_KEY, unlabelled, zeroCounts, type Ta
 import { matches, needsLabelsOrAddresses, prepare, protocolsNamed } from '../flows/session-filter.js';
 import type { SessionFilter, TalkerTotal } from '../store/types.js';
 import { FlowlensError } from '../errors.js';
+import { oneDirection, type TalkerDirection } from '../store/direction.js';
 
 export const LIVE_SORTS = ['bytes', 'packets', 'rate', 'firstSeen', 'lastSeen'] as const;
 export type LiveSort = (typeof LIVE_SORTS)[number];
@@ -269,7 +270,7 @@ export class LiveQuery {
    * The largest talkers of a dimension over the last windowSeconds (0: the latest
    * interval alone), with "other" so that rows + other = total.
    */
-  top(dimension: TalkerDimension, windowSeconds: number, limit = 10, scope: TalkerScope | '' = ''): LiveTop {
+  top(dimension: TalkerDimension, windowSeconds: number, limit = 10, scope: TalkerScope | '' = '', direction: TalkerDirection | '' = ''): LiveTop {
     if (!(TALKER_DIMENSIONS as readonly string[]).includes(dimension)) {
       throw usage(`dimension must be one of ${TALKER_DIMENSIONS.join(', ')}, not "${dimension}"`);
     }
@@ -279,7 +280,7 @@ export class LiveQuery {
       throw usage(`window must be a whole number of seconds from 1 to ${MAX_WINDOW_SECONDS}, not ${windowSeconds}`);
     }
     if (!Number.isInteger(limit) || limit < 1 || limit > MAX_PAGE) throw usage(`limit must be a whole number from 1 to ${MAX_PAGE}, not ${limit}`);
-    const cacheKey = `${set}|${windowSeconds}|${limit}`;
+    const cacheKey = `${set}|${windowSeconds}|${limit}|${direction}`;
     const cached = this.topCache.get(cacheKey);
     if (cached) return cached;
     const latest = this.kept.at(-1);
@@ -294,7 +295,7 @@ export class LiveQuery {
       if (o) addCounts(folded, o);
     }
     byKey.set(OTHER_KEY, folded);
-    const { rows, other, total } = cutTop(byKey, limit);
+    const { rows, other, total } = cutTop(oneDirection(byKey, direction), limit);
     const answer: LiveTop = { dimension, from: within[0]!.start, to: latest.end, rows, other, total };
     this.topCache.set(cacheKey, answer);
     return answer;

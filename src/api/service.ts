@@ -18,6 +18,7 @@ import type { BillingConfig, Store, UsageRow } from '../store/index.js';
 import type { HistoryStatus } from '../store/component.js';
 import type { DateArg, SessionFilter as StoreSessionFilter, SessionSort, TrafficFilter as StoreTrafficFilter, Totals as StoreTotals, TalkerTotal, RangeParams } from '../store/types.js';
 import { FlowlensError } from '../errors.js';
+import { talkerDirection } from '../store/direction.js';
 import { LiveQuery, MAX_WINDOW_SECONDS, type LiveSort, type LiveTalker } from './live-query.js';
 import * as pb from './grpc/gen/flowlens/v1/flowlens.js';
 import type { Device } from '../enrich/devices.js';
@@ -276,6 +277,7 @@ export class ApiService {
   topTalkers(req: pb.TopTalkersRequest, params = GRPC_RANGE): pb.TopTalkersResponse {
     const dim = dimension(req.dimension);
     const scope = talkerScope(req.scope);
+    const direction = talkerDirection(req.direction);
     const limit = req.limit || 10;
     const from = dateArg(req.from, params.from);
     const to = dateArg(req.to, params.to);
@@ -283,13 +285,13 @@ export class ApiService {
       if (req.windowSeconds < 1 || req.windowSeconds > MAX_WINDOW_SECONDS) {
         throw usage(`window must be from 1 to ${MAX_WINDOW_SECONDS} seconds, not ${req.windowSeconds}`, `ask for a live window (window seconds) or a date range (${params.from} and ${params.to})`);
       }
-      const t = this.src.live.top(dim, req.windowSeconds, limit, scope);
+      const t = this.src.live.top(dim, req.windowSeconds, limit, scope, direction);
       return { dimension: dim, scope, source: 'live', from: ms(t.from), to: ms(t.to), rows: this.deviceLabels(dim, t.rows.map(talker)), other: talker(t.other), total: talker(t.total) };
     }
     if (req.windowSeconds) throw usage(`give either a live window or a date range (${params.from} and ${params.to}), not both`);
     if (from === undefined) throw usage(`${params.from} is required with ${params.to}`);
     if (to === undefined) throw usage(`${params.to} is required with ${params.from}`);
-    const t = this.memo(`top ${dim} ${scope} ${from} ${to} ${limit}`, () => this.history().topTalkers({ dimension: dim, scope, from, to, limit, params }));
+    const t = this.memo(`top ${dim} ${scope} ${direction} ${from} ${to} ${limit}`, () => this.history().topTalkers({ dimension: dim, scope, direction, from, to, limit, params }));
     return { dimension: dim, scope, source: 'history', from: ms(t.from), to: ms(t.to), rows: this.deviceLabels(dim, t.rows.map(talker)), other: talker(t.other), total: talker(t.total) };
   }
 

@@ -6,6 +6,7 @@
 import { FlowlensError } from '../errors.js';
 import { TALKER_DIMENSIONS, TALKER_SCOPES } from '../flows/types.js';
 import type { TalkerTotal } from '../store/index.js';
+import { TALKER_DIRECTIONS } from '../store/direction.js';
 import { formatBytes, table } from './format.js';
 import { loadConfig, parseDeviceSettings } from '../config/index.js';
 import { DeviceTable } from '../enrich/devices.js';
@@ -36,16 +37,18 @@ export const topCli: CliCommand = {
                       offset is not a whole hour the range widens to whole UTC hours (shown)
   --live              the last flush window of the running flowlens instead
   --scope S           internet or lan: only that traffic's talkers (default: all)
+  --direction D       up or down: that direction's bytes, ranked by them (default: both)
   --limit N           rows (default 10); the rest are summed as "other"
 ${STORE_USAGE}`,
-  options: { ...STORE_OPTIONS, by: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, live: { type: 'boolean' }, limit: { type: 'string' }, scope: { type: 'string' } },
+  options: { ...STORE_OPTIONS, by: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' }, live: { type: 'boolean' }, limit: { type: 'string' }, scope: { type: 'string' }, direction: { type: 'string' } },
   async main(v) {
     const format = outputFormat(v);
     if (v.by === undefined) throw new FlowlensError('FLOW_ERR_USAGE', '--by is required', `one of ${TALKER_DIMENSIONS.join(', ')}`);
     const dimension = oneOf(v.by, '--by', TALKER_DIMENSIONS)!;
     const limit = positiveInteger(v.limit, '--limit', 10);
     const scope = oneOf(v.scope, '--scope', TALKER_SCOPES) ?? '';
-    const scoped = scope ? ` (${scope === 'lan' ? 'LAN' : 'internet'} traffic)` : '';
+    const direction = oneOf(v.direction, '--direction', TALKER_DIRECTIONS) ?? '';
+    const scoped = (scope ? ` (${scope === 'lan' ? 'LAN' : 'internet'} traffic)` : '') + (direction ? ` (${direction} only)` : '');
     if (v.live && (v.from !== undefined || v.to !== undefined)) throw new FlowlensError('FLOW_ERR_USAGE', '--live takes no --from or --to');
     return withStore(v, (store) => {
       const labelHosts = (rows: TalkerTotal[]) => {
@@ -55,7 +58,7 @@ ${STORE_USAGE}`,
         for (const r of rows) r.label ??= devices.labelOf(r.key);
       };
       if (v.live) {
-        const live = store.liveTop({ dimension, scope, limit });
+        const live = store.liveTop({ dimension, scope, direction, limit });
         if (!live) throw new FlowlensError('FLOW_ERR_STORE', 'no live data: flowlens run has not written any yet', 'start flowlens run with this --data-dir; it writes on every flush');
         labelHosts(live.rows);
         if (format === 'json') printJson(live);
@@ -63,7 +66,7 @@ ${STORE_USAGE}`,
         return 0;
       }
       const to = (v.to as string | undefined) ?? 'today';
-      const top = store.topTalkers({ dimension, scope, limit, from: (v.from as string | undefined) ?? to, to });
+      const top = store.topTalkers({ dimension, scope, direction, limit, from: (v.from as string | undefined) ?? to, to });
       labelHosts(top.rows);
       if (format === 'json') printJson(top);
       else process.stdout.write(topTable(dimension, `top ${dimension}${scoped} — ${localTime(top.from)} … ${localTime(top.to)}`, top.rows, top.other, top.total)

@@ -476,7 +476,7 @@ export class Store {
   }
 
   /** The largest talkers of the last flush window (what a running flowlens wrote last); null if none. */
-  liveTop(query: { dimension: TalkerDimension; scope?: TalkerScope | ''; limit?: number }): LiveTop | null {
+  liveTop(query: { dimension: TalkerDimension; scope?: TalkerScope | ''; direction?: string; limit?: number }): LiveTop | null {
     return q.liveTop(this.source(), query);
   }
 

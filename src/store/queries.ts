@@ -2,6 +2,7 @@
  * Traffic and talker queries: the flushed database plus, in the process that
  * writes, the pending part, so answers equal the live totals.
  */
+import { oneDirection, talkerDirection } from './direction.js';
 import { TALKER_DIMENSIONS, TALKER_SCOPES, talkerSet, type TalkerDimension, type TalkerScope, type TalkerSet } from '../flows/types.js';
 import { FlowlensError } from '../errors.js';
 import type { Pending } from './pending.js';
@@ -305,6 +306,7 @@ const SUMS = 'sum(bytes_up) AS bu, sum(bytes_down) AS bd, sum(packets_up) AS pu,
 export function topTalkers(src: Source, q: TopQuery): TopTalkers {
   checkDimension(q.dimension);
   const set = talkerSet(q.dimension, checkScope(q.scope));
+  const direction = talkerDirection(q.direction);
   const limit = checkLimit(q.limit, 10, MAX_TOP_LIMIT);
   const range = parseRange(q.from, q.to, src.now, q.params);
   const from = range.from!, to = range.to!;
@@ -343,18 +345,19 @@ export function topTalkers(src: Source, q: TopQuery): TopTalkers {
   for (const hour of held) {
     for (const [k, a] of src.pending!.hours.get(hour)!.get(set) ?? []) addToMap(entries, k, a);
   }
-  return { dimension: q.dimension, from: h0 * HOUR_MS, to: h1 * HOUR_MS, ...cutTop(entries, limit) };
+  return { dimension: q.dimension, from: h0 * HOUR_MS, to: h1 * HOUR_MS, ...cutTop(oneDirection(entries, direction), limit) };
 }
 
 /** Top talkers of the last flush window, as the running flowlens wrote them; null when none was written. */
-export function liveTop(src: Source, q: { dimension: TalkerDimension; scope?: TalkerScope | ''; limit?: number }): LiveTop | null {
+export function liveTop(src: Source, q: { dimension: TalkerDimension; scope?: TalkerScope | ''; direction?: string; limit?: number }): LiveTop | null {
   checkDimension(q.dimension);
   const set = talkerSet(q.dimension, checkScope(q.scope));
+  const direction = talkerDirection(q.direction);
   const limit = checkLimit(q.limit, 10, MAX_TOP_LIMIT);
   const row = src.db.prepare(`SELECT at, body FROM live WHERE kind = 'talkers'`).get() as { at: number; body: string } | undefined;
   if (!row) return null;
   const body = JSON.parse(row.body) as { from: number; to: number; talkers: Partial<Record<TalkerSet, Array<[string, Partial<TalkerCounts> & { connections?: number }]>>> };
   // a snapshot written before the talker counts were one type has `connections` for newSessions
   const entries = (body.talkers[set] ?? []).map(([k, a]): [string, TalkerCounts] => [k, { ...zeroCounts(), ...a, newSessions: a.newSessions ?? a.connections ?? 0 }]);
-  return { dimension: q.dimension, from: body.from, to: body.to, ...cutTop(entries, limit) };
+  return { dimension: q.dimension, from: body.from, to: body.to, ...cutTop(oneDirection(entries, direction), limit) };
 }

@@ -88,6 +88,8 @@ export interface TopQuery {
   dimension: TalkerDimension;
   /** Only internet or only LAN traffic's talkers (default: all). */
   scope?: TalkerScope | '';
+  /** Only up or only down bytes, ranked by them (default: both, ranked by the total). */
+  direction?: string;
   from: DateArg;
   to: DateArg;
   /** Rows to return (default 10). */

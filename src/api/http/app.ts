@@ -86,6 +86,7 @@ const topParams = {
   window: int('live: the last this many seconds (instead of start/end)', 1, MAX_WINDOW_SECONDS),
   limit: int('rows (the rest is summed in "other")', 1, MAX_PAGE),
   scope: str('internet or lan: only that traffic\'s talkers (default: all)', { enum: ['internet', 'lan'] }),
+  direction: str('up or down: that direction\'s bytes, ranked by them (default: both)', { enum: ['up', 'down'] }),
 };
 
 function querystring(properties: Record<string, unknown>, required: string[] = []) {
@@ -112,6 +113,7 @@ function topRequest(dimension: string, q: Query): pb.TopTalkersRequest {
     windowSeconds: q.window !== undefined ? Number(q.window) : live ? 30 : 0,
     limit: q.limit !== undefined ? Number(q.limit) : 10,
     scope: String(q.scope ?? ''),
+    direction: String(q.direction ?? ''),
   };
 }
 

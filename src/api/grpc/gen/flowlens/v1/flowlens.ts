@@ -135,6 +135,11 @@ export interface TopTalkersRequest {
    * without its LAN backup). Empty: all traffic.
    */
   scope: string;
+  /**
+   * "up" or "down": only that direction's bytes and packets, ranked by them;
+   * other and total are that direction's sums. Empty: both.
+   */
+  direction: string;
 }
 
 export interface UsageRequest {
@@ -1677,7 +1682,7 @@ export const DateRangeResponse: MessageFns<DateRangeResponse> = {
 };
 
 function createBaseTopTalkersRequest(): TopTalkersRequest {
-  return { dimension: "", from: "", to: "", windowSeconds: 0, limit: 0, scope: "" };
+  return { dimension: "", from: "", to: "", windowSeconds: 0, limit: 0, scope: "", direction: "" };
 }
 
 export const TopTalkersRequest: MessageFns<TopTalkersRequest> = {
@@ -1699,6 +1704,9 @@ export const TopTalkersRequest: MessageFns<TopTalkersRequest> = {
     }
     if (message.scope !== "") {
       writer.uint32(50).string(message.scope);
+    }
+    if (message.direction !== "") {
+      writer.uint32(402).string(message.direction);
     }
     return writer;
   },
@@ -1764,6 +1772,14 @@ export const TopTalkersRequest: MessageFns<TopTalkersRequest> = {
             message.scope = reader.string();
             continue;
           }
+          case 50: {
+            if (tag !== 402) {
+              break;
+            }
+
+            message.direction = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -1787,6 +1803,7 @@ export const TopTalkersRequest: MessageFns<TopTalkersRequest> = {
     message.windowSeconds = object.windowSeconds ?? 0;
     message.limit = object.limit ?? 0;
     message.scope = object.scope ?? "";
+    message.direction = object.direction ?? "";
     return message;
   },
 };
