@@ -7,7 +7,7 @@
  * other = total of that direction exactly.
  */
 process.env.TZ = 'UTC';
-import t from 'tap';
+import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { startApi, tcpFlows } from '../helpers/api-fixture.js';
 import { grpcClients, httpRequest, unary } from '../helpers/api-clients.js';
@@ -35,7 +35,7 @@ const sum = (o: Record<string, number>) => Object.values(o).reduce((a, b) => a +
 type Row = { key: string; bytes: number; bytesUp: number; bytesDown: number; packetsUp: number; packetsDown: number };
 interface Top { rows: Row[]; other: Row; total: Row }
 
-function checkOneWay(t: Tap.Test, top: Top, dir: 'up' | 'down', expected: Record<string, number>, n: number, limit: number, what: string): void {
+function checkOneWay(t: Test, top: Top, dir: 'up' | 'down', expected: Record<string, number>, n: number, limit: number, what: string): void {
   const ranked = Object.entries(expected).sort((a, b) => b[1] - a[1]);
   t.same(top.rows.map((r) => [r.key, r.bytes]), ranked.slice(0, limit).map(([k, b]) => [k, n * b]), `${what}: ranked by ${dir} bytes, keys with none ${dir} left out`);
   const off = dir === 'up' ? 'bytesDown' : 'bytesUp';
