@@ -408,6 +408,7 @@ export class ApiService {
   checkWatchLive(req: pb.WatchLiveRequest): void {
     for (const d of req.dimensions) dimension(d);
     talkerScope(req.scope);
+    talkerDirection(req.direction);
     if (req.limit > 10_000) throw usage(`limit must be at most 10000, not ${req.limit}`);
     if (req.windowSeconds > MAX_WINDOW_SECONDS) throw usage(`window must be at most ${MAX_WINDOW_SECONDS} seconds, not ${req.windowSeconds}`);
   }
@@ -421,7 +422,7 @@ export class ApiService {
       activeSessions: stats.activeSessions, activeRemotes: stats.activeRemotes,
       top: req.dimensions.map((d) => {
         const scope = talkerScope(req.scope);
-        const t = this.src.live.top(d as TalkerDimension, req.windowSeconds, req.limit || 10, scope);
+        const t = this.src.live.top(d as TalkerDimension, req.windowSeconds, req.limit || 10, scope, talkerDirection(req.direction));
         return { dimension: d, scope, source: 'live', from: ms(t.from), to: ms(t.to), rows: this.deviceLabels(d, t.rows.map(talker)), other: talker(t.other), total: talker(t.total) };
       }),
     };

@@ -262,12 +262,13 @@ export async function buildHttpApp(deps: HttpDeps, opts: HttpOptions): Promise<F
         dimensions: str(`comma-separated talker dimensions (${TALKER_DIMENSIONS.join(', ')})`, { pattern: `^(${TALKER_DIMENSIONS.join('|')})(,(${TALKER_DIMENSIONS.join('|')}))*$` }),
         limit: int('rows per dimension', 1, MAX_PAGE), window: int('talkers over the last this many seconds (default: the interval)', 1, MAX_WINDOW_SECONDS),
         scope: str('internet or lan: only that traffic\'s talkers (default: all)', { enum: ['internet', 'lan'] }),
+        direction: str('up or down: that direction\'s bytes, ranked by them (default: both)', { enum: ['up', 'down'] }),
       }),
     },
     onRequest: read,
   }, async (req, reply) => {
     const q = req.query as Query;
-    const watch: pb.WatchLiveRequest = { dimensions: q.dimensions ? String(q.dimensions).split(',') : [], limit: q.limit !== undefined ? Number(q.limit) : 10, windowSeconds: q.window !== undefined ? Number(q.window) : 0, scope: String(q.scope ?? '') };
+    const watch: pb.WatchLiveRequest = { dimensions: q.dimensions ? String(q.dimensions).split(',') : [], limit: q.limit !== undefined ? Number(q.limit) : 10, windowSeconds: q.window !== undefined ? Number(q.window) : 0, scope: String(q.scope ?? ''), direction: String(q.direction ?? '') };
     service.checkWatchLive(watch);
     sse(req, reply, 'interval', (stats) => service.liveUpdate(watch, stats));
   });

@@ -558,6 +558,8 @@ export interface WatchLiveRequest {
   windowSeconds: number;
   /** "internet" or "lan": only that traffic's talkers. Empty: all traffic. */
   scope: string;
+  /** "up" or "down": only that direction's bytes, ranked by them. Empty: both. */
+  direction: string;
 }
 
 export interface TrafficRow {
@@ -5458,7 +5460,7 @@ export const InfluxStatus_SeriesFoldedEntry: MessageFns<InfluxStatus_SeriesFolde
 };
 
 function createBaseWatchLiveRequest(): WatchLiveRequest {
-  return { dimensions: [], limit: 0, windowSeconds: 0, scope: "" };
+  return { dimensions: [], limit: 0, windowSeconds: 0, scope: "", direction: "" };
 }
 
 export const WatchLiveRequest: MessageFns<WatchLiveRequest> = {
@@ -5474,6 +5476,9 @@ export const WatchLiveRequest: MessageFns<WatchLiveRequest> = {
     }
     if (message.scope !== "") {
       writer.uint32(34).string(message.scope);
+    }
+    if (message.direction !== "") {
+      writer.uint32(410).string(message.direction);
     }
     return writer;
   },
@@ -5523,6 +5528,14 @@ export const WatchLiveRequest: MessageFns<WatchLiveRequest> = {
             message.scope = reader.string();
             continue;
           }
+          case 51: {
+            if (tag !== 410) {
+              break;
+            }
+
+            message.direction = reader.string();
+            continue;
+          }
         }
         if ((tag & 7) === 4 || tag === 0) {
           break;
@@ -5544,6 +5557,7 @@ export const WatchLiveRequest: MessageFns<WatchLiveRequest> = {
     message.limit = object.limit ?? 0;
     message.windowSeconds = object.windowSeconds ?? 0;
     message.scope = object.scope ?? "";
+    message.direction = object.direction ?? "";
     return message;
   },
 };
