@@ -4,7 +4,7 @@
  * series. Columns are $state.raw and replaced on every update (never proxied).
  */
 import type { Alert } from './alerts';
-import type { TalkersView } from './endpoints';
+import type { TalkerDirection, TalkersView } from './endpoints';
 import { LiveSeries, type RateColumns } from './live-series';
 
 export const VIEWS = [
@@ -59,6 +59,8 @@ export class AppState {
    * (what people ask first: a LAN backup is not "internet use"), LAN, or all ('').
    */
   talkerScope = $state<'' | 'internet' | 'lan'>('internet');
+  /** Talkers of one direction ('': both, ranked by the total). */
+  talkerDirection = $state<TalkerDirection>('');
   /** Top talkers per dimension over the live window, from the latest update (of talkerScope's traffic). */
   liveTop = $state.raw<Partial<Record<string, TalkersView>>>({});
   activeSessions = $state(0);

@@ -47,6 +47,8 @@ export type TalkerWindow = { live: number } | { from: string; to: string };
 
 /** Which traffic a total or history counts: all of it, what crossed the internet, or what stayed on the LAN. */
 export type TrafficScope = '' | 'internet' | 'lan';
+/** A talker list of one direction, or '' for both (ranked by the total). */
+export type TalkerDirection = '' | 'up' | 'down';
 
 const ifaceParam = (iface: string, scope: TrafficScope = ''): Params => ({ ...(iface ? { iface } : {}), ...(scope ? { scope } : {}) });
 
@@ -72,8 +74,8 @@ export const api = {
   preset: (preset: '30days' | '12months' | 'today_hours', iface: string, scope: TrafficScope, signal?: AbortSignal) =>
     getJson<HistoryView>(`history/${preset}`, ifaceParam(iface, scope), signal),
   realtime: (seconds: number) => getJson<RealtimeAnswer>('realtime', { seconds }),
-  talkers: (dimension: TalkerDimension, window: TalkerWindow, limit: number, scope: TrafficScope, signal?: AbortSignal) =>
-    getJson<TalkersView>('top', { dimension, limit, ...('live' in window ? { window: window.live } : { start: window.from, end: window.to }), ...(scope ? { scope } : {}) }, signal),
+  talkers: (dimension: TalkerDimension, window: TalkerWindow, limit: number, scope: TrafficScope, direction: TalkerDirection, signal?: AbortSignal) =>
+    getJson<TalkersView>('top', { dimension, limit, ...('live' in window ? { window: window.live } : { start: window.from, end: window.to }), ...(scope ? { scope } : {}), ...(direction ? { direction } : {}) }, signal),
   sessions: (filter: SessionFilterInput, iface: string, sort: SessionSort, cursor: string, limit: number, signal?: AbortSignal) =>
     getJson<SessionsView>('sessions', { source: 'live', sort, limit, cursor, ...ifaceParam(iface), ...filter }, signal),
   status: (signal?: AbortSignal) => getJson<StatusView>('status', {}, signal),

@@ -58,7 +58,7 @@ export function startLiveFeed(): () => void {
 
   async function follow(): Promise<void> {
     controller = new AbortController();
-    const url = apiUrl('live', { dimensions: LIVE_DIMENSIONS.join(','), limit: LIVE_TOP_LIMIT, window: LIVE_WINDOW_SECONDS, ...(app.talkerScope ? { scope: app.talkerScope } : {}) });
+    const url = apiUrl('live', { dimensions: LIVE_DIMENSIONS.join(','), limit: LIVE_TOP_LIMIT, window: LIVE_WINDOW_SECONDS, ...(app.talkerScope ? { scope: app.talkerScope } : {}), ...(app.talkerDirection ? { direction: app.talkerDirection } : {}) });
     const res = await fetch(url, { headers: { Accept: 'text/event-stream', ...authHeaders() }, signal: controller.signal, cache: 'no-store' });
     if (res.status === 401) throw new Unauthorized(401, 'token needed');
     if (!res.ok || !res.body) throw new ApiError(res.status, `live feed: ${res.status} ${res.statusText}`);
