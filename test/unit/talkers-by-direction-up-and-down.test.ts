@@ -10,7 +10,7 @@ process.env.TZ = 'UTC';
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
 import { startApi, tcpFlows } from '../helpers/api-fixture.js';
-import { grpcClients, httpRequest, unary } from '../helpers/api-clients.js';
+import { grpcClients, httpRequest, readEvents, unary } from '../helpers/api-clients.js';
 import { cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
 import type { FlowSpec } from '../helpers/flow-batch.js';
 
@@ -69,6 +69,11 @@ t.test('up-only and down-only talkers, live and from history, JSON and gRPC', as
     const scoped = await get(`/api/top?dimension=ip&scope=internet&direction=down&${range}`);
     t.same(scoped.rows.map((r) => r.key), [VIDEO, WEB], `${source}: with a scope as well`);
   }
+  const events = await readEvents(web, '/api/live?dimensions=ip&window=30&limit=10&direction=up', 'interval', 1, 10_000);
+  checkOneWay(t, events.events[0].top[0] as Top, 'up', UP, n, 10, 'the live stream, up only');
+  const badStream = await httpRequest(web, '/api/live?dimensions=ip&direction=sideways');
+  t.equal(badStream.status, 400, 'the live stream: an unknown direction is 400');
+
   const bad = await httpRequest(web, '/api/top?dimension=ip&direction=sideways&window=30');
   t.equal(bad.status, 400, 'an unknown direction: 400');
   t.match(bad.json().message, /direction/, 'naming the parameter');
