@@ -86,7 +86,7 @@ t.test('every RPC and endpoint with real traffic; streams; Python; Prometheus', 
 
   // live streams before the traffic: updates must arrive while it flows
   const liveUpdates: pb.LiveUpdate[] = [];
-  const live = c.traffic.watchLive({ dimensions: ['ip', 'port'], limit: 10, windowSeconds: 300, scope: '' });
+  const live = c.traffic.watchLive({ dimensions: ['ip', 'port'], limit: 10, windowSeconds: 300, scope: '', direction: '' });
   const liveEnded = new Promise<{ code: number; details: string }>((resolve) => {
     live.on('data', (u: pb.LiveUpdate) => liveUpdates.push(u));
     live.on('error', (e: grpc.ServiceError) => resolve(e));
@@ -150,16 +150,16 @@ t.test('every RPC and endpoint with real traffic; streams; Python; Prometheus', 
   t.equal(range.first, summary.today!.label, 'DateRange: the history begins today');
   t.equal(range.last, summary.today!.label);
 
-  const topLive = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'ip', from: '', to: '', windowSeconds: 300, limit: 10, scope: '' });
+  const topLive = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'ip', from: '', to: '', windowSeconds: 300, limit: 10, scope: '', direction: '' });
   const udpRow = topLive.rows.find((r) => r.key === PEER_PUBLIC);
   const tcpRow = topLive.rows.find((r) => r.key === PEER_LAN);
   t.same([udpRow?.bytesUp, udpRow?.bytesDown, udpRow?.connections], [UDP_UP, UDP_DOWN, 1], 'TopTalkers live: the UDP peer, exact');
   t.same([tcpRow?.bytesUp, tcpRow?.bytesDown, tcpRow?.connections], [tcpUp.bytes, tcpDown.bytes, 1], 'TopTalkers live: the TCP peer, exact (as the kernel flows)');
   t.equal(topLive.total!.bytes, topLive.rows.reduce((a, r) => a + r.bytes, 0) + topLive.other!.bytes, 'rows + other = total');
-  const topHistory = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'ip', from: 'today', to: 'today', windowSeconds: 0, limit: 10, scope: '' });
+  const topHistory = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'ip', from: 'today', to: 'today', windowSeconds: 0, limit: 10, scope: '', direction: '' });
   t.equal(topHistory.source, 'history');
   t.same(topHistory.rows.find((r) => r.key === PEER_PUBLIC)?.bytes, UDP_UP + UDP_DOWN, 'TopTalkers over today (history): the UDP peer');
-  const ports = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'port', from: '', to: '', windowSeconds: 300, limit: 10, scope: '' });
+  const ports = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'port', from: '', to: '', windowSeconds: 300, limit: 10, scope: '', direction: '' });
   t.same(ports.rows.map((r) => r.key).sort(), ['tcp/8080', 'udp/5300'], 'TopTalkers by service port');
 
   const udpSessions = await unary<pb.SessionsResponse>(c.traffic, 'sessions', { source: 'live', filter: { addr: `${PEER_PUBLIC}/32`, port: 5300, protocol: 'udp', iface: link.a, scope: 'internet', country: '', asn: '', domain: '' }, sort: 'bytes', limit: 10, cursor: '', from: '', to: '' });

@@ -155,7 +155,7 @@ devices:
   const g = await unary<pb.DevicesResponse>(c.traffic, 'devices', {});
   t.match(g.devices.find((d) => d.mac === APPLE), { macKind: 'universal', vendor: 'Apple, Inc.', name: "Alice's MacBook", nameSource: 'settings', addresses: [DEV1], iface: lan1.b });
   t.match(g.devices.find((d) => d.mac === RANDOM), { macKind: 'local', vendor: '', name: 'kitchen-speaker', nameSource: 'mdns' }, 'gRPC Devices');
-  const gt = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'host', from: 'today', to: 'today', windowSeconds: 0, limit: 50, scope: '' });
+  const gt = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'host', from: 'today', to: 'today', windowSeconds: 0, limit: 50, scope: '', direction: '' });
   t.match(gt.rows.find((r) => r.key === DEV1), { label: "Alice's MacBook", bytesUp: 10 * 128, bytesDown: 10 * 328 }, 'gRPC TopTalkers host rows carry the device label');
   const today = api2('/api/top?dimension=host&start=today&end=today&limit=50');
   t.match(today.rows.find((r: { key: string }) => r.key === DEV1), { label: "Alice's MacBook", bytesUp: 10 * 128, bytesDown: 10 * 328 }, 'history talker rows carry the device label');

@@ -84,7 +84,7 @@ t.test('tokens: HTTP 401/403 and gRPC UNAUTHENTICATED/PERMISSION_DENIED', async 
   t.equal(s.today.totals.total, 21000, 'the read token reads over gRPC');
   t.equal((await grpcCode(unary(c.admin, 'flushHistory', {}, bearer(READ)))).code, grpc.status.PERMISSION_DENIED, 'the read token is refused on Admin: PERMISSION_DENIED');
   t.equal((await grpcCode(unary(c.admin, 'flushHistory', {}, bearer(ADMIN)))).code, -1, 'the admin token may');
-  const stream = c.traffic.watchLive({ dimensions: [], limit: 0, windowSeconds: 0, scope: '' });
+  const stream = c.traffic.watchLive({ dimensions: [], limit: 0, windowSeconds: 0, scope: '', direction: '' });
   const streamCode = await new Promise<number>((resolve) => { stream.on('error', (e: grpc.ServiceError) => resolve(e.code)); stream.on('data', () => resolve(-1)); });
   t.equal(streamCode, grpc.status.UNAUTHENTICATED, 'a stream without a token: UNAUTHENTICATED');
 });

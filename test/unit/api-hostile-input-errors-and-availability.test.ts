@@ -53,7 +53,7 @@ t.test('dates past what a Date holds: 400 / INVALID_ARGUMENT naming the paramete
   const history = await grpcCode(unary(c.traffic, 'history', { preset: '', from: a, to: b, granularity: 'day' }));
   t.equal(history.code, grpc.status.INVALID_ARGUMENT, 'gRPC History: INVALID_ARGUMENT');
   t.match(history.details, /^from: 8700000000000000 is after the year 9999/, history.details);
-  const top = await grpcCode(unary(c.traffic, 'topTalkers', { dimension: 'ip', from: '1000000000000', to: b, windowSeconds: 0, limit: 5, scope: '' }));
+  const top = await grpcCode(unary(c.traffic, 'topTalkers', { dimension: 'ip', from: '1000000000000', to: b, windowSeconds: 0, limit: 5, scope: '', direction: '' }));
   t.equal(top.code, grpc.status.INVALID_ARGUMENT, 'gRPC TopTalkers: INVALID_ARGUMENT');
   t.match(top.details, /^to: 8700000100000000 is after the year 9999/, top.details);
   const last = await get('/api/query?start=253402214400000&end=253402300799000&granularity=hour');
@@ -76,7 +76,7 @@ t.test('a reversed range is the same 400 on every endpoint, in the request\'s ow
   const grpcWant = /^to \(2026-03-01\) must come after from \(2026-03-05\)/;
   for (const [method, req] of [
     ['history', { preset: '', from: '2026-03-05', to: '2026-03-01', granularity: 'day' }],
-    ['topTalkers', { dimension: 'ip', from: '2026-03-05', to: '2026-03-01', windowSeconds: 0, limit: 5, scope: '' }],
+    ['topTalkers', { dimension: 'ip', from: '2026-03-05', to: '2026-03-01', windowSeconds: 0, limit: 5, scope: '', direction: '' }],
     ['sessions', { source: 'ended', from: '2026-03-05', to: '2026-03-01', sort: '', limit: 0, cursor: '' }],
   ] as const) {
     const r = await grpcCode(unary(c.traffic, method, req));
@@ -105,8 +105,8 @@ t.test('object property names in every name-like parameter never reach SQL', asy
       ['sessions', { source: 'live', sort: name, limit: 0, cursor: '', from: '', to: '' }],
       ['sessions', { source: name, sort: '', limit: 0, cursor: '', from: '', to: '' }],
       ['sessions', SessionsRequest.fromPartial({ source: 'ended', cursor: name, filter: { protocol: name, iface: name, domain: name } })],
-      ['topTalkers', { dimension: name, from: '', to: '', windowSeconds: 30, limit: 5, scope: '' }],
-      ['topTalkers', { dimension: name, from: 'today', to: 'today', windowSeconds: 0, limit: 5, scope: '' }],
+      ['topTalkers', { dimension: name, from: '', to: '', windowSeconds: 30, limit: 5, scope: '', direction: '' }],
+      ['topTalkers', { dimension: name, from: 'today', to: 'today', windowSeconds: 0, limit: 5, scope: '', direction: '' }],
       ['history', { preset: name, from: '', to: '', granularity: '' }],
       ['history', { preset: '', from: 'today', to: 'today', granularity: name }],
       ['history', { preset: '', from: name, to: 'today', granularity: 'day' }],

@@ -98,7 +98,7 @@ t.test('internet-only and LAN-only talkers, live and from history, in every API'
   // gRPC: the same answer as JSON
   const c = grpcClients(`127.0.0.1:${f.api.grpcPort}`);
   t.teardown(() => c.close());
-  const g = await unary<Top & { scope: string }>(c.traffic, 'topTalkers', { dimension: 'ip', scope: 'internet', windowSeconds: 30, limit: 10, from: '', to: '' });
+  const g = await unary<Top & { scope: string }>(c.traffic, 'topTalkers', { dimension: 'ip', scope: 'internet', direction: '', windowSeconds: 30, limit: 10, from: '', to: '' });
   t.same(g.rows.map((r) => r.key), [VIDEO, WEB], 'gRPC TopTalkers with scope internet');
   t.equal(g.scope, 'internet');
   t.equal(Number(g.total.bytes), n * (INTERNET_UP + INTERNET_DOWN));
