@@ -41,7 +41,7 @@ function rows(n: number, key: (i: number) => string, scale: number): TalkerRow[]
 /** One interval as a busy gateway makes it: `keys` remote addresses (half of them new each interval) and proportionate other dimensions. */
 function busyInterval(end: number, seq: number, keys: number): IntervalStats {
   const ip = (i: number) => { const n = i < keys / 2 ? i : i + seq * (keys / 2); return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`; };
-  const counts: Record<TalkerDimension, number> = { ip: keys, host: 50, port: 300, proto: 5, country: 120, asn: Math.min(2000, keys / 5), domain: Math.min(5000, keys / 2) };
+  const counts: Record<TalkerDimension, number> = { ip: keys, host: 50, port: 300, proto: 5, country: 120, asn: Math.min(2000, keys / 5), domain: Math.min(5000, keys / 2), device: 50 };
   const talkers = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, rows(counts[d], d === 'ip' ? ip : (i) => `${d}-${i}`, seq + 1)])) as Record<TalkerDimension, TalkerRow[]>;
   const traffic = ['eth0', 'eth1'].flatMap((iface) => (['up', 'down'] as const).flatMap((direction) => (['internet', 'lan', 'unknown'] as const).map((scope) => ({ iface, direction, scope, bytes: 123456, packets: 100 }))));
   return { start: end - 1000, end, traffic, activeSessions: keys, activeRemotes: keys, talkers, endedSessions: [] };

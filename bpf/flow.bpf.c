@@ -17,8 +17,8 @@
  *  5. Gateway roles (gateway.bpf.h): a forwarded packet is counted on the LAN
  *     interface only; the others count it in iface_counters.forwarded_*.
  *  6. Captures: a DNS answer (UDP/TCP from port 53), a TLS ClientHello (TCP to
- *     port 443), a DHCP client message (UDP to 67) or an mDNS answer (UDP from
- *     5353) is also copied, up to CAPTURE_PAYLOAD_MAX payload bytes, into
+ *     port 443), a DHCP client message (UDP to 67) or an mDNS or LLMNR answer
+ *     (UDP from 5353 or 5355) is also copied, up to CAPTURE_PAYLOAD_MAX payload bytes, into
  *     the captures ring buffer, which the drain reads. Every other packet pays
  *     one port comparison for this.
  *  7. Packet captures (pcap.bpf.h): while a capture runs, a frame that matches
@@ -94,15 +94,16 @@ static __always_inline void count_capture_error(__u32 which)
 
 /*
  * The only test every packet pays for captures: port comparisons (most fail
- * the first ones). DHCP to port 67 and mDNS from port 5353 name the LAN's
- * devices (src/enrich/devices.ts).
+ * the first ones). DHCP to port 67, mDNS from port 5353 and LLMNR from port
+ * 5355 name the LAN's devices (src/enrich/devices.ts); 5353 and 5355 differ
+ * only in bit 1, so one comparison takes both.
  */
 static __always_inline bool capture_candidate(const struct parsed *p)
 {
 	if (p->key.src_port == 53 || p->key.dst_port == 443)
 		return p->key.protocol == IPPROTO_TCP ||
 		       (p->key.protocol == IPPROTO_UDP && p->key.src_port == 53);
-	return (p->key.dst_port == 67 || p->key.src_port == 5353) && p->key.protocol == IPPROTO_UDP;
+	return (p->key.dst_port == 67 || (p->key.src_port | 2) == 5355) && p->key.protocol == IPPROTO_UDP;
 }
 
 /* Copies `len` bytes at `off` of the packet, wherever they are (linear part or frags). */
@@ -163,6 +164,8 @@ static __always_inline int capture_payload(void *ctx, bool xdp, const struct flo
 		kind = CAPTURE_DHCP;
 	} else if (key->protocol == IPPROTO_UDP && key->src_port == 5353) {
 		kind = CAPTURE_MDNS;
+	} else if (key->protocol == IPPROTO_UDP && key->src_port == 5355) {
+		kind = CAPTURE_LLMNR;
 	} else if (key->src_port != 53) {
 		if (!client_hello_start(ctx, xdp, payload_off, len))
 			return 0;

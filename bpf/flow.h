@@ -110,8 +110,8 @@ enum flow_slot_state {
 };
 
 /*
- * Captures: DNS answers, TLS ClientHellos, DHCP client messages and mDNS
- * answers, copied into the captures ring buffer for the control plane to parse
+ * Captures: DNS answers, TLS ClientHellos, DHCP client messages and mDNS and
+ * LLMNR answers, copied into the captures ring buffer for the control plane to parse
  * (names, SNI, device names). Not counted: the packet is counted as a flow like
  * any other.
  */
@@ -120,6 +120,7 @@ enum capture_kind {
 	CAPTURE_TLS = 2,  /* TCP to port 443 whose payload starts a TLS handshake record with a ClientHello */
 	CAPTURE_DHCP = 3, /* UDP to port 67: a DHCP client's DISCOVER/REQUEST/INFORM (or a relay's copy) */
 	CAPTURE_MDNS = 4, /* UDP from port 5353: an mDNS announcement or answer */
+	CAPTURE_LLMNR = 5, /* UDP from port 5355: an LLMNR answer (RFC 4795), a host naming itself */
 };
 
 /* L4 payload bytes a capture holds at most; the rest of the packet is not copied. */

@@ -135,7 +135,7 @@ export class Flowlens {
       : undefined);
     const monitor: Monitor = (this.monitor = new Monitor(config, {
       openCollector: () => deps.collector.open(config.collector),
-      enrichment: new RemoteEnrichment(geo, names),
+      enrichment: new RemoteEnrichment(geo, names, devices.table),
       names,
       devices: devices.table,
       // the API first: its live answers and streams are the most current

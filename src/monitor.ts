@@ -318,7 +318,7 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
       if (ended.length) {
         // the last interval's end: the clock of the counting (file time when analyzing a capture)
         const now = this.last?.end ?? Date.now();
-        this.deliver({ start: now, end: now, traffic: [], activeSessions: 0, activeRemotes: 0, talkers: { ip: [], host: [], port: [], proto: [], country: [], asn: [], domain: [] }, endedSessions: ended });
+        this.deliver({ start: now, end: now, traffic: [], activeSessions: 0, activeRemotes: 0, talkers: { ip: [], host: [], port: [], proto: [], country: [], asn: [], domain: [], device: [] }, endedSessions: ended });
       }
     }
   }

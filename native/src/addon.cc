@@ -1008,6 +1008,7 @@ Napi::Object Layout(Napi::Env env)
 	consts.Set("CAPTURE_TLS", (uint32_t)CAPTURE_TLS);
 	consts.Set("CAPTURE_DHCP", (uint32_t)CAPTURE_DHCP);
 	consts.Set("CAPTURE_MDNS", (uint32_t)CAPTURE_MDNS);
+	consts.Set("CAPTURE_LLMNR", (uint32_t)CAPTURE_LLMNR);
 	consts.Set("CAPTURE_ERR__COUNT", (uint32_t)CAPTURE_ERR__COUNT);
 	consts.Set("FLOW_ID_NONE", (double)FLOW_ID_NONE);
 	consts.Set("FLOW_ROLE_SLOTS", FLOW_ROLE_SLOTS);

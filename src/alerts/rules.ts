@@ -47,6 +47,7 @@ function sessionKey(s: LiveSession, d: TalkerDimension): string {
     case 'country': return s.scope === 'lan' ? 'private' : s.labels.country ?? 'unknown';
     case 'asn': return s.scope === 'lan' ? 'private' : s.labels.asn !== undefined ? `AS${s.labels.asn}` : 'unknown';
     case 'domain': return s.labels.domain ?? 'unknown';
+    case 'device': return s.local;  // no rule subject names a device (KEY_SUBJECTS): never asked
   }
 }
 

@@ -61,7 +61,7 @@ export function summaryTable(j: AnalysisJson): string {
   ], [1, 2]));
   out.push('', table(['DIRECTION', 'SCOPE', 'PACKETS', 'BYTES'], j.traffic.map((r) => [r.direction, r.scope, String(r.packets), formatBytes(r.bytes)]), [2, 3]));
   const titles: Record<string, string> = { proto: 'PROTOCOL', ip: 'REMOTE', host: 'LOCAL', port: 'SERVICE', country: 'COUNTRY', asn: 'ASN', domain: 'NAME' };
-  for (const d of ['proto', ...TALKER_DIMENSIONS.filter((x) => x !== 'proto')] as const) {
+  for (const d of ['proto', ...TALKER_DIMENSIONS.filter((x) => x !== 'proto' && x !== 'device')] as const) {
     const cut = j.talkers[d];
     if (!cut.rows.length) continue;
     const rows = cut.rows.map((r) => [r.label && d !== 'domain' ? `${r.key} (${r.label})` : r.key || '(other)', formatBytes(r.bytesUp), formatBytes(r.bytesDown),

@@ -67,7 +67,8 @@ export function statsLines(s: IntervalStats, top: number, lines: string[]): void
     lines.push(JSON.stringify({
       type: 'interval', start: s.start, end: s.end, traffic: s.traffic,
       activeSessions: s.activeSessions, activeRemotes: s.activeRemotes,
-      talkers: Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, s.talkers[d].slice(0, top)])),
+      // devices are not in the NDJSON lines (their shape predates them): top --by device and the APIs have them
+      talkers: Object.fromEntries(TALKER_DIMENSIONS.filter((d) => d !== 'device').map((d) => [d, s.talkers[d].slice(0, top)])),
     }));
   }
   for (const e of s.endedSessions) lines.push(JSON.stringify({ type: 'session', ...e }));

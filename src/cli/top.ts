@@ -12,7 +12,7 @@ import { loadConfig, parseDeviceSettings } from '../config/index.js';
 import { DeviceTable } from '../enrich/devices.js';
 import { emptyRangeNote, localTime, oneOf, outputFormat, positiveInteger, printJson, STORE_OPTIONS, STORE_USAGE, withStore, type CliCommand } from './store-options.js';
 
-const KEY_TITLE: Record<string, string> = { ip: 'remote address', host: 'local address', port: 'service', proto: 'protocol', country: 'country', asn: 'AS', domain: 'domain' };
+const KEY_TITLE: Record<string, string> = { ip: 'remote address', host: 'local address', port: 'service', proto: 'protocol', country: 'country', asn: 'AS', domain: 'domain', device: 'device (MAC)' };
 
 function share(part: number, total: number): string {
   return total > 0 ? `${((100 * part) / total).toFixed(1)}%` : '-';
@@ -22,15 +22,17 @@ function topTable(dimension: string, title: string, rows: TalkerTotal[], other: 
   const line = (name: string, label: string, r: TalkerTotal) => [name, label, formatBytes(r.bytesUp), formatBytes(r.bytesDown), formatBytes(r.bytes), share(r.bytes, total.bytes), String(r.connections)];
   const body = rows.map((r, i) => line(`${i + 1}. ${r.key}`, r.label ?? '', r));
   body.push(line('other', '', other), line('total', '', total));
-  return `${title}\n${table([KEY_TITLE[dimension], dimension === 'asn' ? 'organisation' : dimension === 'ip' ? 'name' : dimension === 'host' ? 'device' : '', 'up', 'down', 'total', 'share', 'connections'], body, [2, 3, 4, 5, 6])}\n`;
+  return `${title}\n${table([KEY_TITLE[dimension], dimension === 'asn' ? 'organisation' : dimension === 'ip' ? 'name' : dimension === 'host' || dimension === 'device' ? 'device' : '', 'up', 'down', 'total', 'share', 'connections'], body, [2, 3, 4, 5, 6])}\n`;
 }
 
 export const topCli: CliCommand = {
-  summary: 'top talkers by address, service, protocol, country, AS or domain (from the store)',
-  usage: `flowlens top --by ip|host|port|proto|country|asn|domain [--from D --to D | --live] [options]
+  summary: 'top talkers by address, service, protocol, country, AS, domain or device (from the store)',
+  usage: `flowlens top --by ip|host|port|proto|country|asn|domain|device [--from D --to D | --live] [options]
 
   --by DIM            ip (remote addresses), host (local addresses), port (services), proto,
-                      country, asn or domain
+                      country, asn, domain or device (the local end's MAC: all its addresses
+                      in one row, named as it was called then; an address without a known
+                      MAC is its own row)
   --from D / --to D   local dates, inclusive (YYYY-MM-DD, YYYY-MM, YYYY-MM-DDTHH, today,
                       yesterday, thismonth, lastmonth, thisyear, lastyear, -12h, -30d, -2w,
                       -3mo, -1y; default today). Talkers are kept per hour: in a zone whose

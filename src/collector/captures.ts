@@ -4,20 +4,21 @@
  * few (at most the ring's capacity per drain), so each becomes an object with
  * its own copy of the payload, safe to keep after the next drain.
  */
-import { CAPTURE_DHCP, CAPTURE_DNS, CAPTURE_MDNS, CAPTURE_TLS, CaptureRecord, FlowKey } from './layout.gen.js';
+import { CAPTURE_DHCP, CAPTURE_DNS, CAPTURE_LLMNR, CAPTURE_MDNS, CAPTURE_TLS, CaptureRecord, FlowKey } from './layout.gen.js';
 import { formatAddress } from './address.js';
 import type { ClockOffset } from './clock.js';
 import type { Direction } from './decode.js';
 
-export type CaptureKind = 'dns' | 'tls' | 'dhcp' | 'mdns';
+export type CaptureKind = 'dns' | 'tls' | 'dhcp' | 'mdns' | 'llmnr';
 
-const KINDS: Record<number, CaptureKind> = { [CAPTURE_DNS]: 'dns', [CAPTURE_TLS]: 'tls', [CAPTURE_DHCP]: 'dhcp', [CAPTURE_MDNS]: 'mdns' };
+const KINDS: Record<number, CaptureKind> = { [CAPTURE_DNS]: 'dns', [CAPTURE_TLS]: 'tls', [CAPTURE_DHCP]: 'dhcp', [CAPTURE_MDNS]: 'mdns', [CAPTURE_LLMNR]: 'llmnr' };
 
 /** One packet the BPF program copied for the control plane. */
 export interface Capture {
   /**
    * 'dns': a packet from port 53 (UDP, or TCP with its 2-byte length prefix); 'tls': a ClientHello to port 443;
-   * 'dhcp': a UDP packet to port 67 (a DHCP client's message); 'mdns': a UDP packet from port 5353.
+   * 'dhcp': a UDP packet to port 67 (a DHCP client's message); 'mdns': a UDP packet from port 5353;
+   * 'llmnr': a UDP packet from port 5355 (an LLMNR answer, RFC 4795).
    */
   kind: CaptureKind;
   ifindex: number;

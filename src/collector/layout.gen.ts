@@ -128,6 +128,7 @@ export const CAPTURE_DNS = 1;
 export const CAPTURE_TLS = 2;
 export const CAPTURE_DHCP = 3;
 export const CAPTURE_MDNS = 4;
+export const CAPTURE_LLMNR = 5;
 export const CAPTURE_ERR__COUNT = 2;
 export const FLOW_ID_NONE = 4294967295;
 export const FLOW_ROLE_SLOTS = 16;

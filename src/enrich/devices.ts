@@ -8,7 +8,9 @@
  *   name            the settings file's `devices:` list (by MAC or address) wins;
  *                   else the latest learned: DHCP option 12 host name (option 81
  *                   FQDN without it), or an mDNS answer for the device's address
- *                   (name.local → name), both captured by the BPF program
+ *                   (name.local → name) or an LLMNR answer (RFC 4795, Windows'
+ *                   way: a host answering for its own name), all captured by the
+ *                   BPF program
  *
  *   const devices = new DeviceTable({ settings: [{ mac: '00:1b:63:00:00:01', name: 'laptop' }] });
  *   for (const c of interval.captures) devices.ingest(c);
@@ -35,7 +37,9 @@ export interface DeviceSetting {
   name: string;
 }
 
-export type DeviceNameSource = 'settings' | 'dhcp' | 'mdns';
+export type DeviceNameSource = 'settings' | 'dhcp' | 'mdns' | 'llmnr';
+/** How a device's name was learned from the network. */
+export type LearnedFrom = 'dhcp' | 'mdns' | 'llmnr';
 
 /** A device as the APIs answer it. */
 export interface Device {
@@ -60,7 +64,7 @@ export interface Device {
 export interface StoredDevice {
   mac: string;
   learnedName?: string;
-  learnedFrom?: 'dhcp' | 'mdns';
+  learnedFrom?: LearnedFrom;
   /** Address → last seen (ms). */
   addresses: Record<string, number>;
   iface?: string;
@@ -83,7 +87,7 @@ export interface DeviceTableOptions {
   maxDevices?: number;
   /** An address not seen for this long leaves its device (default 7 days). */
   addressKeepMs?: number;
-  /** mDNS names of addresses with no MAC yet, kept at most (default 1,000). */
+  /** mDNS/LLMNR names of addresses with no MAC yet, kept at most (default 1,000). */
   maxPendingNames?: number;
   /**
    * Whether a capture's interface is one whose hosts are devices (default: all).
@@ -96,6 +100,7 @@ export interface DeviceTableStats {
   devices: number;
   dhcpRequests: number;
   mdnsAnswers: number;
+  llmnrAnswers: number;
   parseFailures: number;
   /** Whether vendor names are available, and from which files (or why not). */
   vendorBlocks: number;
@@ -112,8 +117,8 @@ export class DeviceTable {
   private readonly devices = new Map<string, Entry>();
   /** Address → the MAC it was last seen with. */
   private readonly macOf = new Map<string, string>();
-  /** mDNS names of addresses whose MAC is not known yet. */
-  private readonly pending = new Map<string, { name: string; at: number }>();
+  /** mDNS/LLMNR names of addresses whose MAC is not known yet. */
+  private readonly pending = new Map<string, { name: string; at: number; from: 'mdns' | 'llmnr' }>();
   private readonly changed = new Set<string>();
   private readonly nameByMac = new Map<string, string>();
   private readonly nameByAddress = new Map<string, string>();
@@ -123,7 +128,7 @@ export class DeviceTable {
   private readonly loadOui: () => OuiRegistry;
   private readonly deviceInterface: (ifindex: number) => boolean;
   private oui: OuiRegistry | undefined;
-  private counts = { dhcpRequests: 0, mdnsAnswers: 0, parseFailures: 0 };
+  private counts = { dhcpRequests: 0, mdnsAnswers: 0, llmnrAnswers: 0, parseFailures: 0 };
 
   constructor(opts: DeviceTableOptions = {}) {
     for (const s of opts.settings ?? []) {
@@ -137,11 +142,11 @@ export class DeviceTable {
     this.deviceInterface = opts.deviceInterface ?? (() => true);
   }
 
-  /** Learns from one capture: DHCP client messages (ingress) and mDNS answers; other kinds are not ours. */
+  /** Learns from one capture: DHCP client messages (ingress), mDNS and LLMNR answers; other kinds are not ours. */
   ingest(c: Capture): void {
-    if ((c.kind !== 'dhcp' && c.kind !== 'mdns') || !this.deviceInterface(c.ifindex)) return;
+    if ((c.kind !== 'dhcp' && c.kind !== 'mdns' && c.kind !== 'llmnr') || !this.deviceInterface(c.ifindex)) return;
     if (c.kind === 'dhcp') this.ingestDhcp(c);
-    else if (c.kind === 'mdns') this.ingestMdns(c);
+    else this.ingestAnswers(c, c.kind);
   }
 
   /** The neighbour table's entries now: each address belongs to the MAC it answers from. */
@@ -192,6 +197,30 @@ export class DeviceTable {
     const d = this.deviceOf(address);
     if (!d) return this.nameByAddress.get(address);
     return d.name ?? d.vendor ?? d.mac;
+  }
+
+  /**
+   * The device talker of a local address (flows' Enrichment.device): its MAC,
+   * the key that stays one row across restarts and address changes, and its
+   * name now (settings, else learned, else vendor + MAC). Without a known MAC
+   * only a settings name given for the address. Called once per new session:
+   * no Device object is made.
+   */
+  talkerOf(address: string): { mac?: string; label?: string } {
+    const mac = this.macOf.get(address);
+    const e = mac !== undefined ? this.devices.get(mac) : undefined;
+    if (!e) {
+      const name = this.nameByAddress.get(address);
+      return name !== undefined ? { label: name } : {};
+    }
+    let name = this.nameByMac.get(e.mac);
+    if (name === undefined && this.nameByAddress.size) for (const a of e.addresses.keys()) if ((name = this.nameByAddress.get(a)) !== undefined) break;
+    name ??= e.learnedName;
+    if (name === undefined && macKind(e.mac) === 'universal') {
+      const vendor = this.registry().vendorOf(e.mac);
+      if (vendor) name = `${vendor} ${e.mac}`;
+    }
+    return name !== undefined ? { mac: e.mac, label: name } : { mac: e.mac };
   }
 
   /** Every device, most recently seen first. */
@@ -251,11 +280,11 @@ export class DeviceTable {
     const p = this.pending.get(address);
     if (p) {
       this.pending.delete(address);
-      this.learn(e, p.name, 'mdns');
+      this.learn(e, p.name, p.from);
     }
   }
 
-  private learn(e: Entry, name: string, from: 'dhcp' | 'mdns'): void {
+  private learn(e: Entry, name: string, from: LearnedFrom): void {
     if (e.learnedName === name && e.learnedFrom === from) return;
     e.learnedName = name;
     e.learnedFrom = from;
@@ -275,25 +304,35 @@ export class DeviceTable {
     if (name) this.learn(e, name, 'dhcp');
   }
 
-  private ingestMdns(c: Capture): void {
+  /**
+   * mDNS and LLMNR answers: DNS messages in which a host says which addresses
+   * its own name has (mDNS: "name.local"; LLMNR: the bare name, RFC 4795 §2.1).
+   */
+  private ingestAnswers(c: Capture, from: 'mdns' | 'llmnr'): void {
     const msg = dnsMessageOf(c.payload, c.protocol);
     if (!msg) { this.counts.parseFailures++; return; }
     if (!msg.response) return;  // a query: nothing to learn
     for (const a of msg.answers) {
       if ((a.type !== DNS_TYPE.A && a.type !== DNS_TYPE.AAAA) || a.data === undefined) continue;
-      if (!a.name.endsWith(MDNS_SUFFIX) || a.name.length === MDNS_SUFFIX.length) continue;
-      const name = a.name.slice(0, -MDNS_SUFFIX.length);
+      let name: string;
+      if (from === 'mdns') {
+        if (!a.name.endsWith(MDNS_SUFFIX) || a.name.length === MDNS_SUFFIX.length) continue;
+        name = a.name.slice(0, -MDNS_SUFFIX.length);
+      } else {
+        name = a.name.replace(/\.$/, '');
+        if (!name) continue;
+      }
       // a host name, not bytes for a terminal: no spaces, control or non-ASCII bytes (a hostile announcement goes nowhere)
       if (!/^[\x21-\x7e]{1,253}$/.test(name)) { this.counts.parseFailures++; continue; }
-      this.counts.mdnsAnswers++;
+      if (from === 'mdns') this.counts.mdnsAnswers++; else this.counts.llmnrAnswers++;
       const mac = this.macOf.get(a.data);
       const e = mac !== undefined ? this.devices.get(mac) : undefined;
       if (e) {
-        this.learn(e, name, 'mdns');
+        this.learn(e, name, from);
       } else {
         // its MAC comes with the next neighbour table read
         this.pending.delete(a.data);
-        this.pending.set(a.data, { name, at: c.time });
+        this.pending.set(a.data, { name, at: c.time, from });
         while (this.pending.size > this.maxPending) this.pending.delete(this.pending.keys().next().value as string);
       }
     }

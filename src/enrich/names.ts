@@ -96,7 +96,7 @@ export class NameTable {
   ingest(c: Capture): void {
     if (c.kind === 'dns') this.ingestDns(c);
     else if (c.kind === 'tls') this.ingestHello(c);
-    // dhcp and mdns name the LAN's devices (devices.ts), not remote ends
+    // dhcp, mdns and llmnr name the LAN's devices (devices.ts), not remote ends
   }
 
   /**

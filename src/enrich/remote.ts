@@ -2,7 +2,8 @@
  * What the flows stage asks about a session's remote end (flows' Enrichment):
  * its place from the geo databases and its name from what the names table
  * learned (the TLS server name of this very connection first: on a shared CDN
- * address it is the only exact answer; else a DNS answer for the address).
+ * address it is the only exact answer; else a DNS answer for the address),
+ * and about its local end: the device it belongs to.
  */
 import type { Enrichment } from '../flows/processor.js';
 import type { RemoteLabels } from '../flows/sessions.js';
@@ -19,8 +20,18 @@ export interface PlaceSource {
   lookup(addr: string): GeoInfo;
 }
 
+/** The part of the device table (devices.ts: DeviceTable) that labelling needs. */
+export interface DeviceSource {
+  talkerOf(address: string): { mac?: string; label?: string };
+}
+
 export class RemoteEnrichment implements Enrichment {
-  constructor(private readonly geo?: PlaceSource, private readonly names?: NameSource) {}
+  constructor(private readonly geo?: PlaceSource, private readonly names?: NameSource, private readonly devices?: DeviceSource) {}
+
+  /** The local end's device (its MAC and name), for the device talkers. */
+  device(local: string): { mac?: string; label?: string } {
+    return this.devices?.talkerOf(local) ?? {};
+  }
 
   place(remote: string): Omit<RemoteLabels, 'domain'> {
     const g = this.geo?.lookup(remote);

@@ -30,6 +30,8 @@ export interface Enrichment {
   /** The name of the remote end: this connection's TLS SNI, else a DNS answer for the address. */
   /** `firstSeen`: when the session's first packet was seen — its name is the one valid then. */
   domain(local: string, localPort: number, remote: string, remotePort: number, protocol: number, firstSeen: number): string | undefined;
+  /** The local end's device: key its MAC (undefined: no MAC known yet, the address is the key), label its name now. */
+  device?(local: string): { mac?: string; label?: string };
 }
 
 /** What the processor needs of a collector interval. */
@@ -323,10 +325,10 @@ export class FlowProcessor {
    * when a key changes with a new label): slot d for all traffic and, for LAN
    * traffic, slot LAN_BASE + d too. s.talkers is indexed by slot.
    */
-  private bind(s: Session, keys: string[]): void {
+  private bind(s: Session, keys: string[], deviceLabel: string | undefined): void {
     const lan = s.scope === 'lan';
     for (let d = 0; d < DIM_COUNT; d++) {
-      const label = d === 0 ? s.labels.domain : d === 5 ? s.labels.asOrg : undefined;
+      const label = d === 0 ? s.labels.domain : d === 5 ? s.labels.asOrg : d === 7 ? deviceLabel : undefined;
       this.bindSlot(s, d, keys[d]!, label);
       if (lan) this.bindSlot(s, LAN_BASE + d, keys[d]!, label);
     }
@@ -354,13 +356,21 @@ export class FlowProcessor {
     if (--a.refs === 0) this.accumulators[slot]!.delete(a.key);
   }
 
-  /** Looks up the remote's place (once) and name (until found or NAME_RETRY_MS), then the talker keys. */
+  /**
+   * Looks up the remote's place (once), its name and the local end's device
+   * (until both are found or NAME_RETRY_MS), then the talker keys. A device's
+   * MAC can be learned after its session began (the neighbour table is read
+   * every few seconds): the session then moves to the MAC's row from that interval on.
+   * This host's own addresses are never a neighbour's: not looked up, not retried.
+   */
   private label(s: Session, now: number): void {
     const e = this.enrichment;
+    const device = this.classifier.isHost(s.local) ? undefined : e?.device?.(s.local);
     if (e) {
       if (s.created === this.interval && s.scope === 'internet') Object.assign(s.labels, e.place(s.remote));
       const domain = e.domain(s.local, s.localPort, s.remote, s.remotePort, s.protocol, s.firstSeen);
-      if (domain) { s.labels.domain = domain; s.unnamedSince = 0; } else if (!s.unnamedSince) s.unnamedSince = now;
+      if (domain) s.labels.domain = domain;
+      if (s.labels.domain && (!device || device.mac)) s.unnamedSince = 0; else if (!s.unnamedSince) s.unnamedSince = now;
     }
     const { labels } = s;
     const lan = s.scope === 'lan';
@@ -373,7 +383,8 @@ export class FlowProcessor {
       lan ? 'private' : labels.country ?? 'unknown',
       lan ? 'private' : labels.asn !== undefined ? `AS${labels.asn}` : 'unknown',
       labels.domain ?? 'unknown',
-    ]);
+      device?.mac ?? c.special(s.local) ?? s.local,
+    ], device?.label);
   }
 
   /** Ends sessions past their timeout (and not touched in this interval); counts the remotes of the rest. */

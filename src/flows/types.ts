@@ -35,8 +35,11 @@ export interface TrafficRow {
  *  country ISO 3166 code, "private" (remote not on the internet) or "unknown"
  *  asn     "AS15169" (label: organisation), "private" or "unknown"
  *  domain  remote's name from DNS answers / TLS SNI, or "unknown"
+ *  device  the local end's device: its MAC "aa:bb:cc:dd:ee:ff" (every address of
+ *          it, IPv4 and IPv6, in one row), else the local address (no MAC known)
+ *          label: the device's name (settings > DHCP > mDNS/LLMNR), else vendor + MAC
  */
-export const TALKER_DIMENSIONS = ['ip', 'host', 'port', 'proto', 'country', 'asn', 'domain'] as const;
+export const TALKER_DIMENSIONS = ['ip', 'host', 'port', 'proto', 'country', 'asn', 'domain', 'device'] as const;
 export type TalkerDimension = (typeof TALKER_DIMENSIONS)[number];
 
 export type { TalkerRow, TalkerCounts } from './talkers.js';

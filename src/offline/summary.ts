@@ -56,11 +56,14 @@ export interface Totals {
   overflowBytes: number;
 }
 
+/** A capture file has no neighbour table: its device rows would only repeat the local addresses. */
+const OFFLINE_DIMENSIONS = TALKER_DIMENSIONS.filter((d) => d !== 'device');
+
 export class AnalysisSummary {
   readonly totals: Totals = { packets: 0, bytes: 0, flowRecords: 0, nonIpPackets: 0, nonIpBytes: 0, malformedPackets: 0, malformedBytes: 0, overflowPackets: 0, overflowBytes: 0 };
   /** By up/down and scope. */
   readonly traffic = new Map<string, { direction: string; scope: string; bytes: number; packets: number }>();
-  readonly talkers = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, new Map()])) as Record<TalkerDimension, TalkerMap>;
+  readonly talkers = Object.fromEntries(OFFLINE_DIMENSIONS.map((d) => [d, new Map()])) as Record<Exclude<TalkerDimension, 'device'>, TalkerMap>;
   readonly flows = new Map<string, FlowTotal>();
   readonly series: SeriesPoint[] = [];
   private sessions: SessionRecord[] = [];
@@ -112,7 +115,7 @@ export class AnalysisSummary {
       point.packets += r.packets;
     }
     this.series.push(point);
-    for (const d of TALKER_DIMENSIONS) for (const row of stats.talkers[d]) addToMap(this.talkers[d], row.key, row);
+    for (const d of OFFLINE_DIMENSIONS) for (const row of stats.talkers[d]) addToMap(this.talkers[d], row.key, row);
     this.ended(stats.endedSessions);
   }
 
@@ -134,7 +137,7 @@ export class AnalysisSummary {
   }
 
   /** Per dimension: the top n keys, the rest as other, and the total. */
-  topTalkers(n: number): Record<TalkerDimension, { rows: TalkerTotal[]; other: TalkerTotal; total: TalkerTotal }> {
-    return Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, cutTop(this.talkers[d], n)])) as Record<TalkerDimension, ReturnType<typeof cutTop>>;
+  topTalkers(n: number): Record<Exclude<TalkerDimension, 'device'>, { rows: TalkerTotal[]; other: TalkerTotal; total: TalkerTotal }> {
+    return Object.fromEntries(OFFLINE_DIMENSIONS.map((d) => [d, cutTop(this.talkers[d], n)])) as Record<Exclude<TalkerDimension, 'device'>, ReturnType<typeof cutTop>>;
   }
 }

@@ -23,7 +23,7 @@ export function saveDevices(db: Db, rows: readonly StoredDevice[]): void {
 export function loadDevices(db: Db): StoredDevice[] {
   return (db.prepare(`SELECT * FROM device ORDER BY last_seen DESC`).all() as Row[]).map((r) => {
     const d: StoredDevice = { mac: r.mac, addresses: JSON.parse(r.addresses) as Record<string, number>, firstSeen: r.first_seen, lastSeen: r.last_seen };
-    if (r.learned_name !== null) { d.learnedName = r.learned_name; d.learnedFrom = r.learned_from === 'mdns' ? 'mdns' : 'dhcp'; }
+    if (r.learned_name !== null) { d.learnedName = r.learned_name; d.learnedFrom = r.learned_from === 'mdns' || r.learned_from === 'llmnr' ? r.learned_from : 'dhcp'; }
     if (r.iface !== null) d.iface = r.iface;
     return d;
   });

@@ -1,7 +1,7 @@
 /**
  * The programs copy DNS answers (UDP/TCP from port 53), TLS ClientHellos
- * (TCP to port 443), DHCP client messages (UDP to port 67) and mDNS (UDP from
- * port 5353) into the captures ring buffer, and nothing else: the drain
+ * (TCP to port 443), DHCP client messages (UDP to port 67), mDNS (UDP from
+ * port 5353) and LLMNR (UDP from port 5355) into the captures ring buffer, and nothing else: the drain
  * hands each one back with its exact payload and flow key, while the packet is
  * counted as a flow exactly as before. A full ring drops captures and counts
  * them; a collector loaded without a ring captures nothing.
@@ -93,6 +93,29 @@ t.test('a DHCP request (UDP to 67) and an mDNS announcement (UDP from 5353) are 
   t.strictSame(c.captureErrors(), [0, 0]);
 });
 
+t.test('an LLMNR answer (UDP from 5355, IPv4 and IPv6) is captured whole, for device names', async (t) => {
+  if (!requireKernel(t)) return;
+  const c = openCollector(t);
+  const llmnr = dnsResponse({ question: 'desk-pc', qtype: TYPE.A, answers: [{ name: 'desk-pc', type: TYPE.A, ttl: 30, data: '192.168.1.70' }] });
+  llmnr.writeUInt16BE(0x8000, 2);  // QR only (RFC 4795)
+  const frames = [
+    eth({ type: ETH_P.IPV4 }, ipv4({ src: '192.168.1.70', dst: '192.168.1.1', protocol: IPPROTO.UDP }, udp({ sport: 5355, dport: 50123 }, llmnr))),
+    eth({ type: ETH_P.IPV6 }, ipv6({ src: 'fd00::70', dst: 'fd00::1', protocol: IPPROTO.UDP }, udp({ sport: 5355, dport: 50124 }, llmnr))),
+  ];
+  for (const program of ALL_PROGRAMS) {
+    runPackets(t, c, program, frames, {}, 1);
+    const d = await drain(c);
+    t.equal(d.flows.length, 2, `${program}: both flows counted`);
+    const direction = PROGRAMS[program].direction;
+    t.strictSame(d.captures.map(({ time: _t, payload: _p, ...rest }) => rest), [
+      { kind: 'llmnr', ifindex: LOOPBACK, direction, ipVersion: 4, protocol: 17, src: '192.168.1.70', dst: '192.168.1.1', srcPort: 5355, dstPort: 50123, payloadLength: llmnr.length },
+      { kind: 'llmnr', ifindex: LOOPBACK, direction, ipVersion: 6, protocol: 17, src: 'fd00::70', dst: 'fd00::1', srcPort: 5355, dstPort: 50124, payloadLength: llmnr.length },
+    ], `${program}: two llmnr captures`);
+    t.ok(d.captures.every((x) => x.payload.equals(llmnr)), `${program}: the LLMNR message, byte for byte`);
+  }
+  t.strictSame(c.captureErrors(), [0, 0]);
+});
+
 t.test('nothing else is captured: queries, other ports, bulk data on 443, empty segments, ICMP', async (t) => {
   if (!requireKernel(t)) return;
   const c = openCollector(t);
@@ -103,6 +126,12 @@ t.test('nothing else is captured: queries, other ports, bulk data on 443, empty 
     v4(IPPROTO.TCP, tcp({ sport: 50000, dport: 67, flags: TCP.ACK }, answer)), // TCP to 67
     v4(IPPROTO.TCP, tcp({ sport: 5353, dport: 50000, flags: TCP.ACK }, answer)), // TCP from 5353
     v4(IPPROTO.UDP, udp({ sport: 41000, dport: 5353 }, answer)), // an mDNS query from another port (to 5353)
+    v4(IPPROTO.UDP, udp({ sport: 41000, dport: 5355 }, answer)), // an LLMNR query (to 5355)
+    v4(IPPROTO.TCP, tcp({ sport: 5355, dport: 50000, flags: TCP.ACK }, answer)), // TCP from 5355
+    v4(IPPROTO.UDP, udp({ sport: 5354, dport: 50000 }, answer)), // the ports beside 5353/5355 (one bit apart)
+    v4(IPPROTO.UDP, udp({ sport: 5352, dport: 50000 }, answer)),
+    v4(IPPROTO.UDP, udp({ sport: 5357, dport: 50000 }, answer)),
+    v4(IPPROTO.UDP, udp({ sport: 5355 | 0x8000, dport: 50000 }, answer)),
     v4(IPPROTO.UDP, udp({ sport: 443, dport: 443 }, hello)), // QUIC port, UDP
     v4(IPPROTO.TCP, tcp({ sport: 50000, dport: 443, flags: TCP.ACK }, data(600))), // bulk data to 443
     v4(IPPROTO.TCP, tcp({ sport: 50000, dport: 443, flags: TCP.ACK }, Buffer.from([0x17, 0x03, 0x03, 0, 10, 1]))), // app data record

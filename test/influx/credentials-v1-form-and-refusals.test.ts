@@ -23,8 +23,8 @@ async function until(what: string, ok: () => boolean, timeoutMs = 20_000): Promi
 
 const t0 = Math.floor(Date.now() / 1000) * 1000 - 600_000;
 const traffic = [{ iface: 'eth0', direction: 'down' as const, scope: 'internet' as const, bytes: 4242, packets: 42 }];
-/** 4 traffic + 7 other talkers + 7 folded + sessions + health. */
-const PLAIN_PERIOD_POINTS = 20;
+/** 4 traffic + 8 other talkers + 8 folded + sessions + health. */
+const PLAIN_PERIOD_POINTS = 22;
 
 t.test('InfluxDB 1.8 form: bucket "database/retention-policy", Token user:password, no org', async (t) => {
   const vm = await VictoriaMetrics.start();

@@ -23,8 +23,8 @@ async function until(what: string, ok: () => boolean, timeoutMs = 30_000): Promi
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
-/** 1 interface, no talkers: 4 traffic + 7 "other" talkers + 7 folded counts + sessions + health. */
-const POINTS_PER_PERIOD = 20;
+/** 1 interface, no talkers: 4 traffic + 8 "other" talkers + 8 folded counts + sessions + health. */
+const POINTS_PER_PERIOD = 22;
 const CAP = 10 * POINTS_PER_PERIOD;
 
 for (const viaProxy of [true, false]) {

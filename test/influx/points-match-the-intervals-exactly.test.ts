@@ -86,9 +86,9 @@ t.test('one write period: every point, tag, field and timestamp as summed from t
   await until('period 1 written', () => sink.stats().pointsWritten > 0);
   const afterFirst: InfluxSinkStats = sink.stats();
   // 2 ifaces × 2 directions × {internet, lan} + veth0 down unknown; ip: 2 + other, domain: 2 + other,
-  // 5 empty dimensions: other; 7 folded counts; sessions; health
-  t.equal(afterFirst.pointsWritten, 9 + 3 + 3 + 5 + 7 + 1 + 1, 'points of the first period');
-  t.same(afterFirst.seriesFolded, { ip: 3, host: 0, port: 0, proto: 0, country: 0, asn: 0, domain: 1 });
+  // 6 empty dimensions: other; 8 folded counts; sessions; health
+  t.equal(afterFirst.pointsWritten, 9 + 3 + 3 + 6 + 8 + 1 + 1, 'points of the first period');
+  t.same(afterFirst.seriesFolded, { ip: 3, host: 0, port: 0, proto: 0, country: 0, asn: 0, domain: 1, device: 0 });
   t.equal(afterFirst.pointsDropped, 0);
 
   // the second period: 3 intervals with nothing but counters moving
@@ -99,7 +99,7 @@ t.test('one write period: every point, tag, field and timestamp as summed from t
   }
   await sink.close(5000);
   const s = sink.stats();
-  t.equal(s.pointsWritten, 29 + 25, 'both periods written (the second: 8 traffic, host 1 + other, 6 others, 7 folded, sessions, health)');
+  t.equal(s.pointsWritten, 31 + 27, 'both periods written (the second: 8 traffic, host 1 + other, 7 others, 8 folded, sessions, health)');
   t.equal(s.bufferedPoints, 0);
   t.equal(s.retries, 0);
   t.equal(s.lastError, undefined);
@@ -161,7 +161,7 @@ t.test('one write period: every point, tag, field and timestamp as summed from t
     .map((x) => x.metric.key).sort();
   t.same(keysAt('ip', end1), ['1.1.1.1', '3.3.3.3', 'other'], 'ip: the budget of 2 keys plus other');
   t.same(keysAt('domain', end1), ['one.example', 'other', 'unknown'], 'a real key "other" is folded into other');
-  for (const dim of ['host', 'port', 'proto', 'country', 'asn']) {
+  for (const dim of ['host', 'port', 'proto', 'country', 'asn', 'device']) {
     t.same(keysAt(dim, end1), ['other'], `${dim}: only other, zero`);
     t.equal(at('flowlens_talkers_bytes', tk(dim, 'other'), end1), 0);
   }
@@ -200,7 +200,7 @@ t.test('one write period: every point, tag, field and timestamp as summed from t
   for (const [field, v] of Object.entries(health1)) t.equal(h(field, end1), v, `health ${field} (period 1)`);
   const health2: Record<string, number> = {
     intervals: 3, map_fill: 0.01, drain_ms: 0.5, overflow_packets: 3, non_ip_packets: 0, malformed_packets: 3, bpf_errors: 1,
-    bpf_error_probe_limit: 0, bpf_error_claim_race: 1, sink_points_written: 29, sink_points_dropped: 0, sink_buffered_points: 0,
+    bpf_error_probe_limit: 0, bpf_error_claim_race: 1, sink_points_written: 31, sink_points_dropped: 0, sink_buffered_points: 0,
   };
   for (const [field, v] of Object.entries(health2)) t.equal(h(field, end2), v, `health ${field} (period 2)`);
 
@@ -213,7 +213,7 @@ t.test('one write period: every point, tag, field and timestamp as summed from t
     t.equal(r.status, 204);
   }
   t.equal(afterFirst.bytesWritten, Buffer.byteLength(proxy.requests[0].body) + 1, 'bytes written: the body plus its last newline');
-  t.equal(proxy.acceptedLines().length, 54);
+  t.equal(proxy.acceptedLines().length, 58);
   t.equal(sum(values(series, 'flowlens_health_intervals')), 6, 'every interval counted once');
 });
 

@@ -15,7 +15,7 @@ function influx(over: Partial<InfluxSinkStats>): InfluxSinkStats {
   return {
     pointsWritten: 0, bytesWritten: 0, batchesWritten: 0, pointsDropped: 0, bytesDropped: 0, bufferedPoints: 0, bufferedBytes: 0,
     maxBufferPoints: 100_000, maxBufferBytes: 16 << 20, retries: 0, backingOff: false, periods: 0,
-    seriesFolded: { ip: 0, host: 0, port: 0, proto: 0, country: 0, asn: 0, domain: 0 }, ...over,
+    seriesFolded: { ip: 0, host: 0, port: 0, proto: 0, country: 0, asn: 0, domain: 0, device: 0 }, ...over,
   };
 }
 
@@ -35,7 +35,7 @@ t.test('version, time zone and the InfluxDB writer in /api/status and /metrics',
   // InfluxDB goes down: points are buffered, then dropped; retries back off
   sink = influx({ pointsWritten: 120, pointsDropped: 40, bytesDropped: 4000, bufferedPoints: 100_000, retries: 7, backingOff: true,
     lastError: { message: 'connect ECONNREFUSED 127.0.0.1:8086', at: now }, lastSuccess: 1_795_000_000_000,
-    seriesFolded: { ip: 5, host: 0, port: 0, proto: 0, country: 0, asn: 0, domain: 2 } });
+    seriesFolded: { ip: 5, host: 0, port: 0, proto: 0, country: 0, asn: 0, domain: 2, device: 0 } });
   f.feed(tcpFlows('203.0.113.7', 50000, 443, 1000, 2000, now + 100), now + 1000);
   const down = (await httpRequest(web, '/api/status')).json();
   t.match(down.influx, { pointsDropped: 40, bufferedPoints: 100_000, retries: 7, backingOff: true, lastError: /ECONNREFUSED/, seriesFolded: { ip: 5, domain: 2 } });
@@ -52,7 +52,7 @@ t.test('version, time zone and the InfluxDB writer in /api/status and /metrics',
 
   // recovered: the backlog is written; counters keep their totals
   sink = influx({ pointsWritten: 100_240, pointsDropped: 40, bytesDropped: 4000, retries: 7, lastSuccess: now + 2000,
-    seriesFolded: { ip: 5, host: 0, port: 0, proto: 0, country: 0, asn: 0, domain: 2 } });
+    seriesFolded: { ip: 5, host: 0, port: 0, proto: 0, country: 0, asn: 0, domain: 2, device: 0 } });
   f.feed(tcpFlows('203.0.113.7', 50000, 443, 1000, 2000, now + 1100), now + 2000);
   const m2 = (await httpRequest(web, '/metrics')).text;
   const v2 = (name: string) => Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(m2)?.[1]);

@@ -168,7 +168,7 @@ t.test('history, top and sessions against a store being written', async (t) => {
       [['history', '--data-dir', dir, '--by', 'week'], /^flowlens: --by must be hour, day, month, not "week"\n$/],
       [['history', '--data-dir', dir, '--from', '2026-02-30'], /^flowlens: from: "2026-02-30" is not a date\n {2}→ write YYYY-MM-DD/],
       [['history', '--data-dir', dir, '--summary', '--by', 'day'], /--summary takes no --from, --to or --by/],
-      [['top', '--data-dir', dir], /^flowlens: --by is required\n {2}→ one of ip, host, port, proto, country, asn, domain\n$/],
+      [['top', '--data-dir', dir], /^flowlens: --by is required\n {2}→ one of ip, host, port, proto, country, asn, domain, device\n$/],
       [['top', '--data-dir', dir, '--by', 'ip', '--live', '--from', 'today'], /--live takes no --from or --to/],
       [['sessions', '--data-dir', dir, '--from', 'today'], /--from and --to need --ended/],
       [['sessions', '--data-dir', dir, '--ended', '--addr', '300.1.1.1'], /addr: "300.1.1.1" is not an address or CIDR prefix/],

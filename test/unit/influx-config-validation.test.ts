@@ -22,7 +22,7 @@ t.test('a minimal section gets the defaults', async (t) => {
   t.equal(c.intervalMs, 10_000);
   t.equal(c.precision, 'ms');
   t.equal(c.gzip, true);
-  t.same(Object.values(c.seriesBudget), [20, 20, 20, 20, 20, 20, 20]);
+  t.same(Object.values(c.seriesBudget), [20, 20, 20, 20, 20, 20, 20, 20]);
   t.same(writeTarget(c), { url: 'http://influx:8086', org: 'home', bucket: 'flowlens', token: undefined });
 });
 
@@ -41,9 +41,9 @@ t.test('friendly forms: durations, sizes, booleans, one budget or one per dimens
   t.equal(c.gzip, false);
   t.equal(c.maxBufferPoints, 50_000);
   t.equal(c.maxBufferBytes, 8 * 1024 * 1024);
-  t.same(c.seriesBudget, { ip: 50, host: 20, port: 0, proto: 20, country: 20, asn: 20, domain: 20 });
+  t.same(c.seriesBudget, { ip: 50, host: 20, port: 0, proto: 20, country: 20, asn: 20, domain: 20, device: 20 });
   t.same(validateInfluxConfig({ ...base, seriesBudget: 5, maxBufferBytes: 100_000 }, 'influx').seriesBudget,
-    { ip: 5, host: 5, port: 5, proto: 5, country: 5, asn: 5, domain: 5 });
+    { ip: 5, host: 5, port: 5, proto: 5, country: 5, asn: 5, domain: 5, device: 5 });
 });
 
 t.test('every bad value names its key', async (t) => {
@@ -72,7 +72,7 @@ t.test('every bad value names its key', async (t) => {
     [{ ...base, precision: 'm' }, 'influx.precision must be one of s, ms, us, ns, not "m"'],
     [{ ...base, gzip: 'maybe' }, 'influx.gzip must be true or false, not "maybe"'],
     [{ ...base, seriesBudget: -1 }, 'influx.seriesBudget must be a whole number from 0 to 100000, or one per ip, host, ... like {ip: 50}, not -1'],
-    [{ ...base, seriesBudget: { city: 3 } }, 'influx.seriesBudget.city is not one of ip, host, port, proto, country, asn, domain'],
+    [{ ...base, seriesBudget: { city: 3 } }, 'influx.seriesBudget.city is not one of ip, host, port, proto, country, asn, domain, device'],
     [{ ...base, seriesBudget: { ip: 'lots' } }, 'influx.seriesBudget.ip must be a whole number from 0 to 100000, not "lots"'],
   ];
   for (const [raw, message] of cases) {

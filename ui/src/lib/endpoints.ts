@@ -59,7 +59,7 @@ export interface DeviceView {
   macKind: 'universal' | 'local' | 'multicast';
   vendor?: string;
   name?: string;
-  nameSource?: 'settings' | 'dhcp' | 'mdns';
+  nameSource?: 'settings' | 'dhcp' | 'mdns' | 'llmnr';
   addresses: string[];
   iface?: string;
   firstSeen: number;

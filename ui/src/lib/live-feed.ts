@@ -14,7 +14,7 @@ import { realtimeSeconds } from './realtime';
 import { SseParser } from './sse';
 
 /** Dimensions the Overview shows live, and the window they cover. */
-export const LIVE_DIMENSIONS = ['proto', 'ip', 'host', 'port', 'country', 'asn', 'domain'];
+export const LIVE_DIMENSIONS = ['proto', 'ip', 'host', 'port', 'country', 'asn', 'domain', 'device'];
 export const LIVE_WINDOW_SECONDS = 30;
 export const LIVE_TOP_LIMIT = 10;
 

@@ -120,7 +120,9 @@ export interface DateRangeResponse {
 export interface TopTalkersRequest {
   /**
    * "ip" (remote address), "host" (local address), "port" ("tcp/443"), "proto",
-   * "country", "asn", "domain".
+   * "country", "asn", "domain", "device" (the local end's MAC, all its addresses
+   * in one row, labelled with its name then; a local address without a known MAC
+   * is its own row).
    */
   dimension: string;
   /** History: a date range. Live: leave from/to empty and give window_seconds. */
@@ -550,7 +552,7 @@ export interface InfluxStatus_SeriesFoldedEntry {
 }
 
 export interface WatchLiveRequest {
-  /** Dimensions whose top talkers each update carries (default: none). */
+  /** Dimensions whose top talkers each update carries (default: none): as TopTalkersRequest.dimension, "device" among them. */
   dimensions: string[];
   /** Rows per dimension (default 10). */
   limit: number;
@@ -688,7 +690,7 @@ export interface Device {
   /** The MAC block's organisation in the IEEE registry; "" when unknown or local. */
   vendor: string;
   name: string;
-  /** "settings", "dhcp", "mdns"; "" without a name. */
+  /** "settings", "dhcp", "mdns", "llmnr"; "" without a name. */
   nameSource: string;
   /** Most recently seen first. */
   addresses: string[];
