@@ -164,9 +164,9 @@ t.test('devices: one talker row per MAC (IPv4 + IPv6), named by DHCP and LLMNR, 
   t.ok(await waitFor(() => forwardOut.includes('ready'), 10_000), 'gRPC forwarder ready');
   const c = grpcClients(`unix:${grpcSock}`);
   t.teardown(() => c.close());
-  const gt = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'device', from: 'today', to: 'today', windowSeconds: 0, limit: 50, scope: 'internet' });
+  const gt = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'device', from: 'today', to: 'today', windowSeconds: 0, limit: 50, scope: 'internet', direction: '' });
   checkRows(t, gt.rows, 'gRPC TopTalkers (history)');
-  const gl = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'device', from: '', to: '', windowSeconds: 300, limit: 50, scope: 'internet' });
+  const gl = await unary<pb.TopTalkersResponse>(c.traffic, 'topTalkers', { dimension: 'device', from: '', to: '', windowSeconds: 300, limit: 50, scope: 'internet', direction: '' });
   checkRows(t, gl.rows, 'gRPC TopTalkers (live)');
 
   // the dashboard: the Overview's Devices list, today's internet traffic
