@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import { existsSync } from 'node:fs';
-import type { ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { repoRoot } from '../../src/native/binding.js';
 import { waitFor, type End, type Lab } from './netns.js';
 import { Tally } from './tally.js';
@@ -30,6 +30,19 @@ export function cliCommand(args: string[], root = repoRoot): [string, string[]] 
   // test's namespace: tests that are not about the APIs leave them off
   const api = args[0] === 'run' && !args.some((a) => ['--http-port', '--grpc-port', '--listen', '--no-api', '--config'].includes(a)) ? ['--no-api'] : [];
   return ['env', ['-u', 'NODE_OPTIONS', process.execPath, path.join(root, 'dist/src/cli.js'), ...args, ...history, ...api]];
+}
+
+/** Runs one CLI command to its end (in UTC, 30 s at most) and gives its exit code and output. */
+export function runCliOnce(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const [cmd, rest] = cliCommand(args);
+    const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TZ: 'UTC' }, timeout: 30_000 });
+    let stdout = '', stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
 
 export class CliRun {

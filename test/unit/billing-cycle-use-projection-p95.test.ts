@@ -9,10 +9,9 @@
  */
 process.env.TZ = 'UTC';
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { Store, cycleBounds, percentile95, type BillingConfig } from '../../src/store/index.js';
 import { interval, manualClock, row, session, talker, tempDataDir } from '../helpers/intervals.js';
-import { cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
+import { cliBuilt, runCliOnce } from '../helpers/flowlens-cli.js';
 import { startApi, tcpFlows } from '../helpers/api-fixture.js';
 import { grpcClients, httpRequest, unary } from '../helpers/api-clients.js';
 
@@ -114,15 +113,7 @@ t.test('the current cycle: use, cap, projection, days left, 95th percentile, dev
 
   store.close();
   if (!cliBuilt()) return;
-  const run = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const [cmd, rest] = cliCommand(args);
-    const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TZ: 'UTC' }, timeout: 30_000 });
-    let stdout = '', stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const run = runCliOnce;
   // the CLI's now is today's: the faked cycles are asked for by a date in them
   const prev = await run(['usage', '--data-dir', dir, '--cycle-start-day', '15', '--cycle', '2026-06-01', '--format', 'json']);
   t.equal(prev.code, 0, prev.stderr);

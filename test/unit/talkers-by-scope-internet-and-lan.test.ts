@@ -10,10 +10,9 @@
  */
 process.env.TZ = 'UTC';
 import t from 'tap';
-import { spawn } from 'node:child_process';
 import { startApi, tcpFlows, HOST } from '../helpers/api-fixture.js';
 import { grpcClients, httpRequest, readEvents, unary } from '../helpers/api-clients.js';
-import { cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
+import { cliBuilt, runCliOnce } from '../helpers/flowlens-cli.js';
 import type { FlowSpec } from '../helpers/flow-batch.js';
 
 const WEB = '203.0.113.7';
@@ -110,15 +109,7 @@ t.test('flowlens top --scope from the store', { skip: !cliBuilt() && 'the CLI is
   f.feed(interval(now - 900), now);
   f.store!.flush();
   const dir = f.dataDir;
-  const run = (args: string[]) => new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve, reject) => {
-    const [cmd, rest] = cliCommand(args);
-    const child = spawn(cmd, rest, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, TZ: 'UTC' }, timeout: 30_000 });
-    let stdout = '', stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
-    child.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
+  const run = runCliOnce;
   const internet = await run(['top', '--by', 'host', '--scope', 'internet', '--data-dir', dir, '--format', 'json']);
   t.equal(internet.code, 0, internet.stderr);
   const top = JSON.parse(internet.stdout) as Top;
