@@ -62,7 +62,7 @@ export function positiveInteger(v: string | boolean | undefined, flag: string, f
 /** One of `allowed`, or a usage error naming the flag. */
 export function oneOf<T extends string>(v: string | boolean | undefined, flag: string, allowed: readonly T[]): T | undefined {
   if (v === undefined) return undefined;
-  if (!(allowed as readonly string[]).includes(String(v))) throw new FlowlensError('FLOW_ERR_USAGE', `${flag} must be ${allowed.join(', ')}, not "${String(v)}"`);
+  if (!(allowed as readonly string[]).includes(String(v))) throw new FlowlensError('FLOW_ERR_USAGE', `${flag} must be ${allowed.slice(0, -1).join(', ')} or ${allowed[allowed.length - 1]}, not "${String(v)}"`);
   return v as T;
 }
 

@@ -165,7 +165,7 @@ t.test('history, top and sessions against a store being written', async (t) => {
 
   t.test('bad arguments and a missing database: one message, exit 1, no stack', async (t) => {
     const cases: Array<[string[], RegExp]> = [
-      [['history', '--data-dir', dir, '--by', 'week'], /^flowlens: --by must be hour, day, month, not "week"\n$/],
+      [['history', '--data-dir', dir, '--by', 'week'], /^flowlens: --by must be hour, day or month, not "week"\n$/],
       [['history', '--data-dir', dir, '--from', '2026-02-30'], /^flowlens: from: "2026-02-30" is not a date\n {2}→ write YYYY-MM-DD/],
       [['history', '--data-dir', dir, '--summary', '--by', 'day'], /--summary takes no --from, --to or --by/],
       [['top', '--data-dir', dir], /^flowlens: --by is required\n {2}→ one of ip, host, port, proto, country, asn, domain, device\n$/],
