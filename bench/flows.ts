@@ -8,6 +8,9 @@
  *
  *   node --import tsx bench/flows.ts [--flows 10000,65536,262144] [--reps 5]
  *
+ * Names and devices are looked up as in `flowlens run` (empty tables: every
+ * session stays unnamed, so each interval retries its lookups).
+ *
  * Each size runs twice: with the collector's stable flow ids (how `flowlens
  * run` drains) and without them (FLOW_ID_NONE: routed by raw key, the path
  * before ids and the fallback past the id limit).
@@ -20,6 +23,9 @@ import { runInNewContext } from 'node:vm';
 import { FlowProcessor } from '../src/flows/processor.js';
 import { defaultSessionConfig } from '../src/flows/sessions.js';
 import { AddressClassifier, defaultLocalNetworks } from '../src/net/classify.js';
+import { DeviceTable } from '../src/enrich/devices.js';
+import { NameTable } from '../src/enrich/names.js';
+import { RemoteEnrichment } from '../src/enrich/remote.js';
 import { flowBatch, totalsFor, type FlowSpec } from '../test/helpers/flow-batch.js';
 import { median, printHeader, table } from './lib.js';
 
@@ -43,7 +49,10 @@ function specs(n: number, salt: number, ids = true): FlowSpec[] {
 
 function processor(): FlowProcessor {
   const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, ['192.168.0.1']);
-  return new FlowProcessor({ sessions: { ...defaultSessionConfig(), maxSessions: 2_000_000 }, filters: { ignore: [], keep: [] } }, classifier);
+  // names and devices as `flowlens run` has them (empty: no DNS answers, no neighbours), so a
+  // session without a name is looked up again each interval, as on a real gateway
+  const enrichment = new RemoteEnrichment(undefined, new NameTable(), new DeviceTable());
+  return new FlowProcessor({ sessions: { ...defaultSessionConfig(), maxSessions: 2_000_000 }, filters: { ignore: [], keep: [] } }, classifier, enrichment);
 }
 
 v8.setFlagsFromString('--expose-gc');

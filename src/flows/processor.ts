@@ -366,12 +366,19 @@ export class FlowProcessor {
   private label(s: Session, now: number): void {
     const e = this.enrichment;
     const device = this.classifier.isHost(s.local) ? undefined : e?.device?.(s.local);
+    const retry = s.created !== this.interval;
+    const domainBefore = s.labels.domain;
     if (e) {
-      if (s.created === this.interval && s.scope === 'internet') Object.assign(s.labels, e.place(s.remote));
+      if (!retry && s.scope === 'internet') Object.assign(s.labels, e.place(s.remote));
       const domain = e.domain(s.local, s.localPort, s.remote, s.remotePort, s.protocol, s.firstSeen);
       if (domain) s.labels.domain = domain;
       if (s.labels.domain && (!device || device.mac)) s.unnamedSince = 0; else if (!s.unnamedSince) s.unnamedSince = now;
     }
+    // a retry that found nothing new keeps its keys: most unnamed sessions never get a name, and
+    // re-keying every one of them every interval for NAME_RETRY_MS was the processor's largest cost
+    if (retry && s.labels.domain === domainBefore && device?.mac === s.deviceMac && device?.label === s.deviceLabel) return;
+    s.deviceMac = device?.mac;
+    s.deviceLabel = device?.label;
     const { labels } = s;
     const lan = s.scope === 'lan';
     const c = this.classifier;

@@ -53,6 +53,9 @@ export class Session {
   labels: RemoteLabels = {};
   /** Whether a name was looked up without success (retried for a while: the answer may come late). */
   unnamedSince = 0;
+  /** The local end's device as last keyed (FlowProcessor.label): a retry re-keys only when it changed. */
+  deviceMac: string | undefined = undefined;
+  deviceLabel: string | undefined = undefined;
   /** The accumulators of its talker keys (FlowProcessor; dimension order of TALKER_DIMENSIONS). */
   talkers: TalkerAccumulator[] = [];
   /** Raw kernel flow keys routed to this session (FlowProcessor's cache), dropped when it ends. */

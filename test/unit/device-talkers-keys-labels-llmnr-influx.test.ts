@@ -135,6 +135,36 @@ t.test('this host\'s own addresses are never looked up as devices (no neighbour 
   t.equal(lookups(), 0, 'and no retry');
 });
 
+t.test('a retry re-keys a session only when it found something: a late DNS name, a device name learned later', async (t) => {
+  const devices = new DeviceTable({ oui: registry });
+  const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, [HOST]);
+  const inner = new RemoteEnrichment(undefined, undefined, devices);
+  let name: string | undefined;
+  const enrichment: Enrichment = { place: () => ({}), domain: () => name, device: (a) => inner.device(a) };
+  const p = new FlowProcessor({ sessions: defaultSessionConfig(), filters: { ignore: [], keep: [] } }, classifier, enrichment);
+  let end = T0;
+  const run = (specs: FlowSpec[]): IntervalStats => {
+    end += 1000;
+    return p.process({ start: end - 1000, end, flows: flowBatch(specs, end - 500), totals: totalsFor(specs) });
+  };
+  devices.observe([{ iface: 'br0', address: '192.168.1.30', mac: OTHER }], T0);
+  const domains = (s: IntervalStats) => s.talkers.domain.map((r) => [r.key, r.bytesUp + r.bytesDown]);
+  t.same(domains(run(udp('192.168.1.30', 40000, 100, 1000))), [['unknown', 1100]], 'no name yet');
+  t.same(domains(run(udp('192.168.1.30', 40000, 10, 100))), [['unknown', 110]], 'a retry that finds nothing: the same row');
+  const answer = dnsResponse({ question: 'NAS', qtype: TYPE.A, answers: [{ name: 'NAS', type: TYPE.A, ttl: 30, data: '192.168.1.30' }] });
+  answer.writeUInt16BE(0x8000, 2);
+  devices.ingest(llmnr(answer, '192.168.1.30'));
+  const labelled = run(udp('192.168.1.30', 40000, 2, 20));
+  t.same(rowsOf(labelled), [{ key: OTHER, label: 'nas', bytesUp: 2, bytesDown: 20 }], 'the device named on a retry: its row is labelled');
+  t.same(domains(labelled), [['unknown', 22]], 'no domain yet');
+  name = 'video.example';
+  const named = run(udp('192.168.1.30', 40000, 1, 10));
+  t.same(domains(named), [['video.example', 11]], 'the name found on a retry: its row from this interval on');
+  t.same(named.talkers.ip.map((r) => [r.key, r.label]), [[PUBLIC, 'video.example']], 'and the remote address row carries it');
+  name = undefined;
+  t.same(domains(run(udp('192.168.1.30', 40000, 3, 30))), [['video.example', 33]], 'a found name is kept');
+});
+
 t.test('InfluxDB: the device dimension has its own series budget; the rest is "other", labels are the names', async (t) => {
   const agg = new PeriodAggregator(1000);
   const device = [
