@@ -6,8 +6,8 @@
  * crash loses at most what came after the last commit, and nothing is written
  * twice.
  */
-import { TALKER_DIMENSIONS, TALKER_SCOPES, talkerSet, type IntervalStats, type SessionRecord, type TalkerRow, type TalkerSet, type TrafficScope, type UpDown } from '../flows/types.js';
-import { addToMap, foldSmallest, type TalkerMap } from '../flows/talkers.js';
+import { TALKER_DIMENSIONS, TALKER_SCOPES, talkerSet, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TalkerSet, type TrafficScope, type UpDown } from '../flows/types.js';
+import { addToMap, foldSmallest, mergeMaps, type TalkerMap } from '../flows/talkers.js';
 import { FlowlensError } from '../errors.js';
 import { HOUR_MS, MINUTE_MS } from './time.js';
 
@@ -91,28 +91,83 @@ export class Pending {
         this.traffic.set(k, { minute, iface: r.iface, direction: r.direction, scope: r.scope, bytes: r.bytes, packets: r.packets });
       }
     }
+    if (dims) this.shareInternetSets(stats, hour, dims);
     for (const [dim, rows] of sets) {
       if (!rows?.length || !dims) continue;
       let m = dims.get(dim);
       if (!m) dims.set(dim, (m = new Map()));
       let w = this.window.get(dim);
       if (!w) this.window.set(dim, (w = new Map()));
-      const changed = this.changedOf(hour, dim, m.size + rows.length);
-      for (const r of rows) {
-        addToMap(m, r.key, r);
-        addToMap(w, r.key, r);
-        if (changed) changed.add(r.key);
+      // a set that shares its maps with all traffic's was counted with it
+      const base = baseOf(dim);
+      const countHour = !(base && dims.get(base) === m);
+      const countWindow = !(base && this.window.get(base) === w);
+      const changed = countHour ? this.changedOf(hour, dim, m.size + rows.length) : undefined;
+      if (countHour) {
+        for (const r of rows) {
+          addToMap(m, r.key, r);
+          if (changed) changed.add(r.key);
+        }
       }
-      if (m.size > this.keysLimit) {
+      if (countWindow) for (const r of rows) addToMap(w, r.key, r);
+      if (countHour && m.size > this.keysLimit) {
         foldSmallest(m, Math.floor(this.keysLimit / 2));
         if (this.changedKeys.get(hour)!.get(dim) !== null) this.changedKeys.get(hour)!.set(dim, 'all');
       }
-      if (w.size > this.keysLimit) foldSmallest(w, Math.floor(this.keysLimit / 2));
+      if (countWindow && w.size > this.keysLimit) foldSmallest(w, Math.floor(this.keysLimit / 2));
     }
-    if (dims) this.dirtyHours.add(hour);
+    if (dims) {
+      // a shared set's open state is its base's: the same keys changed
+      const changed = this.changedKeys.get(hour)!;
+      for (const d of TALKER_DIMENSIONS) {
+        const set = talkerSet(d, 'internet');
+        const c = changed.get(d);
+        if (c !== undefined && dims.has(set) && dims.get(set) === dims.get(d)) changed.set(set, c);
+      }
+      this.dirtyHours.add(hour);
+    }
     for (const s of stats.endedSessions) this.sessions.push(s);
     if (stats.start < this.windowStart) this.windowStart = stats.start;
     if (stats.end > this.windowEnd) this.windowEnd = stats.end;
+  }
+
+  /**
+   * Internet talkers are all traffic's minus LAN's; with no LAN traffic the
+   * flows stage hands over the very same rows for both. While that holds for a
+   * dimension through an hour (and a flush window), its internet set shares
+   * the all-traffic set's maps instead of summing every row twice: on an
+   * internet-only host half the history's per-interval work and memory. The
+   * first interval whose rows differ gets the internet set maps of its own,
+   * copies of the shared ones, before anything of it is counted.
+   */
+  private shareInternetSets(stats: IntervalStats, hour: number, dims: Map<TalkerSet, TalkerMap>): void {
+    for (const d of TALKER_DIMENSIONS) {
+      const set = talkerSet(d, 'internet');
+      const rows = stats.talkers[d];
+      const internetRows = stats.scopedTalkers?.internet[d];
+      // no rows in either: nothing to tell them apart by
+      const same = internetRows === rows || (rows.length === 0 && internetRows?.length === 0);
+      const share = (maps: Map<TalkerSet, TalkerMap>, ownChangedKeys?: () => void) => {
+        const all = maps.get(d);
+        const internet = maps.get(set);
+        if (same && rows.length > 0 && !all && !internet) {
+          const m: TalkerMap = new Map();
+          maps.set(d, m);
+          maps.set(set, m);
+        } else if (!same && internet && internet === all) {
+          const copy: TalkerMap = new Map();
+          mergeMaps(copy, internet);
+          maps.set(set, copy);
+          ownChangedKeys?.();
+        }
+      };
+      share(dims, () => {
+        const changed = this.changedKeys.get(hour)!;
+        const c = changed.get(d);
+        changed.set(set, c instanceof Set ? new Set(c) : c ?? new Set());
+      });
+      share(this.window);
+    }
   }
 
   /** The state of an hour: held, or loaded from the database (what an earlier run wrote). */
@@ -180,6 +235,11 @@ export class Pending {
       }
     }
   }
+}
+
+/** The all-traffic set an internet set may share its maps with (shareInternetSets); undefined for any other set. */
+function baseOf(set: TalkerSet): TalkerDimension | undefined {
+  return set.endsWith('@internet') ? (set.slice(0, -'@internet'.length) as TalkerDimension) : undefined;
 }
 
 /** An interval's talker rows under the names they are kept by: each dimension, and each dimension × scope. */

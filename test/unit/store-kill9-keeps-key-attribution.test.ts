@@ -13,6 +13,10 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { Store } from '../../src/store/index.js';
 import { interval, talker, tempDataDir } from '../helpers/intervals.js';
+import { FlowProcessor } from '../../src/flows/processor.js';
+import { defaultSessionConfig } from '../../src/flows/sessions.js';
+import { AddressClassifier, defaultLocalNetworks } from '../../src/net/classify.js';
+import { flowBatch, totalsFor, type FlowSpec } from '../helpers/flow-batch.js';
 
 const fixture = path.join(path.dirname(fileURLToPath(import.meta.url)), '../fixtures/store/flush-and-hold.ts');
 const H = 3_600_000;
@@ -67,4 +71,30 @@ t.test('a second kill -9 in the same hour: the open state follows every flush, n
   const after = store.topTalkers({ dimension: 'asn', from: T0, to: T0 + H, limit: 10 });
   t.same(after.rows.map((r) => [r.key, r.bytes]), [['AS4', 2001], ['AS1', 1000], ['AS2', 500], ['AS3', 45]], 'AS4 kept the 1 byte of the second run, AS3 the bytes of both');
   t.same([after.other.bytes, after.total.bytes], [0, 3546]);
+});
+
+t.test('after kill -9, internet talkers that shared all traffic\'s maps keep each key\'s bytes too', async (t) => {
+  const dir = tempDataDir(t, 'kill9-shared-internet');
+  const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, ['192.168.1.1']);
+  const p = new FlowProcessor({ sessions: defaultSessionConfig(), filters: { ignore: [], keep: [] } }, classifier);
+  const udp = (local: string, remote: string, down: number): FlowSpec[] => [
+    { direction: 'ingress', protocol: 17, src: remote, dst: local, srcPort: 5000, dstPort: 40000, packets: 1, bytes: down },
+  ];
+  const at = (end: number, specs: FlowSpec[]) => p.process({ start: end - 60_000, end, flows: flowBatch(specs, end - 500), totals: totalsFor(specs) });
+  const local = '192.168.1.10';
+  // internet only: 4 remotes, top 2 stored; the flows stage hands over one set of rows for all and internet
+  const first = at(T0 + 60_000, [...udp(local, '203.0.113.1', 1000), ...udp(local, '203.0.113.2', 500), ...udp(local, '203.0.113.3', 40), ...udp(local, '203.0.113.4', 30)]);
+  t.equal(first.scopedTalkers!.internet.ip, first.talkers.ip, 'no LAN traffic: the same rows');
+  const second = at(T0 + 120_000, udp(local, '203.0.113.3', 2));
+  await flushThenKill(t, dir, [{ stats: first }, { stats: second }]);
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => CLOCK, hourlyTopN: 2 });
+  t.teardown(() => store.close());
+  // after the restart, LAN traffic: internet and all differ from now on
+  store.add(at(T0 + 180_000, [...udp(local, '203.0.113.3', 900), ...udp(local, '192.168.1.20', 7000)]));
+  for (const scope of ['', 'internet'] as const) {
+    const top = store.topTalkers({ dimension: 'ip', scope, from: T0, to: T0 + H, limit: 10 });
+    const want = [['192.168.1.20', 7000], ['203.0.113.1', 1000], ['203.0.113.3', 942], ['203.0.113.2', 500], ['203.0.113.4', 30]].filter(([k]) => scope === '' || k !== '192.168.1.20');
+    t.same(top.rows.map((r) => [r.key, r.bytes]), want, `${scope || 'all'}: every remote with all its bytes (203.0.113.3: 42 before the kill, 900 after)`);
+    t.equal(top.other.bytes, 0, `${scope || 'all'}: nothing left in "other"`);
+  }
 });
