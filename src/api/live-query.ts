@@ -192,12 +192,18 @@ export class LiveQuery {
     this.topCache = new Map();
     const rows = {} as KeptInterval['rows'];
     const other = {} as KeptInterval['other'];
+    // with no LAN traffic the internet rows are all traffic's very rows: cut once, kept under both names
+    const cuts = new Map<TalkerRow[], { rows: TalkerRow[]; other: TalkerCounts }>();
     const keep = (set: TalkerSet, all: TalkerRow[] | undefined) => {
       if (!all) return;
-      rows[set] = all.length > KEEP_PER_INTERVAL ? all.slice(0, KEEP_PER_INTERVAL) : all;
-      const o = zeroCounts();
-      for (let i = KEEP_PER_INTERVAL; i < all.length; i++) addCounts(o, unlabelled(all[i]!));
-      other[set] = o;
+      let cut = cuts.get(all);
+      if (!cut) {
+        const o = zeroCounts();
+        for (let i = KEEP_PER_INTERVAL; i < all.length; i++) addCounts(o, unlabelled(all[i]!));
+        cuts.set(all, (cut = { rows: all.length > KEEP_PER_INTERVAL ? all.slice(0, KEEP_PER_INTERVAL) : all, other: o }));
+      }
+      rows[set] = cut.rows;
+      other[set] = cut.other;
     };
     for (const dim of TALKER_DIMENSIONS) {
       keep(dim, stats.talkers[dim]);
