@@ -91,6 +91,8 @@ export class FlowProcessor {
    * counted untracked once, with one service key.
    */
   private readonly untracked = new Map<string, Session>();
+  /** Per remote address, the tracked sessions with it: activeRemotes without a set of every session's remote per interval. */
+  private readonly remoteRefs = new Map<string, number>();
   /** Known flows by the collector's stable flow id (FlowBatch.flowId): an array index per flow. */
   private readonly byId: (Route | undefined)[] = [];
   /** Known flows without an id (ids off or refused), by raw kernel key. */
@@ -220,6 +222,7 @@ export class FlowProcessor {
           const max = this.config.sessions.maxSessions;
           if (this.sessions.size < max) {
             this.sessions.set(id, s);
+            this.remoteRefs.set(s.remote, (this.remoteRefs.get(s.remote) ?? 0) + 1);
           } else {
             this.counters.untracked++; // still counted below, in traffic and talkers
             if (this.untracked.size < max) this.untracked.set(id, s);
@@ -397,16 +400,14 @@ export class FlowProcessor {
   /** Ends sessions past their timeout (and not touched in this interval); counts the remotes of the rest. */
   private sweep(now: number): { ended: SessionRecord[]; activeRemotes: number } {
     const ended: SessionRecord[] = [];
-    const remotes = new Set<string>();
     const cfg = this.config.sessions;
     for (const [id, s] of this.sessions) {
-      if (s.touched === this.interval || s.expiresAt(cfg) > now) {
-        remotes.add(s.remote);
-        continue;
-      }
+      if (s.touched === this.interval || s.expiresAt(cfg) > now) continue;
       const reason = s.state === 'closed' ? 'closed' : s.state === 'reset' ? 'reset' : 'idle';
       ended.push(s.toRecord(reason));
       this.sessions.delete(id);
+      const refs = this.remoteRefs.get(s.remote)! - 1;
+      if (refs === 0) this.remoteRefs.delete(s.remote); else this.remoteRefs.set(s.remote, refs);
       this.unroute(s);
     }
     // untracked conversations end the same way, silently (they were never reported as sessions)
@@ -416,7 +417,7 @@ export class FlowProcessor {
       this.unroute(s);
     }
     this.counters.ended += ended.length;
-    return { ended, activeRemotes: remotes.size };
+    return { ended, activeRemotes: this.remoteRefs.size };
   }
 
   /** Forgets an ended session's flows (their ids go back to the collector) and its talker keys. */
@@ -438,6 +439,7 @@ export class FlowProcessor {
     for (const s of this.untracked.values()) this.unroute(s);
     this.sessions.clear();
     this.untracked.clear();
+    this.remoteRefs.clear();
     return ended;
   }
 

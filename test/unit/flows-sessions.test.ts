@@ -315,3 +315,23 @@ t.test('a flow seen again after its session ended starts a new session, counted 
   t.match([...p.live.values()][0]!.toRecord(), { packetsUp: 2, bytesUp: 140, firstSeen: 1_010_500 }, 'a new session, not the ended one');
   t.same(again.talkers.ip.map((r) => [r.key, r.newSessions, r.bytesUp]), [[PUBLIC, 1, 140]]);
 });
+
+t.test('active remotes: distinct remote addresses of the tracked sessions, as sessions begin and end', async (t) => {
+  const p = processor({ sessions: { ...defaultSessionConfig(), idleTimeoutMs: 5000, maxSessions: 3 } });
+  const udp = (remote: string, port: number): FlowSpec => ({ direction: 'egress', protocol: 17, src: HOST, dst: remote, srcPort: port, dstPort: 53, packets: 1, bytes: 80 });
+  const OTHER = '198.51.100.9';
+  let end = 1_001_000;
+  const at = (specs: FlowSpec[]) => run(p, specs, (end += 1000));
+  t.equal(at([udp(PUBLIC, 40000), udp(PUBLIC, 40001)]).activeRemotes, 1, 'two sessions with one remote: one');
+  t.equal(at([udp(OTHER, 40002)]).activeRemotes, 2, 'a second remote');
+  t.equal(at([udp('192.0.2.1', 40003)]).activeRemotes, 2, 'a conversation over the session cap is not tracked: not counted');
+  end += 4500;
+  const s = at([udp(PUBLIC, 40000), udp(OTHER, 40002)]);
+  t.same([s.endedSessions.length, s.activeSessions, s.activeRemotes], [1, 2, 2], 'PUBLIC:40001 ended; PUBLIC still has :40000, OTHER its session');
+  end += 5000;
+  const later = at([]);
+  t.same([later.endedSessions.length, later.activeSessions, later.activeRemotes], [2, 0, 0], 'everything idle: no remotes');
+  t.equal(at([udp(OTHER, 40009)]).activeRemotes, 1, 'a remote seen again counts again');
+  p.endAll();
+  t.equal(at([udp(PUBLIC, 40010)]).activeRemotes, 1, 'after endAll the count starts from nothing');
+});
