@@ -1,3 +1,4 @@
+import type { Test } from 'tap';
 /**
  * Real clients of the flowlens APIs for tests: grpc-js with the generated
  * client classes (promises for unary calls), and HTTP(S) requests over TCP or a
@@ -77,6 +78,13 @@ export function httpRequest(target: HttpTarget, path: string, opts: { method?: s
     req.setTimeout(15_000, () => req.destroy(new Error(`${path}: no answer in 15 s`)));
     req.end(opts.body);
   });
+}
+
+/** GET `path` as JSON, checking (as a test assertion) that it answered 200. */
+export async function getOk<T>(t: Test, target: HttpTarget, path: string): Promise<T> {
+  const r = await httpRequest(target, path);
+  t.equal(r.status, 200, `${path}: 200 ${r.text.slice(0, 200)}`);
+  return r.json() as T;
 }
 
 /** Reads Server-Sent Events until `want` events of a type arrived (or the time is up); then closes. */

@@ -33,6 +33,10 @@ export interface ApiFixture {
   dataDir: string;
   /** Processes one interval of these flows ending at `end` (wall ms) and hands it to the store and the API. */
   feed(specs: FlowSpec[], end: number, ms?: number): IntervalStats;
+  /** Feeds `n` one-second intervals of `specsAt(start + 100)`, the last ending `now`, then flushes the history, so live and stored answers cover the same traffic. */
+  feedSeconds(n: number, now: number, specsAt: (at: number) => FlowSpec[]): void;
+  /** The JSON API's address, for httpRequest. */
+  web: { base: string };
 }
 
 export async function startApi(t: Test, over: Partial<ApiConfig> = {},
@@ -55,15 +59,20 @@ export async function startApi(t: Test, over: Partial<ApiConfig> = {},
     await api.close();
     store?.close();
   });
+  const feed: ApiFixture['feed'] = (specs, end, ms = 1000) => {
+    const stats = processor.process({ start: end - ms, end, flows: flowBatch(specs, end - ms / 2), totals: totalsFor(specs) });
+    collector = { ...collector, intervals: collector.intervals + 1, lastDrainMs: 1.5 };
+    store?.add(stats);
+    api.add(stats, collector);
+    return stats;
+  };
   return {
-    api, processor, store, dataDir,
-    feed(specs, end, ms = 1000) {
-      const stats = processor.process({ start: end - ms, end, flows: flowBatch(specs, end - ms / 2), totals: totalsFor(specs) });
-      collector = { ...collector, intervals: collector.intervals + 1, lastDrainMs: 1.5 };
-      store?.add(stats);
-      api.add(stats, collector);
-      return stats;
+    api, processor, store, dataDir, feed,
+    feedSeconds(n, now, specsAt) {
+      for (let i = n - 1; i >= 0; i--) feed(specsAt(now - i * 1000 - 900), now - i * 1000);
+      store?.flush();
     },
+    web: { base: `http://127.0.0.1:${api.httpPort}` },
   };
 }
 

@@ -11,7 +11,7 @@
 process.env.TZ = 'UTC';
 import t from 'tap';
 import { startApi, tcpFlows, HOST } from '../helpers/api-fixture.js';
-import { grpcClients, httpRequest, readEvents, unary } from '../helpers/api-clients.js';
+import { getOk, grpcClients, httpRequest, readEvents, unary } from '../helpers/api-clients.js';
 import { cliBuilt, runCliOnce } from '../helpers/flowlens-cli.js';
 import type { FlowSpec } from '../helpers/flow-batch.js';
 
@@ -40,14 +40,9 @@ t.test('internet-only and LAN-only talkers, live and from history, in every API'
   const f = await startApi(t);
   const now = Date.now();
   const n = 3;
-  for (let i = n - 1; i >= 0; i--) f.feed(interval(now - i * 1000 - 900), now - i * 1000);
-  f.store!.flush();
-  const web = { base: `http://127.0.0.1:${f.api.httpPort}` };
-  const get = async (p: string): Promise<Top> => {
-    const r = await httpRequest(web, p);
-    t.equal(r.status, 200, `${p}: 200 ${r.text.slice(0, 200)}`);
-    return r.json() as Top;
-  };
+  f.feedSeconds(n, now, interval);
+  const { web } = f;
+  const get = (p: string) => getOk<Top>(t, web, p);
   const day = new Date(now).toISOString().slice(0, 10);
 
   for (const source of ['live', 'history'] as const) {
