@@ -21,7 +21,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { requireKernel } from '../helpers/kernel.js';
 import { Topology } from '../helpers/topology.js';
-import { peerCommand, startPeerServer } from '../helpers/traffic.js';
+import { client, deviceLab, sendFrame, DEV1, DEV2, SERVER } from '../helpers/device-lab.js';
+import { startPeerServer } from '../helpers/traffic.js';
 import { CliRun, cliBuilt, cliCommand } from '../helpers/flowlens-cli.js';
 import { waitFor } from '../helpers/netns.js';
 import { eth, ETH_P, ipv4, IPPROTO, udp, ip4 } from '../helpers/packets.js';
@@ -36,10 +37,7 @@ const FORWARD = path.join(repoRoot, 'test/helpers/unix-forward.cjs');
 
 const APPLE = '00:1b:63:84:45:e6';
 const RANDOM = 'da:a1:19:12:34:57';
-const DEV1 = '192.168.77.10';
 const DEV1_V6 = 'fd00:77::10';
-const DEV2 = '192.168.78.10';
-const SERVER = '198.51.100.2';
 const SERVER_V6 = '2001:db8:100::2';
 
 /** Per datagram: UDP payload + 8 + the IP header (20 IPv4, 40 IPv6). */
@@ -49,15 +47,6 @@ const DEV2_UP = 4 * (200 + 28);
 const DEV2_DOWN = 4 * (300 + 28);
 
 interface Row { key: string; label?: string; bytesUp: number; bytesDown: number }
-
-function sendFrame(topo: Topology, ns: string, iface: string, frame: Buffer): void {
-  topo.exec(ns, 'python3', ['-c', 'import socket,sys; s=socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((sys.argv[1], 0)); s.send(bytes.fromhex(sys.argv[2]))', iface, frame.toString('hex')]);
-}
-
-async function client(t: Test, topo: Topology, ns: string, args: string[]): Promise<void> {
-  const r = await topo.run(ns, ...peerCommand(args));
-  t.equal(r.code, 0, `${args.join(' ')}: ${r.stdout.trim()} ${r.stderr.trim()}`);
-}
 
 function ipv6On(topo: Topology, ns: string): void {
   topo.exec(ns, 'sysctl', ['-qw', 'net.ipv6.conf.all.disable_ipv6=0', 'net.ipv6.conf.default.disable_ipv6=0']);
@@ -83,20 +72,7 @@ t.test('devices: one talker row per MAC (IPv4 + IPv6), named by DHCP and LLMNR, 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'flowlens-e2e-device-talkers-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const dataDir = path.join(dir, 'data');
-  const topo = Topology.create(t, 'dvt');
-  const dev1 = topo.ns('dev1');
-  const dev2 = topo.ns('dev2');
-  const gw = topo.ns('gw');
-  const srv = topo.ns('srv');
-  for (const ns of [dev1, gw, srv]) ipv6On(topo, ns);
-  const lan1 = topo.link(dev1, `${DEV1}/24`, gw, '192.168.77.1/24');
-  const lan2 = topo.link(dev2, `${DEV2}/24`, gw, '192.168.78.1/24');
-  const wan = topo.link(gw, '198.51.100.1/24', srv, `${SERVER}/24`);
-  for (const [ns, dev, mac] of [[dev1, lan1.a, APPLE], [dev2, lan2.a, RANDOM]] as const) {
-    topo.exec(ns, 'ip', ['link', 'set', dev, 'down']);
-    topo.exec(ns, 'ip', ['link', 'set', dev, 'address', mac]);
-    topo.exec(ns, 'ip', ['link', 'set', dev, 'up']);
-  }
+  const { topo, dev1, dev2, gw, srv, lan1, lan2, wan } = deviceLab(t, 'dvt', [APPLE, RANDOM], (lab) => { for (const ns of [lab.dev1, lab.gw, lab.srv]) ipv6On(lab.topo, ns); });
   // (after the MAC change: a link going down drops its IPv6 addresses)
   // a link's own setting follows where it was made, not its namespace: IPv6 on, per link
   for (const [ns, dev] of [[dev1, lan1.a], [gw, lan1.b], [gw, wan.a], [srv, wan.b]] as const) topo.exec(ns, 'sysctl', ['-qw', `net.ipv6.conf.${dev}.disable_ipv6=0`]);
@@ -105,12 +81,8 @@ t.test('devices: one talker row per MAC (IPv4 + IPv6), named by DHCP and LLMNR, 
   topo.exec(gw, 'ip', ['addr', 'add', 'fd00:77::1/64', 'dev', lan1.b, 'nodad']);
   topo.exec(gw, 'ip', ['addr', 'add', '2001:db8:100::1/64', 'dev', wan.a, 'nodad']);
   topo.exec(srv, 'ip', ['addr', 'add', `${SERVER_V6}/64`, 'dev', wan.b, 'nodad']);
-  topo.route(dev1, 'default', '192.168.77.1');
   topo.exec(dev1, 'ip', ['-6', 'route', 'add', 'default', 'via', 'fd00:77::1']);
-  topo.route(dev2, 'default', '192.168.78.1');
-  topo.route(srv, '192.168.0.0/16', '198.51.100.1');
   topo.exec(srv, 'ip', ['-6', 'route', 'add', 'fd00::/8', 'via', '2001:db8:100::1']);
-  topo.forward(gw);
   topo.exec(gw, 'sysctl', ['-qw', 'net.ipv6.conf.all.forwarding=1']);
   await startPeerServer(t, topo, srv, ['udp-server', '5301', '300', SERVER]);
   await startPeerServer(t, topo, srv, ['udp-server', '5301', '300', SERVER_V6]);

@@ -20,8 +20,8 @@ import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { requireKernel } from '../helpers/kernel.js';
-import { Topology } from '../helpers/topology.js';
-import { peerCommand, startPeerServer } from '../helpers/traffic.js';
+import { client, deviceLab, sendFrame, DEV1, DEV2, SERVER } from '../helpers/device-lab.js';
+import { startPeerServer } from '../helpers/traffic.js';
 import { CliRun, cliBuilt, cliCommand, CLI } from '../helpers/flowlens-cli.js';
 import { waitFor } from '../helpers/netns.js';
 import { eth, ETH_P, ipv4, IPPROTO, udp, ip4 } from '../helpers/packets.js';
@@ -35,19 +35,6 @@ const FORWARD = path.join(repoRoot, 'test/helpers/unix-forward.cjs');
 
 const APPLE = '00:1b:63:84:45:e6';
 const RANDOM = 'da:a1:19:12:34:56';
-const DEV1 = '192.168.77.10';
-const DEV2 = '192.168.78.10';
-const SERVER = '198.51.100.2';
-
-/** Sends one Ethernet frame on an interface of a namespace, through a packet socket (AF_PACKET). */
-function sendFrame(topo: Topology, ns: string, iface: string, frame: Buffer): void {
-  topo.exec(ns, 'python3', ['-c', 'import socket,sys; s=socket.socket(socket.AF_PACKET, socket.SOCK_RAW); s.bind((sys.argv[1], 0)); s.send(bytes.fromhex(sys.argv[2]))', iface, frame.toString('hex')]);
-}
-
-async function client(t: Test, topo: Topology, ns: string, args: string[]): Promise<void> {
-  const r = await topo.run(ns, ...peerCommand(args));
-  t.equal(r.code, 0, `${args.join(' ')}: ${r.stdout.trim()} ${r.stderr.trim()}`);
-}
 
 function cli(args: string[]): string {
   const [cmd, argv] = cliCommand(args);
@@ -60,23 +47,7 @@ t.test('devices: MAC, vendor, DHCP and mDNS names, exact bytes; the settings nam
   const dir = mkdtempSync(path.join(os.tmpdir(), 'flowlens-e2e-devices-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const dataDir = path.join(dir, 'data');
-  const topo = Topology.create(t, 'dev');
-  const dev1 = topo.ns('dev1');
-  const dev2 = topo.ns('dev2');
-  const gw = topo.ns('gw');
-  const srv = topo.ns('srv');
-  const lan1 = topo.link(dev1, `${DEV1}/24`, gw, '192.168.77.1/24');
-  const lan2 = topo.link(dev2, `${DEV2}/24`, gw, '192.168.78.1/24');
-  const wan = topo.link(gw, '198.51.100.1/24', srv, `${SERVER}/24`);
-  for (const [ns, dev, mac] of [[dev1, lan1.a, APPLE], [dev2, lan2.a, RANDOM]] as const) {
-    topo.exec(ns, 'ip', ['link', 'set', dev, 'down']);
-    topo.exec(ns, 'ip', ['link', 'set', dev, 'address', mac]);
-    topo.exec(ns, 'ip', ['link', 'set', dev, 'up']);
-  }
-  topo.route(dev1, 'default', '192.168.77.1');
-  topo.route(dev2, 'default', '192.168.78.1');
-  topo.route(srv, '192.168.0.0/16', '198.51.100.1');
-  topo.forward(gw);
+  const { topo, dev1, dev2, gw, srv, lan1, lan2, wan } = deviceLab(t, 'dev', [APPLE, RANDOM]);
   await startPeerServer(t, topo, srv, ['udp-server', '5301', '300']);
 
   const ifaces = `${lan1.b}:lan,${lan2.b}:lan,${wan.a}:wan`;
