@@ -221,6 +221,8 @@ interface Running {
   pid: number;
   /** Packets the tool accounted since it started. */
   seen(): Promise<number>;
+  /** The pcap tools' libpcap counters (packets handed to the tool, dropped in the ring), read by seen(). */
+  libpcap?: { received: number; dropped: number };
   /** Called in the window's tail: resolves once the tool has accounted `delivered` packets, or gives up. */
   complete?(delivered: number): Promise<void>;
   stop(): Promise<void>;
@@ -297,9 +299,14 @@ async function startPmacct(n: number, run: number): Promise<Running> {
     waitFor(() => /link type is/.test(log()) && /waiting for data on/.test(log()), 30_000, 100)]);
   if (!ready) throw new Error(`pmacctd did not start within 30 s:\n${log()}`);
   for (const pid of processTree(child.pid!).slice(1)) grandchildren.set(pid, startTime(pid) ?? '');
-  return {
+  const running: Running = {
     pid: child.pid!,
     seen: async () => {
+      // the core's libpcap counters, which it logs on SIGUSR1: tells capture loss from plugin loss
+      const before = log().length;
+      process.kill(child.pid!, 'SIGUSR1');
+      const stats = await waitFor(() => /stats \[[^\]]*\] time=\d+ received_packets=(\d+) dropped_packets=(\d+)/.exec(log().slice(before)), 5000, 50);
+      if (stats) running.libpcap = { received: Number(stats[1]), dropped: Number(stats[2]) };
       const csv = execFileSync('pmacct', ['-p', pipe, '-s', '-O', 'csv'], { encoding: 'utf8', maxBuffer: 256 << 20 }).trim().split('\n');
       const col = csv[0].split(',').indexOf('PACKETS');
       if (col < 0) throw new Error(`pmacct -s -O csv printed no PACKETS column: ${csv[0]}`);
@@ -318,6 +325,7 @@ async function startPmacct(n: number, run: number): Promise<Running> {
     // the warnings pmacctd logged (a lost record, a full table), each once
     remark: () => [...new Set(log().split('\n').filter((l) => /^(WARN|ERROR)/.test(l)).map((l) => `pmacctd: ${l.trim()}`))].join('; '),
   };
+  return running;
 }
 
 async function startSoftflowd(n: number, run: number): Promise<Running> {
@@ -336,23 +344,25 @@ async function startSoftflowd(n: number, run: number): Promise<Running> {
   };
   const ready = await Promise.race([exited(child, 'softflowd', log), waitFor(() => /Packets processed/.test(statistics()), 30_000, 100)]);
   if (!ready) throw new Error(`softflowd did not answer softflowctl within 30 s:\n${log()}`);
-  let dropped = 0;
-  return {
+  const running: Running = {
     pid: child.pid!,
     seen: async () => {
       const s = statistics();
       const processed = /Packets processed:\s+(\d+)/.exec(s);
       if (!processed) throw new Error(`softflowctl statistics printed no "Packets processed":\n${s}`);
-      dropped = Number(/Packets dropped by libpcap:\s+(\d+)/.exec(s)?.[1] ?? 0);
+      const received = /Packets received by libpcap:\s+(\d+)/.exec(s);
+      const dropped = /Packets dropped by libpcap:\s+(\d+)/.exec(s);
+      if (received && dropped) running.libpcap = { received: Number(received[1]), dropped: Number(dropped[1]) };
       return Number(processed[1]);
     },
     stop: async () => {
       await stopChild(child, 'SIGTERM', 10_000);
       collector.close();
     },
-    remark: () => [dropped ? `softflowd: libpcap dropped ${dropped}` : '', datagrams ? `softflowd exported ${datagrams} datagrams` : '']
-      .filter(Boolean).join('; '),
+    // flows expire after minutes: an export within a run is news
+    remark: () => (datagrams ? `softflowd exported ${datagrams} NetFlow datagrams during a run` : ''),
   };
+  return running;
 }
 
 // ---- one run ----
@@ -366,6 +376,8 @@ interface RunFigures {
   delivered: number;
   sent: number;
   seen: number;
+  libpcapReceived: number | undefined;
+  libpcapDropped: number | undefined;
   achievedPps: number;
   remark: string;
 }
@@ -402,6 +414,8 @@ async function oneRun(tool: ToolName, n: number, pcap: string): Promise<RunFigur
       delivered,
       sent,
       seen,
+      libpcapReceived: running.libpcap?.received,
+      libpcapDropped: running.libpcap?.dropped,
       achievedPps: delivered / replayS,
       remark: running.remark(),
     };
@@ -451,6 +465,7 @@ for (const w of workloads) {
       `${w.name} (${w.flows.toLocaleString('en')})`, t, fmt(own), fmt(bpf, 3), t === 'flowlens' ? fmt(own + (bpf ?? 0)) : '-', fmt(med(t, 'cpuPct'), 1),
       int(med(t, 'achievedPps')), int(med(t, 'delivered')), int(med(t, 'seen')),
       `${(Math.min(...share) * 100).toFixed(2)} %`, t === 'flowlens' ? int(med(t, 'bpfRuns')) : '-',
+      t === 'flowlens' ? '-' : `${int(med(t, 'libpcapReceived'))} / ${int(med(t, 'libpcapDropped'))}`,
     ]);
   }
   if (tools.includes('flowlens')) {
@@ -462,9 +477,10 @@ for (const w of workloads) {
   }
 }
 process.stdout.write(`${table(['workload (flows)', 'tool', 'own µs/pkt', 'BPF µs/pkt', 'own+BPF', 'CPU % of a core', 'pps delivered',
-  'packets delivered', 'seen by tool', 'seen min %', 'BPF runs'], rows, [0, 1])}\n`);
+  'packets delivered', 'seen by tool', 'seen min %', 'BPF runs', 'libpcap received / dropped'], rows, [0, 1])}\n`);
 for (const line of ratioLines) process.stdout.write(`${line}\n`);
 process.stdout.write(`(medians of ${reps} runs; own = utime + stime of the tool's processes over the window / packets the veth delivered;` +
   ` BPF = run_time_ns of flowlens's programs on the link with kernel.bpf_stats_enabled=1; the pcap tools' kernel side is not measured;` +
-  ` "seen min %" is the smallest share of the delivered packets the tool accounted in any run)\n`);
+  ` "seen min %" is the smallest share of the delivered packets the tool accounted in any run;` +
+  ` libpcap received / dropped: the pcap tools' capture counters since they started)\n`);
 for (const r of remarks) process.stdout.write(`note: ${r}\n`);
