@@ -28,7 +28,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PcapWriter } from '../test/helpers/pcap.js';
 import { ipFrame } from '../test/helpers/packets.js';
 import { mapSizeFor } from '../src/collector/table-fit.js';
-import { CLK_TCK, median, printHeader, procCpuTicks, repoRoot, table } from './lib.js';
+import { CLK_TCK, median, metricSum, printHeader, procCpuTicks, repoRoot, stopChild, table } from './lib.js';
 
 const { values } = parseArgs({
   options: {
@@ -113,31 +113,11 @@ function track(c: ChildProcess): ChildProcess {
   return c;
 }
 
-function stopChild(c: ChildProcess, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
-  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => { if (c.pid) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
-    c.once('exit', () => { clearTimeout(timer); resolve(); });
-    if (c.pid) process.kill(c.pid, signal);
-  });
-}
-
 // ---- reading flowlens from outside ----
 
 function vmRssMb(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** Sums the samples of one metric (every label set) in a Prometheus text exposition. */
-function metricSum(text: string, name: string, labelFilter = ''): number | undefined {
-  let sum: number | undefined;
-  for (const line of text.split('\n')) {
-    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' ')) continue;
-    if (labelFilter && !line.includes(labelFilter)) continue;
-    sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
-  }
-  return sum;
 }
 
 function quantile(xs: number[], q: number): number {

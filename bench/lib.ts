@@ -3,7 +3,7 @@
  * description of the machine, and plain-text tables. Benchmarks print figures;
  * they never assert timings.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
@@ -141,3 +141,24 @@ export function machineCpuTicks(): CpuTimes {
 
 /** Clock ticks per second (USER_HZ): 100 on every Linux architecture Node runs on. */
 export const CLK_TCK = 100;
+
+/** Sums the samples of one metric (every label set, or those containing labelFilter) in a Prometheus text exposition. */
+export function metricSum(text: string, name: string, labelFilter = ''): number | undefined {
+  let sum: number | undefined;
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name) || (line[name.length] !== '{' && line[name.length] !== ' ')) continue;
+    if (labelFilter && !line.includes(labelFilter)) continue;
+    sum = (sum ?? 0) + Number(line.slice(line.lastIndexOf(' ') + 1));
+  }
+  return sum;
+}
+
+/** Sends `signal` to a child (by its PID) and waits for it to exit; SIGKILL after timeoutMs. */
+export function stopChild(c: ChildProcess, signal: NodeJS.Signals, timeoutMs: number): Promise<void> {
+  if (c.exitCode !== null || c.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => { if (c.pid) try { process.kill(c.pid, 'SIGKILL'); } catch { /* gone */ } }, timeoutMs);
+    c.once('exit', () => { clearTimeout(timer); resolve(); });
+    if (c.pid) process.kill(c.pid, signal);
+  });
+}
