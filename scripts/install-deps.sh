@@ -1,17 +1,13 @@
 #!/usr/bin/env bash
-# Installs the Debian packages flowlens needs to build and (with --test) to test and bench.
+# Installs the Debian packages flowlens needs to build and (with --test) to test.
 # Idempotent: does nothing when every package is present at a good version.
 set -euo pipefail
 
 runtime_pkgs=(ieee-data clang llvm libelf-dev zlib1g-dev pkg-config bpftool iproute2 iputils-ping make g++ python3 protobuf-compiler)
 test_pkgs=(prometheus python3-grpcio python3-protobuf iperf3 tcpreplay ethtool dnsmasq nginx-light bind9-dnsutils curl openssl victoria-metrics chromium systemd tcpdump tshark nmap hping3 tmux python3-aiosmtpd nftables)
-# the peers bench/peers.ts measures flowlens against (it installs nothing itself); the
-# machines that test are the ones that bench. Debian enables softflowd.service, which with
-# its shipped default.conf (interface='') captures nothing.
-bench_pkgs=(pmacct softflowd)
 want=("${runtime_pkgs[@]}")
 testing=0
-[[ "${1:-}" == "--test" ]] && testing=1 && want+=("${test_pkgs[@]}" "${bench_pkgs[@]}")
+[[ "${1:-}" == "--test" ]] && testing=1 && want+=("${test_pkgs[@]}")
 
 missing=()
 for p in "${want[@]}"; do
