@@ -143,10 +143,11 @@ export class Pending {
   private shareInternetSets(stats: IntervalStats, hour: number, dims: Map<TalkerSet, TalkerMap>): void {
     for (const d of TALKER_DIMENSIONS) {
       const set = talkerSet(d, 'internet');
-      const rows = stats.talkers[d];
-      const internetRows = stats.scopedTalkers?.internet[d];
+      // an interval may leave a dimension out (an older caller's JSON): no rows
+      const rows = stats.talkers[d] ?? [];
+      const internetRows = stats.scopedTalkers?.internet[d] ?? [];
       // no rows in either: nothing to tell them apart by
-      const same = internetRows === rows || (rows.length === 0 && internetRows?.length === 0);
+      const same = internetRows === stats.talkers[d] || (rows.length === 0 && internetRows.length === 0);
       const share = (maps: Map<TalkerSet, TalkerMap>, ownChangedKeys?: () => void) => {
         const all = maps.get(d);
         const internet = maps.get(set);
