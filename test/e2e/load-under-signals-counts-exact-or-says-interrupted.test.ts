@@ -44,11 +44,14 @@ t.test(`${RUNS} runs under node --cpu-prof --cpu-prof-interval 50: each loads, a
     const profiles = path.join(tmp, `profiles${run}`);
 
     const fl = CliRun.start(lab, a, ['--interval', '500ms'], ['--cpu-prof', '--cpu-prof-interval', '50', `--cpu-prof-dir=${profiles}`]);
-    t.ok(await fl.waitFor((r) => r.lines > 0, LOAD_MS), `run ${run}: loaded and attached, first output\n${fl.stderr}`);
+    if (!t.ok(await fl.waitFor((r) => r.lines > 0, LOAD_MS), `run ${run}: loaded and attached, first output\n${fl.stderr}`)) {
+      await fl.stop('SIGTERM');
+      continue;
+    }
     t.ok(lab.attached(a).some((p) => p.hook.startsWith('xdp/')), `run ${run}: the XDP program is attached`);
     const r = await lab.run(b, 'tcpreplay', ['--topspeed', '-i', b.name, pcap], 30_000);
     t.match(r.stdout, new RegExp(`Successful packets:\\s+${FRAMES}\\b`), `run ${run}: tcpreplay sent ${FRAMES} frames`);
-    const packets = () => fl.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, any>)
+    const packets = () => fl.stdout.split('\n').filter((l) => l).map((l) => JSON.parse(l) as Record<string, any>)
       .filter((o) => o.type === 'flow' && o.src === b.v4 && o.dstPort === dstPort)
       .reduce((sum, f) => sum + f.packets, 0);
     await fl.waitFor(() => packets() >= FRAMES, 15_000);
