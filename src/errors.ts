@@ -5,6 +5,8 @@
 /** Every code, the addon's included (test/unit/error-codes-cover-the-addon.test.ts checks it against native/src). */
 export const ERROR_CODES = [
   'FLOW_ERR_USAGE', 'FLOW_ERR_NOT_BUILT', 'FLOW_ERR_PERMISSION', 'FLOW_ERR_NO_BTF', 'FLOW_ERR_NO_BPF', 'FLOW_ERR_VERIFIER',
+  // a BPF load that signals interrupted on every retry (not a verifier rejection)
+  'FLOW_ERR_INTERRUPTED',
   'FLOW_ERR_UNKNOWN_INTERFACE', 'FLOW_ERR_ALREADY_ATTACHED', 'FLOW_ERR_XDP_BUSY', 'FLOW_ERR_LAYOUT', 'FLOW_ERR_KERNEL',
   'FLOW_ERR_DEMO', 'FLOW_ERR_STORE', 'FLOW_ERR_GEO',
   // flowlens analyze: a capture file it cannot read (corrupt header, unknown link type, bad record)

@@ -130,8 +130,46 @@ static int fail(char *err, int code, const char *fmt, ...)
 
 /* ---- open / load ---- */
 
-/* Loads retried when a signal interrupted the verifier (it gives up with EAGAIN or EINTR). */
-#define LOAD_TRIES 5
+/*
+ * Why a load blocks signals and is retried. The verifier stops with EAGAIN
+ * whenever a signal is pending for the loading thread (kernel/bpf/verifier.c:
+ * signal_pending → -EAGAIN; a syscall can also end with EINTR), and a load
+ * takes long enough (seconds on a busy machine) for a profiler's SIGPROF
+ * (node --cpu-prof: one a millisecond) or a timer's signal to arrive every
+ * time; libbpf's own few EAGAIN retries then fail the same way. So the signals
+ * that can wait are blocked for this thread during the load: a blocked signal
+ * stays pending without interrupting the kernel and is delivered right after.
+ * The rest (SIGSTOP, the freezer, task work, the synchronous faults kept
+ * unblocked so a crash still crashes) can still interrupt it, so an
+ * interrupted load is retried, from a fresh open: libbpf cannot load an
+ * object a second time after a failed load.
+ */
+#define LOAD_TRIES 10
+
+static bool load_interrupted(int e)
+{
+	return e == -EAGAIN || e == -EINTR;
+}
+
+/* Blocks every signal but the synchronous ones for the calling thread; *old gets the mask to restore. */
+static void block_async_signals(sigset_t *old)
+{
+	const int synchronous[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS };
+	sigset_t all;
+
+	sigfillset(&all);
+	for (size_t i = 0; i < sizeof(synchronous) / sizeof(synchronous[0]); i++)
+		sigdelset(&all, synchronous[i]);
+	pthread_sigmask(SIG_BLOCK, &all, old);
+}
+
+/* The error of a load that signals interrupted on every try: not a rejection, so no verifier log. */
+static int fail_interrupted(char *err, int e, int tries, const char *what)
+{
+	return fail(err, e, "cannot load %s: a signal interrupted the kernel on each of %d tries (%s); "
+		    "nothing was rejected, try again",
+		    what, tries, strerror(-e));
+}
 
 /* open → size the maps → load: the maps' sizes are fixed at load. */
 static int open_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long page, char *err)
@@ -173,26 +211,12 @@ static int open_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long pag
 	return 0;
 }
 
-/*
- * Opens, sizes and loads the skeleton into l->skel. The verifier stops with
- * EAGAIN (or EINTR) whenever a signal is pending for the loading thread, and a
- * load takes long enough (seconds on a busy machine) for a profiler's SIGPROF
- * (node --cpu-prof: one a millisecond) or a timer's signal to arrive every
- * time; libbpf's own retries then fail the same way. So the signals that can
- * wait are blocked for this thread during the load (they are delivered right
- * after), and an interrupted load is retried from a fresh open (a libbpf
- * object cannot be loaded twice). Only a load the verifier really refused
- * carries its log.
- */
+/* Opens, sizes and loads the skeleton into l->skel, signals blocked and retried as explained above. */
 static int load_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long page, char *err)
 {
-	const int synchronous[] = { SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGABRT, SIGSYS };
-	sigset_t all, old;
+	sigset_t old;
 	int e = 0, tries = 0;
 
-	sigfillset(&all);
-	for (size_t i = 0; i < sizeof(synchronous) / sizeof(synchronous[0]); i++)
-		sigdelset(&all, synchronous[i]);
 	while (tries < LOAD_TRIES) {
 		tries++;
 		log_len = 0;
@@ -200,19 +224,18 @@ static int load_sized(struct fl_loader *l, uint32_t capture_ring_bytes, long pag
 		e = open_sized(l, capture_ring_bytes, page, err);
 		if (e)
 			return e;
-		pthread_sigmask(SIG_BLOCK, &all, &old);
+		block_async_signals(&old);
 		e = flow_bpf__load(l->skel);
 		pthread_sigmask(SIG_SETMASK, &old, NULL);
 		if (!e)
 			return 0;
 		flow_bpf__destroy(l->skel);
 		l->skel = NULL;
-		if (e != -EAGAIN && e != -EINTR)
+		if (!load_interrupted(e))
 			break;
 	}
-	if (e == -EAGAIN || e == -EINTR)
-		return fail(err, e, "cannot load the BPF programs: interrupted by signals %d times in a row (%s); "
-			    "nothing was rejected, try again", tries, strerror(-e));
+	if (load_interrupted(e))
+		return fail_interrupted(err, e, tries, "the BPF programs");
 	return fail(err, e, "cannot load the BPF programs (%s).\n%s",
 		    e == -EPERM ? "permission denied" : strerror(-e), log_tail(3000));
 }
@@ -1109,25 +1132,41 @@ int fl_object_open(const char *path, struct fl_object **out, char *err)
 {
 	struct fl_object *o = calloc(1, sizeof(*o));
 	libbpf_print_fn_t old_print;
-	int e;
+	sigset_t old;
+	int e = 0, tries = 0;
 
 	*out = NULL;
 	if (!o)
 		return fail(err, ENOMEM, "out of memory");
-	log_len = 0;
 	old_print = libbpf_set_print(capture_print);
-	o->obj = bpf_object__open_file(path, NULL);
-	if (!o->obj) {
-		e = -errno;
-		libbpf_set_print(old_print);
-		free(o);
-		return fail(err, e, "cannot open %s: %s", path, strerror(-e));
+	/* signals blocked and an interrupted load retried from a fresh open, as for the skeleton */
+	while (tries < LOAD_TRIES) {
+		tries++;
+		log_len = 0;
+		log_buf[0] = 0;
+		o->obj = bpf_object__open_file(path, NULL);
+		if (!o->obj) {
+			e = -errno;
+			libbpf_set_print(old_print);
+			free(o);
+			return fail(err, e, "cannot open %s: %s", path, strerror(-e));
+		}
+		block_async_signals(&old);
+		e = bpf_object__load(o->obj);
+		pthread_sigmask(SIG_SETMASK, &old, NULL);
+		if (!e)
+			break;
+		bpf_object__close(o->obj);
+		o->obj = NULL;
+		if (!load_interrupted(e))
+			break;
 	}
-	e = bpf_object__load(o->obj);
 	libbpf_set_print(old_print);
 	if (e) {
-		fail(err, e, "cannot load %s: %s\n%s", path, strerror(-e), log_tail(3000));
-		bpf_object__close(o->obj);
+		if (load_interrupted(e))
+			fail_interrupted(err, e, tries, path);
+		else
+			fail(err, e, "cannot load %s: %s\n%s", path, strerror(-e), log_tail(3000));
 		free(o);
 		return e;
 	}

@@ -59,6 +59,12 @@ export function explainKernelError(e: unknown, what: string): FlowlensError {
   const err = e as NativeError;
   const msg = err?.message ?? String(e);
   switch (err?.errno) {
+    // before the verifier match: libbpf prints the log of an interrupted load too, and that is no rejection
+    case 4: // EINTR
+    case 11: // EAGAIN: the verifier stops whenever a signal is pending (the addon has already retried)
+      return new FlowlensError('FLOW_ERR_INTERRUPTED',
+        `${what} (interrupted by signals, not rejected by the verifier): ${msg.split('\n')[0]}`,
+        'run it again; if a profiler or a timer sends this process signals at a high rate (node --cpu-prof, perf record), lower its rate or start it after flowlens has loaded');
     case 1: // EPERM
       return new FlowlensError('FLOW_ERR_PERMISSION', `${what}: permission denied. ${msg}`,
         'run as root, or with CAP_BPF, CAP_NET_ADMIN and CAP_PERFMON');

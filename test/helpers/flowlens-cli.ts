@@ -20,16 +20,16 @@ export function cliBuilt(): boolean {
  * runner puts its own process tracking into NODE_OPTIONS of every child it can see (it writes
  * under .tap/); the CLI is tested as a user runs it, without that. `env` execs node, so the
  * child's PID stays the CLI's own. `root`: the checkout as the child's user can read it
- * (test/helpers/readable-checkout.ts).
+ * (test/helpers/readable-checkout.ts). `nodeArgs`: node's own options before the script (`--cpu-prof`).
  */
-export function cliCommand(args: string[], root = repoRoot): [string, string[]] {
+export function cliCommand(args: string[], root = repoRoot, nodeArgs: string[] = []): [string, string[]] {
   // `run` keeps history in /var/lib/flowlens by default: tests that are not about
   // history keep the host's directory clean
   const history = args[0] === 'run' && !args.some((a) => a === '--data-dir' || a === '--no-history' || a === '--config') ? ['--no-history'] : [];
   // and the APIs listen on 127.0.0.1:8080/50051 by default, which may be taken in the
   // test's namespace: tests that are not about the APIs leave them off
   const api = args[0] === 'run' && !args.some((a) => ['--http-port', '--grpc-port', '--listen', '--no-api', '--config'].includes(a)) ? ['--no-api'] : [];
-  return ['env', ['-u', 'NODE_OPTIONS', process.execPath, path.join(root, 'dist/src/cli.js'), ...args, ...history, ...api]];
+  return ['env', ['-u', 'NODE_OPTIONS', process.execPath, ...nodeArgs, path.join(root, 'dist/src/cli.js'), ...args, ...history, ...api]];
 }
 
 /** Runs one CLI command to its end (in UTC, 30 s at most) and gives its exit code and output. */
@@ -72,9 +72,9 @@ export class CliRun {
     });
   }
 
-  /** Starts `flowlens run --iface <end> --format ndjson <args>` in the end's namespace. */
-  static start(lab: Lab, where: End, args: string[]): CliRun {
-    return new CliRun(lab.spawn(where, ...cliCommand(['run', '--iface', where.name, '--format', 'ndjson', ...args])));
+  /** Starts `flowlens run --iface <end> --format ndjson <args>` in the end's namespace (node given `nodeArgs`). */
+  static start(lab: Lab, where: End, args: string[], nodeArgs: string[] = []): CliRun {
+    return new CliRun(lab.spawn(where, ...cliCommand(['run', '--iface', where.name, '--format', 'ndjson', ...args], repoRoot, nodeArgs)));
   }
 
   async waitFor(pred: (r: CliRun) => boolean, timeoutMs: number): Promise<boolean> {
