@@ -6,7 +6,7 @@
  * interval, so it bounds how many flows per second the control plane keeps up
  * with.
  *
- *   node --import tsx bench/flows.ts [--flows 10000,65536,262144] [--reps 5]
+ *   node --import tsx bench/flows.ts [--flows 10000,65536,262144] [--reps 5] [--sizes varied|equal]
  *
  * Names and devices are looked up as in `flowlens run` (empty tables: every
  * session stays unnamed, so each interval retries its lookups).
@@ -29,9 +29,23 @@ import { RemoteEnrichment } from '../src/enrich/remote.js';
 import { flowBatch, totalsFor, type FlowSpec } from '../test/helpers/flow-batch.js';
 import { median, printHeader, table } from './lib.js';
 
-const { values } = parseArgs({ options: { flows: { type: 'string', default: '10000,65536,262144' }, reps: { type: 'string', default: '5' } } });
+const { values } = parseArgs({ options: { flows: { type: 'string', default: '10000,65536,262144' }, reps: { type: 'string', default: '5' }, sizes: { type: 'string', default: 'varied' } } });
+const sizes = values.sizes!;
+if (sizes !== 'varied' && sizes !== 'equal') throw new Error(`--sizes is varied or equal, not "${sizes}"`);
 const counts = values.flows!.split(',').map(Number);
 const reps = Number(values.reps);
+
+/**
+ * A conversation's download bytes. `varied`: a gateway's mix, one in ten large
+ * and the rest small, in no order (as the kernel's hash table drains them),
+ * so the talker rows must really be ranked; `equal`: every one alike (the
+ * bench's shape before, whose rows came out already in order).
+ */
+function downBytes(i: number): number {
+  if (sizes === 'equal') return 30000;
+  const h = Math.imul(i ^ 0x9e3779b9, 0x85ebca6b) >>> 0;
+  return h % 10 === 0 ? 10_000 + (h % 1_000_000) : 60 * (1 + (h % 8));
+}
 
 /** Both directions of n/2 conversations between LAN hosts and public addresses; `salt` makes them distinct. */
 function specs(n: number, salt: number, ids = true): FlowSpec[] {
@@ -42,7 +56,7 @@ function specs(n: number, salt: number, ids = true): FlowSpec[] {
     const port = 40000 + (i % 20000);
     const id = (k: number) => (ids ? { flowId: 2 * i + k } : {});
     out.push({ direction: 'egress', protocol: 6, src: local, dst: remote, srcPort: port, dstPort: 443, packets: 10, bytes: 1500, tcpFlags: 0x18, ...id(0) });
-    out.push({ direction: 'ingress', protocol: 6, src: remote, dst: local, srcPort: 443, dstPort: port, packets: 20, bytes: 30000, tcpFlags: 0x18, ...id(1) });
+    out.push({ direction: 'ingress', protocol: 6, src: remote, dst: local, srcPort: 443, dstPort: port, packets: 20, bytes: downBytes(i), tcpFlags: 0x18, ...id(1) });
   }
   return out;
 }
@@ -91,4 +105,4 @@ for (const n of counts) for (const ids of [true, false]) {
     perFlow(steady), perFlow(churn), perFlow(steadyCpu), perFlow(churnCpu), heap.toFixed(0)]);
 }
 console.log(table(['flows/interval', 'flow ids', 'sessions', 'new sessions ms', 'known sessions ms', 'ns/flow (known)', 'ns/flow (new)', 'CPU ns/flow (known)', 'CPU ns/flow (new)', 'heap MB'], rows));
-console.log(`(medians of ${reps} fresh processors, 3 known intervals each; CPU: the whole process's user + system time, GC threads included)`);
+console.log(`(medians of ${reps} fresh processors, 3 known intervals each; conversation sizes ${sizes}; CPU: the whole process's user + system time, GC threads included)`);

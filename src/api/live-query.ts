@@ -14,7 +14,7 @@
  */
 import type { LiveSession as Session, LiveSessions } from '../flows/live.js';
 import { TALKER_DIMENSIONS, TALKER_SCOPES, talkerSet, type IntervalStats, type TalkerDimension, type TalkerRow, type TalkerScope, type TalkerSet, type TrafficScope, type UpDown } from '../flows/types.js';
-import { addCounts, addToMap, cutTop, OTHER_KEY, unlabelled, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
+import { addCounts, addToMap, cutTop, OTHER_KEY, RANKED_ROWS, unlabelled, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import { matches, needsLabelsOrAddresses, prepare, protocolsNamed } from '../flows/session-filter.js';
 import type { SessionFilter, TalkerTotal } from '../store/types.js';
 import { FlowlensError } from '../errors.js';
@@ -75,8 +75,8 @@ export interface Realtime {
 }
 
 export const MAX_PAGE = 10_000;
-/** Talker rows kept per dimension and interval; smaller ones are summed into "other". */
-const KEEP_PER_INTERVAL = 1000;
+/** Talker rows kept per dimension and interval (an interval's ranked rows); smaller ones are summed into "other". */
+const KEEP_PER_INTERVAL = RANKED_ROWS;
 export const MAX_WINDOW_SECONDS = 300;
 export const MAX_REALTIME_SECONDS = 300;
 

@@ -10,6 +10,7 @@ import type { Interval } from '../collector/index.js';
 import type { FlowlensConfig } from '../config/index.js';
 import type { IntervalStats } from '../flows/types.js';
 import { TALKER_DIMENSIONS } from '../flows/types.js';
+import { topRows } from '../flows/talkers.js';
 import type { Monitor } from '../monitor.js';
 import type { Flowlens } from '../compose.js';
 import type { Transition } from '../alerts/engine.js';
@@ -68,7 +69,7 @@ export function statsLines(s: IntervalStats, top: number, lines: string[]): void
       type: 'interval', start: s.start, end: s.end, traffic: s.traffic,
       activeSessions: s.activeSessions, activeRemotes: s.activeRemotes,
       // devices are not in the NDJSON lines (their shape predates them): top --by device and the APIs have them
-      talkers: Object.fromEntries(TALKER_DIMENSIONS.filter((d) => d !== 'device').map((d) => [d, s.talkers[d].slice(0, top)])),
+      talkers: Object.fromEntries(TALKER_DIMENSIONS.filter((d) => d !== 'device').map((d) => [d, topRows(s.talkers[d], top)])),
     }));
   }
   for (const e of s.endedSessions) lines.push(JSON.stringify({ type: 'session', ...e }));

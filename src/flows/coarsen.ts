@@ -8,16 +8,17 @@
  * (MonitorStatus.coarsenedIntervals).
  */
 import { TALKER_DIMENSIONS, TALKER_SCOPES, type IntervalStats, type TalkerDimension, type TalkerRow } from './types.js';
-import { addCounts, OTHER_KEY, unlabelled, zeroCounts } from './talkers.js';
+import { addCounts, OTHER_KEY, RANKED_ROWS, unlabelled, zeroCounts } from './talkers.js';
 
 /**
- * Rows kept per dimension in a coarsened interval: the live query keeps as many
- * per interval anyway (api/live-query.ts), and the history's hourly top N and
- * the series budgets of /metrics and InfluxDB are far below it.
+ * Rows kept per dimension in a coarsened interval: the ranked rows of an
+ * interval (the live query keeps as many per interval anyway, api/live-query.ts),
+ * and the history's hourly top N and the series budgets of /metrics and
+ * InfluxDB are far below it.
  */
-export const COARSE_TALKERS = 1000;
+export const COARSE_TALKERS = RANKED_ROWS;
 
-/** The rows (by bytes descending, as IntervalStats keeps them) cut to `keep` and one "other" row after them. */
+/** The rows (ranked by bytes, as IntervalStats keeps them; `keep` ≤ RANKED_ROWS) cut to `keep` and one "other" row after them. */
 function cut(rows: TalkerRow[], keep: number): TalkerRow[] {
   if (rows.length <= keep) return rows;
   const kept: TalkerRow[] = [];

@@ -13,7 +13,7 @@ import { FLOW_ID_NONE } from '../collector/decode.js';
 import type { AddressClassifier } from '../net/classify.js';
 import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, isIcmp, protocolName } from '../net/protocols.js';
 import { TrafficFilter, type FilterConfig } from './filters.js';
-import { isZero, newAccumulator, resetCounts, rowOf, subtractCounts, totalBytes, type TalkerAccumulator } from './talkers.js';
+import { isZero, newAccumulator, rankRows, resetCounts, rowOf, subtractCounts, type TalkerAccumulator } from './talkers.js';
 import type { LiveSessions } from './live.js';
 import { Session, guessInitiator, sessionId, sessionKeyParts, type RemoteLabels, type SessionConfig } from './sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow, type TrafficScope, type UpDown } from './types.js';
@@ -297,7 +297,7 @@ export class FlowProcessor {
       if (s.scope === 'lan') for (let d = LAN_BASE; d < LAN_BASE + DIM_COUNT; d++) this.accumulate(accs[d]!, rows[d]!, s, n);
     }
     // copies: consumers keep rows past this interval, the accumulators start again at the next
-    const sorted = (slot: number) => rows[slot]!.map(rowOf).sort((a, b) => totalBytes(b) - totalBytes(a) || (a.key < b.key ? -1 : 1));
+    const sorted = (slot: number) => rankRows(rows[slot]!.map(rowOf));
     const all = {} as Record<TalkerDimension, TalkerRow[]>;
     const lan = {} as Record<TalkerDimension, TalkerRow[]>;
     const internet = {} as Record<TalkerDimension, TalkerRow[]>;
@@ -456,7 +456,7 @@ export class FlowProcessor {
 }
 
 /**
- * `all` minus `part`, key by key (both sorted by bytes, as the processor makes
+ * `all` minus `part`, key by key (both ranked by bytes, as the processor makes
  * them): the internet talkers from all and LAN. Rows without a LAN part are
  * the same objects (rows are read-only once made); when nothing is LAN, the
  * same array.
@@ -474,6 +474,6 @@ function withoutRows(all: TalkerRow[], part: TalkerRow[]): TalkerRow[] {
     changed = true;
     if (!isZero(rest)) out.push(rest);
   }
-  if (changed) out.sort((a, b) => totalBytes(b) - totalBytes(a) || (a.key < b.key ? -1 : 1));
+  if (changed) rankRows(out);
   return out;
 }

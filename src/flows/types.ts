@@ -112,7 +112,11 @@ export interface IntervalStats {
   /** Sessions alive at the end of the interval, and distinct remote addresses among them. */
   activeSessions: number;
   activeRemotes: number;
-  /** Every key with traffic in the interval, by bytes (up + down) descending: consumers cut top-K. */
+  /**
+   * Every key with traffic in the interval. The largest RANKED_ROWS (flows/talkers.ts) come
+   * first, by bytes (up + down) descending, then key; the rest follow in no order. Consumers
+   * cut at most that many (topRows for more), or sum them all.
+   */
   talkers: Record<TalkerDimension, TalkerRow[]>;
   /** The same per scope: the rows of internet sessions and of LAN sessions (absent: not split). */
   scopedTalkers?: Record<TalkerScope, Record<TalkerDimension, TalkerRow[]>>;
