@@ -286,6 +286,12 @@ export class FlowProcessor {
   /** Labels new sessions, updates TCP state, and sums the touched sessions' deltas per talker key (all traffic, and per scope). */
   private talkers(touched: Session[], n: number, now: number): Pick<IntervalStats, 'talkers'> & { scopedTalkers: NonNullable<IntervalStats['scopedTalkers']> } {
     const rows: TalkerAccumulator[][] = Array.from({ length: SLOT_COUNT }, () => []);
+    // an interval of LAN sessions only (a NAS, a LAN-side replay): its LAN talkers are all of
+    // them, the very same rows, summed once; the history keeps them in shared maps as it does
+    // internet sets with no LAN traffic (store/pending.ts)
+    let onlyLan = touched.length > 0;
+    for (const s of touched) if (s.scope !== 'lan') { onlyLan = false; break; }
+    const lanSlots = !onlyLan;
     for (const s of touched) {
       if (s.created === n && s.protocol === IPPROTO_TCP && !((s.tcpFlagsUp | s.tcpFlagsDown) & TCP_SYN)) {
         s.initiator = guessInitiator(s.localPort, s.remotePort); // joined mid-stream
@@ -294,7 +300,7 @@ export class FlowProcessor {
       if (s.created === n || (s.unnamedSince && now - s.unnamedSince < NAME_RETRY_MS)) this.label(s, now);
       const accs = s.talkers;
       for (let d = 0; d < DIM_COUNT; d++) this.accumulate(accs[d]!, rows[d]!, s, n);
-      if (s.scope === 'lan') for (let d = LAN_BASE; d < LAN_BASE + DIM_COUNT; d++) this.accumulate(accs[d]!, rows[d]!, s, n);
+      if (lanSlots && s.scope === 'lan') for (let d = LAN_BASE; d < LAN_BASE + DIM_COUNT; d++) this.accumulate(accs[d]!, rows[d]!, s, n);
     }
     // copies: consumers keep rows past this interval, the accumulators start again at the next
     const sorted = (slot: number) => rankRows(rows[slot]!.map(rowOf));
@@ -303,8 +309,8 @@ export class FlowProcessor {
     const internet = {} as Record<TalkerDimension, TalkerRow[]>;
     TALKER_DIMENSIONS.forEach((dim, d) => {
       all[dim] = sorted(d);
-      lan[dim] = sorted(LAN_BASE + d);
-      internet[dim] = withoutRows(all[dim], lan[dim]);
+      lan[dim] = onlyLan ? all[dim] : sorted(LAN_BASE + d);
+      internet[dim] = onlyLan ? [] : withoutRows(all[dim], lan[dim]);
     });
     return { talkers: all, scopedTalkers: { internet, lan } };
   }

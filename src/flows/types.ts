@@ -118,7 +118,11 @@ export interface IntervalStats {
    * cut at most that many (topRows for more), or sum them all.
    */
   talkers: Record<TalkerDimension, TalkerRow[]>;
-  /** The same per scope: the rows of internet sessions and of LAN sessions (absent: not split). */
+  /**
+   * The same per scope: the rows of internet sessions and of LAN sessions (absent: not split).
+   * A scope with all of the interval's traffic has all traffic's very arrays (no LAN
+   * traffic: internet's; LAN traffic only: LAN's), so a consumer can do that work once.
+   */
   scopedTalkers?: Record<TalkerScope, Record<TalkerDimension, TalkerRow[]>>;
   /** Sessions that ended during the interval (for the session log). */
   endedSessions: SessionRecord[];

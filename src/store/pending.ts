@@ -91,7 +91,7 @@ export class Pending {
         this.traffic.set(k, { minute, iface: r.iface, direction: r.direction, scope: r.scope, bytes: r.bytes, packets: r.packets });
       }
     }
-    if (dims) this.shareInternetSets(stats, hour, dims);
+    if (dims) this.shareScopedSets(stats, hour, dims);
     for (const [dim, rows] of sets) {
       if (!rows?.length || !dims) continue;
       let m = dims.get(dim);
@@ -120,9 +120,11 @@ export class Pending {
       // a shared set's open state is its base's: the same keys changed
       const changed = this.changedKeys.get(hour)!;
       for (const d of TALKER_DIMENSIONS) {
-        const set = talkerSet(d, 'internet');
         const c = changed.get(d);
-        if (c !== undefined && dims.has(set) && dims.get(set) === dims.get(d)) changed.set(set, c);
+        for (const scope of TALKER_SCOPES) {
+          const set = talkerSet(d, scope);
+          if (c !== undefined && dims.has(set) && dims.get(set) === dims.get(d)) changed.set(set, c);
+        }
       }
       this.dirtyHours.add(hour);
     }
@@ -132,42 +134,45 @@ export class Pending {
   }
 
   /**
-   * Internet talkers are all traffic's minus LAN's; with no LAN traffic the
-   * flows stage hands over the very same rows for both. While that holds for a
-   * dimension through an hour (and a flush window), its internet set shares
-   * the all-traffic set's maps instead of summing every row twice: on an
-   * internet-only host half the history's per-interval work and memory. The
-   * first interval whose rows differ gets the internet set maps of its own,
-   * copies of the shared ones, before anything of it is counted.
+   * A scope with all of an interval's traffic gets all traffic's very rows
+   * from the flows stage: internet's with no LAN traffic, LAN's with LAN
+   * traffic only (a NAS). While that holds for a dimension through an hour
+   * (and a flush window), that scope's set shares the all-traffic set's maps
+   * instead of summing every row twice: half the history's per-interval work
+   * and memory. The first interval whose rows differ gets the scope's set
+   * maps of its own, copies of the shared ones, before anything of it is
+   * counted.
    */
-  private shareInternetSets(stats: IntervalStats, hour: number, dims: Map<TalkerSet, TalkerMap>): void {
+  private shareScopedSets(stats: IntervalStats, hour: number, dims: Map<TalkerSet, TalkerMap>): void {
     for (const d of TALKER_DIMENSIONS) {
-      const set = talkerSet(d, 'internet');
       // an interval may leave a dimension out (an older caller's JSON): no rows
       const rows = stats.talkers[d] ?? [];
-      const internetRows = stats.scopedTalkers?.internet[d] ?? [];
-      // no rows in either: nothing to tell them apart by
-      const same = internetRows === stats.talkers[d] || (rows.length === 0 && internetRows.length === 0);
-      const share = (maps: Map<TalkerSet, TalkerMap>, ownChangedKeys?: () => void) => {
-        const all = maps.get(d);
-        const internet = maps.get(set);
-        if (same && rows.length > 0 && !all && !internet) {
-          const m: TalkerMap = new Map();
-          maps.set(d, m);
-          maps.set(set, m);
-        } else if (!same && internet && internet === all) {
-          const copy: TalkerMap = new Map();
-          mergeMaps(copy, internet);
-          maps.set(set, copy);
-          ownChangedKeys?.();
-        }
-      };
-      share(dims, () => {
-        const changed = this.changedKeys.get(hour)!;
-        const c = changed.get(d);
-        changed.set(set, c instanceof Set ? new Set(c) : c ?? new Set());
-      });
-      share(this.window);
+      for (const scope of TALKER_SCOPES) {
+        const set = talkerSet(d, scope);
+        const scopedRows = stats.scopedTalkers?.[scope][d] ?? [];
+        // no rows in either: nothing to tell them apart by
+        const same = scopedRows === stats.talkers[d] || (rows.length === 0 && scopedRows.length === 0);
+        const share = (maps: Map<TalkerSet, TalkerMap>, ownChangedKeys?: () => void) => {
+          const all = maps.get(d);
+          const scoped = maps.get(set);
+          if (same && rows.length > 0 && !all && !scoped) {
+            const m: TalkerMap = new Map();
+            maps.set(d, m);
+            maps.set(set, m);
+          } else if (!same && scoped && scoped === all) {
+            const copy: TalkerMap = new Map();
+            mergeMaps(copy, scoped);
+            maps.set(set, copy);
+            ownChangedKeys?.();
+          }
+        };
+        share(dims, () => {
+          const changed = this.changedKeys.get(hour)!;
+          const c = changed.get(d);
+          changed.set(set, c instanceof Set ? new Set(c) : c ?? new Set());
+        });
+        share(this.window);
+      }
     }
   }
 
@@ -238,9 +243,10 @@ export class Pending {
   }
 }
 
-/** The all-traffic set an internet set may share its maps with (shareInternetSets); undefined for any other set. */
+/** The all-traffic set a scope's set may share its maps with (shareScopedSets); undefined for all traffic's own sets. */
 function baseOf(set: TalkerSet): TalkerDimension | undefined {
-  return set.endsWith('@internet') ? (set.slice(0, -'@internet'.length) as TalkerDimension) : undefined;
+  const at = set.indexOf('@');
+  return at > 0 ? (set.slice(0, at) as TalkerDimension) : undefined;
 }
 
 /** An interval's talker rows under the names they are kept by: each dimension, and each dimension × scope. */
@@ -263,7 +269,7 @@ function validate(s: IntervalStats): void {
   }
   const checked = new Set<TalkerRow[]>();
   for (const [dim, rows] of talkerRowsOf(s)) {
-    // an internet set with no LAN traffic is all traffic's very rows: checked once
+    // a scope with all the traffic has all traffic's very rows: checked once
     if (!rows || checked.has(rows)) continue;
     checked.add(rows);
     for (const r of rows) {

@@ -2,7 +2,7 @@
  * The history keeps the internet talkers of an internet-only stretch in the
  * same maps as all traffic's (the flows stage hands over the very same rows
  * for both), and gives them their own the first time LAN traffic makes them
- * differ. Whatever the order of internet-only and mixed intervals, flushes and
+ * differ; the same for the LAN talkers of a LAN-only stretch (a NAS). Whatever the order of internet-only and mixed intervals, flushes and
  * restarts, every set — all, internet, LAN — must hold exactly the sum of its
  * rows, key by key, as the flows stage made them: checked against sums the
  * test makes itself from the processor's output.
@@ -31,6 +31,9 @@ const internetOnly = (k: number): FlowSpec[] => [
 ];
 // the LAN backup goes to the same host that also talks to the internet, so keys are in both scopes
 const mixed = (k: number): FlowSpec[] => [...internetOnly(k), ...tcp('192.168.1.10', 40002, '192.168.1.20', 70_000, 300)];
+
+// a NAS's own traffic: a LAN backup only
+const lanOnly = (k: number): FlowSpec[] => tcp('192.168.1.10', 40002, '192.168.1.20', 7000 * k, 300);
 
 type Sums = Map<string, Map<string, number>>;
 
@@ -135,4 +138,48 @@ t.test('an internet set that shared its maps before a flush window: the live win
   t.equal(bytes('ip', 'internet', '192.168.1.20'), undefined, 'the internet window does not');
   t.equal(bytes('ip', 'lan', '192.168.1.20'), 70_300, 'the LAN window does');
   t.equal(bytes('host', 'internet', '192.168.1.10'), 1100 * (2 + 3), 'the local host\'s internet window: without its backup');
+});
+
+t.test('LAN-only (a NAS), then internet, then LAN-only again: every set exact, held and flushed, across a restart', async (t) => {
+  const dir = tempDataDir(t, 'shared-lan');
+  const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, [HOST]);
+  const p = new FlowProcessor({ sessions: defaultSessionConfig(), filters: { ignore: [], keep: [] } }, classifier);
+  const sums: Sums = new Map();
+  let end = T0;
+  const clock = () => end;
+  let store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock, hourlyTopN: 100 });
+  t.teardown(() => store.close());
+  const add = (specs: FlowSpec[]): IntervalStats => {
+    end += 60_000;
+    const s = p.process({ start: end - 60_000, end, flows: flowBatch(specs, end - 500), totals: totalsFor(specs) });
+    addSums(sums, s);
+    store.add(s);
+    return s;
+  };
+  const first = add(lanOnly(1));
+  t.equal(first.scopedTalkers!.lan.ip, first.talkers.ip, 'LAN traffic only: the flows stage hands over the same rows for all and LAN');
+  t.same(first.scopedTalkers!.internet.ip, [], 'and none for the internet');
+  t.equal(first.talkers.host[0]!.bytesUp, 7000, 'the rows are the backup\'s');
+  add(lanOnly(2));
+  checkAll(t, store, sums, 'LAN-only, held');
+  store.flush();
+  checkAll(t, store, sums, 'LAN-only, flushed');
+  const m = add(mixed(3));
+  t.not(m.scopedTalkers!.lan.ip, m.talkers.ip, 'with internet traffic the rows differ');
+  checkAll(t, store, sums, 'after the first internet interval, held');
+  add(lanOnly(4));
+  add(internetOnly(5));
+  add(lanOnly(6));
+  store.flush();
+  checkAll(t, store, sums, 'mixed, flushed');
+  store.close();
+  store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock, hourlyTopN: 100 });
+  add(lanOnly(7));
+  add(mixed(8));
+  checkAll(t, store, sums, 'after a restart, held');
+  store.flush();
+  checkAll(t, store, sums, 'after a restart, flushed');
+  t.equal(stored(store, 'host@lan').get('192.168.1.10'), 7000 * (1 + 2 + 4 + 6 + 7) + 300 * 5 + 70_300 * 2, 'the NAS\'s LAN bytes: every backup interval\'s, none of its internet traffic');
+  t.equal(stored(store, 'ip@internet').get('192.168.1.20'), undefined, 'the LAN peer is no internet remote');
+  t.equal(stored(store, 'ip@internet').get('203.0.113.1'), 1100 * (3 + 5 + 8), 'the internet remote: its three intervals');
 });

@@ -98,3 +98,29 @@ t.test('after kill -9, internet talkers that shared all traffic\'s maps keep eac
     t.equal(top.other.bytes, 0, `${scope || 'all'}: nothing left in "other"`);
   }
 });
+
+t.test('after kill -9, LAN talkers that shared all traffic\'s maps (LAN traffic only) keep each key\'s bytes too', async (t) => {
+  const dir = tempDataDir(t, 'kill9-shared-lan');
+  const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, ['192.168.1.1']);
+  const p = new FlowProcessor({ sessions: defaultSessionConfig(), filters: { ignore: [], keep: [] } }, classifier);
+  const udp = (local: string, remote: string, down: number): FlowSpec[] => [
+    { direction: 'ingress', protocol: 17, src: remote, dst: local, srcPort: 5000, dstPort: 40000, packets: 1, bytes: down },
+  ];
+  const at = (end: number, specs: FlowSpec[]) => p.process({ start: end - 60_000, end, flows: flowBatch(specs, end - 500), totals: totalsFor(specs) });
+  const local = '192.168.1.10';
+  // LAN only: 4 LAN peers, top 2 stored; the flows stage hands over one set of rows for all and LAN
+  const first = at(T0 + 60_000, [...udp(local, '192.168.1.21', 1000), ...udp(local, '192.168.1.22', 500), ...udp(local, '192.168.1.23', 40), ...udp(local, '192.168.1.24', 30)]);
+  t.equal(first.scopedTalkers!.lan.ip, first.talkers.ip, 'LAN traffic only: the same rows');
+  const second = at(T0 + 120_000, udp(local, '192.168.1.23', 2));
+  await flushThenKill(t, dir, [{ stats: first }, { stats: second }]);
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => CLOCK, hourlyTopN: 2 });
+  t.teardown(() => store.close());
+  // after the restart, internet traffic: LAN and all differ from now on
+  store.add(at(T0 + 180_000, [...udp(local, '192.168.1.23', 900), ...udp(local, '203.0.113.9', 7000)]));
+  for (const scope of ['', 'lan'] as const) {
+    const top = store.topTalkers({ dimension: 'ip', scope, from: T0, to: T0 + H, limit: 10 });
+    const want = [['203.0.113.9', 7000], ['192.168.1.21', 1000], ['192.168.1.23', 942], ['192.168.1.22', 500], ['192.168.1.24', 30]].filter(([k]) => scope === '' || k !== '203.0.113.9');
+    t.same(top.rows.map((r) => [r.key, r.bytes]), want, `${scope || 'all'}: every peer with all its bytes (192.168.1.23: 42 before the kill, 900 after)`);
+    t.equal(top.other.bytes, 0, `${scope || 'all'}: nothing left in "other"`);
+  }
+});
