@@ -14,7 +14,7 @@
  * rx_packets counter. Medians of --reps runs; each run starts a fresh flowlens.
  *
  *   node --import tsx bench/gateway.ts [--flows 10000,100000] [--with-500k] [--reps 3]
- *       [--warmup 10] [--seconds 30] [--pps-per-flow 1.5]
+ *       [--warmup 10] [--seconds 30] [--pps-per-flow 1.5] [--profile DIR]
  *
  * Needs root and tcpreplay. Cleans up its namespace, links and processes on
  * exit and on Ctrl-C. Prints figures; asserts nothing.
@@ -38,6 +38,8 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '10' },
     seconds: { type: 'string', default: '30' },
     'pps-per-flow': { type: 'string', default: '1.5' },
+    // a CPU profile of each flowlens run (node --cpu-prof), written when it stops
+    profile: { type: 'string' },
   },
 });
 const flowCounts = values.flows!.split(',').map(Number);
@@ -146,7 +148,8 @@ async function oneRun(n: number, pcap: string): Promise<RunFigures> {
   const dataDir = mkdtempSync(path.join(tmp, 'data-'));
   const args = [CLI, 'run', '--iface', MON, '--format', 'none', '--interval', '1s', '--map-size', String(mapSizeFor(n)),
     '--max-sessions', '2000000', '--data-dir', dataDir, '--http-port', '0', '--grpc-port', '0'];
-  const flowlens = track(spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } }));
+  const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
+  const flowlens = track(spawn(process.execPath, [...profile, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } }));
   let stderr = '';
   const api = await new Promise<string>((resolve, reject) => {
     flowlens.stderr!.setEncoding('utf8').on('data', (d: string) => {
