@@ -166,6 +166,8 @@ export class Store {
 
   private source(): q.Source {
     if (this.closed) throw new FlowlensError('FLOW_ERR_STORE', 'the history store is closed');
+    // queries read the held hours: with every interval added so far
+    this.pending?.settle();
     return { db: this.db, pending: this.pending, now: this.clock(), closed: this.closedSums };
   }
 
@@ -243,6 +245,7 @@ export class Store {
    */
   flush(): FlushResult {
     const { pending } = this.writable();
+    pending.settle();
     const now = this.clock();
     const result: FlushResult = { at: now, traffic: pending.traffic.size, talkers: 0, sessions: 0 };
     try {

@@ -54,8 +54,10 @@ export class Pending {
    * longer kept whole (a restart after kill -9 continues it from its cut rows).
    */
   readonly changedKeys = new Map<number, Map<TalkerSet, Set<string> | 'all' | null>>();
-  /** Talkers added since the last flush (the live window), per dimension and per dimension × scope. */
+  /** Talkers added since the last flush (the live window), per dimension and per dimension × scope. Settled (settle()). */
   readonly window = new Map<TalkerSet, TalkerMap>();
+  /** hour → set → key → counts added since the last settle(): not yet in `hours` nor in `window`. */
+  private readonly unsettled = new Map<number, Map<TalkerSet, TalkerMap>>();
   readonly sessions: SessionRecord[] = [];
   /** Wall-clock span of the intervals added since the last flush (the live window). */
   windowStart = Infinity;
@@ -91,42 +93,23 @@ export class Pending {
         this.traffic.set(k, { minute, iface: r.iface, direction: r.direction, scope: r.scope, bytes: r.bytes, packets: r.packets });
       }
     }
-    if (dims) this.shareScopedSets(stats, hour, dims);
-    for (const [dim, rows] of sets) {
-      if (!rows?.length || !dims) continue;
-      let m = dims.get(dim);
-      if (!m) dims.set(dim, (m = new Map()));
-      let w = this.window.get(dim);
-      if (!w) this.window.set(dim, (w = new Map()));
-      // a set that shares its maps with all traffic's was counted with it
-      const base = baseOf(dim);
-      const countHour = !(base && dims.get(base) === m);
-      const countWindow = !(base && this.window.get(base) === w);
-      const changed = countHour ? this.changedOf(hour, dim, m.size + rows.length) : undefined;
-      if (countHour) {
-        for (const r of rows) {
-          addToMap(m, r.key, r);
-          if (changed) changed.add(r.key);
-        }
-      }
-      if (countWindow) for (const r of rows) addToMap(w, r.key, r);
-      if (countHour && m.size > this.keysLimit) {
-        foldSmallest(m, Math.floor(this.keysLimit / 2));
-        if (this.changedKeys.get(hour)!.get(dim) !== null) this.changedKeys.get(hour)!.set(dim, 'all');
-      }
-      if (countWindow && w.size > this.keysLimit) foldSmallest(w, Math.floor(this.keysLimit / 2));
-    }
     if (dims) {
-      // a shared set's open state is its base's: the same keys changed
-      const changed = this.changedKeys.get(hour)!;
-      for (const d of TALKER_DIMENSIONS) {
-        const c = changed.get(d);
-        for (const scope of TALKER_SCOPES) {
-          const set = talkerSet(d, scope);
-          if (c !== undefined && dims.has(set) && dims.get(set) === dims.get(d)) changed.set(set, c);
-        }
+      let delta = this.unsettled.get(hour);
+      if (!delta) this.unsettled.set(hour, (delta = new Map()));
+      shareByRows(stats, delta);
+      let full = false;
+      for (const [set, rows] of sets) {
+        if (!rows?.length) continue;
+        let m = delta.get(set);
+        if (!m) delta.set(set, (m = new Map()));
+        // a set that shares its map with all traffic's is counted with it
+        const base = baseOf(set);
+        if (base && delta.get(base) === m) continue;
+        for (const r of rows) addToMap(m, r.key, r);
+        if (m.size > this.keysLimit) full = true;
       }
       this.dirtyHours.add(hour);
+      if (full) this.settle();
     }
     for (const s of stats.endedSessions) this.sessions.push(s);
     if (stats.start < this.windowStart) this.windowStart = stats.start;
@@ -134,46 +117,40 @@ export class Pending {
   }
 
   /**
-   * A scope with all of an interval's traffic gets all traffic's very rows
-   * from the flows stage: internet's with no LAN traffic, LAN's with LAN
-   * traffic only (a NAS). While that holds for a dimension through an hour
-   * (and a flush window), that scope's set shares the all-traffic set's maps
-   * instead of summing every row twice: half the history's per-interval work
-   * and memory. The first interval whose rows differ gets the scope's set
-   * maps of its own, copies of the shared ones, before anything of it is
-   * counted.
+   * Adds the counts that came since the last settle to the held hours and to
+   * the live window. An interval is counted into one small map per set (its
+   * hour's unsettled counts), not into the hour's and the window's maps both:
+   * on a busy gateway most keys come back every interval, so the two large
+   * maps see each key once per settle instead of once per interval. Anything
+   * that reads the hours or the window settles first (the store's queries,
+   * a flush); so does an add that takes a set past the keys limit.
    */
-  private shareScopedSets(stats: IntervalStats, hour: number, dims: Map<TalkerSet, TalkerMap>): void {
-    for (const d of TALKER_DIMENSIONS) {
-      // an interval may leave a dimension out (an older caller's JSON): no rows
-      const rows = stats.talkers[d] ?? [];
-      for (const scope of TALKER_SCOPES) {
-        const set = talkerSet(d, scope);
-        const scopedRows = stats.scopedTalkers?.[scope][d] ?? [];
-        // no rows in either: nothing to tell them apart by
-        const same = scopedRows === stats.talkers[d] || (rows.length === 0 && scopedRows.length === 0);
-        const share = (maps: Map<TalkerSet, TalkerMap>, ownChangedKeys?: () => void) => {
-          const all = maps.get(d);
-          const scoped = maps.get(set);
-          if (same && rows.length > 0 && !all && !scoped) {
-            const m: TalkerMap = new Map();
-            maps.set(d, m);
-            maps.set(set, m);
-          } else if (!same && scoped && scoped === all) {
-            const copy: TalkerMap = new Map();
-            mergeMaps(copy, scoped);
-            maps.set(set, copy);
-            ownChangedKeys?.();
-          }
-        };
-        share(dims, () => {
-          const changed = this.changedKeys.get(hour)!;
-          const c = changed.get(d);
-          changed.set(set, c instanceof Set ? new Set(c) : c ?? new Set());
+  settle(): void {
+    for (const [hour, delta] of this.unsettled) {
+      const dims = this.hours.get(hour)!;
+      const changed = this.changedKeys.get(hour)!;
+      for (const d of TALKER_DIMENSIONS) {
+        settleInto(d, delta, dims, this.keysLimit, {
+          merged: (set, from, into) => {
+            const c = this.changedOf(hour, set, into.size + from.size);
+            if (c) for (const k of from.keys()) c.add(k);
+          },
+          unshared: (set) => {
+            const c = changed.get(d);
+            changed.set(set, c instanceof Set ? new Set(c) : c ?? new Set());
+          },
+          folded: (set) => { if (changed.get(set) !== null) changed.set(set, 'all'); },
         });
-        share(this.window);
+        settleInto(d, delta, this.window, this.keysLimit);
+        // a shared set's open state is its base's: the same keys changed
+        const c = changed.get(d);
+        for (const scope of TALKER_SCOPES) {
+          const set = talkerSet(d, scope);
+          if (c !== undefined && dims.has(set) && dims.get(set) === dims.get(d)) changed.set(set, c);
+        }
       }
     }
+    this.unsettled.clear();
   }
 
   /** The state of an hour: held, or loaded from the database (what an earlier run wrote). */
@@ -240,6 +217,88 @@ export class Pending {
         this.changedKeys.delete(hour);
       }
     }
+  }
+}
+
+/**
+ * A scope with all of an interval's traffic gets all traffic's very rows from
+ * the flows stage: internet's with no LAN traffic, LAN's with LAN traffic only
+ * (a NAS). While that holds for a dimension, that scope's set shares the
+ * all-traffic set's map instead of summing every row twice: half the
+ * history's per-interval work and memory. The first interval whose rows
+ * differ gets the scope's set a map of its own, a copy of the shared one,
+ * before anything of it is counted. `maps`: an hour's unsettled counts.
+ */
+function shareByRows(stats: IntervalStats, maps: Map<TalkerSet, TalkerMap>): void {
+  for (const d of TALKER_DIMENSIONS) {
+    // an interval may leave a dimension out (an older caller's JSON): no rows
+    const rows = stats.talkers[d] ?? [];
+    for (const scope of TALKER_SCOPES) {
+      const set = talkerSet(d, scope);
+      const scopedRows = stats.scopedTalkers?.[scope][d] ?? [];
+      // no rows in either: nothing to tell them apart by
+      const same = scopedRows === stats.talkers[d] || (rows.length === 0 && scopedRows.length === 0);
+      const all = maps.get(d);
+      const scoped = maps.get(set);
+      if (same && rows.length > 0 && !all && !scoped) {
+        const m: TalkerMap = new Map();
+        maps.set(d, m);
+        maps.set(set, m);
+      } else if (!same && scoped && scoped === all) {
+        const copy: TalkerMap = new Map();
+        mergeMaps(copy, scoped);
+        maps.set(set, copy);
+      }
+    }
+  }
+}
+
+/** What settleInto tells about an hour's sets (for their changed keys). */
+interface SettleTracker {
+  merged(set: TalkerSet, from: TalkerMap, into: TalkerMap): void;
+  unshared(set: TalkerSet): void;
+  folded(set: TalkerSet): void;
+}
+
+/**
+ * Adds one dimension's unsettled counts (all traffic's and each scope's) into
+ * `maps` (an hour's sets, or the live window), keeping the sharing of
+ * shareByRows: a scope whose unsettled map is all traffic's shares all
+ * traffic's map in `maps` too if neither had one yet, or already does; a scope
+ * whose counts differed gets a map of its own, a copy, before anything is added.
+ */
+function settleInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerMap>, maps: Map<TalkerSet, TalkerMap>, keysLimit: number, track?: SettleTracker): void {
+  const base = delta.get(d);
+  const scopes = TALKER_SCOPES.map((scope) => {
+    const set = talkerSet(d, scope);
+    const own = delta.get(set);
+    return { set, own, sameAsBase: own === base, startShared: own !== undefined && own === base && !maps.has(d) && !maps.has(set) };
+  });
+  for (const sc of scopes) {
+    const m = maps.get(sc.set);
+    if (!sc.sameAsBase && m && m === maps.get(d)) {
+      const copy: TalkerMap = new Map();
+      mergeMaps(copy, m);
+      maps.set(sc.set, copy);
+      track?.unshared(sc.set);
+    }
+  }
+  const mergeInto = (set: TalkerSet, from: TalkerMap) => {
+    let m = maps.get(set);
+    if (!m) maps.set(set, (m = new Map()));
+    track?.merged(set, from, m);
+    mergeMaps(m, from);
+    if (m.size > keysLimit) {
+      foldSmallest(m, Math.floor(keysLimit / 2));
+      track?.folded(set);
+    }
+  };
+  if (base) mergeInto(d, base);
+  for (const sc of scopes) {
+    if (!sc.own) continue;
+    if (sc.startShared) { maps.set(sc.set, maps.get(d)!); continue; }
+    if (sc.sameAsBase && maps.get(sc.set) === maps.get(d)) continue;
+    mergeInto(sc.set, sc.own);
   }
 }
 

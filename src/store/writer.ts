@@ -114,6 +114,7 @@ export class Writer {
    * loses only what came after the last flush.
    */
   saveOpenHours(pending: Pending): void {
+    pending.settle();
     this.db.transaction(() => {
       this.clearOpen.run();
       for (const [hour, sets] of pending.hours) {
