@@ -8,9 +8,10 @@
  * or shortly after a TCP close or reset: the linger keeps the last ACK of a
  * close from starting a new session. Ended sessions go to the session log.
  */
-import { IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, hasPorts, icmpKind, isIcmp, protocolName } from '../net/protocols.js';
+import { IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, hasPorts, protocolName } from '../net/protocols.js';
 import type { Scope, SessionRecord, SessionState } from './types.js';
 import type { TalkerAccumulator } from './talkers.js';
+import type { AddressClass } from '../net/classify.js';
 
 export interface SessionConfig {
   /** Idle time after which a TCP session ends. */
@@ -58,10 +59,17 @@ export class Session {
   deviceLabel: string | undefined = undefined;
   /** The accumulators of its talker keys (FlowProcessor; dimension order of TALKER_DIMENSIONS). */
   talkers: TalkerAccumulator[] = [];
-  /** Raw kernel flow keys routed to this session (FlowProcessor's cache), dropped when it ends. */
-  flowKeys: string[] = [];
-  /** The collector's flow ids routed to this session (the common case: ids on), released when it ends. */
-  flowIds: number[] = [];
+  /**
+   * The flows routed to this session (FlowProcessor's cache), forgotten when it
+   * ends: the collector's flow ids (the common case: ids on), else raw kernel
+   * flow keys. Made with the first flow of their kind: most sessions never
+   * have a raw key, and an untracked-then-dropped one has neither.
+   */
+  flowIds: number[] | undefined = undefined;
+  flowKeys: string[] | undefined = undefined;
+  /** The classes of its ends (AddressClassifier), worked out with its first flow: their special talker keys come from them. */
+  localClass: AddressClass = 0;
+  remoteClass: AddressClass = 0;
   /** The interval this session last had traffic in, and that interval's deltas. */
   touched = -1;
   created = -1;
@@ -144,13 +152,6 @@ export class Session {
     if (endReason) r.endReason = endReason;
     return r;
   }
-}
-
-/** The session key of a flow once its local end is known. */
-export function sessionKeyParts(protocol: number, localPort: number, remotePort: number, icmpType: number):
-  { localPort: number; remotePort: number; kind: string | undefined } {
-  if (isIcmp(protocol)) return { localPort: 0, remotePort: 0, kind: icmpKind(protocol, icmpType) };
-  return { localPort, remotePort, kind: undefined };
 }
 
 export function sessionId(iface: string, protocol: number, local: string, localPort: number, remote: string, remotePort: number, kind: string | undefined): string {
