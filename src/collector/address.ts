@@ -42,11 +42,13 @@ export function formatAddress(b: Buffer, at: number, version: 4 | 6): string {
 
 /** Formats an IPv4 address given as its 32-bit value (network byte order read as a number). */
 export function formatV4(word: number): string {
-  let text = cacheV4.get(word);
+  // keyed by the signed value: a small integer to V8 (no boxed number per lookup), one key per address all the same
+  const key = word | 0;
+  let text = cacheV4.get(key);
   if (text === undefined) {
     text = `${word >>> 24}.${(word >>> 16) & 0xff}.${(word >>> 8) & 0xff}.${word & 0xff}`;
     if (cacheV4.size >= CACHE_LIMIT) cacheV4.clear();
-    cacheV4.set(word, text);
+    cacheV4.set(key, text);
   }
   return text;
 }
