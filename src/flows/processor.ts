@@ -15,7 +15,7 @@ import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, icmpKind, isIcmp, protocolName } f
 import { TrafficFilter, type FilterConfig } from './filters.js';
 import { isZero, newAccumulator, resetCounts, rowOf, subtractCounts, totalBytes, type TalkerAccumulator } from './talkers.js';
 import type { LiveSessions } from './live.js';
-import { Session, guessInitiator, sessionId, type RemoteLabels, type SessionConfig } from './sessions.js';
+import { Session, guessInitiator, sessionId, type FlowRoute as Route, type RemoteLabels, type SessionConfig } from './sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow, type TrafficScope, type UpDown } from './types.js';
 
 export interface FlowsConfig {
@@ -76,11 +76,6 @@ function trafficRows(acc: Map<string, Float64Array>): TrafficRow[] {
 }
 
 
-/** A kernel flow's session, and which end sent it. */
-interface Route {
-  session: Session;
-  srcIsLocal: boolean;
-}
 
 export class FlowProcessor {
   private readonly sessions = new Map<string, Session>();
@@ -245,12 +240,10 @@ export class FlowProcessor {
         }
         if (!kept) {
           if (flowId !== FLOW_ID_NONE) this.released.push(flowId);
-        } else if (flowId !== FLOW_ID_NONE) {
-          byId[flowId] = { session: s, srcIsLocal };
-          (s.flowIds ??= []).push(flowId);
         } else {
-          this.routes.set(raw, { session: s, srcIsLocal });
-          (s.flowKeys ??= []).push(raw);
+          const r: Route = { session: s, srcIsLocal, flowId, rawKey: raw, next: s.routes };
+          s.routes = r;
+          if (flowId !== FLOW_ID_NONE) byId[flowId] = r; else this.routes.set(raw, r);
         }
       }
       if (s.touched !== n) {
@@ -433,11 +426,14 @@ export class FlowProcessor {
   private unroute(s: Session): void {
     s.talkers.forEach((a, d) => this.unbindOne(d, a));
     s.talkers.length = 0;
-    if (s.flowKeys) for (const k of s.flowKeys) this.routes.delete(k);
-    if (s.flowIds) for (const id of s.flowIds) {
-      this.byId[id] = undefined;
-      this.released.push(id);
+    for (let r = s.routes; r; r = r.next) {
+      if (r.flowId === FLOW_ID_NONE) this.routes.delete(r.rawKey);
+      else {
+        this.byId[r.flowId] = undefined;
+        this.released.push(r.flowId);
+      }
     }
+    s.routes = undefined;
   }
 
   /** Ends every session (shutdown), for the session log. */
