@@ -5,7 +5,7 @@
  * objects.
  */
 import { FLOW_ID_NONE, FlowCounters, FlowKey, FlowRecord, IfaceCounters, IfaceKey, IfaceRecord } from './layout.gen.js';
-import { formatAddress } from './address.js';
+import { formatAddress, formatV4 } from './address.js';
 import type { ClockOffset } from './clock.js';
 import type { Direction } from '../net/classify.js';
 
@@ -142,6 +142,17 @@ export class FlowBatch {
   dst(i: number): string {
     return this.address(i, FlowKey.dstAddr);
   }
+  /**
+   * An IPv4 flow's source address as its 32-bit value (first byte highest):
+   * what the classifier matches prefixes against, without text. Only for
+   * ipVersion(i) === 4.
+   */
+  srcV4(i: number): number {
+    return this.view.getUint32(this.key(i) + FlowKey.srcAddr, false);
+  }
+  dstV4(i: number): number {
+    return this.view.getUint32(this.key(i) + FlowKey.dstAddr, false);
+  }
   srcPort(i: number): number {
     return this.view.getUint16(this.key(i) + FlowKey.srcPort, true);
   }
@@ -187,8 +198,8 @@ export class FlowBatch {
   }
 
   private address(i: number, field: number): string {
-    const at = this.start + this.key(i) + field;
-    return formatAddress(this.buf, at, this.ipVersion(i));
+    if (this.ipVersion(i) === 4) return formatV4(this.view.getUint32(this.key(i) + field, false));
+    return formatAddress(this.buf, this.start + this.key(i) + field, 6);
   }
 
   /** One flow as an object (for the rows a caller actually returns). */

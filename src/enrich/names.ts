@@ -123,6 +123,8 @@ export class NameTable {
 
   /** The SNI of exactly this connection (client and server address and port), if its ClientHello was seen. */
   sniOf(client: string, clientPort: number, server: string, serverPort: number, now = Date.now()): string | undefined {
+    // asked once per new session: without TLS captures, no connection key string is made for nothing
+    if (this.connections.size === 0) return undefined;
     const key = connectionKey(client, clientPort, server, serverPort);
     const e = this.connections.get(key);
     if (!e) return undefined;

@@ -10,12 +10,12 @@
  */
 import type { FlowBatch, IfaceTotals } from '../collector/index.js';
 import { FLOW_ID_NONE } from '../collector/decode.js';
-import type { AddressClassifier } from '../net/classify.js';
-import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, isIcmp, protocolName } from '../net/protocols.js';
+import { sidesOf, specialOf, type AddressClassifier } from '../net/classify.js';
+import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, icmpKind, isIcmp, protocolName } from '../net/protocols.js';
 import { TrafficFilter, type FilterConfig } from './filters.js';
 import { isZero, newAccumulator, rankRows, resetCounts, rowOf, subtractCounts, type TalkerAccumulator } from './talkers.js';
 import type { LiveSessions } from './live.js';
-import { Session, guessInitiator, sessionId, sessionKeyParts, type RemoteLabels, type SessionConfig } from './sessions.js';
+import { Session, guessInitiator, sessionId, type FlowRoute as Route, type RemoteLabels, type SessionConfig } from './sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow, type TrafficScope, type UpDown } from './types.js';
 
 export interface FlowsConfig {
@@ -76,11 +76,6 @@ function trafficRows(acc: Map<string, Float64Array>): TrafficRow[] {
 }
 
 
-/** A kernel flow's session, and which end sent it. */
-interface Route {
-  session: Session;
-  srcIsLocal: boolean;
-}
 
 export class FlowProcessor {
   private readonly sessions = new Map<string, Session>();
@@ -106,6 +101,12 @@ export class FlowProcessor {
    * gateway pays nothing for the split.
    */
   private readonly accumulators = Array.from({ length: SLOT_COUNT }, () => new Map<string, TalkerAccumulator>());
+  /**
+   * Per talker slot, the accumulator bound last: a new session mostly shares
+   * its service, protocol, country, ASN and domain keys with the one before,
+   * and finds them without a Map lookup.
+   */
+  private readonly lastBound: (TalkerAccumulator | undefined)[] = new Array(SLOT_COUNT).fill(undefined);
   /** Flow ids no longer routed (their session ended, or the flow was not kept): for the collector to reuse. */
   private released: number[] = [];
   private readonly filter: TrafficFilter;
@@ -172,7 +173,7 @@ export class FlowProcessor {
     };
     const touched: Session[] = [];
     const filterAll = !this.filter.empty;
-    const { byId } = this;
+    const { byId, classifier } = this;
     // over both caps: such a conversation is still one conversation within the interval
     let unkept: Map<string, Session> | undefined;
 
@@ -196,7 +197,11 @@ export class FlowProcessor {
         const icmp = isIcmp(protocol);
         const sp = flows.srcPort(i);
         const dp = flows.dstPort(i);
-        const sides = this.classifier.sides(src, dst, flows.direction(i));
+        // IPv4 is classified from the address's value: no text parsed for a new address
+        const v4 = flows.ipVersion(i) === 4;
+        const cs = v4 ? classifier.classOfV4(flows.srcV4(i)) : classifier.classOf(src);
+        const cd = v4 ? classifier.classOfV4(flows.dstV4(i)) : classifier.classOf(dst);
+        const sides = sidesOf(cs, cd, flows.direction(i));
         srcIsLocal = sides.srcIsLocal;
         if (filterAll && !this.filter.accepts(protocol, src, dst, icmp ? 0 : sp, icmp ? 0 : dp, () => this.remoteName(srcIsLocal, src, dst, sp, dp, protocol, firstSeen))) {
           this.counters.filteredPackets += packets;
@@ -209,16 +214,21 @@ export class FlowProcessor {
         const iface = ifaceNames.get(ifindex) ?? `#${ifindex}`;
         const local = srcIsLocal ? src : dst;
         const remote = srcIsLocal ? dst : src;
-        const key = sessionKeyParts(protocol, srcIsLocal ? sp : dp, srcIsLocal ? dp : sp, sp);
-        const id = sessionId(iface, protocol, local, key.localPort, remote, key.remotePort, key.kind);
+        // ICMP has no ports: its sessions are keyed by message kind (the type is in the source port field)
+        const kind = icmp ? icmpKind(protocol, sp) : undefined;
+        const localPort = icmp ? 0 : srcIsLocal ? sp : dp;
+        const remotePort = icmp ? 0 : srcIsLocal ? dp : sp;
+        const id = sessionId(iface, protocol, local, localPort, remote, remotePort, kind);
         const from: 'local' | 'remote' = srcIsLocal ? 'local' : 'remote';
         const known = this.sessions.get(id) ?? this.untracked.get(id) ?? unkept?.get(id);
         let kept = true;
         if (!known) {
           // ICMP: the end that sent the request began it; else the first packet seen
           const initiator = icmp ? (icmpIsRequest(protocol, sp) === srcIsLocal ? 'local' : 'remote') : from;
-          s = new Session(id, iface, protocol, local, key.localPort, remote, key.remotePort, sides.scope, key.kind, firstSeen, initiator);
+          s = new Session(id, iface, protocol, local, localPort, remote, remotePort, sides.scope, kind, firstSeen, initiator);
           s.created = n;
+          s.localClass = srcIsLocal ? cs : cd;
+          s.remoteClass = srcIsLocal ? cd : cs;
           const max = this.config.sessions.maxSessions;
           if (this.sessions.size < max) {
             this.sessions.set(id, s);
@@ -236,12 +246,10 @@ export class FlowProcessor {
         }
         if (!kept) {
           if (flowId !== FLOW_ID_NONE) this.released.push(flowId);
-        } else if (flowId !== FLOW_ID_NONE) {
-          byId[flowId] = { session: s, srcIsLocal };
-          s.flowIds.push(flowId);
         } else {
-          this.routes.set(raw, { session: s, srcIsLocal });
-          s.flowKeys.push(raw);
+          const r: Route = { session: s, srcIsLocal, flowId, rawKey: raw, next: s.routes };
+          s.routes = r;
+          if (flowId !== FLOW_ID_NONE) byId[flowId] = r; else this.routes.set(raw, r);
         }
       }
       if (s.touched !== n) {
@@ -336,6 +344,8 @@ export class FlowProcessor {
    */
   private bind(s: Session, keys: string[], deviceLabel: string | undefined): void {
     const lan = s.scope === 'lan';
+    // sized once for its slots: grown one slot at a time it would hold twice as many
+    if (s.talkers.length === 0) s.talkers = new Array<TalkerAccumulator>(lan ? SLOT_COUNT : DIM_COUNT);
     for (let d = 0; d < DIM_COUNT; d++) {
       const label = d === 0 ? s.labels.domain : d === 5 ? s.labels.asOrg : d === 7 ? deviceLabel : undefined;
       this.bindSlot(s, d, keys[d]!, label);
@@ -350,10 +360,16 @@ export class FlowProcessor {
       a = bound;
     } else {
       if (bound) this.unbindOne(slot, bound);
-      const m = this.accumulators[slot]!;
-      const known = m.get(key);
-      if (known) a = known;
-      else m.set(key, (a = newAccumulator(key)));
+      const last = this.lastBound[slot];
+      // an accumulator with refs is still in its map (unbindOne removes it at 0)
+      if (last !== undefined && last.refs > 0 && last.key === key) a = last;
+      else {
+        const m = this.accumulators[slot]!;
+        const known = m.get(key);
+        if (known) a = known;
+        else m.set(key, (a = newAccumulator(key)));
+        this.lastBound[slot] = a;
+      }
       a.refs++;
       s.talkers[slot] = a;
     }
@@ -390,16 +406,16 @@ export class FlowProcessor {
     s.deviceLabel = device?.label;
     const { labels } = s;
     const lan = s.scope === 'lan';
-    const c = this.classifier;
+    const localKey = specialOf(s.localClass) ?? s.local;
     this.bind(s, [
-      c.special(s.remote) ?? s.remote,
-      c.special(s.local) ?? s.local,
+      specialOf(s.remoteClass) ?? s.remote,
+      localKey,
       s.service,
       protocolName(s.protocol),
       lan ? 'private' : labels.country ?? 'unknown',
       lan ? 'private' : labels.asn !== undefined ? `AS${labels.asn}` : 'unknown',
       labels.domain ?? 'unknown',
-      device?.mac ?? c.special(s.local) ?? s.local,
+      device?.mac ?? localKey,
     ], device?.label);
   }
 
@@ -430,11 +446,14 @@ export class FlowProcessor {
   private unroute(s: Session): void {
     s.talkers.forEach((a, d) => this.unbindOne(d, a));
     s.talkers.length = 0;
-    for (const k of s.flowKeys) this.routes.delete(k);
-    for (const id of s.flowIds) {
-      this.byId[id] = undefined;
-      this.released.push(id);
+    for (let r = s.routes; r; r = r.next) {
+      if (r.flowId === FLOW_ID_NONE) this.routes.delete(r.rawKey);
+      else {
+        this.byId[r.flowId] = undefined;
+        this.released.push(r.flowId);
+      }
     }
+    s.routes = undefined;
   }
 
   /** Ends every session (shutdown), for the session log. */

@@ -8,9 +8,10 @@
  * or shortly after a TCP close or reset: the linger keeps the last ACK of a
  * close from starting a new session. Ended sessions go to the session log.
  */
-import { IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, hasPorts, icmpKind, isIcmp, protocolName } from '../net/protocols.js';
+import { IPPROTO_TCP, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN, hasPorts, protocolName } from '../net/protocols.js';
 import type { Scope, SessionRecord, SessionState } from './types.js';
 import type { TalkerAccumulator } from './talkers.js';
+import type { AddressClass } from '../net/classify.js';
 
 export interface SessionConfig {
   /** Idle time after which a TCP session ends. */
@@ -30,6 +31,24 @@ const CLOSED_LINGER_MS = 10_000;
 /** Ports from here up are ephemeral (IANA): the other end is the service. */
 const EPHEMERAL_PORTS = 49152;
 
+/**
+ * "tcp/443" for every session to that port is one string, made once: it keys
+ * a talker map per new session, and a string that is always the same one has
+ * its hash worked out once. Bounded like the address caches.
+ */
+const portServices = new Map<number, string>();
+const PORT_SERVICES_LIMIT = 1 << 16;
+
+function portService(protocol: number, proto: string, port: number): string {
+  const key = protocol * 65536 + port;
+  let text = portServices.get(key);
+  if (text === undefined) {
+    if (portServices.size >= PORT_SERVICES_LIMIT) portServices.clear();
+    portServices.set(key, (text = `${proto}/${port}`));
+  }
+  return text;
+}
+
 /** What the enrichers know about the remote end. */
 export interface RemoteLabels {
   domain?: string;
@@ -37,6 +56,21 @@ export interface RemoteLabels {
   city?: string;
   asn?: number;
   asOrg?: string;
+}
+
+/**
+ * One kernel flow routed to its session (FlowProcessor): which end sent it,
+ * and what the flow is known by: the collector's flow id (the common case:
+ * ids on), else its raw key. A session's routes are a chain, so a session
+ * needs no list of them (most have two, one per direction).
+ */
+export interface FlowRoute {
+  session: Session;
+  srcIsLocal: boolean;
+  /** FLOW_ID_NONE when the flow is known by rawKey. */
+  flowId: number;
+  rawKey: string;
+  next: FlowRoute | undefined;
 }
 
 export class Session {
@@ -58,10 +92,11 @@ export class Session {
   deviceLabel: string | undefined = undefined;
   /** The accumulators of its talker keys (FlowProcessor; dimension order of TALKER_DIMENSIONS). */
   talkers: TalkerAccumulator[] = [];
-  /** Raw kernel flow keys routed to this session (FlowProcessor's cache), dropped when it ends. */
-  flowKeys: string[] = [];
-  /** The collector's flow ids routed to this session (the common case: ids on), released when it ends. */
-  flowIds: number[] = [];
+  /** The flows routed to this session (FlowProcessor's cache), newest first, forgotten when it ends. */
+  routes: FlowRoute | undefined = undefined;
+  /** The classes of its ends (AddressClassifier), worked out with its first flow: their special talker keys come from them. */
+  localClass: AddressClass = 0;
+  remoteClass: AddressClass = 0;
   /** The interval this session last had traffic in, and that interval's deltas. */
   touched = -1;
   created = -1;
@@ -95,7 +130,7 @@ export class Session {
     const proto = protocolName(this.protocol);
     if (this.kind !== undefined) return `${proto}/${this.kind}`;
     if (!hasPorts(this.protocol)) return proto;
-    return `${proto}/${this.initiator === 'local' ? this.remotePort : this.localPort}`;
+    return portService(this.protocol, proto, this.initiator === 'local' ? this.remotePort : this.localPort);
   }
 
   /** TCP state from the flags seen in each direction. */
@@ -144,13 +179,6 @@ export class Session {
     if (endReason) r.endReason = endReason;
     return r;
   }
-}
-
-/** The session key of a flow once its local end is known. */
-export function sessionKeyParts(protocol: number, localPort: number, remotePort: number, icmpType: number):
-  { localPort: number; remotePort: number; kind: string | undefined } {
-  if (isIcmp(protocol)) return { localPort: 0, remotePort: 0, kind: icmpKind(protocol, icmpType) };
-  return { localPort, remotePort, kind: undefined };
 }
 
 export function sessionId(iface: string, protocol: number, local: string, localPort: number, remote: string, remotePort: number, kind: string | undefined): string {

@@ -95,11 +95,14 @@ function prefixOf(c: Cidr): Prefix {
 
 export class CidrSet {
   private readonly prefixes: Prefix[];
+  /** The IPv4 prefixes again as plain numbers (network, mask): hasV4 compares one word per prefix. */
+  private readonly v4: number[] = [];
   readonly cidrs: Cidr[];
 
   constructor(cidrs: Iterable<string | Cidr>, where = 'CIDR') {
     this.cidrs = [...cidrs].map((c) => (typeof c === 'string' ? parseCidr(c, where) : c));
     this.prefixes = this.cidrs.map(prefixOf);
+    for (const p of this.prefixes) if (p.version === 4) this.v4.push(p.words[3]!, p.masks[3]!);
   }
 
   get size(): number {
@@ -110,6 +113,13 @@ export class CidrSet {
   has(addr: string): boolean {
     const a = addressWords(addr);
     return a !== undefined && this.hasWords(a.version, a.words);
+  }
+
+  /** True when the IPv4 address with this 32-bit value (first byte highest) lies in one of the prefixes. */
+  hasV4(word: number): boolean {
+    const v4 = this.v4;
+    for (let i = 0; i < v4.length; i += 2) if (((word & v4[i + 1]!) >>> 0) === v4[i]) return true;
+    return false;
   }
 
   hasWords(version: 4 | 6, words: Uint32Array): boolean {

@@ -59,3 +59,25 @@ t.test('which end is local: this host, then local networks; a group address neve
   c.setHostAddresses(['192.168.2.9']);
   t.equal(c.sides('192.168.1.5', '192.168.2.9', 'egress').srcIsLocal, false, 'refreshed host addresses take effect');
 });
+
+t.test('an IPv4 address classed from its 32-bit value (as the flows stage does) gets the same class as its text', async (t) => {
+  const value = (a: string) => addressWords(a)!.words[3]!;
+  const s = new CidrSet(['10.0.0.0/8', '192.168.1.128/25', '203.0.113.7', '2001:db8::/32', '0.0.0.0/1']);
+  for (const a of ['10.0.0.0', '9.255.255.255', '192.168.1.128', '192.168.1.127', '203.0.113.7', '203.0.113.8', '127.255.255.255', '128.0.0.0', '255.255.255.255']) {
+    t.equal(s.hasV4(value(a)), s.has(a), `${a}: hasV4 = has`);
+  }
+  // 010.0.0.9 is not how the collector writes 10.0.0.9: matched by text, it is not this host's 10.0.0.9
+  const c = new AddressClassifier({ localNetworks: ['192.168.0.0/16', '100.64.0.0/10'], privateNetworks: ['198.18.0.0/15'] }, ['192.168.1.1', '198.51.100.1', '010.0.0.9']);
+  const addrs = ['192.168.1.1', '192.168.1.5', '198.51.100.1', '198.51.100.2', '10.0.0.9', '100.64.0.1', '198.18.3.4', '198.20.0.1',
+    '8.8.8.8', '169.254.7.7', '224.0.0.251', '239.255.255.250', '255.255.255.255', '0.0.0.0', '127.0.0.1'];
+  const check = (when: string) => {
+    for (const a of addrs) t.equal(c.classOfV4(value(a)), c.classOf(a), `${a} ${when}`);
+  };
+  check('with the first host addresses');
+  t.not(c.classOf('198.51.100.1'), c.classOf('198.51.100.2'), 'this host and its neighbour differ: the test can tell');
+  t.equal(c.classOf('10.0.0.9'), c.classOf('10.0.0.8'), '"010.0.0.9" names no address the collector writes');
+  c.setHostAddresses(['198.51.100.2']);
+  check('after the host addresses changed');
+  t.equal(c.classOfV4(value('198.51.100.2')), c.classOf('198.51.100.2'));
+  t.not(c.classOfV4(value('198.51.100.2')), c.classOfV4(value('198.51.100.1')), 'the new host address is this host now, the old one not');
+});
