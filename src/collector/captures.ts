@@ -5,7 +5,7 @@
  * its own copy of the payload, safe to keep after the next drain.
  */
 import { CAPTURE_DHCP, CAPTURE_DNS, CAPTURE_LLMNR, CAPTURE_MDNS, CAPTURE_TLS, CaptureRecord, FlowKey } from './layout.gen.js';
-import { formatAddress } from './address.js';
+import { formatAddress } from '../net/address-text.js';
 import type { ClockOffset } from './clock.js';
 import type { Direction } from './decode.js';
 

@@ -5,7 +5,7 @@
  * objects.
  */
 import { FLOW_ID_NONE, FlowCounters, FlowKey, FlowRecord, IfaceCounters, IfaceKey, IfaceRecord } from './layout.gen.js';
-import { formatAddress, formatV4 } from './address.js';
+import { formatAddress, formatV4 } from '../net/address-text.js';
 import type { ClockOffset } from './clock.js';
 import type { Direction } from '../net/classify.js';
 

@@ -22,7 +22,7 @@
  * handed to the history (takeChanged / restore) so names survive a restart.
  */
 import type { Capture } from '../collector/captures.js';
-import { formatAddress } from '../collector/address.js';
+import { formatAddress } from '../net/address-text.js';
 import { ifindexOf } from '../collector/links.js';
 import { loadAddon } from '../native/binding.js';
 import type { Component } from '../component.js';

@@ -8,7 +8,7 @@
  * bytes) or hostile: the parser never throws; it returns undefined for what is
  * not a BOOTREQUEST from an Ethernet client, and the options read before a cut.
  */
-import { formatAddress } from '../collector/address.js';
+import { formatAddress } from '../net/address-text.js';
 
 const BOOTREQUEST = 1;
 const HTYPE_ETHERNET = 1;

@@ -10,7 +10,7 @@
  * the name that uses them) and are followed at most MAX_POINTERS times, so a
  * pointer loop cannot hang it.
  */
-import { formatAddress } from '../collector/address.js';
+import { formatAddress } from '../net/address-text.js';
 
 export const DNS_TYPE = { A: 1, CNAME: 5, AAAA: 28 } as const;
 const CLASS_IN = 1;

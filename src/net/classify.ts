@@ -14,7 +14,7 @@
 /** The hook a packet was counted at: ingress (received) or egress (sent). */
 export type Direction = 'ingress' | 'egress';
 import { CidrSet, GROUP_RANGES, PRIVATE_RANGES, addressWords } from './cidr.js';
-import { formatV4 } from '../collector/address.js';
+import { formatV4 } from './address-text.js';
 
 export type Scope = 'internet' | 'lan';
 

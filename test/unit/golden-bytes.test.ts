@@ -9,7 +9,7 @@
  */
 import t from 'tap';
 import { decodeIfaces, FlowBatch } from '../../src/collector/decode.js';
-import { formatAddress } from '../../src/collector/address.js';
+import { formatAddress } from '../../src/net/address-text.js';
 import { ClockOffset } from '../../src/collector/clock.js';
 import { FLOW_ID_NONE, FlowRecord, IfaceRecord } from '../../src/collector/layout.gen.js';
 
