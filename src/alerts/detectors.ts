@@ -12,13 +12,17 @@
  *
  * A session is judged for the scans one interval after it appeared, so a
  * normal handshake whose answer came just after the drain is not a failure.
- * Per-interval packets of a session are its counts minus those of the last
- * interval it moved in (a WeakMap on the live session object: no per-session
- * copy to free).
+ * A session's packets and bytes in the interval are the flows stage's own
+ * deltas (LiveSessions.latest*): nothing is kept per session here.
+ *
+ * The floods are summed in two passes: totals per victim over every moved
+ * session, then, only for victims at half their threshold or more, the
+ * sources by name. A flood is rare; the sources of every victim, every
+ * interval, were most of the alert stage's cost on a gateway.
  */
 import type { LiveSession, LiveSessions } from '../flows/live.js';
 import type { IntervalStats } from '../flows/types.js';
-import { IPPROTO_TCP, IPPROTO_UDP, TCP_ACK, TCP_SYN, isIcmp } from '../net/protocols.js';
+import { IPPROTO_TCP, IPPROTO_UDP, TCP_ACK, TCP_SYN, isIcmp, protocolName } from '../net/protocols.js';
 import type { DetectorConfig } from './config.js';
 import { serviceOf } from './rules.js';
 import type { AlertKind, Contributor, Observation } from './types.js';
@@ -29,43 +33,59 @@ const AMPLIFICATION_RATIO = 10;
 /** Pairs (source → host, source → port) remembered by the scan detectors, at most. */
 export const MAX_SCAN_PAIRS = 200_000;
 
-/** The session seen from its initiator: who sent the first packet to whom, and what each sent in the interval. */
-interface Oriented {
-  src: string;
-  dst: string;
-  dstPort: number;
-  srcFlags: number;
-  dstFlags: number;
-  srcPackets: number;
-  dstPackets: number;
-  srcBytes: number;
-  dstBytes: number;
+/** The flood sums, by kind. */
+type Flood = 'syn' | 'udp' | 'icmp' | 'amp';
+
+/**
+ * One moved session's part in the flood sums: `key` is the victim, or victim
+ * and service for the SYN flood ("10.0.0.2>tcp/80"); `n` what the threshold
+ * counts (packets, or bytes for amplification); `port` the service's port.
+ */
+type FloodSink = (flood: Flood | 'ampSent', key: string, victim: string, source: string, s: LiveSession, port: number, n: number, bytes: number, packets: number) => void;
+
+/**
+ * Calls `sink` for each flood sum the session counts towards in the latest
+ * interval (dUp/dDown packets, bUp/bDown bytes). The one definition of what
+ * counts, for both passes of Detectors.evaluate.
+ */
+function floodParts(s: LiveSession, c: DetectorConfig, dUp: number, dDown: number, bUp: number, bDown: number, sink: FloodSink): void {
+  const fromRemote = s.initiator === 'remote';
+  // seen from its initiator: who sent the first packet to whom, and what each sent
+  const src = fromRemote ? s.remote : s.local;
+  const dst = fromRemote ? s.local : s.remote;
+  const servicePort = fromRemote ? s.localPort : s.remotePort;
+  const srcPackets = fromRemote ? dDown : dUp;
+  const srcBytes = fromRemote ? bDown : bUp;
+  if (s.protocol === IPPROTO_TCP) {
+    const srcFlags = fromRemote ? s.tcpFlagsDown : s.tcpFlagsUp;
+    if (c.synFloodRate > 0 && (srcFlags & TCP_SYN) && !(srcFlags & TCP_ACK) && srcPackets > 0) {
+      sink('syn', `${dst}>${serviceOf(s)}`, dst, src, s, servicePort, srcPackets, srcBytes, srcPackets);
+    }
+  } else if (s.protocol === IPPROTO_UDP) {
+    if (c.udpFloodRate > 0 && srcPackets > 0) sink('udp', dst, dst, src, s, servicePort, srcPackets, srcBytes, srcPackets);
+    if (c.amplificationRate > 0) {
+      // the answering end is the one on an amplifier port (either may have sent first)
+      const remoteServes = AMPLIFIER_PORTS.has(s.remotePort), localServes = AMPLIFIER_PORTS.has(s.localPort);
+      // ampSent: what the victim sent the amplifier (the answers must be AMPLIFICATION_RATIO times that)
+      if (remoteServes && bDown > 0) {
+        sink('amp', s.local, s.local, s.remote, s, s.remotePort, bDown, bDown, dDown);
+        sink('ampSent', s.local, s.local, s.remote, s, s.remotePort, bUp, bUp, dUp);
+      } else if (localServes && !remoteServes && bUp > 0) {
+        sink('amp', s.remote, s.remote, s.local, s, s.localPort, bUp, bUp, dUp);
+        sink('ampSent', s.remote, s.remote, s.local, s, s.localPort, bDown, bDown, dDown);
+      }
+    }
+  } else if (isIcmp(s.protocol)) {
+    if (c.icmpFloodRate > 0 && srcPackets > 0) sink('icmp', dst, dst, src, s, servicePort, srcPackets, srcBytes, srcPackets);
+  }
 }
 
-function orient(s: LiveSession, dUp: number, dDown: number, bUp: number, bDown: number): Oriented {
-  return s.initiator === 'remote'
-    ? { src: s.remote, dst: s.local, dstPort: s.localPort, srcFlags: s.tcpFlagsDown, dstFlags: s.tcpFlagsUp, srcPackets: dDown, dstPackets: dUp, srcBytes: bDown, dstBytes: bUp }
-    : { src: s.local, dst: s.remote, dstPort: s.remotePort, srcFlags: s.tcpFlagsUp, dstFlags: s.tcpFlagsDown, srcPackets: dUp, dstPackets: dDown, srcBytes: bUp, dstBytes: bDown };
-}
+/** Per victim of one flood kind: who sent it, summed per source (only for victims near their threshold). */
+type Sources = Map<string, Contributor>;
+const FLOODS: Flood[] = ['syn', 'udp', 'icmp', 'amp'];
 
-/** Per victim: the total and who sent it. */
-class PerVictim {
-  readonly total = new Map<string, number>();
-  readonly extra = new Map<string, number>();
-  readonly sources = new Map<string, Map<string, Contributor>>();
-
-  /** `key`: the victim, or victim and service ("10.0.0.2>tcp/80"). */
-  add(key: string, source: string, service: string, n: number, bytes: number, packets: number, victim = key): void {
-    this.total.set(key, (this.total.get(key) ?? 0) + n);
-    let m = this.sources.get(key);
-    if (!m) this.sources.set(key, (m = new Map()));
-    const c = m.get(source);
-    if (c) { c.bytes += bytes; c.packets += packets; } else m.set(source, { source, target: victim, service, bytes, packets });
-  }
-
-  top(key: string, n: number): Contributor[] {
-    return [...(this.sources.get(key)?.values() ?? [])].sort((a, b) => b.packets - a.packets || b.bytes - a.bytes).slice(0, n);
-  }
+function topSources(sources: Sources, n: number): Contributor[] {
+  return [...sources.values()].sort((a, b) => b.packets - a.packets || b.bytes - a.bytes).slice(0, n);
 }
 
 /**
@@ -113,8 +133,6 @@ export interface DetectorStatus {
 }
 
 export class Detectors {
-  /** Each moved session's counts when it last moved. */
-  private readonly seen = new WeakMap<LiveSession, { up: number; down: number }>();
   /** Sessions new in the previous interval, judged now. */
   private fresh: LiveSession[] = [];
   private readonly ports = new DistinctWindow();
@@ -138,56 +156,64 @@ export class Detectors {
     // the sessions that appeared in the previous interval: refused or unanswered?
     if (scans) {
       for (const s of this.fresh) {
-        const o = orient(s, 0, 0, 0, 0);
+        const fromRemote = s.initiator === 'remote';
+        const src = fromRemote ? s.remote : s.local, dst = fromRemote ? s.local : s.remote;
+        const srcFlags = fromRemote ? s.tcpFlagsDown : s.tcpFlagsUp, dstFlags = fromRemote ? s.tcpFlagsUp : s.tcpFlagsDown;
         // a TCP session first seen mid-stream (flowlens started after its SYN) is no attempt
-        if (s.protocol === IPPROTO_TCP && !(o.srcFlags & TCP_SYN)) continue;
-        const answered = s.protocol === IPPROTO_TCP ? (o.dstFlags & TCP_SYN) !== 0
-          : s.protocol === IPPROTO_UDP ? (s.initiator === 'remote' ? s.packetsUp : s.packetsDown) > 0 : true;
+        if (s.protocol === IPPROTO_TCP && !(srcFlags & TCP_SYN)) continue;
+        const answered = s.protocol === IPPROTO_TCP ? (dstFlags & TCP_SYN) !== 0
+          : s.protocol === IPPROTO_UDP ? (fromRemote ? s.packetsUp : s.packetsDown) > 0 : true;
         if (answered) continue;
         const service = serviceOf(s);
-        this.ports.add(`${o.src}>${o.dst}`, service, now);
-        this.hosts.add(`${o.src}>${service}`, o.dst, now);
+        this.ports.add(`${src}>${dst}`, service, now);
+        this.hosts.add(`${src}>${service}`, dst, now);
       }
       this.ports.prune(now - c.scanWindowMs);
       this.hosts.prune(now - c.scanWindowMs);
     }
     this.fresh = [];
-    const syn = new PerVictim(), udp = new PerVictim(), icmp = new PerVictim(), amp = new PerVictim();
+    // pass 1: per victim, the totals only (and what amplification victims sent), every moved session
+    const totals: Record<Flood | 'ampSent', Map<string, number>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map(), ampSent: new Map() };
+    const addTotal: FloodSink = (flood, key, _victim, _source, _s, _port, n) => {
+      const m = totals[flood];
+      m.set(key, (m.get(key) ?? 0) + n);
+    };
     for (const s of live.values()) {
       const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
       if (bUp === 0 && bDown === 0) continue;
-      const prev = this.seen.get(s);
-      if (!prev && scans && (s.protocol === IPPROTO_TCP || s.protocol === IPPROTO_UDP)) this.fresh.push(s);
-      const dUp = s.packetsUp - (prev?.up ?? 0), dDown = s.packetsDown - (prev?.down ?? 0);
-      if (prev) { prev.up = s.packetsUp; prev.down = s.packetsDown; } else this.seen.set(s, { up: s.packetsUp, down: s.packetsDown });
-      const o = orient(s, dUp, dDown, bUp, bDown);
-      if (s.protocol === IPPROTO_TCP) {
-        if (c.synFloodRate > 0 && (o.srcFlags & TCP_SYN) && !(o.srcFlags & TCP_ACK) && o.srcPackets > 0) {
-          syn.add(`${o.dst}>${serviceOf(s)}`, o.src, serviceOf(s), o.srcPackets, o.srcBytes, o.srcPackets, o.dst);
-        }
-      } else if (s.protocol === IPPROTO_UDP) {
-        if (c.udpFloodRate > 0 && o.srcPackets > 0) udp.add(o.dst, o.src, serviceOf(s), o.srcPackets, o.srcBytes, o.srcPackets);
-        if (c.amplificationRate > 0) {
-          // the answering end is the one on an amplifier port (either may have sent first)
-          const remoteServes = AMPLIFIER_PORTS.has(s.remotePort), localServes = AMPLIFIER_PORTS.has(s.localPort);
-          if (remoteServes && bDown > 0) { amp.add(s.local, s.remote, `udp/${s.remotePort}`, bDown, bDown, dDown); amp.extra.set(s.local, (amp.extra.get(s.local) ?? 0) + bUp); }
-          else if (localServes && !remoteServes && bUp > 0) { amp.add(s.remote, s.local, `udp/${s.localPort}`, bUp, bUp, dUp); amp.extra.set(s.remote, (amp.extra.get(s.remote) ?? 0) + bDown); }
-        }
-      } else if (isIcmp(s.protocol)) {
-        if (c.icmpFloodRate > 0 && o.srcPackets > 0) icmp.add(o.dst, o.src, serviceOf(s), o.srcPackets, o.srcBytes, o.srcPackets);
+      if (scans && live.isNew(s) && (s.protocol === IPPROTO_TCP || s.protocol === IPPROTO_UDP)) this.fresh.push(s);
+      floodParts(s, c, live.latestPacketsUp(s), live.latestPacketsDown(s), bUp, bDown, addTotal);
+    }
+    const thresholds: Record<Flood, number> = { syn: c.synFloodRate, udp: c.udpFloodRate, icmp: c.icmpFloodRate, amp: c.amplificationRate };
+    // far below half the threshold: nothing to start or keep, and no sources to name
+    const near = (flood: Flood, key: string, n: number) => thresholds[flood] > 0 && n / seconds >= thresholds[flood] * 0.5
+      && (flood !== 'amp' || n >= AMPLIFICATION_RATIO * (totals.ampSent.get(key) ?? 0));
+    // pass 2, only when a victim is near its threshold: who sent it (a flood is rare; summing every
+    // session's source for every victim, every interval, was most of the alert stage on a gateway)
+    const sources: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
+    for (const flood of FLOODS) for (const [key, n] of totals[flood]) if (near(flood, key, n)) sources[flood].set(key, new Map());
+    if (FLOODS.some((f) => sources[f].size > 0)) {
+      const addSource: FloodSink = (flood, key, victim, source, s, port, _n, bytes, packets) => {
+        const m = flood === 'ampSent' ? undefined : sources[flood].get(key);
+        if (!m) return;
+        const known = m.get(source);
+        if (known) { known.bytes += bytes; known.packets += packets; } else m.set(source, { source, target: victim, service: `${protocolName(s.protocol)}/${port}`, bytes, packets });
+      };
+      for (const s of live.values()) {
+        const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
+        if (bUp === 0 && bDown === 0) continue;
+        floodParts(s, c, live.latestPacketsUp(s), live.latestPacketsDown(s), bUp, bDown, addSource);
       }
     }
     const out: Observation[] = [];
-    const victimObservations = (kind: AlertKind, per: PerVictim, threshold: number, unit: string, what: string, ok: (victim: string, rate: number) => boolean = () => true) => {
-      if (threshold <= 0) return;
-      for (const [target, n] of per.total) {
-        const rate = n / seconds;
+    const victimObservations = (kind: AlertKind, flood: Flood, unit: string, what: string) => {
+      const threshold = thresholds[flood];
+      for (const [target, bySource] of sources[flood]) {
+        const rate = totals[flood].get(target)! / seconds;
         // the SYN flood counts per victim and service ("10.0.0.2>tcp/80")
         const [victim, service] = target.split('>') as [string, string | undefined];
-        if (rate < threshold * 0.5 || !ok(target, rate)) continue; // far below: nothing to start or keep
-        const top = per.top(target, this.contributorsN);
-        const sources = per.sources.get(target)!.size;
-        const attacker = sources === 1 ? top[0]!.source : `${top[0]!.source} and ${sources - 1} more`;
+        const top = topSources(bySource, this.contributorsN);
+        const attacker = bySource.size === 1 ? top[0]!.source : `${top[0]!.source} and ${bySource.size - 1} more`;
         out.push({
           fingerprint: `${kind}|${target}`, rule: kind, kind, severity: 'critical', subject: { victim, ...(service ? { service } : {}), attacker },
           summary: `${what} on ${victim}${service ? ` ${service}` : ''} from ${attacker}: ${Math.round(rate)} ${unit}`,
@@ -195,11 +221,10 @@ export class Detectors {
         });
       }
     };
-    victimObservations('syn-flood', syn, c.synFloodRate, 'SYN/s', 'SYN flood');
-    victimObservations('udp-flood', udp, c.udpFloodRate, 'packets/s', 'UDP flood');
-    victimObservations('icmp-flood', icmp, c.icmpFloodRate, 'packets/s', 'ICMP flood');
-    victimObservations('amplification', amp, c.amplificationRate, 'B/s', 'amplified UDP answers',
-      (victim, rate) => rate * seconds >= AMPLIFICATION_RATIO * (amp.extra.get(victim) ?? 0));
+    victimObservations('syn-flood', 'syn', 'SYN/s', 'SYN flood');
+    victimObservations('udp-flood', 'udp', 'packets/s', 'UDP flood');
+    victimObservations('icmp-flood', 'icmp', 'packets/s', 'ICMP flood');
+    victimObservations('amplification', 'amp', 'B/s', 'amplified UDP answers');
     const scanObservations = (kind: AlertKind, w: DistinctWindow, threshold: number, what: (src: string, dst: string, n: number) => string, subject: (a: string, b: string) => Record<string, string>) => {
       if (threshold <= 0) return;
       for (const [pair, entry] of w.pairs) {

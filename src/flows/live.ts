@@ -41,4 +41,9 @@ export interface LiveSessions {
   /** Bytes up in the latest interval (0 when it had no traffic then). */
   latestBytesUp(s: LiveSession): number;
   latestBytesDown(s: LiveSession): number;
+  /** Packets up and down in the latest interval (0 when it had no traffic then). */
+  latestPacketsUp(s: LiveSession): number;
+  latestPacketsDown(s: LiveSession): number;
+  /** Whether the session began in the latest interval. */
+  isNew(s: LiveSession): boolean;
 }

@@ -136,6 +136,9 @@ export class FlowProcessor {
     // a session's deltas are of the latest interval it had traffic in: only that interval's count
     latestBytesUp: (s) => ((s as Session).touched === processor.interval ? (s as Session).dBytesUp : 0),
     latestBytesDown: (s) => ((s as Session).touched === processor.interval ? (s as Session).dBytesDown : 0),
+    latestPacketsUp: (s) => ((s as Session).touched === processor.interval ? (s as Session).dPacketsUp : 0),
+    latestPacketsDown: (s) => ((s as Session).touched === processor.interval ? (s as Session).dPacketsDown : 0),
+    isNew: (s) => (s as Session).created === processor.interval,
   }))(this);
 
   /** Flow ids the processor no longer routes, since the last call: hand them to Collector.releaseFlowIds. */
