@@ -80,12 +80,28 @@ function floodParts(s: LiveSession, c: DetectorConfig, dUp: number, dDown: numbe
   }
 }
 
+/** One source's sum towards one victim; its service text is made only if it is among the top. */
+interface SourceSum { source: string; victim: string; protocol: number; port: number; bytes: number; packets: number }
 /** Per victim of one flood kind: who sent it, summed per source (only for victims near their threshold). */
-type Sources = Map<string, Contributor>;
+type Sources = Map<string, SourceSum>;
 const FLOODS: Flood[] = ['syn', 'udp', 'icmp', 'amp'];
 
+const byPacketsThenBytes = (a: SourceSum, b: SourceSum) => b.packets - a.packets || b.bytes - a.bytes;
+
+/**
+ * The `n` largest sources by packets, then bytes (ties in the order seen): a
+ * kept list of n, not a sort of every source (a flood has 100k of them).
+ */
 function topSources(sources: Sources, n: number): Contributor[] {
-  return [...sources.values()].sort((a, b) => b.packets - a.packets || b.bytes - a.bytes).slice(0, n);
+  const top: SourceSum[] = [];
+  if (n <= 0) return [];
+  for (const c of sources.values()) {
+    if (top.length === n && byPacketsThenBytes(c, top[n - 1]!) >= 0) continue;
+    let at = top.length === n ? n - 1 : top.length;
+    while (at > 0 && byPacketsThenBytes(c, top[at - 1]!) < 0) { top[at] = top[at - 1]!; at--; }
+    top[at] = c;
+  }
+  return top.map((x) => ({ source: x.source, target: x.victim, service: `${protocolName(x.protocol)}/${x.port}`, bytes: x.bytes, packets: x.packets }));
 }
 
 /**
@@ -197,7 +213,7 @@ export class Detectors {
         const m = flood === 'ampSent' ? undefined : sources[flood].get(key);
         if (!m) return;
         const known = m.get(source);
-        if (known) { known.bytes += bytes; known.packets += packets; } else m.set(source, { source, target: victim, service: `${protocolName(s.protocol)}/${port}`, bytes, packets });
+        if (known) { known.bytes += bytes; known.packets += packets; } else m.set(source, { source, victim, protocol: s.protocol, port, bytes, packets });
       };
       for (const s of live.values()) {
         const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
