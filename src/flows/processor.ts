@@ -15,7 +15,7 @@ import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, icmpKind, isIcmp, protocolName } f
 import { TrafficFilter, type FilterConfig } from './filters.js';
 import { isZero, newAccumulator, rankRows, resetCounts, rowOf, subtractCounts, type TalkerAccumulator } from './talkers.js';
 import type { LiveSessions } from './live.js';
-import { Session, guessInitiator, sessionId, type FlowRoute as Route, type RemoteLabels, type SessionConfig } from './sessions.js';
+import { Session, SessionTable, guessInitiator, sessionHashV4, sessionId, type FlowRoute as Route, type RemoteLabels, type SessionConfig } from './sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow, type TrafficScope, type UpDown } from './types.js';
 
 export interface FlowsConfig {
@@ -78,16 +78,22 @@ function trafficRows(acc: Map<string, Float64Array>): TrafficRow[] {
 
 
 export class FlowProcessor {
-  private readonly sessions = new Map<string, Session>();
+  private readonly sessions = new SessionTable();
   /**
    * Conversations beyond maxSessions: counted (traffic, talkers) but not reported
    * as sessions. Kept (at most maxSessions of them, swept like sessions) so both
    * directions and every interval of one such conversation are one conversation:
    * counted untracked once, with one service key.
    */
-  private readonly untracked = new Map<string, Session>();
-  /** Per remote address, the tracked sessions with it: activeRemotes without a set of every session's remote per interval. */
-  private readonly remoteRefs = new Map<string, number>();
+  private readonly untracked = new SessionTable();
+  /**
+   * Per remote address (Session.remoteKey: an IPv4 one by its value), the
+   * tracked sessions with it: activeRemotes without a set of every session's
+   * remote per interval.
+   */
+  private readonly remoteRefs = new Map<number | string, number>();
+  /** A small number per interface name, for sessionHashV4 (the id has the name, so the key does too). */
+  private readonly ifaceCodes = new Map<string, number>();
   /** Known flows by the collector's stable flow id (FlowBatch.flowId): an array index per flow. */
   private readonly byId: (Route | undefined)[] = [];
   /** Known flows without an id (ids off or refused), by raw kernel key. */
@@ -165,6 +171,7 @@ export class FlowProcessor {
     this.filteredFlows = undefined;
     const { flows } = iv;
     const ifaceNames = new Map(iv.totals.map((t) => [t.ifindex, t.iface]));
+    const { ifaceCodes } = this;
     // per interface: [up, down] × [internet, lan, unknown] × [bytes, packets], made into rows at the end
     const traffic = new Map<string, Float64Array>();
     const addTraffic = (iface: string, direction: UpDown, scope: TrafficScope, bytes: number, packets: number) => {
@@ -178,7 +185,7 @@ export class FlowProcessor {
     const filterAll = !this.filter.empty;
     const { byId, classifier } = this;
     // over both caps: such a conversation is still one conversation within the interval
-    let unkept: Map<string, Session> | undefined;
+    let unkept: SessionTable | undefined;
 
     for (let i = 0; i < flows.count; i++) {
       const packets = flows.packets(i);
@@ -221,29 +228,49 @@ export class FlowProcessor {
         const kind = icmp ? icmpKind(protocol, sp) : undefined;
         const localPort = icmp ? 0 : srcIsLocal ? sp : dp;
         const remotePort = icmp ? 0 : srcIsLocal ? dp : sp;
-        const id = sessionId(iface, protocol, local, localPort, remote, remotePort, kind);
         const from: 'local' | 'remote' = srcIsLocal ? 'local' : 'remote';
-        const known = this.sessions.get(id) ?? this.untracked.get(id) ?? unkept?.get(id);
+        // IPv4 with ports is looked up by a number (no id text built or hashed); IPv6 and ICMP by the id
+        let key: number | string;
+        let localV4 = 0;
+        let remoteV4 = 0;
+        let known: Session | undefined;
+        let fromUnkept = false;
+        if (v4 && !icmp) {
+          localV4 = (srcIsLocal ? flows.srcV4(i) : flows.dstV4(i)) | 0;
+          remoteV4 = (srcIsLocal ? flows.dstV4(i) : flows.srcV4(i)) | 0;
+          let code = ifaceCodes.get(iface);
+          if (code === undefined) ifaceCodes.set(iface, (code = ifaceCodes.size));
+          key = sessionHashV4(code, protocol, localV4, localPort, remoteV4, remotePort);
+          known = this.sessions.getV4(key, iface, protocol, localV4, localPort, remoteV4, remotePort)
+            ?? this.untracked.getV4(key, iface, protocol, localV4, localPort, remoteV4, remotePort);
+          if (!known && unkept) fromUnkept = (known = unkept.getV4(key, iface, protocol, localV4, localPort, remoteV4, remotePort)) !== undefined;
+        } else {
+          if (v4) { localV4 = (srcIsLocal ? flows.srcV4(i) : flows.dstV4(i)) | 0; remoteV4 = (srcIsLocal ? flows.dstV4(i) : flows.srcV4(i)) | 0; }
+          key = sessionId(iface, protocol, local, localPort, remote, remotePort, kind);
+          known = this.sessions.getText(key) ?? this.untracked.getText(key);
+          if (!known && unkept) fromUnkept = (known = unkept.getText(key)) !== undefined;
+        }
         let kept = true;
         if (!known) {
           // ICMP: the end that sent the request began it; else the first packet seen
           const initiator = icmp ? (icmpIsRequest(protocol, sp) === srcIsLocal ? 'local' : 'remote') : from;
-          s = new Session(id, iface, protocol, local, localPort, remote, remotePort, sides.scope, kind, firstSeen, initiator);
+          s = new Session(key, iface, protocol, local, localPort, remote, remotePort, sides.scope, kind, v4, localV4, remoteV4, firstSeen, initiator);
           s.created = n;
           s.localClass = srcIsLocal ? cs : cd;
           s.remoteClass = srcIsLocal ? cd : cs;
           const max = this.config.sessions.maxSessions;
           if (this.sessions.size < max) {
-            this.sessions.set(id, s);
-            this.remoteRefs.set(s.remote, (this.remoteRefs.get(s.remote) ?? 0) + 1);
+            this.sessions.add(s);
+            const rk = s.remoteKey;
+            this.remoteRefs.set(rk, (this.remoteRefs.get(rk) ?? 0) + 1);
           } else {
             this.counters.untracked++; // still counted below, in traffic and talkers
-            if (this.untracked.size < max) this.untracked.set(id, s);
-            else { (unkept ??= new Map()).set(id, s); kept = false; }
+            if (this.untracked.size < max) this.untracked.add(s);
+            else { (unkept ??= new SessionTable()).add(s); kept = false; }
           }
         } else {
           s = known;
-          kept = unkept?.get(id) !== s;
+          kept = !fromUnkept;
           // both directions of a new conversation in one interval: the earlier first packet began it
           if (s.created === n && !icmp && firstSeen < s.firstSeen) s.initiator = from;
         }
@@ -426,20 +453,31 @@ export class FlowProcessor {
   private sweep(now: number): { ended: SessionRecord[]; activeRemotes: number } {
     const ended: SessionRecord[] = [];
     const cfg = this.config.sessions;
-    for (const [id, s] of this.sessions) {
-      if (s.touched === this.interval || s.expiresAt(cfg) > now) continue;
-      const reason = s.state === 'closed' ? 'closed' : s.state === 'reset' ? 'reset' : 'idle';
-      ended.push(s.toRecord(reason));
-      this.sessions.delete(id);
-      const refs = this.remoteRefs.get(s.remote)! - 1;
-      if (refs === 0) this.remoteRefs.delete(s.remote); else this.remoteRefs.set(s.remote, refs);
-      this.unroute(s);
+    for (const head of this.sessions.heads()) {
+      for (let s: Session | undefined = head; s; ) {
+        const next: Session | undefined = s.sameHash;
+        if (s.touched !== this.interval && s.expiresAt(cfg) <= now) {
+          const reason = s.state === 'closed' ? 'closed' : s.state === 'reset' ? 'reset' : 'idle';
+          ended.push(s.toRecord(reason));
+          this.sessions.delete(s);
+          const rk = s.remoteKey;
+          const refs = this.remoteRefs.get(rk)! - 1;
+          if (refs === 0) this.remoteRefs.delete(rk); else this.remoteRefs.set(rk, refs);
+          this.unroute(s);
+        }
+        s = next;
+      }
     }
     // untracked conversations end the same way, silently (they were never reported as sessions)
-    for (const [id, s] of this.untracked) {
-      if (s.touched === this.interval || s.expiresAt(cfg) > now) continue;
-      this.untracked.delete(id);
-      this.unroute(s);
+    for (const head of this.untracked.heads()) {
+      for (let s: Session | undefined = head; s; ) {
+        const next: Session | undefined = s.sameHash;
+        if (s.touched !== this.interval && s.expiresAt(cfg) <= now) {
+          this.untracked.delete(s);
+          this.unroute(s);
+        }
+        s = next;
+      }
     }
     this.counters.ended += ended.length;
     return { ended, activeRemotes: this.remoteRefs.size };

@@ -49,6 +49,9 @@ function portService(protocol: number, proto: string, port: number): string {
   return text;
 }
 
+/** A session's talkers before it is bound (FlowProcessor.bind replaces it): one array shared, never written. */
+const NO_TALKERS: TalkerAccumulator[] = [];
+
 /** What the enrichers know about the remote end. */
 export interface RemoteLabels {
   domain?: string;
@@ -91,7 +94,7 @@ export class Session {
   deviceMac: string | undefined = undefined;
   deviceLabel: string | undefined = undefined;
   /** The accumulators of its talker keys (FlowProcessor; dimension order of TALKER_DIMENSIONS). */
-  talkers: TalkerAccumulator[] = [];
+  talkers: TalkerAccumulator[] = NO_TALKERS;
   /** The flows routed to this session (FlowProcessor's cache), newest first, forgotten when it ends. */
   routes: FlowRoute | undefined = undefined;
   /** The classes of its ends (AddressClassifier), worked out with its first flow: their special talker keys come from them. */
@@ -104,9 +107,14 @@ export class Session {
   dBytesDown = 0;
   dPacketsUp = 0;
   dPacketsDown = 0;
+  /** The next session whose key hashes the same (SessionTable's chain). */
+  sameHash: Session | undefined = undefined;
+  /** Its text id, made when first asked for (most sessions are never looked at by id). */
+  private text: string | undefined = undefined;
 
   constructor(
-    readonly id: string,
+    /** Its key in SessionTable: the hash of its numeric key (IPv4, not ICMP), else its text id. */
+    readonly key: number | string,
     readonly iface: string,
     readonly protocol: number,
     readonly local: string,
@@ -116,6 +124,10 @@ export class Session {
     readonly scope: Scope,
     /** ICMP: the message kind; others: undefined. */
     readonly kind: string | undefined,
+    /** Whether its ends are IPv4 addresses: then localV4 and remoteV4 are their values (as int32), else 0. */
+    readonly ipv4: boolean,
+    readonly localV4: number,
+    readonly remoteV4: number,
     firstSeen: number,
     initiator: 'local' | 'remote',
   ) {
@@ -123,6 +135,21 @@ export class Session {
     this.lastSeen = firstSeen;
     this.initiator = initiator;
     if (kind !== undefined) this.state = kind;
+  }
+
+  /** "iface|protocol|local|localPort|remote|remotePort" (sessionId): the same text everywhere it is seen. */
+  get id(): string {
+    if (this.text === undefined) {
+      this.text = typeof this.key === 'string'
+        ? this.key
+        : sessionId(this.iface, this.protocol, this.local, this.localPort, this.remote, this.remotePort, this.kind);
+    }
+    return this.text;
+  }
+
+  /** What activeRemotes counts per remote end: an IPv4 address by its value, else its text. */
+  get remoteKey(): number | string {
+    return this.ipv4 ? this.remoteV4 : this.remote;
   }
 
   /** The port of the side that answers: "tcp/443", "udp/53", "icmp/echo", "gre". */
@@ -185,6 +212,96 @@ export function sessionId(iface: string, protocol: number, local: string, localP
   return kind === undefined
     ? `${iface}|${protocol}|${local}|${localPort}|${remote}|${remotePort}`
     : `${iface}|${protocol}|${local}|${kind}|${remote}`;
+}
+
+/**
+ * The numeric key of an IPv4 session with ports (ICMP and IPv6 keep the text
+ * id): a 32-bit hash of interface, protocol, addresses and ports, so a new
+ * flow's lookup builds and hashes no string. Small integers are what a Map
+ * hashes fastest. Different sessions can share a hash: SessionTable compares
+ * the fields on a hit.
+ */
+export function sessionHashV4(ifaceCode: number, protocol: number, localV4: number, localPort: number, remoteV4: number, remotePort: number): number {
+  let h = Math.imul(ifaceCode ^ (protocol << 24), 0x9e3779b1);
+  h = Math.imul(h ^ localV4, 0x85ebca6b);
+  h = Math.imul(h ^ remoteV4 ^ (h >>> 15), 0xc2b2ae35);
+  h = Math.imul(h ^ ((localPort << 16) | remotePort) ^ (h >>> 13), 0x27d4eb2f);
+  return h ^ (h >>> 16);
+}
+
+/**
+ * Sessions by key, in the order they began: a numeric key (sessionHashV4)
+ * heads a chain of the sessions with that hash, a text key is one session.
+ * One Map for both keeps one order for the sweep and the live view.
+ */
+export class SessionTable {
+  private readonly map = new Map<number | string, Session>();
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  /** The IPv4 session with these fields, if any. */
+  getV4(hash: number, iface: string, protocol: number, localV4: number, localPort: number, remoteV4: number, remotePort: number): Session | undefined {
+    for (let s = this.map.get(hash); s; s = s.sameHash) {
+      if (s.localV4 === localV4 && s.remoteV4 === remoteV4 && s.localPort === localPort && s.remotePort === remotePort && s.protocol === protocol && s.iface === iface) return s;
+    }
+    return undefined;
+  }
+
+  /** The session with this text id (IPv6, ICMP). */
+  getText(id: string): Session | undefined {
+    return this.map.get(id);
+  }
+
+  /** Adds a session not in the table (the caller looked it up first). */
+  add(s: Session): void {
+    const head = this.map.get(s.key);
+    // a second session with a hash goes after the first: the chain's head keeps the map's order
+    if (head) {
+      let last = head;
+      while (last.sameHash) last = last.sameHash;
+      last.sameHash = s;
+    } else this.map.set(s.key, s);
+    this.count++;
+  }
+
+  delete(s: Session): void {
+    const head = this.map.get(s.key);
+    if (head === s) {
+      if (s.sameHash) this.map.set(s.key, s.sameHash); else this.map.delete(s.key);
+    } else {
+      let prev = head;
+      while (prev && prev.sameHash !== s) prev = prev.sameHash;
+      if (!prev) return;
+      prev.sameHash = s.sameHash;
+    }
+    s.sameHash = undefined;
+    this.count--;
+  }
+
+  /** The heads of the chains (walk each by sameHash): the sweep's loop, without a generator step per session. */
+  heads(): IterableIterator<Session> {
+    return this.map.values();
+  }
+
+  /** Every session; the current one may be deleted while iterating. */
+  *values(): IterableIterator<Session> {
+    for (const head of this.map.values()) {
+      for (let s: Session | undefined = head; s; ) {
+        const next: Session | undefined = s.sameHash;
+        yield s;
+        s = next;
+      }
+    }
+  }
+
+  clear(): void {
+    for (const s of this.map.values()) for (let c: Session | undefined = s; c; ) { const next: Session | undefined = c.sameHash; c.sameHash = undefined; c = next; }
+    this.map.clear();
+    this.count = 0;
+  }
 }
 
 /**
