@@ -72,22 +72,41 @@ function checkAll(t: Test, store: Store, sums: Sums, when: string): void {
   t.equal(mismatches, 0, `${when}: all ${sums.size} sets exact key by key`);
 }
 
-t.test('internet-only, then LAN, then internet-only again: every set exact, held and flushed, across a restart', async (t) => {
-  const dir = tempDataDir(t, 'shared-internet');
+/**
+ * A flows stage and a store over one data dir, a minute per interval: `add`
+ * processes and stores an interval and sums it (Sums) for checkAll;
+ * `restart` closes the store and opens it again on the same dir and clock.
+ */
+function storeLab(t: Test, name: string) {
+  const dir = tempDataDir(t, name);
   const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, [HOST]);
   const p = new FlowProcessor({ sessions: defaultSessionConfig(), filters: { ignore: [], keep: [] } }, classifier);
   const sums: Sums = new Map();
   let end = T0;
-  const clock = () => end;
-  let store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock, hourlyTopN: 100 });
-  t.teardown(() => store.close());
-  const add = (specs: FlowSpec[]): IntervalStats => {
-    end += 60_000;
-    const s = p.process({ start: end - 60_000, end, flows: flowBatch(specs, end - 500), totals: totalsFor(specs) });
-    addSums(sums, s);
-    store.add(s);
-    return s;
+  const open = () => Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => end, hourlyTopN: 100 });
+  const lab = {
+    sums,
+    store: open(),
+    add(specs: FlowSpec[]): IntervalStats {
+      end += 60_000;
+      const s = p.process({ start: end - 60_000, end, flows: flowBatch(specs, end - 500), totals: totalsFor(specs) });
+      addSums(sums, s);
+      lab.store.add(s);
+      return s;
+    },
+    restart(): Store {
+      lab.store.close();
+      return (lab.store = open());
+    },
   };
+  t.teardown(() => lab.store.close());
+  return lab;
+}
+
+t.test('internet-only, then LAN, then internet-only again: every set exact, held and flushed, across a restart', async (t) => {
+  const lab = storeLab(t, 'shared-internet');
+  const { sums, add } = lab;
+  let { store } = lab;
   const first = add(internetOnly(1));
   t.equal(first.scopedTalkers!.internet.ip, first.talkers.ip, 'no LAN traffic: the flows stage hands over the same rows for both');
   add(internetOnly(2));
@@ -102,9 +121,8 @@ t.test('internet-only, then LAN, then internet-only again: every set exact, held
   store.flush();
   checkAll(t, store, sums, 'mixed, flushed');
   add(internetOnly(6));
-  store.close();
   // a restart within the hour continues each set from what the stop kept
-  store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock, hourlyTopN: 100 });
+  store = lab.restart();
   add(internetOnly(7));
   add(mixed(8));
   checkAll(t, store, sums, 'after a restart, held');
@@ -141,21 +159,9 @@ t.test('an internet set that shared its maps before a flush window: the live win
 });
 
 t.test('LAN-only (a NAS), then internet, then LAN-only again: every set exact, held and flushed, across a restart', async (t) => {
-  const dir = tempDataDir(t, 'shared-lan');
-  const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, [HOST]);
-  const p = new FlowProcessor({ sessions: defaultSessionConfig(), filters: { ignore: [], keep: [] } }, classifier);
-  const sums: Sums = new Map();
-  let end = T0;
-  const clock = () => end;
-  let store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock, hourlyTopN: 100 });
-  t.teardown(() => store.close());
-  const add = (specs: FlowSpec[]): IntervalStats => {
-    end += 60_000;
-    const s = p.process({ start: end - 60_000, end, flows: flowBatch(specs, end - 500), totals: totalsFor(specs) });
-    addSums(sums, s);
-    store.add(s);
-    return s;
-  };
+  const lab = storeLab(t, 'shared-lan');
+  const { sums, add } = lab;
+  let { store } = lab;
   const first = add(lanOnly(1));
   t.equal(first.scopedTalkers!.lan.ip, first.talkers.ip, 'LAN traffic only: the flows stage hands over the same rows for all and LAN');
   t.same(first.scopedTalkers!.internet.ip, [], 'and none for the internet');
@@ -172,8 +178,7 @@ t.test('LAN-only (a NAS), then internet, then LAN-only again: every set exact, h
   add(lanOnly(6));
   store.flush();
   checkAll(t, store, sums, 'mixed, flushed');
-  store.close();
-  store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock, hourlyTopN: 100 });
+  store = lab.restart();
   add(lanOnly(7));
   add(mixed(8));
   checkAll(t, store, sums, 'after a restart, held');

@@ -73,54 +73,40 @@ t.test('a second kill -9 in the same hour: the open state follows every flush, n
   t.same([after.other.bytes, after.total.bytes], [0, 3546]);
 });
 
-t.test('after kill -9, internet talkers that shared all traffic\'s maps keep each key\'s bytes too', async (t) => {
-  const dir = tempDataDir(t, 'kill9-shared-internet');
-  const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, ['192.168.1.1']);
-  const p = new FlowProcessor({ sessions: defaultSessionConfig(), filters: { ignore: [], keep: [] } }, classifier);
-  const udp = (local: string, remote: string, down: number): FlowSpec[] => [
-    { direction: 'ingress', protocol: 17, src: remote, dst: local, srcPort: 5000, dstPort: 40000, packets: 1, bytes: down },
-  ];
-  const at = (end: number, specs: FlowSpec[]) => p.process({ start: end - 60_000, end, flows: flowBatch(specs, end - 500), totals: totalsFor(specs) });
-  const local = '192.168.1.10';
-  // internet only: 4 remotes, top 2 stored; the flows stage hands over one set of rows for all and internet
-  const first = at(T0 + 60_000, [...udp(local, '203.0.113.1', 1000), ...udp(local, '203.0.113.2', 500), ...udp(local, '203.0.113.3', 40), ...udp(local, '203.0.113.4', 30)]);
-  t.equal(first.scopedTalkers!.internet.ip, first.talkers.ip, 'no LAN traffic: the same rows');
-  const second = at(T0 + 120_000, udp(local, '203.0.113.3', 2));
-  await flushThenKill(t, dir, [{ stats: first }, { stats: second }]);
-  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => CLOCK, hourlyTopN: 2 });
-  t.teardown(() => store.close());
-  // after the restart, LAN traffic: internet and all differ from now on
-  store.add(at(T0 + 180_000, [...udp(local, '203.0.113.3', 900), ...udp(local, '192.168.1.20', 7000)]));
-  for (const scope of ['', 'internet'] as const) {
-    const top = store.topTalkers({ dimension: 'ip', scope, from: T0, to: T0 + H, limit: 10 });
-    const want = [['192.168.1.20', 7000], ['203.0.113.1', 1000], ['203.0.113.3', 942], ['203.0.113.2', 500], ['203.0.113.4', 30]].filter(([k]) => scope === '' || k !== '192.168.1.20');
-    t.same(top.rows.map((r) => [r.key, r.bytes]), want, `${scope || 'all'}: every remote with all its bytes (203.0.113.3: 42 before the kill, 900 after)`);
-    t.equal(top.other.bytes, 0, `${scope || 'all'}: nothing left in "other"`);
-  }
-});
+/**
+ * The set that shares all traffic's maps (internet with no LAN traffic, LAN
+ * with no internet traffic) keeps each key's bytes across a kill -9: four
+ * peers of `scope`, the top 2 stored, then one interval with traffic of the
+ * other scope after the restart, so the sets differ from then on.
+ */
+const sharedSetCases = [
+  { scope: 'internet', peers: ['203.0.113.1', '203.0.113.2', '203.0.113.3', '203.0.113.4'], otherPeer: '192.168.1.20', what: 'no LAN traffic' },
+  { scope: 'lan', peers: ['192.168.1.21', '192.168.1.22', '192.168.1.23', '192.168.1.24'], otherPeer: '203.0.113.9', what: 'LAN traffic only' },
+] as const;
 
-t.test('after kill -9, LAN talkers that shared all traffic\'s maps (LAN traffic only) keep each key\'s bytes too', async (t) => {
-  const dir = tempDataDir(t, 'kill9-shared-lan');
-  const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, ['192.168.1.1']);
-  const p = new FlowProcessor({ sessions: defaultSessionConfig(), filters: { ignore: [], keep: [] } }, classifier);
-  const udp = (local: string, remote: string, down: number): FlowSpec[] => [
-    { direction: 'ingress', protocol: 17, src: remote, dst: local, srcPort: 5000, dstPort: 40000, packets: 1, bytes: down },
-  ];
-  const at = (end: number, specs: FlowSpec[]) => p.process({ start: end - 60_000, end, flows: flowBatch(specs, end - 500), totals: totalsFor(specs) });
-  const local = '192.168.1.10';
-  // LAN only: 4 LAN peers, top 2 stored; the flows stage hands over one set of rows for all and LAN
-  const first = at(T0 + 60_000, [...udp(local, '192.168.1.21', 1000), ...udp(local, '192.168.1.22', 500), ...udp(local, '192.168.1.23', 40), ...udp(local, '192.168.1.24', 30)]);
-  t.equal(first.scopedTalkers!.lan.ip, first.talkers.ip, 'LAN traffic only: the same rows');
-  const second = at(T0 + 120_000, udp(local, '192.168.1.23', 2));
-  await flushThenKill(t, dir, [{ stats: first }, { stats: second }]);
-  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => CLOCK, hourlyTopN: 2 });
-  t.teardown(() => store.close());
-  // after the restart, internet traffic: LAN and all differ from now on
-  store.add(at(T0 + 180_000, [...udp(local, '192.168.1.23', 900), ...udp(local, '203.0.113.9', 7000)]));
-  for (const scope of ['', 'lan'] as const) {
-    const top = store.topTalkers({ dimension: 'ip', scope, from: T0, to: T0 + H, limit: 10 });
-    const want = [['203.0.113.9', 7000], ['192.168.1.21', 1000], ['192.168.1.23', 942], ['192.168.1.22', 500], ['192.168.1.24', 30]].filter(([k]) => scope === '' || k !== '203.0.113.9');
-    t.same(top.rows.map((r) => [r.key, r.bytes]), want, `${scope || 'all'}: every peer with all its bytes (192.168.1.23: 42 before the kill, 900 after)`);
-    t.equal(top.other.bytes, 0, `${scope || 'all'}: nothing left in "other"`);
-  }
-});
+for (const { scope, peers, otherPeer, what } of sharedSetCases) {
+  t.test(`after kill -9, ${scope} talkers that shared all traffic's maps (${what}) keep each key's bytes too`, async (t) => {
+    const dir = tempDataDir(t, `kill9-shared-${scope}`);
+    const classifier = new AddressClassifier({ localNetworks: defaultLocalNetworks([]), privateNetworks: [] }, ['192.168.1.1']);
+    const p = new FlowProcessor({ sessions: defaultSessionConfig(), filters: { ignore: [], keep: [] } }, classifier);
+    const udp = (local: string, remote: string, down: number): FlowSpec[] => [
+      { direction: 'ingress', protocol: 17, src: remote, dst: local, srcPort: 5000, dstPort: 40000, packets: 1, bytes: down },
+    ];
+    const at = (end: number, specs: FlowSpec[]) => p.process({ start: end - 60_000, end, flows: flowBatch(specs, end - 500), totals: totalsFor(specs) });
+    const local = '192.168.1.10';
+    const [a, b, c, d] = peers;
+    const first = at(T0 + 60_000, [...udp(local, a, 1000), ...udp(local, b, 500), ...udp(local, c, 40), ...udp(local, d, 30)]);
+    t.equal(first.scopedTalkers![scope].ip, first.talkers.ip, `${what}: the flows stage hands over the same rows`);
+    const second = at(T0 + 120_000, udp(local, c, 2));
+    await flushThenKill(t, dir, [{ stats: first }, { stats: second }]);
+    const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => CLOCK, hourlyTopN: 2 });
+    t.teardown(() => store.close());
+    store.add(at(T0 + 180_000, [...udp(local, c, 900), ...udp(local, otherPeer, 7000)]));
+    for (const set of ['', scope] as const) {
+      const top = store.topTalkers({ dimension: 'ip', scope: set, from: T0, to: T0 + H, limit: 10 });
+      const want = [[otherPeer, 7000], [a, 1000], [c, 942], [b, 500], [d, 30]].filter(([k]) => set === '' || k !== otherPeer);
+      t.same(top.rows.map((r) => [r.key, r.bytes]), want, `${set || 'all'}: every peer with all its bytes (${c}: 42 before the kill, 900 after)`);
+      t.equal(top.other.bytes, 0, `${set || 'all'}: nothing left in "other"`);
+    }
+  });
+}
