@@ -14,13 +14,13 @@
  * rx_packets counter. Medians of --reps runs; each run starts a fresh flowlens.
  *
  *   node --import tsx bench/gateway.ts [--flows 10000,100000] [--with-500k] [--reps 3]
- *       [--warmup 10] [--seconds 30] [--pps-per-flow 1.5] [--profile DIR]
+ *       [--warmup 10] [--seconds 30] [--pps-per-flow 1.5] [--profile DIR] [--heap-snapshot DIR]
  *
  * Needs root and tcpreplay. Cleans up its namespace, links and processes on
  * exit and on Ctrl-C. Prints figures; asserts nothing.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -40,6 +40,8 @@ const { values } = parseArgs({
     'pps-per-flow': { type: 'string', default: '1.5' },
     // a CPU profile of each flowlens run (node --cpu-prof), written when it stops
     profile: { type: 'string' },
+    // a heap snapshot of each flowlens run at the end of its window (after the figures are taken)
+    'heap-snapshot': { type: 'string' },
   },
 });
 const flowCounts = values.flows!.split(',').map(Number);
@@ -144,12 +146,32 @@ interface RunFigures {
   overflowPackets: number;
 }
 
+/** Asks flowlens for a heap snapshot (SIGUSR2) and waits until the file is written whole. */
+async function heapSnapshot(pid: number, dir: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const before = new Set(readdirSync(dir));
+  process.kill(pid, 'SIGUSR2');
+  let size = -1;
+  for (let i = 0; i < 600; i++) {
+    await sleep(500);
+    const file = readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f));
+    if (!file) continue;
+    const now = statSync(path.join(dir, file)).size;
+    // V8 writes the snapshot in one go on the main thread: the size stops changing when it is done
+    if (now > 0 && now === size) { console.log(`bench: heap snapshot ${path.join(dir, file)}`); return; }
+    size = now;
+  }
+  console.log('bench: no heap snapshot within 300 s');
+}
+
 async function oneRun(n: number, pcap: string): Promise<RunFigures> {
   const dataDir = mkdtempSync(path.join(tmp, 'data-'));
   const args = [CLI, 'run', '--iface', MON, '--format', 'none', '--interval', '1s', '--map-size', String(mapSizeFor(n)),
     '--max-sessions', '2000000', '--data-dir', dataDir, '--http-port', '0', '--grpc-port', '0'];
-  const profile = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
-  const flowlens = track(spawn(process.execPath, [...profile, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } }));
+  const nodeFlags = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
+  const heapDir = values['heap-snapshot'] ? path.resolve(values['heap-snapshot']) : undefined;
+  if (heapDir) nodeFlags.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`);
+  const flowlens = track(spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } }));
   let stderr = '';
   const api = await new Promise<string>((resolve, reject) => {
     flowlens.stderr!.setEncoding('utf8').on('data', (d: string) => {
@@ -211,6 +233,7 @@ async function oneRun(n: number, pcap: string): Promise<RunFigures> {
   const metrics1 = await scrape();
   const late0 = metricSum(metrics0, 'flowlens_late_intervals_total');
   const late1 = metricSum(metrics1, 'flowlens_late_intervals_total');
+  if (heapDir) await heapSnapshot(flowlens.pid!, heapDir);
 
   // stop the replay, let flowlens drain what it saw, then compare with the link
   await stopChild(replay, 'SIGKILL', 1000);
