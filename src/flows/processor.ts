@@ -231,13 +231,11 @@ export class FlowProcessor {
         const from: 'local' | 'remote' = srcIsLocal ? 'local' : 'remote';
         // IPv4 with ports is looked up by a number (no id text built or hashed); IPv6 and ICMP by the id
         let key: number | string;
-        let localV4 = 0;
-        let remoteV4 = 0;
+        const localV4 = v4 ? (srcIsLocal ? flows.srcV4(i) : flows.dstV4(i)) | 0 : 0;
+        const remoteV4 = v4 ? (srcIsLocal ? flows.dstV4(i) : flows.srcV4(i)) | 0 : 0;
         let known: Session | undefined;
         let fromUnkept = false;
         if (v4 && !icmp) {
-          localV4 = (srcIsLocal ? flows.srcV4(i) : flows.dstV4(i)) | 0;
-          remoteV4 = (srcIsLocal ? flows.dstV4(i) : flows.srcV4(i)) | 0;
           let code = ifaceCodes.get(iface);
           if (code === undefined) ifaceCodes.set(iface, (code = ifaceCodes.size));
           key = sessionHashV4(code, protocol, localV4, localPort, remoteV4, remotePort);
@@ -245,7 +243,6 @@ export class FlowProcessor {
             ?? this.untracked.getV4(key, iface, protocol, localV4, localPort, remoteV4, remotePort);
           if (!known && unkept) fromUnkept = (known = unkept.getV4(key, iface, protocol, localV4, localPort, remoteV4, remotePort)) !== undefined;
         } else {
-          if (v4) { localV4 = (srcIsLocal ? flows.srcV4(i) : flows.dstV4(i)) | 0; remoteV4 = (srcIsLocal ? flows.dstV4(i) : flows.srcV4(i)) | 0; }
           key = sessionId(iface, protocol, local, localPort, remote, remotePort, kind);
           known = this.sessions.getText(key) ?? this.untracked.getText(key);
           if (!known && unkept) fromUnkept = (known = unkept.getText(key)) !== undefined;
@@ -453,32 +450,17 @@ export class FlowProcessor {
   private sweep(now: number): { ended: SessionRecord[]; activeRemotes: number } {
     const ended: SessionRecord[] = [];
     const cfg = this.config.sessions;
-    for (const head of this.sessions.heads()) {
-      for (let s: Session | undefined = head; s; ) {
-        const next: Session | undefined = s.sameHash;
-        if (s.touched !== this.interval && s.expiresAt(cfg) <= now) {
-          const reason = s.state === 'closed' ? 'closed' : s.state === 'reset' ? 'reset' : 'idle';
-          ended.push(s.toRecord(reason));
-          this.sessions.delete(s);
-          const rk = s.remoteKey;
-          const refs = this.remoteRefs.get(rk)! - 1;
-          if (refs === 0) this.remoteRefs.delete(rk); else this.remoteRefs.set(rk, refs);
-          this.unroute(s);
-        }
-        s = next;
-      }
-    }
+    const expired = (s: Session) => s.touched !== this.interval && s.expiresAt(cfg) <= now;
+    this.sessions.removeWhere(expired, (s) => {
+      const reason = s.state === 'closed' ? 'closed' : s.state === 'reset' ? 'reset' : 'idle';
+      ended.push(s.toRecord(reason));
+      const rk = s.remoteKey;
+      const refs = this.remoteRefs.get(rk)! - 1;
+      if (refs === 0) this.remoteRefs.delete(rk); else this.remoteRefs.set(rk, refs);
+      this.unroute(s);
+    });
     // untracked conversations end the same way, silently (they were never reported as sessions)
-    for (const head of this.untracked.heads()) {
-      for (let s: Session | undefined = head; s; ) {
-        const next: Session | undefined = s.sameHash;
-        if (s.touched !== this.interval && s.expiresAt(cfg) <= now) {
-          this.untracked.delete(s);
-          this.unroute(s);
-        }
-        s = next;
-      }
-    }
+    this.untracked.removeWhere(expired, (s) => this.unroute(s));
     this.counters.ended += ended.length;
     return { ended, activeRemotes: this.remoteRefs.size };
   }

@@ -281,9 +281,18 @@ export class SessionTable {
     this.count--;
   }
 
-  /** The heads of the chains (walk each by sameHash): the sweep's loop, without a generator step per session. */
-  heads(): IterableIterator<Session> {
-    return this.map.values();
+  /** Removes every session `remove` says to, in the table's order, and hands each to `removed` (the sweep's loop, without a generator step per session). */
+  removeWhere(remove: (s: Session) => boolean, removed: (s: Session) => void): void {
+    for (const head of this.map.values()) {
+      for (let s: Session | undefined = head; s; ) {
+        const next: Session | undefined = s.sameHash;
+        if (remove(s)) {
+          this.delete(s);
+          removed(s);
+        }
+        s = next;
+      }
+    }
   }
 
   /** Every session; the current one may be deleted while iterating. */
