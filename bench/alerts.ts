@@ -6,6 +6,9 @@
  * reference; and the memory of the detectors' state when R remote sources
  * each leave one unanswered attempt (the scan windows full of pairs).
  *
+ * The detectors are timed on a UDP flood too (N sources to one local host,
+ * over the flood threshold: its sources are named every interval).
+ *
  * The traffic anomaly detector is timed on its own too (its share of the
  * alert stage), on three weeks of history for the bench's interface and its 20
  * largest hosts written through the store's API: the learning at the first
@@ -120,6 +123,32 @@ for (const n of counts) {
     median(anomalyMs).toFixed(2), (median(anomalyMs) / median(flowsMs)).toFixed(3), `${st.anomalyReady}/${st.anomalySeries}`, learnMs.toFixed(0)]);
 }
 console.log(table(['flows/interval', 'sessions', 'flows stage ms', 'alert stage ms', 'alerts/flows', 'ns/session', 'anomaly ms', 'anomaly/flows', 'ready/series', 'anomaly learn ms (1st interval)'], rows));
+
+printHeader('detectors on a UDP flood: N remote sources, 2 packets each per interval, to one local host (its sources named every interval)');
+{
+  const frows: string[][] = [];
+  for (const n of counts) {
+    const p = processor();
+    const detectors = new Detectors(DETECTORS, 5);
+    const ms: number[] = [];
+    let observations = 0;
+    let t = NOW;
+    const flood = (at: number): FlowSpec[] => Array.from({ length: n }, (_, i) => ({
+      direction: 'ingress' as const, protocol: 17, src: `203.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`, dst: '192.168.1.10',
+      srcPort: 40000 + (i % 20000), dstPort: 9000, packets: 2, bytes: 144, tcpFlags: 0, flowId: i, firstSeen: at, lastSeen: at,
+    }));
+    for (let r = 0; r < reps + 1; r++) {
+      const stats = p.process({ start: t, end: t + 1000, flows: flowBatch(flood(t + 500), t + 500), totals: totalsFor(flood(t + 500)) });
+      collectGarbage();
+      const t0 = process.hrtime.bigint();
+      observations = detectors.evaluate(stats, p.live).length;
+      if (r > 0) ms.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      t += 1000;
+    }
+    frows.push([String(n), String(2 * n), String(observations), median(ms).toFixed(1), ((median(ms) * 1e6) / n).toFixed(0)]);
+  }
+  console.log(table(['sources', 'packets/s', 'observations', 'detectors ms', 'ns/source'], frows));
+}
 
 printHeader('anomaly detector state: series learned from 3 weeks of history (1 interface × 2 directions + N devices × 2)');
 {
