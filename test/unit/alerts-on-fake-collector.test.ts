@@ -330,8 +330,9 @@ t.test('host sweep, UDP flood, ICMP flood and amplification each name attacker a
   const flows: FlowSpec[] = [
     // the host sweeps 100 addresses on port 22: no answer from any
     ...Array.from({ length: 100 }, (_, i): FlowSpec => ({ direction: 'egress', protocol: 6, src: HOST, dst: `192.0.2.${i + 1}`, srcPort: 41000, dstPort: 22, packets: 1, bytes: 60, tcpFlags: 0x02, firstSeen: at, lastSeen: at })),
-    // 60 000 UDP packets to the host's port 9999 from one source
+    // 60 500 UDP packets to the host's port 9999 from one source, in two sessions (two source ports)
     { direction: 'ingress', protocol: 17, src: '203.0.113.50', dst: HOST, srcPort: 5555, dstPort: 9999, packets: 60_000, bytes: 60_000 * 100, firstSeen: at, lastSeen: at },
+    { direction: 'ingress', protocol: 17, src: '203.0.113.50', dst: HOST, srcPort: 5556, dstPort: 9999, packets: 500, bytes: 500 * 100, firstSeen: at, lastSeen: at },
     // 3000 ICMP echo requests
     { direction: 'ingress', protocol: 1, src: '203.0.113.60', dst: HOST, srcPort: 8, dstPort: 0, packets: 3000, bytes: 3000 * 84, firstSeen: at, lastSeen: at },
     // 2 MB of DNS answers the host never asked for, from two resolvers
@@ -343,8 +344,8 @@ t.test('host sweep, UDP flood, ICMP flood and amplification each name attacker a
   const all = (await httpRequest(web, '/api/alerts?limit=100')).json().alerts as Array<{ kind: string; subject: Record<string, string>; value: number; state: string }>;
   const by = (kind: string) => all.filter((a) => a.kind === kind);
   t.match(by('host-sweep'), [{ subject: { attacker: HOST, service: 'tcp/22' }, value: 100 }], 'one sweep alert for 100 hosts');
-  // every UDP packet to the victim counts, the DNS answers too: the top source first
-  t.match(by('udp-flood'), [{ subject: { victim: HOST, attacker: '203.0.113.50 and 2 more' }, value: 61_000, contributors: [{ source: '203.0.113.50', packets: 60_000 }] }]);
+  // every UDP packet to the victim counts, the DNS answers too: the top source first, its two sessions summed (3 sources, not 4)
+  t.match(by('udp-flood'), [{ subject: { victim: HOST, attacker: '203.0.113.50 and 2 more' }, value: 61_500, contributors: [{ source: '203.0.113.50', packets: 60_500, bytes: 60_500 * 100 }, { source: '203.0.113.70', packets: 700 }, { source: '203.0.113.71', packets: 300 }] }]);
   t.match(by('icmp-flood'), [{ subject: { victim: HOST, attacker: '203.0.113.60' }, value: 3000 }]);
   t.match(by('amplification'), [{ subject: { victim: HOST, attacker: '203.0.113.70 and 1 more' }, value: 2_000_000 }]);
   t.equal(by('udp-flood').length + by('icmp-flood').length + by('amplification').length, 3, 'one alert each');
