@@ -99,8 +99,9 @@ for (const n of counts) {
   let learnMs = 0;
   let t = NOW;
   for (let r = 0; r < reps + 1; r++) {
-    const batch = flowBatch(specs(n, t + 500), t + 500);
-    const totals = totalsFor(specs(n, t + 500));
+    const spec = specs(n, t + 500);
+    const batch = flowBatch(spec, t + 500);
+    const totals = totalsFor(spec);
     // a full GC before each timed stage: the batch building's garbage is not the stages' cost
     collectGarbage();
     let t0 = process.hrtime.bigint();
@@ -138,7 +139,8 @@ printHeader('detectors on a UDP flood: N remote sources, 2 packets each per inte
       srcPort: 40000 + (i % 20000), dstPort: 9000, packets: 2, bytes: 144, tcpFlags: 0, flowId: i, firstSeen: at, lastSeen: at,
     }));
     for (let r = 0; r < reps + 1; r++) {
-      const stats = p.process({ start: t, end: t + 1000, flows: flowBatch(flood(t + 500), t + 500), totals: totalsFor(flood(t + 500)) });
+      const spec = flood(t + 500);
+      const stats = p.process({ start: t, end: t + 1000, flows: flowBatch(spec, t + 500), totals: totalsFor(spec) });
       collectGarbage();
       const t0 = process.hrtime.bigint();
       observations = detectors.evaluate(stats, p.live).length;
