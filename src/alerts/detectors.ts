@@ -15,10 +15,12 @@
  * A session's packets and bytes in the interval are the flows stage's own
  * deltas (LiveSessions.latest*): nothing is kept per session here.
  *
- * The floods are summed in two passes: totals per victim over every moved
- * session, then, only for victims at half their threshold or more, the
- * sources by name. A flood is rare; the sources of every victim, every
- * interval, were most of the alert stage's cost on a gateway.
+ * The floods are summed per victim over every moved session, and the sources
+ * by name only for victims at half their threshold or more: those of the
+ * previous interval in the same pass, a victim newly near in a second one. A
+ * flood is rare and lasts; the sources of every victim, every interval, were
+ * most of the alert stage's cost on a gateway, and a second pass over 100k
+ * sessions every interval of a flood was most of what remained.
  */
 import type { LiveSession, LiveSessions } from '../flows/live.js';
 import type { IntervalStats } from '../flows/types.js';
@@ -86,6 +88,13 @@ interface SourceSum { source: string; victim: string; protocol: number; port: nu
 type Sources = Map<string, SourceSum>;
 const FLOODS: Flood[] = ['syn', 'udp', 'icmp', 'amp'];
 
+/** Adds one session's part to a victim's sum for its source (`bySource` undefined: a victim whose sources are not named). */
+function addSource(bySource: Sources | undefined, source: string, victim: string, protocol: number, port: number, bytes: number, packets: number): void {
+  if (!bySource) return;
+  const known = bySource.get(source);
+  if (known) { known.bytes += bytes; known.packets += packets; } else bySource.set(source, { source, victim, protocol, port, bytes, packets });
+}
+
 const byPacketsThenBytes = (a: SourceSum, b: SourceSum) => b.packets - a.packets || b.bytes - a.bytes;
 
 /**
@@ -104,14 +113,31 @@ function topSources(sources: Sources, n: number): Contributor[] {
   return top.map((x) => ({ source: x.source, target: x.victim, service: `${protocolName(x.protocol)}/${x.port}`, bytes: x.bytes, packets: x.packets }));
 }
 
+type WindowEntry = { item: string; at: number } | Map<string, number>;
+
 /**
  * A sliding window of distinct items per pair, pruned by time. Most pairs of a
  * wide scan hold one item (one probe per source): that one is kept inline, a
  * Map is made only for the second.
+ *
+ * Every add is also queued in the order of its time, so a prune visits only
+ * what it ends, not every pair (a gateway holds 200k of them, and prunes every
+ * interval); a queued add whose item was seen again later is stale and skipped.
+ * Pairs of two or more items are kept apart too: with a threshold above 2 a
+ * pair of one item can never be reported, and the reports need not visit them.
  */
 class DistinctWindow {
-  readonly pairs = new Map<string, { item: string; at: number } | Map<string, number>>();
+  readonly pairs = new Map<string, WindowEntry>();
+  /** The pairs holding two or more items, in the order they got their second. */
+  readonly multi = new Set<string>();
   dropped = 0;
+  /** The adds in time order (three columns): pair, item, time; from `head` on. */
+  private queuePair: string[] = [];
+  private queueItem: string[] = [];
+  private queueAt: number[] = [];
+  private head = 0;
+  /** Whether an add came with an earlier time than one before it (a clock set back): then a prune visits every pair. */
+  private unordered = false;
 
   add(pair: string, item: string, at: number): void {
     const m = this.pairs.get(pair);
@@ -120,24 +146,84 @@ class DistinctWindow {
       this.pairs.set(pair, { item, at });
     } else if (m instanceof Map) m.set(item, at);
     else if (m.item === item) m.at = at;
-    else this.pairs.set(pair, new Map([[m.item, m.at], [item, at]]));
+    else {
+      this.pairs.set(pair, new Map([[m.item, m.at], [item, at]]));
+      this.multi.add(pair);
+    }
+    const n = this.queueAt.length;
+    if (n > this.head && at < this.queueAt[n - 1]!) this.unordered = true;
+    this.queuePair.push(pair);
+    this.queueItem.push(item);
+    this.queueAt.push(at);
   }
 
   /** The distinct items of a pair. */
-  static size(m: { item: string; at: number } | Map<string, number>): number {
+  static size(m: WindowEntry): number {
     return m instanceof Map ? m.size : 1;
   }
 
-  static items(m: { item: string; at: number } | Map<string, number>): string[] {
+  static items(m: WindowEntry): string[] {
     return m instanceof Map ? [...m.keys()] : [m.item];
   }
 
+  /** Ends every item last seen before `before`, and every pair left with none. */
   prune(before: number): void {
-    for (const [pair, m] of this.pairs) {
-      if (!(m instanceof Map)) { if (m.at < before) this.pairs.delete(pair); continue; }
-      for (const [item, at] of m) if (at < before) m.delete(item);
-      if (!m.size) this.pairs.delete(pair);
+    if (this.unordered) { this.pruneAll(before); return; }
+    const { queuePair, queueItem, queueAt } = this;
+    let h = this.head;
+    for (; h < queueAt.length && queueAt[h]! < before; h++) this.end(queuePair[h]!, queueItem[h]!, before);
+    this.head = h;
+    // drop the visited part of the queue once it is most of it
+    if (h > 1024 && h * 2 > queueAt.length) {
+      this.queuePair = queuePair.slice(h);
+      this.queueItem = queueItem.slice(h);
+      this.queueAt = queueAt.slice(h);
+      this.head = 0;
     }
+  }
+
+  /** Ends one item of a pair if it was not seen again since `before`. */
+  private end(pair: string, item: string, before: number): void {
+    const m = this.pairs.get(pair);
+    if (m === undefined) return;
+    if (!(m instanceof Map)) {
+      if (m.item === item && m.at < before) this.pairs.delete(pair);
+      return;
+    }
+    const at = m.get(item);
+    if (at === undefined || at >= before) return;
+    m.delete(item);
+    if (m.size > 1) return;
+    this.multi.delete(pair);
+    const [last] = m;
+    if (last) this.pairs.set(pair, { item: last[0], at: last[1] });
+    else this.pairs.delete(pair);
+  }
+
+  /** The prune of every pair, and the queue made again in time order (after a clock was set back). */
+  private pruneAll(before: number): void {
+    const rows: Array<[string, string, number]> = [];
+    for (const [pair, m] of this.pairs) {
+      if (!(m instanceof Map)) { if (m.at < before) this.pairs.delete(pair); else rows.push([pair, m.item, m.at]); continue; }
+      for (const [item, at] of m) if (at < before) m.delete(item); else rows.push([pair, item, at]);
+      if (m.size > 1) continue;
+      this.multi.delete(pair);
+      const [last] = m;
+      if (last) this.pairs.set(pair, { item: last[0], at: last[1] });
+      else this.pairs.delete(pair);
+    }
+    rows.sort((a, b) => a[2] - b[2]);
+    this.queuePair = rows.map((r) => r[0]);
+    this.queueItem = rows.map((r) => r[1]);
+    this.queueAt = rows.map((r) => r[2]);
+    this.head = 0;
+    this.unordered = false;
+  }
+
+  /** The pairs that may hold `least` items or more: all of them, or (for 2 and up) only those of two or more. */
+  *candidates(least: number): IterableIterator<[string, WindowEntry]> {
+    if (least <= 1) { yield* this.pairs; return; }
+    for (const pair of this.multi) yield [pair, this.pairs.get(pair)!];
   }
 }
 
@@ -151,6 +237,8 @@ export interface DetectorStatus {
 export class Detectors {
   /** Sessions new in the previous interval, judged now. */
   private fresh: LiveSession[] = [];
+  /** Per flood kind, the victims near their threshold in the previous interval: their sources are summed in the first pass. */
+  private nearBefore: Record<Flood, string[]> = { syn: [], udp: [], icmp: [], amp: [] };
   private readonly ports = new DistinctWindow();
   private readonly hosts = new DistinctWindow();
 
@@ -188,11 +276,17 @@ export class Detectors {
       this.hosts.prune(now - c.scanWindowMs);
     }
     this.fresh = [];
-    // pass 1: per victim, the totals only (and what amplification victims sent), every moved session
+    // pass 1: per victim, the totals (and what amplification victims sent), every moved session;
+    // and the sources of the victims that were near their threshold in the previous interval
+    // (a flood lasts: its sources are summed in this same pass, not in a second one)
     const totals: Record<Flood | 'ampSent', Map<string, number>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map(), ampSent: new Map() };
-    const addTotal: FloodSink = (flood, key, _victim, _source, _s, _port, n) => {
+    const watched: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
+    for (const flood of FLOODS) for (const key of this.nearBefore[flood]) watched[flood].set(key, new Map());
+    const watching = FLOODS.some((f) => watched[f].size > 0);
+    const addTotal: FloodSink = (flood, key, victim, source, s, port, n, bytes, packets) => {
       const m = totals[flood];
       m.set(key, (m.get(key) ?? 0) + n);
+      if (watching && flood !== 'ampSent') addSource(watched[flood].get(key), source, victim, s.protocol, port, bytes, packets);
     };
     for (const s of live.values()) {
       const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
@@ -204,22 +298,25 @@ export class Detectors {
     // far below half the threshold: nothing to start or keep, and no sources to name
     const near = (flood: Flood, key: string, n: number) => thresholds[flood] > 0 && n / seconds >= thresholds[flood] * 0.5
       && (flood !== 'amp' || n >= AMPLIFICATION_RATIO * (totals.ampSent.get(key) ?? 0));
-    // pass 2, only when a victim is near its threshold: who sent it (a flood is rare; summing every
+    // pass 2, only for a victim newly near its threshold: who sent it (a flood is rare; summing every
     // session's source for every victim, every interval, was most of the alert stage on a gateway)
-    const sources: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
-    for (const flood of FLOODS) for (const [key, n] of totals[flood]) if (near(flood, key, n)) sources[flood].set(key, new Map());
-    if (FLOODS.some((f) => sources[f].size > 0)) {
-      const addSource: FloodSink = (flood, key, victim, source, s, port, _n, bytes, packets) => {
-        const m = flood === 'ampSent' ? undefined : sources[flood].get(key);
-        if (!m) return;
-        const known = m.get(source);
-        if (known) { known.bytes += bytes; known.packets += packets; } else m.set(source, { source, victim, protocol: s.protocol, port, bytes, packets });
+    const newlyNear: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
+    for (const flood of FLOODS) for (const [key, n] of totals[flood]) if (!watched[flood].has(key) && near(flood, key, n)) newlyNear[flood].set(key, new Map());
+    if (FLOODS.some((f) => newlyNear[f].size > 0)) {
+      const addNewlyNear: FloodSink = (flood, key, victim, source, s, port, _n, bytes, packets) => {
+        if (flood !== 'ampSent') addSource(newlyNear[flood].get(key), source, victim, s.protocol, port, bytes, packets);
       };
       for (const s of live.values()) {
         const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
         if (bUp === 0 && bDown === 0) continue;
-        floodParts(s, c, live.latestPacketsUp(s), live.latestPacketsDown(s), bUp, bDown, addSource);
+        floodParts(s, c, live.latestPacketsUp(s), live.latestPacketsDown(s), bUp, bDown, addNewlyNear);
       }
+    }
+    // the victims near now, in the order first seen in this interval, with their sources
+    const sources: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
+    for (const flood of FLOODS) {
+      for (const [key, n] of totals[flood]) if (near(flood, key, n)) sources[flood].set(key, watched[flood].get(key) ?? newlyNear[flood].get(key)!);
+      this.nearBefore[flood] = [...sources[flood].keys()];
     }
     const out: Observation[] = [];
     const victimObservations = (kind: AlertKind, flood: Flood, unit: string, what: string) => {
@@ -243,7 +340,7 @@ export class Detectors {
     victimObservations('amplification', 'amp', 'B/s', 'amplified UDP answers');
     const scanObservations = (kind: AlertKind, w: DistinctWindow, threshold: number, what: (src: string, dst: string, n: number) => string, subject: (a: string, b: string) => Record<string, string>) => {
       if (threshold <= 0) return;
-      for (const [pair, entry] of w.pairs) {
+      for (const [pair, entry] of w.candidates(threshold / 2)) {
         const size = DistinctWindow.size(entry);
         if (size < threshold / 2) continue;
         const [a, b] = pair.split('>') as [string, string];

@@ -353,6 +353,57 @@ t.test('host sweep, UDP flood, ICMP flood and amplification each name attacker a
   t.same(all.filter((a) => ['udp-flood', 'icmp-flood', 'amplification'].includes(a.kind)).map((a) => a.state), ['resolved', 'resolved', 'resolved'], 'the floods stopped: resolved');
 });
 
+t.test('a UDP flood names the sources of each interval: those gone are not named, a source is summed over this interval only', async (t) => {
+  const { fake, web } = await running(t, settings(t, tempDataDir(t, 'flood-moves'), { udpFlood: 50_000 }));
+  const now = Date.now();
+  const udp = (src: string, srcPort: number, packets: number, at: number): FlowSpec => ({ direction: 'ingress', protocol: 17, src, dst: HOST, srcPort, dstPort: 9999, packets, bytes: packets * 100, firstSeen: at, lastSeen: at });
+  const [A, B, C] = ['203.0.113.81', '203.0.113.82', '203.0.113.83'];
+  // 30 000 packets/s: near the threshold (its sources are summed from the next interval on in the same pass), not over it
+  fake.drain({ end: now - 1000, flows: [udp(A, 4000, 30_000, now - 1500)] });
+  t.same((await httpRequest(web, '/api/alerts')).json().alerts, [], 'below the threshold: no alert');
+  // A goes on in the same session (its 30 000 before are not this interval's), B comes in two sessions, C joins
+  fake.drain({ end: now, flows: [udp(A, 4000, 10_000, now - 500), udp(B, 4001, 40_000, now - 500), udp(B, 4002, 5_000, now - 500), udp(C, 4003, 1_000, now - 500)] });
+  const [fired] = (await httpRequest(web, '/api/alerts?kind=udp-flood')).json().alerts;
+  t.match(fired, { state: 'firing', value: 56_000, subject: { victim: HOST, attacker: `${B} and 2 more` } });
+  t.same(fired.contributors.map((c: { source: string; packets: number }) => [c.source, c.packets]), [[B, 45_000], [A, 10_000], [C, 1_000]], 'this interval\'s sums, largest first');
+  // only C now, harder: the worst interval's summary names it alone
+  fake.drain({ end: now + 1000, flows: [udp(C, 4003, 80_000, now + 500)] });
+  t.match((await httpRequest(web, '/api/alerts?kind=udp-flood')).json().alerts, [{ state: 'firing', value: 80_000, summary: `UDP flood on ${HOST} from ${C}: 80000 packets/s` }]);
+  fake.drain({ end: now + 2000, flows: [] });
+  t.match((await httpRequest(web, '/api/alerts?kind=udp-flood')).json().alerts, [{ state: 'resolved', end: now + 2000 }]);
+});
+
+t.test('a port scan\'s ports leave the window as they age, and a clock set back does not keep a later scan firing', async (t) => {
+  const { fake, web } = await running(t, settings(t, tempDataDir(t, 'scan-ages'), { scanWindow: '3s' }));
+  const now = Date.now();
+  const ports = (from: number, n: number) => Array.from({ length: n }, (_, i) => from + i);
+  const scans = async () => (await httpRequest(web, '/api/alerts?kind=port-scan&limit=10')).json().alerts as Array<{ state: string; value: number; end?: number; subject: { attacker: string } }>;
+  // 120 ports refused, judged at now + 1000; 60 more refused, judged at now + 2000
+  fake.drain({ end: now, flows: refusedSyns(SCANNER, ports(1, 120), now - 500) });
+  fake.drain({ end: now + 1000, flows: refusedSyns(SCANNER, ports(1001, 60), now + 500) });
+  t.match(await scans(), [{ state: 'firing', value: 120 }]);
+  fake.drain({ end: now + 2000, flows: [] });
+  t.match(await scans(), [{ state: 'firing', value: 180 }], 'the later ports join it');
+  for (let k = 3; k <= 5; k++) fake.drain({ end: now + k * 1000, flows: [] });
+  // at now + 5000 the first 120 have left the 3 s window: 60 remain, over half the threshold (100)
+  t.match(await scans(), [{ state: 'firing' }], 'the later 60 ports still in the window');
+  fake.drain({ end: now + 6000, flows: [] });
+  t.match(await scans(), [{ state: 'resolved', end: now + 6000 }], 'resolved when the last ports leave it');
+
+  // a scan by another source, then the clock goes back an hour and a third source scans
+  const OTHER = '198.51.100.10', THIRD = '198.51.100.11';
+  fake.drain({ end: now + 7000, flows: refusedSyns(OTHER, ports(1, 120), now + 6500) });
+  fake.drain({ end: now + 8000, flows: [] });
+  const back = now - 3_600_000;
+  fake.drain({ end: back, flows: refusedSyns(THIRD, ports(1, 120), back - 500) });
+  fake.drain({ end: back + 1000, flows: [] });
+  t.match((await scans()).find((a) => a.subject.attacker === THIRD), { state: 'firing', value: 120 }, 'the scan after the clock went back');
+  for (let k = 2; k <= 4; k++) fake.drain({ end: back + k * 1000, flows: [] });
+  t.match((await scans()).find((a) => a.subject.attacker === THIRD), { state: 'firing' }, 'judged at back + 1000: still in the window at back + 4000');
+  fake.drain({ end: back + 5000, flows: [] });
+  t.match((await scans()).find((a) => a.subject.attacker === THIRD), { state: 'resolved', end: back + 5000 }, 'its ports leave the window by the clock as it is now');
+});
+
 t.test('config --dump shows the receivers without their secrets', async (t) => {
   const file = path.join(tempDataDir(t, 'dump'), 'flowlens.yaml');
   writeFileSync(file, stringify({ alerts: { webhooks: [{ name: 'h', url: 'http://127.0.0.1:9/x', secret: 's3cr3t' }], emails: [{ name: 'm', url: 'smtp://bob:hunter2@mail.test:587', from: 'a@b.test', to: ['c@d.test'] }] } }));
