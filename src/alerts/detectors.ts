@@ -13,7 +13,8 @@
  * A session is judged for the scans one interval after it appeared, so a
  * normal handshake whose answer came just after the drain is not a failure.
  * A session's packets and bytes in the interval are the flows stage's own
- * deltas (LiveSessions.latest*): nothing is kept per session here.
+ * deltas (LiveSessions.latest*), of the sessions that moved in it
+ * (LiveSessions.moved, not every live one): nothing is kept per session here.
  *
  * The floods are summed per victim over every moved session, and the sources
  * by name only for victims at half their threshold or more: those of the
@@ -288,7 +289,7 @@ export class Detectors {
       m.set(key, (m.get(key) ?? 0) + n);
       if (watching && flood !== 'ampSent') addSource(watched[flood].get(key), source, victim, s.protocol, port, bytes, packets);
     };
-    for (const s of live.values()) {
+    for (const s of live.moved()) {
       const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
       if (bUp === 0 && bDown === 0) continue;
       if (scans && live.isNew(s) && (s.protocol === IPPROTO_TCP || s.protocol === IPPROTO_UDP)) this.fresh.push(s);
@@ -306,7 +307,7 @@ export class Detectors {
       const addNewlyNear: FloodSink = (flood, key, victim, source, s, port, _n, bytes, packets) => {
         if (flood !== 'ampSent') addSource(newlyNear[flood].get(key), source, victim, s.protocol, port, bytes, packets);
       };
-      for (const s of live.values()) {
+      for (const s of live.moved()) {
         const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
         if (bUp === 0 && bDown === 0) continue;
         floodParts(s, c, live.latestPacketsUp(s), live.latestPacketsDown(s), bUp, bDown, addNewlyNear);

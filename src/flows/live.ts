@@ -36,6 +36,12 @@ export interface LiveSessions {
   /** Sessions alive now. */
   readonly size: number;
   values(): IterableIterator<LiveSession>;
+  /**
+   * The sessions with traffic in the latest interval, in the order it first
+   * moved them: what a reader of only the interval's movement walks, instead
+   * of every session (on a gateway most are idle until their timeout).
+   */
+  moved(): readonly LiveSession[];
   /** Intervals processed so far: the view changes only when this does. */
   readonly intervals: number;
   /** Bytes up in the latest interval (0 when it had no traffic then). */

@@ -113,6 +113,8 @@ export class FlowProcessor {
    * and finds them without a Map lookup.
    */
   private readonly lastBound: (TalkerAccumulator | undefined)[] = new Array(SLOT_COUNT).fill(undefined);
+  /** The tracked sessions with traffic in the latest interval (LiveSessions.moved). */
+  private moved: Session[] = [];
   /** Flow ids no longer routed (their session ended, or the flow was not kept): for the collector to reuse. */
   private released: number[] = [];
   private readonly filter: TrafficFilter;
@@ -138,6 +140,7 @@ export class FlowProcessor {
   readonly live: LiveSessions = ((processor: FlowProcessor): LiveSessions => ({
     get size() { return processor.sessions.size; },
     values: () => processor.sessions.values(),
+    moved: () => processor.moved,
     get intervals() { return processor.interval; },
     // a session's deltas are of the latest interval it had traffic in: only that interval's count
     latestBytesUp: (s) => ((s as Session).touched === processor.interval ? (s as Session).dBytesUp : 0),
@@ -258,6 +261,7 @@ export class FlowProcessor {
           const max = this.config.sessions.maxSessions;
           if (this.sessions.size < max) {
             this.sessions.add(s);
+            s.tracked = true;
             const rk = s.remoteKey;
             this.remoteRefs.set(rk, (this.remoteRefs.get(rk) ?? 0) + 1);
           } else {
@@ -306,6 +310,8 @@ export class FlowProcessor {
     // conversations over both caps live for this interval only
     if (unkept) for (const u of unkept.values()) this.unroute(u);
     const { ended, activeRemotes } = this.sweep(iv.end);
+    // after the sweep, which ends no session with traffic in this interval
+    this.moved = touched.filter((s) => s.tracked);
     return {
       start: iv.start,
       end: iv.end,
@@ -488,6 +494,7 @@ export class FlowProcessor {
     this.sessions.clear();
     this.untracked.clear();
     this.remoteRefs.clear();
+    this.moved = [];
     return ended;
   }
 

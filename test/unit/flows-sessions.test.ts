@@ -176,6 +176,11 @@ t.test('the session cap: untracked conversations still count in traffic and talk
   t.equal(s.traffic.reduce((a, r) => a + r.bytes, 0), specs.reduce((a, f) => a + f.bytes, 0));
   assertTalkersSum(t, s);
   t.same(s.talkers.port, [{ key: 'udp/53', bytesUp: 1045, bytesDown: 0, packetsUp: 10, packetsDown: 0, sessions: 10, newSessions: 10 }]);
+  t.same(p.live.moved().map((x) => x.localPort), [41000, 41001, 41002], 'the sessions that moved: the tracked ones only');
+  // the next interval moves one tracked session and one untracked conversation: the other two stay live, idle
+  run(p, [specs[1]!, specs[5]!], 1_002_000);
+  t.same(p.live.moved().map((x) => x.localPort), [41001], 'moved: this interval\'s tracked sessions with traffic, not the idle ones');
+  t.equal(p.live.size, 3);
 });
 
 for (const ids of [false, true]) {
