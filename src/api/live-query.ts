@@ -91,8 +91,8 @@ interface KeptInterval {
   other: Partial<Record<TalkerSet, TalkerCounts>>;
 }
 
-/** Where the previous page ended: [sort, value, id]. */
-type Cursor = [LiveSort, number, string];
+/** Where the previous page ended: [sort, value, seq] (LiveSession.seq). */
+type Cursor = [LiveSort, number, number];
 
 function encodeCursor(c: Cursor): string {
   return Buffer.from(JSON.stringify(c)).toString('base64url');
@@ -101,7 +101,7 @@ function encodeCursor(c: Cursor): string {
 function decodeCursor(text: string, sort: LiveSort): Cursor {
   try {
     const c = JSON.parse(Buffer.from(text, 'base64url').toString()) as Cursor;
-    if (Array.isArray(c) && c.length === 3 && c[0] === sort && typeof c[1] === 'number' && typeof c[2] === 'string') return c;
+    if (Array.isArray(c) && c.length === 3 && c[0] === sort && typeof c[1] === 'number' && typeof c[2] === 'number') return c;
   } catch { /* reported below */ }
   throw usage('cursor is not one this query returned', 'pass nextCursor of the previous page unchanged, with the same sort');
 }
@@ -115,15 +115,15 @@ class BestRows {
   private readonly items: { value: number; i: number }[] = [];
   constructor(private readonly capacity: number) {}
 
-  /** True when row a sorts before row b in the page order (larger value first, then larger id). */
+  /** True when row a sorts before row b in the page order (larger value first, then the later begun: a number, not the id's text). */
   private before(a: { value: number; i: number }, b: { value: number; i: number }): boolean {
-    return a.value !== b.value ? a.value > b.value : this.ids![a.i]!.id > this.ids![b.i]!.id;
+    return a.value !== b.value ? a.value > b.value : this.seqs![a.i]! > this.seqs![b.i]!;
   }
 
-  private ids: Session[] | undefined;
+  private seqs: Float64Array | undefined;
 
-  offer(value: number, i: number, sessions: Session[]): void {
-    this.ids = sessions;
+  offer(value: number, i: number, seqs: Float64Array): void {
+    this.seqs = seqs;
     const h = this.items;
     if (h.length < this.capacity) {
       h.push({ value, i });
@@ -137,7 +137,7 @@ class BestRows {
       return;
     }
     const root = h[0]!;
-    if (value < root.value || (value === root.value && sessions[i]!.id <= sessions[root.i]!.id)) return;
+    if (value < root.value || (value === root.value && seqs[i]! <= seqs[root.i]!)) return;
     h[0] = { value, i };
     let c = 0;
     for (;;) {
@@ -321,13 +321,14 @@ export class LiveQuery {
     const ifaces = new Map<string, number>();
     const out: Snapshot = {
       interval: src.intervals, sessions: new Array<Session>(n), ifaces,
-      bytes: new Float64Array(n), packets: new Float64Array(n), rate: new Float64Array(n), firstSeen: new Float64Array(n), lastSeen: new Float64Array(n),
+      seq: new Float64Array(n), bytes: new Float64Array(n), packets: new Float64Array(n), rate: new Float64Array(n), firstSeen: new Float64Array(n), lastSeen: new Float64Array(n),
       rateUp: new Float64Array(n), rateDown: new Float64Array(n),
       localPort: new Uint16Array(n), remotePort: new Uint16Array(n), protocol: new Uint8Array(n), internet: new Uint8Array(n), iface: new Uint16Array(n),
     };
     let i = 0;
     for (const s of src.values()) {
       out.sessions[i] = s;
+      out.seq[i] = s.seq;
       out.bytes[i] = s.bytesUp + s.bytesDown;
       out.packets[i] = s.packetsUp + s.packetsDown;
       out.rateUp[i] = src.latestBytesUp(s) / seconds;
@@ -376,8 +377,8 @@ export class LiveQuery {
         if (needsSession && !matches(p, snap.sessions[i]!, snap.sessions[i]!.labels)) continue;
         matched++;
         const v = values[i]!;
-        if (cursor && (v !== cursor[1] ? v > cursor[1] : snap.sessions[i]!.id >= cursor[2])) continue; // on an earlier page
-        best.offer(v, i, snap.sessions);
+        if (cursor && (v !== cursor[1] ? v > cursor[1] : snap.seq[i]! >= cursor[2])) continue; // on an earlier page
+        best.offer(v, i, snap.seq);
       }
     }
     const kept = best.sorted();
@@ -385,7 +386,7 @@ export class LiveQuery {
     const last = page.at(-1);
     return {
       rows: page.map(({ i }) => ({ session: snap.sessions[i]!, rateUp: snap.rateUp[i]!, rateDown: snap.rateDown[i]! })),
-      nextCursor: kept.length > limit && last ? encodeCursor([sort, last.value, snap.sessions[last.i]!.id]) : null,
+      nextCursor: kept.length > limit && last ? encodeCursor([sort, last.value, snap.seq[last.i]!]) : null,
       matched,
       at: this.latest?.end ?? 0,
     };
@@ -397,6 +398,8 @@ interface Snapshot {
   /** The processor's interval count it was built at. */
   interval: number;
   sessions: Session[];
+  /** LiveSession.seq of each: the tie-break of every sort. */
+  seq: Float64Array;
   ifaces: Map<string, number>;
   bytes: Float64Array;
   packets: Float64Array;

@@ -10,6 +10,8 @@ import type { Scope, SessionRecord, SessionState } from './types.js';
 /** An active session, read-only. */
 export interface LiveSession {
   readonly id: string;
+  /** Its place in the order sessions began (1, 2, …; unique while flowlens runs): what orders sessions tied on a sort. */
+  readonly seq: number;
   readonly iface: string;
   readonly protocol: number;
   readonly local: string;

@@ -119,6 +119,8 @@ export class FlowProcessor {
   private released: number[] = [];
   private readonly filter: TrafficFilter;
   private interval = 0;
+  /** Sessions begun so far (tracked or not): the last Session.seq given. */
+  private sessionsBegun = 0;
   private counters = { untracked: 0, ended: 0, filteredPackets: 0, filteredBytes: 0 };
   /** Indexes (in the interval's FlowBatch) of the flows the filters removed from the latest interval. */
   private filteredFlows: Set<number> | undefined;
@@ -256,6 +258,7 @@ export class FlowProcessor {
           const initiator = icmp ? (icmpIsRequest(protocol, sp) === srcIsLocal ? 'local' : 'remote') : from;
           s = new Session(key, iface, protocol, local, localPort, remote, remotePort, sides.scope, kind, v4, localV4, remoteV4, firstSeen, initiator);
           s.created = n;
+          s.seq = ++this.sessionsBegun;
           s.localClass = srcIsLocal ? cs : cd;
           s.remoteClass = srcIsLocal ? cd : cs;
           const max = this.config.sessions.maxSessions;

@@ -100,6 +100,8 @@ export class Session {
   /** The classes of its ends (AddressClassifier), worked out with its first flow: their special talker keys come from them. */
   localClass: AddressClass = 0;
   remoteClass: AddressClass = 0;
+  /** Its place in the order sessions began (FlowProcessor numbers them from 1): the live pages' tie-break. */
+  seq = 0;
   /** Whether it is in the session table (FlowProcessor: under maxSessions), not one counted untracked. */
   tracked = false;
   /** The interval this session last had traffic in, and that interval's deltas. */

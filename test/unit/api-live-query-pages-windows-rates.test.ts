@@ -83,6 +83,23 @@ t.test('pages visit every matching session once, in order, for every sort', asyn
   t.equal(top.rateDown, 2400);
 });
 
+t.test('sessions tied on the sort are paged each once, the later begun first', async (t) => {
+  const { live, feed } = setup();
+  // 30 sessions of the same size (a gateway's many one-packet DNS queries), begun in this order
+  const same = Array.from({ length: 30 }, (_, i): FlowSpec => ({ direction: 'egress', protocol: 17, src: HOST, dst: `203.0.113.${i + 1}`, srcPort: 7000 + i, dstPort: 53, packets: 1, bytes: 80, firstSeen: T0 - 900 }));
+  feed(same, T0);
+  for (const sort of ['bytes', 'packets', 'rate', 'firstSeen'] as LiveSort[]) {
+    const remotes: string[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = live.sessions({ sort, limit: 4, cursor });
+      remotes.push(...page.rows.map((r) => r.session.remote));
+      cursor = page.nextCursor ?? undefined;
+    } while (cursor && remotes.length < 100);
+    t.same(remotes, same.map((f) => f.dst).reverse(), `${sort}: every tied session once, the later begun first`);
+  }
+});
+
 t.test('every filter', async (t) => {
   const { live, feed } = setup();
   feed(manyFlows(T0 - 900), T0);
