@@ -141,7 +141,10 @@ export class Pending {
           },
           folded: (set) => { if (changed.get(set) !== null) changed.set(set, 'all'); },
         });
-        settleInto(d, delta, this.window, this.keysLimit);
+        // the live window takes the unsettled maps themselves while it has nothing of the dimension
+        // (a flush emptied it): one merge of every key fewer per flush, and most settles are flushes
+        if (TALKER_SETS_OF[d].some((set) => this.window.has(set))) settleInto(d, delta, this.window, this.keysLimit);
+        else adoptInto(d, delta, this.window, this.keysLimit);
         // a shared set's open state is its base's: the same keys changed
         const c = changed.get(d);
         for (const scope of TALKER_SCOPES) {
@@ -299,6 +302,28 @@ function settleInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerMap>, maps: 
     if (sc.startShared) { maps.set(sc.set, maps.get(d)!); continue; }
     if (sc.sameAsBase && maps.get(sc.set) === maps.get(d)) continue;
     mergeInto(sc.set, sc.own);
+  }
+}
+
+/** Each dimension's sets: all traffic's and each scope's. */
+const TALKER_SETS_OF = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, [d, ...TALKER_SCOPES.map((scope) => talkerSet(d, scope))]])) as Record<TalkerDimension, TalkerSet[]>;
+
+/**
+ * Moves one dimension's unsettled maps (all traffic's and each scope's, shared
+ * as they are) into `maps`, which holds none of them: the same counts as
+ * settleInto would make, without a copy. Called after the hour took them, so
+ * a fold here changes only `maps`' counts.
+ */
+function adoptInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerMap>, maps: Map<TalkerSet, TalkerMap>, keysLimit: number): void {
+  const folded = new Set<TalkerMap>();
+  for (const set of TALKER_SETS_OF[d]) {
+    const m = delta.get(set);
+    if (!m) continue;
+    maps.set(set, m);
+    if (m.size > keysLimit && !folded.has(m)) {
+      foldSmallest(m, Math.floor(keysLimit / 2));
+      folded.add(m);
+    }
   }
 }
 

@@ -120,6 +120,29 @@ t.test('live snapshot: the last flush window, for other processes', async (t) =>
   t.throws(() => reader.topTalkers({ dimension: 'ip', from: 'today', to: 'today', limit: 0 }), { message: /limit must be a whole number/ });
 });
 
+t.test('live snapshot: a query between flushes, and keys over the bound, keep the window and the hour exact', async (t) => {
+  const dir = tempDataDir(t, 'live-window');
+  const clock = manualClock(T0);
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: clock.now, hourlyTopN: 2, pendingKeysLimit: 6 });
+  t.teardown(() => store.close());
+  const reader = Store.openReadOnly({ dataDir: dir });
+  t.teardown(() => reader.close());
+  const liveOf = () => { const l = reader.liveTop({ dimension: 'domain', limit: 2 })!; return { rows: l.rows.map((r) => [r.key, r.bytes]), total: l.total.bytes }; };
+  const hourOf = () => store.topTalkers({ dimension: 'domain', from: T0, to: T0 + H, limit: 1 });
+  store.add(interval({ end: T0 + 1000, talkers: { domain: [talker('a.example', 10), talker('b.example', 4)] } }));
+  // a query settles the counts into the hour and the live window before the flush
+  t.same(hourOf().rows.map((r) => [r.key, r.bytes]), [['a.example', 10]]);
+  store.add(interval({ end: T0 + 2000, talkers: { domain: [talker('a.example', 5), talker('d.example', 3)] } }));
+  store.flush();
+  t.same(liveOf(), { rows: [['a.example', 15], ['b.example', 4]], total: 22 }, 'the window: both intervals, each once');
+  t.equal(hourOf().total.bytes, 22, 'the hour: the same, nothing counted twice');
+  // the next window: 10 keys in one interval, over the bound of 6 (the smallest are summed as "other")
+  store.add(interval({ end: T0 + 3000, talkers: { domain: Array.from({ length: 10 }, (_, i) => talker(`k${i}.example`, 100 + i)) } }));
+  store.flush();
+  t.same(liveOf(), { rows: [['k9.example', 109], ['k8.example', 108]], total: 1045 }, 'the window of the next flush alone, its total exact past the bound');
+  t.equal(hourOf().total.bytes, 22 + 1045, 'the hour has both windows');
+});
+
 t.test('a restarted writer continues the hour an earlier one wrote, counting nothing twice', async (t) => {
   for (const stop of ['clean', 'kill'] as const) {
     const dir = tempDataDir(t, `restart-${stop}`);
