@@ -6,7 +6,8 @@
  * own CPU (% of one core, /proc/<pid>/stat), RSS (VmRSS), the interval period
  * (distinct lastIntervalEnd values of /api/status), the event-loop lag
  * (prom-client's nodejs_eventloop_lag_max_seconds from /metrics, scraped every
- * 5 s), late interval ticks (flowlens_late_intervals_total), the p99 latency of
+ * 5 s), V8's heap used and total at the end of the window (what of the RSS is
+ * JS objects), late interval ticks (flowlens_late_intervals_total), the p99 latency of
  * GET /api/status and GET /api/sessions?limit=100 (both sent every 100 ms, not
  * waiting for the previous answer, so a blocked event loop shows as latency),
  * and whether the counts are exact: after the replay stops, flowlens's
@@ -133,6 +134,9 @@ function quantile(xs: number[], q: number): number {
 interface RunFigures {
   cpuPct: number;
   rssMb: number;
+  /** V8's heap at the end of the window (prom-client's nodejs_heap_size_*_bytes): what of the RSS is JS objects, and what V8 holds for them. */
+  heapUsedMb: number;
+  heapTotalMb: number;
   periodMeanS: number;
   periodP95S: number;
   periods: number;
@@ -255,6 +259,8 @@ async function oneRun(n: number, pcap: string): Promise<RunFigures> {
   return {
     cpuPct: ((cpu1 - cpu0) / CLK_TCK / elapsedS) * 100,
     rssMb: rss,
+    heapUsedMb: (metricSum(metrics1, 'nodejs_heap_size_used_bytes') ?? NaN) / 2 ** 20,
+    heapTotalMb: (metricSum(metrics1, 'nodejs_heap_size_total_bytes') ?? NaN) / 2 ** 20,
     periodMeanS: periods.length ? periods.reduce((a, b) => a + b, 0) / periods.length : NaN,
     periodP95S: quantile(periods, 0.95),
     periods: periods.length,
@@ -293,14 +299,14 @@ for (const n of flowCounts) {
   const med = (k: keyof RunFigures) => median(runs.map((x) => Number(x[k])));
   const exact = runs.map((x) => x.flowlensPackets === x.vethPackets);
   rows.push([
-    n.toLocaleString('en'), fmt(med('cpuPct')), fmt(med('rssMb'), 0), `${fmt(med('periodMeanS'), 2)} / ${fmt(med('periodP95S'), 2)}`,
+    n.toLocaleString('en'), fmt(med('cpuPct')), fmt(med('rssMb'), 0), `${fmt(med('heapUsedMb'), 0)} / ${fmt(med('heapTotalMb'), 0)}`, `${fmt(med('periodMeanS'), 2)} / ${fmt(med('periodP95S'), 2)}`,
     fmt(med('periods'), 0), fmt(Math.max(...runs.map((x) => x.lagMaxS)), 2),
     runs.every((x) => x.lateTicks === undefined) ? '-' : fmt(med('lateTicks'), 0),
     fmt(med('statusP99Ms')), fmt(med('sessionsP99Ms')), fmt(med('unanswered'), 0), fmt(med('overflowPackets'), 0),
     exact.every(Boolean) ? `exact (${runs.length}/${runs.length})` : `NOT exact: ${runs.map((x) => `${x.flowlensPackets}/${x.vethPackets}`).join(', ')}`,
   ]);
 }
-process.stdout.write(`${table(['active flows', 'CPU % of a core', 'RSS MB (max)', 'period mean / p95 s', 'periods seen', 'max loop lag s',
+process.stdout.write(`${table(['active flows', 'CPU % of a core', 'RSS MB (max)', 'JS heap used / total MB', 'period mean / p95 s', 'periods seen', 'max loop lag s',
   'late ticks', 'status p99 ms', 'sessions p99 ms', 'unanswered', 'overflow pkts', 'counts (flowlens / veth rx)'], rows)}\n`);
 process.stdout.write(`(medians of ${reps} runs, max loop lag is the max over runs; over the ${windowS} s window after ${warmupS} s of warmup;` +
   ` API probes every 100 ms each, at most 50 in flight ("unanswered": skipped or failed); counts compared after the replay stopped)\n`);

@@ -83,18 +83,53 @@ function floodParts(s: LiveSession, c: DetectorConfig, dUp: number, dDown: numbe
   }
 }
 
-/** One source's sum towards one victim; its service text is made only if it is among the top. */
-interface SourceSum { source: string; victim: string; protocol: number; port: number; bytes: number; packets: number }
-/** Per victim of one flood kind: who sent it, summed per source (only for victims near their threshold). */
-type Sources = Map<string, SourceSum>;
-const FLOODS: Flood[] = ['syn', 'udp', 'icmp', 'amp'];
+/** One source's sum towards one victim in interval `stamp`; its service text is made only if it is among the top. */
+interface SourceSum { source: string; victim: string; protocol: number; port: number; bytes: number; packets: number; stamp: number }
 
-/** Adds one session's part to a victim's sum for its source (`bySource` undefined: a victim whose sources are not named). */
-function addSource(bySource: Sources | undefined, source: string, victim: string, protocol: number, port: number, bytes: number, packets: number): void {
-  if (!bySource) return;
-  const known = bySource.get(source);
-  if (known) { known.bytes += bytes; known.packets += packets; } else bySource.set(source, { source, victim, protocol, port, bytes, packets });
+/**
+ * Per victim of one flood kind: who sent it, summed per source, in the
+ * interval `stamp` (only for victims near their threshold). Kept from one
+ * interval to the next while the victim stays near: a flood's sources mostly
+ * come back, and are counted again in place instead of made anew.
+ */
+class Sources {
+  readonly bySource = new Map<string, SourceSum>();
+  /** Sources with traffic in interval `stamp`. */
+  size = 0;
+  constructor(public stamp: number) {}
+
+  add(source: string, victim: string, protocol: number, port: number, bytes: number, packets: number): void {
+    const known = this.bySource.get(source);
+    if (known === undefined) {
+      this.bySource.set(source, { source, victim, protocol, port, bytes, packets, stamp: this.stamp });
+      this.size++;
+    } else if (known.stamp !== this.stamp) {
+      known.stamp = this.stamp;
+      known.protocol = protocol;
+      known.port = port;
+      known.bytes = bytes;
+      known.packets = packets;
+      this.size++;
+    } else {
+      known.bytes += bytes;
+      known.packets += packets;
+    }
+  }
+
+  /** Starts interval `stamp`: every source at nothing until it is added again. */
+  restart(stamp: number): void {
+    this.stamp = stamp;
+    this.size = 0;
+  }
+
+  /** Forgets the sources without traffic in the interval, before it is kept for the next one. */
+  dropStale(): void {
+    if (this.bySource.size === this.size) return;
+    for (const [k, v] of this.bySource) if (v.stamp !== this.stamp) this.bySource.delete(k);
+  }
 }
+
+const FLOODS: Flood[] = ['syn', 'udp', 'icmp', 'amp'];
 
 const byPacketsThenBytes = (a: SourceSum, b: SourceSum) => b.packets - a.packets || b.bytes - a.bytes;
 
@@ -105,7 +140,8 @@ const byPacketsThenBytes = (a: SourceSum, b: SourceSum) => b.packets - a.packets
 function topSources(sources: Sources, n: number): Contributor[] {
   const top: SourceSum[] = [];
   if (n <= 0) return [];
-  for (const c of sources.values()) {
+  for (const c of sources.bySource.values()) {
+    if (c.stamp !== sources.stamp) continue;
     if (top.length === n && byPacketsThenBytes(c, top[n - 1]!) >= 0) continue;
     let at = top.length === n ? n - 1 : top.length;
     while (at > 0 && byPacketsThenBytes(c, top[at - 1]!) < 0) { top[at] = top[at - 1]!; at--; }
@@ -239,7 +275,8 @@ export class Detectors {
   /** Sessions new in the previous interval, judged now. */
   private fresh: LiveSession[] = [];
   /** Per flood kind, the victims near their threshold in the previous interval: their sources are summed in the first pass. */
-  private nearBefore: Record<Flood, string[]> = { syn: [], udp: [], icmp: [], amp: [] };
+  private nearBefore: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
+  private evaluations = 0;
   private readonly ports = new DistinctWindow();
   private readonly hosts = new DistinctWindow();
 
@@ -282,12 +319,13 @@ export class Detectors {
     // (a flood lasts: its sources are summed in this same pass, not in a second one)
     const totals: Record<Flood | 'ampSent', Map<string, number>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map(), ampSent: new Map() };
     const watched: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
-    for (const flood of FLOODS) for (const key of this.nearBefore[flood]) watched[flood].set(key, new Map());
+    const stamp = ++this.evaluations;
+    for (const flood of FLOODS) for (const [key, sums] of this.nearBefore[flood]) { sums.restart(stamp); watched[flood].set(key, sums); }
     const watching = FLOODS.some((f) => watched[f].size > 0);
     const addTotal: FloodSink = (flood, key, victim, source, s, port, n, bytes, packets) => {
       const m = totals[flood];
       m.set(key, (m.get(key) ?? 0) + n);
-      if (watching && flood !== 'ampSent') addSource(watched[flood].get(key), source, victim, s.protocol, port, bytes, packets);
+      if (watching && flood !== 'ampSent') watched[flood].get(key)?.add(source, victim, s.protocol, port, bytes, packets);
     };
     for (const s of live.moved()) {
       const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
@@ -302,10 +340,10 @@ export class Detectors {
     // pass 2, only for a victim newly near its threshold: who sent it (a flood is rare; summing every
     // session's source for every victim, every interval, was most of the alert stage on a gateway)
     const newlyNear: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
-    for (const flood of FLOODS) for (const [key, n] of totals[flood]) if (!watched[flood].has(key) && near(flood, key, n)) newlyNear[flood].set(key, new Map());
+    for (const flood of FLOODS) for (const [key, n] of totals[flood]) if (!watched[flood].has(key) && near(flood, key, n)) newlyNear[flood].set(key, new Sources(stamp));
     if (FLOODS.some((f) => newlyNear[f].size > 0)) {
       const addNewlyNear: FloodSink = (flood, key, victim, source, s, port, _n, bytes, packets) => {
-        if (flood !== 'ampSent') addSource(newlyNear[flood].get(key), source, victim, s.protocol, port, bytes, packets);
+        if (flood !== 'ampSent') newlyNear[flood].get(key)?.add(source, victim, s.protocol, port, bytes, packets);
       };
       for (const s of live.moved()) {
         const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
@@ -317,7 +355,8 @@ export class Detectors {
     const sources: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
     for (const flood of FLOODS) {
       for (const [key, n] of totals[flood]) if (near(flood, key, n)) sources[flood].set(key, watched[flood].get(key) ?? newlyNear[flood].get(key)!);
-      this.nearBefore[flood] = [...sources[flood].keys()];
+      for (const sums of sources[flood].values()) sums.dropStale();
+      this.nearBefore[flood] = sources[flood];
     }
     const out: Observation[] = [];
     const victimObservations = (kind: AlertKind, flood: Flood, unit: string, what: string) => {
