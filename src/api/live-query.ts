@@ -138,7 +138,9 @@ class BestRows {
     }
     const root = h[0]!;
     if (value < root.value || (value === root.value && seqs[i]! <= seqs[root.i]!)) return;
-    h[0] = { value, i };
+    // the root's slot is reused: no allocation per row that makes the page
+    root.value = value;
+    root.i = i;
     let c = 0;
     for (;;) {
       const l = 2 * c + 1;
@@ -369,7 +371,9 @@ export class LiveQuery {
     let matched = 0;
     const n = snap.sessions.length;
     if (ifaceIdx !== -2) {
-      for (let i = 0; i < n; i++) {
+      // the latest begun first: a tie on the sort goes to the later begun, which is then already
+      // kept, so the many tied rows of a gateway (one-packet flows) are refused at the root
+      for (let i = n - 1; i >= 0; i--) {
         if (ifaceIdx >= 0 && snap.iface[i] !== ifaceIdx) continue;
         if (port >= 0 && snap.localPort[i] !== port && snap.remotePort[i] !== port) continue;
         if (internet >= 0 && snap.internet[i] !== internet) continue;
