@@ -56,6 +56,20 @@ export interface FlowsStatus {
 /** How long a session keeps asking for a name it did not find (DNS answers and SNI come early). */
 const NAME_RETRY_MS = 30_000;
 
+/**
+ * Whether a session still unnamed `elapsed` ms after its first lookup asks
+ * again in this interval (of `intervalMs`): in the next interval, then each time
+ * its wait passes 2, 4, 8, 16 s. A name learned late is found within about
+ * half the wait so far, in five lookups instead of one every interval: on a
+ * gateway most sessions never get a name, and asking for 100k of them every
+ * interval was a fifth of the flows stage.
+ */
+export function nameRetryDue(elapsed: number, intervalMs: number): boolean {
+  if (elapsed >= NAME_RETRY_MS) return false;
+  if (elapsed <= intervalMs) return true;
+  return Math.floor(Math.log2(elapsed / 1000)) > Math.floor(Math.log2((elapsed - intervalMs) / 1000));
+}
+
 const DIM_COUNT = TALKER_DIMENSIONS.length;
 /** First talker slot of the LAN block (see FlowProcessor.accumulators). */
 const LAN_BASE = DIM_COUNT;
@@ -309,7 +323,7 @@ export class FlowProcessor {
       if (t.egress.overflowPackets) addTraffic(t.iface, 'up', 'unknown', t.egress.overflowBytes, t.egress.overflowPackets);
     }
 
-    const { talkers, scopedTalkers } = this.talkers(touched, n, iv.end);
+    const { talkers, scopedTalkers } = this.talkers(touched, n, iv.end, iv.end - iv.start);
     // conversations over both caps live for this interval only
     if (unkept) for (const u of unkept.values()) this.unroute(u);
     const { ended, activeRemotes } = this.sweep(iv.end);
@@ -328,7 +342,7 @@ export class FlowProcessor {
   }
 
   /** Labels new sessions, updates TCP state, and sums the touched sessions' deltas per talker key (all traffic, and per scope). */
-  private talkers(touched: Session[], n: number, now: number): Pick<IntervalStats, 'talkers'> & { scopedTalkers: NonNullable<IntervalStats['scopedTalkers']> } {
+  private talkers(touched: Session[], n: number, now: number, intervalMs: number): Pick<IntervalStats, 'talkers'> & { scopedTalkers: NonNullable<IntervalStats['scopedTalkers']> } {
     const rows: TalkerAccumulator[][] = Array.from({ length: SLOT_COUNT }, () => []);
     // an interval of LAN sessions only (a NAS, a LAN-side replay): its LAN talkers are all of
     // them, the very same rows, summed once; the history keeps them in shared maps as it does
@@ -341,7 +355,7 @@ export class FlowProcessor {
         s.initiator = guessInitiator(s.localPort, s.remotePort); // joined mid-stream
       }
       s.updateTcpState();
-      if (s.created === n || (s.unnamedSince && now - s.unnamedSince < NAME_RETRY_MS)) this.label(s, now);
+      if (s.created === n || (s.unnamedSince && nameRetryDue(now - s.unnamedSince, intervalMs))) this.label(s, now);
       const accs = s.talkers;
       for (let d = 0; d < DIM_COUNT; d++) this.accumulate(accs[d]!, rows[d]!, s, n);
       if (lanSlots && s.scope === 'lan') for (let d = LAN_BASE; d < LAN_BASE + DIM_COUNT; d++) this.accumulate(accs[d]!, rows[d]!, s, n);
@@ -419,7 +433,7 @@ export class FlowProcessor {
 
   /**
    * Looks up the remote's place (once), its name and the local end's device
-   * (until both are found or NAME_RETRY_MS), then the talker keys. A device's
+   * (until both are found or NAME_RETRY_MS, when nameRetryDue), then the talker keys. A device's
    * MAC can be learned after its session began (the neighbour table is read
    * every few seconds): the session then moves to the MAC's row from that interval on.
    * This host's own addresses are never a neighbour's: not looked up, not retried.

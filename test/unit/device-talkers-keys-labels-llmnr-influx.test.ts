@@ -158,6 +158,7 @@ t.test('a retry re-keys a session only when it found something: a late DNS name,
   t.same(rowsOf(labelled), [{ key: OTHER, label: 'nas', bytesUp: 2, bytesDown: 20 }], 'the device named on a retry: its row is labelled');
   t.same(domains(labelled), [['unknown', 22]], 'no domain yet');
   name = 'video.example';
+  t.same(domains(run(udp('192.168.1.30', 40000, 1, 10))), [['unknown', 11]], 'not asked 3 s after the first lookup (the waits double: 1, 2, 4 s)');
   const named = run(udp('192.168.1.30', 40000, 1, 10));
   t.same(domains(named), [['video.example', 11]], 'the name found on a retry: its row from this interval on');
   t.same(named.talkers.ip.map((r) => [r.key, r.label]), [[PUBLIC, 'video.example']], 'and the remote address row carries it');

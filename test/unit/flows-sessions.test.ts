@@ -4,7 +4,7 @@
  * cap, filters and overflow, and every talker dimension sums to the traffic.
  */
 import t, { type Test } from 'tap';
-import { FlowProcessor, type Enrichment, type FlowsConfig } from '../../src/flows/processor.js';
+import { FlowProcessor, nameRetryDue, type Enrichment, type FlowsConfig } from '../../src/flows/processor.js';
 import { AddressClassifier, defaultLocalNetworks } from '../../src/net/classify.js';
 import { defaultSessionConfig } from '../../src/flows/sessions.js';
 import { TALKER_DIMENSIONS, TALKER_SCOPES, type IntervalStats } from '../../src/flows/types.js';
@@ -299,6 +299,24 @@ t.test('enrichment labels sessions and talkers; names found late are picked up',
   t.same(s.talkers.ip.map((r) => [r.key, r.label]), [[PUBLIC, 'www.example.org']]);
   t.match([...p.live.values()][0]!.toRecord(), { domain: 'www.example.org', country: 'NL', city: 'Amsterdam', asn: 64500, asOrg: 'Example Net' });
   t.same(run(processor({}, enrichment), [{ ...flow, dst: '10.9.0.8' }]).talkers.country.map((r) => r.key), ['private'], 'private remotes are not looked up');
+});
+
+t.test('an unnamed session asks again after 1, 2, 4, 8 and 16 s, not every interval', async (t) => {
+  const tries = (intervalMs: number) => Array.from({ length: 40_000 / intervalMs }, (_, k) => (k + 1) * intervalMs).filter((e) => nameRetryDue(e, intervalMs));
+  t.same(tries(1000), [1000, 2000, 4000, 8000, 16_000], '1 s intervals');
+  t.same(tries(10_000), [10_000, 20_000], '10 s intervals: every interval of the 30 s');
+  t.same(tries(250), [250, 500, 1000, 2000, 4000, 8000, 16_000], 'short intervals: the wait doubles from the first');
+  let asked = 0;
+  let named = false;
+  const p = processor({}, { place: () => ({}), domain: () => { asked++; return named ? 'late.example.org' : undefined; } });
+  const flow: FlowSpec = { direction: 'egress', protocol: 17, src: HOST, dst: PUBLIC, srcPort: 50000, dstPort: 443, packets: 1, bytes: 100 };
+  const domainAt = (k: number) => run(p, [flow], 1_001_000 + k * 1000).talkers.domain.map((r) => r.key);
+  for (let k = 0; k <= 4; k++) domainAt(k);
+  t.equal(asked, 4, 'looked up at 0, 1, 2 and 4 s');
+  named = true; // the answer comes at 5 s: found at the 8 s lookup
+  t.same([5, 6, 7].map(domainAt), [['unknown'], ['unknown'], ['unknown']]);
+  t.same(domainAt(8), ['late.example.org']);
+  t.equal(asked, 5);
 });
 
 t.test('endAll ends every session for the log (shutdown)', async (t) => {
