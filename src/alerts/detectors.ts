@@ -16,12 +16,12 @@
  * deltas (LiveSessions.latest*), of the sessions that moved in it
  * (LiveSessions.moved, not every live one): nothing is kept per session here.
  *
- * The floods are summed per victim over every moved session, and the sources
- * by name only for victims at half their threshold or more: those of the
- * previous interval in the same pass, a victim newly near in a second one. A
- * flood is rare and lasts; the sources of every victim, every interval, were
- * most of the alert stage's cost on a gateway, and a second pass over 100k
- * sessions every interval of a flood was most of what remained.
+ * The floods are summed per victim over every moved session; a victim at half
+ * its threshold or more is observed, and its sources are summed by name only
+ * when the alert engine reads the observation's subject, summary or
+ * contributors (a new alert, a worse value, a firing). A flood is rare and,
+ * once firing, goes on asking for nothing: the sources of a 500k-source flood,
+ * summed every interval, were most of the alert stage on a gateway.
  */
 import type { LiveSession, LiveSessions } from '../flows/live.js';
 import type { IntervalStats } from '../flows/types.js';
@@ -83,52 +83,10 @@ function floodParts(s: LiveSession, c: DetectorConfig, dUp: number, dDown: numbe
   }
 }
 
-/** One source's sum towards one victim in interval `stamp`; its service text is made only if it is among the top. */
-interface SourceSum { source: string; victim: string; protocol: number; port: number; bytes: number; packets: number; stamp: number }
-
-/**
- * Per victim of one flood kind: who sent it, summed per source, in the
- * interval `stamp` (only for victims near their threshold). Kept from one
- * interval to the next while the victim stays near: a flood's sources mostly
- * come back, and are counted again in place instead of made anew.
- */
-class Sources {
-  readonly bySource = new Map<string, SourceSum>();
-  /** Sources with traffic in interval `stamp`. */
-  size = 0;
-  constructor(public stamp: number) {}
-
-  add(source: string, victim: string, protocol: number, port: number, bytes: number, packets: number): void {
-    const known = this.bySource.get(source);
-    if (known === undefined) {
-      this.bySource.set(source, { source, victim, protocol, port, bytes, packets, stamp: this.stamp });
-      this.size++;
-    } else if (known.stamp !== this.stamp) {
-      known.stamp = this.stamp;
-      known.protocol = protocol;
-      known.port = port;
-      known.bytes = bytes;
-      known.packets = packets;
-      this.size++;
-    } else {
-      known.bytes += bytes;
-      known.packets += packets;
-    }
-  }
-
-  /** Starts interval `stamp`: every source at nothing until it is added again. */
-  restart(stamp: number): void {
-    this.stamp = stamp;
-    this.size = 0;
-  }
-
-  /** Forgets the sources without traffic in the interval, before it is kept for the next one. */
-  dropStale(): void {
-    if (this.bySource.size === this.size) return;
-    for (const [k, v] of this.bySource) if (v.stamp !== this.stamp) this.bySource.delete(k);
-  }
-}
-
+/** One source's sum towards one victim; its service text is made only if it is among the top. */
+interface SourceSum { source: string; victim: string; protocol: number; port: number; bytes: number; packets: number }
+/** Per victim of one flood kind: who sent it, summed per source. */
+type Sources = Map<string, SourceSum>;
 const FLOODS: Flood[] = ['syn', 'udp', 'icmp', 'amp'];
 
 const byPacketsThenBytes = (a: SourceSum, b: SourceSum) => b.packets - a.packets || b.bytes - a.bytes;
@@ -140,8 +98,7 @@ const byPacketsThenBytes = (a: SourceSum, b: SourceSum) => b.packets - a.packets
 function topSources(sources: Sources, n: number): Contributor[] {
   const top: SourceSum[] = [];
   if (n <= 0) return [];
-  for (const c of sources.bySource.values()) {
-    if (c.stamp !== sources.stamp) continue;
+  for (const c of sources.values()) {
     if (top.length === n && byPacketsThenBytes(c, top[n - 1]!) >= 0) continue;
     let at = top.length === n ? n - 1 : top.length;
     while (at > 0 && byPacketsThenBytes(c, top[at - 1]!) < 0) { top[at] = top[at - 1]!; at--; }
@@ -274,9 +231,6 @@ export interface DetectorStatus {
 export class Detectors {
   /** Sessions new in the previous interval, judged now. */
   private fresh: LiveSession[] = [];
-  /** Per flood kind, the victims near their threshold in the previous interval: their sources are summed in the first pass. */
-  private nearBefore: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
-  private evaluations = 0;
   private readonly ports = new DistinctWindow();
   private readonly hosts = new DistinctWindow();
 
@@ -314,20 +268,14 @@ export class Detectors {
       this.hosts.prune(now - c.scanWindowMs);
     }
     this.fresh = [];
-    // pass 1: per victim, the totals (and what amplification victims sent), every moved session;
-    // and the sources of the victims that were near their threshold in the previous interval
-    // (a flood lasts: its sources are summed in this same pass, not in a second one)
+    // per victim, the totals only (and what amplification victims sent), over every moved session
     const totals: Record<Flood | 'ampSent', Map<string, number>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map(), ampSent: new Map() };
-    const watched: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
-    const stamp = ++this.evaluations;
-    for (const flood of FLOODS) for (const [key, sums] of this.nearBefore[flood]) { sums.restart(stamp); watched[flood].set(key, sums); }
-    const watching = FLOODS.some((f) => watched[f].size > 0);
-    const addTotal: FloodSink = (flood, key, victim, source, s, port, n, bytes, packets) => {
+    const addTotal: FloodSink = (flood, key, _victim, _source, _s, _port, n) => {
       const m = totals[flood];
       m.set(key, (m.get(key) ?? 0) + n);
-      if (watching && flood !== 'ampSent') watched[flood].get(key)?.add(source, victim, s.protocol, port, bytes, packets);
     };
-    for (const s of live.moved()) {
+    const moved = live.moved();
+    for (const s of moved) {
       const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
       if (bUp === 0 && bDown === 0) continue;
       if (scans && live.isNew(s) && (s.protocol === IPPROTO_TCP || s.protocol === IPPROTO_UDP)) this.fresh.push(s);
@@ -337,40 +285,51 @@ export class Detectors {
     // far below half the threshold: nothing to start or keep, and no sources to name
     const near = (flood: Flood, key: string, n: number) => thresholds[flood] > 0 && n / seconds >= thresholds[flood] * 0.5
       && (flood !== 'amp' || n >= AMPLIFICATION_RATIO * (totals.ampSent.get(key) ?? 0));
-    // pass 2, only for a victim newly near its threshold: who sent it (a flood is rare; summing every
-    // session's source for every victim, every interval, was most of the alert stage on a gateway)
-    const newlyNear: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
-    for (const flood of FLOODS) for (const [key, n] of totals[flood]) if (!watched[flood].has(key) && near(flood, key, n)) newlyNear[flood].set(key, new Sources(stamp));
-    if (FLOODS.some((f) => newlyNear[f].size > 0)) {
-      const addNewlyNear: FloodSink = (flood, key, victim, source, s, port, _n, bytes, packets) => {
-        if (flood !== 'ampSent') newlyNear[flood].get(key)?.add(source, victim, s.protocol, port, bytes, packets);
-      };
-      for (const s of live.moved()) {
-        const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
-        if (bUp === 0 && bDown === 0) continue;
-        floodParts(s, c, live.latestPacketsUp(s), live.latestPacketsDown(s), bUp, bDown, addNewlyNear);
+    const nearVictims: Record<Flood, string[]> = { syn: [], udp: [], icmp: [], amp: [] };
+    for (const flood of FLOODS) for (const [key, n] of totals[flood]) if (near(flood, key, n)) nearVictims[flood].push(key);
+    // who sent it: summed only when the alert engine asks (a new alert, a worse value, a firing),
+    // in one more pass for every near victim at once, in this same turn (the sessions are as
+    // they were). A flood that goes on asks for nothing: its 100k–500k sources, summed every
+    // interval, were most of the alert stage on a gateway.
+    let sources: Record<Flood, Map<string, Sources>> | undefined;
+    const sourcesOf = (flood: Flood, key: string): Sources => {
+      if (!sources) {
+        const sums: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
+        for (const f of FLOODS) for (const k of nearVictims[f]) sums[f].set(k, new Map());
+        const addSource: FloodSink = (f, k, victim, source, s, port, _n, bytes, packets) => {
+          const bySource = f === 'ampSent' ? undefined : sums[f].get(k);
+          if (!bySource) return;
+          const known = bySource.get(source);
+          if (known) { known.bytes += bytes; known.packets += packets; } else bySource.set(source, { source, victim, protocol: s.protocol, port, bytes, packets });
+        };
+        for (const s of moved) {
+          const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
+          if (bUp === 0 && bDown === 0) continue;
+          floodParts(s, c, live.latestPacketsUp(s), live.latestPacketsDown(s), bUp, bDown, addSource);
+        }
+        sources = sums;
       }
-    }
-    // the victims near now, in the order first seen in this interval, with their sources
-    const sources: Record<Flood, Map<string, Sources>> = { syn: new Map(), udp: new Map(), icmp: new Map(), amp: new Map() };
-    for (const flood of FLOODS) {
-      for (const [key, n] of totals[flood]) if (near(flood, key, n)) sources[flood].set(key, watched[flood].get(key) ?? newlyNear[flood].get(key)!);
-      for (const sums of sources[flood].values()) sums.dropStale();
-      this.nearBefore[flood] = sources[flood];
-    }
+      return sources[flood].get(key)!;
+    };
     const out: Observation[] = [];
     const victimObservations = (kind: AlertKind, flood: Flood, unit: string, what: string) => {
       const threshold = thresholds[flood];
-      for (const [target, bySource] of sources[flood]) {
+      for (const target of nearVictims[flood]) {
         const rate = totals[flood].get(target)! / seconds;
         // the SYN flood counts per victim and service ("10.0.0.2>tcp/80")
         const [victim, service] = target.split('>') as [string, string | undefined];
-        const top = topSources(bySource, this.contributorsN);
-        const attacker = bySource.size === 1 ? top[0]!.source : `${top[0]!.source} and ${bySource.size - 1} more`;
+        let named: { attacker: string; top: Contributor[] } | undefined;
+        const name = () => {
+          if (named) return named;
+          const bySource = sourcesOf(flood, target);
+          const top = topSources(bySource, this.contributorsN);
+          return (named = { top, attacker: bySource.size === 1 ? top[0]!.source : `${top[0]!.source} and ${bySource.size - 1} more` });
+        };
         out.push({
-          fingerprint: `${kind}|${target}`, rule: kind, kind, severity: 'critical', subject: { victim, ...(service ? { service } : {}), attacker },
-          summary: `${what} on ${victim}${service ? ` ${service}` : ''} from ${attacker}: ${Math.round(rate)} ${unit}`,
-          value: rate, threshold, unit, active: rate >= threshold, clear: rate < threshold * 0.5, forMs: 0, contributors: () => top,
+          fingerprint: `${kind}|${target}`, rule: kind, kind, severity: 'critical',
+          get subject() { return { victim, ...(service ? { service } : {}), attacker: name().attacker }; },
+          get summary() { return `${what} on ${victim}${service ? ` ${service}` : ''} from ${name().attacker}: ${Math.round(rate)} ${unit}`; },
+          value: rate, threshold, unit, active: rate >= threshold, clear: rate < threshold * 0.5, forMs: 0, contributors: () => name().top,
         });
       }
     };

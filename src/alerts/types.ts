@@ -53,6 +53,11 @@ export interface Observation {
   rule: string;
   kind: AlertKind;
   severity: Severity;
+  /**
+   * Subject and summary are read only when the engine needs them (a new alert,
+   * a worse value, a firing), in the same turn as the evaluation: an observer
+   * may compute them then (getters), as the flood detectors do with their sources.
+   */
   subject: Record<string, string>;
   summary: string;
   value: number;
