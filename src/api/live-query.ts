@@ -178,6 +178,8 @@ export class LiveQuery {
   private readonly slotSecond = new Float64Array(this.ringSeconds).fill(-1);
   private readonly series = new Map<string, SeriesRing>();
   private snap: Snapshot | undefined;
+  /** The columns of the latest snapshot, filled again in place by the next (a snapshot of 500k sessions is 36 MB: made anew every interval, it was a fifth of a gateway's GC). */
+  private columns: Snapshot | undefined;
 
   constructor(private readonly source: LiveSessions) {}
 
@@ -317,16 +319,26 @@ export class LiveQuery {
   private snapshot(): Snapshot {
     const src = this.source;
     const snap = this.snap;
-    if (snap && snap.interval === src.intervals && snap.sessions.length === src.size) return snap;
+    if (snap && snap.interval === src.intervals && snap.count === src.size) return snap;
     const n = src.size;
     const seconds = this.latest ? Math.max((this.latest.end - this.latest.start) / 1000, 0.001) : 1;
     const ifaces = new Map<string, number>();
-    const out: Snapshot = {
-      interval: src.intervals, sessions: new Array<Session>(n), ifaces,
-      seq: new Float64Array(n), bytes: new Float64Array(n), packets: new Float64Array(n), rate: new Float64Array(n), firstSeen: new Float64Array(n), lastSeen: new Float64Array(n),
-      rateUp: new Float64Array(n), rateDown: new Float64Array(n),
-      localPort: new Uint16Array(n), remotePort: new Uint16Array(n), protocol: new Uint8Array(n), internet: new Uint8Array(n), iface: new Uint16Array(n),
-    };
+    let out = this.columns;
+    if (!out || out.seq.length < n) {
+      // room to grow: a table that grows by a few sessions an interval is not made again each time
+      const c = Math.ceil(n * 1.25) + 64;
+      out = this.columns = {
+        interval: 0, count: 0, sessions: [], ifaces,
+        seq: new Float64Array(c), bytes: new Float64Array(c), packets: new Float64Array(c), rate: new Float64Array(c), firstSeen: new Float64Array(c), lastSeen: new Float64Array(c),
+        rateUp: new Float64Array(c), rateDown: new Float64Array(c),
+        localPort: new Uint16Array(c), remotePort: new Uint16Array(c), protocol: new Uint8Array(c), internet: new Uint8Array(c), iface: new Uint16Array(c),
+      };
+    }
+    out.interval = src.intervals;
+    out.count = n;
+    out.ifaces = ifaces;
+    // cut to this table's size: an ended session is not kept alive by a slot past its end
+    out.sessions.length = n;
     let i = 0;
     for (const s of src.values()) {
       out.sessions[i] = s;
@@ -369,7 +381,7 @@ export class LiveQuery {
     const needsSession = needsLabelsOrAddresses(p);
     const best = new BestRows(limit + 1);
     let matched = 0;
-    const n = snap.sessions.length;
+    const n = snap.count;
     if (ifaceIdx !== -2) {
       // the latest begun first: a tie on the sort goes to the later begun, which is then already
       // kept, so the many tied rows of a gateway (one-packet flows) are refused at the root
@@ -401,6 +413,8 @@ export class LiveQuery {
 interface Snapshot {
   /** The processor's interval count it was built at. */
   interval: number;
+  /** Sessions in it: the columns are longer (room to grow), only the first `count` are this snapshot's. */
+  count: number;
   sessions: Session[];
   /** LiveSession.seq of each: the tie-break of every sort. */
   seq: Float64Array;
