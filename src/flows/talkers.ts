@@ -76,7 +76,7 @@ export function addCounts(into: TalkerCounts, a: TalkerCounts, sessionWeight = 1
 }
 
 /** into += a, counters only (sums such as "other" carry no label). */
-function addNumbers(into: TalkerCounts, a: TalkerCounts, sessionWeight = 1): void {
+export function addNumbers(into: TalkerCounts, a: TalkerCounts, sessionWeight = 1): void {
   into.bytesUp += a.bytesUp;
   into.bytesDown += a.bytesDown;
   into.packetsUp += a.packetsUp;
@@ -220,11 +220,12 @@ export function topN(m: Iterable<[string, TalkerCounts]>, n: number): { top: Arr
 
 /**
  * Keeps about the `keep` largest keys (and "other"), summing the rest into
- * "other". Finds the cut-off with a typed-array sort of the byte counts: a string
- * sort of 100k entries would stall the event loop for most of a second.
+ * "other"; returns the bytes of the smallest kept (0: nothing folded). Finds
+ * the cut-off with a typed-array sort of the byte counts: a string sort of
+ * 100k entries would stall the event loop for most of a second.
  */
-export function foldSmallest(m: TalkerMap, keep: number): void {
-  if (m.size <= keep) return;
+export function foldSmallest(m: TalkerMap, keep: number): number {
+  if (m.size <= keep) return 0;
   const bytes = new Float64Array(m.size);
   let i = 0;
   for (const a of m.values()) bytes[i++] = totalBytes(a);
@@ -243,6 +244,7 @@ export function foldSmallest(m: TalkerMap, keep: number): void {
     if (m.size <= keep + 1) break;
     if (k !== OTHER_KEY && totalBytes(a) === threshold) fold(k, a);
   }
+  return threshold;
 }
 
 /** A key's counts as the APIs answer them. */

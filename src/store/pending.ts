@@ -7,7 +7,7 @@
  * twice.
  */
 import { TALKER_DIMENSIONS, TALKER_SCOPES, talkerSet, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TalkerSet, type TrafficScope, type UpDown } from '../flows/types.js';
-import { addToMap, foldSmallest, mergeMaps, type TalkerMap } from '../flows/talkers.js';
+import { addCounts, addNumbers, addToMap, foldSmallest, mergeMaps, OTHER_KEY, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import { FlowlensError } from '../errors.js';
 import { HOUR_MS, MINUTE_MS } from './time.js';
 
@@ -133,7 +133,8 @@ export class Pending {
         settleInto(d, delta, dims, this.keysLimit, {
           merged: (set, from, into) => {
             const c = this.changedOf(hour, set, into.size + from.size);
-            if (c) for (const k of from.keys()) c.add(k);
+            // "other" too: keys new to a full set are added to it (mergeWithin)
+            if (c) { for (const k of from.keys()) c.add(k); c.add(OTHER_KEY); }
           },
           unshared: (set) => {
             const c = changed.get(d);
@@ -290,9 +291,9 @@ function settleInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerMap>, maps: 
     let m = maps.get(set);
     if (!m) maps.set(set, (m = new Map()));
     track?.merged(set, from, m);
-    mergeMaps(m, from);
+    mergeWithin(m, from, keysLimit);
     if (m.size > keysLimit) {
-      foldSmallest(m, Math.floor(keysLimit / 2));
+      keptFrom.set(m, foldSmallest(m, Math.floor(keysLimit / 2)));
       track?.folded(set);
     }
   };
@@ -321,8 +322,36 @@ function adoptInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerMap>, maps: M
     if (!m) continue;
     maps.set(set, m);
     if (m.size > keysLimit && !folded.has(m)) {
-      foldSmallest(m, Math.floor(keysLimit / 2));
+      keptFrom.set(m, foldSmallest(m, Math.floor(keysLimit / 2)));
       folded.add(m);
+    }
+  }
+}
+
+/** Per talker map folded at least once: the bytes of the smallest key its last fold kept. */
+const keptFrom = new WeakMap<TalkerMap, number>();
+
+/**
+ * Adds `from` into `into` as mergeMaps does, except that a key new to `into`
+ * once it holds `limit` keys joins it only with more bytes than the smallest
+ * key its last fold kept; a smaller one goes straight to its "other" (the
+ * totals stay exact). A large newcomer still takes a place (the next fold
+ * keeps the largest); the many small ones of a busy gateway, inserted and
+ * folded away again at every settle, were most of its flush.
+ */
+function mergeWithin(into: TalkerMap, from: TalkerMap, limit: number): void {
+  const above = keptFrom.get(into) ?? 0;
+  let other: TalkerCounts | undefined;
+  for (const [k, a] of from) {
+    const known = into.get(k);
+    if (known) addCounts(known, a);
+    else if (into.size < limit || a.bytesUp + a.bytesDown > above || k === OTHER_KEY) addToMap(into, k, a);
+    else {
+      if (!other) {
+        other = into.get(OTHER_KEY);
+        if (!other) into.set(OTHER_KEY, (other = zeroCounts()));
+      }
+      addNumbers(other, a);
     }
   }
 }

@@ -102,7 +102,7 @@ t.test('sessions tied on the sort are paged each once, the later begun first', a
   const later = T0 + 180_000;
   feed([], later);
   t.same(live.sessions({ limit: 100 }), { rows: [], nextCursor: null, matched: 0, at: later }, 'the ended sessions are gone');
-  const five = same.slice(0, 5).map((f) => ({ ...f, srcPort: f.srcPort + 1000, firstSeen: later + 100 }));
+  const five = same.slice(0, 5).map((f) => ({ ...f, srcPort: f.srcPort! + 1000, firstSeen: later + 100 }));
   feed(five, later + 1000);
   const page = live.sessions({ limit: 100 });
   t.same([page.matched, page.rows.map((r) => r.session.localPort)], [5, five.map((f) => f.srcPort).reverse()], 'the 5 new ones, nothing of the 30');

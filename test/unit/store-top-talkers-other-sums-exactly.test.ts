@@ -143,6 +143,26 @@ t.test('live snapshot: a query between flushes, and keys over the bound, keep th
   t.equal(hourOf().total.bytes, 22 + 1045, 'the hour has both windows');
 });
 
+t.test('a full hour: small new keys go to "other", a large one still takes a place; the total stays exact', async (t) => {
+  const dir = tempDataDir(t, 'full-hour');
+  const clock = manualClock(T0 + 10 * 60_000);
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: clock.now, hourlyTopN: 10, pendingKeysLimit: 6 });
+  t.teardown(() => store.close());
+  const add = (k: number, rows: ReturnType<typeof talker>[]) => { store.add(interval({ end: T0 + k * 1000, talkers: { domain: rows } })); store.flush(); };
+  const top = () => store.topTalkers({ dimension: 'domain', from: T0, to: T0 + H, limit: 10 });
+  // 10 keys over the bound of 6: the 3 largest are kept, the rest summed in "other"
+  add(1, Array.from({ length: 10 }, (_, i) => talker(`k${i}.example`, 100 + i)));
+  t.same(top().rows.map((r) => r.key), ['k9.example', 'k8.example', 'k7.example']);
+  // three small newcomers: two fill the room, the third (smaller than any kept at the fold) goes to "other"
+  add(2, ['n0', 'n1', 'n2'].map((k) => talker(`${k}.example`, 50)));
+  t.same(top().rows.map((r) => r.key), ['k9.example', 'k8.example', 'k7.example', 'n0.example', 'n1.example'], 'n2 is in "other"');
+  // a large newcomer to the full set takes a place, and keeps all its bytes
+  add(3, [talker('big.example', 1_000_000)]);
+  const after = top();
+  t.same(after.rows[0], { key: 'big.example', bytesUp: 1_000_000, bytesDown: 0, bytes: 1_000_000, packetsUp: 1, packetsDown: 0, connections: 0 }, 'its own row, whole');
+  t.equal(after.total.bytes, 1045 + 150 + 1_000_000, 'rows + other: every byte, once');
+});
+
 t.test('a restarted writer continues the hour an earlier one wrote, counting nothing twice', async (t) => {
   for (const stop of ['clean', 'kill'] as const) {
     const dir = tempDataDir(t, `restart-${stop}`);
