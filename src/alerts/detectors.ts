@@ -187,6 +187,11 @@ class DistinctWindow {
     const at = m.get(item);
     if (at === undefined || at >= before) return;
     m.delete(item);
+    this.shrunk(pair, m);
+  }
+
+  /** A pair's Map after items left it: back inline at one item, gone at none. */
+  private shrunk(pair: string, m: Map<string, number>): void {
     if (m.size > 1) return;
     this.multi.delete(pair);
     const [last] = m;
@@ -200,11 +205,7 @@ class DistinctWindow {
     for (const [pair, m] of this.pairs) {
       if (!(m instanceof Map)) { if (m.at < before) this.pairs.delete(pair); else rows.push([pair, m.item, m.at]); continue; }
       for (const [item, at] of m) if (at < before) m.delete(item); else rows.push([pair, item, at]);
-      if (m.size > 1) continue;
-      this.multi.delete(pair);
-      const [last] = m;
-      if (last) this.pairs.set(pair, { item: last[0], at: last[1] });
-      else this.pairs.delete(pair);
+      this.shrunk(pair, m);
     }
     rows.sort((a, b) => a[2] - b[2]);
     this.queuePair = rows.map((r) => r[0]);
