@@ -433,9 +433,10 @@ export class FlowProcessor {
 
   /**
    * Looks up the remote's place (once), its name and the local end's device
-   * (until both are found or NAME_RETRY_MS, when nameRetryDue), then the talker keys. A device's
-   * MAC can be learned after its session began (the neighbour table is read
-   * every few seconds): the session then moves to the MAC's row from that interval on.
+   * (again when nameRetryDue, until both are found or NAME_RETRY_MS), then the
+   * talker keys. A device's MAC can be learned after its session began (the
+   * neighbour table is read every few seconds): the session then moves to the
+   * MAC's row from that interval on.
    * This host's own addresses are never a neighbour's: not looked up, not retried.
    */
   private label(s: Session, now: number): void {
