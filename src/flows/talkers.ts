@@ -149,15 +149,16 @@ export const RANKED_ROWS = 1000;
  * the `ranked` largest first, by rowsByBytes; the rest after them in the order
  * given. Sorting all of them was a third of the flows stage's cost per known
  * flow on a gateway (50k remote addresses an interval, most of them equal and
- * small); this is one sort of plain numbers and one of `ranked` rows. Keys
- * tied with the last ranked row's bytes are ranked in the order given.
+ * small); this is one selection over plain numbers (nthSmallest) and one sort
+ * of `ranked` rows. Keys tied with the last ranked row's bytes are ranked in
+ * the order given.
  */
 export function rankRows(rows: TalkerRow[], ranked = RANKED_ROWS): TalkerRow[] {
   const n = rows.length;
   if (n <= 2 * ranked) return rows.sort(rowsByBytes);
   const totals = new Float64Array(n);
   for (let i = 0; i < n; i++) totals[i] = totalBytes(rows[i]!);
-  const threshold = totals.slice().sort()[n - ranked]!;
+  const threshold = nthSmallest(totals.slice(), n - ranked);
   let ties = ranked;
   for (let i = 0; i < n; i++) if (totals[i]! > threshold) ties--;
   const head: TalkerRow[] = [];
@@ -171,6 +172,30 @@ export function rankRows(rows: TalkerRow[], ranked = RANKED_ROWS): TalkerRow[] {
   for (let i = 0; i < head.length; i++) rows[i] = head[i]!;
   for (let i = 0; i < rest.length; i++) rows[head.length + i] = rest[i]!;
   return rows;
+}
+
+/**
+ * The value a sort of `a` (ascending) would put at index `k`, found in place
+ * by selection (`a` is reordered): O(n) where a sort of 100k byte counts was
+ * most of rankRows. A three-way partition, so the many equal counts of a
+ * gateway's small flows are one step, not a quadratic walk.
+ */
+export function nthSmallest(a: Float64Array, k: number): number {
+  let lo = 0, hi = a.length - 1;
+  while (lo < hi) {
+    const x = a[lo]!, y = a[(lo + hi) >>> 1]!, z = a[hi]!;
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y);
+    // [lo, lt) < pivot, [lt, i) = pivot, (gt, hi] > pivot
+    let lt = lo, i = lo, gt = hi;
+    while (i <= gt) {
+      const v = a[i]!;
+      if (v < pivot) { a[i] = a[lt]!; a[lt] = v; lt++; i++; } else if (v > pivot) { a[i] = a[gt]!; a[gt] = v; gt--; } else i++;
+    }
+    if (k < lt) hi = lt - 1;
+    else if (k > gt) lo = gt + 1;
+    else return pivot;
+  }
+  return a[lo]!;
 }
 
 /** The `n` largest of an interval's rows (IntervalStats.talkers), by rowsByBytes. */
@@ -221,16 +246,15 @@ export function topN(m: Iterable<[string, TalkerCounts]>, n: number): { top: Arr
 /**
  * Keeps about the `keep` largest keys (and "other"), summing the rest into
  * "other"; returns the bytes of the smallest kept (0: nothing folded). Finds
- * the cut-off with a typed-array sort of the byte counts: a string sort of
- * 100k entries would stall the event loop for most of a second.
+ * the cut-off by selection over a typed array of the byte counts: a string
+ * sort of 100k entries would stall the event loop for most of a second.
  */
 export function foldSmallest(m: TalkerMap, keep: number): number {
   if (m.size <= keep) return 0;
   const bytes = new Float64Array(m.size);
   let i = 0;
   for (const a of m.values()) bytes[i++] = totalBytes(a);
-  bytes.sort();
-  const threshold = bytes[bytes.length - keep]!;
+  const threshold = nthSmallest(bytes, bytes.length - keep);
   let other = m.get(OTHER_KEY);
   if (!other) m.set(OTHER_KEY, (other = zeroCounts()));
   const o = other;

@@ -8,7 +8,7 @@
  * flows stage met them, not by key: the same bytes either way.)
  */
 import t from 'tap';
-import { RANKED_ROWS, rankRows, rowsByBytes, topRows, totalBytes, type TalkerRow } from '../../src/flows/talkers.js';
+import { RANKED_ROWS, nthSmallest, rankRows, rowsByBytes, topRows, totalBytes, type TalkerRow } from '../../src/flows/talkers.js';
 import { COARSE_TALKERS, coarsened } from '../../src/flows/coarsen.js';
 import { FlowProcessor } from '../../src/flows/processor.js';
 import { defaultSessionConfig } from '../../src/flows/sessions.js';
@@ -54,6 +54,16 @@ t.test('rankRows: the largest RANKED_ROWS first in full order, every row kept on
     const last = head.length ? totalBytes(head[head.length - 1]!) : Infinity;
     t.ok(ranked.slice(head.length).every((r) => totalBytes(r) <= last), `${n} rows: nothing after the head is larger than its last row`);
     if (n <= 2 * RANKED_ROWS) t.same(keysOf(ranked), keysOf(full), `${n} rows: few rows are sorted whole`);
+  }
+});
+
+t.test('nthSmallest: the value a sort puts at each index, also with many equal values', async (t) => {
+  const r = random(7);
+  for (const [n, distinct] of [[1, 1], [2, 2], [10, 3], [1000, 1], [1000, 4], [5000, 5000], [20_000, 50]] as const) {
+    const values = Float64Array.from({ length: n }, () => Math.floor(r() * distinct) * 60);
+    const sorted = values.slice().sort();
+    const at = [0, n >> 2, n >> 1, n - 1, Math.max(0, n - 1000)];
+    t.same(at.map((k) => nthSmallest(values.slice(), k)), at.map((k) => sorted[k]), `${n} values, ${distinct} distinct`);
   }
 });
 
