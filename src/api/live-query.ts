@@ -14,7 +14,7 @@
  */
 import type { LiveSession as Session, LiveSessions } from '../flows/live.js';
 import { TALKER_DIMENSIONS, TALKER_SCOPES, talkerSet, type IntervalStats, type TalkerDimension, type TalkerRow, type TalkerScope, type TalkerSet, type TrafficScope, type UpDown } from '../flows/types.js';
-import { addCounts, addToMap, cutTop, OTHER_KEY, RANKED_ROWS, unlabelled, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
+import { addCounts, addNumbers, addToMap, cutTop, OTHER_KEY, RANKED_ROWS, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import { matches, needsLabelsOrAddresses, prepare, protocolsNamed } from '../flows/session-filter.js';
 import type { SessionFilter, TalkerTotal } from '../store/types.js';
 import { FlowlensError } from '../errors.js';
@@ -203,7 +203,7 @@ export class LiveQuery {
       let cut = cuts.get(all);
       if (!cut) {
         const o = zeroCounts();
-        for (let i = KEEP_PER_INTERVAL; i < all.length; i++) addCounts(o, unlabelled(all[i]!));
+        for (let i = KEEP_PER_INTERVAL; i < all.length; i++) addNumbers(o, all[i]!);
         cuts.set(all, (cut = { rows: all.length > KEEP_PER_INTERVAL ? all.slice(0, KEEP_PER_INTERVAL) : all, other: o }));
       }
       rows[set] = cut.rows;

@@ -8,7 +8,7 @@
  * (MonitorStatus.coarsenedIntervals).
  */
 import { TALKER_DIMENSIONS, TALKER_SCOPES, type IntervalStats, type TalkerDimension, type TalkerRow } from './types.js';
-import { addCounts, OTHER_KEY, RANKED_ROWS, unlabelled, zeroCounts } from './talkers.js';
+import { addNumbers, OTHER_KEY, RANKED_ROWS, zeroCounts } from './talkers.js';
 
 /**
  * Rows kept per dimension in a coarsened interval: the ranked rows of an
@@ -25,7 +25,7 @@ function cut(rows: TalkerRow[], keep: number): TalkerRow[] {
   const other = zeroCounts();
   for (const r of rows) {
     if (r.key !== OTHER_KEY && kept.length < keep) kept.push(r);
-    else addCounts(other, unlabelled(r));
+    else addNumbers(other, r);
   }
   kept.push({ key: OTHER_KEY, ...other });
   return kept;
