@@ -11,7 +11,7 @@
  * loaded one in use.
  */
 import { readFile } from 'node:fs/promises';
-import { unwatchFile, watchFile, type Stats } from 'node:fs';
+import { stat, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import { Reader, type Response } from 'maxmind';
@@ -129,7 +129,29 @@ interface Database {
   reader: Reader<Response>;
   /** Bumped per change seen, so a slow read of an older version never replaces a newer one. */
   generation: number;
+  /** The file as last seen (null: missing): a change is told from this, not from a watcher's first look. */
+  seen: FileIdentity | null;
   stopWatching?: () => void;
+}
+
+/** What tells one version of a file from another. */
+interface FileIdentity { ino: number; size: number; mtimeMs: number }
+
+function identityOf(s: { ino: number; size: number; mtimeMs: number }): FileIdentity {
+  return { ino: s.ino, size: s.size, mtimeMs: s.mtimeMs };
+}
+
+function sameFile(a: FileIdentity | null, b: FileIdentity | null): boolean {
+  return a === b || (a !== null && b !== null && a.ino === b.ino && a.size === b.size && a.mtimeMs === b.mtimeMs);
+}
+
+/** The file's identity now (null: it is not there). */
+function fileNow(path: string): FileIdentity | null {
+  try {
+    return identityOf(statSync(path));
+  } catch {
+    return null;
+  }
 }
 
 export class GeoLookup {
@@ -165,8 +187,10 @@ export class GeoLookup {
 
     const databases: Database[] = [];
     for (const w of wanted) {
+      // seen before it is read: a replacement during the read is a change the first look sees
+      const seen = fileNow(w.path);
       const reader = await loadDatabase(w.path, w.role, w.bundled);
-      databases.push({ info: describe(w.role, w.path, w.bundled, reader), reader, generation: 0 });
+      databases.push({ info: describe(w.role, w.path, w.bundled, reader), reader, generation: 0, seen });
     }
     const geo = new GeoLookup(databases, isPrivate, cacheLimit);
     if (opts.watch ?? true) {
@@ -257,18 +281,23 @@ export class GeoLookup {
     return Object.freeze(ordered);
   }
 
+  /**
+   * Looks at the file every intervalMs and reloads it when it is another
+   * version than the one last seen. Its own timer rather than fs.watchFile:
+   * that compares each look with its first, taken some time after the start,
+   * and a file replaced before that first look was never read again.
+   */
   private watch(db: Database, intervalMs: number, onReload: GeoOptions['onReload']): void {
     const path = db.info.path;
-    const listener = (curr: Stats, prev: Stats): void => {
-      if (curr.mtimeMs === prev.mtimeMs && curr.size === prev.size && curr.ino === prev.ino) return;
+    const changed = (curr: FileIdentity | null): void => {
       const generation = ++db.generation;
       const report = (error?: FlowlensError): void => {
         if (error) db.info.reloadError = error.message;
         else delete db.info.reloadError;
         onReload?.({ role: db.info.role, path, ...(error ? { error } : {}) });
       };
-      // A removed file (nlink 0) is mid-replacement or gone: keep what is loaded.
-      if (curr.nlink === 0) {
+      // A removed file is mid-replacement or gone: keep what is loaded.
+      if (curr === null) {
         report(new FlowlensError('FLOW_ERR_GEO', `geo.${db.info.role}: ${path} was removed; the loaded database stays in use`,
           'put the file back (or a newer one); flowlens reads it when it appears'));
         return;
@@ -287,9 +316,18 @@ export class GeoLookup {
         },
       );
     };
-    // Not persistent: watching must never keep the process alive on its own.
-    watchFile(path, { persistent: false, interval: intervalMs }, listener);
-    db.stopWatching = () => unwatchFile(path, listener);
+    const timer = setInterval(() => {
+      stat(path, (err, s) => {
+        if (this.closed) return;
+        const curr = err ? null : identityOf(s);
+        if (sameFile(curr, db.seen)) return;
+        db.seen = curr;
+        changed(curr);
+      });
+    }, intervalMs);
+    // watching must never keep the process alive on its own
+    timer.unref();
+    db.stopWatching = () => clearInterval(timer);
   }
 }
 

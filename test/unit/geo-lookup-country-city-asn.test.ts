@@ -272,6 +272,22 @@ t.test('the bundled DB-IP country database is the default, and can be turned off
   t.strictSame(cityOnly.stats().databases.map((d) => d.role), ['city'], 'so does a city database');
 });
 
+t.test('a database replaced right after it was opened, before the first look at the file, is read again', async (t) => {
+  const f = files(t);
+  const file = f.write('GeoLite2-Country.mmdb', [{ cidr: '198.51.100.0/24', record: { country: { iso_code: 'DE', names: { en: 'Germany' } } } }]);
+  let reloaded: () => void = () => {};
+  const reload = new Promise<void>((resolve) => { reloaded = resolve; });
+  const geo = await open(t, { country: file }, isPrivate, { watchIntervalMs: 20, onReload: () => reloaded() });
+  // the same moment: no look at the file can have come in between
+  writeMmdb(`${file}.tmp`, [{ cidr: '198.51.100.0/24', record: { country: { iso_code: 'AT', names: { en: 'Austria' } } } }], { databaseType: 'GeoLite2-Country', buildEpoch: Date.UTC(2026, 10, 24) / 1000 });
+  renameSync(`${file}.tmp`, file);
+  const keepAlive = setInterval(() => {}, 1000);
+  t.teardown(() => clearInterval(keepAlive));
+  const waited = await Promise.race([reload.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 20_000))]);
+  t.ok(waited, 'the reload came');
+  t.strictSame(geo.lookup('198.51.100.1'), { country: 'AT', countryName: 'Austria' });
+});
+
 t.test('a database replaced on disk is read again; a bad replacement keeps the loaded one', async (t) => {
   const f = files(t);
   const file = f.write('GeoLite2-Country.mmdb', [{ cidr: '198.51.100.0/24', record: { country: { iso_code: 'DE', names: { en: 'Germany' } } } }]);
