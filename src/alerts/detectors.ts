@@ -275,13 +275,18 @@ export class Detectors {
       const m = totals[flood];
       m.set(key, (m.get(key) ?? 0) + n);
     };
-    const moved = live.moved();
-    for (const s of moved) {
-      const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
-      if (bUp === 0 && bDown === 0) continue;
+    /** Each session that moved in the interval, into `sink` (floodParts), after `each`. */
+    const movedParts = (sink: FloodSink, each?: (s: LiveSession) => void) => {
+      for (const s of live.moved()) {
+        const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
+        if (bUp === 0 && bDown === 0) continue;
+        each?.(s);
+        floodParts(s, c, live.latestPacketsUp(s), live.latestPacketsDown(s), bUp, bDown, sink);
+      }
+    };
+    movedParts(addTotal, (s) => {
       if (scans && live.isNew(s) && (s.protocol === IPPROTO_TCP || s.protocol === IPPROTO_UDP)) this.fresh.push(s);
-      floodParts(s, c, live.latestPacketsUp(s), live.latestPacketsDown(s), bUp, bDown, addTotal);
-    }
+    });
     const thresholds: Record<Flood, number> = { syn: c.synFloodRate, udp: c.udpFloodRate, icmp: c.icmpFloodRate, amp: c.amplificationRate };
     // far below half the threshold: nothing to start or keep, and no sources to name
     const near = (flood: Flood, key: string, n: number) => thresholds[flood] > 0 && n / seconds >= thresholds[flood] * 0.5
@@ -303,11 +308,7 @@ export class Detectors {
           const known = bySource.get(source);
           if (known) { known.bytes += bytes; known.packets += packets; } else bySource.set(source, { source, victim, protocol: s.protocol, port, bytes, packets });
         };
-        for (const s of moved) {
-          const bUp = live.latestBytesUp(s), bDown = live.latestBytesDown(s);
-          if (bUp === 0 && bDown === 0) continue;
-          floodParts(s, c, live.latestPacketsUp(s), live.latestPacketsDown(s), bUp, bDown, addSource);
-        }
+        movedParts(addSource);
         sources = sums;
       }
       return sources[flood].get(key)!;

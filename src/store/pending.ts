@@ -345,7 +345,11 @@ function mergeWithin(into: TalkerMap, from: TalkerMap, limit: number): void {
   for (const [k, a] of from) {
     const known = into.get(k);
     if (known) addCounts(known, a);
-    else if (into.size < limit || a.bytesUp + a.bytesDown > above || k === OTHER_KEY) addToMap(into, k, a);
+    else if (into.size < limit || a.bytesUp + a.bytesDown > above || k === OTHER_KEY) {
+      const c = zeroCounts();
+      addCounts(c, a);
+      into.set(k, c);
+    }
     else {
       if (!other) {
         other = into.get(OTHER_KEY);
