@@ -15,7 +15,7 @@
  * rx_packets counter. Medians of --reps runs; each run starts a fresh flowlens.
  *
  *   node --import tsx bench/gateway.ts [--flows 10000,100000] [--with-500k] [--reps 3]
- *       [--warmup 10] [--seconds 30] [--pps-per-flow 1.5] [--profile DIR] [--heap-snapshot DIR]
+ *       [--warmup 10] [--seconds 30] [--pps-per-flow 1.5] [--profile DIR] [--heap-snapshot DIR] [--node-flags=--max-semi-space-size=64]
  *
  * Needs root and tcpreplay. Cleans up its namespace, links and processes on
  * exit and on Ctrl-C. Prints figures; asserts nothing.
@@ -43,6 +43,8 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     // a heap snapshot of each flowlens run at the end of its window (after the figures are taken)
     'heap-snapshot': { type: 'string' },
+    // V8 flags for the flowlens process, space-separated (a GC setting against the default, say)
+    'node-flags': { type: 'string', default: '' },
   },
 });
 const flowCounts = values.flows!.split(',').map(Number);
@@ -173,6 +175,7 @@ async function oneRun(n: number, pcap: string): Promise<RunFigures> {
   const args = [CLI, 'run', '--iface', MON, '--format', 'none', '--interval', '1s', '--map-size', String(mapSizeFor(n)),
     '--max-sessions', '2000000', '--data-dir', dataDir, '--http-port', '0', '--grpc-port', '0'];
   const nodeFlags = values.profile ? ['--cpu-prof', `--cpu-prof-dir=${path.resolve(values.profile)}`] : [];
+  nodeFlags.push(...values['node-flags']!.split(' ').filter(Boolean));
   const heapDir = values['heap-snapshot'] ? path.resolve(values['heap-snapshot']) : undefined;
   if (heapDir) nodeFlags.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`);
   const flowlens = track(spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } }));
