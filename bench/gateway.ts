@@ -43,8 +43,9 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     // a heap snapshot of each flowlens run at the end of its window (after the figures are taken)
     'heap-snapshot': { type: 'string' },
-    // V8 flags for the flowlens process, space-separated (a GC setting against the default, say)
-    'node-flags': { type: 'string', default: '' },
+    // V8 flags for the flowlens process, space-separated: by default bin/flowlens's (and the
+    // systemd unit's); --node-flags= runs it with none
+    'node-flags': { type: 'string', default: '--max-semi-space-size=64' },
   },
 });
 const flowCounts = values.flows!.split(',').map(Number);
@@ -285,7 +286,7 @@ if (process.getuid?.() !== 0) {
   process.exit(1);
 }
 printHeader('gateway replay: N active UDP flows at a 1 s interval, flowlens run (XDP, history, APIs)');
-process.stdout.write(`# flowlens: node dist/src/cli.js run --iface <veth> --format none --interval 1s --map-size <2^k above N> ` +
+process.stdout.write(`# flowlens: node ${values['node-flags'] ? `${values['node-flags']} ` : ''}dist/src/cli.js run --iface <veth> --format none --interval 1s --map-size <2^k above N> ` +
   `--max-sessions 2000000 --data-dir <tmp> --http-port 0 --grpc-port 0\n` +
   `# replay: tcpreplay -K --pps=<N x ${ppsPerFlow}> --loop=0 (one frame per flow, 72 B L3); warmup ${warmupS} s, window ${windowS} s, ${reps} runs\n`);
 makeLab();

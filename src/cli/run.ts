@@ -18,6 +18,7 @@ import type { Alert } from '../alerts/types.js';
 import { protocolName, tcpFlagNames } from './format.js';
 import { frameOf, plainFrame, TerminalView } from './live-view.js';
 import { forwardingWithoutRolesWarning } from '../system/forwarding.js';
+import { limitHeapGrowth } from '../system/heap.js';
 
 /** none: only the start line and errors (a service writing to a journal). */
 export type OutputFormat = 'table' | 'ndjson' | 'none';
@@ -118,6 +119,8 @@ export async function run(config: FlowlensConfig, opts: RunOptions, out: NodeJS.
   const stopRequested = new Promise<void>((resolve) => { requestStop = resolve; });
   process.once('SIGINT', requestStop);
   process.once('SIGTERM', requestStop);
+  // a daemon's sessions live for minutes: V8's default growth held ~4x of them resident
+  limitHeapGrowth();
   const compose = await import('../compose.js');
   let flowlens: Flowlens | undefined;
   // the kernel detaches our links when the process dies; this also covers an

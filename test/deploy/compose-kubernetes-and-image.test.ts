@@ -155,7 +155,7 @@ t.test('Dockerfile: a build stage and a runtime stage with only what runs; every
   t.match(stages[0], /build:ui --if-present/, 'and the UI once it has a build script');
   t.notMatch(stages[1], /\b(clang|bpftool|npm ci|g\+\+|libbpf-dev)\b/, 'no toolchain in the runtime stage');
   t.match(stages[1], /libbpf1/, 'the runtime has libbpf');
-  t.match(stages[1], /ENTRYPOINT \["node", "\/opt\/flowlens\/dist\/src\/cli\.js"\]/);
+  t.match(stages[1], /ENTRYPOINT \["node", "--max-semi-space-size=64", "\/opt\/flowlens\/dist\/src\/cli\.js"\]/);
   for (const m of text.matchAll(/^COPY (?!--from)(\S+) /gm)) {
     for (const src of m[1].split(' ')) t.ok(existsSync(path.join(repoRoot, src)), `COPY source ${src} exists`);
   }

@@ -80,7 +80,12 @@ t.test('user, capabilities, state, restarts', async (t) => {
   t.equal(one('ProtectSystem'), 'strict');
   t.match(one('SystemCallFilter'), /@system-service.*\bbpf\b/, 'the bpf() syscall allowed next to @system-service');
   t.match(one('RestrictAddressFamilies'), /AF_NETLINK/, 'netlink for attaching');
-  t.match(one('ExecStart'), /\/opt\/flowlens\/dist\/src\/cli\.js run --config \/etc\/flowlens\/flowlens\.yaml --format none$/);
+  t.match(one('ExecStart'), /^\/usr\/bin\/node --max-semi-space-size=64 \/opt\/flowlens\/dist\/src\/cli\.js run --config \/etc\/flowlens\/flowlens\.yaml --format none$/,
+    'node with the young generation bin/flowlens gives it (src/system/heap.ts)');
+  const words = one('ExecStart')!.split(' ');
+  const nodeFlags = words.slice(1, words.findIndex((w) => w.endsWith('cli.js')));
+  const accepted = spawnSync(process.execPath, [...nodeFlags, '-e', ''], { encoding: 'utf8' });
+  t.equal(accepted.status, 0, `this node accepts the unit's flags ${nodeFlags.join(' ')}: ${accepted.stderr}`);
   t.ok(existsInRepo('src/cli.ts'), 'the entry point it names is built from src/cli.ts');
 });
 
