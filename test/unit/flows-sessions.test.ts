@@ -301,6 +301,20 @@ t.test('enrichment labels sessions and talkers; names found late are picked up',
   t.same(run(processor({}, enrichment), [{ ...flow, dst: '10.9.0.8' }]).talkers.country.map((r) => r.key), ['private'], 'private remotes are not looked up');
 });
 
+t.test('a name learned by a later session in the interval labels the key\'s row; rows handed out never change after', async (t) => {
+  // the first session to the address has no name (its SNI port), the second one has
+  const enrichment: Enrichment = { place: () => ({}), domain: (_l, lp) => (lp === 50001 ? 'named.example.org' : undefined) };
+  const p = processor({}, enrichment);
+  const unnamed: FlowSpec = { direction: 'egress', protocol: 17, src: HOST, dst: PUBLIC, srcPort: 50000, dstPort: 443, packets: 1, bytes: 100 };
+  const named: FlowSpec = { ...unnamed, srcPort: 50001, bytes: 200 };
+  const first = run(p, [unnamed, named]);
+  t.same(first.talkers.ip.map((r) => [r.key, r.label, r.bytesUp, r.sessions]), [[PUBLIC, 'named.example.org', 300, 2]], 'one row, labelled, both sessions summed');
+  const kept = structuredClone(first.talkers);
+  const second = run(p, [{ ...unnamed, bytes: 7 }], 1_002_000);
+  t.same(second.talkers.ip.map((r) => [r.key, r.label, r.bytesUp, r.sessions]), [[PUBLIC, 'named.example.org', 7, 1]], 'the next interval: a row of its own');
+  t.same(first.talkers, kept, 'the first interval\'s rows as they were handed out');
+});
+
 t.test('an unnamed session asks again after 1, 2, 4, 8 and 16 s, not every interval', async (t) => {
   const tries = (intervalMs: number) => Array.from({ length: 40_000 / intervalMs }, (_, k) => (k + 1) * intervalMs).filter((e) => nameRetryDue(e, intervalMs));
   t.same(tries(1000), [1000, 2000, 4000, 8000, 16_000], '1 s intervals');
