@@ -248,7 +248,7 @@ function help(): string {
   const width = Math.max(...Object.keys(COMMANDS).map((c) => c.length));
   return `flowlens — exact per-flow traffic counting with eBPF
 
-Usage: flowlens <command> [options]      flowlens <command> --help
+Usage: flowlens <command> [options]      flowlens <command> --help      flowlens --version
 
 Commands:
 ${Object.entries(COMMANDS).map(([n, c]) => `  ${n.padEnd(width)}  ${c.summary}`).join('\n')}
@@ -260,6 +260,10 @@ async function main(argv: string[]): Promise<number> {
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     process.stdout.write(help());
     return name ? 0 : 2;
+  }
+  if (name === '--version' || name === '-V' || name === 'version') {
+    process.stdout.write(`flowlens ${(await import('./version.js')).version()}\n`);
+    return 0;
   }
   const cmd = COMMANDS[name];
   if (!cmd) throw new FlowlensError('FLOW_ERR_USAGE', `unknown command "${name}"`, `commands: ${Object.keys(COMMANDS).join(', ')}; see flowlens --help`);

@@ -7,7 +7,7 @@
  */
 import t, { type Test } from 'tap';
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { repoRoot } from '../../src/native/binding.js';
 import { readableCheckout } from '../helpers/readable-checkout.js';
@@ -130,6 +130,14 @@ t.test('every command is listed in the main help and has its own', async (t) => 
     const h = await flowlens([c, '--help']);
     t.equal(h.code, 0, `${c} --help exits 0`);
     t.match(h.stdout, new RegExp(`Usage: flowlens ${c}`));
+  }
+});
+
+t.test('--version (and -V, version): the package\'s version on stdout, exit 0', async (t) => {
+  const { version } = JSON.parse(readFileSync(path.join(repoRoot, 'package.json'), 'utf8')) as { version: string };
+  for (const arg of ['--version', '-V', 'version']) {
+    const r = await flowlens([arg]);
+    t.same({ code: r.code, stdout: r.stdout, stderr: r.stderr }, { code: 0, stdout: `flowlens ${version}\n`, stderr: '' }, arg);
   }
 });
 
