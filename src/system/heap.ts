@@ -7,8 +7,8 @@
  * per minute: at 100k flows that default held ~1.05 GB resident for ~270 MB
  * live. Growing by half instead held ~600 MB, for about a tenth more CPU in
  * the collector, which a larger young generation (--max-semi-space-size=64 in
- * bin/flowlens and deploy/, start-up only) wins back (bench/gateway.ts
- * --node-flags, docs/performance.md).
+ * bin/flowlens and deploy/, start-up only) wins back: 660–690 MB at the same
+ * CPU (bench/gateway.ts --node-flags; README "Performance", docs/deploy.md).
  */
 import v8 from 'node:v8';
 
