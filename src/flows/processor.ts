@@ -15,7 +15,7 @@ import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, icmpKind, isIcmp, protocolName } f
 import { TrafficFilter, type FilterConfig } from './filters.js';
 import { isZero, newAccumulator, rankRows, resetCounts, rowOf, subtractCounts, type TalkerAccumulator } from './talkers.js';
 import type { LiveSessions } from './live.js';
-import { Session, SessionTable, guessInitiator, sessionHashV4, sessionId, type FlowRoute as Route, type RemoteLabels, type SessionConfig } from './sessions.js';
+import { NO_LABELS, Session, SessionTable, guessInitiator, sessionHashV4, sessionId, type FlowRoute as Route, type RemoteLabels, type SessionConfig } from './sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow, type TrafficScope, type UpDown } from './types.js';
 
 export interface FlowsConfig {
@@ -445,9 +445,16 @@ export class FlowProcessor {
     const retry = s.created !== this.interval;
     const domainBefore = s.labels.domain;
     if (e) {
-      if (!retry && s.scope === 'internet') Object.assign(s.labels, e.place(s.remote));
+      if (!retry && s.scope === 'internet') {
+        const place = e.place(s.remote);
+        // a session's own labels object only once it has a label (NO_LABELS is shared)
+        if (place.country !== undefined || place.city !== undefined || place.asn !== undefined || place.asOrg !== undefined) s.labels = { ...s.labels, ...place };
+      }
       const domain = e.domain(s.local, s.localPort, s.remote, s.remotePort, s.protocol, s.firstSeen);
-      if (domain) s.labels.domain = domain;
+      if (domain) {
+        if (s.labels === NO_LABELS) s.labels = {};
+        s.labels.domain = domain;
+      }
       if (s.labels.domain && (!device || device.mac)) s.unnamedSince = 0; else if (!s.unnamedSince) s.unnamedSince = now;
     }
     // a retry that found nothing new keeps its keys: most unnamed sessions never get a name, and

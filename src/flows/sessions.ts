@@ -52,6 +52,9 @@ function portService(protocol: number, proto: string, port: number): string {
 /** A session's talkers before it is bound (FlowProcessor.bind replaces it): one array shared, never written. */
 const NO_TALKERS: TalkerAccumulator[] = [];
 
+/** The labels of a session that has none (Session.labels): one object, never written (FlowProcessor.label gives a session its own). */
+export const NO_LABELS: Readonly<RemoteLabels> = Object.freeze({});
+
 /** What the enrichers know about the remote end. */
 export interface RemoteLabels {
   domain?: string;
@@ -87,7 +90,8 @@ export class Session {
   firstSeen: number;
   lastSeen: number;
   initiator: 'local' | 'remote';
-  labels: RemoteLabels = {};
+  /** Shared and empty (NO_LABELS) until the first label is learned: most sessions of a gateway never have one. */
+  labels: RemoteLabels = NO_LABELS;
   /** Whether a name was looked up without success (retried for a while: the answer may come late). */
   unnamedSince = 0;
   /** The local end's device as last keyed (FlowProcessor.label): a retry re-keys only when it changed. */

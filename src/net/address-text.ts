@@ -46,7 +46,9 @@ export function formatV4(word: number): string {
   const key = word | 0;
   let text = cacheV4.get(key);
   if (text === undefined) {
-    text = `${word >>> 24}.${(word >>> 16) & 0xff}.${(word >>> 8) & 0xff}.${word & 0xff}`;
+    // join, not a template: V8 makes a text of 13 characters or more from `+` a tree of parts
+    // (four objects, ~100 bytes); join makes one flat string, a third of it, for every session
+    text = [word >>> 24, (word >>> 16) & 0xff, (word >>> 8) & 0xff, word & 0xff].join('.');
     if (cacheV4.size >= CACHE_LIMIT) cacheV4.clear();
     cacheV4.set(key, text);
   }
