@@ -63,6 +63,13 @@ const HOST_ADDRESS_REFRESH_MS = 30_000;
  * on the machine's load.
  */
 const SLICED_DELIVERY_FLOWS = 10_000;
+/**
+ * Flows the flows stage takes per turn of such an interval (FlowProcessor.step):
+ * a few ms of known flows. The live view stays the previous interval's until
+ * the interval completes, and the collector finishes it before its next drain
+ * (IntervalSource.onBeforeDrain), which reuses the flows' buffer.
+ */
+const FLOWS_PER_STEP = 20_000;
 
 export function hostAddresses(): string[] {
   return Object.values(os.networkInterfaces()).flatMap((list) => (list ?? []).map((a) => a.address.replace(/%.*$/, '')));
@@ -153,6 +160,8 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   coarsenedIntervals = 0;
   /** The collector's late ticks as of the previous interval: a rise means the drain or the flows overran. */
   private lateTicksSeen = 0;
+  /** Whether the previous interval was still in steps when the collector drained again: the next is coarsened. */
+  private behindAtDrain = false;
 
   constructor(readonly config: FlowlensConfig, private readonly deps: MonitorDependencies) {
     super();
@@ -176,6 +185,7 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
     if (this.collector) return;
     const collector = this.deps.openCollector();
     collector.on('interval', (iv) => this.onInterval(iv));
+    collector.onBeforeDrain?.(() => this.finishBeforeDrain());
     collector.on('error', (e) => this.emit('error', e));
     // a conversation has up to 4 flows (2 directions × a LAN and a WAN interface); the
     // processor releases ids as sessions end, and falls back to raw keys past the limit
@@ -202,7 +212,8 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   }
 
   private onInterval(iv: Interval): void {
-    let behind = false;
+    let behind = this.behindAtDrain;
+    this.behindAtDrain = false;
     if (this.busy) {
       this.lateDeliveries++;
       this.finishDelivery();
@@ -218,7 +229,23 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
         this.lastPrune = iv.end;
       }
     }
-    const stats = this.processor.process(iv);
+    if (iv.flows.count < SLICED_DELIVERY_FLOWS) {
+      this.deliver(iv, this.processor.process(iv), behind);
+      this.finishDelivery();
+      return;
+    }
+    // a large interval: its flows in steps, then its consumers, each in a turn of its own
+    this.processor.begin(iv);
+    const takeFlows = () => {
+      if (!this.processor.step(FLOWS_PER_STEP)) this.steps.unshift(takeFlows);
+      else this.deliver(iv, this.processor.finish(), behind);
+    };
+    this.steps = [takeFlows];
+    this.resume = setImmediate(() => this.nextStep());
+  }
+
+  /** After the flows stage: releases its flow ids, keeps the stats, and queues the consumers' steps. */
+  private deliver(iv: Interval, stats: IntervalStats, behind: boolean): void {
     // between drains, as releaseFlowIds asks: no drain in flight still carries these ids
     const released = this.processor.takeReleasedFlowIds();
     if (released.length) this.collector?.releaseFlowIds?.(released);
@@ -231,9 +258,15 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
       delivered = coarsened(stats);
       this.coarsenedIntervals++;
     }
-    this.steps = [...this.consumers.map((c) => () => this.addTo(c, delivered, status)), () => this.emit('stats', delivered, iv)];
-    if (iv.flows.count < SLICED_DELIVERY_FLOWS) this.finishDelivery();
-    else this.resume = setImmediate(() => this.nextStep());
+    this.steps.push(...this.consumers.map((c) => () => this.addTo(c, delivered, status)), () => this.emit('stats', delivered, iv));
+  }
+
+  /** The collector is about to drain (into the buffer the interval in steps still reads): what is pending is done first. */
+  private finishBeforeDrain(): void {
+    if (!this.busy) return;
+    this.lateDeliveries++;
+    this.finishDelivery();
+    this.behindAtDrain = true;
   }
 
   /** One step of a delivery in slices; the next one in the next turn of the event loop. */
@@ -258,7 +291,8 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
     }
   }
 
-  private deliver(stats: IntervalStats): void {
+  /** Hands the shutdown's ended sessions to every consumer, at once. */
+  private deliverEnded(stats: IntervalStats): void {
     const status = this.collectorStatus();
     for (const c of this.consumers) this.addTo(c, stats, status);
   }
@@ -318,7 +352,7 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
       if (ended.length) {
         // the last interval's end: the clock of the counting (file time when analyzing a capture)
         const now = this.last?.end ?? Date.now();
-        this.deliver({ start: now, end: now, traffic: [], activeSessions: 0, activeRemotes: 0, talkers: { ip: [], host: [], port: [], proto: [], country: [], asn: [], domain: [], device: [] }, endedSessions: ended });
+        this.deliverEnded({ start: now, end: now, traffic: [], activeSessions: 0, activeRemotes: 0, talkers: { ip: [], host: [], port: [], proto: [], country: [], asn: [], domain: [], device: [] }, endedSessions: ended });
       }
     }
   }

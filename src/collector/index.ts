@@ -268,9 +268,18 @@ export class Collector extends EventEmitter<{ interval: [Interval]; error: [Erro
     return this.draining;
   }
 
+  /** Listens for the moment before each drain (IntervalSource.onBeforeDrain). */
+  onBeforeDrain(listener: () => void): void {
+    this.beforeDrain = listener;
+  }
+
+  private beforeDrain: (() => void) | undefined;
+
   private async drainOnce(): Promise<Interval> {
     const native = this.native;
     if (!native) throw new FlowlensError('FLOW_ERR_USAGE', 'the collector is stopped');
+    // the previous interval's flows are read from this.buffer until its reader is done with them
+    this.beforeDrain?.();
     this.refreshOwnAddresses();
     this.followLinks();
     const r = await native.drain(this.buffer);

@@ -20,6 +20,12 @@ export interface IntervalSource {
   status(): CollectorStatus;
   /** Gives drained flows stable ids (FlowBatch.flowId), at most `limit` at once; a source without ids leaves them FLOW_ID_NONE. */
   trackFlowIds?(limit: number): void;
+  /**
+   * Called synchronously before each drain: the flows of the previous interval
+   * (its FlowBatch) may be read until then, not after (the drain reuses their
+   * buffer). A source whose batches are never reused need not call it.
+   */
+  onBeforeDrain?(listener: () => void): void;
   /** Ids the flows stage no longer routes, to be reused. */
   releaseFlowIds?(ids: Uint32Array): void;
   /** The kernel's interface counters beside the counted totals (a source without a kernel has none). */

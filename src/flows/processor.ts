@@ -76,6 +76,15 @@ const LAN_BASE = DIM_COUNT;
 const SLOT_COUNT = 2 * DIM_COUNT;
 const SCOPES: TrafficScope[] = ['internet', 'lan', 'unknown'];
 
+/** Adds to an interval's traffic per interface: [up, down] × [internet, lan, unknown] × [bytes, packets]. */
+function addTraffic(traffic: Map<string, Float64Array>, iface: string, direction: UpDown, scope: TrafficScope, bytes: number, packets: number): void {
+  let acc = traffic.get(iface);
+  if (!acc) traffic.set(iface, (acc = new Float64Array(12)));
+  const at = (direction === 'up' ? 0 : 6) + (scope === 'internet' ? 0 : scope === 'lan' ? 2 : 4);
+  acc[at] += bytes;
+  acc[at + 1] += packets;
+}
+
 function trafficRows(acc: Map<string, Float64Array>): TrafficRow[] {
   const rows: TrafficRow[] = [];
   for (const [iface, a] of acc) {
@@ -90,6 +99,59 @@ function trafficRows(acc: Map<string, Float64Array>): TrafficRow[] {
 }
 
 
+
+/** The interval being taken in steps (FlowProcessor.begin). */
+interface IntervalWork {
+  iv: IntervalInput;
+  /** Its number (FlowProcessor.interval). */
+  n: number;
+  /** The index of the next flow to take. */
+  next: number;
+  ifaceNames: Map<number, string>;
+  /** Per interface: up/down × scope × bytes/packets (addTraffic). */
+  traffic: Map<string, Float64Array>;
+  /** The sessions with traffic in it, in the order first seen; Session.slot is the index. */
+  touched: Session[];
+  /** Conversations over both caps: one conversation within the interval, forgotten at its end. */
+  unkept: SessionTable | undefined;
+}
+
+/**
+ * The counts of the interval being taken, per touched session (by
+ * Session.slot), kept aside until the interval completes: typed arrays reused
+ * from interval to interval, grown as needed.
+ */
+class IntervalSums {
+  bytesUp = new Float64Array(0);
+  bytesDown = new Float64Array(0);
+  packetsUp = new Float64Array(0);
+  packetsDown = new Float64Array(0);
+  lastSeen = new Float64Array(0);
+  flagsUp = new Uint16Array(0);
+  flagsDown = new Uint16Array(0);
+
+  /** Room for `slots` sessions, the sums so far kept. */
+  ensure(slots: number): this {
+    if (slots <= this.bytesUp.length) return this;
+    const size = Math.max(slots, 2 * this.bytesUp.length, 1024);
+    const grow = <T extends Float64Array | Uint16Array>(a: T, make: (n: number) => T): T => { const b = make(size); b.set(a); return b; };
+    this.bytesUp = grow(this.bytesUp, (k) => new Float64Array(k));
+    this.bytesDown = grow(this.bytesDown, (k) => new Float64Array(k));
+    this.packetsUp = grow(this.packetsUp, (k) => new Float64Array(k));
+    this.packetsDown = grow(this.packetsDown, (k) => new Float64Array(k));
+    this.lastSeen = grow(this.lastSeen, (k) => new Float64Array(k));
+    this.flagsUp = grow(this.flagsUp, (k) => new Uint16Array(k));
+    this.flagsDown = grow(this.flagsDown, (k) => new Uint16Array(k));
+    return this;
+  }
+
+  /** Starts a session's sums at slot `t` (its last packet so far: `lastSeen`). */
+  open(t: number, lastSeen: number): void {
+    this.bytesUp[t] = this.bytesDown[t] = this.packetsUp[t] = this.packetsDown[t] = 0;
+    this.flagsUp[t] = this.flagsDown[t] = 0;
+    this.lastSeen[t] = lastSeen;
+  }
+}
 
 export class FlowProcessor {
   private readonly sessions = new SessionTable();
@@ -133,6 +195,11 @@ export class FlowProcessor {
   private released: number[] = [];
   private readonly filter: TrafficFilter;
   private interval = 0;
+  /** The latest interval completed: what the live view shows (an interval in steps is `interval`, not yet this). */
+  private published = 0;
+  /** The interval being taken in steps (begin() to finish()). */
+  private work: IntervalWork | undefined;
+  private readonly sums = new IntervalSums();
   /** Sessions begun so far (tracked or not): the last Session.seq given. */
   private sessionsBegun = 0;
   private counters = { untracked: 0, ended: 0, filteredPackets: 0, filteredBytes: 0 };
@@ -152,19 +219,33 @@ export class FlowProcessor {
     return this.interval;
   }
 
-  /** The active sessions, read-only, for the live query, the terminal view and the history's snapshot. */
+  /**
+   * The active sessions, read-only, for the live query, the terminal view and
+   * the history's snapshot: as of the latest completed interval, also while the
+   * next is taken in steps (its new sessions are left out until it completes;
+   * the counts of the others are not yet changed).
+   */
   readonly live: LiveSessions = ((processor: FlowProcessor): LiveSessions => ({
-    get size() { return processor.sessions.size; },
-    values: () => processor.sessions.values(),
+    get size() { return processor.sessions.size - (processor.work ? processor.begunInWork : 0); },
+    values: () => (processor.work ? processor.publishedValues() : processor.sessions.values()),
     moved: () => processor.moved,
-    get intervals() { return processor.interval; },
+    get intervals() { return processor.published; },
     // a session's deltas are of the latest interval it had traffic in: only that interval's count
-    latestBytesUp: (s) => ((s as Session).touched === processor.interval ? (s as Session).dBytesUp : 0),
-    latestBytesDown: (s) => ((s as Session).touched === processor.interval ? (s as Session).dBytesDown : 0),
-    latestPacketsUp: (s) => ((s as Session).touched === processor.interval ? (s as Session).dPacketsUp : 0),
-    latestPacketsDown: (s) => ((s as Session).touched === processor.interval ? (s as Session).dPacketsDown : 0),
-    isNew: (s) => (s as Session).created === processor.interval,
+    latestBytesUp: (s) => ((s as Session).touched === processor.published ? (s as Session).dBytesUp : 0),
+    latestBytesDown: (s) => ((s as Session).touched === processor.published ? (s as Session).dBytesDown : 0),
+    latestPacketsUp: (s) => ((s as Session).touched === processor.published ? (s as Session).dPacketsUp : 0),
+    latestPacketsDown: (s) => ((s as Session).touched === processor.published ? (s as Session).dPacketsDown : 0),
+    isNew: (s) => (s as Session).created === processor.published,
   }))(this);
+
+  /** Tracked sessions begun by the interval in steps (not in the live view until it completes). */
+  private begunInWork = 0;
+
+  /** The sessions of the live view while an interval is in steps: those begun before it. */
+  private *publishedValues(): IterableIterator<Session> {
+    const n = this.interval;
+    for (const s of this.sessions.values()) if (s.created !== n) yield s;
+  }
 
   /** Flow ids the processor no longer routes, since the last call: hand them to Collector.releaseFlowIds. */
   takeReleasedFlowIds(): Uint32Array {
@@ -185,28 +266,71 @@ export class FlowProcessor {
       : this.enrichment?.domain(dst, dp, src, sp, protocol, firstSeen);
   }
 
+  /** One interval, whole: begin, every step, finish. */
   process(iv: IntervalInput): IntervalStats {
+    this.begin(iv);
+    return this.finish();
+  }
+
+  /**
+   * Starts an interval taken in steps (step(), then finish()): between steps
+   * the event loop turns, and the live view stays the previous interval's,
+   * whole: this interval's counts are summed per touched session aside
+   * (IntervalWork) and applied to the sessions at finish(), and the sessions it
+   * begins are not in the view until then. The interval's flows must stay
+   * readable until finish() (the collector's buffer: the monitor finishes
+   * before the next drain).
+   */
+  begin(iv: IntervalInput): void {
+    if (this.work) throw new Error('FlowProcessor.begin: the previous interval is not finished');
     const n = ++this.interval;
     this.filteredFlows = undefined;
-    const { flows } = iv;
-    const ifaceNames = new Map(iv.totals.map((t) => [t.ifindex, t.iface]));
-    const { ifaceCodes } = this;
-    // per interface: [up, down] × [internet, lan, unknown] × [bytes, packets], made into rows at the end
-    const traffic = new Map<string, Float64Array>();
-    const addTraffic = (iface: string, direction: UpDown, scope: TrafficScope, bytes: number, packets: number) => {
-      let acc = traffic.get(iface);
-      if (!acc) traffic.set(iface, (acc = new Float64Array(12)));
-      const at = (direction === 'up' ? 0 : 6) + (scope === 'internet' ? 0 : scope === 'lan' ? 2 : 4);
-      acc[at] += bytes;
-      acc[at + 1] += packets;
+    this.begunInWork = 0;
+    this.work = {
+      iv, n, next: 0,
+      ifaceNames: new Map(iv.totals.map((t) => [t.ifindex, t.iface])),
+      traffic: new Map(),
+      touched: [],
+      unkept: undefined,
     };
-    const touched: Session[] = [];
+  }
+
+  /** Whether an interval is begun and not yet finished. */
+  get inProgress(): boolean {
+    return this.work !== undefined;
+  }
+
+  /** Takes up to `maxFlows` more of the interval's flows; true once all are taken (then call finish()). */
+  step(maxFlows: number): boolean {
+    const w = this.work;
+    if (!w) throw new Error('FlowProcessor.step: no interval begun');
+    const end = Math.min(w.iv.flows.count, w.next + Math.max(1, maxFlows));
+    this.takeFlows(w, end);
+    return w.next >= w.iv.flows.count;
+  }
+
+  /** Takes the interval's remaining flows, applies its counts to the sessions, and makes its stats. */
+  finish(): IntervalStats {
+    const w = this.work;
+    if (!w) throw new Error('FlowProcessor.finish: no interval begun');
+    this.takeFlows(w, w.iv.flows.count);
+    this.work = undefined;
+    return this.complete(w);
+  }
+
+  private takeFlows(w: IntervalWork, end: number): void {
+    const { n } = w;
+    const { flows } = w.iv;
+    const { ifaceNames, touched } = w;
+    const { ifaceCodes } = this;
+    const sums = this.sums.ensure(touched.length + (end - w.next));
+    const traffic = w.traffic;
     const filterAll = !this.filter.empty;
     const { byId, classifier } = this;
     // over both caps: such a conversation is still one conversation within the interval
-    let unkept: SessionTable | undefined;
+    let unkept = w.unkept;
 
-    for (let i = 0; i < flows.count; i++) {
+    for (let i = w.next; i < end; i++) {
       const packets = flows.packets(i);
       const bytes = flows.bytes(i);
       const firstSeen = flows.firstSeen(i);
@@ -279,12 +403,13 @@ export class FlowProcessor {
           if (this.sessions.size < max) {
             this.sessions.add(s);
             s.tracked = true;
+            this.begunInWork++;
             const rk = s.remoteKey;
             this.remoteRefs.set(rk, (this.remoteRefs.get(rk) ?? 0) + 1);
           } else {
             this.counters.untracked++; // still counted below, in traffic and talkers
             if (this.untracked.size < max) this.untracked.add(s);
-            else { (unkept ??= new SessionTable()).add(s); kept = false; }
+            else { (unkept ??= (w.unkept = new SessionTable())).add(s); kept = false; }
           }
         } else {
           s = known;
@@ -300,35 +425,57 @@ export class FlowProcessor {
           if (flowId !== FLOW_ID_NONE) byId[flowId] = r; else this.routes.set(raw, r);
         }
       }
-      if (s.touched !== n) {
-        s.touched = n;
-        s.dBytesUp = s.dBytesDown = s.dPacketsUp = s.dPacketsDown = 0;
+      // summed aside (IntervalSums), applied to the session at complete(): the view stays whole meanwhile
+      if (s.mark !== n) {
+        s.mark = n;
+        s.slot = touched.length;
+        sums.open(s.slot, s.lastSeen);
         touched.push(s);
       }
+      const t = s.slot;
       const flags = flows.tcpFlags(i);
       if (srcIsLocal) {
-        s.bytesUp += bytes; s.packetsUp += packets; s.dBytesUp += bytes; s.dPacketsUp += packets; s.tcpFlagsUp |= flags;
+        sums.bytesUp[t] += bytes; sums.packetsUp[t] += packets; sums.flagsUp[t] |= flags;
       } else {
-        s.bytesDown += bytes; s.packetsDown += packets; s.dBytesDown += bytes; s.dPacketsDown += packets; s.tcpFlagsDown |= flags;
+        sums.bytesDown[t] += bytes; sums.packetsDown[t] += packets; sums.flagsDown[t] |= flags;
       }
+      // a session's first packet only moves earlier for one begun in this interval (not in the view yet)
       if (firstSeen < s.firstSeen) s.firstSeen = firstSeen;
       const lastSeen = flows.lastSeen(i);
-      if (lastSeen > s.lastSeen) s.lastSeen = lastSeen;
-      addTraffic(s.iface, srcIsLocal ? 'up' : 'down', s.scope, bytes, packets);
+      if (lastSeen > sums.lastSeen[t]!) sums.lastSeen[t] = lastSeen;
+      addTraffic(traffic, s.iface, srcIsLocal ? 'up' : 'down', s.scope, bytes, packets);
+    }
+    w.next = end;
+  }
+
+  /** The interval's counts applied to its sessions, then talkers, the sweep and the stats (finish()). */
+  private complete(w: IntervalWork): IntervalStats {
+    const { iv, n, touched, traffic } = w;
+    const sums = this.sums;
+    for (let t = 0; t < touched.length; t++) {
+      const s = touched[t]!;
+      s.touched = n;
+      const bu = sums.bytesUp[t]!, bd = sums.bytesDown[t]!, pu = sums.packetsUp[t]!, pd = sums.packetsDown[t]!;
+      s.dBytesUp = bu; s.dBytesDown = bd; s.dPacketsUp = pu; s.dPacketsDown = pd;
+      s.bytesUp += bu; s.bytesDown += bd; s.packetsUp += pu; s.packetsDown += pd;
+      s.tcpFlagsUp |= sums.flagsUp[t]!;
+      s.tcpFlagsDown |= sums.flagsDown[t]!;
+      if (sums.lastSeen[t]! > s.lastSeen) s.lastSeen = sums.lastSeen[t]!;
     }
 
     // overflow packets have no addresses: ingress counts as down, egress as up
     for (const t of iv.totals) {
-      if (t.ingress.overflowPackets) addTraffic(t.iface, 'down', 'unknown', t.ingress.overflowBytes, t.ingress.overflowPackets);
-      if (t.egress.overflowPackets) addTraffic(t.iface, 'up', 'unknown', t.egress.overflowBytes, t.egress.overflowPackets);
+      if (t.ingress.overflowPackets) addTraffic(traffic, t.iface, 'down', 'unknown', t.ingress.overflowBytes, t.ingress.overflowPackets);
+      if (t.egress.overflowPackets) addTraffic(traffic, t.iface, 'up', 'unknown', t.egress.overflowBytes, t.egress.overflowPackets);
     }
 
     const { talkers, scopedTalkers } = this.talkers(touched, n, iv.end, iv.end - iv.start);
     // conversations over both caps live for this interval only
-    if (unkept) for (const u of unkept.values()) this.unroute(u);
+    if (w.unkept) for (const u of w.unkept.values()) this.unroute(u);
     const { ended, activeRemotes } = this.sweep(iv.end);
     // after the sweep, which ends no session with traffic in this interval
     this.moved = touched.filter((s) => s.tracked);
+    this.published = n;
     return {
       start: iv.start,
       end: iv.end,

@@ -108,6 +108,9 @@ export class Session {
   seq = 0;
   /** Whether it is in the session table (FlowProcessor: under maxSessions), not one counted untracked. */
   tracked = false;
+  /** The interval being taken that has seen it (FlowProcessor), and its place among that interval's sessions (IntervalSums). */
+  mark = -1;
+  slot = 0;
   /** The interval this session last had traffic in, and that interval's deltas. */
   touched = -1;
   created = -1;

@@ -37,8 +37,16 @@ export class FakeCollector extends EventEmitter<{ interval: [Interval]; error: [
     this.started = true;
   }
 
+  private beforeDrain: (() => void) | undefined;
+
+  /** As the kernel's collector: the listener is called before each drain. */
+  onBeforeDrain(listener: () => void): void {
+    this.beforeDrain = listener;
+  }
+
   /** Emits one interval of these flows, as a drain would. */
   drain(spec: FakeInterval): Interval {
+    this.beforeDrain?.();
     const ms = spec.ms ?? 1000;
     const iv: Interval = {
       start: spec.end - ms, end: spec.end,
