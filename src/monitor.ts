@@ -78,8 +78,12 @@ export function hostAddresses(): string[] {
 /** A stage after the flows: gets every interval's stats (and, at shutdown, the sessions that were still open). */
 export interface Consumer {
   readonly name: string;
-  /** May throw: the monitor counts it and goes on. */
-  add(stats: IntervalStats, status: CollectorStatus): void;
+  /**
+   * May throw: the monitor counts it and goes on. May return the rest of its
+   * work for the interval, which the monitor runs in a turn of its own (still
+   * before the next interval reaches it).
+   */
+  add(stats: IntervalStats, status: CollectorStatus): void | (() => void);
 }
 
 /** The own status of the parts after the flows stage, each present while it is configured. */
@@ -285,7 +289,17 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
 
   private addTo(c: Consumer, stats: IntervalStats, status: CollectorStatus): void {
     try {
-      c.add(stats, status);
+      const rest = c.add(stats, status);
+      if (rest) this.steps.unshift(() => this.run(c, rest));
+    } catch (e) {
+      this.failed(c.name, e);
+    }
+  }
+
+  /** The rest of a consumer's work for the interval (Consumer.add). */
+  private run(c: Consumer, rest: () => void): void {
+    try {
+      rest();
     } catch (e) {
       this.failed(c.name, e);
     }
@@ -295,6 +309,7 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   private deliverEnded(stats: IntervalStats): void {
     const status = this.collectorStatus();
     for (const c of this.consumers) this.addTo(c, stats, status);
+    this.finishDelivery();
   }
 
   /** Counts a part's failure (MonitorStatus.consumerErrors) and reports it as an 'error' event. */

@@ -64,15 +64,18 @@ export class HistoryComponent {
     this.opened = Store.open(this.options);
   }
 
-  add(stats: IntervalStats, _status?: CollectorStatus): void {
+  /** Counts the interval; when a live snapshot is due, returns it as the rest of the work (its own turn: a walk of every live session). */
+  add(stats: IntervalStats, _status?: CollectorStatus): (() => void) | undefined {
     const store = this.opened;
-    if (!store) return;
+    if (!store) return undefined;
     store.add(stats);
-    if (stats.end - this.lastSnapshot >= LIVE_SNAPSHOT_MS) {
-      this.lastSnapshot = stats.end;
+    if (stats.end - this.lastSnapshot < LIVE_SNAPSHOT_MS) return undefined;
+    this.lastSnapshot = stats.end;
+    return () => {
+      if (this.opened !== store) return; // stopped meanwhile
       // only the largest go into the snapshot: records for those, not for every session
       store.setLiveSessions(largestSessions(this.deps.liveSessions(), store.config.liveSessionsLimit).map((x) => x.toRecord()));
-    }
+    };
   }
 
   stop(): void {

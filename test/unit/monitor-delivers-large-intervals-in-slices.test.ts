@@ -124,3 +124,33 @@ t.test('an interval that arrives during a delivery waits for it: in order, exact
   const top = store.topTalkers({ dimension: 'ip', from: now - 3_600_000, to: now + 3_600_000 });
   t.equal(top.total.bytes, all, 'history talkers sum to it');
 });
+
+t.test("the rest a consumer returns runs in a turn of its own, before the next consumer; one that throws is counted", async (t) => {
+  const fake = new FakeCollector();
+  const marks: string[] = [];
+  const split: Consumer = { name: 'split', add: () => { marks.push('split'); return () => { marks.push('split-rest'); }; } };
+  const failing: Consumer = { name: 'failing', add: () => () => { throw new Error('snapshot failed'); } };
+  const monitor = new Monitor(settings(t), { openCollector: () => fake, consumers: [split, failing, recorder('last', marks, [])], hostAddresses: () => [HOST] });
+  const errors: string[] = [];
+  monitor.on('error', (e) => errors.push(e.message));
+  monitor.start();
+  const now = Date.now();
+  fake.drain({ end: now, flows: flows(1, now - 500) });
+  let turning = true;
+  const turn = () => { if (!turning) return; marks.push('turn'); setImmediate(turn); };
+  setImmediate(turn);
+  await monitor.idle();
+  turning = false;
+  const order = marks.filter((m) => m !== 'turn');
+  t.same(order, ['split', 'split-rest', 'last'], 'the rest before the next consumer');
+  const at = (m: string) => marks.indexOf(m);
+  t.ok(marks.slice(at('split'), at('split-rest')).includes('turn'), 'the event loop turned between a consumer and its rest');
+  t.match(monitor.status().consumerErrors, { failing: { count: 1, last: 'snapshot failed' } }, "a rest's failure is the consumer's");
+  t.same(errors, ['failing: snapshot failed'], 'and reported');
+
+  // a small interval: all of it in the drain's turn, the rest too
+  marks.length = 0;
+  fake.drain({ end: now + 1000, flows: flows(2, now + 500).slice(0, 10) });
+  t.same(marks, ['split', 'split-rest', 'last'], 'a small interval: everything at once');
+  await monitor.stop();
+});

@@ -147,7 +147,7 @@ t.test('a consumer that throws is counted and skipped; counting goes on', async 
   const fake = new FakeCollector();
   const got: IntervalStats[] = [];
   const broken: Consumer = { name: 'broken', add: () => { throw new Error('disk full'); } };
-  const recording: Consumer = { name: 'recording', add: (s) => got.push(s) };
+  const recording: Consumer = { name: 'recording', add: (s) => { got.push(s); } };
   const monitor = new Monitor(settings(t, {}), { openCollector: () => fake, consumers: [broken, recording], hostAddresses: () => [HOST] });
   const errors: string[] = [];
   monitor.on('error', (e) => errors.push(e.message));

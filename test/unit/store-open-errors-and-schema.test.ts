@@ -3,7 +3,8 @@
  * version; WAL while open); a directory that cannot be made, a file that is not a flowlens
  * database, one from a newer flowlens, a missing database for a reader and bad
  * settings each give one clear FlowlensError — and the file is left untouched.
- * SIGTERM-style shutdown (close) flushes; the flush timer flushes on its own.
+ * SIGTERM-style shutdown (close) flushes; the flush timer flushes on its own,
+ * in two turns of the event loop.
  */
 import t from 'tap';
 import path from 'node:path';
@@ -11,7 +12,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import Database from 'better-sqlite3';
 import { Store } from '../../src/store/index.js';
 import { DB_FILE, SCHEMA_VERSION } from '../../src/store/schema.js';
-import { interval, row, tempDataDir } from '../helpers/intervals.js';
+import { interval, row, talker, tempDataDir } from '../helpers/intervals.js';
 
 const T0 = Date.UTC(2026, 8, 1, 12);
 
@@ -111,6 +112,32 @@ t.test('close() flushes; the timer flushes by itself; a closed store says so', a
   store.add(interval({ end: T0, traffic: [row('eth0', 'up', 'internet', 1)] }));
   for (let i = 0; i < 100 && reader.summary().today.up !== 1235; i++) await new Promise((r) => setTimeout(r, 20));
   t.equal(reader.summary().today.up, 1235, 'the flush timer wrote it');
+});
+
+t.test("the timer's flush settles in one turn and writes in the next, with what came between; close() in between writes it once", async (t) => {
+  const dir = tempDataDir(t, 'two-turns');
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => T0 });
+  const reader = Store.openReadOnly({ dataDir: dir, clock: () => T0 });
+  t.teardown(() => reader.close());
+  const flushInTwoTurns = () => (store as unknown as { flushInTwoTurns(): void }).flushInTwoTurns();
+  store.add(interval({ end: T0, traffic: [row('eth0', 'up', 'internet', 100)], talkers: { ip: [talker('192.0.2.1', 100)] } }));
+  flushInTwoTurns();
+  t.equal(reader.summary().today.up, 0, 'nothing written in the first turn');
+  // an interval between the turns (the monitor's history step)
+  store.add(interval({ end: T0 + 1000, traffic: [row('eth0', 'up', 'internet', 20)], talkers: { ip: [talker('192.0.2.1', 20), talker('192.0.2.2', 5)] } }));
+  flushInTwoTurns(); // a second call while one is due is the same flush
+  await new Promise((r) => setImmediate(r));
+  t.equal(reader.summary().today.up, 120, 'both intervals written in the second turn');
+  const top = reader.topTalkers({ dimension: 'ip', from: '2026-09-01', to: '2026-09-01' });
+  t.same(top.rows.map((r) => [r.key, r.bytesUp]), [['192.0.2.1', 120], ['192.0.2.2', 5]], 'the talkers of both, settled whole');
+  const live = reader.liveTop({ dimension: 'ip' });
+  t.same(live?.rows.map((r) => [r.key, r.bytesUp]), [['192.0.2.1', 120], ['192.0.2.2', 5]], "the flush window's live talkers hold both");
+
+  store.add(interval({ end: T0 + 2000, traffic: [row('eth0', 'up', 'internet', 3)] }));
+  flushInTwoTurns();
+  store.close();
+  await new Promise((r) => setImmediate(r));
+  t.equal(reader.summary().today.up, 123, 'close() wrote it, and the due turn did nothing after close');
 });
 
 t.test('one writer per data directory; a stale PID file is taken over', async (t) => {
