@@ -171,7 +171,7 @@ printHeader('anomaly detector state: series learned from 3 weeks of history (1 i
     const traffic = [{ iface: 'eth0', direction: 'up' as const, scope: 'internet' as const, bytes: 1000, packets: 1 }, { iface: 'eth0', direction: 'down' as const, scope: 'internet' as const, bytes: 1000, packets: 1 }];
     const stats = { start: NOW - 1000, end: NOW, traffic, activeSessions: 0, activeRemotes: 0, endedSessions: [],
       talkers: { ip: [], host: [], port: [], proto: [], country: [], asn: [], domain: [], device: [] } };
-    const empty = { size: 0, intervals: 0, values: () => [][Symbol.iterator](), moved: () => [], latestBytesUp: () => 0, latestBytesDown: () => 0, latestPacketsUp: () => 0, latestPacketsDown: () => 0, isNew: () => false };
+    const empty = { size: 0, intervals: 0, values: () => [][Symbol.iterator](), forEach: () => {}, moved: () => [], latestBytesUp: () => 0, latestBytesDown: () => 0, latestPacketsUp: () => 0, latestPacketsDown: () => 0, isNew: () => false };
     collectGarbage();
     const before = process.memoryUsage().heapUsed + process.memoryUsage().arrayBuffers;
     const d = new AnomalyDetector({ ...DETECTORS, anomalyDevices: devices }, () => s, 5);

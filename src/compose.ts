@@ -95,7 +95,7 @@ export class Flowlens {
         sessionLogDays: config.history.sessionLogDays,
         liveSessionsLimit: config.history.liveSessionsLimit,
         maxDiskBytes: config.history.maxDiskBytes,
-      }, { liveSessions: () => monitor.processor.live.values() })
+      }, { liveSessions: () => monitor.processor.live })
       : undefined);
     // a gateway's devices are on its LAN interfaces; a host's neighbours on any it counts on
     const lan = Object.entries(config.collector.roles ?? {}).filter(([, r]) => r === 'lan').map(([n]) => n);

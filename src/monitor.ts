@@ -64,8 +64,8 @@ const HOST_ADDRESS_REFRESH_MS = 30_000;
  */
 const SLICED_DELIVERY_FLOWS = 10_000;
 /**
- * Flows the flows stage takes per turn of such an interval (FlowProcessor.step):
- * a few ms of known flows. The live view stays the previous interval's until
+ * Flows the flows stage takes per turn of such an interval, then sessions it
+ * adds to the talker rows per turn (FlowProcessor.step): a few ms each. The live view stays the previous interval's until
  * the interval completes, and the collector finishes it before its next drain
  * (IntervalSource.onBeforeDrain), which reuses the flows' buffer.
  */

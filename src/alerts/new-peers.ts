@@ -79,7 +79,7 @@ export class NewPeers {
     const devices = (this.devices ??= this.learn(now));
     /** Live sessions per new value still in use. */
     const present = new Map<string, number>();
-    for (const s of live.values()) {
+    live.forEach((s) => {
       let d = devices.get(s.local);
       if (!d) devices.set(s.local, (d = { since: s.firstSeen, seen: { country: new Set(), asn: new Set(), domain: new Set() } }));
       for (const k of kinds) {
@@ -93,7 +93,7 @@ export class NewPeers {
         }
         if (this.novel.has(fingerprint)) present.set(fingerprint, (present.get(fingerprint) ?? 0) + 1);
       }
-    }
+    });
     const out: Observation[] = [];
     for (const [fingerprint, n] of this.novel) {
       // no live session carries it any more (or its kind was turned off): the alert resolves

@@ -340,7 +340,7 @@ export class LiveQuery {
     // cut to this table's size: an ended session is not kept alive by a slot past its end
     out.sessions.length = n;
     let i = 0;
-    for (const s of src.values()) {
+    src.forEach((s) => {
       out.sessions[i] = s;
       out.seq[i] = s.seq;
       out.bytes[i] = s.bytesUp + s.bytesDown;
@@ -358,7 +358,7 @@ export class LiveQuery {
       if (idx === undefined) { idx = ifaces.size; ifaces.set(s.iface, idx); }
       out.iface[i] = idx;
       i++;
-    }
+    });
     this.snap = out;
     return out;
   }

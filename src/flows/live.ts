@@ -38,6 +38,8 @@ export interface LiveSessions {
   /** Sessions alive now. */
   readonly size: number;
   values(): IterableIterator<LiveSession>;
+  /** Visits every session alive now, as values() gives them: for a walk of them all (no generator step per session). */
+  forEach(visit: (s: LiveSession) => void): void;
   /**
    * The sessions with traffic in the latest interval, in the order it first
    * moved them: what a reader of only the interval's movement walks, instead

@@ -100,6 +100,54 @@ function trafficRows(acc: Map<string, Float64Array>): TrafficRow[] {
 
 
 
+/** One row list per talker slot (all traffic's dimensions, then LAN's). */
+function emptyTalkerRows(): TalkerAccumulator[][] {
+  return Array.from({ length: SLOT_COUNT }, () => []);
+}
+
+/** Adds a session's counts of interval `n` to one of its talker keys (the key joins the interval's rows at its first). */
+function accumulate(a: TalkerAccumulator, rows: TalkerAccumulator[], n: number, bytesUp: number, bytesDown: number, packetsUp: number, packetsDown: number, isNew: boolean): void {
+  if (a.interval !== n) {
+    a.interval = n;
+    resetCounts(a);
+    rows.push(a);
+  }
+  a.bytesUp += bytesUp;
+  a.bytesDown += bytesDown;
+  a.packetsUp += packetsUp;
+  a.packetsDown += packetsDown;
+  a.sessions++;
+  if (isNew) a.newSessions++;
+}
+
+/**
+ * Ranks one slot's talker rows into `ranked` (copies: consumers keep them, the
+ * accumulators start again next interval). A LAN slot also makes its
+ * dimension's internet rows (all traffic's without LAN's): slots are ranked in
+ * order, all traffic's first. An interval of LAN traffic only shares all
+ * traffic's rows and ranks no LAN slot.
+ */
+function rankSlot(slot: number, rows: TalkerAccumulator[][], ranked: TalkerRow[][], internet: TalkerRow[][], onlyLan: boolean): void {
+  if (slot < LAN_BASE) ranked[slot] = rankRows(rows[slot]!.map(rowOf));
+  else if (!onlyLan) {
+    ranked[slot] = rankRows(rows[slot]!.map(rowOf));
+    internet[slot - LAN_BASE] = withoutRows(ranked[slot - LAN_BASE]!, ranked[slot]);
+  }
+}
+
+/** The ranked slots as the interval's talkers, all traffic's and per scope. */
+function talkersOf(ranked: TalkerRow[][], internetRanked: TalkerRow[][], onlyLan: boolean): Pick<IntervalStats, 'talkers'> & { scopedTalkers: NonNullable<IntervalStats['scopedTalkers']> } {
+  const all = {} as Record<TalkerDimension, TalkerRow[]>;
+  const lan = {} as Record<TalkerDimension, TalkerRow[]>;
+  const internet = {} as Record<TalkerDimension, TalkerRow[]>;
+  TALKER_DIMENSIONS.forEach((dim, d) => {
+    all[dim] = ranked[d] ?? [];
+    lan[dim] = onlyLan ? all[dim] : ranked[LAN_BASE + d] ?? [];
+    internet[dim] = onlyLan ? [] : internetRanked[d] ?? [];
+  });
+  return { talkers: all, scopedTalkers: { internet, lan } };
+}
+
 /** The interval being taken in steps (FlowProcessor.begin). */
 interface IntervalWork {
   iv: IntervalInput;
@@ -114,6 +162,16 @@ interface IntervalWork {
   touched: Session[];
   /** Conversations over both caps: one conversation within the interval, forgotten at its end. */
   unkept: SessionTable | undefined;
+  /** Once every flow is taken: the talker rows per slot (accumulators with traffic in it), summed session by session. */
+  talkerRows: TalkerAccumulator[][] | undefined;
+  /** Every touched session is LAN: the LAN talkers are all traffic's (set with talkerRows). */
+  onlyLan: boolean;
+  /** The index in `touched` of the next session to add to the talker rows. */
+  nextSession: number;
+  /** Once every session is added: each slot's rows ranked (rankSlot), each dimension's internet rows, and the next slot to rank. */
+  ranked: TalkerRow[][];
+  internet: TalkerRow[][];
+  nextSlot: number;
 }
 
 /**
@@ -228,6 +286,11 @@ export class FlowProcessor {
   readonly live: LiveSessions = ((processor: FlowProcessor): LiveSessions => ({
     get size() { return processor.sessions.size - (processor.work ? processor.begunInWork : 0); },
     values: () => (processor.work ? processor.publishedValues() : processor.sessions.values()),
+    forEach: (visit) => {
+      if (!processor.work) return processor.sessions.forEach(visit);
+      const n = processor.interval;
+      processor.sessions.forEach((s) => { if (s.created !== n) visit(s); });
+    },
     moved: () => processor.moved,
     get intervals() { return processor.published; },
     // a session's deltas are of the latest interval it had traffic in: only that interval's count
@@ -292,6 +355,12 @@ export class FlowProcessor {
       traffic: new Map(),
       touched: [],
       unkept: undefined,
+      talkerRows: undefined,
+      onlyLan: false,
+      nextSession: 0,
+      ranked: [],
+      internet: [],
+      nextSlot: 0,
     };
   }
 
@@ -300,20 +369,37 @@ export class FlowProcessor {
     return this.work !== undefined;
   }
 
-  /** Takes up to `maxFlows` more of the interval's flows; true once all are taken (then call finish()). */
-  step(maxFlows: number): boolean {
+  /**
+   * One step of the interval: takes up to `maxItems` more of its flows; once
+   * they are all taken, adds up to as many of its sessions to the talker rows;
+   * then ranks talker slots, up to about as many rows (at least one slot).
+   * True once all is done (then call finish()).
+   */
+  step(maxItems: number): boolean {
     const w = this.work;
     if (!w) throw new Error('FlowProcessor.step: no interval begun');
-    const end = Math.min(w.iv.flows.count, w.next + Math.max(1, maxFlows));
-    this.takeFlows(w, end);
-    return w.next >= w.iv.flows.count;
+    const count = w.iv.flows.count;
+    const most = Math.max(1, maxItems);
+    if (w.next < count) this.takeFlows(w, Math.min(count, w.next + most));
+    else if (w.nextSession < w.touched.length || !w.talkerRows) this.addToTalkers(w, Math.min(w.touched.length, w.nextSession + most));
+    else {
+      // slots of a few rows together: a turn each would only wait for the event loop
+      let rows = 0;
+      while (w.nextSlot < SLOT_COUNT && rows < most) {
+        rows += w.talkerRows[w.nextSlot]!.length;
+        rankSlot(w.nextSlot++, w.talkerRows, w.ranked, w.internet, w.onlyLan);
+      }
+    }
+    return w.next >= count && w.nextSession >= w.touched.length && w.talkerRows !== undefined && w.nextSlot >= SLOT_COUNT;
   }
 
-  /** Takes the interval's remaining flows, applies its counts to the sessions, and makes its stats. */
+  /** Does what is left of the interval, applies its counts to the sessions, and makes its stats. */
   finish(): IntervalStats {
     const w = this.work;
     if (!w) throw new Error('FlowProcessor.finish: no interval begun');
     this.takeFlows(w, w.iv.flows.count);
+    this.addToTalkers(w, w.touched.length);
+    while (w.nextSlot < SLOT_COUNT) rankSlot(w.nextSlot++, w.talkerRows!, w.ranked, w.internet, w.onlyLan);
     this.work = undefined;
     return this.complete(w);
   }
@@ -461,6 +547,7 @@ export class FlowProcessor {
       s.tcpFlagsUp |= sums.flagsUp[t]!;
       s.tcpFlagsDown |= sums.flagsDown[t]!;
       if (sums.lastSeen[t]! > s.lastSeen) s.lastSeen = sums.lastSeen[t]!;
+      s.updateTcpState();
     }
 
     // overflow packets have no addresses: ingress counts as down, egress as up
@@ -469,7 +556,7 @@ export class FlowProcessor {
       if (t.egress.overflowPackets) addTraffic(traffic, t.iface, 'up', 'unknown', t.egress.overflowBytes, t.egress.overflowPackets);
     }
 
-    const { talkers, scopedTalkers } = this.talkers(touched, n, iv.end, iv.end - iv.start);
+    const { talkers, scopedTalkers } = talkersOf(w.ranked, w.internet, w.onlyLan);
     // conversations over both caps live for this interval only
     if (w.unkept) for (const u of w.unkept.values()) this.unroute(u);
     const { ended, activeRemotes } = this.sweep(iv.end);
@@ -488,50 +575,40 @@ export class FlowProcessor {
     };
   }
 
-  /** Labels new sessions, updates TCP state, and sums the touched sessions' deltas per talker key (all traffic, and per scope). */
-  private talkers(touched: Session[], n: number, now: number, intervalMs: number): Pick<IntervalStats, 'talkers'> & { scopedTalkers: NonNullable<IntervalStats['scopedTalkers']> } {
-    const rows: TalkerAccumulator[][] = Array.from({ length: SLOT_COUNT }, () => []);
-    // an interval of LAN sessions only (a NAS, a LAN-side replay): its LAN talkers are all of
-    // them, the very same rows, summed once; the history keeps them in shared maps as it does
-    // internet sets with no LAN traffic (store/pending.ts)
-    let onlyLan = touched.length > 0;
-    for (const s of touched) if (s.scope !== 'lan') { onlyLan = false; break; }
-    const lanSlots = !onlyLan;
-    for (const s of touched) {
-      if (s.created === n && s.protocol === IPPROTO_TCP && !((s.tcpFlagsUp | s.tcpFlagsDown) & TCP_SYN)) {
+  /**
+   * Labels the interval's new sessions (and unnamed ones due a retry) and adds
+   * the touched sessions from `nextSession` to `end` to the talker rows (all
+   * traffic's and, when some traffic is not LAN, LAN's too), by the interval's
+   * sums: the sessions' own counts are not yet changed (complete()).
+   */
+  private addToTalkers(w: IntervalWork, end: number): void {
+    const { n, touched } = w;
+    const now = w.iv.end, intervalMs = w.iv.end - w.iv.start;
+    if (!w.talkerRows) {
+      w.talkerRows = emptyTalkerRows();
+      // an interval of LAN sessions only (a NAS, a LAN-side replay): its LAN talkers are all of
+      // them, the very same rows, summed once; the history keeps them in shared maps as it does
+      // internet sets with no LAN traffic (store/pending.ts)
+      let onlyLan = touched.length > 0;
+      for (const s of touched) if (s.scope !== 'lan') { onlyLan = false; break; }
+      w.onlyLan = onlyLan;
+    }
+    const rows = w.talkerRows;
+    const lanSlots = !w.onlyLan;
+    const sums = this.sums;
+    for (let t = w.nextSession; t < end; t++) {
+      const s = touched[t]!;
+      const isNew = s.created === n;
+      if (isNew && s.protocol === IPPROTO_TCP && !((sums.flagsUp[t]! | sums.flagsDown[t]!) & TCP_SYN)) {
         s.initiator = guessInitiator(s.localPort, s.remotePort); // joined mid-stream
       }
-      s.updateTcpState();
-      if (s.created === n || (s.unnamedSince && nameRetryDue(now - s.unnamedSince, intervalMs))) this.label(s, now);
+      if (isNew || (s.unnamedSince && nameRetryDue(now - s.unnamedSince, intervalMs))) this.label(s, now);
       const accs = s.talkers;
-      for (let d = 0; d < DIM_COUNT; d++) this.accumulate(accs[d]!, rows[d]!, s, n);
-      if (lanSlots && s.scope === 'lan') for (let d = LAN_BASE; d < LAN_BASE + DIM_COUNT; d++) this.accumulate(accs[d]!, rows[d]!, s, n);
+      const bu = sums.bytesUp[t]!, bd = sums.bytesDown[t]!, pu = sums.packetsUp[t]!, pd = sums.packetsDown[t]!;
+      for (let d = 0; d < DIM_COUNT; d++) accumulate(accs[d]!, rows[d]!, n, bu, bd, pu, pd, isNew);
+      if (lanSlots && s.scope === 'lan') for (let d = LAN_BASE; d < LAN_BASE + DIM_COUNT; d++) accumulate(accs[d]!, rows[d]!, n, bu, bd, pu, pd, isNew);
     }
-    // copies: consumers keep rows past this interval, the accumulators start again at the next
-    const sorted = (slot: number) => rankRows(rows[slot]!.map(rowOf));
-    const all = {} as Record<TalkerDimension, TalkerRow[]>;
-    const lan = {} as Record<TalkerDimension, TalkerRow[]>;
-    const internet = {} as Record<TalkerDimension, TalkerRow[]>;
-    TALKER_DIMENSIONS.forEach((dim, d) => {
-      all[dim] = sorted(d);
-      lan[dim] = onlyLan ? all[dim] : sorted(LAN_BASE + d);
-      internet[dim] = onlyLan ? [] : withoutRows(all[dim], lan[dim]);
-    });
-    return { talkers: all, scopedTalkers: { internet, lan } };
-  }
-
-  private accumulate(a: TalkerAccumulator, rows: TalkerAccumulator[], s: Session, n: number): void {
-    if (a.interval !== n) {
-      a.interval = n;
-      resetCounts(a);
-      rows.push(a);
-    }
-    a.bytesUp += s.dBytesUp;
-    a.bytesDown += s.dBytesDown;
-    a.packetsUp += s.dPacketsUp;
-    a.packetsDown += s.dPacketsDown;
-    a.sessions++;
-    if (s.created === n) a.newSessions++;
+    w.nextSession = end;
   }
 
   /**

@@ -306,6 +306,11 @@ export class SessionTable {
     }
   }
 
+  /** Visits every session, in the table's order (values() without a generator step per session); `visit` must not add or delete. */
+  forEach(visit: (s: Session) => void): void {
+    for (const head of this.map.values()) for (let s: Session | undefined = head; s; s = s.sameHash) visit(s);
+  }
+
   /** Every session; the current one may be deleted while iterating. */
   *values(): IterableIterator<Session> {
     for (const head of this.map.values()) {

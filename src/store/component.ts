@@ -7,25 +7,33 @@
 import type { CollectorStatus } from '../collector/index.js';
 import type { IntervalStats } from '../flows/types.js';
 import type { LiveSession } from '../flows/live.js';
+import { nthSmallest } from '../flows/talkers.js';
 import { defaultStoreConfig, Store, type StoreHealth, type StoreOptions } from './index.js';
 
 /** How often the live sessions are handed to the store's snapshot. */
 const LIVE_SNAPSHOT_MS = 5_000;
 
 
+/** What largestSessions walks: the live view (LiveSessions.forEach) or an array. */
+export interface SessionWalk {
+  forEach(visit: (s: LiveSession) => void): void;
+}
+
 /**
  * The `limit` largest sessions by bytes, largest first. The cut-off comes from a
- * typed-array sort of the byte counts and only the chosen are sorted as objects:
+ * selection over the byte counts (nthSmallest) and only the chosen are sorted as objects:
  * a comparator sort of every session (500k on a busy gateway) would hold the
  * event loop for most of a second every LIVE_SNAPSHOT_MS.
  */
-export function largestSessions(sessions: Iterable<LiveSession>, limit: number): LiveSession[] {
-  const all = [...sessions];
+export function largestSessions(sessions: SessionWalk, limit: number): LiveSession[] {
+  const all: LiveSession[] = [];
+  sessions.forEach((s) => { all.push(s); });
   const bytes = (s: LiveSession) => s.bytesUp + s.bytesDown;
   if (all.length > limit) {
     if (limit <= 0) return [];
-    const sorted = Float64Array.from(all, bytes).sort();
-    const threshold = sorted[sorted.length - limit]!;
+    const counts = new Float64Array(all.length);
+    for (let i = 0; i < all.length; i++) counts[i] = bytes(all[i]!);
+    const threshold = nthSmallest(counts, counts.length - limit);
     const above = all.filter((s) => bytes(s) > threshold);
     // sessions equal to the threshold fill what is left, in table order (as a stable sort would keep them)
     for (const s of all) {
@@ -39,7 +47,7 @@ export function largestSessions(sessions: Iterable<LiveSession>, limit: number):
 
 export interface HistoryDependencies {
   /** The sessions alive now. */
-  liveSessions: () => Iterable<LiveSession>;
+  liveSessions: () => SessionWalk;
 }
 
 export interface HistoryStatus extends Partial<StoreHealth> {

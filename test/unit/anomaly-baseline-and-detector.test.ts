@@ -71,7 +71,7 @@ t.test('the sliding window', async (t) => {
   t.equal(fresh.rate(T + 20_000, 10_000, T + 15_000), 1000, 'since the first interval when that is later');
 });
 
-const live: LiveSessions = { size: 0, intervals: 0, values: () => [][Symbol.iterator](), moved: () => [], latestBytesUp: () => 0, latestBytesDown: () => 0, latestPacketsUp: () => 0, latestPacketsDown: () => 0, isNew: () => false };
+const live: LiveSessions = { size: 0, intervals: 0, values: () => [][Symbol.iterator](), forEach: () => {}, moved: () => [], latestBytesUp: () => 0, latestBytesDown: () => 0, latestPacketsUp: () => 0, latestPacketsDown: () => 0, isNew: () => false };
 
 function detectors(over: Partial<DetectorConfig> = {}): DetectorConfig {
   return {

@@ -90,12 +90,18 @@ t.test('between steps the live view is the previous interval, whole', async (t) 
   for (let i = 0; i < 5; i++) {
     p.step(400);
     t.same(view(p.live), before, `after step ${i + 1}: the view is unchanged (no new session, no count of the interval in steps)`);
+    const visited: string[] = [];
+    p.live.forEach((s) => visited.push(s.id));
+    t.same(visited, [...p.live.values()].map((s) => s.id), `after step ${i + 1}: forEach visits what values() gives`);
   }
   const second = p.finish();
   t.notOk(p.inProgress);
   const after = view(p.live);
   t.equal(after.intervals, before.intervals + 1, 'the view moves to the interval once it completes');
   t.equal(after.size, second.activeSessions, 'with its new sessions');
+  let visited = 0;
+  p.live.forEach(() => visited++);
+  t.equal(visited, after.size, 'forEach visits them all');
   t.ok(after.sessions.length > before.sessions.length, 'the interval began sessions');
 });
 
@@ -118,17 +124,24 @@ t.test('a conversation over intervals in steps of one flow: its counts, flags an
   const take = (k: number, f: FlowSpec[]) => {
     const end = 1_001_000 + k * 1000;
     p.begin({ start: end - 1000, end, flows: flowBatch(f, end - 500), totals: totalsFor(f) });
-    while (!p.step(1)) t.equal([...p.live.values()].length, k === 0 ? 0 : 1, 'the view between steps: the previous interval');
+    while (!p.step(1)) t.equal([...p.live.values()].length, k === 0 ? 0 : k === 1 ? 1 : 2, 'the view between steps: the previous interval');
     return p.finish();
   };
   take(0, flows(0, [0x02, 0x12]));
   let [s] = [...p.live.values()].map((x) => x.toRecord());
   t.match(s, { bytesUp: 300, bytesDown: 5000, packetsUp: 3, packetsDown: 5, firstSeen: 1_000_050, lastSeen: 1_000_900, state: 'established', initiator: 'remote' });
-  take(1, flows(1, [0x10, 0x10]));
-  [s] = [...p.live.values()].map((x) => x.toRecord());
+  // a second conversation joins mid-stream (no SYN): its initiator guessed from the ports, not from which flow came first
+  const joined: FlowSpec[] = [
+    { direction: 'ingress', protocol: 6, src: PUBLIC, dst: HOST, srcPort: 443, dstPort: 50001, packets: 1, bytes: 70, tcpFlags: 0x10, firstSeen: 1_001_010, lastSeen: 1_001_020, flowId: 3 },
+    { direction: 'egress', protocol: 6, src: HOST, dst: PUBLIC, srcPort: 50001, dstPort: 443, packets: 1, bytes: 60, tcpFlags: 0x18, firstSeen: 1_001_030, lastSeen: 1_001_040, flowId: 4 },
+  ];
+  take(1, [...flows(1, [0x10, 0x10]), ...joined]);
+  const mid = [...p.live.values()].map((x) => x.toRecord()).find((x) => x.localPort === 50001);
+  t.match(mid, { initiator: 'local', state: 'established', bytesUp: 60, bytesDown: 70 }, 'joined mid-stream: the ephemeral port is the initiator');
+  [s] = [...p.live.values()].map((x) => x.toRecord()).filter((x) => x.localPort === 50000);
   t.match(s, { bytesUp: 600, bytesDown: 10000, packetsUp: 6, packetsDown: 10, firstSeen: 1_000_050, lastSeen: 1_001_900 });
-  t.equal(p.live.latestBytesDown([...p.live.values()][0]!), 5000, 'the latest interval alone');
+  t.equal(p.live.latestBytesDown([...p.live.values()].find((x) => x.localPort === 50000)!), 5000, 'the latest interval alone');
   take(2, flows(2, [0x11, 0x11]));
-  [s] = [...p.live.values()].map((x) => x.toRecord());
+  [s] = [...p.live.values()].map((x) => x.toRecord()).filter((x) => x.localPort === 50000);
   t.match(s, { bytesUp: 900, bytesDown: 15000, lastSeen: 1_002_900, tcpFlagsUp: 0x13, tcpFlagsDown: 0x13, state: 'closed' });
 });

@@ -26,7 +26,7 @@ function liveOf(sessions: Array<Partial<LiveSession> & { local: string; remote: 
     bytesUp: 100, bytesDown: 1000, packetsUp: 1, packetsDown: 1, firstSeen: 0, lastSeen: 0, tcpFlagsUp: 0x18, tcpFlagsDown: 0x18, labels: {},
     toRecord: () => { throw new Error('not needed'); }, ...s,
   }) as LiveSession);
-  return { size: all.length, intervals: 1, values: () => all[Symbol.iterator](), moved: () => all, latestBytesUp: () => 100, latestBytesDown: () => 1000, latestPacketsUp: () => 1, latestPacketsDown: () => 1, isNew: () => false };
+  return { size: all.length, intervals: 1, values: () => all[Symbol.iterator](), forEach: (visit) => all.forEach((s) => visit(s)), moved: () => all, latestBytesUp: () => 100, latestBytesDown: () => 1000, latestPacketsUp: () => 1, latestPacketsDown: () => 1, isNew: () => false };
 }
 
 t.test('new country, ASN and domain per device', async (t) => {
