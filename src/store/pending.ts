@@ -126,35 +126,44 @@ export class Pending {
    * a flush); so does an add that takes a set past the keys limit.
    */
   settle(): void {
+    for (const d of TALKER_DIMENSIONS) this.settleDimension(d);
+    this.unsettled.clear();
+  }
+
+  /**
+   * settle() of one dimension (its sets of every hour): the dimensions are
+   * independent, so a flush can settle them a turn of the event loop each.
+   * An interval added after it counts the dimension's sets afresh.
+   */
+  settleDimension(d: TalkerDimension): void {
     for (const [hour, delta] of this.unsettled) {
       const dims = this.hours.get(hour)!;
       const changed = this.changedKeys.get(hour)!;
-      for (const d of TALKER_DIMENSIONS) {
-        settleInto(d, delta, dims, this.keysLimit, {
-          merged: (set, from, into) => {
-            const c = this.changedOf(hour, set, into.size + from.size);
-            // "other" too: keys new to a full set are added to it (mergeWithin)
-            if (c) { for (const k of from.keys()) c.add(k); c.add(OTHER_KEY); }
-          },
-          unshared: (set) => {
-            const c = changed.get(d);
-            changed.set(set, c instanceof Set ? new Set(c) : c ?? new Set());
-          },
-          folded: (set) => { if (changed.get(set) !== null) changed.set(set, 'all'); },
-        });
-        // the live window takes the unsettled maps themselves while it has nothing of the dimension
-        // (a flush emptied it): one merge of every key fewer per flush, and most settles are flushes
-        if (TALKER_SETS_OF[d].some((set) => this.window.has(set))) settleInto(d, delta, this.window, this.keysLimit);
-        else adoptInto(d, delta, this.window, this.keysLimit);
-        // a shared set's open state is its base's: the same keys changed
-        const c = changed.get(d);
-        for (const scope of TALKER_SCOPES) {
-          const set = talkerSet(d, scope);
-          if (c !== undefined && dims.has(set) && dims.get(set) === dims.get(d)) changed.set(set, c);
-        }
+      settleInto(d, delta, dims, this.keysLimit, {
+        merged: (set, from, into) => {
+          const c = this.changedOf(hour, set, into.size + from.size);
+          // "other" too: keys new to a full set are added to it (mergeWithin)
+          if (c) { for (const k of from.keys()) c.add(k); c.add(OTHER_KEY); }
+        },
+        unshared: (set) => {
+          const c = changed.get(d);
+          changed.set(set, c instanceof Set ? new Set(c) : c ?? new Set());
+        },
+        folded: (set) => { if (changed.get(set) !== null) changed.set(set, 'all'); },
+      });
+      // the live window takes the unsettled maps themselves while it has nothing of the dimension
+      // (a flush emptied it): one merge of every key fewer per flush, and most settles are flushes
+      if (TALKER_SETS_OF[d].some((set) => this.window.has(set))) settleInto(d, delta, this.window, this.keysLimit);
+      else adoptInto(d, delta, this.window, this.keysLimit);
+      // a shared set's open state is its base's: the same keys changed
+      const c = changed.get(d);
+      for (const scope of TALKER_SCOPES) {
+        const set = talkerSet(d, scope);
+        if (c !== undefined && dims.has(set) && dims.get(set) === dims.get(d)) changed.set(set, c);
       }
+      for (const set of TALKER_SETS_OF[d]) delta.delete(set);
+      if (delta.size === 0) this.unsettled.delete(hour);
     }
-    this.unsettled.clear();
   }
 
   /** The state of an hour: held, or loaded from the database (what an earlier run wrote). */

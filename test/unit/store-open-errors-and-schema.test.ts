@@ -4,7 +4,7 @@
  * database, one from a newer flowlens, a missing database for a reader and bad
  * settings each give one clear FlowlensError — and the file is left untouched.
  * SIGTERM-style shutdown (close) flushes; the flush timer flushes on its own,
- * in two turns of the event loop.
+ * in turns of the event loop (a dimension's settle each, then the writes).
  */
 import t from 'tap';
 import path from 'node:path';
@@ -114,30 +114,70 @@ t.test('close() flushes; the timer flushes by itself; a closed store says so', a
   t.equal(reader.summary().today.up, 1235, 'the flush timer wrote it');
 });
 
-t.test("the timer's flush settles in one turn and writes in the next, with what came between; close() in between writes it once", async (t) => {
-  const dir = tempDataDir(t, 'two-turns');
-  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => T0 });
-  const reader = Store.openReadOnly({ dataDir: dir, clock: () => T0 });
+for (const keysLimit of [1000, 40]) t.test(`the timer's flush settles a dimension a turn, then writes: the history of a flush at once, with what came between the turns (keys limit ${keysLimit})`, async (t) => {
+  // under the keys limit the talkers are the same; past it (folds into "other", which keys
+  // make it in depends on when they were settled) their totals are
+  const folds = keysLimit < 100;
+  type Turns = { flushInTurns(): void; flushing: unknown };
+  const open = (tag: string) => {
+    const dir = tempDataDir(t, tag);
+    return { dir, store: Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => T0 + 60_000, pendingKeysLimit: keysLimit, hourlyTopN: 10 }) };
+  };
+  const atOnce = open('flush-at-once');
+  const inTurns = open('flush-in-turns');
+  // intervals of many keys in every dimension, internet and LAN differing (no shared sets)
+  // (`size` keys a dimension at most: under the keys limit, so an add does not settle by itself)
+  const stats = (k: number, size: number) => {
+    const rows = (dim: string, n: number) => Array.from({ length: Math.min(n, size) }, (_, i) => talker(`${dim}-${(i * 7 + k * 3) % 90}`, 10 + ((i * 31 + k) % 97), (i * 13) % 50));
+    const all = { ip: rows('ip', 60), host: rows('host', 20), port: rows('port', 50), proto: rows('proto', 3), country: rows('cc', 30), asn: rows('as', 45), domain: rows('dom', 55), device: rows('dev', 15) };
+    const lan = Object.fromEntries(Object.entries(all).map(([d, r]) => [d, r.filter((_, i) => i % 3 === 0)]));
+    const internet = Object.fromEntries(Object.entries(all).map(([d, r]) => [d, r.filter((_, i) => i % 3 !== 0)]));
+    return interval({ end: T0 + k * 1000, traffic: [row('eth0', 'up', 'internet', 100 + k), row('eth0', 'down', 'lan', 7 * k)], talkers: all, scopedTalkers: { internet, lan } });
+  };
+  for (let k = 1; k <= 6; k++) { atOnce.store.add(stats(k, folds ? 38 : 60)); inTurns.store.add(stats(k, folds ? 38 : 60)); }
+  const turns = inTurns.store as unknown as Turns;
+  const unsettled = () => (inTurns.store as unknown as { pending: { unsettled: Map<number, Map<string, Map<string, unknown>>> } }).pending.unsettled;
+  const keysWaiting = () => [...unsettled().values()].reduce((n, sets) => n + [...sets.values()].reduce((m, x) => m + x.size, 0), 0);
+  // an interval after the settle that the last add made by itself (past the keys limit)
+  if (folds) { atOnce.store.add(stats(0, 30)); inTurns.store.add(stats(0, 30)); }
+  t.ok(keysWaiting() > 100, `keys waiting to be settled when the flush begins (${keysWaiting()})`);
+  turns.flushInTurns();
+  const reader = Store.openReadOnly({ dataDir: inTurns.dir, clock: () => T0 + 60_000 });
   t.teardown(() => reader.close());
-  const flushInTwoTurns = () => (store as unknown as { flushInTwoTurns(): void }).flushInTwoTurns();
-  store.add(interval({ end: T0, traffic: [row('eth0', 'up', 'internet', 100)], talkers: { ip: [talker('192.0.2.1', 100)] } }));
-  flushInTwoTurns();
   t.equal(reader.summary().today.up, 0, 'nothing written in the first turn');
-  // an interval between the turns (the monitor's history step)
-  store.add(interval({ end: T0 + 1000, traffic: [row('eth0', 'up', 'internet', 20)], talkers: { ip: [talker('192.0.2.1', 20), talker('192.0.2.2', 5)] } }));
-  flushInTwoTurns(); // a second call while one is due is the same flush
-  await new Promise((r) => setImmediate(r));
-  t.equal(reader.summary().today.up, 120, 'both intervals written in the second turn');
-  const top = reader.topTalkers({ dimension: 'ip', from: '2026-09-01', to: '2026-09-01' });
-  t.same(top.rows.map((r) => [r.key, r.bytesUp]), [['192.0.2.1', 120], ['192.0.2.2', 5]], 'the talkers of both, settled whole');
-  const live = reader.liveTop({ dimension: 'ip' });
-  t.same(live?.rows.map((r) => [r.key, r.bytesUp]), [['192.0.2.1', 120], ['192.0.2.2', 5]], "the flush window's live talkers hold both");
+  // intervals between the turns (the monitor's history steps), in both
+  let k = 7, turnsTaken = 0;
+  while (turns.flushing) {
+    atOnce.store.add(stats(k, 4)); inTurns.store.add(stats(k, 4)); k++;
+    turns.flushInTurns(); // a call while one is due is the same flush
+    await new Promise((r) => setImmediate(r));
+    turnsTaken++;
+  }
+  atOnce.store.flush();
+  t.ok(turnsTaken >= 8, `a turn a dimension, then the writes (${turnsTaken} turns)`);
+  const up = Array.from({ length: k - 1 }, (_, i) => 101 + i).reduce((a, b) => a + b, 0) + (folds ? 100 : 0);
+  t.equal(reader.summary().today.up, up, 'every interval written, those between the turns too');
+  for (const dimension of ['ip', 'host', 'port', 'proto', 'country', 'asn', 'domain', 'device'] as const) {
+    for (const scope of ['', 'internet', 'lan'] as const) {
+      const q = { dimension, from: '2026-09-01', to: '2026-09-01', ...(scope ? { scope } : {}) };
+      const top = inTurns.store.topTalkers(q), expected = atOnce.store.topTalkers(q);
+      const live = inTurns.store.liveTop({ dimension, scope }), liveExpected = atOnce.store.liveTop({ dimension, scope });
+      if (folds) {
+        t.same(top.total, expected.total, `${dimension} ${scope || 'all'}: the talkers' total of a flush at once`);
+        t.ok(top.rows.length > 3, 'with rows');
+      } else {
+        t.same(top, expected, `${dimension} ${scope || 'all'}: the same talkers as a flush at once`);
+        t.same(live, liveExpected, `${dimension} ${scope || 'all'}: the same live talkers`);
+      }
+    }
+  }
+  atOnce.store.close();
 
-  store.add(interval({ end: T0 + 2000, traffic: [row('eth0', 'up', 'internet', 3)] }));
-  flushInTwoTurns();
-  store.close();
+  inTurns.store.add(stats(k, 4));
+  turns.flushInTurns();
+  inTurns.store.close();
   await new Promise((r) => setImmediate(r));
-  t.equal(reader.summary().today.up, 123, 'close() wrote it, and the due turn did nothing after close');
+  t.equal(reader.summary().today.up, up + 100 + k, 'close() between the turns wrote it; the due turn did nothing after close');
 });
 
 t.test('one writer per data directory; a stale PID file is taken over', async (t) => {
