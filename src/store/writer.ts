@@ -215,9 +215,13 @@ export class Writer {
       }
       for (const q of quarters.values()) this.upQuarter.run(...q);
       for (const hour of pending.dirtyHours) {
+        // a scope's set may share all traffic's map (pending.ts shareByRows): ranked once
+        const ranked = new Map<TalkerMap, ReturnType<typeof topN>>();
         for (const [dim, m] of pending.hours.get(hour) ?? []) {
           this.clearHour.run(dim, hour);
-          const { top, rest } = topN(m, this.config.hourlyTopN);
+          let r = ranked.get(m);
+          if (!r) ranked.set(m, (r = topN(m, this.config.hourlyTopN)));
+          const { top, rest } = r;
           for (const [key, a] of top) this.putTalker.run(hour, dim, key, a.label ?? null, ...storedValues(a));
           if (!isZero({ ...rest, sessions: 0 })) this.putTalker.run(hour, dim, OTHER_KEY, null, ...storedValues(rest));
         }
@@ -300,9 +304,15 @@ function sessionParams(s: SessionRecord): unknown[] {
 /** The top `n` keys of each dimension added since the last flush, with "other" last (the live window). */
 export function liveTalkers(pending: Pending, n: number): LiveSnapshot['talkers'] {
   const out: LiveSnapshot['talkers'] = {};
+  // sets that share a map (pending.ts shareByRows) share its ranking
+  const ranked = new Map<TalkerMap, Array<[string, TalkerCounts]>>();
   for (const [dim, m] of pending.window) {
-    const { top, rest } = topN(m, n);
-    out[dim] = [...top, [OTHER_KEY, rest]];
+    let rows = ranked.get(m);
+    if (!rows) {
+      const { top, rest } = topN(m, n);
+      ranked.set(m, (rows = [...top, [OTHER_KEY, rest]]));
+    }
+    out[dim] = rows;
   }
   return out;
 }
