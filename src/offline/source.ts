@@ -298,6 +298,8 @@ export class OfflineSource extends EventEmitter<{ interval: [Interval]; error: [
     await this.submit(); // both batches: the one filled and the one in flight
     await this.inflight;
     const native = this.native!;
+    // the previous interval's flows are read from drainBuffer until its reader is done with them
+    this.beforeDrain?.();
     const r = await native.drain(this.drainBuffer);
     this.stats.lastDrainMs = r.drainNs / 1e6;
     this.stats.mapFill = r.flows / native.mapEntries;
@@ -374,6 +376,13 @@ export class OfflineSource extends EventEmitter<{ interval: [Interval]; error: [
     this.native?.close();
     this.native = undefined;
   }
+
+  /** Listens for the moment before each drain (IntervalSource.onBeforeDrain): the drain reuses the buffer of the interval before. */
+  onBeforeDrain(listener: () => void): void {
+    this.beforeDrain = listener;
+  }
+
+  private beforeDrain: (() => void) | undefined;
 
   trackFlowIds(limit: number): void {
     this.native?.setFlowIdLimit(limit);
