@@ -339,7 +339,7 @@ export class FlowProcessor {
    * Starts an interval taken in steps (step(), then finish()): between steps
    * the event loop turns, and the live view stays the previous interval's,
    * whole: this interval's counts are summed per touched session aside
-   * (IntervalWork) and applied to the sessions at finish(), and the sessions it
+   * (IntervalSums) and applied to the sessions at finish(), and the sessions it
    * begins are not in the view until then. The interval's flows must stay
    * readable until finish() (the collector's buffer: the monitor finishes
    * before the next drain).
