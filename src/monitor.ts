@@ -65,9 +65,11 @@ const HOST_ADDRESS_REFRESH_MS = 30_000;
 const SLICED_DELIVERY_FLOWS = 10_000;
 /**
  * Flows the flows stage takes per turn of such an interval, then sessions it
- * adds to the talker rows per turn (FlowProcessor.step): a few ms each. The live view stays the previous interval's until
- * the interval completes, and the collector finishes it before its next drain
- * (IntervalSource.onBeforeDrain), which reuses the flows' buffer.
+ * adds to the talker rows per turn, then talker rows it ranks per turn
+ * (FlowProcessor.step): a few ms each. The live view stays the previous
+ * interval's until the interval completes, and the collector finishes it
+ * before its next drain (IntervalSource.onBeforeDrain), which reuses the
+ * flows' buffer.
  */
 const FLOWS_PER_STEP = 20_000;
 
@@ -288,18 +290,16 @@ export class Monitor extends EventEmitter<{ stats: [IntervalStats, Interval]; sh
   }
 
   private addTo(c: Consumer, stats: IntervalStats, status: CollectorStatus): void {
-    try {
+    this.guarded(c, () => {
       const rest = c.add(stats, status);
-      if (rest) this.steps.unshift(() => this.run(c, rest));
-    } catch (e) {
-      this.failed(c.name, e);
-    }
+      if (rest) this.steps.unshift(() => this.guarded(c, rest));
+    });
   }
 
-  /** The rest of a consumer's work for the interval (Consumer.add). */
-  private run(c: Consumer, rest: () => void): void {
+  /** Runs a consumer's work (its add, or the rest it handed back); a failure is the consumer's. */
+  private guarded(c: Consumer, work: () => void): void {
     try {
-      rest();
+      work();
     } catch (e) {
       this.failed(c.name, e);
     }

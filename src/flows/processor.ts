@@ -390,7 +390,8 @@ export class FlowProcessor {
         rankSlot(w.nextSlot++, w.talkerRows, w.ranked, w.internet, w.onlyLan);
       }
     }
-    return w.next >= count && w.nextSession >= w.touched.length && w.talkerRows !== undefined && w.nextSlot >= SLOT_COUNT;
+    // ranking comes last: once every slot is ranked, the flows and sessions are all taken
+    return w.nextSlot >= SLOT_COUNT;
   }
 
   /** Does what is left of the interval, applies its counts to the sessions, and makes its stats. */
