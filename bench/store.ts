@@ -1,6 +1,8 @@
 /**
  * The history store's costs: add() per interval and flush() per flush window
- * with many talker keys (the event loop pays both), the cut of a finished hour,
+ * with many talker keys (the event loop pays both), for rows with the flows
+ * stage's key numbers beside rows without (JSON), with half the keys new each
+ * interval and with the same keys, printed as a ratio; the cut of a finished hour,
  * and query times over a year of data (quarter-hour traffic, hourly top talkers,
  * the daily talker rollup against the hourly path in the same run, a session log). Prints figures; asserts nothing.
  *
@@ -10,6 +12,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
+import { newAccumulator, rowOf } from '../src/flows/talkers.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow } from '../src/flows/types.js';
 import { Store } from '../src/store/index.js';
 import { DB_FILE } from '../src/store/schema.js';
@@ -34,20 +37,32 @@ const f1 = (x: number) => x.toFixed(1);
 const f2 = (x: number) => x.toFixed(2);
 const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
 
-function rows(n: number, key: (i: number) => string, scale: number): TalkerRow[] {
-  return Array.from({ length: n }, (_, i) => ({ key: key(i), bytesUp: 100 + ((i * scale) % 9000), bytesDown: 1000 + ((i * 7 * scale) % 90000), packetsUp: 3, packetsDown: 5, sessions: 1, newSessions: i % 4 === 0 ? 1 : 0 }));
+/**
+ * `numbered`: rows as the flows stage makes them, with its key numbers
+ * (TalkerRow.id): row i has number i, so a new key takes the number of a key
+ * that ended, as the flows stage gives them.
+ */
+function rows(n: number, key: (i: number) => string, scale: number, numbered = false): TalkerRow[] {
+  return Array.from({ length: n }, (_, i) => {
+    const counts = { bytesUp: 100 + ((i * scale) % 9000), bytesDown: 1000 + ((i * 7 * scale) % 90000), packetsUp: 3, packetsDown: 5, sessions: 1, newSessions: i % 4 === 0 ? 1 : 0 };
+    return numbered ? rowOf(Object.assign(newAccumulator(key(i), i), counts)) : { key: key(i), ...counts };
+  });
 }
 
-/** One interval as a busy gateway makes it: `keys` remote addresses (half of them new each interval) and proportionate other dimensions. */
-function busyInterval(end: number, seq: number, keys: number): IntervalStats {
-  const ip = (i: number) => { const n = i < keys / 2 ? i : i + seq * (keys / 2); return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`; };
+/**
+ * One interval as a busy gateway makes it: `keys` remote addresses (the first
+ * half the same every interval, the rest new each interval, or the same too
+ * with `churn` false) and proportionate other dimensions.
+ */
+function busyInterval(end: number, seq: number, keys: number, numbered = false, churn = true): IntervalStats {
+  const ip = (i: number) => { const n = i < keys / 2 || !churn ? i : i + seq * (keys / 2); return `10.${(n >> 16) & 255}.${(n >> 8) & 255}.${n & 255}`; };
   const counts: Record<TalkerDimension, number> = { ip: keys, host: 50, port: 300, proto: 5, country: 120, asn: Math.min(2000, keys / 5), domain: Math.min(5000, keys / 2), device: 50 };
-  const talkers = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, rows(counts[d], d === 'ip' ? ip : (i) => `${d}-${i}`, seq + 1)])) as Record<TalkerDimension, TalkerRow[]>;
+  const talkers = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, rows(counts[d], d === 'ip' ? ip : (i) => `${d}-${i}`, seq + 1, numbered)])) as Record<TalkerDimension, TalkerRow[]>;
   const traffic = ['eth0', 'eth1'].flatMap((iface) => (['up', 'down'] as const).flatMap((direction) => (['internet', 'lan', 'unknown'] as const).map((scope) => ({ iface, direction, scope, bytes: 123456, packets: 100 }))));
   return { start: end - 1000, end, traffic, activeSessions: keys, activeRemotes: keys, talkers, endedSessions: [] };
 }
 
-function writeCosts(): void {
+function writeCosts(numbered: boolean, churn: boolean): number {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'flowlens-bench-store-'));
   let now = Date.UTC(2026, 0, 1, 10, 0, 0);
   const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => now });
@@ -56,7 +71,7 @@ function writeCosts(): void {
   for (let f = 0; f < FLUSHES; f++) {
     for (let i = 0; i < PER_FLUSH; i++) {
       now += 1000;
-      const stats = busyInterval(now, seq++, KEYS);
+      const stats = busyInterval(now, seq++, KEYS, numbered, churn);
       const t0 = process.hrtime.bigint();
       store.add(stats);
       adds.push(ms(t0));
@@ -85,13 +100,15 @@ function writeCosts(): void {
   const size = statSync(path.join(dir, DB_FILE)).size;
   rmSync(dir, { recursive: true, force: true });
   const talkerKeys = KEYS + 50 + 300 + 5 + 120 + Math.min(2000, KEYS / 5) + Math.min(5000, KEYS / 2);
-  process.stdout.write(`\n## writes: ${talkerKeys} talker keys per interval (${KEYS} remote addresses, half new each interval), ${PER_FLUSH} intervals per flush\n`);
+  const rowsAre = numbered ? 'rows with the flows stage\'s key numbers' : 'rows without key numbers (JSON)';
+  process.stdout.write(`\n## writes: ${talkerKeys} talker keys per interval (${KEYS} remote addresses, ${churn ? 'half new each interval' : 'the same every interval'}), ${PER_FLUSH} intervals per flush, ${rowsAre}\n`);
   process.stdout.write(`${table(['what', 'median ms', 'p99 ms', 'max ms', 'rows per flush'], [
     ['add() per interval', f2(median(adds)), f2(p(adds, 0.99)), f2(Math.max(...adds)), ''],
     ['flush() per window', f1(median(flushes)), f1(p(flushes, 0.99)), f1(Math.max(...flushes)), String(Math.round(median(written)))],
     ['flush() with 10k ended sessions', f1(sessionFlush), '', '', '10000'],
     ['close(): last flush + held hours saved whole', f1(closeMs), '', '', String(heldKeys)],
   ])}\n# database after these flushes: ${(size / 1e6).toFixed(1)} MB\n`);
+  return median(adds);
 }
 
 function queryCosts(): void {
@@ -188,5 +205,9 @@ function queryCosts(): void {
 }
 
 printHeader('history store: write and query costs');
-writeCosts();
+for (const churn of [true, false]) {
+  const plain = writeCosts(false, churn);
+  const numbered = writeCosts(true, churn);
+  process.stdout.write(`# add() with key numbers / without, ${churn ? 'half the keys new each interval' : 'the same keys'}: ${f2(numbered / plain)}×\n`);
+}
 queryCosts();

@@ -148,6 +148,32 @@ function talkersOf(ranked: TalkerRow[][], internetRanked: TalkerRow[][], onlyLan
   return { talkers: all, scopedTalkers: { internet, lan } };
 }
 
+/**
+ * The numbers of one talker slot's keys (TalkerRow.id): the smallest unused
+ * first, so they stay dense. A number given back is used again only from the
+ * next interval on (release(), then reuse()): within an interval a number
+ * names one key.
+ */
+class KeyIds {
+  private next = 0;
+  private readonly free: number[] = [];
+  private readonly released: number[] = [];
+
+  take(): number {
+    return this.free.pop() ?? this.next++;
+  }
+
+  release(id: number): void {
+    this.released.push(id);
+  }
+
+  /** At an interval's end: the numbers released in it can be taken again. */
+  reuse(): void {
+    for (const id of this.released) this.free.push(id);
+    this.released.length = 0;
+  }
+}
+
 /** The interval being taken in steps (FlowProcessor.begin). */
 interface IntervalWork {
   iv: IntervalInput;
@@ -241,6 +267,8 @@ export class FlowProcessor {
    * gateway pays nothing for the split.
    */
   private readonly accumulators = Array.from({ length: SLOT_COUNT }, () => new Map<string, TalkerAccumulator>());
+  /** Per talker slot, the numbers of its keys (TalkerRow.id). */
+  private readonly keyIds = Array.from({ length: SLOT_COUNT }, () => new KeyIds());
   /**
    * Per talker slot, the accumulator bound last: a new session mostly shares
    * its service, protocol, country, ASN and domain keys with the one before,
@@ -561,6 +589,7 @@ export class FlowProcessor {
     // conversations over both caps live for this interval only
     if (w.unkept) for (const u of w.unkept.values()) this.unroute(u);
     const { ended, activeRemotes } = this.sweep(iv.end);
+    for (const ids of this.keyIds) ids.reuse();
     // after the sweep, which ends no session with traffic in this interval
     this.moved = touched.filter((s) => s.tracked);
     this.published = n;
@@ -642,7 +671,7 @@ export class FlowProcessor {
         const m = this.accumulators[slot]!;
         const known = m.get(key);
         if (known) a = known;
-        else m.set(key, (a = newAccumulator(key)));
+        else m.set(key, (a = newAccumulator(key, this.keyIds[slot]!.take())));
         this.lastBound[slot] = a;
       }
       a.refs++;
@@ -653,7 +682,10 @@ export class FlowProcessor {
 
   private unbindOne(slot: number, a: TalkerAccumulator): void {
     // an accumulator with traffic in this interval stays in its rows list; only the map forgets it
-    if (--a.refs === 0) this.accumulators[slot]!.delete(a.key);
+    if (--a.refs === 0) {
+      this.accumulators[slot]!.delete(a.key);
+      this.keyIds[slot]!.release(a.id!);
+    }
   }
 
   /**

@@ -7,7 +7,8 @@
  * twice.
  */
 import { TALKER_DIMENSIONS, TALKER_SCOPES, talkerSet, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TalkerSet, type TrafficScope, type UpDown } from '../flows/types.js';
-import { addCounts, addNumbers, addToMap, foldSmallest, mergeMaps, OTHER_KEY, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
+import { addCounts, addNumbers, foldSmallest, mergeMaps, OTHER_KEY, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
+import { TalkerSums } from '../flows/talker-sums.js';
 import { FlowlensError } from '../errors.js';
 import { HOUR_MS, MINUTE_MS } from './time.js';
 
@@ -56,8 +57,12 @@ export class Pending {
   readonly changedKeys = new Map<number, Map<TalkerSet, Set<string> | 'all' | null>>();
   /** Talkers added since the last flush (the live window), per dimension and per dimension × scope. Settled (settle()). */
   readonly window = new Map<TalkerSet, TalkerMap>();
-  /** hour → set → key → counts added since the last settle(): not yet in `hours` nor in `window`. */
-  private readonly unsettled = new Map<number, Map<TalkerSet, TalkerMap>>();
+  /**
+   * hour → set → the counts added since the last settle(): not yet in `hours`
+   * nor in `window`. Summed by the flows stage's key numbers (TalkerSums), made
+   * a map per set only when settled.
+   */
+  private readonly unsettled = new Map<number, Map<TalkerSet, TalkerSums>>();
   readonly sessions: SessionRecord[] = [];
   /** Wall-clock span of the intervals added since the last flush (the live window). */
   windowStart = Infinity;
@@ -101,11 +106,11 @@ export class Pending {
       for (const [set, rows] of sets) {
         if (!rows?.length) continue;
         let m = delta.get(set);
-        if (!m) delta.set(set, (m = new Map()));
-        // a set that shares its map with all traffic's is counted with it
+        if (!m) delta.set(set, (m = new TalkerSums()));
+        // a set that shares its sums with all traffic's is counted with it
         const base = baseOf(set);
         if (base && delta.get(base) === m) continue;
-        for (const r of rows) addToMap(m, r.key, r);
+        for (const r of rows) m.add(r);
         if (m.size > this.keysLimit) full = true;
       }
       this.dirtyHours.add(hour);
@@ -136,7 +141,8 @@ export class Pending {
    * An interval added after it counts the dimension's sets afresh.
    */
   settleDimension(d: TalkerDimension): void {
-    for (const [hour, delta] of this.unsettled) {
+    for (const [hour, sums] of this.unsettled) {
+      const delta = mapsOf(d, sums);
       const dims = this.hours.get(hour)!;
       const changed = this.changedKeys.get(hour)!;
       settleInto(d, delta, dims, this.keysLimit, {
@@ -161,8 +167,8 @@ export class Pending {
         const set = talkerSet(d, scope);
         if (c !== undefined && dims.has(set) && dims.get(set) === dims.get(d)) changed.set(set, c);
       }
-      for (const set of TALKER_SETS_OF[d]) delta.delete(set);
-      if (delta.size === 0) this.unsettled.delete(hour);
+      for (const set of TALKER_SETS_OF[d]) sums.delete(set);
+      if (sums.size === 0) this.unsettled.delete(hour);
     }
   }
 
@@ -242,7 +248,7 @@ export class Pending {
  * differ gets the scope's set a map of its own, a copy of the shared one,
  * before anything of it is counted. `maps`: an hour's unsettled counts.
  */
-function shareByRows(stats: IntervalStats, maps: Map<TalkerSet, TalkerMap>): void {
+function shareByRows(stats: IntervalStats, maps: Map<TalkerSet, TalkerSums>): void {
   for (const d of TALKER_DIMENSIONS) {
     // an interval may leave a dimension out (an older caller's JSON): no rows
     const rows = stats.talkers[d] ?? [];
@@ -254,16 +260,28 @@ function shareByRows(stats: IntervalStats, maps: Map<TalkerSet, TalkerMap>): voi
       const all = maps.get(d);
       const scoped = maps.get(set);
       if (same && rows.length > 0 && !all && !scoped) {
-        const m: TalkerMap = new Map();
+        const m = new TalkerSums();
         maps.set(d, m);
         maps.set(set, m);
       } else if (!same && scoped && scoped === all) {
-        const copy: TalkerMap = new Map();
-        mergeMaps(copy, scoped);
-        maps.set(set, copy);
+        maps.set(set, scoped.copy());
       }
     }
   }
+}
+
+/** One dimension's unsettled sums as maps (for settleInto and adoptInto), shared as the sums are. */
+function mapsOf(d: TalkerDimension, sums: Map<TalkerSet, TalkerSums>): Map<TalkerSet, TalkerMap> {
+  const maps = new Map<TalkerSet, TalkerMap>();
+  const made = new Map<TalkerSums, TalkerMap>();
+  for (const set of TALKER_SETS_OF[d]) {
+    const s = sums.get(set);
+    if (!s) continue;
+    let m = made.get(s);
+    if (!m) made.set(s, (m = s.toMap()));
+    maps.set(set, m);
+  }
+  return maps;
 }
 
 /** What settleInto tells about an hour's sets (for their changed keys). */
@@ -301,7 +319,7 @@ function settleInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerMap>, maps: 
     if (!m) maps.set(set, (m = new Map()));
     track?.merged(set, from, m);
     mergeWithin(m, from, keysLimit);
-    if (m.size > keysLimit) {
+    if (keyCount(m) > keysLimit) {
       keptFrom.set(m, foldSmallest(m, Math.floor(keysLimit / 2)));
       track?.folded(set);
     }
@@ -330,7 +348,7 @@ function adoptInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerMap>, maps: M
     const m = delta.get(set);
     if (!m) continue;
     maps.set(set, m);
-    if (m.size > keysLimit && !folded.has(m)) {
+    if (keyCount(m) > keysLimit && !folded.has(m)) {
       keptFrom.set(m, foldSmallest(m, Math.floor(keysLimit / 2)));
       folded.add(m);
     }
@@ -351,13 +369,15 @@ const keptFrom = new WeakMap<TalkerMap, number>();
 function mergeWithin(into: TalkerMap, from: TalkerMap, limit: number): void {
   const above = keptFrom.get(into) ?? 0;
   let other: TalkerCounts | undefined;
+  let keys = keyCount(into);
   for (const [k, a] of from) {
     const known = into.get(k);
     if (known) addCounts(known, a);
-    else if (into.size < limit || a.bytesUp + a.bytesDown > above || k === OTHER_KEY) {
+    else if (keys < limit || a.bytesUp + a.bytesDown > above || k === OTHER_KEY) {
       const c = zeroCounts();
       addCounts(c, a);
       into.set(k, c);
+      if (k !== OTHER_KEY) keys++;
     }
     else {
       if (!other) {
@@ -367,6 +387,15 @@ function mergeWithin(into: TalkerMap, from: TalkerMap, limit: number): void {
       addNumbers(other, a);
     }
   }
+}
+
+/**
+ * The keys of a talker map, "other" not counted: it is no key, and counted it
+ * made a set filled to the limit by small keys one over it, folded again at
+ * every settle (half its keys deleted, as many inserted the next time).
+ */
+function keyCount(m: TalkerMap): number {
+  return m.size - (m.has(OTHER_KEY) ? 1 : 0);
 }
 
 /** The all-traffic set a scope's set may share its maps with (shareScopedSets); undefined for all traffic's own sets. */

@@ -153,14 +153,33 @@ t.test('a full hour: small new keys go to "other", a large one still takes a pla
   // 10 keys over the bound of 6: the 3 largest are kept, the rest summed in "other"
   add(1, Array.from({ length: 10 }, (_, i) => talker(`k${i}.example`, 100 + i)));
   t.same(top().rows.map((r) => r.key), ['k9.example', 'k8.example', 'k7.example']);
-  // three small newcomers: two fill the room, the third (smaller than any kept at the fold) goes to "other"
-  add(2, ['n0', 'n1', 'n2'].map((k) => talker(`${k}.example`, 50)));
-  t.same(top().rows.map((r) => r.key), ['k9.example', 'k8.example', 'k7.example', 'n0.example', 'n1.example'], 'n2 is in "other"');
+  // four small newcomers: three fill the room ("other" takes none), the fourth (smaller than any kept at the fold) goes to "other"
+  add(2, ['n0', 'n1', 'n2', 'n3'].map((k) => talker(`${k}.example`, 50)));
+  t.same(top().rows.map((r) => r.key), ['k9.example', 'k8.example', 'k7.example', 'n0.example', 'n1.example', 'n2.example'], 'n3 is in "other"');
   // a large newcomer to the full set takes a place, and keeps all its bytes
   add(3, [talker('big.example', 1_000_000)]);
   const after = top();
   t.same(after.rows[0], { key: 'big.example', bytesUp: 1_000_000, bytesDown: 0, bytes: 1_000_000, packetsUp: 1, packetsDown: 0, connections: 0 }, 'its own row, whole');
-  t.equal(after.total.bytes, 1045 + 150 + 1_000_000, 'rows + other: every byte, once');
+  t.equal(after.total.bytes, 1045 + 200 + 1_000_000, 'rows + other: every byte, once');
+});
+
+t.test('"other" is no key: a set filled to the bound keeps its keys when "other" rows come (a coarsened interval)', async (t) => {
+  const dir = tempDataDir(t, 'other-no-key');
+  const clock = manualClock(T0 + 10 * 60_000);
+  const store = Store.open({ dataDir: dir, flushIntervalMs: 0, clock: clock.now, hourlyTopN: 10, pendingKeysLimit: 6 });
+  t.teardown(() => store.close());
+  const keys = Array.from({ length: 6 }, (_, i) => `k${i}.example`);
+  store.add(interval({ end: T0 + 1000, talkers: { domain: keys.map((k, i) => talker(k, 100 + i)) } }));
+  store.flush();
+  // a coarsened interval: the same keys, and the rest of its traffic as an "other" row
+  for (let n = 2; n <= 4; n++) {
+    store.add(interval({ end: T0 + n * 1000, talkers: { domain: [...keys.map((k) => talker(k, 10)), talker('', 7)] } }));
+    store.flush();
+  }
+  const top = store.topTalkers({ dimension: 'domain', from: T0, to: T0 + H, limit: 10 });
+  t.same(top.rows.map((r) => [r.key, r.bytes]), keys.map((k, i) => [k, 100 + i + 30]).reverse(), 'every key whole: none folded away');
+  t.equal(top.other.bytes, 21);
+  t.equal(top.total.bytes, 615 + 180 + 21);
 });
 
 t.test('a restarted writer continues the hour an earlier one wrote, counting nothing twice', async (t) => {
