@@ -12,7 +12,7 @@
  * before. toMap() gives the sums as a TalkerMap, the same as summing every
  * row with addToMap.
  */
-import { addToMap, countsOf, OTHER_KEY, type TalkerMap, type TalkerRow } from './talkers.js';
+import { addToMap, countsOf, OTHER_KEY, type TalkerCounts, type TalkerMap, type TalkerRow } from './talkers.js';
 
 /** Counters per key number, in this order. */
 const FIELDS = 6;
@@ -82,6 +82,33 @@ export class TalkerSums {
     for (const [k, a] of this.byKey) addToMap(out.byKey, k, a);
     for (const [k, at] of this.byKeyLabelAt) out.byKeyLabelAt.set(k, at);
     return out;
+  }
+
+  /**
+   * Every key's sums, without a map made: by key first, then by number (a key
+   * summed both ways is visited more than once, and the visitor adds up; its
+   * label is its latest, except between two numbers: the later number's).
+   * The counts handed out for numbered keys are one object, overwritten for
+   * the next: copy what you keep.
+   */
+  forEach(visit: (key: string, counts: TalkerCounts) => void): void {
+    for (const [k, a] of this.byKey) visit(k, a);
+    const c = this.counts, scratch = countsOf(0, 0, 0, 0, 0, 0), byKeyLabels = this.byKeyLabelAt.size > 0;
+    for (const id of this.numbers) {
+      const at = id * FIELDS;
+      scratch.bytesUp = c[at]!;
+      scratch.bytesDown = c[at + 1]!;
+      scratch.packetsUp = c[at + 2]!;
+      scratch.packetsDown = c[at + 3]!;
+      scratch.sessions = c[at + 4]!;
+      scratch.newSessions = c[at + 5]!;
+      const key = this.keys[id]!;
+      let label = this.labels[id];
+      // a later label the key got by key stands (it was visited first)
+      if (label && byKeyLabels && (this.byKeyLabelAt.get(key) ?? 0) > this.labelsAt[id]!) label = undefined;
+      scratch.label = label;
+      visit(key, scratch);
+    }
   }
 
   /** The sums by key (a new map: the caller may keep it). */

@@ -142,14 +142,14 @@ export class Pending {
    */
   settleDimension(d: TalkerDimension): void {
     for (const [hour, sums] of this.unsettled) {
-      const delta = mapsOf(d, sums);
+      const delta = sums;
       const dims = this.hours.get(hour)!;
       const changed = this.changedKeys.get(hour)!;
       settleInto(d, delta, dims, this.keysLimit, {
         merged: (set, from, into) => {
           const c = this.changedOf(hour, set, into.size + from.size);
           // "other" too: keys new to a full set are added to it (mergeWithin)
-          if (c) { for (const k of from.keys()) c.add(k); c.add(OTHER_KEY); }
+          if (c) { from.forEach((k) => c.add(k)); c.add(OTHER_KEY); }
         },
         unshared: (set) => {
           const c = changed.get(d);
@@ -270,23 +270,9 @@ function shareByRows(stats: IntervalStats, maps: Map<TalkerSet, TalkerSums>): vo
   }
 }
 
-/** One dimension's unsettled sums as maps (for settleInto and adoptInto), shared as the sums are. */
-function mapsOf(d: TalkerDimension, sums: Map<TalkerSet, TalkerSums>): Map<TalkerSet, TalkerMap> {
-  const maps = new Map<TalkerSet, TalkerMap>();
-  const made = new Map<TalkerSums, TalkerMap>();
-  for (const set of TALKER_SETS_OF[d]) {
-    const s = sums.get(set);
-    if (!s) continue;
-    let m = made.get(s);
-    if (!m) made.set(s, (m = s.toMap()));
-    maps.set(set, m);
-  }
-  return maps;
-}
-
 /** What settleInto tells about an hour's sets (for their changed keys). */
 interface SettleTracker {
-  merged(set: TalkerSet, from: TalkerMap, into: TalkerMap): void;
+  merged(set: TalkerSet, from: TalkerSums, into: TalkerMap): void;
   unshared(set: TalkerSet): void;
   folded(set: TalkerSet): void;
 }
@@ -298,7 +284,7 @@ interface SettleTracker {
  * traffic's map in `maps` too if neither had one yet, or already does; a scope
  * whose counts differed gets a map of its own, a copy, before anything is added.
  */
-function settleInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerMap>, maps: Map<TalkerSet, TalkerMap>, keysLimit: number, track?: SettleTracker): void {
+function settleInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerSums>, maps: Map<TalkerSet, TalkerMap>, keysLimit: number, track?: SettleTracker): void {
   const base = delta.get(d);
   const scopes = TALKER_SCOPES.map((scope) => {
     const set = talkerSet(d, scope);
@@ -314,7 +300,7 @@ function settleInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerMap>, maps: 
       track?.unshared(sc.set);
     }
   }
-  const mergeInto = (set: TalkerSet, from: TalkerMap) => {
+  const mergeInto = (set: TalkerSet, from: TalkerSums) => {
     let m = maps.get(set);
     if (!m) maps.set(set, (m = new Map()));
     track?.merged(set, from, m);
@@ -342,11 +328,15 @@ const TALKER_SETS_OF = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, [d, .
  * settleInto would make, without a copy. Called after the hour took them, so
  * a fold here changes only `maps`' counts.
  */
-function adoptInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerMap>, maps: Map<TalkerSet, TalkerMap>, keysLimit: number): void {
+function adoptInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerSums>, maps: Map<TalkerSet, TalkerMap>, keysLimit: number): void {
   const folded = new Set<TalkerMap>();
+  // sets that share their sums share one map
+  const made = new Map<TalkerSums, TalkerMap>();
   for (const set of TALKER_SETS_OF[d]) {
-    const m = delta.get(set);
-    if (!m) continue;
+    const sums = delta.get(set);
+    if (!sums) continue;
+    let m = made.get(sums);
+    if (!m) made.set(sums, (m = sums.toMap()));
     maps.set(set, m);
     if (keyCount(m) > keysLimit && !folded.has(m)) {
       keptFrom.set(m, foldSmallest(m, Math.floor(keysLimit / 2)));
@@ -366,14 +356,15 @@ const keptFrom = new WeakMap<TalkerMap, number>();
  * keeps the largest); the many small ones of a busy gateway, inserted and
  * folded away again at every settle, were most of its flush.
  */
-function mergeWithin(into: TalkerMap, from: TalkerMap, limit: number): void {
+function mergeWithin(into: TalkerMap, from: TalkerSums, limit: number): void {
   const above = keptFrom.get(into) ?? 0;
   let other: TalkerCounts | undefined;
   let keys = keyCount(into);
-  for (const [k, a] of from) {
+  from.forEach((k, a) => {
     const known = into.get(k);
     if (known) addCounts(known, a);
     else if (keys < limit || a.bytesUp + a.bytesDown > above || k === OTHER_KEY) {
+      // a copy: forEach hands out one object for every numbered key
       const c = zeroCounts();
       addCounts(c, a);
       into.set(k, c);
@@ -386,7 +377,7 @@ function mergeWithin(into: TalkerMap, from: TalkerMap, limit: number): void {
       }
       addNumbers(other, a);
     }
-  }
+  });
 }
 
 /**

@@ -54,6 +54,11 @@ t.test('rows with numbers, reused numbers, no numbers and labels sum as addToMap
   t.same(plain(sums.toMap()), plain(byMap), 'the same keys, counters and labels');
   t.same(plain(sums.copy().toMap()), plain(byMap), 'a copy has the same sums');
   t.ok(sums.size >= byMap.size, 'size counts every key at least once (a limit is never passed unseen)');
+  // forEach, as the history's settle reads the sums: added up by key, the same counters
+  const visited: TalkerMap = new Map();
+  sums.forEach((k, a) => addToMap(visited, k, a));
+  const counters = (m: TalkerMap) => plain(new Map([...m].map(([k, { label: _, ...c }]) => [k, c])));
+  t.same(counters(visited), counters(byMap), 'forEach visits every sum once');
 });
 
 t.test('a number is no own property: JSON and comparisons of rows leave it out', async (t) => {
