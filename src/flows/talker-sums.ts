@@ -111,6 +111,17 @@ export class TalkerSums {
     }
   }
 
+  /** Every key's sums as forEach visits them, each a new object (for topN, which keeps some). */
+  entries(): Array<[string, TalkerCounts]> {
+    const out: Array<[string, TalkerCounts]> = [];
+    this.forEach((k, a) => {
+      const c = countsOf(a.bytesUp, a.bytesDown, a.packetsUp, a.packetsDown, a.sessions, a.newSessions);
+      if (a.label) c.label = a.label;
+      out.push([k, c]);
+    });
+    return out;
+  }
+
   /** The sums by key (a new map: the caller may keep it). */
   toMap(): TalkerMap {
     const m: TalkerMap = new Map();

@@ -58,6 +58,12 @@ export class Pending {
   /** Talkers added since the last flush (the live window), per dimension and per dimension × scope. Settled (settle()). */
   readonly window = new Map<TalkerSet, TalkerMap>();
   /**
+   * The live window's sets taken whole from a settle, still as their sums
+   * (a flush ranks them without a map made); a second settle in the same
+   * window makes them maps in `window` first. A set is in one of the two.
+   */
+  readonly windowSums = new Map<TalkerSet, TalkerSums>();
+  /**
    * hour → set → the counts added since the last settle(): not yet in `hours`
    * nor in `window`. Summed by the flows stage's key numbers (TalkerSums), made
    * a map per set only when settled.
@@ -159,8 +165,10 @@ export class Pending {
       });
       // the live window takes the unsettled maps themselves while it has nothing of the dimension
       // (a flush emptied it): one merge of every key fewer per flush, and most settles are flushes
-      if (TALKER_SETS_OF[d].some((set) => this.window.has(set))) settleInto(d, delta, this.window, this.keysLimit);
-      else adoptInto(d, delta, this.window, this.keysLimit);
+      if (TALKER_SETS_OF[d].some((set) => this.window.has(set) || this.windowSums.has(set))) {
+        mapsFromSums(d, this.windowSums, this.window);
+        settleInto(d, delta, this.window, this.keysLimit);
+      } else adoptInto(d, delta, this.window, this.windowSums, this.keysLimit);
       // a shared set's open state is its base's: the same keys changed
       const c = changed.get(d);
       for (const scope of TALKER_SCOPES) {
@@ -227,6 +235,7 @@ export class Pending {
     this.traffic.clear();
     this.dirtyHours.clear();
     this.window.clear();
+    this.windowSums.clear();
     this.windowStart = Infinity;
     this.windowEnd = -Infinity;
     this.resetChangedKeys();
@@ -328,13 +337,15 @@ const TALKER_SETS_OF = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, [d, .
  * settleInto would make, without a copy. Called after the hour took them, so
  * a fold here changes only `maps`' counts.
  */
-function adoptInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerSums>, maps: Map<TalkerSet, TalkerMap>, keysLimit: number): void {
+function adoptInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerSums>, maps: Map<TalkerSet, TalkerMap>, sumsOf: Map<TalkerSet, TalkerSums>, keysLimit: number): void {
   const folded = new Set<TalkerMap>();
   // sets that share their sums share one map
   const made = new Map<TalkerSums, TalkerMap>();
   for (const set of TALKER_SETS_OF[d]) {
     const sums = delta.get(set);
     if (!sums) continue;
+    // within the limit, kept as the sums: a map of every key made at every flush was most of its settle
+    if (sums.size <= keysLimit) { sumsOf.set(set, sums); continue; }
     let m = made.get(sums);
     if (!m) made.set(sums, (m = sums.toMap()));
     maps.set(set, m);
@@ -342,6 +353,19 @@ function adoptInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerSums>, maps: 
       keptFrom.set(m, foldSmallest(m, Math.floor(keysLimit / 2)));
       folded.add(m);
     }
+  }
+}
+
+/** Moves one dimension's sets from `sumsOf` into `maps`, each made a map (sets that share sums share it). */
+function mapsFromSums(d: TalkerDimension, sumsOf: Map<TalkerSet, TalkerSums>, maps: Map<TalkerSet, TalkerMap>): void {
+  const made = new Map<TalkerSums, TalkerMap>();
+  for (const set of TALKER_SETS_OF[d]) {
+    const sums = sumsOf.get(set);
+    if (!sums) continue;
+    let m = made.get(sums);
+    if (!m) made.set(sums, (m = sums.toMap()));
+    maps.set(set, m);
+    sumsOf.delete(set);
   }
 }
 

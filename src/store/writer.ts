@@ -23,6 +23,7 @@ import { TALKER_SETS, type SessionRecord, type TalkerSet } from '../flows/types.
 import { addressBytes } from '../net/address-bytes.js';
 import type { StoreConfig } from './config.js';
 import type { Pending } from './pending.js';
+import { TalkerSums } from '../flows/talker-sums.js';
 import { isZero, OTHER_KEY, STORED_COUNTERS, topN, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import type { Db } from './schema.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS, QUARTER_MS } from './time.js';
@@ -305,11 +306,11 @@ function sessionParams(s: SessionRecord): unknown[] {
 export function liveTalkers(pending: Pending, n: number): LiveSnapshot['talkers'] {
   const out: LiveSnapshot['talkers'] = {};
   // sets that share a map (pending.ts shareByRows) share its ranking
-  const ranked = new Map<TalkerMap, Array<[string, TalkerCounts]>>();
-  for (const [dim, m] of pending.window) {
+  const ranked = new Map<TalkerMap | TalkerSums, Array<[string, TalkerCounts]>>();
+  for (const [dim, m] of [...pending.window, ...pending.windowSums]) {
     let rows = ranked.get(m);
     if (!rows) {
-      const { top, rest } = topN(m, n);
+      const { top, rest } = topN(m instanceof TalkerSums ? m.entries() : m, n);
       ranked.set(m, (rows = [...top, [OTHER_KEY, rest]]));
     }
     out[dim] = rows;

@@ -11,7 +11,7 @@ import { addToMap, newAccumulator, rowOf, type TalkerMap, type TalkerRow } from 
 import { FlowProcessor } from '../../src/flows/processor.js';
 import { defaultSessionConfig } from '../../src/flows/sessions.js';
 import { AddressClassifier, defaultLocalNetworks } from '../../src/net/classify.js';
-import { TALKER_DIMENSIONS, type IntervalStats } from '../../src/flows/types.js';
+import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension } from '../../src/flows/types.js';
 import { Pending } from '../../src/store/pending.js';
 import { flowBatch, totalsFor, type FlowSpec } from '../helpers/flow-batch.js';
 
@@ -117,5 +117,6 @@ t.test('the flows stage\'s intervals, keys ending and numbers reused: the histor
     t.same([...mine.keys()].sort(), [...sets.keys()].sort(), `hour ${hour}: the same sets`);
     for (const [set, m] of sets) t.same(plain(mine.get(set)!), plain(m), `hour ${hour}, ${set}: every key's counts`);
   }
-  for (const d of TALKER_DIMENSIONS) t.same(plain(numbered.window.get(d) ?? new Map()), plain(fromJson.window.get(d) ?? new Map()), `the live window's ${d}`);
+  const windowOf = (p: Pending, d: TalkerDimension) => plain(p.window.get(d) ?? p.windowSums.get(d)?.toMap() ?? new Map());
+  for (const d of TALKER_DIMENSIONS) t.same(windowOf(numbered, d), windowOf(fromJson, d), `the live window's ${d}`);
 });
