@@ -7,7 +7,9 @@
  * (distinct lastIntervalEnd values of /api/status), the event-loop lag
  * (prom-client's nodejs_eventloop_lag_max_seconds from /metrics, scraped every
  * 5 s), V8's heap used and total at the end of the window (what of the RSS is
- * JS objects), late interval ticks (flowlens_late_intervals_total), the p99 latency of
+ * JS objects), late interval ticks (flowlens_late_intervals_total), intervals
+ * still in steps at the next drain and intervals coarsened (flowlens_late_deliveries_total,
+ * flowlens_coarsened_intervals_total), the p99 latency of
  * GET /api/status and GET /api/sessions?limit=100 (both sent every 100 ms, not
  * waiting for the previous answer, so a blocked event loop shows as latency),
  * and whether the counts are exact: after the replay stops, flowlens's
@@ -145,6 +147,9 @@ interface RunFigures {
   periods: number;
   lagMaxS: number;
   lateTicks: number | undefined;
+  /** Intervals still in steps at the next drain (finished at once), and intervals delivered coarsened, over the window. */
+  lateDeliveries: number | undefined;
+  coarsened: number | undefined;
   statusP99Ms: number;
   sessionsP99Ms: number;
   unanswered: number;
@@ -241,6 +246,10 @@ async function oneRun(n: number, pcap: string): Promise<RunFigures> {
   const metrics1 = await scrape();
   const late0 = metricSum(metrics0, 'flowlens_late_intervals_total');
   const late1 = metricSum(metrics1, 'flowlens_late_intervals_total');
+  const over = (name: string) => {
+    const a = metricSum(metrics0, name), b = metricSum(metrics1, name);
+    return a !== undefined && b !== undefined ? b - a : undefined;
+  };
   if (heapDir) await heapSnapshot(flowlens.pid!, heapDir);
 
   // stop the replay, let flowlens drain what it saw, then compare with the link
@@ -270,6 +279,8 @@ async function oneRun(n: number, pcap: string): Promise<RunFigures> {
     periods: periods.length,
     lagMaxS: lagMax,
     lateTicks: late0 !== undefined && late1 !== undefined ? late1 - late0 : undefined,
+    lateDeliveries: over('flowlens_late_deliveries_total'),
+    coarsened: over('flowlens_coarsened_intervals_total'),
     statusP99Ms: quantile(latency.status, 0.99),
     sessionsP99Ms: quantile(latency.sessions, 0.99),
     unanswered,
@@ -306,11 +317,12 @@ for (const n of flowCounts) {
     n.toLocaleString('en'), fmt(med('cpuPct')), fmt(med('rssMb'), 0), `${fmt(med('heapUsedMb'), 0)} / ${fmt(med('heapTotalMb'), 0)}`, `${fmt(med('periodMeanS'), 2)} / ${fmt(med('periodP95S'), 2)}`,
     fmt(med('periods'), 0), fmt(Math.max(...runs.map((x) => x.lagMaxS)), 2),
     runs.every((x) => x.lateTicks === undefined) ? '-' : fmt(med('lateTicks'), 0),
+    runs.every((x) => x.lateDeliveries === undefined) ? '-' : `${fmt(med('lateDeliveries'), 0)} / ${fmt(med('coarsened'), 0)}`,
     fmt(med('statusP99Ms')), fmt(med('sessionsP99Ms')), fmt(med('unanswered'), 0), fmt(med('overflowPackets'), 0),
     exact.every(Boolean) ? `exact (${runs.length}/${runs.length})` : `NOT exact: ${runs.map((x) => `${x.flowlensPackets}/${x.vethPackets}`).join(', ')}`,
   ]);
 }
 process.stdout.write(`${table(['active flows', 'CPU % of a core', 'RSS MB (max)', 'JS heap used / total MB', 'period mean / p95 s', 'periods seen', 'max loop lag s',
-  'late ticks', 'status p99 ms', 'sessions p99 ms', 'unanswered', 'overflow pkts', 'counts (flowlens / veth rx)'], rows)}\n`);
+  'late ticks', 'late deliveries / coarsened', 'status p99 ms', 'sessions p99 ms', 'unanswered', 'overflow pkts', 'counts (flowlens / veth rx)'], rows)}\n`);
 process.stdout.write(`(medians of ${reps} runs, max loop lag is the max over runs; over the ${windowS} s window after ${warmupS} s of warmup;` +
   ` API probes every 100 ms each, at most 50 in flight ("unanswered": skipped or failed); counts compared after the replay stopped)\n`);
