@@ -336,6 +336,28 @@ class Accumulator implements TalkerAccumulator {
   }
 }
 
+/** Counts of their own class (as rows are: see Accumulator), for sums made in bulk. */
+export function countsOf(bytesUp: number, bytesDown: number, packetsUp: number, packetsDown: number, sessions: number, newSessions: number): TalkerCounts {
+  return new Counts(bytesUp, bytesDown, packetsUp, packetsDown, sessions, newSessions);
+}
+
+class Counts implements TalkerCounts {
+  declare label?: string;
+  constructor(
+    public bytesUp: number,
+    public bytesDown: number,
+    public packetsUp: number,
+    public packetsDown: number,
+    public sessions: number,
+    public newSessions: number,
+  ) {}
+}
+
+/**
+ * Not a subclass of Counts: a row's key comes first in its JSON (the NDJSON
+ * lines print rows as they are), and a subclass's own fields come after its
+ * parent's.
+ */
 class Row implements TalkerRow {
   declare label?: string;
   readonly #id: number | undefined;
@@ -355,23 +377,6 @@ class Row implements TalkerRow {
   get id(): number | undefined {
     return this.#id;
   }
-}
-
-/** Counts of their own class (as rows are: see Accumulator), for sums made in bulk. */
-export function countsOf(bytesUp: number, bytesDown: number, packetsUp: number, packetsDown: number, sessions: number, newSessions: number): TalkerCounts {
-  return new Counts(bytesUp, bytesDown, packetsUp, packetsDown, sessions, newSessions);
-}
-
-class Counts implements TalkerCounts {
-  declare label?: string;
-  constructor(
-    public bytesUp: number,
-    public bytesDown: number,
-    public packetsUp: number,
-    public packetsDown: number,
-    public sessions: number,
-    public newSessions: number,
-  ) {}
 }
 
 /** Zeroes every counter (the label stays). */

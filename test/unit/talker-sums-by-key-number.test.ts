@@ -14,22 +14,12 @@ import { AddressClassifier, defaultLocalNetworks } from '../../src/net/classify.
 import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension } from '../../src/flows/types.js';
 import { Pending } from '../../src/store/pending.js';
 import { flowBatch, totalsFor, type FlowSpec } from '../helpers/flow-batch.js';
-
-/** A seeded generator (mulberry32): the same rows every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../helpers/random.js';
 
 const plain = (m: TalkerMap) => Object.fromEntries([...m].map(([k, a]) => [k, { ...a }]).sort(([a], [b]) => (a! < b! ? -1 : a! > b! ? 1 : 0)));
 
 t.test('rows with numbers, reused numbers, no numbers and labels sum as addToMap does', async (t) => {
-  const next = random(7);
+  const next = seededRandom(7);
   const sums = new TalkerSums();
   const byMap: TalkerMap = new Map();
   for (let interval = 0; interval < 20; interval++) {
@@ -80,7 +70,7 @@ t.test('the flows stage\'s intervals, keys ending and numbers reused: the histor
   const processor = new FlowProcessor({ sessions: { ...defaultSessionConfig(), idleTimeoutMs: 2000 }, filters: { ignore: [], keep: [] } }, classifier);
   const numbered = new Pending(1_000_000, () => new Map());
   const fromJson = new Pending(1_000_000, () => new Map());
-  const next = random(11);
+  const next = seededRandom(11);
   const t0 = Date.UTC(2026, 11, 7, 10, 59, 40);
   let reused = 0;
   const seenIds = new Map<number, string>();

@@ -15,21 +15,11 @@ import { defaultSessionConfig } from '../../src/flows/sessions.js';
 import { AddressClassifier, defaultLocalNetworks } from '../../src/net/classify.js';
 import { statsLines } from '../../src/cli/run.js';
 import { flowBatch, totalsFor, type FlowSpec } from '../helpers/flow-batch.js';
-
-/** A seeded generator (mulberry32): the same rows every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { seededRandom } from '../helpers/random.js';
 
 /** n rows: a few large keys, a long tail of small ones with many equal byte counts. */
 function rows(n: number, seed: number): TalkerRow[] {
-  const r = random(seed);
+  const r = seededRandom(seed);
   return Array.from({ length: n }, (_, i) => {
     const big = r() < 0.05;
     const up = big ? Math.floor(r() * 1e6) : 60 * (1 + Math.floor(r() * 3));
@@ -58,7 +48,7 @@ t.test('rankRows: the largest RANKED_ROWS first in full order, every row kept on
 });
 
 t.test('nthSmallest: the value a sort puts at each index, also with many equal values', async (t) => {
-  const r = random(7);
+  const r = seededRandom(7);
   for (const [n, distinct] of [[1, 1], [2, 2], [10, 3], [1000, 1], [1000, 4], [5000, 5000], [20_000, 50]] as const) {
     const values = Float64Array.from({ length: n }, () => Math.floor(r() * distinct) * 60);
     const sorted = values.slice().sort();

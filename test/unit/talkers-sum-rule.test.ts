@@ -21,6 +21,7 @@ import { FlowProcessor } from '../../src/flows/processor.js';
 import { defaultSessionConfig } from '../../src/flows/sessions.js';
 import { AddressClassifier, defaultLocalNetworks } from '../../src/net/classify.js';
 import { manualClock, tempDataDir } from '../helpers/intervals.js';
+import { seededRandom } from '../helpers/random.js';
 
 const T0 = Date.UTC(2026, 5, 1, 10);
 
@@ -30,17 +31,6 @@ function processorFor(): FlowProcessor {
   return new FlowProcessor({ sessions: defaultSessionConfig(), filters: { ignore: [], keep: [] } }, classifier);
 }
 const IV = 1000;
-
-/** mulberry32: the same intervals for a seed on every run. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = Math.imul(a ^ (a >>> 15), 1 | a);
-    x = (x + Math.imul(x ^ (x >>> 7), 61 | x)) ^ x;
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function rows(rand: () => number, dim: string): TalkerRow[] {
   const n = Math.floor(rand() * 300);
@@ -61,7 +51,7 @@ function rows(rand: () => number, dim: string): TalkerRow[] {
 }
 
 function intervals(seed: number, count: number): IntervalStats[] {
-  const rand = random(seed);
+  const rand = seededRandom(seed);
   return Array.from({ length: count }, (_, i) => {
     const talkers = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, rows(rand, d)])) as Record<TalkerDimension, TalkerRow[]>;
     return intervalStats(T0 + i * IV, T0 + (i + 1) * IV, [], talkers);
