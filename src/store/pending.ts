@@ -6,7 +6,7 @@
  * crash loses at most what came after the last commit, and nothing is written
  * twice.
  */
-import { TALKER_DIMENSIONS, TALKER_SCOPES, talkerSet, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TalkerSet, type TrafficScope, type UpDown } from '../flows/types.js';
+import { TALKER_DIMENSIONS, TALKER_SCOPES, TALKER_SETS, talkerSet, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TalkerSet, type TrafficScope, type UpDown } from '../flows/types.js';
 import { addCounts, addNumbers, foldSmallest, mergeMaps, OTHER_KEY, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import { TalkerSums } from '../flows/talker-sums.js';
 import { FlowlensError } from '../errors.js';
@@ -63,6 +63,7 @@ export class Pending {
    * window makes them maps in `window` first. A set is in one of the two.
    */
   readonly windowSums = new Map<TalkerSet, TalkerSums>();
+  private readonly spareSums: TalkerSums[] = [];
   /**
    * hour → set → the counts added since the last settle(): not yet in `hours`
    * nor in `window`. Summed by the flows stage's key numbers (TalkerSums), made
@@ -107,12 +108,12 @@ export class Pending {
     if (dims) {
       let delta = this.unsettled.get(hour);
       if (!delta) this.unsettled.set(hour, (delta = new Map()));
-      shareByRows(stats, delta);
+      shareByRows(stats, delta, () => this.freshSums());
       let full = false;
       for (const [set, rows] of sets) {
         if (!rows?.length) continue;
         let m = delta.get(set);
-        if (!m) delta.set(set, (m = new TalkerSums()));
+        if (!m) delta.set(set, (m = this.freshSums()));
         // a set that shares its sums with all traffic's is counted with it
         const base = baseOf(set);
         if (base && delta.get(base) === m) continue;
@@ -166,9 +167,14 @@ export class Pending {
       // the live window takes the unsettled maps themselves while it has nothing of the dimension
       // (a flush emptied it): one merge of every key fewer per flush, and most settles are flushes
       if (TALKER_SETS_OF[d].some((set) => this.window.has(set) || this.windowSums.has(set))) {
+        const taken = sumsOfDimension(d, this.windowSums);
         mapsFromSums(d, this.windowSums, this.window);
+        this.spare(taken);
         settleInto(d, delta, this.window, this.keysLimit);
       } else adoptInto(d, delta, this.window, this.windowSums, this.keysLimit);
+      // what the window did not take is done with: its arrays serve the next interval
+      const kept = new Set(sumsOfDimension(d, this.windowSums));
+      this.spare(sumsOfDimension(d, delta).filter((x) => !kept.has(x)));
       // a shared set's open state is its base's: the same keys changed
       const c = changed.get(d);
       for (const scope of TALKER_SCOPES) {
@@ -177,6 +183,24 @@ export class Pending {
       }
       for (const set of TALKER_SETS_OF[d]) sums.delete(set);
       if (sums.size === 0) this.unsettled.delete(hour);
+    }
+  }
+
+  /**
+   * Sums to count an interval into: one done with, emptied, when there is one.
+   * At 500k keys a new one grew 24 MB of arrays every interval (a settle
+   * every interval, past the keys limit).
+   */
+  private freshSums(): TalkerSums {
+    return this.spareSums.pop() ?? new TalkerSums();
+  }
+
+  /** Sums nothing holds any more (settled, or the window flushed): emptied for freshSums. */
+  private spare(done: Iterable<TalkerSums>): void {
+    for (const x of done) {
+      x.clear();
+      // one per set of an hour is all an interval takes
+      if (this.spareSums.length < 2 * TALKER_SETS.length) this.spareSums.push(x);
     }
   }
 
@@ -235,6 +259,7 @@ export class Pending {
     this.traffic.clear();
     this.dirtyHours.clear();
     this.window.clear();
+    this.spare(new Set(this.windowSums.values()));
     this.windowSums.clear();
     this.windowStart = Infinity;
     this.windowEnd = -Infinity;
@@ -257,7 +282,7 @@ export class Pending {
  * differ gets the scope's set a map of its own, a copy of the shared one,
  * before anything of it is counted. `maps`: an hour's unsettled counts.
  */
-function shareByRows(stats: IntervalStats, maps: Map<TalkerSet, TalkerSums>): void {
+function shareByRows(stats: IntervalStats, maps: Map<TalkerSet, TalkerSums>, freshSums: () => TalkerSums): void {
   for (const d of TALKER_DIMENSIONS) {
     // an interval may leave a dimension out (an older caller's JSON): no rows
     const rows = stats.talkers[d] ?? [];
@@ -269,7 +294,7 @@ function shareByRows(stats: IntervalStats, maps: Map<TalkerSet, TalkerSums>): vo
       const all = maps.get(d);
       const scoped = maps.get(set);
       if (same && rows.length > 0 && !all && !scoped) {
-        const m = new TalkerSums();
+        const m = freshSums();
         maps.set(d, m);
         maps.set(set, m);
       } else if (!same && scoped && scoped === all) {
@@ -354,6 +379,16 @@ function adoptInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerSums>, maps: 
       folded.add(m);
     }
   }
+}
+
+/** The distinct sums of one dimension's sets (sets may share one). */
+function sumsOfDimension(d: TalkerDimension, sumsOf: Map<TalkerSet, TalkerSums>): TalkerSums[] {
+  const out = new Set<TalkerSums>();
+  for (const set of TALKER_SETS_OF[d]) {
+    const x = sumsOf.get(set);
+    if (x) out.add(x);
+  }
+  return [...out];
 }
 
 /** Moves one dimension's sets from `sumsOf` into `maps`, each made a map (sets that share sums share it). */

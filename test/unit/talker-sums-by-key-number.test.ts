@@ -72,6 +72,7 @@ t.test('the flows stage\'s intervals, keys ending and numbers reused: the histor
   const fromJson = new Pending(1_000_000, () => new Map());
   const next = seededRandom(11);
   const t0 = Date.UTC(2026, 11, 7, 10, 59, 40);
+  const windowOf = (p: Pending, d: TalkerDimension) => plain(p.window.get(d) ?? p.windowSums.get(d)?.toMap() ?? new Map());
   let reused = 0;
   const seenIds = new Map<number, string>();
   for (let n = 1; n <= 40; n++) {
@@ -96,6 +97,14 @@ t.test('the flows stage\'s intervals, keys ending and numbers reused: the histor
     fromJson.add(JSON.parse(JSON.stringify(stats)) as IntervalStats);
     // settles now and then, as queries and flushes do: numbers reused within and across them
     if (n % 7 === 0) { numbered.settle(); fromJson.settle(); }
+    // a flush's end: the live windows compared, then emptied (their sums are used again)
+    if (n % 13 === 0) {
+      numbered.settle();
+      fromJson.settle();
+      for (const d of TALKER_DIMENSIONS) t.same(windowOf(numbered, d), windowOf(fromJson, d), `the live window's ${d} at interval ${n}`);
+      numbered.clearCounts(0);
+      fromJson.clearCounts(0);
+    }
   }
   numbered.settle();
   fromJson.settle();
@@ -107,6 +116,5 @@ t.test('the flows stage\'s intervals, keys ending and numbers reused: the histor
     t.same([...mine.keys()].sort(), [...sets.keys()].sort(), `hour ${hour}: the same sets`);
     for (const [set, m] of sets) t.same(plain(mine.get(set)!), plain(m), `hour ${hour}, ${set}: every key's counts`);
   }
-  const windowOf = (p: Pending, d: TalkerDimension) => plain(p.window.get(d) ?? p.windowSums.get(d)?.toMap() ?? new Map());
   for (const d of TALKER_DIMENSIONS) t.same(windowOf(numbered, d), windowOf(fromJson, d), `the live window's ${d}`);
 });
