@@ -6,7 +6,7 @@
  * crash loses at most what came after the last commit, and nothing is written
  * twice.
  */
-import { TALKER_DIMENSIONS, TALKER_SCOPES, TALKER_SETS, talkerSet, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TalkerSet, type TrafficScope, type UpDown } from '../flows/types.js';
+import { TALKER_DIMENSIONS, TALKER_SCOPES, talkerSet, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TalkerSet, type TrafficScope, type UpDown } from '../flows/types.js';
 import { addCounts, addNumbers, foldSmallest, mergeMaps, OTHER_KEY, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import { TalkerSums } from '../flows/talker-sums.js';
 import { FlowlensError } from '../errors.js';
@@ -63,7 +63,8 @@ export class Pending {
    * window makes them maps in `window` first. A set is in one of the two.
    */
   readonly windowSums = new Map<TalkerSet, TalkerSums>();
-  private readonly spareSums: TalkerSums[] = [];
+  /** Per set, one TalkerSums done with (freshSums). */
+  private readonly spareSums = new Map<TalkerSet, TalkerSums>();
   /**
    * hour → set → the counts added since the last settle(): not yet in `hours`
    * nor in `window`. Summed by the flows stage's key numbers (TalkerSums), made
@@ -108,12 +109,12 @@ export class Pending {
     if (dims) {
       let delta = this.unsettled.get(hour);
       if (!delta) this.unsettled.set(hour, (delta = new Map()));
-      shareByRows(stats, delta, () => this.freshSums());
+      shareByRows(stats, delta, (set) => this.freshSums(set));
       let full = false;
       for (const [set, rows] of sets) {
         if (!rows?.length) continue;
         let m = delta.get(set);
-        if (!m) delta.set(set, (m = this.freshSums()));
+        if (!m) delta.set(set, (m = this.freshSums(set)));
         // a set that shares its sums with all traffic's is counted with it
         const base = baseOf(set);
         if (base && delta.get(base) === m) continue;
@@ -169,12 +170,12 @@ export class Pending {
       if (TALKER_SETS_OF[d].some((set) => this.window.has(set) || this.windowSums.has(set))) {
         const taken = sumsOfDimension(d, this.windowSums);
         mapsFromSums(d, this.windowSums, this.window);
-        this.spare(taken);
+        this.spare(taken.entries());
         settleInto(d, delta, this.window, this.keysLimit);
       } else adoptInto(d, delta, this.window, this.windowSums, this.keysLimit);
       // what the window did not take is done with: its arrays serve the next interval
-      const kept = new Set(sumsOfDimension(d, this.windowSums));
-      this.spare(sumsOfDimension(d, delta).filter((x) => !kept.has(x)));
+      const kept = new Set(sumsOfDimension(d, this.windowSums).values());
+      this.spare([...sumsOfDimension(d, delta)].filter(([, x]) => !kept.has(x)));
       // a shared set's open state is its base's: the same keys changed
       const c = changed.get(d);
       for (const scope of TALKER_SCOPES) {
@@ -187,20 +188,24 @@ export class Pending {
   }
 
   /**
-   * Sums to count an interval into: one done with, emptied, when there is one.
-   * At 500k keys a new one grew 24 MB of arrays every interval (a settle
-   * every interval, past the keys limit).
+   * Sums to count a set's rows into: the set's own, done with and emptied,
+   * when there is one (so a set of 500k keys gets arrays of its size back, and
+   * a set of 3 keys small ones). At 500k keys, past the keys limit, a settle
+   * comes every interval, and new sums grew 36 MB of arrays each time.
    */
-  private freshSums(): TalkerSums {
-    return this.spareSums.pop() ?? new TalkerSums();
+  private freshSums(set: TalkerSet): TalkerSums {
+    const x = this.spareSums.get(set);
+    if (!x) return new TalkerSums();
+    this.spareSums.delete(set);
+    return x;
   }
 
-  /** Sums nothing holds any more (settled, or the window flushed): emptied for freshSums. */
-  private spare(done: Iterable<TalkerSums>): void {
-    for (const x of done) {
+  /** Sums nothing holds any more (settled, or the window flushed), by the set they were first of: emptied for freshSums. */
+  private spare(done: Iterable<[TalkerSet, TalkerSums]>): void {
+    for (const [set, x] of done) {
+      // emptied even when not kept: what is done with holds nothing
       x.clear();
-      // one per set of an hour is all an interval takes
-      if (this.spareSums.length < 2 * TALKER_SETS.length) this.spareSums.push(x);
+      if (!this.spareSums.has(set)) this.spareSums.set(set, x);
     }
   }
 
@@ -259,7 +264,7 @@ export class Pending {
     this.traffic.clear();
     this.dirtyHours.clear();
     this.window.clear();
-    this.spare(new Set(this.windowSums.values()));
+    for (const d of TALKER_DIMENSIONS) this.spare(sumsOfDimension(d, this.windowSums).entries());
     this.windowSums.clear();
     this.windowStart = Infinity;
     this.windowEnd = -Infinity;
@@ -282,7 +287,7 @@ export class Pending {
  * differ gets the scope's set a map of its own, a copy of the shared one,
  * before anything of it is counted. `maps`: an hour's unsettled counts.
  */
-function shareByRows(stats: IntervalStats, maps: Map<TalkerSet, TalkerSums>, freshSums: () => TalkerSums): void {
+function shareByRows(stats: IntervalStats, maps: Map<TalkerSet, TalkerSums>, freshSums: (set: TalkerSet) => TalkerSums): void {
   for (const d of TALKER_DIMENSIONS) {
     // an interval may leave a dimension out (an older caller's JSON): no rows
     const rows = stats.talkers[d] ?? [];
@@ -294,7 +299,7 @@ function shareByRows(stats: IntervalStats, maps: Map<TalkerSet, TalkerSums>, fre
       const all = maps.get(d);
       const scoped = maps.get(set);
       if (same && rows.length > 0 && !all && !scoped) {
-        const m = freshSums();
+        const m = freshSums(d);
         maps.set(d, m);
         maps.set(set, m);
       } else if (!same && scoped && scoped === all) {
@@ -381,14 +386,15 @@ function adoptInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerSums>, maps: 
   }
 }
 
-/** The distinct sums of one dimension's sets (sets may share one). */
-function sumsOfDimension(d: TalkerDimension, sumsOf: Map<TalkerSet, TalkerSums>): TalkerSums[] {
-  const out = new Set<TalkerSums>();
+/** The distinct sums of one dimension's sets (sets may share one), each by the first set that has it. */
+function sumsOfDimension(d: TalkerDimension, sumsOf: Map<TalkerSet, TalkerSums>): Map<TalkerSet, TalkerSums> {
+  const out = new Map<TalkerSet, TalkerSums>();
+  const seen = new Set<TalkerSums>();
   for (const set of TALKER_SETS_OF[d]) {
     const x = sumsOf.get(set);
-    if (x) out.add(x);
+    if (x && !seen.has(x)) { seen.add(x); out.set(set, x); }
   }
-  return [...out];
+  return out;
 }
 
 /** Moves one dimension's sets from `sumsOf` into `maps`, each made a map (sets that share sums share it). */

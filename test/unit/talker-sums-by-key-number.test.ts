@@ -73,6 +73,8 @@ t.test('the flows stage\'s intervals, keys ending and numbers reused: the histor
   const next = seededRandom(11);
   const t0 = Date.UTC(2026, 11, 7, 10, 59, 40);
   const windowOf = (p: Pending, d: TalkerDimension) => plain(p.window.get(d) ?? p.windowSums.get(d)?.toMap() ?? new Map());
+  const modelHours = new Map<string, TalkerMap>(), modelWindow = new Map<string, TalkerMap>();
+  const mapIn = (m: Map<string, TalkerMap>, k: string) => { let x = m.get(k); if (!x) m.set(k, (x = new Map())); return x; };
   let reused = 0;
   const seenIds = new Map<number, string>();
   for (let n = 1; n <= 40; n++) {
@@ -95,13 +97,25 @@ t.test('the flows stage\'s intervals, keys ending and numbers reused: the histor
     }
     numbered.add(stats);
     fromJson.add(JSON.parse(JSON.stringify(stats)) as IntervalStats);
+    // the model: every row summed by key, per hour and for the window since the last flush
+    const hour = Math.floor((end - 1) / 3_600_000);
+    for (const d of TALKER_DIMENSIONS) {
+      for (const r of stats.talkers[d]) {
+        addToMap(mapIn(modelHours, `${hour}|${d}`), r.key, r);
+        addToMap(mapIn(modelWindow, d), r.key, r);
+      }
+    }
     // settles now and then, as queries and flushes do: numbers reused within and across them
     if (n % 7 === 0) { numbered.settle(); fromJson.settle(); }
     // a flush's end: the live windows compared, then emptied (their sums are used again)
     if (n % 13 === 0) {
       numbered.settle();
       fromJson.settle();
-      for (const d of TALKER_DIMENSIONS) t.same(windowOf(numbered, d), windowOf(fromJson, d), `the live window's ${d} at interval ${n}`);
+      for (const d of TALKER_DIMENSIONS) {
+        t.same(windowOf(numbered, d), windowOf(fromJson, d), `the live window's ${d} at interval ${n}`);
+        t.same(windowOf(numbered, d), plain(modelWindow.get(d) ?? new Map()), `the live window's ${d} at interval ${n}: every row, once`);
+      }
+      modelWindow.clear();
       numbered.clearCounts(0);
       fromJson.clearCounts(0);
     }
@@ -115,6 +129,7 @@ t.test('the flows stage\'s intervals, keys ending and numbers reused: the histor
     const mine = numbered.hours.get(hour)!;
     t.same([...mine.keys()].sort(), [...sets.keys()].sort(), `hour ${hour}: the same sets`);
     for (const [set, m] of sets) t.same(plain(mine.get(set)!), plain(m), `hour ${hour}, ${set}: every key's counts`);
+    for (const d of TALKER_DIMENSIONS) t.same(plain(mine.get(d)!), plain(modelHours.get(`${hour}|${d}`)!), `hour ${hour}, ${d}: every row summed once`);
   }
   for (const d of TALKER_DIMENSIONS) t.same(windowOf(numbered, d), windowOf(fromJson, d), `the live window's ${d}`);
 });
