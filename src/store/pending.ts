@@ -149,8 +149,7 @@ export class Pending {
    * An interval added after it counts the dimension's sets afresh.
    */
   settleDimension(d: TalkerDimension): void {
-    for (const [hour, sums] of this.unsettled) {
-      const delta = sums;
+    for (const [hour, delta] of this.unsettled) {
       const dims = this.hours.get(hour)!;
       const changed = this.changedKeys.get(hour)!;
       settleInto(d, delta, dims, this.keysLimit, {
@@ -165,7 +164,7 @@ export class Pending {
         },
         folded: (set) => { if (changed.get(set) !== null) changed.set(set, 'all'); },
       });
-      // the live window takes the unsettled maps themselves while it has nothing of the dimension
+      // the live window takes the unsettled sums themselves while it has nothing of the dimension
       // (a flush emptied it): one merge of every key fewer per flush, and most settles are flushes
       if (TALKER_SETS_OF[d].some((set) => this.window.has(set) || this.windowSums.has(set))) {
         const taken = sumsOfDimension(d, this.windowSums);
@@ -182,8 +181,8 @@ export class Pending {
         const set = talkerSet(d, scope);
         if (c !== undefined && dims.has(set) && dims.get(set) === dims.get(d)) changed.set(set, c);
       }
-      for (const set of TALKER_SETS_OF[d]) sums.delete(set);
-      if (sums.size === 0) this.unsettled.delete(hour);
+      for (const set of TALKER_SETS_OF[d]) delta.delete(set);
+      if (delta.size === 0) this.unsettled.delete(hour);
     }
   }
 
@@ -362,10 +361,12 @@ function settleInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerSums>, maps:
 const TALKER_SETS_OF = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, [d, ...TALKER_SCOPES.map((scope) => talkerSet(d, scope))]])) as Record<TalkerDimension, TalkerSet[]>;
 
 /**
- * Moves one dimension's unsettled maps (all traffic's and each scope's, shared
- * as they are) into `maps`, which holds none of them: the same counts as
- * settleInto would make, without a copy. Called after the hour took them, so
- * a fold here changes only `maps`' counts.
+ * Moves one dimension's unsettled sums (all traffic's and each scope's, shared
+ * as they are) into the live window, which holds none of them: the same
+ * counts as settleInto would make, without a copy. A set within the keys
+ * limit stays as its sums (`sumsOf`); one past it is made a map in `maps` and
+ * folded. Called after the hour took them, so a fold here changes only the
+ * window's counts.
  */
 function adoptInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerSums>, maps: Map<TalkerSet, TalkerMap>, sumsOf: Map<TalkerSet, TalkerSums>, keysLimit: number): void {
   const folded = new Set<TalkerMap>();
