@@ -116,7 +116,7 @@ export class Flowlens {
       onError: (e) => monitor.failed('devices', e),
     }));
     const machine = new HostSampler(config.history.enabled ? config.history.dataDir : undefined);
-    const influx = (this.influx = config.influx ? new InfluxComponent(config.influx, { host: config.host, machine: () => machine.sample() }) : undefined);
+    const influx = (this.influx = config.influx ? new InfluxComponent(config.influx, { host: config.host, machine: () => machine.recent() }) : undefined);
     const alerts = (this.alerts = config.alerts.enabled
       ? new AlertsComponent(config.alerts, {
         live: () => monitor.processor.live, history: () => history?.store, host: config.host,
@@ -143,7 +143,7 @@ export class Flowlens {
       consumers: [api, history, alerts, influx].filter((c) => c !== undefined),
       statuses: {
         alerts: alerts && (() => alerts.status()), history: history && (() => history.status()), influx: influx && (() => influx.status()),
-        names: names && (() => names.stats()), devices: () => devices.table.stats(), geo: () => geo.status(), machine: () => machine.sample(),
+        names: names && (() => names.stats()), devices: () => devices.table.stats(), geo: () => geo.status(), machine: () => machine.recent(),
       },
       ...(deps.hostAddresses ? { hostAddresses: deps.hostAddresses } : {}),
     }));

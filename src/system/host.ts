@@ -2,9 +2,10 @@
  * The machine flowlens runs on, as a person checking a gateway or NAS looks at
  * it: CPU (all cores, and flowlens's own), memory, load, the data directory's
  * filesystem, and every network interface's kernel counters. Read from /proc,
- * /sys and statfs — a few small files, well under a millisecond — whenever
- * someone asks (status, /metrics, the InfluxDB period), with rates over the
- * time since an earlier reading at least MIN_RATE_MS old.
+ * /sys and statfs — a few small files — when someone asks (status, /metrics,
+ * the InfluxDB period; `recent()` hands a reading younger than REUSE_MS out
+ * again), with rates over the time since an earlier reading at least
+ * MIN_RATE_MS old.
  *
  * The counters keep node_exporter's meaning (and /metrics uses its names), so
  * existing Grafana panels work on flowlens's series.
@@ -55,6 +56,13 @@ export type CpuSeconds = Record<(typeof CPU_MODES)[number], number>;
 
 /** Rates need a span: readings closer together than this reuse the earlier base. */
 const MIN_RATE_MS = 1000;
+/**
+ * How old a reading `recent()` may hand out again. The status API, /metrics
+ * and the InfluxDB period all ask for the machine; a dashboard or a probe may
+ * ask many times a second, and each reading is ~1–2 ms of the event loop on a
+ * busy gateway (more with many interfaces: nine files each).
+ */
+export const REUSE_MS = 1000;
 
 interface Base { at: number; cpuTotal: number; cpuIdle: number; processCpu: number; ifaces: Map<string, { rx: number; tx: number }> }
 
@@ -64,8 +72,16 @@ export class HostSampler {
   private older: Base | null = null;
   /** USER_HZ: /proc/stat counts in ticks of 1/100 s on every Linux flowlens runs on. */
   private readonly tick = 0.01;
+  private last: HostSample | null = null;
 
   constructor(private readonly dataDir: string | undefined, private readonly sysRoot = '/sys/class/net', private readonly procRoot = '/proc') {}
+
+  /** The latest reading if it is younger than REUSE_MS, else a new one. Callers must not change it. */
+  recent(now = Date.now()): HostSample {
+    const last = this.last;
+    if (last && now >= last.at && now - last.at < REUSE_MS) return last;
+    return this.sample(now);
+  }
 
   sample(now = Date.now()): HostSample {
     const { all: cpuSeconds, perCpu } = this.cpu();
@@ -94,7 +110,7 @@ export class HostSampler {
       this.latest = current;
     }
     const memory = process.memoryUsage();
-    return {
+    return (this.last = {
       at: now,
       cpus: os.cpus().length,
       cpuSeconds,
@@ -111,7 +127,7 @@ export class HostSampler {
         residentBytes: memory.rss,
         heapBytes: memory.heapUsed,
       },
-    };
+    });
   }
 
   private read(file: string): string {

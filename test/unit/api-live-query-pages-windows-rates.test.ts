@@ -194,3 +194,21 @@ t.test('per-second rates add up to the bytes of each interval', async (t) => {
   t.throws(() => live.realtime(0), { message: /seconds must be/ });
   t.throws(() => live.realtime(301), { message: /seconds must be/ });
 });
+
+t.test('a page asked again within the interval is the same answer; the next interval answers anew', async (t) => {
+  const { live, feed } = setup();
+  feed(manyFlows(T0 - 900), T0);
+  const first = live.sessions({ sort: 'bytes', limit: 5 });
+  t.equal(live.sessions({ sort: 'bytes', limit: 5 }), first, 'the same query: the page already made');
+  const udp = live.sessions({ sort: 'bytes', limit: 5, filter: { protocol: 'udp' } });
+  t.not(udp, first, 'another filter is another page');
+  t.ok(udp.rows.every((r) => r.session.protocol === 17) && udp.matched === 50, 'and its own rows');
+  t.equal(live.sessions({ sort: 'bytes', limit: 5, cursor: first.nextCursor! }).rows[0]!.session.id !== first.rows[0]!.session.id, true, 'a cursor is part of the query');
+  t.equal(live.sessions({ sort: 'bytes', limit: 6 }).rows.length, 6, 'and so is the limit');
+  // the next interval: the UDP session to .149 grows past every other session
+  feed([{ direction: 'egress', protocol: 17, src: HOST, dst: '10.9.0.149', srcPort: 5049, dstPort: 53, packets: 1, bytes: 1_000_000, firstSeen: T0 + 100 }], T0 + 1000);
+  const next = live.sessions({ sort: 'bytes', limit: 5 });
+  t.not(next, first, 'a new interval: a new page');
+  t.equal(next.rows[0]!.session.remote, '10.9.0.149', 'with the new interval\'s order');
+  t.equal(next.at, T0 + 1000);
+});

@@ -9,7 +9,7 @@ import t, { type Test } from 'tap';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { HostSampler } from '../../src/system/host.js';
+import { HostSampler, REUSE_MS } from '../../src/system/host.js';
 import { machineLines } from '../../src/sinks/influx/schema.js';
 import { startApi, tcpFlows } from '../helpers/api-fixture.js';
 import { grpcClients, httpRequest, unary } from '../helpers/api-clients.js';
@@ -64,6 +64,21 @@ t.test('crafted /proc and /sys: exact values, rates over the time between readin
     + 'i,load1=0.52,load15=0.3,load5=0.41,mem_available_bytes=8192000000i,mem_total_bytes=16384000000i,process_cpu_cores=' + second.process.cpuShare
     + ',process_resident_bytes=' + second.process.residentBytes + 'i 1002000', 'the InfluxDB point of the machine');
   t.equal(lines[1], 'flowlens_machine_interface,host=gw1,iface=eth0 rx_bytes_per_second=2000000,rx_dropped=7i,rx_errors=3i,tx_bytes_per_second=200000,tx_dropped=1i,tx_errors=0i 1002000', 'and one per interface');
+});
+
+t.test('recent(): a reading younger than REUSE_MS is handed out again, an older one is read anew', async (t) => {
+  const f = fakeRoots(t);
+  const sampler = new HostSampler(f.dir, f.sys, f.proc);
+  f.write({ user: 1000, idle: 9000 }, 1_000_000);
+  const first = sampler.recent(1_000_000);
+  t.equal(first.interfaces[0]!.rxBytes, 1_000_000);
+  f.write({ user: 1050, idle: 9150 }, 5_000_000);
+  t.equal(sampler.recent(1_000_000 + REUSE_MS - 1), first, 'within REUSE_MS: the same reading, the files are not read');
+  const later = sampler.recent(1_000_000 + REUSE_MS);
+  t.not(later, first, 'at REUSE_MS: a new reading');
+  t.equal(later.interfaces[0]!.rxBytes, 5_000_000, 'of the files as they are now');
+  t.equal(later.interfaces[0]!.rxBytesPerSecond, 4_000_000 / (REUSE_MS / 1000), 'with its rate over the time since the first');
+  t.not(sampler.recent(1_000_000), later, 'a clock set back: read anew, not a reading from the future');
 });
 
 t.test('the real machine: what Node and the kernel say', async (t) => {
