@@ -17,13 +17,14 @@
  * rx_packets counter. Medians of --reps runs; each run starts a fresh flowlens.
  *
  *   node --import tsx bench/gateway.ts [--flows 10000,100000] [--with-500k] [--reps 3]
- *       [--warmup 10] [--seconds 30] [--pps-per-flow 1.5] [--profile DIR] [--heap-snapshot DIR] [--node-flags=--max-semi-space-size=64]
+ *       [--warmup 10] [--seconds 30] [--pps-per-flow 1.5] [--profile DIR] [--heap-snapshot DIR] [--child-stdout FILE] [--node-flags=--max-semi-space-size=64]
  *
  * Needs root and tcpreplay. Cleans up its namespace, links and processes on
- * exit and on Ctrl-C. Prints figures; asserts nothing.
+ * exit and on Ctrl-C. Prints figures; asserts nothing. --child-stdout keeps
+ * flowlens's standard output (with --node-flags=--trace-gc: its collections).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -45,6 +46,7 @@ const { values } = parseArgs({
     profile: { type: 'string' },
     // a heap snapshot of each flowlens run at the end of its window (after the figures are taken)
     'heap-snapshot': { type: 'string' },
+    'child-stdout': { type: 'string' },
     // V8 flags for the flowlens process, space-separated: by default bin/flowlens's (and the
     // systemd unit's); --node-flags= runs it with none
     'node-flags': { type: 'string', default: '--max-semi-space-size=64' },
@@ -193,7 +195,8 @@ async function oneRun(n: number, pcap: string): Promise<RunFigures> {
       const m = /dashboard on (https?:\/\/\S+?)\/? \(JSON API and \/metrics/.exec(stderr);
       if (m) resolve(m[1]);
     });
-    flowlens.stdout!.resume();
+    if (values['child-stdout']) flowlens.stdout!.pipe(createWriteStream(values['child-stdout']));
+    else flowlens.stdout!.resume();
     flowlens.once('exit', (code) => reject(new Error(`flowlens ended (${code}) before listening:\n${stderr}`)));
   });
   const get = async (p: string) => { const r = await fetch(`${api}${p}`); if (!r.ok) throw new Error(`${p}: HTTP ${r.status}`); return r.text(); };

@@ -125,15 +125,14 @@ export class TalkerSums {
     }
   }
 
-  /** Every key's sums as forEach visits them, each a new object (for topN, which keeps some). */
+  /**
+   * Every key's sums, each key once (for topN, which keeps some). Not what
+   * forEach visits: a key whose number was given back when its last session
+   * ended and that came back under a new one is in two places here, and a
+   * ranking of both halves listed it twice, each with part of its bytes.
+   */
   entries(): Array<[string, TalkerCounts]> {
-    const out: Array<[string, TalkerCounts]> = [];
-    this.forEach((k, a) => {
-      const c = countsOf(a.bytesUp, a.bytesDown, a.packetsUp, a.packetsDown, a.sessions, a.newSessions);
-      if (a.label) c.label = a.label;
-      out.push([k, c]);
-    });
-    return out;
+    return [...this.toMap()];
   }
 
   /** The sums by key (a new map: the caller may keep it). */

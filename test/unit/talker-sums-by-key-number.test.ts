@@ -7,12 +7,13 @@
  */
 import t from 'tap';
 import { TalkerSums } from '../../src/flows/talker-sums.js';
-import { addToMap, newAccumulator, rowOf, type TalkerMap, type TalkerRow } from '../../src/flows/talkers.js';
+import { addToMap, newAccumulator, OTHER_KEY, rowOf, type TalkerMap, type TalkerRow } from '../../src/flows/talkers.js';
 import { FlowProcessor } from '../../src/flows/processor.js';
 import { defaultSessionConfig } from '../../src/flows/sessions.js';
 import { AddressClassifier, defaultLocalNetworks } from '../../src/net/classify.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type TalkerDimension } from '../../src/flows/types.js';
 import { Pending } from '../../src/store/pending.js';
+import { liveTalkers } from '../../src/store/writer.js';
 import { flowBatch, totalsFor, type FlowSpec } from '../helpers/flow-batch.js';
 import { seededRandom } from '../helpers/random.js';
 
@@ -70,6 +71,9 @@ t.test('the flows stage\'s intervals, keys ending and numbers reused: the histor
   const processor = new FlowProcessor({ sessions: { ...defaultSessionConfig(), idleTimeoutMs: 2000 }, filters: { ignore: [], keep: [] } }, classifier);
   const numbered = new Pending(1_000_000, () => new Map());
   const fromJson = new Pending(1_000_000, () => new Map());
+  // settled only by its flushes, every 5 intervals: the flush ranks the window's sums as they are
+  const flushedOnly = new Pending(1_000_000, () => new Map());
+  const flushedWindow = new Map<string, TalkerMap>();
   const next = seededRandom(11);
   const t0 = Date.UTC(2026, 11, 7, 10, 59, 40);
   const windowOf = (p: Pending, d: TalkerDimension) => plain(p.window.get(d) ?? p.windowSums.get(d)?.toMap() ?? new Map());
@@ -97,6 +101,20 @@ t.test('the flows stage\'s intervals, keys ending and numbers reused: the histor
     }
     numbered.add(stats);
     fromJson.add(JSON.parse(JSON.stringify(stats)) as IntervalStats);
+    flushedOnly.add(stats);
+    for (const d of TALKER_DIMENSIONS) for (const r of stats.talkers[d]) addToMap(mapIn(flushedWindow, d), r.key, r);
+    if (n % 5 === 0) {
+      flushedOnly.settle();
+      // what the flush writes as the live snapshot: each key once, with all of its window
+      const live = liveTalkers(flushedOnly, 1000);
+      for (const d of TALKER_DIMENSIONS) {
+        const keys = live[d]!.map(([k]) => k).filter((k) => k !== OTHER_KEY);
+        t.equal(new Set(keys).size, keys.length, `the live snapshot's ${d} at interval ${n}: no key twice`);
+        t.same(plain(new Map(live[d]!.filter(([k]) => k !== OTHER_KEY))), plain(flushedWindow.get(d) ?? new Map()), `the live snapshot's ${d} at interval ${n}: every key's counts`);
+      }
+      flushedWindow.clear();
+      flushedOnly.clearCounts(0);
+    }
     // the model: every row summed by key, per hour and for the window since the last flush
     const hour = Math.floor((end - 1) / 3_600_000);
     for (const d of TALKER_DIMENSIONS) {
