@@ -17,11 +17,13 @@
  * rx_packets counter. Medians of --reps runs; each run starts a fresh flowlens.
  *
  *   node --import tsx bench/gateway.ts [--flows 10000,100000] [--with-500k] [--reps 3]
- *       [--warmup 10] [--seconds 30] [--pps-per-flow 1.5] [--profile DIR] [--heap-snapshot DIR] [--child-stdout FILE] [--node-flags=--max-semi-space-size=64]
+ *       [--warmup 10] [--seconds 30] [--pps-per-flow 1.5] [--profile DIR] [--heap-snapshot DIR] [--child-stdout FILE] [--long-tasks FILE] [--node-flags=--max-semi-space-size=64]
  *
  * Needs root and tcpreplay. Cleans up its namespace, links and processes on
  * exit and on Ctrl-C. Prints figures; asserts nothing. --child-stdout keeps
- * flowlens's standard output (with --node-flags=--trace-gc: its collections).
+ * flowlens's standard output (with --node-flags=--trace-gc: its collections);
+ * --long-tasks writes each timer or immediate callback of flowlens's that held
+ * its event loop over 20 ms (bench/long-tasks.cjs), the makings of the p99.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
@@ -47,6 +49,7 @@ const { values } = parseArgs({
     // a heap snapshot of each flowlens run at the end of its window (after the figures are taken)
     'heap-snapshot': { type: 'string' },
     'child-stdout': { type: 'string' },
+    'long-tasks': { type: 'string' },
     // V8 flags for the flowlens process, space-separated: by default bin/flowlens's (and the
     // systemd unit's); --node-flags= runs it with none
     'node-flags': { type: 'string', default: '--max-semi-space-size=64' },
@@ -186,7 +189,9 @@ async function oneRun(n: number, pcap: string): Promise<RunFigures> {
   nodeFlags.push(...values['node-flags']!.split(' ').filter(Boolean));
   const heapDir = values['heap-snapshot'] ? path.resolve(values['heap-snapshot']) : undefined;
   if (heapDir) nodeFlags.push('--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${heapDir}`);
-  const flowlens = track(spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '' } }));
+  const longTasks = values['long-tasks'] ? path.resolve(values['long-tasks']) : undefined;
+  if (longTasks) nodeFlags.push('--require', path.join(import.meta.dirname, 'long-tasks.cjs'));
+  const flowlens = track(spawn(process.execPath, [...nodeFlags, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NODE_OPTIONS: '', ...(longTasks ? { FLOWLENS_LONG_TASKS: longTasks } : {}) } }));
   let stderr = '';
   const api = await new Promise<string>((resolve, reject) => {
     flowlens.stderr!.setEncoding('utf8').on('data', (d: string) => {
