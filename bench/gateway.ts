@@ -24,6 +24,7 @@
  * flowlens's standard output (with --node-flags=--trace-gc: its collections);
  * --long-tasks writes each timer or immediate callback of flowlens's that held
  * its event loop over 20 ms (bench/long-tasks.cjs), the makings of the p99.
+ * Each run writes both files anew: with --reps above 1 they hold the last run.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createWriteStream, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync } from 'node:fs';
