@@ -44,6 +44,11 @@ export class TalkerSums {
     return this.numbers.length + this.byKey.size - (this.byKey.has(OTHER_KEY) ? 1 : 0);
   }
 
+  /** The key numbers with sums (forEach's range: keys by key aside). */
+  get numbered(): number {
+    return this.numbers.length;
+  }
+
   add(r: TalkerRow): void {
     const id = r.id;
     const known = id === undefined ? undefined : this.keys[id];
@@ -103,12 +108,16 @@ export class TalkerSums {
    * summed both ways is visited more than once, and the visitor adds up; its
    * label is its latest, except between two numbers: the later number's).
    * The counts handed out for numbered keys are one object, overwritten for
-   * the next: copy what you keep.
+   * the next: copy what you keep. `from`, `to`: only the numbered keys in
+   * that range of `numbered` (a visit in slices, a turn each), the keys by
+   * key with the slice from 0.
    */
-  forEach(visit: (key: string, counts: TalkerCounts) => void): void {
-    for (const [k, a] of this.byKey) visit(k, a);
+  forEach(visit: (key: string, counts: TalkerCounts) => void, from = 0, to = this.numbers.length): void {
+    if (from === 0) for (const [k, a] of this.byKey) visit(k, a);
     const c = this.counts, scratch = countsOf(0, 0, 0, 0, 0, 0), byKeyLabels = this.byKeyLabelAt.size > 0;
-    for (const id of this.numbers) {
+    const numbers = this.numbers, end = Math.min(to, numbers.length);
+    for (let i = from; i < end; i++) {
+      const id = numbers[i]!;
       const at = id * FIELDS;
       scratch.bytesUp = c[at]!;
       scratch.bytesDown = c[at + 1]!;

@@ -19,7 +19,7 @@ import * as q from './queries.js';
 import { closeWriter, DB_FILE, openForReading, openForWriting, type Db } from './schema.js';
 import { devicePeers, sessions, type DevicePeers } from './sessions.js';
 import type { DateRange, History, HistoryQuery, LiveTop, SessionPage, SessionQuery, Summary, TopQuery, TopTalkers, TrafficFilter } from './types.js';
-import { HOUR_GRACE_MS, liveTalkers, Writer } from './writer.js';
+import { HOUR_GRACE_MS, liveTalkers, rankForFlush, Writer, type Rankings } from './writer.js';
 import { HOUR_MS, MINUTE_MS } from './time.js';
 import { WriterLock } from './lock.js';
 import { loadDevices, saveDevices } from './devices.js';
@@ -70,6 +70,8 @@ const TRIM_BATCH = 500;
  * disk is full: SQLite needs a little free space even to delete (its WAL), so
  * without it the oldest sessions could not be deleted to make room.
  */
+/** Passes of the timer's flush in turns (flushSteps) before it settles and writes at once: intervals keep coming. */
+const FLUSH_PASSES = 3;
 const RESERVE_FILE = 'flowlens.reserve';
 const RESERVE_BYTES = 1 << 20;
 /** How long health stays degraded after the database file was recreated. */
@@ -244,8 +246,14 @@ export class Store {
    * wait, bounded, and the oldest are dropped, counted), then the pruning.
    */
   flush(): FlushResult {
+    return this.flushRanked(undefined);
+  }
+
+  /** flush(), with the rankings made in turns before (flushSteps) if they are of the state it writes. */
+  private flushRanked(before: { version: number; ranked: Rankings } | undefined): FlushResult {
     const { pending } = this.writable();
     pending.settle();
+    const ranked = before && before.version === pending.version ? before.ranked : new Map() as Rankings;
     const now = this.clock();
     const result: FlushResult = { at: now, traffic: pending.traffic.size, talkers: 0, sessions: 0 };
     try {
@@ -256,14 +264,14 @@ export class Store {
           at: now,
           from: Number.isFinite(pending.windowStart) ? pending.windowStart : now,
           to: Number.isFinite(pending.windowEnd) ? pending.windowEnd : now,
-          talkers: liveTalkers(pending, this.config.hourlyTopN),
+          talkers: liveTalkers(pending, this.config.hourlyTopN, ranked),
           sessions: this.live?.sessions ?? [],
           sessionsAt: this.live?.at ?? now,
         }
         : null;
       let earliest = Infinity;
       for (const d of pending.traffic.values()) earliest = Math.min(earliest, d.minute * MINUTE_MS);
-      this.withRoom(() => this.writer!.flushCounts(pending, live, now));
+      this.withRoom(() => this.writer!.flushCounts(pending, live, now, ranked));
       this.closedSums?.invalidate(earliest);
       pending.clearCounts(Math.floor((now - HOUR_GRACE_MS) / HOUR_MS));
       result.sessions = this.flushSessions(pending);
@@ -392,22 +400,18 @@ export class Store {
   }
 
   /**
-   * The timer's flush, in turns of the event loop: the window's talkers settled
-   * into the held hours a dimension a turn, then the rest of the flush (its
-   * ranking and writes) in the next, so that none holds the APIs for long (at
-   * 100k talker keys the whole settle was 120–200 ms). What is added between
-   * the turns is settled by the flush, and is in it.
+   * The timer's flush, in turns of the event loop (flushSteps), so that none
+   * holds the APIs for long: at 100k talker keys the whole flush was one or
+   * two turns of 60–380 ms.
    */
   private flushInTurns(): void {
     if (this.flushing) return;
-    const dimensions = [...TALKER_DIMENSIONS];
+    const steps = this.flushSteps();
     const next = () => {
       this.flushing = null;
       if (this.closed) return;
       try {
-        const d = dimensions.shift();
-        if (d === undefined) { this.flush(); return; }
-        this.writable().pending.settleDimension(d);
+        if (steps.next().done) return;
       } catch (e) {
         this.onFlushError(e as Error);
         return;
@@ -415,6 +419,32 @@ export class Store {
       this.flushing = setImmediate(next);
     };
     next();
+  }
+
+  /**
+   * The flush as steps, a turn each: the talkers added since the last flush
+   * settled into the held hours and the live window a slice at a time
+   * (Pending.settleSlice), the sets it writes ranked (rankForFlush), then the
+   * writes. An interval added meanwhile is settled and the sets ranked again
+   * in more turns (at most FLUSH_PASSES times, then at once), so that the
+   * flush has every interval added before it, as a flush at once would.
+   */
+  private *flushSteps(): Generator<void, void, void> {
+    const { pending } = this.writable();
+    for (let pass = 0; pass < FLUSH_PASSES; pass++) {
+      for (const d of TALKER_DIMENSIONS) while (!pending.settleSlice(d)) yield;
+      yield;
+      if (pending.hasUnsettled) continue;
+      const version = pending.version;
+      const ranked: Rankings = new Map();
+      yield* rankForFlush(pending, this.config.hourlyTopN, ranked);
+      yield;
+      if (!pending.hasUnsettled && pending.version === version) {
+        this.flushRanked({ version, ranked });
+        return;
+      }
+    }
+    this.flush();
   }
 
   /**

@@ -72,6 +72,14 @@ export class Pending {
    */
   private readonly unsettled = new Map<number, Map<TalkerSet, TalkerSums>>();
   readonly sessions: SessionRecord[] = [];
+  /** A dimension's settle begun in slices (settleSlice), not yet done. */
+  private slices: { d: TalkerDimension; steps: Generator<void, void, void> } | undefined;
+  /**
+   * Counts up whenever the held hours or the live window change (a settle
+   * with something to settle, a flush's clearCounts): rankings made from them
+   * in earlier turns hold while it stays the same.
+   */
+  version = 0;
   /** Wall-clock span of the intervals added since the last flush (the live window). */
   windowStart = Infinity;
   windowEnd = -Infinity;
@@ -143,16 +151,66 @@ export class Pending {
     this.unsettled.clear();
   }
 
+  /** Whether intervals were added since the last settle (of every dimension). */
+  get hasUnsettled(): boolean {
+    return this.unsettled.size > 0 || this.slices !== undefined;
+  }
+
   /**
    * settle() of one dimension (its sets of every hour): the dimensions are
    * independent, so a flush can settle them a turn of the event loop each.
    * An interval added after it counts the dimension's sets afresh.
    */
   settleDimension(d: TalkerDimension): void {
-    for (const [hour, delta] of this.unsettled) {
+    this.finishSlices();
+    for (const _ of this.settleSteps(d));
+  }
+
+  /**
+   * One slice of settleDimension(d), about SETTLE_SLICE_KEYS keys (the timer's
+   * flush takes a slice a turn: at 100k remote addresses a dimension's merge
+   * into the hour was a 60–380 ms turn). The first call begins it, with what
+   * was added until then; true once the dimension is settled. Intervals added
+   * between slices are counted aside and settled after; anything that settles
+   * whole (a query, a flush, an add at the keys limit) finishes the slices first.
+   */
+  settleSlice(d: TalkerDimension): boolean {
+    if (this.slices?.d !== d) {
+      this.finishSlices();
+      this.slices = { d, steps: this.settleSteps(d) };
+    }
+    if (!this.slices.steps.next().done) return false;
+    this.slices = undefined;
+    return true;
+  }
+
+  /** The rest of a settle begun in slices, at once. */
+  private finishSlices(): void {
+    const s = this.slices;
+    if (!s) return;
+    this.slices = undefined;
+    for (const _ of s.steps);
+  }
+
+  /** settleDimension(d) as steps (a yield between slices of a merge). */
+  private *settleSteps(d: TalkerDimension): Generator<void, void, void> {
+    // the dimension's sums are taken out first: an interval added between slices counts into
+    // sums of its own (shareByRows starts them as after a settle), settled after these
+    const taken: Array<[number, Map<TalkerSet, TalkerSums>]> = [];
+    for (const [hour, all] of this.unsettled) {
+      const delta = new Map<TalkerSet, TalkerSums>();
+      for (const set of TALKER_SETS_OF[d]) {
+        const x = all.get(set);
+        if (x) { delta.set(set, x); all.delete(set); }
+      }
+      if (all.size === 0) this.unsettled.delete(hour);
+      if (delta.size > 0) taken.push([hour, delta]);
+    }
+    if (taken.length > 0) this.version++;
+    for (const [hour, delta] of taken) {
       const dims = this.hours.get(hour)!;
       const changed = this.changedKeys.get(hour)!;
-      settleInto(d, delta, dims, this.keysLimit, {
+      yield* settleInto(d, delta, dims, this.keysLimit, {
         merged: (set, from, into) => {
           const c = this.changedOf(hour, set, into.size + from.size);
           // "other" too: keys new to a full set are added to it (mergeWithin)
@@ -167,10 +225,10 @@ export class Pending {
       // the live window takes the unsettled sums themselves while it has nothing of the dimension
       // (a flush emptied it): one merge of every key fewer per flush, and most settles are flushes
       if (TALKER_SETS_OF[d].some((set) => this.window.has(set) || this.windowSums.has(set))) {
-        const taken = sumsOfDimension(d, this.windowSums);
+        const windowTaken = sumsOfDimension(d, this.windowSums);
         mapsFromSums(d, this.windowSums, this.window);
-        this.spare(taken.entries());
-        settleInto(d, delta, this.window, this.keysLimit);
+        this.spare(windowTaken.entries());
+        yield* settleInto(d, delta, this.window, this.keysLimit);
       } else adoptInto(d, delta, this.window, this.windowSums, this.keysLimit);
       // what the window did not take is done with: its arrays serve the next interval
       const kept = new Set(sumsOfDimension(d, this.windowSums).values());
@@ -181,8 +239,6 @@ export class Pending {
         const set = talkerSet(d, scope);
         if (c !== undefined && dims.has(set) && dims.get(set) === dims.get(d)) changed.set(set, c);
       }
-      for (const set of TALKER_SETS_OF[d]) delta.delete(set);
-      if (delta.size === 0) this.unsettled.delete(hour);
     }
   }
 
@@ -260,6 +316,7 @@ export class Pending {
 
   /** After the counts committed: deltas cleared, hours that ended before `finishedBefore` dropped (sessions stay). */
   clearCounts(finishedBefore: number): void {
+    this.version++;
     this.traffic.clear();
     this.dirtyHours.clear();
     this.window.clear();
@@ -322,7 +379,7 @@ interface SettleTracker {
  * traffic's map in `maps` too if neither had one yet, or already does; a scope
  * whose counts differed gets a map of its own, a copy, before anything is added.
  */
-function settleInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerSums>, maps: Map<TalkerSet, TalkerMap>, keysLimit: number, track?: SettleTracker): void {
+function* settleInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerSums>, maps: Map<TalkerSet, TalkerMap>, keysLimit: number, track?: SettleTracker): Generator<void, void, void> {
   const base = delta.get(d);
   const scopes = TALKER_SCOPES.map((scope) => {
     const set = talkerSet(d, scope);
@@ -338,24 +395,36 @@ function settleInto(d: TalkerDimension, delta: Map<TalkerSet, TalkerSums>, maps:
       track?.unshared(sc.set);
     }
   }
-  const mergeInto = (set: TalkerSet, from: TalkerSums) => {
+  // a slice at a time: nothing else changes `maps` until the settle is done (Pending.finishSlices)
+  const mergeInto = function* (set: TalkerSet, from: TalkerSums): Generator<void, void, void> {
     let m = maps.get(set);
     if (!m) maps.set(set, (m = new Map()));
     track?.merged(set, from, m);
-    mergeWithin(m, from, keysLimit);
+    for (let at = 0; ; at += SETTLE_SLICE_KEYS) {
+      mergeWithin(m, from, keysLimit, at, at + SETTLE_SLICE_KEYS);
+      if (at + SETTLE_SLICE_KEYS >= from.numbered) break;
+      yield;
+    }
     if (keyCount(m) > keysLimit) {
       keptFrom.set(m, foldSmallest(m, Math.floor(keysLimit / 2)));
       track?.folded(set);
     }
   };
-  if (base) mergeInto(d, base);
+  if (base) yield* mergeInto(d, base);
   for (const sc of scopes) {
     if (!sc.own) continue;
     if (sc.startShared) { maps.set(sc.set, maps.get(d)!); continue; }
     if (sc.sameAsBase && maps.get(sc.set) === maps.get(d)) continue;
-    mergeInto(sc.set, sc.own);
+    yield* mergeInto(sc.set, sc.own);
   }
 }
+
+/**
+ * Keys merged into an hour (or the window) per slice of Pending.settleSlice:
+ * ~3–6 ms for keys it has, up to ~40 ms for new ones (the first flush after
+ * a start, bench/gateway.ts --long-tasks).
+ */
+const SETTLE_SLICE_KEYS = 10_000;
 
 /** Each dimension's sets: all traffic's and each scope's. */
 const TALKER_SETS_OF = Object.fromEntries(TALKER_DIMENSIONS.map((d) => [d, [d, ...TALKER_SCOPES.map((scope) => talkerSet(d, scope))]])) as Record<TalkerDimension, TalkerSet[]>;
@@ -420,9 +489,10 @@ const keptFrom = new WeakMap<TalkerMap, number>();
  * key its last fold kept; a smaller one goes straight to its "other" (the
  * totals stay exact). A large newcomer still takes a place (the next fold
  * keeps the largest); the many small ones of a busy gateway, inserted and
- * folded away again at every settle, were most of its flush.
+ * folded away again at every settle, were most of its flush. `start`, `end`:
+ * only that slice of `from`'s numbered keys (TalkerSums.forEach).
  */
-function mergeWithin(into: TalkerMap, from: TalkerSums, limit: number): void {
+function mergeWithin(into: TalkerMap, from: TalkerSums, limit: number, start?: number, end?: number): void {
   const above = keptFrom.get(into) ?? 0;
   let other: TalkerCounts | undefined;
   let keys = keyCount(into);
@@ -443,7 +513,7 @@ function mergeWithin(into: TalkerMap, from: TalkerSums, limit: number): void {
       }
       addNumbers(other, a);
     }
-  });
+  }, start, end);
 }
 
 /**

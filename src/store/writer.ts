@@ -198,7 +198,8 @@ export class Writer {
   }
 
   /** Writes the traffic and talkers of `pending` and the live snapshot, in one transaction. Throws (and changes nothing) on failure. */
-  flushCounts(pending: Pending, live: LiveSnapshot | null, now = Date.now()): void {
+  /** `ranked`: the top N of sets ranked before (rankForFlush), for this same state of `pending`. */
+  flushCounts(pending: Pending, live: LiveSnapshot | null, now = Date.now(), ranked: Rankings = new Map()): void {
     const before = this.rolledThrough;
     const write = this.db.transaction(() => {
       const quarters = new Map<string, [number, string, string, string, number, number]>();
@@ -217,7 +218,6 @@ export class Writer {
       for (const q of quarters.values()) this.upQuarter.run(...q);
       for (const hour of pending.dirtyHours) {
         // a scope's set may share all traffic's map (pending.ts shareByRows): ranked once
-        const ranked = new Map<TalkerMap, ReturnType<typeof topN>>();
         for (const [dim, m] of pending.hours.get(hour) ?? []) {
           this.clearHour.run(dim, hour);
           let r = ranked.get(m);
@@ -303,17 +303,56 @@ function sessionParams(s: SessionRecord): unknown[] {
 }
 
 /** The top `n` keys of each dimension added since the last flush, with "other" last (the live window). */
-export function liveTalkers(pending: Pending, n: number): LiveSnapshot['talkers'] {
+export function liveTalkers(pending: Pending, n: number, ranked: Rankings = new Map()): LiveSnapshot['talkers'] {
   const out: LiveSnapshot['talkers'] = {};
   // sets that share a map (pending.ts shareByRows) share its ranking
-  const ranked = new Map<TalkerMap | TalkerSums, Array<[string, TalkerCounts]>>();
+  const rowsOf = new Map<TalkerMap | TalkerSums, Array<[string, TalkerCounts]>>();
   for (const [dim, m] of [...pending.window, ...pending.windowSums]) {
-    let rows = ranked.get(m);
+    let rows = rowsOf.get(m);
     if (!rows) {
-      const { top, rest } = topN(m instanceof TalkerSums ? m.entries() : m, n);
-      ranked.set(m, (rows = [...top, [OTHER_KEY, rest]]));
+      let r = ranked.get(m);
+      if (!r) ranked.set(m, (r = topN(m instanceof TalkerSums ? m.entries() : m, n)));
+      rowsOf.set(m, (rows = [...r.top, [OTHER_KEY, r.rest]]));
     }
     out[dim] = rows;
   }
   return out;
+}
+
+/** Sets' top N (topN), by the map or sums ranked: made once per flush, also when sets share one. */
+export type Rankings = Map<TalkerMap | TalkerSums, ReturnType<typeof topN>>;
+
+/** Keys ranked per turn of rankForFlush, about (a set is never split). */
+const RANK_SLICE_KEYS = 20_000;
+
+/**
+ * The rankings a flush makes (the held hours' changed sets, the live window's),
+ * made in steps: a yield after each set or run of sets of RANK_SLICE_KEYS
+ * keys, and between making a window's sums a map and ranking it. At 100k
+ * remote addresses these were most of a flush's last turn (60–140 ms). They
+ * hold for the state of `pending` they were made from (Pending.version).
+ */
+export function* rankForFlush(pending: Pending, n: number, ranked: Rankings): Generator<void, void, void> {
+  let keys = 0;
+  const done = function* (size: number): Generator<void, void, void> {
+    keys += size;
+    if (keys >= RANK_SLICE_KEYS) { keys = 0; yield; }
+  };
+  for (const hour of pending.dirtyHours) {
+    for (const m of pending.hours.get(hour)?.values() ?? []) {
+      if (ranked.has(m)) continue;
+      ranked.set(m, topN(m, n));
+      yield* done(m.size);
+    }
+  }
+  for (const m of [...pending.window.values(), ...pending.windowSums.values()]) {
+    if (ranked.has(m)) continue;
+    if (m instanceof TalkerSums) {
+      // each key once (TalkerSums.entries), as liveTalkers ranks it
+      const byKey = m.toMap();
+      yield* done(m.size);
+      ranked.set(m, topN(byKey, n));
+    } else ranked.set(m, topN(m, n));
+    yield* done(m.size);
+  }
 }

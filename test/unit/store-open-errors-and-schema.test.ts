@@ -114,7 +114,7 @@ t.test('close() flushes; the timer flushes by itself; a closed store says so', a
   t.equal(reader.summary().today.up, 1235, 'the flush timer wrote it');
 });
 
-for (const keysLimit of [1000, 40]) t.test(`the timer's flush settles a dimension a turn, then writes: the history of a flush at once, with what came between the turns (keys limit ${keysLimit})`, async (t) => {
+for (const keysLimit of [1000, 40]) t.test(`the timer's flush settles and ranks in turns, then writes: the history of a flush at once, with what came between the turns (keys limit ${keysLimit})`, async (t) => {
   // under the keys limit the talkers are the same; past it (folds into "other", which keys
   // make it in depends on when they were settled) their totals are
   const folds = keysLimit < 100;
@@ -154,7 +154,8 @@ for (const keysLimit of [1000, 40]) t.test(`the timer's flush settles a dimensio
     turnsTaken++;
   }
   atOnce.store.flush();
-  t.ok(turnsTaken >= 8, `a turn a dimension, then the writes (${turnsTaken} turns)`);
+  // an interval between every two turns: each pass settles it, and after FLUSH_PASSES the flush is made at once
+  t.ok(turnsTaken >= 2, `turns, then the writes (${turnsTaken} turns)`);
   const up = Array.from({ length: k - 1 }, (_, i) => 101 + i).reduce((a, b) => a + b, 0) + (folds ? 100 : 0);
   t.equal(reader.summary().today.up, up, 'every interval written, those between the turns too');
   for (const dimension of ['ip', 'host', 'port', 'proto', 'country', 'asn', 'domain', 'device'] as const) {
@@ -178,6 +179,55 @@ for (const keysLimit of [1000, 40]) t.test(`the timer's flush settles a dimensio
   inTurns.store.close();
   await new Promise((r) => setImmediate(r));
   t.equal(reader.summary().today.up, up + 100 + k, 'close() between the turns wrote it; the due turn did nothing after close');
+});
+
+t.test('the timer\'s flush of 25k keys a dimension: slices of a turn each, the same history and live talkers as a flush at once', async (t) => {
+  type Turns = { flushInTurns(): void; flushing: unknown };
+  const open = (tag: string) => {
+    const dir = tempDataDir(t, tag);
+    return { dir, store: Store.open({ dataDir: dir, flushIntervalMs: 0, clock: () => T0 + 60_000, hourlyTopN: 20 }) };
+  };
+  const atOnce = open('large-at-once');
+  const inTurns = open('large-in-turns');
+  // the flows stage's rows: each with its key number (TalkerRow.id), so the history sums them by number
+  const stats = (k: number) => {
+    const rows = (dim: string, n: number) => Array.from({ length: n }, (_, i) => talker(`${dim}-${i}`, 1 + ((i * 31 + k * 7) % 997), (i * 13 + k) % 50, { id: i }));
+    return interval({ end: T0 + k * 1000, traffic: [row('eth0', 'up', 'internet', 100 + k)], talkers: { ip: rows('ip', 25_000), host: rows('host', 12_000), proto: rows('proto', 3) } });
+  };
+  for (let k = 1; k <= 3; k++) { atOnce.store.add(stats(k)); inTurns.store.add(stats(k)); }
+  const turns = inTurns.store as unknown as Turns;
+  const reader = Store.openReadOnly({ dataDir: inTurns.dir, clock: () => T0 + 60_000 });
+  t.teardown(() => reader.close());
+  turns.flushInTurns();
+  t.equal(reader.summary().today.up, 0, 'nothing written in the first turn');
+  // an interval after the first turn (amid the settle), and one once the settle is done (amid the
+  // ranking): each settled in more turns, and the sets ranked again
+  const pending = (inTurns.store as unknown as { pending: { hasUnsettled: boolean } }).pending;
+  // (the settle's last turn is the first with nothing unsettled; the ranking's first is the second)
+  let k = 4, turnsTaken = 0, settledTurns = 0, amidRanking = false;
+  while (turns.flushing) {
+    turnsTaken++;
+    settledTurns = turnsTaken > 1 && !pending.hasUnsettled ? settledTurns + 1 : 0;
+    const add = turnsTaken === 1 || (!amidRanking && settledTurns === 2 && (amidRanking = true));
+    if (add) { atOnce.store.add(stats(k)); inTurns.store.add(stats(k)); k++; }
+    if (turns.flushing) t.equal(reader.summary().today.up, 0, `nothing written before the last turn (turn ${turnsTaken})`);
+    await new Promise((r) => setImmediate(r));
+  }
+  atOnce.store.flush();
+  t.ok(amidRanking, 'an interval came amid the ranking');
+  t.ok(turnsTaken >= 6, `25k keys in slices of 10k, each a turn (${turnsTaken} turns)`);
+  t.equal(reader.summary().today.up, [101, 102, 103, 104, 105].slice(0, k - 1).reduce((a, b) => a + b, 0), 'every interval written, those between the turns too');
+  for (const dimension of ['ip', 'host', 'proto'] as const) {
+    const q = { dimension, from: '2026-09-01', to: '2026-09-01' };
+    t.same(inTurns.store.topTalkers(q), atOnce.store.topTalkers(q), `${dimension}: the same talkers as a flush at once`);
+    t.same(inTurns.store.liveTop({ dimension }), atOnce.store.liveTop({ dimension }), `${dimension}: the same live talkers`);
+    // and what the database holds, as another process reads it
+    const other = Store.openReadOnly({ dataDir: atOnce.dir, clock: () => T0 + 60_000 });
+    t.same(reader.topTalkers(q), other.topTalkers(q), `${dimension}: the same rows in the database`);
+    other.close();
+  }
+  atOnce.store.close();
+  inTurns.store.close();
 });
 
 t.test('one writer per data directory; a stale PID file is taken over', async (t) => {
