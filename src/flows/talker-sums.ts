@@ -147,10 +147,21 @@ export class TalkerSums {
   /** The sums by key (a new map: the caller may keep it). */
   toMap(): TalkerMap {
     const m: TalkerMap = new Map();
+    for (const _ of this.mapSteps(m, Infinity));
+    return m;
+  }
+
+  /**
+   * toMap() into `m`, a yield after each `slice` numbered keys (a map made in
+   * turns: store/writer.ts rankForFlush). Nothing may be added meanwhile.
+   */
+  *mapSteps(m: TalkerMap, slice: number): Generator<void, void, void> {
     for (const [k, a] of this.byKey) addToMap(m, k, a);
     const labelAt = new Map(this.byKeyLabelAt);
-    const c = this.counts;
-    for (const id of this.numbers) {
+    const c = this.counts, numbers = this.numbers;
+    for (let i = 0; i < numbers.length; i++) {
+      if (i > 0 && i % slice === 0) yield;
+      const id = numbers[i]!;
       const key = this.keys[id]!, at = id * FIELDS;
       let into = m.get(key);
       if (!into) m.set(key, (into = countsOf(c[at]!, c[at + 1]!, c[at + 2]!, c[at + 3]!, c[at + 4]!, c[at + 5]!)));
@@ -169,7 +180,6 @@ export class TalkerSums {
         labelAt.set(key, this.labelsAt[id]!);
       }
     }
-    return m;
   }
 
   /**

@@ -216,11 +216,36 @@ export function topRows(rows: readonly TalkerRow[], n: number): TalkerRow[] {
  * "other" entry included: a bounded heap, so a map of 100k keys costs no sort.
  */
 export function topN(m: Iterable<[string, TalkerCounts]>, n: number): { top: Array<[string, TalkerCounts]>; rest: TalkerCounts } {
-  const heap: Array<[string, TalkerCounts]> = [];
-  const rest = zeroCounts();
-  const fold = (a: TalkerCounts) => addNumbers(rest, a);
+  const keeper = new TopKeeper(n);
+  for (const e of m) keeper.offer(e);
+  return keeper.result();
+}
+
+/** topN's heap, offered one entry at a time (a ranking in slices, a turn each: store/writer.ts rankForFlush). */
+export class TopKeeper {
   // heap[0] is the smallest kept entry: byBytes(x, heap[0]) < 0 means x ranks above it
-  const down = (i: number) => {
+  private readonly heap: Array<[string, TalkerCounts]> = [];
+  private readonly rest = zeroCounts();
+
+  constructor(private readonly n: number) {}
+
+  offer(e: [string, TalkerCounts]): void {
+    const { heap, n } = this;
+    if (e[0] === OTHER_KEY) { addNumbers(this.rest, e[1]); return; }
+    if (heap.length < n) { heap.push(e); this.up(heap.length - 1); return; }
+    if (n === 0 || byBytes(e, heap[0]!) >= 0) { addNumbers(this.rest, e[1]); return; }
+    addNumbers(this.rest, heap[0]![1]);
+    heap[0] = e;
+    this.down(0);
+  }
+
+  /** The kept entries ranked, and the sum of the rest (call once, after the last offer). */
+  result(): { top: Array<[string, TalkerCounts]>; rest: TalkerCounts } {
+    return { top: this.heap.sort(byBytes), rest: this.rest };
+  }
+
+  private down(i: number): void {
+    const heap = this.heap;
     for (;;) {
       const l = 2 * i + 1, r = l + 1;
       let worst = i;
@@ -230,24 +255,17 @@ export function topN(m: Iterable<[string, TalkerCounts]>, n: number): { top: Arr
       [heap[i], heap[worst]] = [heap[worst]!, heap[i]!];
       i = worst;
     }
-  };
-  const up = (i: number) => {
+  }
+
+  private up(i: number): void {
+    const heap = this.heap;
     while (i > 0) {
       const parent = (i - 1) >> 1;
       if (byBytes(heap[i]!, heap[parent]!) <= 0) return;
       [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
       i = parent;
     }
-  };
-  for (const e of m) {
-    if (e[0] === OTHER_KEY) { fold(e[1]); continue; }
-    if (heap.length < n) { heap.push(e); up(heap.length - 1); continue; }
-    if (n === 0 || byBytes(e, heap[0]!) >= 0) { fold(e[1]); continue; }
-    fold(heap[0]![1]);
-    heap[0] = e;
-    down(0);
   }
-  return { top: heap.sort(byBytes), rest };
 }
 
 

@@ -24,7 +24,7 @@ import { addressBytes } from '../net/address-bytes.js';
 import type { StoreConfig } from './config.js';
 import type { Pending } from './pending.js';
 import { TalkerSums } from '../flows/talker-sums.js';
-import { isZero, OTHER_KEY, STORED_COUNTERS, topN, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
+import { isZero, OTHER_KEY, STORED_COUNTERS, TopKeeper, topN, zeroCounts, type TalkerCounts, type TalkerMap } from '../flows/talkers.js';
 import type { Db } from './schema.js';
 import { DAY_MS, HOUR_MS, MINUTE_MS, QUARTER_MS } from './time.js';
 
@@ -322,37 +322,42 @@ export function liveTalkers(pending: Pending, n: number, ranked: Rankings = new 
 /** Sets' top N (topN), by the map or sums ranked: made once per flush, also when sets share one. */
 export type Rankings = Map<TalkerMap | TalkerSums, ReturnType<typeof topN>>;
 
-/** Keys ranked per turn of rankForFlush, about (a set is never split). */
+/** Keys ranked (or made a map of) per turn of rankForFlush. */
 const RANK_SLICE_KEYS = 20_000;
 
 /**
  * The rankings a flush makes (the held hours' changed sets, the live window's),
- * made in steps: a yield after each set or run of sets of RANK_SLICE_KEYS
- * keys, and between making a window's sums a map and ranking it. At 100k
- * remote addresses these were most of a flush's last turn (60–140 ms). They
- * hold for the state of `pending` they were made from (Pending.version).
+ * in steps of RANK_SLICE_KEYS keys, a yield between: at 100k remote addresses
+ * these were most of a flush's last turn (60–140 ms). A window's sums are made
+ * a map first (each key once, as liveTalkers ranks them). The rankings hold
+ * for the state of `pending` they were made from (Pending.version): if it
+ * changes between steps (something settled), the ranking stops, incomplete.
  */
 export function* rankForFlush(pending: Pending, n: number, ranked: Rankings): Generator<void, void, void> {
-  let keys = 0;
-  const done = function* (size: number): Generator<void, void, void> {
-    keys += size;
-    if (keys >= RANK_SLICE_KEYS) { keys = 0; yield; }
-  };
-  for (const hour of pending.dirtyHours) {
-    for (const m of pending.hours.get(hour)?.values() ?? []) {
-      if (ranked.has(m)) continue;
-      ranked.set(m, topN(m, n));
-      yield* done(m.size);
-    }
-  }
-  for (const m of [...pending.window.values(), ...pending.windowSums.values()]) {
+  const version = pending.version;
+  const sets = new Set<TalkerMap | TalkerSums>();
+  for (const hour of pending.dirtyHours) for (const m of pending.hours.get(hour)?.values() ?? []) sets.add(m);
+  for (const m of pending.window.values()) sets.add(m);
+  for (const m of pending.windowSums.values()) sets.add(m);
+  for (const m of sets) {
     if (ranked.has(m)) continue;
+    let entries: TalkerMap = m as TalkerMap;
     if (m instanceof TalkerSums) {
-      // each key once (TalkerSums.entries), as liveTalkers ranks it
-      const byKey = m.toMap();
-      yield* done(m.size);
-      ranked.set(m, topN(byKey, n));
-    } else ranked.set(m, topN(m, n));
-    yield* done(m.size);
+      entries = new Map();
+      for (const _ of m.mapSteps(entries, RANK_SLICE_KEYS)) {
+        yield;
+        if (pending.version !== version) return;
+      }
+    }
+    const keeper = new TopKeeper(n);
+    let i = 0;
+    for (const e of entries) {
+      keeper.offer(e);
+      if (++i % RANK_SLICE_KEYS === 0) {
+        yield;
+        if (pending.version !== version) return;
+      }
+    }
+    ranked.set(m, keeper.result());
   }
 }
