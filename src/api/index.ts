@@ -159,8 +159,9 @@ export class ApiServer {
     return { http: this.httpUrl, grpc: this.grpcAddress, httpPort: this.httpPort, grpcPort: this.grpcPort };
   }
 
-  add(stats: IntervalStats, status: CollectorStatus): void {
-    if (this.closed) return;
+  /** Takes one interval; returns the rest of its work (the live sessions made ahead), for a turn of its own. */
+  add(stats: IntervalStats, status: CollectorStatus): (() => void) | undefined {
+    if (this.closed) return undefined;
     this.live.add(stats);
     this.service.invalidate();
     this.metrics.add(stats, status, this.source.processor.status());
@@ -169,6 +170,7 @@ export class ApiServer {
       this.grpc?.publish(stats);
       this.hub.emit('interval', stats);
     }
+    return () => { if (!this.closed) this.live.prepareAhead(); };
   }
 
   /** Ends the streams (cleanly) and stops both servers. */
@@ -230,8 +232,8 @@ export class ApiComponent implements Consumer {
     this.server = await ApiServer.start(this.config, this.source());
   }
 
-  add(stats: IntervalStats, status: CollectorStatus): void {
-    this.server?.add(stats, status);
+  add(stats: IntervalStats, status: CollectorStatus): (() => void) | undefined {
+    return this.server?.add(stats, status);
   }
 
   async stop(): Promise<void> {

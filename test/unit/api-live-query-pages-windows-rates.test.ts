@@ -212,3 +212,42 @@ t.test('a page asked again within the interval is the same answer; the next inte
   t.equal(next.rows[0]!.session.remote, '10.9.0.149', 'with the new interval\'s order');
   t.equal(next.at, T0 + 1000);
 });
+
+t.test('while pages are asked, the next interval\'s snapshot and the pages asked last are made ahead (prepareAhead), the same as made when asked', async (t) => {
+  const { live, feed } = setup();
+  feed(manyFlows(T0 - 900), T0);
+  // nobody asked: prepareAhead does nothing, the first ask makes the page
+  live.prepareAhead();
+  t.equal((live as unknown as { snap: unknown }).snap, undefined, 'no snapshot made while no page was asked');
+  const pages = [{ sort: 'bytes' as const, limit: 5 }, { sort: 'rate' as const, limit: 3, filter: { protocol: 'udp' } }];
+  for (const q of pages) live.sessions(q);
+  const cursorPage = live.sessions({ sort: 'bytes', limit: 5 });
+  live.sessions({ sort: 'bytes', limit: 5, cursor: cursorPage.nextCursor! });
+  // the next interval: the UDP session to .149 grows past every other
+  const grow = (end: number) => feed([{ direction: 'egress', protocol: 17, src: HOST, dst: '10.9.0.149', srcPort: 5049, dstPort: 53, packets: 1, bytes: 1_000_000, firstSeen: end - 900 }], end);
+  grow(T0 + 1000);
+  live.prepareAhead();
+  const made = pages.map((q) => live.sessions(q));
+  const next = live.sessions({ sort: 'bytes', limit: 5, cursor: cursorPage.nextCursor! });
+  // the same pages a LiveQuery that made nothing ahead answers for the same sessions
+  const fresh = setup();
+  fresh.feed(manyFlows(T0 - 900), T0);
+  fresh.feed([{ direction: 'egress', protocol: 17, src: HOST, dst: '10.9.0.149', srcPort: 5049, dstPort: 53, packets: 1, bytes: 1_000_000, firstSeen: T0 + 100 }], T0 + 1000);
+  // a page as a user reads it: each row's session by its id and counts
+  const json = (x: ReturnType<typeof live.sessions>) => ({ ...x, rows: x.rows.map((r) => ({ ...r, session: [r.session.id, r.session.bytesUp, r.session.bytesDown, r.session.packetsUp, r.session.packetsDown] })) });
+  pages.forEach((q, i) => t.same(json(made[i]), json(fresh.live.sessions(q)), `${q.sort} page: the same as made when asked`));
+  t.same(json(next), json(fresh.live.sessions({ sort: 'bytes', limit: 5, cursor: cursorPage.nextCursor! })), 'the page after a cursor too');
+  t.equal(made[0]!.rows[0]!.session.remote, '10.9.0.149', 'with the new interval\'s order');
+  t.equal(made[1]!.rows[0]!.session.remote, '10.9.0.149', 'and rate');
+  // made ahead: asking is a lookup, the very page made in prepareAhead
+  const cache = (live as unknown as { pageCache: Map<string, unknown> }).pageCache;
+  grow(T0 + 2000);
+  live.prepareAhead();
+  const madeAhead = (live as unknown as { pageCache: Map<string, unknown> }).pageCache;
+  t.equal(madeAhead.size, 3, 'the three pages asked in the interval before, made ahead');
+  t.not(madeAhead, cache, 'for the new snapshot');
+  const ahead = live.sessions(pages[0]!);
+  t.equal(live.sessions(pages[0]!), ahead, 'asked again: the same page');
+  t.equal(ahead.at, T0 + 2000, 'of the latest interval');
+  t.equal(madeAhead.size, 3, 'asking it made no page: it was made');
+});
