@@ -70,8 +70,6 @@ const TRIM_BATCH = 500;
  * disk is full: SQLite needs a little free space even to delete (its WAL), so
  * without it the oldest sessions could not be deleted to make room.
  */
-/** Passes of the timer's flush in turns (flushSteps) before it settles and writes at once: intervals keep coming. */
-const FLUSH_PASSES = 3;
 const RESERVE_FILE = 'flowlens.reserve';
 const RESERVE_BYTES = 1 << 20;
 /** How long health stays degraded after the database file was recreated. */
@@ -114,6 +112,8 @@ export class Store {
   private inode = 0;
   private readonly state: StoreHealth & { sessionProblem?: string } = { pendingTrafficBytes: 0, pendingSessions: 0, sessionsShed: 0, sessionsTrimmed: 0, recreated: 0 };
   private timer: NodeJS.Timeout | null = null;
+  /** While the timer's flush is in turns (flushSteps): the intervals added meanwhile, for the next flush. */
+  private late: IntervalStats[] | undefined;
   /** The next turn of the timer's flush (flushInTurns), while one is due. */
   private flushing: NodeJS.Immediate | null = null;
   private live: { at: number; sessions: SessionRecord[] } | null = null;
@@ -169,6 +169,7 @@ export class Store {
   private source(): q.Source {
     if (this.closed) throw new FlowlensError('FLOW_ERR_STORE', 'the history store is closed');
     // queries read the held hours: with every interval added so far
+    this.addLate();
     this.pending?.settle();
     return { db: this.db, pending: this.pending, now: this.clock(), closed: this.closedSums };
   }
@@ -182,7 +183,27 @@ export class Store {
   /** Counts one interval (in memory until the next flush). A bad interval throws and changes nothing. */
   add(stats: IntervalStats): void {
     const { pending } = this.writable();
+    if (this.late) {
+      // a flush in turns is under way: checked now, counted after its write (addLate)
+      pending.admit(stats);
+      this.late.push(stats);
+      return;
+    }
     pending.add(stats);
+    this.state.sessionsShed += pending.capSessions(PENDING_SESSIONS_LIMIT);
+  }
+
+  /**
+   * Counts the intervals that came during a flush in turns (admitted, so
+   * their add cannot be refused); they go to the next flush. A reader or a
+   * flush at once takes them first: it counts every interval added.
+   */
+  private addLate(): void {
+    const late = this.late;
+    if (!late?.length) return;
+    this.late = [];
+    const { pending } = this.writable();
+    for (const stats of late) pending.add(stats);
     this.state.sessionsShed += pending.capSessions(PENDING_SESSIONS_LIMIT);
   }
 
@@ -252,6 +273,8 @@ export class Store {
   /** flush(), with the rankings made in turns before (flushSteps) if they are of the state it writes. */
   private flushRanked(before: { version: number; ranked: Rankings } | undefined): FlushResult {
     const { pending } = this.writable();
+    // a flush at once has every interval added; the timer's in turns (before) those before it began
+    if (!before) this.addLate();
     pending.settle();
     const ranked = before && before.version === pending.version ? before.ranked : new Map() as Rankings;
     const now = this.clock();
@@ -425,26 +448,29 @@ export class Store {
    * The flush as steps, a turn each: the talkers added since the last flush
    * settled into the held hours and the live window a slice at a time
    * (Pending.settleSlice), the sets it writes ranked (rankForFlush), then the
-   * writes. An interval added meanwhile is settled and the sets ranked again
-   * in more turns (at most FLUSH_PASSES times, then at once), so that the
-   * flush has every interval added before it, as a flush at once would.
+   * writes. It writes what was added before it began: intervals that come
+   * meanwhile wait (Store.late) and go to the next flush, traffic and talkers
+   * alike, so the database never holds an interval's traffic without its
+   * talkers. On the monitor's busy gateway turns the steps spread over most
+   * of a second, and an interval came during most flushes.
    */
   private *flushSteps(): Generator<void, void, void> {
     const { pending } = this.writable();
-    for (let pass = 0; pass < FLUSH_PASSES; pass++) {
+    this.late = [];
+    try {
       for (const d of TALKER_DIMENSIONS) while (!pending.settleSlice(d)) yield;
-      yield;
-      if (pending.hasUnsettled) continue;
       const version = pending.version;
       const ranked: Rankings = new Map();
       yield* rankForFlush(pending, this.config.hourlyTopN, ranked);
       yield;
-      if (!pending.hasUnsettled && pending.version === version) {
-        this.flushRanked({ version, ranked });
-        return;
-      }
+      // a reader that came meanwhile counted the late intervals, and the rankings are of less:
+      // then everything is settled, ranked and written at once
+      if (pending.version === version) this.flushRanked({ version, ranked });
+      else this.flush();
+    } finally {
+      this.addLate();
+      this.late = undefined;
     }
-    this.flush();
   }
 
   /**
@@ -459,6 +485,9 @@ export class Store {
     this.flushing = null;
     try {
       if (!this.readOnly) {
+        // a flush in turns stops here: what came during it is counted, and this flush writes it all
+        this.addLate();
+        this.late = undefined;
         try {
           this.flush();
         } catch (e) {

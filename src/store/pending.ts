@@ -95,6 +95,16 @@ export class Pending {
    * `end - 1`: an interval that ends exactly on a boundary belongs to the bucket
    * before it. Checks everything first, so a bad interval changes nothing.
    */
+  /**
+   * Checks an interval as add() does, and reads its hour from the database
+   * if needed: add() of it then refuses nothing (the store adds intervals
+   * that come during a flush in turns after it).
+   */
+  admit(stats: IntervalStats): void {
+    validate(stats);
+    if (talkerRowsOf(stats).some(([, rows]) => rows?.length)) this.hour(Math.floor((stats.end - 1) / HOUR_MS));
+  }
+
   add(stats: IntervalStats): void {
     validate(stats);
     const last = stats.end - 1;
@@ -151,10 +161,6 @@ export class Pending {
     this.unsettled.clear();
   }
 
-  /** Whether intervals were added since the last settle (of every dimension). */
-  get hasUnsettled(): boolean {
-    return this.unsettled.size > 0 || this.slices !== undefined;
-  }
 
   /**
    * settle() of one dimension (its sets of every hour): the dimensions are

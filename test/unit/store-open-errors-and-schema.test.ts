@@ -114,7 +114,14 @@ t.test('close() flushes; the timer flushes by itself; a closed store says so', a
   t.equal(reader.summary().today.up, 1235, 'the flush timer wrote it');
 });
 
-for (const keysLimit of [1000, 40]) t.test(`the timer's flush settles and ranks in turns, then writes: the history of a flush at once, with what came between the turns (keys limit ${keysLimit})`, async (t) => {
+/** The talkers a store answers for a dimension and scope: as a flush at once, or (past the keys limit, where folds differ) their totals. */
+const talkersOf = (store: Store, dimension: 'ip' | 'host' | 'port' | 'proto' | 'country' | 'asn' | 'domain' | 'device', scope: '' | 'internet' | 'lan', totalsOnly: boolean) => {
+  const top = store.topTalkers({ dimension, from: '2026-09-01', to: '2026-09-01', ...(scope ? { scope } : {}) });
+  return totalsOnly ? top.total : top;
+};
+const DIMENSIONS = ['ip', 'host', 'port', 'proto', 'country', 'asn', 'domain', 'device'] as const;
+
+for (const keysLimit of [1000, 40]) t.test(`the timer's flush settles and ranks in turns, then writes what was added before it began; what came between the turns is counted, and in the next flush (keys limit ${keysLimit})`, async (t) => {
   // under the keys limit the talkers are the same; past it (folds into "other", which keys
   // make it in depends on when they were settled) their totals are
   const folds = keysLimit < 100;
@@ -141,44 +148,55 @@ for (const keysLimit of [1000, 40]) t.test(`the timer's flush settles and ranks 
   // an interval after the settle that the last add made by itself (past the keys limit)
   if (folds) { atOnce.store.add(stats(0, 30)); inTurns.store.add(stats(0, 30)); }
   t.ok(keysWaiting() > 100, `keys waiting to be settled when the flush begins (${keysWaiting()})`);
+  const upBefore = Array.from({ length: 6 }, (_, i) => 101 + i).reduce((a, b) => a + b, 0) + (folds ? 100 : 0);
   turns.flushInTurns();
   const reader = Store.openReadOnly({ dataDir: inTurns.dir, clock: () => T0 + 60_000 });
   t.teardown(() => reader.close());
   t.equal(reader.summary().today.up, 0, 'nothing written in the first turn');
-  // intervals between the turns (the monitor's history steps), in both
+  // intervals between the turns (the monitor's history steps)
+  const late: ReturnType<typeof stats>[] = [];
   let k = 7, turnsTaken = 0;
   while (turns.flushing) {
-    atOnce.store.add(stats(k, 4)); inTurns.store.add(stats(k, 4)); k++;
+    const s = stats(k++, 4);
+    late.push(s);
+    inTurns.store.add(s);
     turns.flushInTurns(); // a call while one is due is the same flush
     await new Promise((r) => setImmediate(r));
     turnsTaken++;
   }
   atOnce.store.flush();
-  // an interval between every two turns: each pass settles it, and after FLUSH_PASSES the flush is made at once
-  t.ok(turnsTaken >= 2, `turns, then the writes (${turnsTaken} turns)`);
-  const up = Array.from({ length: k - 1 }, (_, i) => 101 + i).reduce((a, b) => a + b, 0) + (folds ? 100 : 0);
-  t.equal(reader.summary().today.up, up, 'every interval written, those between the turns too');
-  for (const dimension of ['ip', 'host', 'port', 'proto', 'country', 'asn', 'domain', 'device'] as const) {
+  t.ok(turnsTaken >= 1, `turns, then the writes (${turnsTaken} turns)`);
+  t.equal(reader.summary().today.up, upBefore, 'the flush wrote the intervals added before it began, none of those during it');
+  const atOnceReader = Store.openReadOnly({ dataDir: atOnce.dir, clock: () => T0 + 60_000 });
+  t.teardown(() => atOnceReader.close());
+  for (const dimension of DIMENSIONS) {
     for (const scope of ['', 'internet', 'lan'] as const) {
-      const q = { dimension, from: '2026-09-01', to: '2026-09-01', ...(scope ? { scope } : {}) };
-      const top = inTurns.store.topTalkers(q), expected = atOnce.store.topTalkers(q);
-      const live = inTurns.store.liveTop({ dimension, scope }), liveExpected = atOnce.store.liveTop({ dimension, scope });
-      if (folds) {
-        t.same(top.total, expected.total, `${dimension} ${scope || 'all'}: the talkers' total of a flush at once`);
-        t.ok(top.rows.length > 3, 'with rows');
-      } else {
-        t.same(top, expected, `${dimension} ${scope || 'all'}: the same talkers as a flush at once`);
-        t.same(live, liveExpected, `${dimension} ${scope || 'all'}: the same live talkers`);
-      }
+      t.same(talkersOf(reader, dimension, scope, folds), talkersOf(atOnceReader, dimension, scope, folds), `${dimension} ${scope || 'all'}: the database holds the talkers of a flush at once of those`);
+      if (!folds) t.same(reader.liveTop({ dimension, scope }), atOnceReader.liveTop({ dimension, scope }), `${dimension} ${scope || 'all'}: and the same live talkers`);
+    }
+  }
+  // what came during the flush is counted: the store's own answers have it, and so does the next flush
+  for (const s of late) atOnce.store.add(s);
+  const upAll = upBefore + late.reduce((n, s) => n + s.traffic[0]!.bytes, 0);
+  t.equal(inTurns.store.summary().today.up, upAll, 'the store answers with every interval added, those during the flush too');
+  for (const dimension of DIMENSIONS) t.same(talkersOf(inTurns.store, dimension, '', folds), talkersOf(atOnce.store, dimension, '', folds), `${dimension}: and their talkers`);
+  inTurns.store.flush();
+  atOnce.store.flush();
+  t.equal(reader.summary().today.up, upAll, 'the next flush wrote them');
+  for (const dimension of DIMENSIONS) {
+    for (const scope of ['', 'internet', 'lan'] as const) {
+      t.same(talkersOf(reader, dimension, scope, folds), talkersOf(atOnceReader, dimension, scope, folds), `${dimension} ${scope || 'all'}: with their talkers`);
     }
   }
   atOnce.store.close();
 
+  // close() during a flush in turns writes everything, also what came between the turns
   inTurns.store.add(stats(k, 4));
   turns.flushInTurns();
+  inTurns.store.add(stats(k + 1, 4));
   inTurns.store.close();
   await new Promise((r) => setImmediate(r));
-  t.equal(reader.summary().today.up, up + 100 + k, 'close() between the turns wrote it; the due turn did nothing after close');
+  t.equal(reader.summary().today.up, upAll + 100 + k + 100 + k + 1, 'close() between the turns wrote it all; the due turn did nothing after close');
 });
 
 t.test('the timer\'s flush of 25k keys a dimension: slices of a turn each, the same history and live talkers as a flush at once', async (t) => {
@@ -198,34 +216,49 @@ t.test('the timer\'s flush of 25k keys a dimension: slices of a turn each, the s
   const turns = inTurns.store as unknown as Turns;
   const reader = Store.openReadOnly({ dataDir: inTurns.dir, clock: () => T0 + 60_000 });
   t.teardown(() => reader.close());
+  const atOnceReader = Store.openReadOnly({ dataDir: atOnce.dir, clock: () => T0 + 60_000 });
+  t.teardown(() => atOnceReader.close());
+  const dims = ['ip', 'host', 'proto'] as const;
+  const same = (what: string, a: Store, b: Store) => {
+    for (const dimension of dims) {
+      t.same(talkersOf(a, dimension, '', false), talkersOf(b, dimension, '', false), `${dimension}: ${what}`);
+      t.same(a.liveTop({ dimension }), b.liveTop({ dimension }), `${dimension}: ${what} (live talkers)`);
+    }
+  };
+  // an interval after the first and the fifth turn: written by the next flush
   turns.flushInTurns();
   t.equal(reader.summary().today.up, 0, 'nothing written in the first turn');
-  // an interval after the first turn (amid the settle), and one once the settle is done (amid the
-  // ranking): each settled in more turns, and the sets ranked again
-  const pending = (inTurns.store as unknown as { pending: { hasUnsettled: boolean } }).pending;
-  // (the settle's last turn is the first with nothing unsettled; the ranking's first is the second)
-  let k = 4, turnsTaken = 0, settledTurns = 0, amidRanking = false;
+  let turnsTaken = 0;
+  const late: ReturnType<typeof stats>[] = [];
   while (turns.flushing) {
     turnsTaken++;
-    settledTurns = turnsTaken > 1 && !pending.hasUnsettled ? settledTurns + 1 : 0;
-    const add = turnsTaken === 1 || (!amidRanking && settledTurns === 2 && (amidRanking = true));
-    if (add) { atOnce.store.add(stats(k)); inTurns.store.add(stats(k)); k++; }
+    if (turnsTaken === 1 || turnsTaken === 5) { const s = stats(10 + turnsTaken); late.push(s); inTurns.store.add(s); }
     if (turns.flushing) t.equal(reader.summary().today.up, 0, `nothing written before the last turn (turn ${turnsTaken})`);
     await new Promise((r) => setImmediate(r));
   }
+  t.ok(turnsTaken >= 6 && late.length === 2, `25k keys in slices of 10k, each a turn (${turnsTaken} turns)`);
   atOnce.store.flush();
-  t.ok(amidRanking, 'an interval came amid the ranking');
-  t.ok(turnsTaken >= 6, `25k keys in slices of 10k, each a turn (${turnsTaken} turns)`);
-  t.equal(reader.summary().today.up, [101, 102, 103, 104, 105].slice(0, k - 1).reduce((a, b) => a + b, 0), 'every interval written, those between the turns too');
-  for (const dimension of ['ip', 'host', 'proto'] as const) {
-    const q = { dimension, from: '2026-09-01', to: '2026-09-01' };
-    t.same(inTurns.store.topTalkers(q), atOnce.store.topTalkers(q), `${dimension}: the same talkers as a flush at once`);
-    t.same(inTurns.store.liveTop({ dimension }), atOnce.store.liveTop({ dimension }), `${dimension}: the same live talkers`);
-    // and what the database holds, as another process reads it
-    const other = Store.openReadOnly({ dataDir: atOnce.dir, clock: () => T0 + 60_000 });
-    t.same(reader.topTalkers(q), other.topTalkers(q), `${dimension}: the same rows in the database`);
-    other.close();
+  t.equal(reader.summary().today.up, 306, 'the intervals before the flush written, those during it not');
+  same('the database holds what a flush at once of those does', reader, atOnceReader);
+  for (const s of late) atOnce.store.add(s);
+  same('the store answers with every interval, those during the flush too', inTurns.store, atOnce.store);
+
+  // a query amid the next flush counts what came during it, and the flush then writes everything at once
+  turns.flushInTurns();
+  turnsTaken = 0;
+  while (turns.flushing) {
+    turnsTaken++;
+    if (turnsTaken === 1 || turnsTaken === 3) { const s = stats(20 + turnsTaken); late.push(s); inTurns.store.add(s); }
+    if (turnsTaken === 2) t.equal(inTurns.store.summary().today.up, 306 + 111 + 115 + 121, 'a query amid the flush has every interval added');
+    await new Promise((r) => setImmediate(r));
   }
+  for (const s of late.slice(2)) atOnce.store.add(s);
+  atOnce.store.flush();
+  t.equal(reader.summary().today.up, 306 + late.reduce((n, s) => n + s.traffic[0]!.bytes, 0), `that flush wrote every interval added until it (${late.length - 2} during it)`);
+  same('and the talkers of a flush at once', reader, atOnceReader);
+  inTurns.store.flush();
+  atOnce.store.flush();
+  same('after another flush, the same', reader, atOnceReader);
   atOnce.store.close();
   inTurns.store.close();
 });
