@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { newRow, rowOf } from '../src/flows/talkers.js';
+import { newAccumulator, rowOf } from '../src/flows/talkers.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow } from '../src/flows/types.js';
 import { Store } from '../src/store/index.js';
 import { DB_FILE } from '../src/store/schema.js';
@@ -45,7 +45,7 @@ const p = (xs: number[], q: number) => [...xs].sort((a, b) => a - b)[Math.min(xs
 function rows(n: number, key: (i: number) => string, scale: number, numbered = false): TalkerRow[] {
   return Array.from({ length: n }, (_, i) => {
     const counts = { bytesUp: 100 + ((i * scale) % 9000), bytesDown: 1000 + ((i * 7 * scale) % 90000), packetsUp: 3, packetsDown: 5, sessions: 1, newSessions: i % 4 === 0 ? 1 : 0 };
-    return numbered ? rowOf(Object.assign(newRow(key(i), i), counts)) : { key: key(i), ...counts };
+    return numbered ? rowOf(Object.assign(newAccumulator(key(i), i), counts)) : { key: key(i), ...counts };
   });
 }
 

@@ -11,7 +11,7 @@
  */
 import { parseArgs } from 'node:util';
 import { TalkerSums } from '../src/flows/talker-sums.js';
-import { countsOf, newRow, rowOf, topN, type TalkerCounts } from '../src/flows/talkers.js';
+import { countsOf, newAccumulator, rowOf, topN, type TalkerCounts } from '../src/flows/talkers.js';
 import { median, printHeader, table } from './lib.js';
 
 const { values } = parseArgs({ options: { keys: { type: 'string', default: '100000' }, reps: { type: 'string', default: '15' } } });
@@ -19,7 +19,7 @@ const keys = Number(values.keys), reps = Number(values.reps);
 
 const sums = new TalkerSums();
 for (let i = 0; i < keys; i++) {
-  const a = newRow(`203.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`, i);
+  const a = newAccumulator(`203.${(i >> 16) & 0xff}.${(i >> 8) & 0xff}.${i & 0xff}`, i);
   a.bytesUp = (i * 7919) % 1_000_003;
   a.packetsUp = 1;
   a.sessions = 1;

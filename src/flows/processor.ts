@@ -13,7 +13,7 @@ import { FLOW_ID_NONE } from '../collector/decode.js';
 import { sidesOf, specialOf, type AddressClassifier } from '../net/classify.js';
 import { IPPROTO_TCP, TCP_SYN, icmpIsRequest, icmpKind, isIcmp, protocolName } from '../net/protocols.js';
 import { TrafficFilter, type FilterConfig } from './filters.js';
-import { isZero, newAccumulator, newRow, rankRows, rowOf, subtractCounts, type TalkerAccumulator } from './talkers.js';
+import { isZero, newAccumulator, rankRows, resetCounts, rowOf, subtractCounts, type TalkerAccumulator } from './talkers.js';
 import type { LiveSessions } from './live.js';
 import { NO_LABELS, Session, SessionTable, guessInitiator, sessionHashV4, sessionId, type FlowRoute as Route, type RemoteLabels, type SessionConfig } from './sessions.js';
 import { TALKER_DIMENSIONS, type IntervalStats, type SessionRecord, type TalkerDimension, type TalkerRow, type TrafficRow, type TrafficScope, type UpDown } from './types.js';
@@ -101,41 +101,36 @@ function trafficRows(acc: Map<string, Float64Array>): TrafficRow[] {
 
 
 /** One row list per talker slot (all traffic's dimensions, then LAN's). */
-function emptyTalkerRows(): TalkerRow[][] {
+function emptyTalkerRows(): TalkerAccumulator[][] {
   return Array.from({ length: SLOT_COUNT }, () => []);
 }
 
-/**
- * Adds a session's counts of interval `n` to one of its talker keys: into the
- * key's row of the interval, made at its first (a new row each interval, for
- * the consumers to keep; rows made at the end as copies of the sums cost a
- * second pass over every key and a third of the flows stage's GC).
- */
-function accumulate(a: TalkerAccumulator, rows: TalkerRow[], n: number, bytesUp: number, bytesDown: number, packetsUp: number, packetsDown: number, isNew: boolean): void {
-  let r = a.row;
-  if (a.interval !== n || r === undefined) {
+/** Adds a session's counts of interval `n` to one of its talker keys (the key joins the interval's rows at its first). */
+function accumulate(a: TalkerAccumulator, rows: TalkerAccumulator[], n: number, bytesUp: number, bytesDown: number, packetsUp: number, packetsDown: number, isNew: boolean): void {
+  if (a.interval !== n) {
     a.interval = n;
-    a.row = r = newRow(a.key, a.id, a.label);
-    rows.push(r);
+    resetCounts(a);
+    rows.push(a);
   }
-  r.bytesUp += bytesUp;
-  r.bytesDown += bytesDown;
-  r.packetsUp += packetsUp;
-  r.packetsDown += packetsDown;
-  r.sessions++;
-  if (isNew) r.newSessions++;
+  a.bytesUp += bytesUp;
+  a.bytesDown += bytesDown;
+  a.packetsUp += packetsUp;
+  a.packetsDown += packetsDown;
+  a.sessions++;
+  if (isNew) a.newSessions++;
 }
 
 /**
- * Ranks one slot's talker rows into `ranked`. A LAN slot also makes its
+ * Ranks one slot's talker rows into `ranked` (copies: consumers keep them, the
+ * accumulators start again next interval). A LAN slot also makes its
  * dimension's internet rows (all traffic's without LAN's): slots are ranked in
  * order, all traffic's first. An interval of LAN traffic only shares all
  * traffic's rows and ranks no LAN slot.
  */
-function rankSlot(slot: number, rows: TalkerRow[][], ranked: TalkerRow[][], internet: TalkerRow[][], onlyLan: boolean): void {
-  if (slot < LAN_BASE) ranked[slot] = rankRows(rows[slot]!);
+function rankSlot(slot: number, rows: TalkerAccumulator[][], ranked: TalkerRow[][], internet: TalkerRow[][], onlyLan: boolean): void {
+  if (slot < LAN_BASE) ranked[slot] = rankRows(rows[slot]!.map(rowOf));
   else if (!onlyLan) {
-    ranked[slot] = rankRows(rows[slot]!);
+    ranked[slot] = rankRows(rows[slot]!.map(rowOf));
     internet[slot - LAN_BASE] = withoutRows(ranked[slot - LAN_BASE]!, ranked[slot]);
   }
 }
@@ -193,8 +188,8 @@ interface IntervalWork {
   touched: Session[];
   /** Conversations over both caps: one conversation within the interval, forgotten at its end. */
   unkept: SessionTable | undefined;
-  /** Once every flow is taken: the talker rows per slot (of the keys with traffic in it), summed session by session. */
-  talkerRows: TalkerRow[][] | undefined;
+  /** Once every flow is taken: the talker rows per slot (accumulators with traffic in it), summed session by session. */
+  talkerRows: TalkerAccumulator[][] | undefined;
   /** Every touched session is LAN: the LAN talkers are all traffic's (set with talkerRows). */
   onlyLan: boolean;
   /** The index in `touched` of the next session to add to the talker rows. */
@@ -682,15 +677,11 @@ export class FlowProcessor {
       a.refs++;
       s.talkers[slot] = a;
     }
-    if (label) {
-      a.label = label;
-      // its row of this interval, if it has one already, shows the latest label as well
-      if (a.row !== undefined && a.interval === this.interval) a.row.label = label;
-    }
+    if (label) a.label = label;
   }
 
   private unbindOne(slot: number, a: TalkerAccumulator): void {
-    // the row of an accumulator with traffic in this interval stays in its rows list; only the map forgets it
+    // an accumulator with traffic in this interval stays in its rows list; only the map forgets it
     if (--a.refs === 0) {
       this.accumulators[slot]!.delete(a.key);
       this.keyIds[slot]!.release(a.id!);

@@ -7,9 +7,9 @@
  * construction and is proved once (test/unit/talkers-sum-rule.test.ts).
  *
  * Adding a counter: add it to TalkerCounts, zeroCounts,
- * subtractCounts, addNumbers, newRow (the Row class) and rowOf below (and, if the flows stage
+ * subtractCounts, addNumbers, resetCounts, newAccumulator and rowOf below (and, if the flows stage
  * makes it from something other than a session's interval deltas, to
- * accumulate() in flows/processor.ts), and to STORED_COUNTERS if the history keeps it (the
+ * FlowProcessor.talkers), and to STORED_COUNTERS if the history keeps it (the
  * store's talker SQL is made from that list; the column itself comes with a
  * schema migration, store/schema.ts). The wire messages (proto/, the JSON API's TalkerTotal) are a
  * contract of their own and name their fields explicitly.
@@ -313,20 +313,12 @@ export function cutTop(m: Iterable<[string, TalkerCounts]>, limit: number): { ro
 }
 
 /**
- * The flows stage's binding of one talker key, shared by the sessions that
- * have the key: `refs` says how many sessions point here, `row` is the key's
- * row of interval `interval` (FlowProcessor counts the interval's sessions
- * straight into it, and the consumers get that very row: no copy per key and
- * interval).
+ * The flows stage's counts of one key, shared by the sessions that have the key:
+ * `interval` says which interval the counts are of, `refs` how many sessions point here.
  */
-export interface TalkerAccumulator {
-  readonly key: string;
-  /** Its number in its slot (TalkerRow.id). */
-  readonly id: number | undefined;
-  label?: string;
+export interface TalkerAccumulator extends TalkerRow {
   interval: number;
   refs: number;
-  row: TalkerRow | undefined;
 }
 
 /** A key's accumulator, with its number in its slot (TalkerRow.id). */
@@ -334,20 +326,32 @@ export function newAccumulator(key: string, id?: number): TalkerAccumulator {
   return new Accumulator(key, id);
 }
 
-/** A row of the key, its counts zero, with the key's number (TalkerRow.id) and label. */
-export function newRow(key: string, id?: number, label?: string): TalkerRow {
-  const r = new Row(key, 0, 0, 0, 0, 0, 0, id);
-  if (label) r.label = label;
-  return r;
-}
-
-/** A class of its own: one hidden class for every accumulator (see Row). */
+/**
+ * Rows and accumulators are instances of classes of their own, not object
+ * literals: V8 shares one hidden class among all literals with the same
+ * property names in the same order (API totals, parsed JSON, other sums), and
+ * once any of them holds a large total its counters are stored as boxed
+ * doubles in every one. A row of its own class keeps small counts as small
+ * integers: one allocation per row instead of seven.
+ */
 class Accumulator implements TalkerAccumulator {
+  bytesUp = 0;
+  bytesDown = 0;
+  packetsUp = 0;
+  packetsDown = 0;
+  sessions = 0;
+  newSessions = 0;
   interval = -1;
   refs = 0;
-  row: TalkerRow | undefined = undefined;
   declare label?: string;
-  constructor(readonly key: string, readonly id: number | undefined) {}
+  readonly #id: number | undefined;
+  constructor(readonly key: string, id: number | undefined) {
+    this.#id = id;
+  }
+
+  get id(): number | undefined {
+    return this.#id;
+  }
 }
 
 /** Counts of their own class (as rows are: see Accumulator), for sums made in bulk. */
@@ -368,14 +372,9 @@ class Counts implements TalkerCounts {
 }
 
 /**
- * Rows are instances of a class of their own, not object literals: V8 shares
- * one hidden class among all literals with the same property names in the
- * same order (API totals, parsed JSON, other sums), and once any of them holds
- * a large total its counters are stored as boxed doubles in every one. A row
- * of its own class keeps small counts as small integers: one allocation per
- * row instead of seven. Not a subclass of Counts: a row's key comes first in
- * its JSON (the NDJSON lines print rows as they are), and a subclass's own
- * fields come after its parent's.
+ * Not a subclass of Counts: a row's key comes first in its JSON (the NDJSON
+ * lines print rows as they are), and a subclass's own fields come after its
+ * parent's.
  */
 class Row implements TalkerRow {
   declare label?: string;
@@ -398,7 +397,12 @@ class Row implements TalkerRow {
   }
 }
 
-/** A copy of a row (the copy's counts may be changed: the original is another consumer's). */
+/** Zeroes every counter (the label stays). */
+export function resetCounts(a: TalkerCounts): void {
+  a.bytesUp = a.bytesDown = a.packetsUp = a.packetsDown = a.sessions = a.newSessions = 0;
+}
+
+/** A row of its own (consumers keep rows; an accumulator starts again next interval). */
 export function rowOf(a: TalkerRow): TalkerRow {
   const r = new Row(a.key, a.bytesUp, a.bytesDown, a.packetsUp, a.packetsDown, a.sessions, a.newSessions, a.id);
   if (a.label) r.label = a.label;

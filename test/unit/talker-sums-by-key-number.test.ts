@@ -7,7 +7,7 @@
  */
 import t from 'tap';
 import { TalkerSums } from '../../src/flows/talker-sums.js';
-import { addToMap, newRow, OTHER_KEY, rowOf, type TalkerMap, type TalkerRow } from '../../src/flows/talkers.js';
+import { addToMap, newAccumulator, OTHER_KEY, rowOf, type TalkerMap, type TalkerRow } from '../../src/flows/talkers.js';
 import { FlowProcessor } from '../../src/flows/processor.js';
 import { defaultSessionConfig } from '../../src/flows/sessions.js';
 import { AddressClassifier, defaultLocalNetworks } from '../../src/net/classify.js';
@@ -29,7 +29,7 @@ t.test('rows with numbers, reused numbers, no numbers and labels sum as addToMap
       // mostly the key's own number; sometimes another key's (a reused number), sometimes none
       const pick = next();
       const id = pick < 0.7 ? Number(key.slice(1)) : pick < 0.85 ? Math.floor(next() * 400) : undefined;
-      const a = newRow(key, id);
+      const a = newAccumulator(key, id);
       a.bytesUp = Math.floor(next() * 1e9);
       a.bytesDown = Math.floor(next() * 1e6);
       a.packetsUp = Math.floor(next() * 1000);
@@ -53,7 +53,7 @@ t.test('rows with numbers, reused numbers, no numbers and labels sum as addToMap
 });
 
 t.test('a number is no own property: JSON and comparisons of rows leave it out', async (t) => {
-  const a = newRow('192.0.2.1', 5);
+  const a = newAccumulator('192.0.2.1', 5);
   const row = rowOf(a);
   t.equal(row.id, 5, 'the row has its key\'s number');
   t.same(Object.keys(row).includes('id'), false);
