@@ -91,11 +91,6 @@ export class Pending {
   }
 
   /**
-   * Adds one interval, attributed to the minute (and hour) of its last millisecond,
-   * `end - 1`: an interval that ends exactly on a boundary belongs to the bucket
-   * before it. Checks everything first, so a bad interval changes nothing.
-   */
-  /**
    * Checks an interval as add() does, and reads its hour from the database
    * if needed: add() of it then refuses nothing (the store adds intervals
    * that come during a flush in turns after it).
@@ -105,6 +100,11 @@ export class Pending {
     if (talkerRowsOf(stats).some(([, rows]) => rows?.length)) this.hour(Math.floor((stats.end - 1) / HOUR_MS));
   }
 
+  /**
+   * Adds one interval, attributed to the minute (and hour) of its last millisecond,
+   * `end - 1`: an interval that ends exactly on a boundary belongs to the bucket
+   * before it. Checks everything first, so a bad interval changes nothing.
+   */
   add(stats: IntervalStats): void {
     validate(stats);
     const last = stats.end - 1;
@@ -160,7 +160,6 @@ export class Pending {
     for (const d of TALKER_DIMENSIONS) this.settleDimension(d);
     this.unsettled.clear();
   }
-
 
   /**
    * settle() of one dimension (its sets of every hour): the dimensions are
