@@ -159,18 +159,27 @@ export class ApiServer {
     return { http: this.httpUrl, grpc: this.grpcAddress, httpPort: this.httpPort, grpcPort: this.grpcPort };
   }
 
-  /** Takes one interval; returns the rest of its work (the live sessions made ahead), for a turn of its own. */
+  /**
+   * Takes one interval; returns the rest of its work for a turn of its own
+   * (Consumer.add): /metrics, whose talker series walk every remote address,
+   * and the live pages made ahead. At 100k sessions the live query's snapshot
+   * and /metrics were ~35 ms in one turn.
+   */
   add(stats: IntervalStats, status: CollectorStatus): (() => void) | undefined {
     if (this.closed) return undefined;
     this.live.add(stats);
     this.service.invalidate();
-    this.metrics.add(stats, status, this.source.processor.status());
     if (stats.end > stats.start) {
       this.latest = stats;
       this.grpc?.publish(stats);
       this.hub.emit('interval', stats);
     }
-    return () => { if (!this.closed) this.live.prepareAhead(); };
+    const flows = this.source.processor.status();
+    return () => {
+      if (this.closed) return;
+      this.metrics.add(stats, status, flows);
+      this.live.prepareAhead();
+    };
   }
 
   /** Ends the streams (cleanly) and stops both servers. */
