@@ -74,17 +74,21 @@ export class Pending {
   readonly sessions: SessionRecord[] = [];
   /** A dimension's settle begun in slices (settleSlice), not yet done. */
   private slices: { d: TalkerDimension; steps: Generator<void, void, void> } | undefined;
-  /**
-   * Counts up whenever the held hours or the live window change (a settle
-   * with something to settle, a flush's clearCounts): rankings made from them
-   * in earlier turns hold while it stays the same.
-   */
-  version = 0;
+  private changes = 0;
   /** Wall-clock span of the intervals added since the last flush (the live window). */
   windowStart = Infinity;
   windowEnd = -Infinity;
 
   constructor(private readonly keysLimit: number, private readonly load: HourLoader) {}
+
+  /**
+   * Counts up whenever the held hours or the live window change (a settle
+   * with something to settle, a flush's clearCounts): rankings made from them
+   * in earlier turns hold while it stays the same.
+   */
+  get version(): number {
+    return this.changes;
+  }
 
   get empty(): boolean {
     return this.traffic.size === 0 && this.dirtyHours.size === 0 && this.sessions.length === 0;
@@ -162,11 +166,11 @@ export class Pending {
   }
 
   /**
-   * settle() of one dimension (its sets of every hour): the dimensions are
-   * independent, so a flush can settle them a turn of the event loop each.
-   * An interval added after it counts the dimension's sets afresh.
+   * settle() of one dimension (its sets of every hour), at once; the
+   * dimensions are independent. An interval added after it counts the
+   * dimension's sets afresh.
    */
-  settleDimension(d: TalkerDimension): void {
+  private settleDimension(d: TalkerDimension): void {
     this.finishSlices();
     for (const _ of this.settleSteps(d));
   }
@@ -211,7 +215,7 @@ export class Pending {
       if (all.size === 0) this.unsettled.delete(hour);
       if (delta.size > 0) taken.push([hour, delta]);
     }
-    if (taken.length > 0) this.version++;
+    if (taken.length > 0) this.changes++;
     for (const [hour, delta] of taken) {
       const dims = this.hours.get(hour)!;
       const changed = this.changedKeys.get(hour)!;
@@ -321,7 +325,7 @@ export class Pending {
 
   /** After the counts committed: deltas cleared, hours that ended before `finishedBefore` dropped (sessions stay). */
   clearCounts(finishedBefore: number): void {
-    this.version++;
+    this.changes++;
     this.traffic.clear();
     this.dirtyHours.clear();
     this.window.clear();

@@ -197,8 +197,11 @@ export class Writer {
     return [...days].sort((a, b) => a - b);
   }
 
-  /** Writes the traffic and talkers of `pending` and the live snapshot, in one transaction. Throws (and changes nothing) on failure. */
-  /** `ranked`: the top N of sets ranked before (rankForFlush), for this same state of `pending`. */
+  /**
+   * Writes the traffic and talkers of `pending` and the live snapshot, in one
+   * transaction. Throws (and changes nothing) on failure. `ranked`: the top N
+   * of sets ranked before (rankForFlush), for this same state of `pending`.
+   */
   flushCounts(pending: Pending, live: LiveSnapshot | null, now = Date.now(), ranked: Rankings = new Map()): void {
     const before = this.rolledThrough;
     const write = this.db.transaction(() => {
